@@ -1,0 +1,723 @@
+//===- Import.cpp - ONNX ModelProto → func @forward on nn ops -------------===//
+//
+// Values are either runtime tensors (MLIR values) or compile-time constants
+// (initializers, Constant nodes, and the Shape/Gather/Concat chains that
+// torch.onnx.export emits for view/flatten, folded here). Weights become
+// ml_program.global symbols loaded at the top of @forward.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import.h"
+
+#include "dialects/NN/NN.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <functional>
+
+using namespace mlir;
+using namespace mcutrain;
+
+namespace {
+
+/// A folded compile-time tensor: float data (weights) or int64 data (shapes).
+struct ConstTensor {
+  SmallVector<int64_t> shape;
+  std::vector<float> f;
+  std::vector<int64_t> i;
+  bool isFloat = true;
+  std::string onnxName; // initializer name; empty for folded values
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+};
+
+class OnnxImporter {
+public:
+  OnnxImporter(MLIRContext &ctx, StringRef path, const ImportOptions &opts)
+      : ctx(ctx), path(path), opts(opts), builder(&ctx) {}
+
+  OwningOpRef<ModuleOp> run();
+
+private:
+  MLIRContext &ctx;
+  std::string path;
+  ImportOptions opts;
+  OpBuilder builder;
+  ModuleOp module;
+  func::FuncOp func;
+  llvm::StringMap<Value> values;
+  llvm::StringMap<ConstTensor> consts;
+  llvm::StringMap<Value> loadedGlobals;
+  llvm::StringMap<int> usedSymbols;
+  Block *entry = nullptr;
+  Operation *lastLoad = nullptr;
+
+  Location fileLoc() { return FileLineColLoc::get(&ctx, path, 0, 0); }
+  Location nodeLoc(const onnx::NodeProto &n) {
+    std::string name = n.name().empty() ? n.op_type() : n.name();
+    return NameLoc::get(StringAttr::get(&ctx, name), fileLoc());
+  }
+  InFlightDiagnostic nodeError(const onnx::NodeProto &n) {
+    auto d = emitError(nodeLoc(n));
+    d << "ONNX node '" << n.name() << "' (op " << n.op_type() << "): ";
+    return d;
+  }
+
+  LogicalResult readTensor(const onnx::TensorProto &t, ConstTensor &out,
+                           const onnx::NodeProto *node);
+  LogicalResult importNode(const onnx::NodeProto &n);
+  FailureOr<Value> tensorOperand(const onnx::NodeProto &n, int idx);
+  const ConstTensor *constOperand(const onnx::NodeProto &n, int idx);
+  Value loadGlobal(const ConstTensor &c, StringRef name);
+  std::string uniqueSymbol(StringRef onnxName);
+  Type tensorType(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, builder.getF32Type());
+  }
+};
+
+} // namespace
+
+// ONNX attribute helpers ----------------------------------------------------
+
+static const onnx::AttributeProto *findAttr(const onnx::NodeProto &n,
+                                            StringRef name) {
+  for (const auto &a : n.attribute())
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+static int64_t attrInt(const onnx::NodeProto &n, StringRef name, int64_t def) {
+  const auto *a = findAttr(n, name);
+  return a ? a->i() : def;
+}
+static float attrFloat(const onnx::NodeProto &n, StringRef name, float def) {
+  const auto *a = findAttr(n, name);
+  return a ? a->f() : def;
+}
+static SmallVector<int64_t> attrInts(const onnx::NodeProto &n, StringRef name,
+                                     ArrayRef<int64_t> def) {
+  const auto *a = findAttr(n, name);
+  if (!a)
+    return SmallVector<int64_t>(def);
+  return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+}
+static std::string attrString(const onnx::NodeProto &n, StringRef name,
+                              StringRef def) {
+  const auto *a = findAttr(n, name);
+  return a ? a->s() : def.str();
+}
+
+static SmallVector<int64_t> shapeOf(Value v) {
+  return SmallVector<int64_t>(cast<ShapedType>(v.getType()).getShape());
+}
+
+LogicalResult OnnxImporter::readTensor(const onnx::TensorProto &t,
+                                       ConstTensor &out,
+                                       const onnx::NodeProto *node) {
+  out.shape.assign(t.dims().begin(), t.dims().end());
+  int64_t n = out.numElements();
+  auto fail = [&](const Twine &msg) -> LogicalResult {
+    if (node)
+      return nodeError(*node) << msg, failure();
+    return emitError(fileLoc()) << "initializer '" << t.name() << "': " << msg,
+           failure();
+  };
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    return fail("external tensor data is not supported");
+  const std::string &raw = t.raw_data();
+  switch (t.data_type()) {
+  case onnx::TensorProto::FLOAT:
+    out.isFloat = true;
+    if (!raw.empty()) {
+      if ((int64_t)raw.size() != n * 4)
+        return fail("raw data size does not match its shape");
+      out.f.resize(n);
+      memcpy(out.f.data(), raw.data(), raw.size());
+    } else {
+      if (t.float_data_size() != n)
+        return fail("float data size does not match its shape");
+      out.f.assign(t.float_data().begin(), t.float_data().end());
+    }
+    return success();
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::INT32:
+    out.isFloat = false;
+    if (!raw.empty()) {
+      size_t width = t.data_type() == onnx::TensorProto::INT64 ? 8 : 4;
+      if ((int64_t)raw.size() != n * (int64_t)width)
+        return fail("raw data size does not match its shape");
+      out.i.resize(n);
+      for (int64_t k = 0; k < n; ++k) {
+        if (width == 8) {
+          int64_t v;
+          memcpy(&v, raw.data() + k * 8, 8);
+          out.i[k] = v;
+        } else {
+          int32_t v;
+          memcpy(&v, raw.data() + k * 4, 4);
+          out.i[k] = v;
+        }
+      }
+    } else if (t.data_type() == onnx::TensorProto::INT64) {
+      out.i.assign(t.int64_data().begin(), t.int64_data().end());
+    } else {
+      out.i.assign(t.int32_data().begin(), t.int32_data().end());
+    }
+    if ((int64_t)out.i.size() != n)
+      return fail("integer data size does not match its shape");
+    return success();
+  default:
+    return fail("tensor element type " + Twine(t.data_type()) +
+                " is not supported (float32 and int64 only)");
+  }
+}
+
+std::string OnnxImporter::uniqueSymbol(StringRef onnxName) {
+  std::string s;
+  for (char c : onnxName)
+    s += (isalnum((unsigned char)c) ? c : '_');
+  if (s.empty() || isdigit((unsigned char)s[0]))
+    s = "p_" + s;
+  int &count = usedSymbols[s];
+  if (count++ > 0)
+    s += "_" + std::to_string(count);
+  return s;
+}
+
+/// Weights are globals, loaded once at the top of @forward.
+Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef name) {
+  auto it = loadedGlobals.find(name);
+  if (it != loadedGlobals.end())
+    return it->second;
+  auto type = cast<RankedTensorType>(tensorType(c.shape));
+  std::string sym = uniqueSymbol(c.onnxName.empty() ? name : c.onnxName);
+  OpBuilder::InsertionGuard g(builder);
+  builder.setInsertionPoint(func);
+  auto data = DenseElementsAttr::get(type, ArrayRef<float>(c.f));
+  auto global = ml_program::GlobalOp::create(
+      builder, NameLoc::get(builder.getStringAttr(name), fileLoc()), sym,
+      type, /*is_mutable=*/false, data, builder.getStringAttr("private"));
+  global->setAttr("onnx.name", builder.getStringAttr(name));
+  // Loads sit at the top of @forward, in the order of first use.
+  if (lastLoad)
+    builder.setInsertionPointAfter(lastLoad);
+  else
+    builder.setInsertionPointToStart(entry);
+  Value v = ml_program::GlobalLoadOp::create(builder, global.getLoc(), type,
+                                             SymbolRefAttr::get(global));
+  lastLoad = v.getDefiningOp();
+  loadedGlobals[name] = v;
+  return v;
+}
+
+FailureOr<Value> OnnxImporter::tensorOperand(const onnx::NodeProto &n,
+                                             int idx) {
+  if (idx >= n.input_size() || n.input(idx).empty())
+    return nodeError(n) << "missing input #" << idx, failure();
+  const std::string &name = n.input(idx);
+  auto v = values.find(name);
+  if (v != values.end())
+    return v->second;
+  auto c = consts.find(name);
+  if (c != consts.end()) {
+    if (!c->second.isFloat)
+      return nodeError(n) << "input '" << name
+                          << "' is an integer constant; float expected",
+             failure();
+    return loadGlobal(c->second, name);
+  }
+  return nodeError(n) << "input '" << name << "' is not defined before use",
+         failure();
+}
+
+const ConstTensor *OnnxImporter::constOperand(const onnx::NodeProto &n,
+                                              int idx) {
+  if (idx >= n.input_size() || n.input(idx).empty())
+    return nullptr;
+  auto c = consts.find(n.input(idx));
+  return c == consts.end() ? nullptr : &c->second;
+}
+
+/// Pads for auto_pad SAME_UPPER/SAME_LOWER (stride s, kernel k, input x).
+static void samePads(int64_t x, int64_t k, int64_t s, int64_t d, bool upper,
+                     int64_t &begin, int64_t &end) {
+  int64_t out = (x + s - 1) / s;
+  int64_t total = std::max<int64_t>(0, (out - 1) * s + d * (k - 1) + 1 - x);
+  begin = upper ? total / 2 : total - total / 2;
+  end = total - begin;
+}
+
+LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
+  const std::string &op = n.op_type();
+  Location loc = nodeLoc(n);
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    return nodeError(n) << "operator domain '" << n.domain()
+                        << "' is not supported",
+           failure();
+  auto define = [&](Value v) {
+    values[n.output(0)] = v;
+    return success();
+  };
+  auto defineConst = [&](ConstTensor c) {
+    consts[n.output(0)] = std::move(c);
+    return success();
+  };
+  auto allConst = [&]() {
+    for (const auto &in : n.input())
+      if (!in.empty() && !consts.count(in))
+        return false;
+    return n.input_size() > 0;
+  };
+
+  // Compile-time folding of shape computations --------------------------
+  if (op == "Constant") {
+    const auto *a = findAttr(n, "value");
+    if (!a || !a->has_t())
+      return nodeError(n) << "only the 'value' tensor form is supported",
+             failure();
+    ConstTensor c;
+    if (failed(readTensor(a->t(), c, &n)))
+      return failure();
+    return defineConst(std::move(c));
+  }
+  if (op == "Shape") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    ConstTensor c;
+    c.isFloat = false;
+    SmallVector<int64_t> dims = shapeOf(*x);
+    c.i.assign(dims.begin(), dims.end());
+    int64_t rank = c.i.size();
+    int64_t start = attrInt(n, "start", 0), end = attrInt(n, "end", rank);
+    start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+    end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+    c.i = std::vector<int64_t>(c.i.begin() + start,
+                               c.i.begin() + std::max(start, end));
+    c.shape = {(int64_t)c.i.size()};
+    return defineConst(std::move(c));
+  }
+  if (op == "Identity" || op == "Dropout") {
+    if (consts.count(n.input(0))) {
+      ConstTensor c = consts[n.input(0)];
+      c.onnxName.clear();
+      return defineConst(std::move(c));
+    }
+    if (op == "Dropout" && n.output_size() > 1 && !n.output(1).empty())
+      return nodeError(n) << "the mask output of Dropout is not supported",
+             failure();
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    return define(*x); // inference: dropout is the identity
+  }
+  if (allConst() && (op == "Gather" || op == "Unsqueeze" ||
+                     op == "Squeeze" || op == "Concat" || op == "Cast")) {
+    const ConstTensor &a = consts[n.input(0)];
+    if (a.isFloat && op != "Cast")
+      return nodeError(n) << "folding float constants is not supported",
+             failure();
+    ConstTensor c;
+    c.isFloat = false;
+    if (op == "Cast") {
+      int64_t to = attrInt(n, "to", 0);
+      if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)
+        return nodeError(n) << "only integer Cast of constants is supported",
+               failure();
+      c = a;
+      c.onnxName.clear();
+      if (a.isFloat) {
+        c.isFloat = false;
+        c.i.assign(a.f.begin(), a.f.end());
+        c.f.clear();
+      }
+    } else if (op == "Gather") {
+      const ConstTensor &idx = consts[n.input(1)];
+      if (a.shape.size() != 1 || attrInt(n, "axis", 0) != 0)
+        return nodeError(n) << "only 1-D constant Gather is folded", failure();
+      c.shape = idx.shape;
+      for (int64_t k : idx.i) {
+        int64_t j = k < 0 ? k + (int64_t)a.i.size() : k;
+        if (j < 0 || j >= (int64_t)a.i.size())
+          return nodeError(n) << "Gather index out of range", failure();
+        c.i.push_back(a.i[j]);
+      }
+    } else if (op == "Concat") {
+      for (const auto &in : n.input())
+        c.i.insert(c.i.end(), consts[in].i.begin(), consts[in].i.end());
+      c.shape = {(int64_t)c.i.size()};
+    } else { // Unsqueeze / Squeeze: data unchanged, shape only
+      c = a;
+      c.onnxName.clear();
+      SmallVector<int64_t> axes = attrInts(n, "axes", {});
+      if (const ConstTensor *ax = constOperand(n, 1))
+        axes.assign(ax->i.begin(), ax->i.end());
+      if (op == "Unsqueeze") {
+        int64_t rank = c.shape.size() + axes.size();
+        for (int64_t &x : axes)
+          x = x < 0 ? x + rank : x;
+        llvm::sort(axes);
+        for (int64_t x : axes)
+          c.shape.insert(c.shape.begin() + std::min<int64_t>(x, c.shape.size()),
+                         1);
+      } else {
+        SmallVector<int64_t> s;
+        for (int64_t d = 0; d < (int64_t)c.shape.size(); ++d)
+          if (!(axes.empty() ? c.shape[d] == 1
+                             : llvm::is_contained(axes, d) ||
+                                   llvm::is_contained(
+                                       axes, d - (int64_t)c.shape.size())))
+            s.push_back(c.shape[d]);
+        c.shape = s;
+      }
+    }
+    return defineConst(std::move(c));
+  }
+
+  // Runtime ops ----------------------------------------------------------
+  if (op == "Conv") {
+    FailureOr<Value> x = tensorOperand(n, 0), w = tensorOperand(n, 1);
+    if (failed(x) || failed(w))
+      return failure();
+    auto xs = shapeOf(*x), ws = shapeOf(*w);
+    if (xs.size() != 4 || ws.size() != 4)
+      return nodeError(n) << "only 2-D convolution (4-D tensors) is supported",
+             failure();
+    if (attrInt(n, "group", 1) != 1)
+      return nodeError(n) << "group=" << attrInt(n, "group", 1)
+                          << " is not supported (grouped convolution)",
+             failure();
+    auto strides = attrInts(n, "strides", {1, 1});
+    auto dil = attrInts(n, "dilations", {1, 1});
+    auto pads = attrInts(n, "pads", {0, 0, 0, 0});
+    auto ks = attrInts(n, "kernel_shape", {ws[2], ws[3]});
+    if (ks.size() != 2 || ks[0] != ws[2] || ks[1] != ws[3])
+      return nodeError(n) << "kernel_shape disagrees with the weight",
+             failure();
+    std::string autoPad = attrString(n, "auto_pad", "NOTSET");
+    if (autoPad == "VALID") {
+      pads = {0, 0, 0, 0};
+    } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      for (int d = 0; d < 2; ++d)
+        samePads(xs[2 + d], ks[d], strides[d], dil[d], autoPad == "SAME_UPPER",
+                 pads[d], pads[d + 2]);
+    } else if (autoPad != "NOTSET") {
+      return nodeError(n) << "auto_pad '" << autoPad << "' is not supported",
+             failure();
+    }
+    if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4)
+      return nodeError(n) << "strides/dilations/pads must describe 2 spatial "
+                             "dimensions",
+             failure();
+    Value bias;
+    if (n.input_size() > 2 && !n.input(2).empty()) {
+      FailureOr<Value> b = tensorOperand(n, 2);
+      if (failed(b))
+        return failure();
+      bias = *b;
+    }
+    int64_t oh = nn::slidingOutputSize(xs[2], ks[0], strides[0], pads[0],
+                                       pads[2], dil[0]);
+    int64_t ow = nn::slidingOutputSize(xs[3], ks[1], strides[1], pads[1],
+                                       pads[3], dil[1]);
+    if (oh <= 0 || ow <= 0)
+      return nodeError(n) << "the kernel does not fit the padded input",
+             failure();
+    return define(nn::Conv2dOp::create(
+        builder, loc, tensorType({xs[0], ws[0], oh, ow}), *x, *w, bias,
+        builder.getDenseI64ArrayAttr(strides),
+        builder.getDenseI64ArrayAttr(pads), builder.getDenseI64ArrayAttr(dil)));
+  }
+  if (op == "Gemm" || op == "MatMul") {
+    FailureOr<Value> a = tensorOperand(n, 0), b = tensorOperand(n, 1);
+    if (failed(a) || failed(b))
+      return failure();
+    auto as = shapeOf(*a), bs = shapeOf(*b);
+    if (as.size() != 2 || bs.size() != 2)
+      return nodeError(n) << "only 2-D operands are supported", failure();
+    bool ta = attrInt(n, "transA", 0), tb = attrInt(n, "transB", 0);
+    Value c;
+    if (op == "Gemm" && n.input_size() > 2 && !n.input(2).empty()) {
+      FailureOr<Value> cv = tensorOperand(n, 2);
+      if (failed(cv))
+        return failure();
+      c = *cv;
+    }
+    int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
+    int64_t kb = tb ? bs[1] : bs[0], nn_ = tb ? bs[0] : bs[1];
+    if (k != kb)
+      return nodeError(n) << "inner dimensions differ (" << k << " vs " << kb
+                          << ")",
+             failure();
+    if (c) {
+      auto bc = nn::broadcastShapes(shapeOf(c), {m, nn_});
+      if (failed(bc) || (*bc)[0] != m || (*bc)[1] != nn_)
+        return nodeError(n) << "C does not broadcast to the output", failure();
+    }
+    return define(nn::GemmOp::create(
+        builder, loc, tensorType({m, nn_}), *a, *b, c,
+        builder.getBoolAttr(ta), builder.getBoolAttr(tb),
+        builder.getF32FloatAttr(attrFloat(n, "alpha", 1.0f)),
+        builder.getF32FloatAttr(attrFloat(n, "beta", 1.0f))));
+  }
+  if (op == "Add") {
+    FailureOr<Value> a = tensorOperand(n, 0), b = tensorOperand(n, 1);
+    if (failed(a) || failed(b))
+      return failure();
+    auto bs = nn::broadcastShapes(shapeOf(*a), shapeOf(*b));
+    if (failed(bs))
+      return nodeError(n) << "operand shapes do not broadcast", failure();
+    return define(nn::AddOp::create(builder, loc, tensorType(*bs), *a, *b));
+  }
+  if (op == "Relu") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    return define(nn::ReluOp::create(builder, loc, *x));
+  }
+  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    auto xs = shapeOf(*x);
+    if (xs.size() != 4)
+      return nodeError(n) << "only 2-D pooling (4-D tensors) is supported",
+             failure();
+    bool global = op == "GlobalAveragePool";
+    auto ks = global ? SmallVector<int64_t>{xs[2], xs[3]}
+                     : attrInts(n, "kernel_shape", {});
+    auto strides = global ? SmallVector<int64_t>{1, 1}
+                          : attrInts(n, "strides", {1, 1});
+    auto pads = attrInts(n, "pads", {0, 0, 0, 0});
+    if (ks.size() != 2 || strides.size() != 2 || pads.size() != 4)
+      return nodeError(n) << "kernel_shape/strides/pads must describe 2 "
+                             "spatial dimensions",
+             failure();
+    if (attrInt(n, "ceil_mode", 0) != 0)
+      return nodeError(n) << "ceil_mode=1 is not supported", failure();
+    for (int64_t d : attrInts(n, "dilations", {1, 1}))
+      if (d != 1)
+        return nodeError(n) << "pooling dilations are not supported",
+               failure();
+    if (attrInt(n, "storage_order", 0) != 0 ||
+        (n.output_size() > 1 && !n.output(1).empty()))
+      return nodeError(n) << "the Indices output / storage_order is not "
+                             "supported",
+             failure();
+    std::string autoPad = attrString(n, "auto_pad", "NOTSET");
+    if (autoPad == "VALID") {
+      pads = {0, 0, 0, 0};
+    } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      for (int d = 0; d < 2; ++d)
+        samePads(xs[2 + d], ks[d], strides[d], 1, autoPad == "SAME_UPPER",
+                 pads[d], pads[d + 2]);
+    } else if (autoPad != "NOTSET") {
+      return nodeError(n) << "auto_pad '" << autoPad << "' is not supported",
+             failure();
+    }
+    for (int d = 0; d < 2; ++d)
+      if (pads[d] >= ks[d] || pads[d + 2] >= ks[d])
+        return nodeError(n) << "pads must be smaller than the kernel",
+               failure();
+    int64_t oh = nn::slidingOutputSize(xs[2], ks[0], strides[0], pads[0],
+                                       pads[2]);
+    int64_t ow = nn::slidingOutputSize(xs[3], ks[1], strides[1], pads[1],
+                                       pads[3]);
+    if (oh <= 0 || ow <= 0)
+      return nodeError(n) << "the kernel does not fit the padded input",
+             failure();
+    Type rt = tensorType({xs[0], xs[1], oh, ow});
+    auto k = builder.getDenseI64ArrayAttr(ks);
+    auto s = builder.getDenseI64ArrayAttr(strides);
+    auto p = builder.getDenseI64ArrayAttr(pads);
+    auto cip = builder.getBoolAttr(attrInt(n, "count_include_pad", 0));
+    if (op == "MaxPool")
+      return define(nn::MaxPool2dOp::create(builder, loc, rt, *x, k, s, p,
+                                            builder.getBoolAttr(false)));
+    return define(nn::AvgPool2dOp::create(builder, loc, rt, *x, k, s, p, cip));
+  }
+  if (op == "Flatten" || op == "Reshape") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    auto xs = shapeOf(*x);
+    int64_t total = 1;
+    for (int64_t d : xs)
+      total *= d;
+    SmallVector<int64_t> shape;
+    if (op == "Flatten") {
+      int64_t axis = attrInt(n, "axis", 1);
+      if (axis < 0)
+        axis += xs.size();
+      if (axis < 0 || axis > (int64_t)xs.size())
+        return nodeError(n) << "axis out of range", failure();
+      int64_t outer = 1;
+      for (int64_t d = 0; d < axis; ++d)
+        outer *= xs[d];
+      shape = {outer, total / outer};
+    } else {
+      const ConstTensor *s = constOperand(n, 1);
+      if (!s || s->isFloat)
+        return nodeError(n) << "the target shape must be a compile-time "
+                               "constant",
+               failure();
+      bool allowZero = attrInt(n, "allowzero", 0);
+      int64_t known = 1, inferAt = -1;
+      for (size_t d = 0; d < s->i.size(); ++d) {
+        int64_t v = s->i[d];
+        if (v == 0 && !allowZero) {
+          if (d >= xs.size())
+            return nodeError(n) << "0 in shape refers to a missing dimension",
+                   failure();
+          v = xs[d];
+        }
+        if (v == -1) {
+          if (inferAt >= 0)
+            return nodeError(n) << "more than one -1 in the shape", failure();
+          inferAt = d;
+          shape.push_back(1);
+          continue;
+        }
+        if (v < 0)
+          return nodeError(n) << "negative dimension in the shape", failure();
+        shape.push_back(v);
+        known *= v;
+      }
+      if (inferAt >= 0) {
+        if (known == 0 || total % known)
+          return nodeError(n) << "cannot infer the -1 dimension", failure();
+        shape[inferAt] = total / known;
+        known = total;
+      }
+      if (known != total)
+        return nodeError(n) << "the shape has " << known
+                            << " elements but the input has " << total,
+               failure();
+    }
+    return define(nn::ReshapeOp::create(builder, loc, tensorType(shape), *x));
+  }
+  return nodeError(n) << "unsupported operator '" << op << "'", failure();
+}
+
+OwningOpRef<ModuleOp> OnnxImporter::run() {
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf) {
+    emitError(fileLoc()) << "cannot read '" << path
+                         << "': " << buf.getError().message();
+    return nullptr;
+  }
+  onnx::ModelProto model;
+  StringRef bytes = (*buf)->getBuffer();
+  if (bytes.size() > (size_t)INT32_MAX ||
+      !model.ParseFromArray(bytes.data(), (int)bytes.size()) ||
+      !model.has_graph() || model.ir_version() <= 0 ||
+      model.graph().node_size() == 0) {
+    emitError(fileLoc()) << "'" << path
+                         << "' is not an ONNX model (cannot parse a "
+                            "ModelProto with a graph)";
+    return nullptr;
+  }
+  int64_t opset = -1;
+  for (const auto &o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx")
+      opset = o.version();
+  if (opset < 13 || opset > 17) {
+    emitError(fileLoc()) << "opset " << opset
+                         << " is not supported (opsets 13 to 17 are)";
+    return nullptr;
+  }
+  const onnx::GraphProto &graph = model.graph();
+
+  for (const auto &init : graph.initializer()) {
+    ConstTensor c;
+    if (failed(readTensor(init, c, nullptr)))
+      return nullptr;
+    c.onnxName = init.name();
+    consts[init.name()] = std::move(c);
+  }
+
+  // The one runtime input: a graph input that is not an initializer.
+  const onnx::ValueInfoProto *input = nullptr;
+  for (const auto &in : graph.input()) {
+    if (consts.count(in.name()))
+      continue;
+    if (input) {
+      emitError(fileLoc()) << "the model has more than one runtime input ('"
+                           << input->name() << "', '" << in.name() << "')";
+      return nullptr;
+    }
+    input = &in;
+  }
+  if (!input || graph.output_size() != 1) {
+    emitError(fileLoc()) << "the model must have exactly one runtime input "
+                            "and one output";
+    return nullptr;
+  }
+  const auto &tt = input->type().tensor_type();
+  if (tt.elem_type() != onnx::TensorProto::FLOAT || !tt.has_shape()) {
+    emitError(fileLoc()) << "input '" << input->name()
+                         << "' must be a float32 tensor with a known shape";
+    return nullptr;
+  }
+  SmallVector<int64_t> inShape;
+  for (int d = 0; d < tt.shape().dim_size(); ++d) {
+    const auto &dim = tt.shape().dim(d);
+    if (dim.has_dim_value() && dim.dim_value() > 0) {
+      inShape.push_back(dim.dim_value());
+    } else if (d == 0) {
+      inShape.push_back(opts.batchSize); // symbolic batch
+    } else {
+      emitError(fileLoc()) << "input '" << input->name() << "' has a dynamic "
+                           << "dimension " << d << " ('" << dim.dim_param()
+                           << "'); only the batch dimension may be symbolic";
+      return nullptr;
+    }
+  }
+
+  module = ModuleOp::create(fileLoc());
+  module->setAttr("mcutrain.source", builder.getStringAttr(path));
+  builder.setInsertionPointToEnd(module.getBody());
+  Type inType = tensorType(inShape);
+  func = func::FuncOp::create(builder, fileLoc(), "forward",
+                              builder.getFunctionType({inType}, {}));
+  entry = func.addEntryBlock();
+  values[input->name()] = entry->getArgument(0);
+  builder.setInsertionPointToEnd(entry);
+
+  for (const auto &node : graph.node()) {
+    if (failed(importNode(node))) {
+      module.erase();
+      return nullptr;
+    }
+    builder.setInsertionPointToEnd(entry);
+  }
+  auto out = values.find(graph.output(0).name());
+  if (out == values.end()) {
+    emitError(fileLoc()) << "graph output '" << graph.output(0).name()
+                         << "' is not computed at run time";
+    module.erase();
+    return nullptr;
+  }
+  func::ReturnOp::create(builder, fileLoc(), out->second);
+  func.setType(builder.getFunctionType({inType}, {out->second.getType()}));
+  return OwningOpRef<ModuleOp>(module);
+}
+
+OwningOpRef<ModuleOp> mcutrain::importOnnxFile(MLIRContext &ctx,
+                                               StringRef path,
+                                               const ImportOptions &opts) {
+  ctx.loadDialect<func::FuncDialect, ml_program::MLProgramDialect,
+                  nn::NNDialect>();
+  OnnxImporter importer(ctx, path, opts);
+  return importer.run();
+}

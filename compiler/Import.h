@@ -1,0 +1,24 @@
+//===- Import.h - ONNX → nn dialect ---------------------------*- C++ -*-===//
+#ifndef MCUTRAIN_COMPILER_IMPORT_H
+#define MCUTRAIN_COMPILER_IMPORT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace mcutrain {
+
+struct ImportOptions {
+  /// Used for a symbolic (dim_param) batch dimension of the graph input.
+  int64_t batchSize = 1;
+};
+
+/// Reads an ONNX model file into a module with `func.func @forward` on static
+/// tensors and one `ml_program.global` per initializer. On failure, emits one
+/// diagnostic (naming the file, or the ONNX node and op type) and returns null.
+mlir::OwningOpRef<mlir::ModuleOp> importOnnxFile(mlir::MLIRContext &ctx,
+                                                 llvm::StringRef path,
+                                                 const ImportOptions &opts);
+
+} // namespace mcutrain
+
+#endif

@@ -1,0 +1,377 @@
+//===- Package.cpp - the generated C++ package and its report -------------===//
+#include "compiler/Package.h"
+
+#include "dialects/NN/NN.h"
+#include "dialects/Train/Train.h"
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/Cpp/CppEmitter.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstdio>
+
+using namespace mlir;
+using namespace mcutrain;
+
+namespace {
+
+std::string locName(Location loc) {
+  if (auto n = dyn_cast<NameLoc>(loc))
+    return n.getName().str();
+  if (auto f = dyn_cast<FusedLoc>(loc))
+    for (Location l : f.getLocations())
+      if (auto n = dyn_cast<NameLoc>(l))
+        return n.getName().str();
+  return "";
+}
+
+bool isIdentifier(StringRef s) {
+  if (s.empty() || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+    return false;
+  return llvm::all_of(s, [](char c) { return isalnum((unsigned char)c) || c == '_'; });
+}
+
+/// Facts about the model gathered at the nn level, before lowering.
+struct ModelFacts {
+  SmallVector<int64_t> inputShape, outputShape;
+  int64_t forwardMacs = 0, trainForwardMacs = 0, backwardMacs = 0;
+  int64_t trainableBytes = 0, frozenBytes = 0;
+  llvm::json::Array ops, params;
+};
+
+ModelFacts gatherFacts(ModuleOp module) {
+  ModelFacts f;
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  auto step = module.lookupSymbol<func::FuncOp>("train_step");
+  f.inputShape.assign(
+      cast<ShapedType>(forward.getArgumentTypes()[0]).getShape().begin(),
+      cast<ShapedType>(forward.getArgumentTypes()[0]).getShape().end());
+  auto out = cast<ShapedType>(forward.getResultTypes()[0]).getShape();
+  f.outputShape.assign(out.begin(), out.end());
+  forward.walk([&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
+  step.walk([&](Operation *op) {
+    auto mc = dyn_cast<nn::MacCountOpInterface>(op);
+    if (!mc)
+      return;
+    bool backward = op->hasAttr("mcutrain.backward");
+    int64_t macs = mc.getMacs();
+    (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
+    f.ops.push_back(llvm::json::Object{
+        {"node", locName(op->getLoc())},
+        {"op", op->getName().getStringRef().str()},
+        {"phase", backward ? "backward" : "forward"},
+        {"macs", macs}});
+  });
+  for (auto g : module.getOps<ml_program::GlobalOp>()) {
+    int64_t bytes = cast<ShapedType>(g.getType()).getNumElements() * 4;
+    (g.getIsMutable() ? f.trainableBytes : f.frozenBytes) += bytes;
+    std::string onnx = g.getSymName().str();
+    if (auto a = g->getAttrOfType<StringAttr>("onnx.name"))
+      onnx = a.str();
+    f.params.push_back(llvm::json::Object{{"symbol", g.getSymName().str()},
+                                          {"onnx_name", onnx},
+                                          {"bytes", bytes},
+                                          {"trainable", g.getIsMutable()}});
+  }
+  return f;
+}
+
+struct ParamData {
+  std::string name;
+  int64_t elements;
+  bool constant;
+  DenseElementsAttr data; // null for RAM parameters
+};
+
+/// Parameter data moves to <name>_params.cpp: the code file only declares
+/// the globals (extern), the arena stays private to the code file.
+LogicalResult extractParams(ModuleOp module, std::vector<ParamData> &out) {
+  for (auto g : module.getOps<emitc::GlobalOp>()) {
+    if (g.getStaticSpecifier())
+      continue;
+    auto arr = dyn_cast<emitc::ArrayType>(g.getType());
+    if (!arr || !arr.getElementType().isF32())
+      return g.emitError("unexpected global in the generated code"), failure();
+    ParamData p{g.getSymName().str(), arr.getNumElements(),
+                (bool)g.getConstSpecifier(), nullptr};
+    if (auto init = g.getInitialValueAttr()) {
+      p.data = dyn_cast<DenseElementsAttr>(init);
+      if (!p.data)
+        return g.emitError("parameter data is not dense"), failure();
+      for (float v : p.data.getValues<float>())
+        if (!std::isfinite(v))
+          return g.emitError("parameter @")
+                     << p.name << " holds a non-finite value",
+                 failure();
+      g.removeInitialValueAttr();
+    }
+    g.setExternSpecifier(true);
+    out.push_back(std::move(p));
+  }
+  return success();
+}
+
+std::string floatLiteral(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9ef", v);
+  return buf;
+}
+
+std::string joinDims(ArrayRef<int64_t> dims, StringRef sep) {
+  std::string s;
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? sep.str() : "") + std::to_string(dims[i]);
+  return s;
+}
+
+int64_t product(ArrayRef<int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
+LogicalResult writeFile(StringRef dir, StringRef file, StringRef text) {
+  SmallString<256> path(dir);
+  llvm::sys::path::append(path, file);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec)
+    return failure();
+  os << text;
+  os.close();
+  return failure(os.has_error());
+}
+
+} // namespace
+
+LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
+                                       const PackageOptions &opts) {
+  Location cli = FileLineColLoc::get(&ctx, onnxPath, 0, 0);
+  if (!isIdentifier(opts.name))
+    return emitError(cli) << "--name '" << opts.name
+                          << "' is not a C++ identifier",
+           failure();
+  if (opts.optimizer != "sgd")
+    return emitError(cli) << "optimizer '" << opts.optimizer
+                          << "' is not supported (supported: sgd)",
+           failure();
+  if (!(opts.training.lr > 0) || !std::isfinite(opts.training.lr))
+    return emitError(cli) << "--lr must be a positive number", failure();
+
+  OwningOpRef<ModuleOp> module = importOnnxFile(ctx, onnxPath, opts.import);
+  if (!module)
+    return failure();
+
+  PassManager training(&ctx);
+  buildTrainingPipeline(training, opts.training);
+  if (failed(training.run(*module)))
+    return failure();
+  ModelFacts facts = gatherFacts(*module);
+
+  PassManager lowering(&ctx);
+  buildLoweringPipeline(lowering, opts.lowering);
+  if (failed(lowering.run(*module)))
+    return failure();
+
+  auto plan = (*module)->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan");
+  auto planInt = [&](StringRef key) {
+    return cast<IntegerAttr>(plan.get(key)).getInt();
+  };
+  int64_t arenaBytes = planInt("arena_bytes");
+
+  std::vector<ParamData> params;
+  if (failed(extractParams(*module, params)))
+    return failure();
+
+  std::string code;
+  llvm::raw_string_ostream codeOs(code);
+  if (failed(emitc::translateToCpp(*module, codeOs)))
+    return failure();
+
+  const std::string &n = opts.name;
+  int64_t inputSize = product(facts.inputShape);
+  int64_t batch = facts.inputShape[0];
+  int64_t classes = facts.outputShape[1];
+  int64_t outputSize = product(facts.outputShape);
+
+  // <name>.h ---------------------------------------------------------------
+  std::string header;
+  llvm::raw_string_ostream h(header);
+  h << "// Generated by mcutrain from " << llvm::sys::path::filename(onnxPath)
+    << ". Do not edit.\n"
+    << "#ifndef MCUTRAIN_" << n << "_H\n#define MCUTRAIN_" << n << "_H\n\n"
+    << "#include <cstddef>\n#include <cstdint>\n\n"
+    << "#include \"mcutrain_runtime.h\"\n\n"
+    << "namespace " << n << " {\n"
+    << "inline constexpr std::size_t kBatch = " << batch << ";\n"
+    << "inline constexpr std::size_t kInputSize = " << inputSize
+    << "; // floats per batch: " << joinDims(facts.inputShape, "x") << "\n"
+    << "inline constexpr std::size_t kNumClasses = " << classes << ";\n"
+    << "inline constexpr std::size_t kOutputSize = " << outputSize << ";\n"
+    << "inline constexpr std::size_t kArenaBytes = " << arenaBytes << ";\n"
+    << "inline constexpr std::size_t kTrainableParamBytes = "
+    << facts.trainableBytes << ";\n"
+    << "inline constexpr std::size_t kOptimizerStateBytes = 0;\n"
+    << "inline constexpr std::size_t kFrozenParamBytes = " << facts.frozenBytes
+    << "; // flash\n"
+    << "inline constexpr std::uint64_t kForwardMacs = " << facts.forwardMacs
+    << ";\n"
+    << "inline constexpr std::uint64_t kTrainStepMacs = "
+    << facts.trainForwardMacs + facts.backwardMacs << ";\n"
+    << "inline constexpr std::uint64_t kBackwardMacs = " << facts.backwardMacs
+    << ";\n\n"
+    << "/// Copies the trainable parameters from their flash image.\n"
+    << "void init();\n"
+    << "/// input: kInputSize floats; output: kOutputSize scores (logits).\n"
+    << "void predict(const float *input, float *output);\n"
+    << "/// One SGD step on a batch; labels: kBatch class indices. Returns the\n"
+    << "/// mean loss, or NaN (and no update) if a label is out of range.\n"
+    << "float train_step(const float *input, const std::int32_t *labels);\n"
+    << "/// Batch-1 convenience form.\n"
+    << "float train_step(const float *input, std::int32_t label);\n"
+    << "const mcutrain::StepStats &last_step();\n"
+    << "} // namespace " << n << "\n\n#endif\n";
+
+  // <name>.cpp -------------------------------------------------------------
+  std::string cpp;
+  llvm::raw_string_ostream c(cpp);
+  c << "// Generated by mcutrain. Do not edit.\n"
+    << "#include \"" << n << ".h\"\n\n#include <cmath>\n\n"
+    << "namespace " << n << " {\nnamespace detail {\n";
+  // The arena holds every planned buffer; align it like its offsets.
+  std::string body = code;
+  size_t at = body.find("static float mcutrain_arena[");
+  if (at != std::string::npos)
+    body.insert(at, "alignas(" + std::to_string(opts.lowering.alignment) +
+                        ") ");
+  c << body << "} // namespace detail\n\n"
+    << "static mcutrain::StepStats stats;\n\n"
+    << "void init() {\n  detail::init();\n  stats = mcutrain::StepStats();\n}\n\n"
+    << "void predict(const float *input, float *output) {\n"
+    << "  detail::forward(const_cast<float *>(input), output);\n}\n\n"
+    << "float train_step(const float *input, const std::int32_t *labels) {\n"
+    << "  if (!mcutrain::labels_valid(labels, kBatch, kNumClasses)) {\n"
+    << "    stats.loss = NAN;\n    stats.skipped = true;\n"
+    << "    stats.rejected_input = true;\n    stats.macs = 0;\n"
+    << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
+    << "  float loss = detail::train_step(const_cast<float *>(input),\n"
+    << "                                  const_cast<std::int32_t *>(labels));\n"
+    << "  stats.loss = loss;\n  stats.skipped = false;\n"
+    << "  stats.rejected_input = false;\n"
+    << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
+    << "  ++stats.steps;\n  return loss;\n}\n\n"
+    << "float train_step(const float *input, std::int32_t label) {\n"
+    << "  static_assert(kBatch == 1, \"use the batch form of train_step\");\n"
+    << "  return train_step(input, &label);\n}\n\n"
+    << "const mcutrain::StepStats &last_step() { return stats; }\n"
+    << "} // namespace " << n << "\n";
+
+  // <name>_params.cpp --------------------------------------------------------
+  std::string data;
+  llvm::raw_string_ostream d(data);
+  d << "// Generated by mcutrain: parameter data. Do not edit.\n"
+    << "#include <cstddef>\n\nnamespace " << n << " {\nnamespace detail {\n";
+  for (const ParamData &p : params) {
+    if (p.constant)
+      d << "extern const float " << p.name << "[" << p.elements << "];\n"
+        << "const float " << p.name << "[" << p.elements << "] = {";
+    else
+      d << "float " << p.name << "[" << p.elements << "]";
+    if (p.data) {
+      int64_t i = 0;
+      for (float v : p.data.getValues<float>())
+        d << (i++ % 8 ? " " : "\n    ") << floatLiteral(v) << ",";
+      d << "\n};\n";
+    } else {
+      d << (p.constant ? "};\n" : ";\n");
+    }
+  }
+  d << "} // namespace detail\n} // namespace " << n << "\n";
+
+  // report.json --------------------------------------------------------------
+  llvm::json::Array buffers;
+  for (Attribute a : cast<ArrayAttr>(plan.get("buffers"))) {
+    auto b = cast<DictionaryAttr>(a);
+    llvm::json::Object o;
+    for (NamedAttribute na : b) {
+      if (auto s = dyn_cast<StringAttr>(na.getValue()))
+        o[na.getName().str()] = s.str();
+      else
+        o[na.getName().str()] = cast<IntegerAttr>(na.getValue()).getInt();
+    }
+    buffers.push_back(std::move(o));
+  }
+  llvm::json::Object report{
+      {"model", onnxPath.str()},
+      {"name", n},
+      {"batch", batch},
+      {"input_shape", llvm::json::Array(facts.inputShape)},
+      {"output_shape", llvm::json::Array(facts.outputShape)},
+      {"loss", opts.training.loss},
+      {"optimizer", opts.optimizer},
+      {"lr", opts.training.lr},
+      {"trainable", opts.training.trainable},
+      {"arena",
+       llvm::json::Object{{"bytes", arenaBytes},
+                          {"lower_bound_bytes", planInt("lower_bound_bytes")},
+                          {"no_reuse_bytes", planInt("no_reuse_bytes")},
+                          {"alignment", planInt("alignment")},
+                          {"buffers", std::move(buffers)}}},
+      {"parameters",
+       llvm::json::Object{{"trainable_bytes", facts.trainableBytes},
+                          {"frozen_bytes", facts.frozenBytes},
+                          {"optimizer_state_bytes", 0},
+                          {"list", std::move(facts.params)}}},
+      {"ram_bytes", arenaBytes + facts.trainableBytes},
+      {"macs",
+       llvm::json::Object{{"forward", facts.forwardMacs},
+                          {"train_step_forward", facts.trainForwardMacs},
+                          {"backward", facts.backwardMacs},
+                          {"per_op", std::move(facts.ops)}}}};
+  std::string reportText;
+  llvm::raw_string_ostream r(reportText);
+  r << llvm::formatv("{0:2}", llvm::json::Value(std::move(report))) << "\n";
+
+  // Write everything to a temporary sibling, then rename into place.
+  SmallString<256> out(opts.outDir);
+  llvm::sys::path::remove_dots(out, true);
+  if (out.empty())
+    return emitError(cli) << "no output folder (-o)", failure();
+  SmallString<256> tmp(out);
+  tmp += ".mcutrain-tmp";
+  llvm::sys::fs::remove_directories(tmp);
+  if (std::error_code ec = llvm::sys::fs::create_directories(tmp))
+    return emitError(cli) << "cannot create '" << tmp << "': " << ec.message(),
+           failure();
+  std::pair<std::string, std::string *> files[] = {
+      {n + ".h", &header},
+      {n + ".cpp", &cpp},
+      {n + "_params.cpp", &data},
+      {"report.json", &reportText}};
+  std::string runtime = runtimeHeaderText().str();
+  bool ok = true;
+  for (auto &[file, text] : files)
+    ok &= succeeded(writeFile(tmp, file, *text));
+  ok &= succeeded(writeFile(tmp, "mcutrain_runtime.h", runtime));
+  if (!ok) {
+    llvm::sys::fs::remove_directories(tmp);
+    return emitError(cli) << "cannot write into '" << tmp << "'", failure();
+  }
+  if (llvm::sys::fs::is_directory(out))
+    llvm::sys::fs::remove_directories(out);
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, out)) {
+    llvm::sys::fs::remove_directories(tmp);
+    return emitError(cli) << "cannot move output into '" << out
+                          << "': " << ec.message(),
+           failure();
+  }
+  return success();
+}

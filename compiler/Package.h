@@ -1,0 +1,32 @@
+//===- Package.h - ONNX file → generated C++ package ----------*- C++ -*-===//
+#ifndef MCUTRAIN_COMPILER_PACKAGE_H
+#define MCUTRAIN_COMPILER_PACKAGE_H
+
+#include "compiler/Import.h"
+#include "compiler/Pipeline.h"
+
+namespace mcutrain {
+
+struct PackageOptions {
+  std::string name = "model";
+  std::string outDir;
+  std::string optimizer = "sgd";
+  ImportOptions import;
+  TrainingOptions training;
+  LoweringOptions lowering;
+};
+
+/// Compiles `onnxPath` into `opts.outDir`: <name>.h, <name>.cpp,
+/// <name>_params.cpp, mcutrain_runtime.h, report.json. The folder is
+/// written to a temporary sibling and renamed only when everything
+/// succeeded, so a failure leaves no half-written output.
+mlir::LogicalResult compilePackage(mlir::MLIRContext &ctx,
+                                   llvm::StringRef onnxPath,
+                                   const PackageOptions &opts);
+
+/// The runtime header's text (embedded at build time).
+llvm::StringRef runtimeHeaderText();
+
+} // namespace mcutrain
+
+#endif

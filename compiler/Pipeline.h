@@ -1,0 +1,39 @@
+//===- Pipeline.h - the one place the pass order lives --------*- C++ -*-===//
+#ifndef MCUTRAIN_COMPILER_PIPELINE_H
+#define MCUTRAIN_COMPILER_PIPELINE_H
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+
+namespace mcutrain {
+
+struct TrainingOptions {
+  std::string loss = "cross-entropy";
+  std::string trainable = "all";
+  double lr = 0.01;
+};
+
+struct LoweringOptions {
+  int64_t alignment = 8;
+};
+
+/// Every dialect and external interface model the compiler uses.
+void registerAllDialects(mlir::DialectRegistry &registry);
+
+/// import output → @train_step on nn/train ops (derive-backward,
+/// reorder-updates).
+void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainingOptions &o);
+
+/// nn/train tensors → planned, flat-buffer EmitC ready for translateToCpp
+/// (lower-to-linalg, bufferize, loops, flatten, plan-memory, emitc).
+void buildLoweringPipeline(mlir::OpPassManager &pm, const LoweringOptions &o);
+
+/// Registers `mcutrain-training` and `mcutrain-lowering` pass pipelines (for
+/// mcutrain-opt).
+void registerPipelines();
+
+} // namespace mcutrain
+
+#endif

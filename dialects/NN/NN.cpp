@@ -1,0 +1,190 @@
+//===- NN.cpp - nn dialect: registration, verifiers, MAC counts -----------===//
+#include "dialects/NN/NN.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace mcutrain::nn;
+
+#include "dialects/NN/NNOpsDialect.cpp.inc"
+#include "dialects/NN/NNInterfaces.cpp.inc"
+
+void NNDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/NN/NNOps.cpp.inc"
+      >();
+}
+
+int64_t mcutrain::nn::slidingOutputSize(int64_t in, int64_t kernel,
+                                        int64_t stride, int64_t padBegin,
+                                        int64_t padEnd, int64_t dilation) {
+  int64_t span = dilation * (kernel - 1) + 1;
+  int64_t padded = in + padBegin + padEnd;
+  if (padded < span || stride <= 0)
+    return 0;
+  return (padded - span) / stride + 1;
+}
+
+FailureOr<SmallVector<int64_t>>
+mcutrain::nn::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return failure();
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+static int64_t numElements(Value v) {
+  return cast<ShapedType>(v.getType()).getNumElements();
+}
+
+static LogicalResult checkPairs(Operation *op, ArrayRef<int64_t> v,
+                                size_t n, StringRef what) {
+  if (v.size() != n)
+    return op->emitOpError() << "expects " << n << " values in '" << what
+                             << "', got " << v.size();
+  for (int64_t x : v)
+    if (x < 0)
+      return op->emitOpError() << "expects non-negative '" << what << "'";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv2dOp::verify() {
+  auto x = getInput().getType().getShape();
+  auto w = getWeight().getType().getShape();
+  auto y = getOutput().getType().getShape();
+  if (failed(checkPairs(*this, getStrides(), 2, "strides")) ||
+      failed(checkPairs(*this, getPads(), 4, "pads")) ||
+      failed(checkPairs(*this, getDilations(), 2, "dilations")))
+    return failure();
+  if (x[1] != w[1])
+    return emitOpError() << "input has " << x[1]
+                         << " channels but the weight expects " << w[1];
+  if (getBias() && getBias().getType().getDimSize(0) != w[0])
+    return emitOpError() << "bias has " << getBias().getType().getDimSize(0)
+                         << " elements, expected " << w[0];
+  auto s = getStrides(), p = getPads(), d = getDilations();
+  int64_t oh = slidingOutputSize(x[2], w[2], s[0], p[0], p[2], d[0]);
+  int64_t ow = slidingOutputSize(x[3], w[3], s[1], p[1], p[3], d[1]);
+  if (y[0] != x[0] || y[1] != w[0] || y[2] != oh || y[3] != ow)
+    return emitOpError() << "result shape does not match the convolution ("
+                         << x[0] << "x" << w[0] << "x" << oh << "x" << ow
+                         << ")";
+  return success();
+}
+
+LogicalResult GemmOp::verify() {
+  auto a = getA().getType().getShape();
+  auto b = getB().getType().getShape();
+  int64_t m = getTransA() ? a[1] : a[0], k = getTransA() ? a[0] : a[1];
+  int64_t kb = getTransB() ? b[1] : b[0], n = getTransB() ? b[0] : b[1];
+  if (k != kb)
+    return emitOpError() << "inner dimensions differ: " << k << " vs " << kb;
+  auto y = getOutput().getType().getShape();
+  if (y[0] != m || y[1] != n)
+    return emitOpError() << "result must be " << m << "x" << n;
+  if (getC()) {
+    auto cs = cast<RankedTensorType>(getC().getType()).getShape();
+    auto bs = broadcastShapes(cs, y);
+    if (failed(bs) || ArrayRef<int64_t>(*bs) != y)
+      return emitOpError() << "C does not broadcast to the result";
+  }
+  return success();
+}
+
+LogicalResult AddOp::verify() {
+  auto bs = broadcastShapes(getLhs().getType().getShape(),
+                            getRhs().getType().getShape());
+  if (failed(bs))
+    return emitOpError() << "operand shapes do not broadcast";
+  if (ArrayRef<int64_t>(*bs) != getOutput().getType().getShape())
+    return emitOpError() << "result shape is not the broadcast shape";
+  return success();
+}
+
+template <typename PoolOp> static LogicalResult verifyPool(PoolOp op) {
+  if (failed(checkPairs(op, op.getKernel(), 2, "kernel")) ||
+      failed(checkPairs(op, op.getStrides(), 2, "strides")) ||
+      failed(checkPairs(op, op.getPads(), 4, "pads")))
+    return failure();
+  auto x = op.getInput().getType().getShape();
+  auto y = op.getOutput().getType().getShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  int64_t oh = slidingOutputSize(x[2], k[0], s[0], p[0], p[2]);
+  int64_t ow = slidingOutputSize(x[3], k[1], s[1], p[1], p[3]);
+  if (y[0] != x[0] || y[1] != x[1] || y[2] != oh || y[3] != ow)
+    return op.emitOpError() << "result shape does not match the pooling ("
+                            << oh << "x" << ow << " spatial)";
+  if (p[0] >= k[0] || p[1] >= k[1] || p[2] >= k[0] || p[3] >= k[1])
+    return op.emitOpError() << "pads must be smaller than the kernel";
+  return success();
+}
+
+LogicalResult MaxPool2dOp::verify() { return verifyPool(*this); }
+LogicalResult AvgPool2dOp::verify() { return verifyPool(*this); }
+
+LogicalResult ReshapeOp::verify() {
+  if (numElements(getInput()) != numElements(getOutput()))
+    return emitOpError() << "changes the number of elements";
+  return success();
+}
+
+LogicalResult ReduceSumToOp::verify() {
+  auto in = getInput().getType().getShape();
+  auto bs = broadcastShapes(getOutput().getType().getShape(), in);
+  if (failed(bs) || ArrayRef<int64_t>(*bs) != in)
+    return emitOpError() << "result shape does not broadcast to the input";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MAC counts
+//===----------------------------------------------------------------------===//
+
+int64_t Conv2dOp::getMacs() {
+  auto w = getWeight().getType().getShape();
+  return numElements(getOutput()) * w[1] * w[2] * w[3];
+}
+int64_t Conv2dGradInputOp::getMacs() {
+  auto w = getWeight().getType().getShape();
+  return numElements(getOutputGrad()) * w[1] * w[2] * w[3];
+}
+int64_t Conv2dGradWeightOp::getMacs() {
+  auto w = getWeightGrad().getType().getShape();
+  return numElements(getOutputGrad()) * w[1] * w[2] * w[3];
+}
+int64_t GemmOp::getMacs() {
+  auto a = getA().getType().getShape();
+  int64_t k = getTransA() ? a[0] : a[1];
+  return numElements(getOutput()) * k;
+}
+int64_t AddOp::getMacs() { return numElements(getOutput()); }
+int64_t ReluOp::getMacs() { return numElements(getOutput()); }
+int64_t MaxPool2dOp::getMacs() {
+  return numElements(getOutput()) * getKernel()[0] * getKernel()[1];
+}
+int64_t AvgPool2dOp::getMacs() {
+  return numElements(getOutput()) * getKernel()[0] * getKernel()[1];
+}
+int64_t ReshapeOp::getMacs() { return 0; }
+int64_t ReduceSumToOp::getMacs() { return numElements(getInput()); }
+int64_t ReluGradOp::getMacs() { return numElements(getInputGrad()); }
+int64_t MaxPool2dGradOp::getMacs() {
+  return numElements(getOutputGrad()) * getKernel()[0] * getKernel()[1];
+}
+int64_t AvgPool2dGradOp::getMacs() {
+  return numElements(getOutputGrad()) * getKernel()[0] * getKernel()[1];
+}
+
+#define GET_OP_CLASSES
+#include "dialects/NN/NNOps.cpp.inc"

@@ -1,0 +1,29 @@
+//===- NN.h - the nn dialect ----------------------------------*- C++ -*-===//
+#ifndef MCUTRAIN_DIALECTS_NN_NN_H
+#define MCUTRAIN_DIALECTS_NN_NN_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/NN/NNOpsDialect.h.inc"
+#include "dialects/NN/NNInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/NN/NNOps.h.inc"
+
+namespace mcutrain::nn {
+/// Output extent of a sliding window (convolution or pooling, floor mode).
+int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                          int64_t padBegin, int64_t padEnd,
+                          int64_t dilation = 1);
+/// Numpy-style broadcast of two static shapes; failure if incompatible.
+mlir::FailureOr<llvm::SmallVector<int64_t>>
+broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+} // namespace mcutrain::nn
+
+#endif

@@ -1,0 +1,66 @@
+#ifndef MCUTRAIN_TRAIN_OPS_TD
+#define MCUTRAIN_TRAIN_OPS_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "dialects/NN/NNInterfaces.td"
+
+def Train_Dialect : Dialect {
+  let name = "train";
+  let summary = "Structure of a training step: losses, optimizer updates, sparsity";
+  let description = [{
+    derive-backward builds a `train_step` function from `forward` with these
+    ops: the loss and its gradient seed, and one optimizer update per
+    trainable parameter (an `ml_program.global`). The sparsity ops that decide
+    at run time which rows/channels train join this dialect with the sparse
+    update work.
+  }];
+  let cppNamespace = "::mcutrain::train";
+}
+
+class Train_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Train_Dialect, mnemonic, traits>;
+
+def Train_CrossEntropyLossOp : Train_Op<"cross_entropy_loss",
+    [Pure, DeclareOpInterfaceMethods<MacCountOpInterface>]> {
+  let summary = "Mean over the batch of softmax cross-entropy with integer labels";
+  let arguments = (ins 2DTensorOf<[F32]>:$logits, 1DTensorOf<[I32]>:$labels);
+  let results = (outs 0DTensorOf<[F32]>:$loss);
+  let assemblyFormat = [{
+    $logits `,` $labels attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_CrossEntropyLossGradOp : Train_Op<"cross_entropy_loss_grad",
+    [Pure, DeclareOpInterfaceMethods<MacCountOpInterface>]> {
+  let summary = "d(mean cross-entropy)/d(logits) = (softmax - onehot) / batch";
+  let arguments = (ins 2DTensorOf<[F32]>:$logits, 1DTensorOf<[I32]>:$labels);
+  let results = (outs 2DTensorOf<[F32]>:$logits_grad);
+  let assemblyFormat = [{
+    $logits `,` $labels attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Train_SgdUpdateOp : Train_Op<"sgd_update", [
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<MacCountOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "param -= lr * grad, in place on an ml_program.global";
+  let description = [{
+    Reads `grad` and writes the parameter global in place. Every read of the
+    parameter's old value in the step must come before this op
+    (reorder-updates places it right after the last one).
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$param, RankedTensorOf<[F32]>:$grad,
+                   F32Attr:$lr);
+  let assemblyFormat = [{
+    $param `,` $grad attr-dict `:` type($grad)
+  }];
+}
+
+#endif

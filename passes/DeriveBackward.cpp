@@ -1,0 +1,249 @@
+//===- DeriveBackward.cpp - build @train_step from @forward ---------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace mcutrain {
+#define GEN_PASS_DEF_DERIVEBACKWARDPASS
+#include "passes/Passes.h.inc"
+} // namespace mcutrain
+
+using namespace mlir;
+using namespace mcutrain;
+
+namespace {
+
+/// The ONNX name of a parameter (its initializer), else its symbol.
+static std::string onnxName(ml_program::GlobalOp g) {
+  if (auto a = g->getAttrOfType<StringAttr>("onnx.name"))
+    return a.str();
+  return g.getSymName().str();
+}
+
+/// Resolves --trainable into the set of parameter globals that train.
+/// "last:K" counts parameterised layers (ops that read a parameter) from the
+/// output backwards.
+static FailureOr<llvm::SetVector<ml_program::GlobalOp>>
+resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
+  llvm::SetVector<ml_program::GlobalOp> result;
+  SymbolTable symbols(module);
+  auto globalOf = [&](Value v) -> ml_program::GlobalOp {
+    auto load = v.getDefiningOp<ml_program::GlobalLoadOp>();
+    if (!load)
+      return nullptr;
+    return symbols.lookup<ml_program::GlobalOp>(
+        load.getGlobal().getLeafReference());
+  };
+  // Parameterised layers in program order.
+  SmallVector<SmallVector<ml_program::GlobalOp>> layers;
+  forward.walk([&](Operation *op) {
+    if (!isa<nn::AutodiffOpInterface>(op))
+      return;
+    SmallVector<ml_program::GlobalOp> params;
+    for (Value v : op->getOperands())
+      if (auto g = globalOf(v))
+        params.push_back(g);
+    if (!params.empty())
+      layers.push_back(params);
+  });
+  if (spec == "all") {
+    for (auto &l : layers)
+      result.insert(l.begin(), l.end());
+  } else if (spec.consume_front("last:")) {
+    unsigned k;
+    if (spec.getAsInteger(10, k) || k == 0)
+      return emitError(forward.getLoc())
+                 << "--trainable last:K needs a positive K, got '" << spec
+                 << "'",
+             failure();
+    if (k > layers.size())
+      return emitError(forward.getLoc())
+                 << "--trainable last:" << k << " but the model has only "
+                 << layers.size() << " parameterised layers",
+             failure();
+    for (size_t i = layers.size() - k; i < layers.size(); ++i)
+      result.insert(layers[i].begin(), layers[i].end());
+  } else {
+    SmallVector<StringRef> names;
+    spec.split(names, ',', -1, false);
+    for (StringRef name : names) {
+      name = name.trim();
+      bool found = false;
+      for (auto g : module.getOps<ml_program::GlobalOp>())
+        if (onnxName(g) == name || g.getSymName() == name) {
+          result.insert(g);
+          found = true;
+        }
+      if (!found)
+        return emitError(forward.getLoc())
+                   << "--trainable names '" << name
+                   << "', which is not an initializer of the model",
+               failure();
+    }
+  }
+  if (result.empty())
+    return emitError(forward.getLoc())
+               << "--trainable '" << spec << "' selects no parameter",
+           failure();
+  return result;
+}
+
+struct DeriveBackwardPass
+    : public mcutrain::impl::DeriveBackwardPassBase<DeriveBackwardPass> {
+  using DeriveBackwardPassBase::DeriveBackwardPassBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward || forward.getNumArguments() != 1 ||
+        forward.getNumResults() != 1) {
+      module.emitError("expected func.func @forward with one input and one "
+                       "output");
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol("train_step")) {
+      module.emitError("the module already has @train_step");
+      return signalPassFailure();
+    }
+    if (loss != "cross-entropy") {
+      module.emitError() << "unsupported loss '" << loss
+                         << "' (supported: cross-entropy)";
+      return signalPassFailure();
+    }
+    auto logitsType =
+        dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+    if (!logitsType || logitsType.getRank() != 2) {
+      forward.emitError("cross-entropy needs 2-D logits [batch, classes], "
+                        "the model returns ")
+          << forward.getResultTypes()[0];
+      return signalPassFailure();
+    }
+    auto trainableOr = resolveTrainable(module, forward, trainable);
+    if (failed(trainableOr))
+      return signalPassFailure();
+    llvm::SetVector<ml_program::GlobalOp> &params = *trainableOr;
+    for (auto g : params)
+      g.setIsMutable(true);
+
+    // @train_step(input, labels) -> loss, starting as a copy of @forward.
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointAfter(forward);
+    Type inType = forward.getArgumentTypes()[0];
+    auto labelsType = RankedTensorType::get({logitsType.getDimSize(0)},
+                                            b.getI32Type());
+    auto step = func::FuncOp::create(
+        b, forward.getLoc(), "train_step",
+        b.getFunctionType({inType, labelsType}, {b.getF32Type()}));
+    Block *body = step.addEntryBlock();
+    IRMapping map;
+    map.map(forward.getArgument(0), step.getArgument(0));
+    b.setInsertionPointToEnd(body);
+    Value logits;
+    for (Operation &op : forward.getBody().front()) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        logits = map.lookup(ret.getOperand(0));
+        break;
+      }
+      b.clone(op, map);
+    }
+
+    // Which values depend on a trainable parameter (and so need gradients).
+    llvm::DenseSet<Value> active;
+    llvm::DenseMap<Value, ml_program::GlobalOp> paramOf;
+    SmallVector<Operation *> forwardOps;
+    for (Operation &op : *body) {
+      forwardOps.push_back(&op);
+      if (auto load = dyn_cast<ml_program::GlobalLoadOp>(op)) {
+        auto g = module.lookupSymbol<ml_program::GlobalOp>(
+            load.getGlobal().getLeafReference());
+        if (g && params.contains(g)) {
+          active.insert(load.getResult());
+          paramOf[load.getResult()] = g;
+        }
+        continue;
+      }
+      if (llvm::any_of(op.getOperands(),
+                       [&](Value v) { return active.contains(v); }))
+        active.insert(op.getResults().begin(), op.getResults().end());
+    }
+
+    Location lossLoc = NameLoc::get(b.getStringAttr("loss"), step.getLoc());
+    Value labels = step.getArgument(1);
+    Value lossValue = train::CrossEntropyLossOp::create(
+        b, lossLoc, RankedTensorType::get({}, b.getF32Type()), logits, labels);
+    auto tagBackward = [&](Operation *op) {
+      op->setAttr("mcutrain.backward", b.getUnitAttr());
+    };
+
+    llvm::DenseMap<Value, Value> grads;
+    auto accumulate = [&](Value v, Value g, Location loc) {
+      auto it = grads.find(v);
+      if (it == grads.end()) {
+        grads[v] = g;
+        return;
+      }
+      auto add = nn::AddOp::create(b, loc, g.getType(), it->second, g);
+      tagBackward(add);
+      it->second = add;
+    };
+    if (active.contains(logits)) {
+      auto seed = train::CrossEntropyLossGradOp::create(
+          b, lossLoc, logitsType, logits, labels);
+      tagBackward(seed);
+      grads[logits] = seed;
+    }
+
+    for (Operation *op : llvm::reverse(forwardOps)) {
+      if (op->getNumResults() != 1)
+        continue;
+      auto it = grads.find(op->getResult(0));
+      if (it == grads.end())
+        continue;
+      auto ad = dyn_cast<nn::AutodiffOpInterface>(op);
+      if (!ad)
+        continue; // parameter loads: handled below
+      SmallVector<bool> need;
+      for (Value v : op->getOperands())
+        need.push_back(active.contains(v));
+      if (llvm::none_of(need, [](bool x) { return x; }))
+        continue;
+      Block::iterator before = std::prev(body->end());
+      bool wasEmpty = body->empty();
+      SmallVector<Value> operandGrads;
+      if (failed(ad.buildAdjoint(b, it->second, need, operandGrads))) {
+        op->emitError("cannot build the adjoint of this op");
+        return signalPassFailure();
+      }
+      for (Operation &made : llvm::make_range(
+               wasEmpty ? body->begin() : std::next(before), body->end()))
+        tagBackward(&made);
+      for (auto [v, g] : llvm::zip(op->getOperands(), operandGrads))
+        if (g)
+          accumulate(v, g, op->getLoc());
+    }
+
+    // One update per trainable parameter load, at the end; reorder-updates
+    // moves each to its earliest legal point.
+    for (Operation *op : forwardOps) {
+      auto load = dyn_cast<ml_program::GlobalLoadOp>(op);
+      if (!load || !paramOf.count(load.getResult()))
+        continue;
+      auto it = grads.find(load.getResult());
+      if (it == grads.end())
+        continue;
+      auto upd = train::SgdUpdateOp::create(
+          b, load.getLoc(),
+          FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
+          it->second,
+          b.getF32FloatAttr(lr));
+      tagBackward(upd);
+    }
+    Value scalar = tensor::ExtractOp::create(b, lossLoc, lossValue, ValueRange{});
+    func::ReturnOp::create(b, step.getLoc(), scalar);
+  }
+};
+
+} // namespace

@@ -1,0 +1,76 @@
+//===- LowerToEmitC.cpp - loops on flat buffers → EmitC -------------------===//
+//
+// Everything left after planning is func/scf/arith/math on 1-D memrefs and
+// globals, which the upstream *-to-emitc patterns cover; this pass only
+// gathers them into one conversion (without pulling in every conversion
+// pass's registration) and covers the math ops they miss. Includes are
+// written by the package emitter, outside the model's namespace.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/ArithToEmitC/ArithToEmitC.h"
+#include "mlir/Conversion/FuncToEmitC/FuncToEmitC.h"
+#include "mlir/Conversion/MathToEmitC/MathToEmitC.h"
+#include "mlir/Conversion/MemRefToEmitC/MemRefToEmitC.h"
+#include "mlir/Conversion/SCFToEmitC/SCFToEmitC.h"
+#include "mlir/Dialect/EmitC/Transforms/TypeConversions.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mcutrain {
+#define GEN_PASS_DEF_LOWERTOEMITCPASS
+#include "passes/Passes.h.inc"
+} // namespace mcutrain
+
+using namespace mlir;
+using namespace mcutrain;
+
+namespace {
+
+/// Math ops the upstream patterns leave out become calls into <cmath>.
+template <typename MathOp>
+struct MathToCallOpaque : OpConversionPattern<MathOp> {
+  MathToCallOpaque(MLIRContext *ctx, StringRef callee)
+      : OpConversionPattern<MathOp>(ctx), callee(callee.str()) {}
+  LogicalResult
+  matchAndRewrite(MathOp op, typename MathOp::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return rewriter.notifyMatchFailure(op, "f32 only");
+    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(
+        op, op.getType(), callee, adaptor.getOperands());
+    return success();
+  }
+  std::string callee;
+};
+
+struct LowerToEmitCPass
+    : public mcutrain::impl::LowerToEmitCPassBase<LowerToEmitCPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+
+    TypeConverter converter;
+    converter.addConversion([](Type t) { return t; });
+    populateMemRefToEmitCTypeConversion(converter);
+    populateEmitCSizeTTypeConversions(converter);
+
+    RewritePatternSet patterns(ctx);
+    populateArithToEmitCPatterns(converter, patterns);
+    populateFuncToEmitCPatterns(converter, patterns);
+    populateMemRefToEmitCConversionPatterns(patterns, converter);
+    populateSCFToEmitCConversionPatterns(patterns, converter);
+    populateConvertMathToEmitCPatterns(patterns, emitc::LanguageTarget::cpp11);
+    patterns.add<MathToCallOpaque<math::LogOp>>(ctx, "std::log");
+
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<emitc::EmitCDialect>();
+    target.addIllegalDialect<arith::ArithDialect, func::FuncDialect,
+                             memref::MemRefDialect, scf::SCFDialect,
+                             math::MathDialect>();
+    target.addLegalOp<ModuleOp>();
+    if (failed(applyFullConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,751 @@
+//===- LowerToLinalg.cpp - nn/train tensor ops → linalg and tensor ops ----===//
+//
+// Contractions and elementwise ops become linalg.generic with the loop order
+// chosen for unit-stride inner loops (convert-linalg-to-loops keeps the
+// order of the iteration dimensions). Index-irregular ops (padding, strided
+// transposed convolution, pooling gradients) become tensor.generate with
+// branch-free bodies: clamped loads plus selects. Parameters become
+// memref.globals read through bufferization.to_tensor (no copy).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/IR/AffineExpr.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mcutrain {
+#define GEN_PASS_DEF_LOWERTOLINALGPASS
+#include "passes/Passes.h.inc"
+} // namespace mcutrain
+
+using namespace mlir;
+using namespace mcutrain;
+using utils::IteratorType;
+
+namespace {
+
+constexpr IteratorType kPar = IteratorType::parallel;
+constexpr IteratorType kRed = IteratorType::reduction;
+
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// Small builder helpers shared by all op lowerings.
+struct Lowering {
+  OpBuilder &b;
+  Location loc;
+
+  Type f32() { return b.getF32Type(); }
+  RankedTensorType tensorOf(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, f32());
+  }
+  Value f32c(OpBuilder &ob, float v) {
+    return arith::ConstantOp::create(ob, loc, ob.getF32FloatAttr(v));
+  }
+  Value i32c(OpBuilder &ob, int64_t v) {
+    return arith::ConstantOp::create(ob, loc, ob.getI32IntegerAttr(v));
+  }
+  Value filled(ArrayRef<int64_t> shape, float v) {
+    Value e = tensor::EmptyOp::create(b, loc, shape, f32());
+    return linalg::FillOp::create(b, loc, f32c(b, v), e).getResult(0);
+  }
+  Value generic(Value init, ValueRange ins, ArrayRef<AffineMap> maps,
+                ArrayRef<IteratorType> iters, BodyFn body) {
+    auto op = linalg::GenericOp::create(
+        b, loc, init.getType(), ins, init, maps, iters,
+        [&](OpBuilder &ob, Location l, ValueRange args) {
+          linalg::YieldOp::create(ob, l, body(ob, l, args));
+        });
+    return op.getResult(0);
+  }
+  AffineMap map(unsigned dims, ArrayRef<AffineExpr> exprs) {
+    return AffineMap::get(dims, 0, exprs, b.getContext());
+  }
+  AffineExpr d(unsigned i) { return b.getAffineDimExpr(i); }
+
+  // i32 index arithmetic inside generate bodies: signed, and 32-bit on MCUs.
+  Value toI32(OpBuilder &ob, Value idx) {
+    return arith::IndexCastOp::create(ob, loc, ob.getI32Type(), idx);
+  }
+  Value toIndex(OpBuilder &ob, Value v) {
+    return arith::IndexCastOp::create(ob, loc, ob.getIndexType(), v);
+  }
+  Value cmp(OpBuilder &ob, arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(ob, loc, p, x, y);
+  }
+  Value both(OpBuilder &ob, Value x, Value y) {
+    return arith::AndIOp::create(ob, loc, x, y);
+  }
+  Value clamp(OpBuilder &ob, Value v, int64_t hi) {
+    Value zero = i32c(ob, 0), top = i32c(ob, hi);
+    Value lo = arith::SelectOp::create(
+        ob, loc, cmp(ob, arith::CmpIPredicate::slt, v, zero), zero, v);
+    return arith::SelectOp::create(
+        ob, loc, cmp(ob, arith::CmpIPredicate::sgt, lo, top), top, lo);
+  }
+
+  /// Source row for position `i` of a zero-inserted (stride `s`) and shifted
+  /// (by `shift`) copy of an axis of length `n`; sets `valid`.
+  Value sourceIndex(OpBuilder &ob, Value i, int64_t shift, int64_t s,
+                    int64_t n, Value &valid) {
+    Value r = arith::SubIOp::create(ob, loc, i, i32c(ob, shift));
+    valid = cmp(ob, arith::CmpIPredicate::sge, r, i32c(ob, 0));
+    if (s != 1) {
+      Value rem = arith::RemSIOp::create(ob, loc, r, i32c(ob, s));
+      valid = both(ob, valid, cmp(ob, arith::CmpIPredicate::eq, rem,
+                                  i32c(ob, 0)));
+      r = arith::DivSIOp::create(ob, loc, r, i32c(ob, s));
+    }
+    valid = both(ob, valid, cmp(ob, arith::CmpIPredicate::slt, r,
+                                i32c(ob, n)));
+    return clamp(ob, r, n - 1);
+  }
+
+  /// out[n,c,i,j] = x[n,c,(i-shift0)/s0,(j-shift1)/s1] where that is a whole
+  /// in-range index, else `fill`. Covers padding (s = 1) and the
+  /// zero-insertion of a strided transposed convolution.
+  Value spread(Value x, ArrayRef<int64_t> outShape, int64_t shift0,
+               int64_t shift1, int64_t s0, int64_t s1, float fill) {
+    auto xs = cast<RankedTensorType>(x.getType()).getShape();
+    if (shift0 == 0 && shift1 == 0 && s0 == 1 && s1 == 1 &&
+        ArrayRef<int64_t>(outShape) == xs)
+      return x;
+    auto gen = tensor::GenerateOp::create(
+        b, loc, tensorOf(outShape), ValueRange{},
+        [&](OpBuilder &ob, Location l, ValueRange iv) {
+          Value v0, v1;
+          Value r0 = sourceIndex(ob, toI32(ob, iv[2]), shift0, s0, xs[2], v0);
+          Value r1 = sourceIndex(ob, toI32(ob, iv[3]), shift1, s1, xs[3], v1);
+          Value e = tensor::ExtractOp::create(
+              ob, l, x,
+              ValueRange{iv[0], iv[1], toIndex(ob, r0), toIndex(ob, r1)});
+          Value v = arith::SelectOp::create(ob, l, both(ob, v0, v1), e,
+                                            f32c(ob, fill));
+          tensor::YieldOp::create(ob, l, v);
+        });
+    return gen.getResult();
+  }
+
+  /// Any static reshape: collapse to 1-D, expand to the target.
+  Value reshape(Value x, RankedTensorType to) {
+    auto from = cast<RankedTensorType>(x.getType());
+    if (from == to)
+      return x;
+    Value flat = x;
+    if (from.getRank() != 1) {
+      ReassociationIndices all;
+      for (int64_t i = 0; i < from.getRank(); ++i)
+        all.push_back(i);
+      flat = tensor::CollapseShapeOp::create(
+          b, loc, tensorOf({from.getNumElements()}), x,
+          ArrayRef<ReassociationIndices>{all});
+    }
+    if (to.getRank() == 1)
+      return flat;
+    if (to.getRank() == 0)
+      return tensor::CollapseShapeOp::create(
+          b, loc, to, flat, ArrayRef<ReassociationIndices>{});
+    ReassociationIndices all;
+    for (int64_t i = 0; i < to.getRank(); ++i)
+      all.push_back(i);
+    return tensor::ExpandShapeOp::create(b, loc, to, flat,
+                                         ArrayRef<ReassociationIndices>{all});
+  }
+
+  /// Map of an operand broadcast (numpy rules) into an iteration space of
+  /// rank `rank` whose dims are the result dims.
+  AffineMap broadcastMap(ArrayRef<int64_t> operand, ArrayRef<int64_t> result) {
+    SmallVector<AffineExpr> exprs;
+    size_t off = result.size() - operand.size();
+    for (size_t i = 0; i < operand.size(); ++i)
+      exprs.push_back(operand[i] == 1 && result[i + off] != 1
+                          ? b.getAffineConstantExpr(0)
+                          : d(i + off));
+    return map(result.size(), exprs);
+  }
+};
+
+Value lowerConv(Lowering &L, nn::Conv2dOp op) {
+  auto xs = op.getInput().getType().getShape();
+  auto ws = op.getWeight().getType().getShape();
+  auto ys = op.getOutput().getType().getShape();
+  auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t hp = xs[2] + p[0] + p[2], wp = xs[3] + p[1] + p[3];
+  Value xp = L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1,
+                      0.0f);
+  Value init;
+  if (Value bias = op.getBias()) {
+    init = L.generic(L.filled(ys, 0.0f), bias,
+                     {L.map(4, {L.d(1)}), L.b.getMultiDimIdentityMap(4)},
+                     {kPar, kPar, kPar, kPar},
+                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+  } else {
+    init = L.filled(ys, 0.0f);
+  }
+  // dims: n f c kh kw oh ow — ow innermost walks rows of x and y.
+  auto d = [&](unsigned i) { return L.d(i); };
+  AffineMap xMap = L.map(7, {d(0), d(2), d(5) * s[0] + d(3) * dl[0],
+                             d(6) * s[1] + d(4) * dl[1]});
+  AffineMap wMap = L.map(7, {d(1), d(2), d(3), d(4)});
+  AffineMap yMap = L.map(7, {d(0), d(1), d(5), d(6)});
+  (void)ws;
+  return L.generic(init, ValueRange{xp, op.getWeight()}, {xMap, wMap, yMap},
+                   {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
+                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                     return arith::AddFOp::create(ob, l, a[2], m);
+                   });
+}
+
+Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
+  auto xs = op.getInput().getType().getShape();
+  auto ws = op.getWeightGrad().getType().getShape();
+  auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  Value xp = L.spread(op.getInput(),
+                      {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
+                      p[0], p[1], 1, 1, 0.0f);
+  auto d = [&](unsigned i) { return L.d(i); };
+  // dims: f c kh kw n oh ow
+  AffineMap dyMap = L.map(7, {d(4), d(0), d(5), d(6)});
+  AffineMap xMap = L.map(7, {d(4), d(1), d(5) * s[0] + d(2) * dl[0],
+                             d(6) * s[1] + d(3) * dl[1]});
+  AffineMap wMap = L.map(7, {d(0), d(1), d(2), d(3)});
+  return L.generic(L.filled(ws, 0.0f), ValueRange{op.getOutputGrad(), xp},
+                   {dyMap, xMap, wMap},
+                   {kPar, kPar, kPar, kPar, kRed, kRed, kRed},
+                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                     return arith::AddFOp::create(ob, l, a[2], m);
+                   });
+}
+
+/// dx = correlation of the zero-inserted, padded dy with the flipped kernel.
+Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
+  auto dys = op.getOutputGrad().getType().getShape();
+  auto ws = op.getWeight().getType().getShape();
+  auto xs = op.getInputGrad().getType().getShape();
+  auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t span0 = (ws[2] - 1) * dl[0], span1 = (ws[3] - 1) * dl[1];
+  Value dyp = L.spread(op.getOutputGrad(),
+                       {dys[0], dys[1], xs[2] + span0, xs[3] + span1},
+                       span0 - p[0], span1 - p[1], s[0], s[1], 0.0f);
+  auto d = [&](unsigned i) { return L.d(i); };
+  // dims: n c f kh kw h w   (kh, kw index the flipped kernel)
+  AffineMap dyMap = L.map(7, {d(0), d(2), d(5) + d(3) * dl[0],
+                              d(6) + d(4) * dl[1]});
+  AffineMap wMap = L.map(7, {d(2), d(1), L.b.getAffineConstantExpr(ws[2] - 1) -
+                                             d(3),
+                             L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
+  AffineMap xMap = L.map(7, {d(0), d(1), d(5), d(6)});
+  // Shape-only operand: gives the flipped kernel loops their extent.
+  Value window =
+      tensor::EmptyOp::create(L.b, L.loc, {ws[2], ws[3]}, L.f32());
+  AffineMap kMap = L.map(7, {d(3), d(4)});
+  return L.generic(L.filled(xs, 0.0f), ValueRange{dyp, op.getWeight(), window},
+                   {dyMap, wMap, kMap, xMap},
+                   {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
+                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                     return arith::AddFOp::create(ob, l, a[3], m);
+                   });
+}
+
+Value lowerGemm(Lowering &L, nn::GemmOp op) {
+  auto ys = op.getOutput().getType().getShape();
+  float alpha = op.getAlpha().convertToFloat();
+  float beta = op.getBeta().convertToFloat();
+  Value init = L.filled(ys, 0.0f);
+  if (Value c = op.getC()) {
+    auto cs = cast<RankedTensorType>(c.getType()).getShape();
+    init = L.generic(init, c, {L.broadcastMap(cs, ys),
+                               L.b.getMultiDimIdentityMap(2)},
+                     {kPar, kPar},
+                     [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                       if (beta == 1.0f)
+                         return a[0];
+                       return arith::MulFOp::create(ob, l, a[0],
+                                                    L.f32c(ob, beta));
+                     });
+  }
+  // dims: i k j — j innermost walks rows of B and Y.
+  auto d = [&](unsigned i) { return L.d(i); };
+  AffineMap aMap = op.getTransA() ? L.map(3, {d(1), d(0)})
+                                  : L.map(3, {d(0), d(1)});
+  AffineMap bMap = op.getTransB() ? L.map(3, {d(2), d(1)})
+                                  : L.map(3, {d(1), d(2)});
+  AffineMap yMap = L.map(3, {d(0), d(2)});
+  return L.generic(init, ValueRange{op.getA(), op.getB()},
+                   {aMap, bMap, yMap}, {kPar, kRed, kPar},
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                     if (alpha != 1.0f)
+                       m = arith::MulFOp::create(ob, l, m, L.f32c(ob, alpha));
+                     return arith::AddFOp::create(ob, l, a[2], m);
+                   });
+}
+
+Value lowerAdd(Lowering &L, nn::AddOp op) {
+  auto ys = op.getOutput().getType().getShape();
+  SmallVector<IteratorType> iters(ys.size(), kPar);
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
+      ValueRange{op.getLhs(), op.getRhs()},
+      {L.broadcastMap(op.getLhs().getType().getShape(), ys),
+       L.broadcastMap(op.getRhs().getType().getShape(), ys),
+       L.b.getMultiDimIdentityMap(ys.size())},
+      iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        return arith::AddFOp::create(ob, l, a[0], a[1]);
+      });
+}
+
+/// Elementwise over same-shaped operands.
+Value elementwise(Lowering &L, ValueRange ins, BodyFn body) {
+  auto ty = cast<RankedTensorType>(ins[0].getType());
+  unsigned rank = ty.getRank();
+  SmallVector<AffineMap> maps(ins.size() + 1,
+                              L.b.getMultiDimIdentityMap(rank));
+  SmallVector<IteratorType> iters(rank, kPar);
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ty.getShape(), L.f32()),
+                   ins, maps, iters, body);
+}
+
+Value positive(OpBuilder &ob, Location l, Value x) {
+  Value zero = arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(0.0f));
+  return arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, x, zero);
+}
+
+Value lowerMaxPool(Lowering &L, nn::MaxPool2dOp op) {
+  auto xs = op.getInput().getType().getShape();
+  auto ys = op.getOutput().getType().getShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  float lowest = -std::numeric_limits<float>::infinity();
+  Value xp = L.spread(op.getInput(),
+                      {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
+                      p[0], p[1], 1, 1, lowest);
+  (void)k;
+  auto d = [&](unsigned i) { return L.d(i); };
+  // dims: n c kh kw oh ow
+  AffineMap xMap = L.map(6, {d(0), d(1), d(4) * s[0] + d(2),
+                             d(5) * s[1] + d(3)});
+  AffineMap kMap = L.map(6, {d(2), d(3)});
+  AffineMap yMap = L.map(6, {d(0), d(1), d(4), d(5)});
+  // The kernel extent comes from a shape-only operand.
+  Value window = tensor::EmptyOp::create(L.b, L.loc, op.getKernel(), L.f32());
+  return L.generic(L.filled(ys, lowest), ValueRange{xp, window},
+                   {xMap, kMap, yMap}, {kPar, kPar, kRed, kRed, kPar, kPar},
+                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value gt = arith::CmpFOp::create(
+                         ob, l, arith::CmpFPredicate::OGT, a[0], a[2]);
+                     return arith::SelectOp::create(ob, l, gt, a[0], a[2]);
+                   });
+}
+
+/// Number of input elements a window covers (count_include_pad = false), or
+/// the kernel area, as f32 for output position (oh, ow).
+Value windowCount(Lowering &L, OpBuilder &ob, Value oh, Value ow,
+                  ArrayRef<int64_t> k, ArrayRef<int64_t> s,
+                  ArrayRef<int64_t> p, ArrayRef<int64_t> xs, bool includePad) {
+  Location l = L.loc;
+  if (includePad)
+    return L.f32c(ob, float(k[0] * k[1]));
+  auto extent = [&](Value o, int axis) {
+    Value start = arith::SubIOp::create(
+        ob, l, arith::MulIOp::create(ob, l, L.toI32(ob, o), L.i32c(ob, s[axis])),
+        L.i32c(ob, p[axis]));
+    Value end = arith::AddIOp::create(ob, l, start, L.i32c(ob, k[axis]));
+    Value lo = arith::SelectOp::create(
+        ob, l, L.cmp(ob, arith::CmpIPredicate::slt, start, L.i32c(ob, 0)),
+        L.i32c(ob, 0), start);
+    Value hi = arith::SelectOp::create(
+        ob, l,
+        L.cmp(ob, arith::CmpIPredicate::sgt, end, L.i32c(ob, xs[2 + axis])),
+        L.i32c(ob, xs[2 + axis]), end);
+    return arith::SubIOp::create(ob, l, hi, lo);
+  };
+  Value n = arith::MulIOp::create(ob, l, extent(oh, 0), extent(ow, 1));
+  return arith::SIToFPOp::create(ob, l, ob.getF32Type(), n);
+}
+
+/// Divides each element of a pooled tensor by its window's count.
+Value divideByCount(Lowering &L, Value t, ArrayRef<int64_t> k,
+                    ArrayRef<int64_t> s, ArrayRef<int64_t> p,
+                    ArrayRef<int64_t> xs, bool includePad) {
+  return elementwise(L, t, [&](OpBuilder &ob, Location l, ValueRange a) {
+    Value oh = linalg::IndexOp::create(ob, l, 2);
+    Value ow = linalg::IndexOp::create(ob, l, 3);
+    Value cnt = windowCount(L, ob, oh, ow, k, s, p, xs, includePad);
+    return arith::DivFOp::create(ob, l, a[0], cnt).getResult();
+  });
+}
+
+Value lowerAvgPool(Lowering &L, nn::AvgPool2dOp op) {
+  auto xs = op.getInput().getType().getShape();
+  auto ys = op.getOutput().getType().getShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  Value xp = L.spread(op.getInput(),
+                      {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
+                      p[0], p[1], 1, 1, 0.0f);
+  auto d = [&](unsigned i) { return L.d(i); };
+  AffineMap xMap = L.map(6, {d(0), d(1), d(4) * s[0] + d(2),
+                             d(5) * s[1] + d(3)});
+  AffineMap kMap = L.map(6, {d(2), d(3)});
+  AffineMap yMap = L.map(6, {d(0), d(1), d(4), d(5)});
+  Value window = tensor::EmptyOp::create(L.b, L.loc, k, L.f32());
+  Value sum = L.generic(L.filled(ys, 0.0f), ValueRange{xp, window},
+                        {xMap, kMap, yMap},
+                        {kPar, kPar, kRed, kRed, kPar, kPar},
+                        [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                          return arith::AddFOp::create(ob, l, a[0], a[2]);
+                        });
+  return divideByCount(L, sum, k, s, p, xs, op.getCountIncludePad());
+}
+
+/// dx[n,c,h,w] = sum over the windows (oh, ow) that contain (h, w) of
+/// contrib(oh, ow, window position); kernels are small and static, so the
+/// window positions are unrolled.
+Value windowGather(
+    Lowering &L, ArrayRef<int64_t> xs, ArrayRef<int64_t> ys,
+    ArrayRef<int64_t> k, ArrayRef<int64_t> s, ArrayRef<int64_t> p,
+    function_ref<Value(OpBuilder &, ValueRange, Value, Value, int64_t)>
+        contrib) {
+  auto gen = tensor::GenerateOp::create(
+      L.b, L.loc, L.tensorOf(xs), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        Value h = L.toI32(ob, iv[2]), w = L.toI32(ob, iv[3]);
+        Value acc = L.f32c(ob, 0.0f);
+        for (int64_t kh = 0; kh < k[0]; ++kh) {
+          for (int64_t kw = 0; kw < k[1]; ++kw) {
+            Value v0, v1;
+            Value oh = L.sourceIndex(ob, h, kh - p[0], s[0], ys[2], v0);
+            Value ow = L.sourceIndex(ob, w, kw - p[1], s[1], ys[3], v1);
+            Value c = contrib(ob, iv, L.toIndex(ob, oh), L.toIndex(ob, ow),
+                              kh * k[1] + kw);
+            Value term = arith::SelectOp::create(ob, l, L.both(ob, v0, v1), c,
+                                                 L.f32c(ob, 0.0f));
+            acc = arith::AddFOp::create(ob, l, acc, term);
+          }
+        }
+        tensor::YieldOp::create(ob, l, acc);
+      });
+  return gen.getResult();
+}
+
+Value lowerAvgPoolGrad(Lowering &L, nn::AvgPool2dGradOp op) {
+  auto xs = op.getInputGrad().getType().getShape();
+  auto ys = op.getOutputGrad().getType().getShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  Value scaled = divideByCount(L, op.getOutputGrad(), k, s, p, xs,
+                               op.getCountIncludePad());
+  return windowGather(L, xs, ys, k, s, p,
+                      [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow,
+                          int64_t) -> Value {
+                        return tensor::ExtractOp::create(
+                            ob, L.loc, scaled,
+                            ValueRange{iv[0], iv[1], oh, ow});
+                      });
+}
+
+/// Position (kh*KW + kw, as f32) of the first maximum of every window, as
+/// PyTorch routes max-pool gradients; then gather dy where it matches.
+Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
+  auto xs = op.getInputGrad().getType().getShape();
+  auto ys = op.getOutputGrad().getType().getShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  Value x = op.getInput();
+  auto argmax = tensor::GenerateOp::create(
+      L.b, L.loc, L.tensorOf(ys), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        Value best = L.f32c(ob, -std::numeric_limits<float>::infinity());
+        Value pos = L.f32c(ob, -1.0f);
+        for (int64_t kh = 0; kh < k[0]; ++kh) {
+          for (int64_t kw = 0; kw < k[1]; ++kw) {
+            auto coord = [&](Value o, int axis, int64_t kk, Value &valid) {
+              Value r = arith::AddIOp::create(
+                  ob, l,
+                  arith::MulIOp::create(ob, l, L.toI32(ob, o),
+                                        L.i32c(ob, s[axis])),
+                  L.i32c(ob, kk - p[axis]));
+              valid = L.both(
+                  ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
+                  L.cmp(ob, arith::CmpIPredicate::slt, r,
+                        L.i32c(ob, xs[2 + axis])));
+              return L.toIndex(ob, L.clamp(ob, r, xs[2 + axis] - 1));
+            };
+            Value v0, v1;
+            Value hh = coord(iv[2], 0, kh, v0), ww = coord(iv[3], 1, kw, v1);
+            Value v = tensor::ExtractOp::create(
+                ob, l, x, ValueRange{iv[0], iv[1], hh, ww});
+            Value first = arith::CmpFOp::create(
+                ob, l, arith::CmpFPredicate::OLT, pos, L.f32c(ob, 0.0f));
+            Value gt = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT,
+                                             v, best);
+            Value take = L.both(ob, L.both(ob, v0, v1),
+                                arith::OrIOp::create(ob, l, first, gt));
+            best = arith::SelectOp::create(ob, l, take, v, best);
+            pos = arith::SelectOp::create(
+                ob, l, take, L.f32c(ob, float(kh * k[1] + kw)), pos);
+          }
+        }
+        tensor::YieldOp::create(ob, l, pos);
+      });
+  Value am = argmax.getResult();
+  Value dy = op.getOutputGrad();
+  return windowGather(
+      L, xs, ys, k, s, p,
+      [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow,
+          int64_t kpos) -> Value {
+        SmallVector<Value> at{iv[0], iv[1], oh, ow};
+        Value a = tensor::ExtractOp::create(ob, L.loc, am, at);
+        Value g = tensor::ExtractOp::create(ob, L.loc, dy, at);
+        Value hit = arith::CmpFOp::create(ob, L.loc, arith::CmpFPredicate::OEQ,
+                                          a, L.f32c(ob, float(kpos)));
+        return arith::SelectOp::create(ob, L.loc, hit, g, L.f32c(ob, 0.0f));
+      });
+}
+
+/// Sums the broadcast dims away: reduce to the kept dims, then reshape.
+Value lowerReduceSumTo(Lowering &L, nn::ReduceSumToOp op) {
+  auto xs = op.getInput().getType().getShape();
+  auto outTy = op.getOutput().getType();
+  auto os = outTy.getShape();
+  float scale = op.getScale().convertToFloat();
+  size_t off = xs.size() - os.size();
+  SmallVector<int64_t> kept;
+  SmallVector<AffineExpr> keptExprs;
+  SmallVector<IteratorType> iters;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    bool reduced = i < off || (os[i - off] == 1 && xs[i] != 1);
+    iters.push_back(reduced ? kRed : kPar);
+    if (!reduced) {
+      kept.push_back(xs[i]);
+      keptExprs.push_back(L.d(i));
+    }
+  }
+  Value sum = L.generic(
+      L.filled(kept, 0.0f), op.getInput(),
+      {L.b.getMultiDimIdentityMap(xs.size()), L.map(xs.size(), keptExprs)},
+      iters, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value v = a[0];
+        if (scale != 1.0f)
+          v = arith::MulFOp::create(ob, l, v, L.f32c(ob, scale));
+        return arith::AddFOp::create(ob, l, a[1], v);
+      });
+  return L.reshape(sum, outTy);
+}
+
+/// Per-row max and sum of exp(x - max) of [N, K] logits.
+std::pair<Value, Value> rowSoftmaxStats(Lowering &L, Value logits) {
+  auto ls = cast<RankedTensorType>(logits.getType()).getShape();
+  AffineMap nk = L.b.getMultiDimIdentityMap(2), n = L.map(2, {L.d(0)});
+  Value mx = L.generic(L.filled({ls[0]}, -std::numeric_limits<float>::infinity()),
+                       logits, {nk, n}, {kPar, kRed},
+                       [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                         Value gt = arith::CmpFOp::create(
+                             ob, l, arith::CmpFPredicate::OGT, a[0], a[1]);
+                         return arith::SelectOp::create(ob, l, gt, a[0], a[1]);
+                       });
+  Value sum = L.generic(L.filled({ls[0]}, 0.0f), ValueRange{logits, mx},
+                        {nk, n, n}, {kPar, kRed},
+                        [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                          Value e = math::ExpOp::create(
+                              ob, l, arith::SubFOp::create(ob, l, a[0], a[1]));
+                          return arith::AddFOp::create(ob, l, a[2], e);
+                        });
+  return {mx, sum};
+}
+
+Value lowerCrossEntropy(Lowering &L, train::CrossEntropyLossOp op) {
+  Value logits = op.getLogits();
+  int64_t batch = op.getLogits().getType().getDimSize(0);
+  auto [mx, sum] = rowSoftmaxStats(L, logits);
+  AffineMap n = L.b.getMultiDimIdentityMap(1);
+  AffineMap scalar = AffineMap::get(1, 0, {}, L.b.getContext());
+  Value init = L.filled({}, 0.0f);
+  return L.generic(
+      init, ValueRange{mx, sum, op.getLabels()}, {n, n, n, scalar}, {kRed},
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value row = linalg::IndexOp::create(ob, l, 0);
+        Value label = L.toIndex(ob, a[2]);
+        Value picked =
+            tensor::ExtractOp::create(ob, l, logits, ValueRange{row, label});
+        Value lse = arith::AddFOp::create(
+            ob, l, math::LogOp::create(ob, l, a[1]), a[0]);
+        Value term = arith::DivFOp::create(
+            ob, l, arith::SubFOp::create(ob, l, lse, picked),
+            L.f32c(ob, float(batch)));
+        return arith::AddFOp::create(ob, l, a[3], term);
+      });
+}
+
+Value lowerCrossEntropyGrad(Lowering &L, train::CrossEntropyLossGradOp op) {
+  Value logits = op.getLogits();
+  auto ls = op.getLogits().getType().getShape();
+  auto [mx, sum] = rowSoftmaxStats(L, logits);
+  AffineMap nk = L.b.getMultiDimIdentityMap(2), n = L.map(2, {L.d(0)});
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, ls, L.f32()),
+      ValueRange{logits, mx, sum, op.getLabels()}, {nk, n, n, n, nk},
+      {kPar, kPar}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value e = math::ExpOp::create(
+            ob, l, arith::SubFOp::create(ob, l, a[0], a[1]));
+        Value p = arith::DivFOp::create(ob, l, e, a[2]);
+        Value col = L.toI32(ob, linalg::IndexOp::create(ob, l, 1));
+        Value isLabel = L.cmp(ob, arith::CmpIPredicate::eq, col, a[3]);
+        Value hot = arith::SelectOp::create(ob, l, isLabel, L.f32c(ob, 1.0f),
+                                            L.f32c(ob, 0.0f));
+        return arith::DivFOp::create(ob, l,
+                                     arith::SubFOp::create(ob, l, p, hot),
+                                     L.f32c(ob, float(ls[0])));
+      });
+}
+
+/// Lowers one op; returns its replacement, or null if not ours.
+FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
+  return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
+      .Case([&](nn::Conv2dOp o) { return lowerConv(L, o); })
+      .Case([&](nn::Conv2dGradInputOp o) { return lowerConvGradInput(L, o); })
+      .Case([&](nn::Conv2dGradWeightOp o) { return lowerConvGradWeight(L, o); })
+      .Case([&](nn::GemmOp o) { return lowerGemm(L, o); })
+      .Case([&](nn::AddOp o) { return lowerAdd(L, o); })
+      .Case([&](nn::ReluOp o) {
+        return elementwise(L, o.getInput(),
+                           [](OpBuilder &ob, Location l, ValueRange a) {
+                             Value zero = arith::ConstantOp::create(
+                                 ob, l, ob.getF32FloatAttr(0.0f));
+                             return arith::SelectOp::create(
+                                        ob, l, positive(ob, l, a[0]), a[0],
+                                        zero)
+                                 .getResult();
+                           });
+      })
+      .Case([&](nn::ReluGradOp o) {
+        return elementwise(L, ValueRange{o.getOutputGrad(), o.getOutput()},
+                           [](OpBuilder &ob, Location l, ValueRange a) {
+                             Value zero = arith::ConstantOp::create(
+                                 ob, l, ob.getF32FloatAttr(0.0f));
+                             return arith::SelectOp::create(
+                                        ob, l, positive(ob, l, a[1]), a[0],
+                                        zero)
+                                 .getResult();
+                           });
+      })
+      .Case([&](nn::MaxPool2dOp o) { return lowerMaxPool(L, o); })
+      .Case([&](nn::AvgPool2dOp o) { return lowerAvgPool(L, o); })
+      .Case([&](nn::MaxPool2dGradOp o) { return lowerMaxPoolGrad(L, o); })
+      .Case([&](nn::AvgPool2dGradOp o) { return lowerAvgPoolGrad(L, o); })
+      .Case([&](nn::ReshapeOp o) {
+        return L.reshape(o.getInput(), o.getOutput().getType());
+      })
+      .Case([&](nn::ReduceSumToOp o) { return lowerReduceSumTo(L, o); })
+      .Case([&](train::CrossEntropyLossOp o) { return lowerCrossEntropy(L, o); })
+      .Case([&](train::CrossEntropyLossGradOp o) {
+        return lowerCrossEntropyGrad(L, o);
+      })
+      .Default([&](Operation *) -> FailureOr<Value> { return Value(); });
+}
+
+struct LowerToLinalgPass
+    : public mcutrain::impl::LowerToLinalgPassBase<LowerToLinalgPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    OpBuilder b(module.getContext());
+
+    // Parameters: frozen ones are constant globals (flash); trainable ones are
+    // a RAM global plus a constant flash image that @init copies from.
+    SmallVector<ml_program::GlobalOp> globals(
+        module.getOps<ml_program::GlobalOp>());
+    SmallVector<std::pair<StringRef, StringRef>> trainable;
+    for (auto g : globals) {
+      auto type = cast<RankedTensorType>(g.getType());
+      auto mtype = MemRefType::get(type.getShape(), type.getElementType());
+      auto init = dyn_cast_or_null<ElementsAttr>(g.getValueAttr());
+      if (!init) {
+        g.emitError("parameter has no initial value");
+        return signalPassFailure();
+      }
+      b.setInsertionPoint(g);
+      memref::GlobalOp param;
+      if (g.getIsMutable()) {
+        param = memref::GlobalOp::create(
+            b, g.getLoc(), g.getSymName(), b.getStringAttr("public"), mtype,
+            Attribute(), /*constant=*/false, IntegerAttr());
+        std::string initName = (g.getSymName() + "__init").str();
+        auto image = memref::GlobalOp::create(
+            b, g.getLoc(), initName, b.getStringAttr("public"), mtype, init,
+            /*constant=*/true, IntegerAttr());
+        image->setAttr("mcutrain.image_of", b.getStringAttr(g.getSymName()));
+        trainable.push_back({param.getSymName(), image.getSymName()});
+      } else {
+        param = memref::GlobalOp::create(
+            b, g.getLoc(), g.getSymName(), b.getStringAttr("public"), mtype,
+            init, /*constant=*/true, IntegerAttr());
+      }
+      if (auto name = g->getAttr("onnx.name"))
+        param->setAttr("onnx.name", name);
+      param->setAttr("mcutrain.trainable", b.getBoolAttr(g.getIsMutable()));
+      g.erase();
+    }
+
+    // @init() copies each trainable parameter from its flash image.
+    if (!module.lookupSymbol("init")) {
+      b.setInsertionPointToEnd(module.getBody());
+      auto init = func::FuncOp::create(b, module.getLoc(), "init",
+                                       b.getFunctionType({}, {}));
+      b.setInsertionPointToStart(init.addEntryBlock());
+      for (auto [param, image] : trainable) {
+        auto g = module.lookupSymbol<memref::GlobalOp>(param);
+        Value dst = memref::GetGlobalOp::create(b, g.getLoc(), g.getType(),
+                                                param);
+        Value src = memref::GetGlobalOp::create(b, g.getLoc(), g.getType(),
+                                                image);
+        unsigned rank = g.getType().getRank();
+        AffineMap id = b.getMultiDimIdentityMap(rank);
+        linalg::GenericOp::create(
+            b, g.getLoc(), TypeRange(), src, dst, ArrayRef<AffineMap>{id, id},
+            SmallVector<IteratorType>(rank, kPar),
+            [](OpBuilder &ob, Location l, ValueRange a) {
+              linalg::YieldOp::create(ob, l, a[0]);
+            });
+      }
+      func::ReturnOp::create(b, module.getLoc());
+    }
+
+    bool failedAny = false;
+    module.walk([&](Operation *op) {
+      if (auto load = dyn_cast<ml_program::GlobalLoadOp>(op)) {
+        auto g = module.lookupSymbol<memref::GlobalOp>(
+            load.getGlobal().getLeafReference());
+        b.setInsertionPoint(load);
+        Value m = memref::GetGlobalOp::create(b, load.getLoc(), g.getType(),
+                                              g.getSymName());
+        // restrict: only this op reads the global as a tensor; never
+        // written through it, so bufferization makes no copy.
+        Value t = bufferization::ToTensorOp::create(
+            b, load.getLoc(), load.getType(), m, /*restrict=*/true,
+            /*writable=*/false);
+        load.replaceAllUsesWith(t);
+        load.erase();
+        return WalkResult::skip();
+      }
+      if (op->getNumResults() != 1 ||
+          !isa<nn::NNDialect, train::TrainDialect>(op->getDialect()))
+        return WalkResult::advance();
+      b.setInsertionPoint(op);
+      Lowering L{b, op->getLoc()};
+      FailureOr<Value> v = lowerOp(L, op);
+      if (failed(v) || !*v) {
+        op->emitError("no lowering to linalg for this op");
+        failedAny = true;
+        return WalkResult::interrupt();
+      }
+      op->getResult(0).replaceAllUsesWith(*v);
+      op->erase();
+      return WalkResult::skip();
+    });
+    if (failedAny)
+      signalPassFailure();
+  }
+};
+
+} // namespace

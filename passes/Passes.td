@@ -1,0 +1,81 @@
+#ifndef MCUTRAIN_PASSES_TD
+#define MCUTRAIN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
+  let summary = "Builds func @train_step (forward, loss, pruned backward, updates) from @forward";
+  let description = [{
+    Clones @forward, appends the loss, and walks the ops in reverse asking
+    each one (AutodiffOpInterface) for the gradients of those operands that
+    depend on a trainable parameter. Each trainable parameter gets one
+    optimizer update; trainable globals become mutable, frozen ones stay
+    immutable (flash).
+  }];
+  let options = [
+    Option<"loss", "loss", "std::string", "\"cross-entropy\"",
+           "Loss: cross-entropy">,
+    Option<"trainable", "trainable", "std::string", "\"all\"",
+           "all | last:K | comma-separated ONNX initializer names">,
+    Option<"lr", "lr", "double", "0.01", "Learning rate of the SGD update">,
+  ];
+  let dependentDialects = ["::mcutrain::nn::NNDialect",
+                           "::mcutrain::train::TrainDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def ReorderUpdatesPass : Pass<"mcutrain-reorder-updates", "mlir::func::FuncOp"> {
+  let summary = "Moves each optimizer update right after the last use of its parameter and gradient";
+  let description = [{
+    Updates are in place, so they must follow every read of the old value;
+    placing them as early as that allows ends each gradient's lifetime at
+    once, which lowers the arena peak.
+  }];
+}
+
+def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
+  let summary = "Lowers nn/train tensor ops to linalg and tensor ops; parameters to memref.global";
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
+def FlattenMemRefsPass : Pass<"mcutrain-flatten-memrefs", "mlir::ModuleOp"> {
+  let summary = "Makes every memref 1-D with linearized indices; reshapes become no-ops";
+  let description = [{
+    After bufferization and loop lowering every buffer is contiguous with an
+    identity layout, so a reshape is the same storage. One dimension lets the
+    planner place buffers in one arena and lets EmitC print plain arrays.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def PlanMemoryPass : Pass<"mcutrain-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Packs every buffer into one static arena by liveness";
+  let description = [{
+    Liveness is over the top-level ops of each (straight-line) function.
+    Buffers are placed largest first at the lowest offset that does not
+    overlap a buffer live at the same time. Allocations become accesses into
+    the global @mcutrain_arena at a constant offset; the plan is recorded in
+    the module attribute `mcutrain.memory_plan`.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", "8",
+           "Byte alignment of every buffer in the arena">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def LowerToEmitCPass : Pass<"mcutrain-lower-to-emitc", "mlir::ModuleOp"> {
+  let summary = "Converts func/scf/arith/math/memref to EmitC with upstream patterns";
+  let dependentDialects = ["::mlir::emitc::EmitCDialect"];
+}
+
+#endif

@@ -1,0 +1,104 @@
+//===- mcutrain.cpp - the driver: ONNX model → trainable C++ package ------===//
+#include "compiler/Import.h"
+#include "compiler/Package.h"
+#include "compiler/Pipeline.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+#include "mlir/IR/Diagnostics.h"
+
+using namespace llvm;
+
+static cl::SubCommand compileCmd("compile",
+                                 "Compile an ONNX model into a C++ package "
+                                 "that trains on the device");
+static cl::SubCommand importCmd("import",
+                                "Print the imported nn-dialect IR of a model");
+
+static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx>"),
+                                      cl::sub(compileCmd), cl::sub(importCmd));
+static cl::opt<std::string> outDir("o", cl::desc("Output folder"),
+                                   cl::value_desc("dir"), cl::sub(compileCmd));
+static cl::opt<std::string> name("name",
+                                 cl::desc("C++ namespace and file stem of the "
+                                          "package"),
+                                 cl::init("model"), cl::sub(compileCmd));
+static cl::opt<std::string> loss("loss", cl::desc("Loss: cross-entropy"),
+                                 cl::init("cross-entropy"),
+                                 cl::sub(compileCmd));
+static cl::opt<std::string> optimizer("optimizer", cl::desc("Optimizer: sgd"),
+                                      cl::init("sgd"), cl::sub(compileCmd));
+static cl::opt<double> lr("lr", cl::desc("Learning rate"), cl::init(0.01),
+                          cl::sub(compileCmd));
+static cl::opt<std::string>
+    trainable("trainable",
+              cl::desc("Which parameters train: all | last:K (last K "
+                       "parameterised layers) | comma-separated ONNX "
+                       "initializer names"),
+              cl::init("all"), cl::sub(compileCmd));
+static cl::opt<int64_t> batch("batch",
+                              cl::desc("Batch size used when the model's "
+                                       "batch dimension is symbolic"),
+                              cl::init(1), cl::sub(compileCmd),
+                              cl::sub(importCmd));
+static cl::opt<int64_t> alignment("alignment",
+                                  cl::desc("Byte alignment of arena buffers"),
+                                  cl::init(8), cl::sub(compileCmd));
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "mcutrain: ahead-of-time training compiler for microcontrollers\n\n"
+      "  mcutrain compile model.onnx -o outdir/ [--name N] [--trainable ...]\n"
+      "  mcutrain import model.onnx\n");
+
+  mlir::DialectRegistry registry;
+  mcutrain::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diag(sourceMgr, &ctx);
+
+  if (batch < 1) {
+    errs() << "mcutrain: --batch must be at least 1\n";
+    return 1;
+  }
+  mcutrain::ImportOptions importOpts;
+  importOpts.batchSize = batch;
+
+  if (importCmd) {
+    auto module = mcutrain::importOnnxFile(ctx, modelPath, importOpts);
+    if (!module)
+      return 1;
+    module->print(outs());
+    return 0;
+  }
+  if (compileCmd) {
+    if (outDir.empty()) {
+      errs() << "mcutrain compile: an output folder is required (-o DIR)\n";
+      return 1;
+    }
+    mcutrain::PackageOptions opts;
+    opts.name = name;
+    opts.outDir = outDir;
+    opts.optimizer = optimizer;
+    opts.import = importOpts;
+    opts.training.loss = loss;
+    opts.training.lr = lr;
+    opts.training.trainable = trainable;
+    opts.lowering.alignment = alignment;
+    if (failed(mcutrain::compilePackage(ctx, modelPath, opts)))
+      return 1;
+    outs() << "mcutrain: wrote " << outDir << "\n";
+    return 0;
+  }
+  errs() << "mcutrain: expected a subcommand (compile, import); see --help\n";
+  return 1;
+}
