@@ -546,6 +546,47 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
                                             builder.getBoolAttr(false)));
     return define(nn::AvgPool2dOp::create(builder, loc, rt, *x, k, s, p, cip));
   }
+  if (op == "Pad") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    std::string mode = attrString(n, "mode", "constant");
+    if (mode != "constant")
+      return nodeError(n) << "mode '" << mode << "' is not supported",
+             failure();
+    const ConstTensor *pads = constOperand(n, 1);
+    if (!pads || pads->isFloat)
+      return nodeError(n) << "pads must be a compile-time integer constant",
+             failure();
+    if (n.input_size() > 3 && !n.input(3).empty())
+      return nodeError(n) << "the axes input is not supported", failure();
+    float value = 0.0f;
+    if (n.input_size() > 2 && !n.input(2).empty()) {
+      const ConstTensor *v = constOperand(n, 2);
+      if (!v || !v->isFloat || v->f.size() != 1)
+        return nodeError(n) << "constant_value must be a float scalar "
+                               "constant",
+               failure();
+      value = v->f[0];
+    }
+    auto xs = shapeOf(*x);
+    size_t rank = xs.size();
+    if (pads->i.size() != 2 * rank)
+      return nodeError(n) << "pads must have 2 values per dimension",
+             failure();
+    if (llvm::all_of(pads->i, [](int64_t p) { return p == 0; }))
+      return define(*x);
+    if (rank != 4 || pads->i[0] || pads->i[1] || pads->i[4] || pads->i[5] ||
+        llvm::any_of(pads->i, [](int64_t p) { return p < 0; }))
+      return nodeError(n) << "only non-negative padding of the two spatial "
+                             "dims of a 4-D tensor is supported",
+             failure();
+    SmallVector<int64_t> p{pads->i[2], pads->i[3], pads->i[6], pads->i[7]};
+    return define(nn::Pad2dOp::create(
+        builder, loc,
+        tensorType({xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]}),
+        *x, builder.getDenseI64ArrayAttr(p), builder.getF32FloatAttr(value)));
+  }
   if (op == "Flatten" || op == "Reshape") {
     FailureOr<Value> x = tensorOperand(n, 0);
     if (failed(x))

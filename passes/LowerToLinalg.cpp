@@ -634,6 +634,21 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::AvgPool2dOp o) { return lowerAvgPool(L, o); })
       .Case([&](nn::MaxPool2dGradOp o) { return lowerMaxPoolGrad(L, o); })
       .Case([&](nn::AvgPool2dGradOp o) { return lowerAvgPoolGrad(L, o); })
+      .Case([&](nn::Pad2dOp o) {
+        auto ys = o.getOutput().getType().getShape();
+        return L.spread(o.getInput(), ys, o.getPads()[0], o.getPads()[1], 1,
+                        1, o.getValue().convertToFloat());
+      })
+      .Case([&](nn::Crop2dOp o) {
+        auto ys = o.getOutput().getType().getShape();
+        auto off = o.getOffsets();
+        return L.generic(
+            tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()), o.getInput(),
+            {L.map(4, {L.d(0), L.d(1), L.d(2) + off[0], L.d(3) + off[1]}),
+             L.b.getMultiDimIdentityMap(4)},
+            {kPar, kPar, kPar, kPar},
+            [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+      })
       .Case([&](nn::ReshapeOp o) {
         return L.reshape(o.getInput(), o.getOutput().getType());
       })
@@ -685,6 +700,22 @@ struct LowerToLinalgPass
         param->setAttr("onnx.name", name);
       param->setAttr("mcutrain.trainable", b.getBoolAttr(g.getIsMutable()));
       g.erase();
+    }
+
+    // One run-time learning rate, initialised to the compiled-in value.
+    std::optional<float> lr;
+    module.walk([&](train::SgdUpdateOp u) {
+      if (!lr)
+        lr = u.getLr().convertToFloat();
+    });
+    if (lr && !module.lookupSymbol(train::kLearningRateGlobal)) {
+      b.setInsertionPointToStart(module.getBody());
+      auto scalar = RankedTensorType::get({}, b.getF32Type());
+      memref::GlobalOp::create(
+          b, module.getLoc(), train::kLearningRateGlobal,
+          b.getStringAttr("public"), MemRefType::get({}, b.getF32Type()),
+          DenseElementsAttr::get(scalar, *lr), /*constant=*/false,
+          IntegerAttr());
     }
 
     // @init() copies each trainable parameter from its flash image.

@@ -20,6 +20,13 @@ struct StepStats {
   std::uint32_t skipped_steps = 0;
 };
 
+/// A trainable parameter of a generated model (for checkpoints, inspection).
+struct ParamInfo {
+  const char *name; // the ONNX initializer name
+  float *data;      // lives in RAM; updated in place by train_step
+  std::size_t size; // number of floats
+};
+
 /// True when every label is a class index in [0, num_classes).
 inline bool labels_valid(const std::int32_t *labels, std::size_t count,
                          std::int32_t num_classes) {

@@ -133,6 +133,30 @@ template <typename PoolOp> static LogicalResult verifyPool(PoolOp op) {
 LogicalResult MaxPool2dOp::verify() { return verifyPool(*this); }
 LogicalResult AvgPool2dOp::verify() { return verifyPool(*this); }
 
+LogicalResult Pad2dOp::verify() {
+  if (failed(checkPairs(*this, getPads(), 4, "pads")))
+    return failure();
+  auto x = getInput().getType().getShape();
+  auto y = getOutput().getType().getShape();
+  auto p = getPads();
+  if (y[0] != x[0] || y[1] != x[1] || y[2] != x[2] + p[0] + p[2] ||
+      y[3] != x[3] + p[1] + p[3])
+    return emitOpError() << "result shape does not match the padding";
+  return success();
+}
+
+LogicalResult Crop2dOp::verify() {
+  if (failed(checkPairs(*this, getOffsets(), 2, "offsets")))
+    return failure();
+  auto x = getInput().getType().getShape();
+  auto y = getOutput().getType().getShape();
+  auto o = getOffsets();
+  if (y[0] != x[0] || y[1] != x[1] || y[2] + o[0] > x[2] ||
+      y[3] + o[1] > x[3])
+    return emitOpError() << "crop window exceeds the input";
+  return success();
+}
+
 LogicalResult ReshapeOp::verify() {
   if (numElements(getInput()) != numElements(getOutput()))
     return emitOpError() << "changes the number of elements";
@@ -177,6 +201,8 @@ int64_t AvgPool2dOp::getMacs() {
   return numElements(getOutput()) * getKernel()[0] * getKernel()[1];
 }
 int64_t ReshapeOp::getMacs() { return 0; }
+int64_t Pad2dOp::getMacs() { return numElements(getOutput()); }
+int64_t Crop2dOp::getMacs() { return numElements(getOutput()); }
 int64_t ReduceSumToOp::getMacs() { return numElements(getInput()); }
 int64_t ReluGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t MaxPool2dGradOp::getMacs() {

@@ -116,3 +116,14 @@ LogicalResult ReshapeOp::buildAdjoint(OpBuilder &b, Value dy,
     grads[0] = ReshapeOp::create(b, getLoc(), getInput().getType(), dy);
   return success();
 }
+
+LogicalResult Pad2dOp::buildAdjoint(OpBuilder &b, Value dy,
+                                    ArrayRef<bool> needGrad,
+                                    SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = Crop2dOp::create(
+        b, getLoc(), getInput().getType(), dy,
+        b.getDenseI64ArrayAttr({getPads()[0], getPads()[1]}));
+  return success();
+}

@@ -98,6 +98,17 @@ def NN_ReshapeOp : NN_ForwardOp<"reshape"> {
   let hasVerifier = 1;
 }
 
+def NN_Pad2dOp : NN_ForwardOp<"pad2d"> {
+  let summary = "Constant padding of the two spatial dims (ONNX Pad, constant mode)";
+  let arguments = (ins NN_F32Tensor4D:$input, DenseI64ArrayAttr:$pads,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$value);
+  let results = (outs NN_F32Tensor4D:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Gradient ops (built by derive-backward)
 //===----------------------------------------------------------------------===//
@@ -134,6 +145,16 @@ def NN_ReduceSumToOp : NN_GradOp<"reduce_sum_to"> {
   let arguments = (ins NN_F32Tensor:$input,
                    DefaultValuedAttr<F32Attr, "1.0f">:$scale);
   let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_Crop2dOp : NN_GradOp<"crop2d"> {
+  let summary = "out[n,c,h,w] = in[n,c,h+offsets[0],w+offsets[1]] (adjoint of pad2d)";
+  let arguments = (ins NN_F32Tensor4D:$input, DenseI64ArrayAttr:$offsets);
+  let results = (outs NN_F32Tensor4D:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];

@@ -92,14 +92,22 @@ SgdUpdateOp::bufferize(RewriterBase &rewriter,
   unsigned rank = global.getType().getRank();
   AffineMap id = rewriter.getMultiDimIdentityMap(rank);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  float lr = getLr().convertToFloat();
+  // The learning rate is a global the application may change at run time
+  // (lower-to-linalg creates it); without one the attribute is a constant.
+  Value lr;
+  if (auto lrGlobal = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+          *this, rewriter.getStringAttr(kLearningRateGlobal))) {
+    Value m = memref::GetGlobalOp::create(rewriter, loc, lrGlobal.getType(),
+                                          lrGlobal.getSymName());
+    lr = memref::LoadOp::create(rewriter, loc, m, ValueRange{});
+  } else {
+    lr = arith::ConstantOp::create(rewriter, loc, getLrAttr());
+  }
   linalg::GenericOp::create(
       rewriter, loc, TypeRange(), ValueRange{*grad}, ValueRange{param},
       ArrayRef<AffineMap>{id, id}, iters,
       [&](OpBuilder &b, Location l, ValueRange args) {
-        Value step = arith::MulFOp::create(
-            b, l, args[0],
-            arith::ConstantOp::create(b, l, b.getF32FloatAttr(lr)));
+        Value step = arith::MulFOp::create(b, l, args[0], lr);
         Value next = arith::SubFOp::create(b, l, args[1], step);
         linalg::YieldOp::create(b, l, next);
       });

@@ -8,6 +8,12 @@
 
 #include "dialects/Train/TrainOpsDialect.h.inc"
 
+namespace mcutrain::train {
+/// Name of the f32 global holding the run-time learning rate.
+inline constexpr llvm::StringLiteral kLearningRateGlobal =
+    "mcutrain_learning_rate";
+} // namespace mcutrain::train
+
 #define GET_OP_CLASSES
 #include "dialects/Train/TrainOps.h.inc"
 

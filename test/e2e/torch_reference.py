@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""End-to-end check of generated training code against PyTorch autograd.
+
+For one model it: exports ONNX, runs `mcutrain compile`, builds the package
+with a harness (g++ -Wall -Wextra -Werror -fno-exceptions -fno-rtti, plus
+ASan/UBSan), trains N steps in C++ and in PyTorch (same weights, inputs,
+labels, plain SGD) and compares the predictions, every trainable gradient
+(one step at learning rate 1), the parameters after the first step, and the
+loss trajectory, all within 1e-4 relative.
+Also checks: no heap symbols in the generated object, the package builds for
+Cortex-M4 with arm-none-eabi-g++, and the arena lies between the liveness
+lower bound and the no-reuse sum.
+
+usage: torch_reference.py MODEL WORKDIR --mcutrain PATH [--trainable SPEC]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "fashion-mnist"))
+from model import DemoCNN  # noqa: E402
+
+
+class PoolNet(nn.Module):
+    """Strided/padded conv, overlapping average pooling, asymmetric kernel
+    and pads,
+    global average pooling, MatMul + Add, Gemm with transB=0."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(6, 8, (3, 2), padding=(0, 1), bias=False)
+        self.w = nn.Parameter(torch.randn(8, 12) * 0.3)
+        self.b = nn.Parameter(torch.randn(12) * 0.1)
+        self.fc = nn.Linear(12, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))
+        x = nn.functional.avg_pool2d(x, 3, stride=2, padding=1,
+                                     count_include_pad=False)
+        x = nn.functional.avg_pool2d(torch.relu(self.conv2(x)), 2, padding=1)
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        x = torch.relu(torch.matmul(x, self.w) + self.b)
+        return self.fc(x)
+
+
+class MaxNet(nn.Module):
+    """Overlapping and padded max pooling, dilated conv, two-layer MLP head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=2, dilation=2)
+        self.fc1 = nn.Linear(4 * 5 * 5, 16)
+        self.fc2 = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.conv(x)), 3, stride=2,
+                                     padding=1)
+        x = torch.relu(self.fc1(x.reshape(x.shape[0], -1)))
+        return self.fc2(x)
+
+
+MODELS = {
+    "demo": (DemoCNN, (1, 28, 28), 10),
+    "pool": (PoolNet, (3, 17, 15), 5),
+    "max": (MaxNet, (2, 10, 10), 4),
+}
+
+HARNESS = r"""
+#include "%(name)s.h"
+#include <cstdio>
+#include <vector>
+namespace m = %(name)s;
+static bool readAll(const char *path, void *dst, std::size_t bytes) {
+  std::FILE *f = std::fopen(path, "rb");
+  if (!f) return false;
+  bool ok = std::fread(dst, 1, bytes, f) == bytes;
+  std::fclose(f);
+  return ok;
+}
+static void dumpParams(const char *path) {
+  std::FILE *f = std::fopen(path, "wb");
+  for (std::size_t i = 0; i < m::kNumTrainableParams; ++i)
+    std::fwrite(m::kTrainableParams[i].data, sizeof(float),
+                m::kTrainableParams[i].size, f);
+  std::fclose(f);
+}
+int main(int argc, char **argv) {
+  (void)argc;
+  int steps = %(steps)d;
+  std::vector<float> x(m::kInputSize * steps);
+  std::vector<std::int32_t> y(m::kBatch * steps);
+  if (!readAll(argv[1], x.data(), x.size() * 4) ||
+      !readAll(argv[2], y.data(), y.size() * 4)) {
+    std::fprintf(stderr, "cannot read inputs\n");
+    return 1;
+  }
+  m::init();
+  dumpParams("params0.bin");
+  std::vector<float> out(m::kOutputSize);
+  m::predict(x.data(), out.data());
+  std::FILE *pf = std::fopen("predict.bin", "wb");
+  std::fwrite(out.data(), 4, out.size(), pf);
+  std::fclose(pf);
+  // With lr = 1 one step moves every parameter by minus its gradient.
+  float compiledLr = m::learning_rate();
+  m::set_learning_rate(1.0f);
+  m::train_step(x.data(), y.data());
+  dumpParams("gradstep.bin");
+  m::init();
+  m::set_learning_rate(compiledLr);
+  std::FILE *lf = std::fopen("losses.bin", "wb");
+  for (int s = 0; s < steps; ++s) {
+    float loss = m::train_step(&x[s * m::kInputSize], &y[s * m::kBatch]);
+    std::fwrite(&loss, 4, 1, lf);
+    if (s == 0)
+      dumpParams("params1.bin");
+  }
+  std::fclose(lf);
+  std::int32_t bad = 1000;
+  std::vector<std::int32_t> badLabels(m::kBatch, bad);
+  float rejected = m::train_step(x.data(), badLabels.data());
+  if (rejected == rejected || !m::last_step().rejected_input) {
+    std::fprintf(stderr, "out-of-range label was not rejected\n");
+    return 1;
+  }
+  return 0;
+}
+"""
+
+
+def rel_err(a, b):
+    """max |a - b| / max |b| over the tensor (scale-relative)."""
+    denom = max(float(np.max(np.abs(b))), 1e-30)
+    return float(np.max(np.abs(a - b))) / denom
+
+
+def run(cmd, **kw):
+    res = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if res.returncode != 0:
+        sys.stdout.write(res.stdout)
+        sys.stderr.write(res.stderr)
+        raise SystemExit(f"FAILED: {' '.join(cmd)} (exit {res.returncode})")
+    return res.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", choices=sorted(MODELS))
+    ap.add_argument("workdir")
+    ap.add_argument("--mcutrain", required=True)
+    ap.add_argument("--trainable", default="all")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--lr", type=float, default=0.05)
+    args = ap.parse_args()
+
+    cls, in_shape, classes = MODELS[args.model]
+    torch.manual_seed(1)
+    np.random.seed(1)
+    model = cls().eval()
+    if os.path.isdir(args.workdir):
+        shutil.rmtree(args.workdir)
+    os.makedirs(args.workdir)
+    os.chdir(args.workdir)
+    b = args.batch
+    torch.onnx.export(model, torch.zeros(b, *in_shape), "model.onnx",
+                      opset_version=13)
+    name = "net"
+    run([args.mcutrain, "compile", "model.onnx", "-o", "pkg", "--name", name,
+         "--lr", str(args.lr), "--trainable", args.trainable])
+
+    steps = args.steps
+    xs = np.random.rand(steps, b, *in_shape).astype(np.float32)
+    ys = np.random.randint(0, classes, size=(steps, b)).astype(np.int32)
+    xs.tofile("x.bin")
+    ys.tofile("y.bin")
+    with open("harness.cpp", "w") as f:
+        f.write(HARNESS % {"name": name, "steps": steps})
+    flags = ["-std=c++17", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+             "-fno-exceptions", "-fno-rtti", "-Ipkg"]
+    san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    run(["g++"] + flags + san + ["harness.cpp", f"pkg/{name}.cpp",
+                                 f"pkg/{name}_params.cpp", "-o", "harness"])
+    run(["./harness", "x.bin", "y.bin"])
+
+    # Heap-free generated code, and it builds for Cortex-M4.
+    run(["g++"] + flags + ["-c", f"pkg/{name}.cpp", "-o", "gen.o"])
+    syms = run(["nm", "-C", "gen.o"])
+    for bad in ["malloc", "operator new", "calloc", "realloc", "free"]:
+        if any(bad in line for line in syms.splitlines() if " U " in line):
+            raise SystemExit(f"FAILED: generated code references {bad}")
+    if shutil.which("arm-none-eabi-g++"):
+        run(["arm-none-eabi-g++", "-std=c++17", "-O2", "-mcpu=cortex-m4",
+             "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
+             "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra", "-Werror",
+             "-Ipkg", "-c", f"pkg/{name}.cpp", "-o", "gen_m4.o"])
+    else:
+        raise SystemExit("FAILED: arm-none-eabi-g++ not installed")
+
+    report = json.load(open("pkg/report.json"))
+    arena = report["arena"]
+    if not (arena["lower_bound_bytes"] <= arena["bytes"] <= arena["no_reuse_bytes"]):
+        raise SystemExit(f"FAILED: arena {arena['bytes']} outside "
+                         f"[{arena['lower_bound_bytes']}, {arena['no_reuse_bytes']}]")
+
+    # PyTorch reference: same weights, same samples, plain SGD.
+    names = [p["onnx_name"] for p in report["parameters"]["list"] if p["trainable"]]
+    params = dict(model.named_parameters())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trained = [params[n] for n in names]
+    for p in trained:
+        p.requires_grad_(True)
+    opt = torch.optim.SGD(trained, lr=args.lr)
+
+    sizes = [p.numel() for p in trained]
+
+    def split(flat):
+        out, at = [], 0
+        for n in sizes:
+            out.append(flat[at:at + n])
+            at += n
+        return out
+
+    p0 = split(np.fromfile("params0.bin", dtype=np.float32))
+    for n, c, t in zip(names, p0, trained):
+        if not np.array_equal(c, t.detach().numpy().ravel()):
+            raise SystemExit(f"FAILED: initial {n} differs from the model")
+
+    worst = {}
+    # Gradients: C++ (p0 - p after one lr=1 step) vs autograd. The step is
+    # rounded to float32 at |p0|, so errors are taken relative to
+    # max(max|g|, 1e-3 max|p0|).
+    pg = split(np.fromfile("gradstep.bin", dtype=np.float32))
+    out = model(torch.from_numpy(xs[0]))
+    nn.functional.cross_entropy(out, torch.from_numpy(ys[0]).long()).backward()
+    for n, c0, c1, t in zip(names, p0, pg, trained):
+        g_ref = t.grad.detach().numpy().ravel().astype(np.float64)
+        g_c = c0.astype(np.float64) - c1.astype(np.float64)
+        scale = max(float(np.max(np.abs(g_ref))), 1e-3 * float(np.max(np.abs(c0))),
+                    1e-30)
+        worst[f"grad {n}"] = float(np.max(np.abs(g_c - g_ref))) / scale
+        t.grad = None
+
+    pred = np.fromfile("predict.bin", dtype=np.float32)
+    ref_pred = model(torch.from_numpy(xs[0])).detach().numpy().ravel()
+    worst["predict"] = rel_err(pred, ref_pred)
+
+    c_losses = np.fromfile("losses.bin", dtype=np.float32)
+    ref_losses = []
+    for s in range(steps):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(torch.from_numpy(xs[s])),
+                                           torch.from_numpy(ys[s]).long())
+        loss.backward()
+        opt.step()
+        ref_losses.append(loss.item())
+        if s == 0:
+            p1 = split(np.fromfile("params1.bin", dtype=np.float32))
+            for n, c, t in zip(names, p1, trained):
+                worst[f"param {n}"] = rel_err(c, t.detach().numpy().ravel())
+    ref_losses = np.array(ref_losses, dtype=np.float64)
+    worst["loss trajectory"] = float(np.max(np.abs(c_losses - ref_losses) /
+                                           np.abs(ref_losses)))
+
+    limits = {"predict": 1e-4, "loss trajectory": 1e-4}
+    failed = False
+    for k, v in worst.items():
+        limit = limits.get(k, 1e-4)
+        ok = v <= limit
+        failed |= not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {k:40s} rel err {v:.2e} (limit {limit:.0e})")
+    print(f"arena {arena['bytes']} B, lower bound {arena['lower_bound_bytes']} B, "
+          f"no reuse {arena['no_reuse_bytes']} B; MACs fwd {report['macs']['forward']} "
+          f"bwd {report['macs']['backward']}")
+    print(f"losses C++ {c_losses[0]:.6f} .. {c_losses[-1]:.6f}; "
+          f"PyTorch {ref_losses[0]:.6f} .. {ref_losses[-1]:.6f}")
+    if failed:
+        raise SystemExit("FAILED: generated code disagrees with PyTorch")
+    print("PASSED")
+
+
+if __name__ == "__main__":
+    main()
