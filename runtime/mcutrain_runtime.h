@@ -36,11 +36,12 @@ inline bool labels_valid(const std::int32_t *labels, std::size_t count,
   return true;
 }
 
-/// Index of the largest of n scores (first on ties), e.g. the predicted class.
+/// Index of the largest of n scores (first on ties), e.g. the predicted
+/// class. NaN scores lose to any number.
 inline std::size_t argmax(const float *scores, std::size_t n) {
   std::size_t best = 0;
   for (std::size_t i = 1; i < n; ++i)
-    if (scores[i] > scores[best])
+    if (scores[i] > scores[best] || scores[best] != scores[best])
       best = i;
   return best;
 }

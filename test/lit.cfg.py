@@ -1,1 +1,29 @@
-#
+# lit configuration of the mcutrain test suite.
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "mcutrain"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.mcutrain_obj_root, "test")
+
+# Debian's Python packages (torch, onnx, numpy) are only visible to the
+# system interpreter, not to a pyenv python3 that may come first on PATH.
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%src_root", config.mcutrain_src_root))
+config.substitutions.append(("%cxx", shutil.which("g++") or "g++"))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.mcutrain_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["mcutrain", "mcutrain-opt", "FileCheck", "not", "count"],
+    [config.mcutrain_tools_dir, config.llvm_tools_dir])
+
+if shutil.which("arm-none-eabi-g++"):
+    config.available_features.add("arm-toolchain")

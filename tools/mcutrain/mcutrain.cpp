@@ -47,6 +47,9 @@ static cl::opt<int64_t> batch("batch",
                                        "batch dimension is symbolic"),
                               cl::init(1), cl::sub(compileCmd),
                               cl::sub(importCmd));
+static cl::opt<bool> printDebugInfo("print-debuginfo",
+                                    cl::desc("Print locations (ONNX nodes)"),
+                                    cl::init(false), cl::sub(importCmd));
 static cl::opt<int64_t> alignment("alignment",
                                   cl::desc("Byte alignment of arena buffers"),
                                   cl::init(8), cl::sub(compileCmd));
@@ -77,7 +80,10 @@ int main(int argc, char **argv) {
     auto module = mcutrain::importOnnxFile(ctx, modelPath, importOpts);
     if (!module)
       return 1;
-    module->print(outs());
+    mlir::OpPrintingFlags flags;
+    if (printDebugInfo)
+      flags.enableDebugInfo();
+    module->print(outs(), flags);
     return 0;
   }
   if (compileCmd) {

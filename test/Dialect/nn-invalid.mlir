@@ -1,0 +1,72 @@
+// Verifier diagnostics of nn and train ops.
+// RUN: mcutrain-opt %s -split-input-file -verify-diagnostics > /dev/null
+func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  // expected-error @+1 {{input has 3 channels but the weight expects 2}}
+  %c = nn.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32>
+  return %c : tensor<1x4x6x6xf32>
+}
+
+// -----
+
+func.func @conv_shape(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32> {
+  // expected-error @+1 {{result shape does not match the convolution (1x4x6x6)}}
+  %c = nn.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32>
+  return %c : tensor<1x4x8x8xf32>
+}
+
+// -----
+
+func.func @gemm_inner(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{inner dimensions differ: 3 vs 4}}
+  %y = nn.gemm %a, %b : (tensor<2x3xf32>, tensor<4x5xf32>) -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @add_broadcast(%a: tensor<2x3xf32>, %b: tensor<2xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{operand shapes do not broadcast}}
+  %y = nn.add %a, %b : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @pool_pads(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{pads must be smaller than the kernel}}
+  %y = nn.max_pool2d %x {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 2, 2, 2, 2>} : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32>
+  return %y : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @reshape_count(%x: tensor<2x3xf32>) -> tensor<7xf32> {
+  // expected-error @+1 {{changes the number of elements}}
+  %y = nn.reshape %x : (tensor<2x3xf32>) -> tensor<7xf32>
+  return %y : tensor<7xf32>
+}
+
+// -----
+
+func.func @reduce_to(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{result shape does not broadcast to the input}}
+  %y = nn.reduce_sum_to %x : (tensor<2x3xf32>) -> tensor<2xf32>
+  return %y : tensor<2xf32>
+}
+
+// -----
+
+func.func @loss_batch(%x: tensor<2x3xf32>, %l: tensor<3xi32>) -> tensor<f32> {
+  // expected-error @+1 {{logits and labels disagree on the batch size}}
+  %y = train.cross_entropy_loss %x, %l : (tensor<2x3xf32>, tensor<3xi32>) -> tensor<f32>
+  return %y : tensor<f32>
+}
+
+// -----
+
+ml_program.global private @frozen(dense<1.0> : tensor<2xf32>) : tensor<2xf32>
+func.func @update_frozen(%g: tensor<2xf32>) {
+  // expected-error @+1 {{parameter @frozen is frozen (immutable global)}}
+  train.sgd_update @frozen, %g {lr = 0.1 : f32} : tensor<2xf32>
+  return
+}

@@ -1,0 +1,53 @@
+// RUN: mcutrain-opt %s --mcutrain-lower-to-linalg | FileCheck %s
+
+// CHECK-DAG: #[[XMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d5 * 2 + d3, d6 * 2 + d4)>
+// CHECK-DAG: #[[WMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d2, d3, d4)>
+// CHECK-DAG: #[[YMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d5, d6)>
+
+// Trainable parameters: a RAM global plus a constant flash image; frozen
+// parameters: one constant global. The learning rate is a run-time global.
+// CHECK-DAG: memref.global "public" @mcutrain_learning_rate : memref<f32> = dense<1.000000e-01>
+// CHECK-DAG: memref.global "public" @cw : memref<2x1x3x3xf32> {mcutrain.trainable = true}
+// CHECK-DAG: memref.global "public" constant @cw__init : memref<2x1x3x3xf32> = dense<1.000000e-01>
+// CHECK-DAG: memref.global "public" constant @fw : memref<3x8xf32> = dense<5.000000e-02> {mcutrain.trainable = false}
+
+// CHECK-LABEL: func.func @f
+// Parameters are read in place (restrict: no copy).
+// CHECK: %[[CWM:.*]] = memref.get_global @cw : memref<2x1x3x3xf32>
+// CHECK: %[[CW:.*]] = bufferization.to_tensor %[[CWM]] restrict
+// Padding is a branch-free tensor.generate.
+// CHECK: %[[XP:.*]] = tensor.generate
+// CHECK: arith.select
+// CHECK: } : tensor<1x1x6x6xf32>
+// The convolution: output width innermost (unit stride for stride-1 convs).
+// CHECK: linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], #[[YMAP]]], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction", "parallel", "parallel"]} ins(%[[XP]], %[[CW]] :
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// The weight gradient reduces over batch and output positions.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// The update stays for bufferization (it writes the global in place).
+// CHECK: train.sgd_update @cw
+// Reshape is a view: collapse then expand.
+// CHECK: tensor.collapse_shape {{.*}} into tensor<8xf32>
+// CHECK: tensor.expand_shape {{.*}} into tensor<1x8xf32>
+// Gemm loops i, k, j.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]
+// @init copies the flash image of each trainable parameter.
+// CHECK-LABEL: func.func @init()
+// CHECK: memref.get_global @cw :
+// CHECK: memref.get_global @cw__init :
+// CHECK: linalg.generic
+module {
+  ml_program.global private mutable @cw(dense<0.1> : tensor<2x1x3x3xf32>) : tensor<2x1x3x3xf32>
+  ml_program.global private @fw(dense<0.05> : tensor<3x8xf32>) : tensor<3x8xf32>
+  func.func @f(%x: tensor<1x1x4x4xf32>, %dy: tensor<1x2x2x2xf32>) -> tensor<1x3xf32> {
+    %cw = ml_program.global_load @cw : tensor<2x1x3x3xf32>
+    %fw = ml_program.global_load @fw : tensor<3x8xf32>
+    %c = nn.conv2d %x, %cw {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x1x4x4xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x2x2xf32>
+    %dw = nn.conv2d_grad_weight %dy, %x {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1x1x4x4xf32>) -> tensor<2x1x3x3xf32>
+    train.sgd_update @cw, %dw {lr = 0.1 : f32} : tensor<2x1x3x3xf32>
+    %f = nn.reshape %c : (tensor<1x2x2x2xf32>) -> tensor<1x8xf32>
+    %y = nn.gemm %f, %fw {trans_b = true} : (tensor<1x8xf32>, tensor<3x8xf32>) -> tensor<1x3xf32>
+    return %y : tensor<1x3xf32>
+  }
+}
