@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The main job on the bundled default: pretrain a small CNN briefly in
+# PyTorch on part of Fashion-MNIST, export ONNX, compile it with mcutrain,
+# build the generated C++ with the host trainer, fine-tune on other training
+# images and print test accuracy before/after, memory and compute.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${MCUTRAIN_BUILD_DIR:-$root/build}"
+work="$build/demo"
+bash "$root/scripts/setup.sh"
+bash "$root/scripts/build.sh"
+mkdir -p "$work"
+echo "== 1. PyTorch: pretrain on 3000 images, export ONNX"
+/usr/bin/python3 "$root/examples/fashion-mnist/model.py" --out "$work/demo_cnn.onnx" \
+  --raw-idx-dir "$work/idx"
+echo "== 2. mcutrain compile"
+"$build/bin/mcutrain" compile "$work/demo_cnn.onnx" --name demo_cnn \
+  --loss cross-entropy --optimizer sgd --lr 0.01 --trainable all -o "$work/demo_cnn"
+echo "== 3. build the generated C++ with the host trainer"
+g++ -std=c++17 -O2 -Wall -Wextra -Werror -fno-exceptions -fno-rtti \
+  -I"$work/demo_cnn" -DMCUTRAIN_MODEL=demo_cnn '-DMCUTRAIN_MODEL_HEADER="demo_cnn.h"' \
+  "$root/examples/fashion-mnist/trainer.cpp" "$work/demo_cnn/demo_cnn.cpp" \
+  "$work/demo_cnn/demo_cnn_params.cpp" -o "$work/trainer"
+echo "== 4. fine-tune on the device code"
+"$work/trainer" "$work/idx" "$@"
