@@ -205,8 +205,8 @@ Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef name) {
   builder.setInsertionPoint(func);
   auto data = DenseElementsAttr::get(type, ArrayRef<float>(c.f));
   auto global = ml_program::GlobalOp::create(
-      builder, NameLoc::get(builder.getStringAttr(name), fileLoc()), sym,
-      type, /*is_mutable=*/false, data, builder.getStringAttr("private"));
+      builder, NameLoc::get(builder.getStringAttr(name), fileLoc()), sym, type,
+      /*is_mutable=*/false, data, builder.getStringAttr("private"));
   global->setAttr("onnx.name", builder.getStringAttr(name));
   // Loads sit at the top of @forward, in the order of first use.
   if (lastLoad)
@@ -321,8 +321,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return failure();
     return define(*x); // inference: dropout is the identity
   }
-  if (allConst() && (op == "Gather" || op == "Unsqueeze" ||
-                     op == "Squeeze" || op == "Concat" || op == "Cast")) {
+  if (allConst() && (op == "Gather" || op == "Unsqueeze" || op == "Squeeze" ||
+                     op == "Concat" || op == "Cast")) {
     const ConstTensor &a = consts[n.input(0)];
     if (a.isFloat && op != "Cast")
       return nodeError(n) << "folding float constants is not supported",
@@ -465,8 +465,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         return nodeError(n) << "C does not broadcast to the output", failure();
     }
     return define(nn::GemmOp::create(
-        builder, loc, tensorType({m, nn_}), *a, *b, c,
-        builder.getBoolAttr(ta), builder.getBoolAttr(tb),
+        builder, loc, tensorType({m, nn_}), *a, *b, c, builder.getBoolAttr(ta),
+        builder.getBoolAttr(tb),
         builder.getF32FloatAttr(attrFloat(n, "alpha", 1.0f)),
         builder.getF32FloatAttr(attrFloat(n, "beta", 1.0f))));
   }
@@ -496,8 +496,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     bool global = op == "GlobalAveragePool";
     auto ks = global ? SmallVector<int64_t>{xs[2], xs[3]}
                      : attrInts(n, "kernel_shape", {});
-    auto strides = global ? SmallVector<int64_t>{1, 1}
-                          : attrInts(n, "strides", {1, 1});
+    auto strides =
+        global ? SmallVector<int64_t>{1, 1} : attrInts(n, "strides", {1, 1});
     auto pads = attrInts(n, "pads", {0, 0, 0, 0});
     if (ks.size() != 2 || strides.size() != 2 || pads.size() != 4)
       return nodeError(n) << "kernel_shape/strides/pads must describe 2 "
@@ -507,8 +507,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return nodeError(n) << "ceil_mode=1 is not supported", failure();
     for (int64_t d : attrInts(n, "dilations", {1, 1}))
       if (d != 1)
-        return nodeError(n) << "pooling dilations are not supported",
-               failure();
+        return nodeError(n) << "pooling dilations are not supported", failure();
     if (attrInt(n, "storage_order", 0) != 0 ||
         (n.output_size() > 1 && !n.output(1).empty()))
       return nodeError(n) << "the Indices output / storage_order is not "
@@ -529,10 +528,10 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       if (pads[d] >= ks[d] || pads[d + 2] >= ks[d])
         return nodeError(n) << "pads must be smaller than the kernel",
                failure();
-    int64_t oh = nn::slidingOutputSize(xs[2], ks[0], strides[0], pads[0],
-                                       pads[2]);
-    int64_t ow = nn::slidingOutputSize(xs[3], ks[1], strides[1], pads[1],
-                                       pads[3]);
+    int64_t oh =
+        nn::slidingOutputSize(xs[2], ks[0], strides[0], pads[0], pads[2]);
+    int64_t ow =
+        nn::slidingOutputSize(xs[3], ks[1], strides[1], pads[1], pads[3]);
     if (oh <= 0 || ow <= 0)
       return nodeError(n) << "the kernel does not fit the padded input",
              failure();
@@ -572,8 +571,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     auto xs = shapeOf(*x);
     size_t rank = xs.size();
     if (pads->i.size() != 2 * rank)
-      return nodeError(n) << "pads must have 2 values per dimension",
-             failure();
+      return nodeError(n) << "pads must have 2 values per dimension", failure();
     if (llvm::all_of(pads->i, [](int64_t p) { return p == 0; }))
       return define(*x);
     if (rank != 4 || pads->i[0] || pads->i[1] || pads->i[4] || pads->i[5] ||
@@ -754,8 +752,7 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   return OwningOpRef<ModuleOp>(module);
 }
 
-OwningOpRef<ModuleOp> mcutrain::importOnnxFile(MLIRContext &ctx,
-                                               StringRef path,
+OwningOpRef<ModuleOp> mcutrain::importOnnxFile(MLIRContext &ctx, StringRef path,
                                                const ImportOptions &opts) {
   ctx.loadDialect<func::FuncDialect, ml_program::MLProgramDialect,
                   nn::NNDialect>();

@@ -35,7 +35,8 @@ std::string locName(Location loc) {
 bool isIdentifier(StringRef s) {
   if (s.empty() || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
     return false;
-  return llvm::all_of(s, [](char c) { return isalnum((unsigned char)c) || c == '_'; });
+  return llvm::all_of(
+      s, [](char c) { return isalnum((unsigned char)c) || c == '_'; });
 }
 
 /// Facts about the model gathered at the nn level, before lowering.
@@ -60,7 +61,8 @@ ModelFacts gatherFacts(ModuleOp module) {
       cast<ShapedType>(forward.getArgumentTypes()[0]).getShape().end());
   auto out = cast<ShapedType>(forward.getResultTypes()[0]).getShape();
   f.outputShape.assign(out.begin(), out.end());
-  forward.walk([&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
+  forward.walk(
+      [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
   step.walk([&](Operation *op) {
     auto mc = dyn_cast<nn::MacCountOpInterface>(op);
     if (!mc)
@@ -68,11 +70,11 @@ ModelFacts gatherFacts(ModuleOp module) {
     bool backward = op->hasAttr("mcutrain.backward");
     int64_t macs = mc.getMacs();
     (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
-    f.ops.push_back(llvm::json::Object{
-        {"node", locName(op->getLoc())},
-        {"op", op->getName().getStringRef().str()},
-        {"phase", backward ? "backward" : "forward"},
-        {"macs", macs}});
+    f.ops.push_back(
+        llvm::json::Object{{"node", locName(op->getLoc())},
+                           {"op", op->getName().getStringRef().str()},
+                           {"phase", backward ? "backward" : "forward"},
+                           {"macs", macs}});
   });
   for (auto g : module.getOps<ml_program::GlobalOp>()) {
     int64_t bytes = cast<ShapedType>(g.getType()).getNumElements() * 4;
@@ -239,7 +241,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     << "void init();\n"
     << "/// input: kInputSize floats; output: kOutputSize scores (logits).\n"
     << "void predict(const float *input, float *output);\n"
-    << "/// One SGD step on a batch; labels: kBatch class indices. Returns the\n"
+    << "/// One SGD step on a batch; labels: kBatch class indices. Returns "
+       "the\n"
     << "/// mean loss, or NaN (and no update) if a label is out of range.\n"
     << "float train_step(const float *input, const std::int32_t *labels);\n"
     << (batch == 1 ? "/// Batch-1 convenience form.\n"
@@ -267,11 +270,12 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   std::string body = code;
   size_t at = body.find("static float mcutrain_arena[");
   if (at != std::string::npos)
-    body.insert(at, "alignas(" + std::to_string(opts.lowering.alignment) +
-                        ") ");
+    body.insert(at,
+                "alignas(" + std::to_string(opts.lowering.alignment) + ") ");
   c << body << "} // namespace detail\n\n"
     << "static mcutrain::StepStats stats;\n\n"
-    << "void init() {\n  detail::init();\n  stats = mcutrain::StepStats();\n}\n\n"
+    << "void init() {\n  detail::init();\n  stats = "
+       "mcutrain::StepStats();\n}\n\n"
     << "void predict(const float *input, float *output) {\n"
     << "  detail::forward(const_cast<float *>(input), output);\n}\n\n"
     << "float train_step(const float *input, const std::int32_t *labels) {\n"
@@ -280,7 +284,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     << "    stats.rejected_input = true;\n    stats.macs = 0;\n"
     << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
     << "  float loss = detail::train_step(const_cast<float *>(input),\n"
-    << "                                  const_cast<std::int32_t *>(labels));\n"
+    << "                                  const_cast<std::int32_t "
+       "*>(labels));\n"
     << "  stats.loss = loss;\n  stats.skipped = false;\n"
     << "  stats.rejected_input = false;\n"
     << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
@@ -291,8 +296,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     << "const mcutrain::StepStats &last_step() { return stats; }\n\n"
     << "void set_learning_rate(float lr) {\n"
     << "  detail::" << train::kLearningRateGlobal << "[0] = lr;\n}\n"
-    << "float learning_rate() { return detail::"
-    << train::kLearningRateGlobal << "[0]; }\n\n"
+    << "float learning_rate() { return detail::" << train::kLearningRateGlobal
+    << "[0]; }\n\n"
     << "const mcutrain::ParamInfo kTrainableParams["
     << std::max<size_t>(facts.trainable.size(), 1) << "] = {\n";
   for (const auto &p : facts.trainable) {
@@ -311,8 +316,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     // Constants need the extern declaration or they would be file-local.
     if (p.constant)
       d << "extern const float " << p.name << "[" << p.elements << "];\n";
-    d << (p.constant ? "const " : "") << "float " << p.name << "["
-      << p.elements << "]";
+    d << (p.constant ? "const " : "") << "float " << p.name << "[" << p.elements
+      << "]";
     if (p.data) {
       d << " = {";
       int64_t i = 0;

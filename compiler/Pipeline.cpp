@@ -21,9 +21,8 @@ using namespace mlir;
 void mcutrain::registerAllDialects(DialectRegistry &registry) {
   registry.insert<nn::NNDialect, train::TrainDialect, func::FuncDialect,
                   ml_program::MLProgramDialect, tensor::TensorDialect,
-                  linalg::LinalgDialect, arith::ArithDialect,
-                  math::MathDialect, scf::SCFDialect, memref::MemRefDialect,
-                  affine::AffineDialect,
+                  linalg::LinalgDialect, arith::ArithDialect, math::MathDialect,
+                  scf::SCFDialect, memref::MemRefDialect, affine::AffineDialect,
                   bufferization::BufferizationDialect, emitc::EmitCDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   linalg::registerBufferizableOpInterfaceExternalModels(registry);

@@ -113,8 +113,7 @@ struct DeriveBackwardPass
                          << "' (supported: cross-entropy)";
       return signalPassFailure();
     }
-    auto logitsType =
-        dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+    auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
     if (!logitsType || logitsType.getRank() != 2) {
       forward.emitError("cross-entropy needs 2-D logits [batch, classes], "
                         "the model returns ")
@@ -132,8 +131,8 @@ struct DeriveBackwardPass
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointAfter(forward);
     Type inType = forward.getArgumentTypes()[0];
-    auto labelsType = RankedTensorType::get({logitsType.getDimSize(0)},
-                                            b.getI32Type());
+    auto labelsType =
+        RankedTensorType::get({logitsType.getDimSize(0)}, b.getI32Type());
     auto step = func::FuncOp::create(
         b, forward.getLoc(), "train_step",
         b.getFunctionType({inType, labelsType}, {b.getF32Type()}));
@@ -190,8 +189,8 @@ struct DeriveBackwardPass
       it->second = add;
     };
     if (active.contains(logits)) {
-      auto seed = train::CrossEntropyLossGradOp::create(
-          b, lossLoc, logitsType, logits, labels);
+      auto seed = train::CrossEntropyLossGradOp::create(b, lossLoc, logitsType,
+                                                        logits, labels);
       tagBackward(seed);
       grads[logits] = seed;
     }
@@ -237,11 +236,11 @@ struct DeriveBackwardPass
       auto upd = train::SgdUpdateOp::create(
           b, load.getLoc(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
-          it->second,
-          b.getF32FloatAttr(lr));
+          it->second, b.getF32FloatAttr(lr));
       tagBackward(upd);
     }
-    Value scalar = tensor::ExtractOp::create(b, lossLoc, lossValue, ValueRange{});
+    Value scalar =
+        tensor::ExtractOp::create(b, lossLoc, lossValue, ValueRange{});
     func::ReturnOp::create(b, step.getLoc(), scalar);
   }
 };

@@ -40,8 +40,8 @@ struct FlattenMemRefsPass
 
     // Every buffer must be contiguous, or linear indices would be wrong.
     WalkResult layoutCheck = module.walk([&](Operation *op) {
-      for (Type t : llvm::concat<Type>(op->getOperandTypes(),
-                                       op->getResultTypes()))
+      for (Type t :
+           llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
         if (auto m = dyn_cast<MemRefType>(t))
           if (!m.getLayout().isIdentity() || !m.hasStaticShape()) {
             op->emitError("buffer with a non-identity layout or dynamic "
@@ -92,8 +92,8 @@ struct FlattenMemRefsPass
     for (auto g : module.getOps<memref::GlobalOp>()) {
       MemRefType ft = flatType(g.getType());
       g.setType(ft);
-      if (auto init = dyn_cast_or_null<DenseElementsAttr>(
-              g.getInitialValueAttr()))
+      if (auto init =
+              dyn_cast_or_null<DenseElementsAttr>(g.getInitialValueAttr()))
         g.setInitialValueAttr(init.reshape(
             RankedTensorType::get(ft.getShape(), ft.getElementType())));
     }
@@ -107,7 +107,8 @@ struct FlattenMemRefsPass
         views.push_back(op);
       } else if (!isa<memref::LoadOp, memref::StoreOp, memref::CopyOp,
                       memref::DeallocOp, func::FuncOp, func::CallOp>(op) &&
-                 llvm::any_of(op->getOperandTypes(), llvm::IsaPred<MemRefType>)) {
+                 llvm::any_of(op->getOperandTypes(),
+                              llvm::IsaPred<MemRefType>)) {
         op->emitError("cannot flatten a buffer used by this op");
         return WalkResult::interrupt();
       }

@@ -37,8 +37,8 @@ struct MathToCallOpaque : OpConversionPattern<MathOp> {
                   ConversionPatternRewriter &rewriter) const override {
     if (!op.getType().isF32())
       return rewriter.notifyMatchFailure(op, "f32 only");
-    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(
-        op, op.getType(), callee, adaptor.getOperands());
+    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(op, op.getType(), callee,
+                                                     adaptor.getOperands());
     return success();
   }
   std::string callee;

@@ -87,18 +87,17 @@ struct Lowering {
 
   /// Source row for position `i` of a zero-inserted (stride `s`) and shifted
   /// (by `shift`) copy of an axis of length `n`; sets `valid`.
-  Value sourceIndex(OpBuilder &ob, Value i, int64_t shift, int64_t s,
-                    int64_t n, Value &valid) {
+  Value sourceIndex(OpBuilder &ob, Value i, int64_t shift, int64_t s, int64_t n,
+                    Value &valid) {
     Value r = arith::SubIOp::create(ob, loc, i, i32c(ob, shift));
     valid = cmp(ob, arith::CmpIPredicate::sge, r, i32c(ob, 0));
     if (s != 1) {
       Value rem = arith::RemSIOp::create(ob, loc, r, i32c(ob, s));
-      valid = both(ob, valid, cmp(ob, arith::CmpIPredicate::eq, rem,
-                                  i32c(ob, 0)));
+      valid =
+          both(ob, valid, cmp(ob, arith::CmpIPredicate::eq, rem, i32c(ob, 0)));
       r = arith::DivSIOp::create(ob, loc, r, i32c(ob, s));
     }
-    valid = both(ob, valid, cmp(ob, arith::CmpIPredicate::slt, r,
-                                i32c(ob, n)));
+    valid = both(ob, valid, cmp(ob, arith::CmpIPredicate::slt, r, i32c(ob, n)));
     return clamp(ob, r, n - 1);
   }
 
@@ -144,8 +143,8 @@ struct Lowering {
     if (to.getRank() == 1)
       return flat;
     if (to.getRank() == 0)
-      return tensor::CollapseShapeOp::create(
-          b, loc, to, flat, ArrayRef<ReassociationIndices>{});
+      return tensor::CollapseShapeOp::create(b, loc, to, flat,
+                                             ArrayRef<ReassociationIndices>{});
     ReassociationIndices all;
     for (int64_t i = 0; i < to.getRank(); ++i)
       all.push_back(i);
@@ -172,8 +171,8 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   auto ys = op.getOutput().getType().getShape();
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
   int64_t hp = xs[2] + p[0] + p[2], wp = xs[3] + p[1] + p[3];
-  Value xp = L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1,
-                      0.0f);
+  Value xp =
+      L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1, 0.0f);
   Value init;
   if (Value bias = op.getBias()) {
     init = L.generic(L.filled(ys, 0.0f), bias,
@@ -185,8 +184,8 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   }
   // dims: n f c kh kw oh ow — ow innermost walks rows of x and y.
   auto d = [&](unsigned i) { return L.d(i); };
-  AffineMap xMap = L.map(7, {d(0), d(2), d(5) * s[0] + d(3) * dl[0],
-                             d(6) * s[1] + d(4) * dl[1]});
+  AffineMap xMap = L.map(
+      7, {d(0), d(2), d(5) * s[0] + d(3) * dl[0], d(6) * s[1] + d(4) * dl[1]});
   AffineMap wMap = L.map(7, {d(1), d(2), d(3), d(4)});
   AffineMap yMap = L.map(7, {d(0), d(1), d(5), d(6)});
   (void)ws;
@@ -208,8 +207,8 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: f c kh kw n oh ow
   AffineMap dyMap = L.map(7, {d(4), d(0), d(5), d(6)});
-  AffineMap xMap = L.map(7, {d(4), d(1), d(5) * s[0] + d(2) * dl[0],
-                             d(6) * s[1] + d(3) * dl[1]});
+  AffineMap xMap = L.map(
+      7, {d(4), d(1), d(5) * s[0] + d(2) * dl[0], d(6) * s[1] + d(3) * dl[1]});
   AffineMap wMap = L.map(7, {d(0), d(1), d(2), d(3)});
   return L.generic(L.filled(ws, 0.0f), ValueRange{op.getOutputGrad(), xp},
                    {dyMap, xMap, wMap},
@@ -232,15 +231,14 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
                        span0 - p[0], span1 - p[1], s[0], s[1], 0.0f);
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: n c f kh kw h w   (kh, kw index the flipped kernel)
-  AffineMap dyMap = L.map(7, {d(0), d(2), d(5) + d(3) * dl[0],
-                              d(6) + d(4) * dl[1]});
-  AffineMap wMap = L.map(7, {d(2), d(1), L.b.getAffineConstantExpr(ws[2] - 1) -
-                                             d(3),
-                             L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
+  AffineMap dyMap =
+      L.map(7, {d(0), d(2), d(5) + d(3) * dl[0], d(6) + d(4) * dl[1]});
+  AffineMap wMap =
+      L.map(7, {d(2), d(1), L.b.getAffineConstantExpr(ws[2] - 1) - d(3),
+                L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
   AffineMap xMap = L.map(7, {d(0), d(1), d(5), d(6)});
   // Shape-only operand: gives the flipped kernel loops their extent.
-  Value window =
-      tensor::EmptyOp::create(L.b, L.loc, {ws[2], ws[3]}, L.f32());
+  Value window = tensor::EmptyOp::create(L.b, L.loc, {ws[2], ws[3]}, L.f32());
   AffineMap kMap = L.map(7, {d(3), d(4)});
   return L.generic(L.filled(xs, 0.0f), ValueRange{dyp, op.getWeight(), window},
                    {dyMap, wMap, kMap, xMap},
@@ -258,25 +256,23 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
   Value init = L.filled(ys, 0.0f);
   if (Value c = op.getC()) {
     auto cs = cast<RankedTensorType>(c.getType()).getShape();
-    init = L.generic(init, c, {L.broadcastMap(cs, ys),
-                               L.b.getMultiDimIdentityMap(2)},
-                     {kPar, kPar},
-                     [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                       if (beta == 1.0f)
-                         return a[0];
-                       return arith::MulFOp::create(ob, l, a[0],
-                                                    L.f32c(ob, beta));
-                     });
+    init = L.generic(
+        init, c, {L.broadcastMap(cs, ys), L.b.getMultiDimIdentityMap(2)},
+        {kPar, kPar}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+          if (beta == 1.0f)
+            return a[0];
+          return arith::MulFOp::create(ob, l, a[0], L.f32c(ob, beta));
+        });
   }
   // dims: i k j — j innermost walks rows of B and Y.
   auto d = [&](unsigned i) { return L.d(i); };
-  AffineMap aMap = op.getTransA() ? L.map(3, {d(1), d(0)})
-                                  : L.map(3, {d(0), d(1)});
-  AffineMap bMap = op.getTransB() ? L.map(3, {d(2), d(1)})
-                                  : L.map(3, {d(1), d(2)});
+  AffineMap aMap =
+      op.getTransA() ? L.map(3, {d(1), d(0)}) : L.map(3, {d(0), d(1)});
+  AffineMap bMap =
+      op.getTransB() ? L.map(3, {d(2), d(1)}) : L.map(3, {d(1), d(2)});
   AffineMap yMap = L.map(3, {d(0), d(2)});
-  return L.generic(init, ValueRange{op.getA(), op.getB()},
-                   {aMap, bMap, yMap}, {kPar, kRed, kPar},
+  return L.generic(init, ValueRange{op.getA(), op.getB()}, {aMap, bMap, yMap},
+                   {kPar, kRed, kPar},
                    [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
                      Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
                      if (alpha != 1.0f)
@@ -288,23 +284,21 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
 Value lowerAdd(Lowering &L, nn::AddOp op) {
   auto ys = op.getOutput().getType().getShape();
   SmallVector<IteratorType> iters(ys.size(), kPar);
-  return L.generic(
-      tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
-      ValueRange{op.getLhs(), op.getRhs()},
-      {L.broadcastMap(op.getLhs().getType().getShape(), ys),
-       L.broadcastMap(op.getRhs().getType().getShape(), ys),
-       L.b.getMultiDimIdentityMap(ys.size())},
-      iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-        return arith::AddFOp::create(ob, l, a[0], a[1]);
-      });
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
+                   ValueRange{op.getLhs(), op.getRhs()},
+                   {L.broadcastMap(op.getLhs().getType().getShape(), ys),
+                    L.broadcastMap(op.getRhs().getType().getShape(), ys),
+                    L.b.getMultiDimIdentityMap(ys.size())},
+                   iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     return arith::AddFOp::create(ob, l, a[0], a[1]);
+                   });
 }
 
 /// Elementwise over same-shaped operands.
 Value elementwise(Lowering &L, ValueRange ins, BodyFn body) {
   auto ty = cast<RankedTensorType>(ins[0].getType());
   unsigned rank = ty.getRank();
-  SmallVector<AffineMap> maps(ins.size() + 1,
-                              L.b.getMultiDimIdentityMap(rank));
+  SmallVector<AffineMap> maps(ins.size() + 1, L.b.getMultiDimIdentityMap(rank));
   SmallVector<IteratorType> iters(rank, kPar);
   return L.generic(tensor::EmptyOp::create(L.b, L.loc, ty.getShape(), L.f32()),
                    ins, maps, iters, body);
@@ -326,8 +320,8 @@ Value lowerMaxPool(Lowering &L, nn::MaxPool2dOp op) {
   (void)k;
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: n c kh kw oh ow
-  AffineMap xMap = L.map(6, {d(0), d(1), d(4) * s[0] + d(2),
-                             d(5) * s[1] + d(3)});
+  AffineMap xMap =
+      L.map(6, {d(0), d(1), d(4) * s[0] + d(2), d(5) * s[1] + d(3)});
   AffineMap kMap = L.map(6, {d(2), d(3)});
   AffineMap yMap = L.map(6, {d(0), d(1), d(4), d(5)});
   // The kernel extent comes from a shape-only operand.
@@ -344,14 +338,15 @@ Value lowerMaxPool(Lowering &L, nn::MaxPool2dOp op) {
 /// Number of input elements a window covers (count_include_pad = false), or
 /// the kernel area, as f32 for output position (oh, ow).
 Value windowCount(Lowering &L, OpBuilder &ob, Value oh, Value ow,
-                  ArrayRef<int64_t> k, ArrayRef<int64_t> s,
-                  ArrayRef<int64_t> p, ArrayRef<int64_t> xs, bool includePad) {
+                  ArrayRef<int64_t> k, ArrayRef<int64_t> s, ArrayRef<int64_t> p,
+                  ArrayRef<int64_t> xs, bool includePad) {
   Location l = L.loc;
   if (includePad)
     return L.f32c(ob, float(k[0] * k[1]));
   auto extent = [&](Value o, int axis) {
     Value start = arith::SubIOp::create(
-        ob, l, arith::MulIOp::create(ob, l, L.toI32(ob, o), L.i32c(ob, s[axis])),
+        ob, l,
+        arith::MulIOp::create(ob, l, L.toI32(ob, o), L.i32c(ob, s[axis])),
         L.i32c(ob, p[axis]));
     Value end = arith::AddIOp::create(ob, l, start, L.i32c(ob, k[axis]));
     Value lo = arith::SelectOp::create(
@@ -387,17 +382,17 @@ Value lowerAvgPool(Lowering &L, nn::AvgPool2dOp op) {
                       {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
                       p[0], p[1], 1, 1, 0.0f);
   auto d = [&](unsigned i) { return L.d(i); };
-  AffineMap xMap = L.map(6, {d(0), d(1), d(4) * s[0] + d(2),
-                             d(5) * s[1] + d(3)});
+  AffineMap xMap =
+      L.map(6, {d(0), d(1), d(4) * s[0] + d(2), d(5) * s[1] + d(3)});
   AffineMap kMap = L.map(6, {d(2), d(3)});
   AffineMap yMap = L.map(6, {d(0), d(1), d(4), d(5)});
   Value window = tensor::EmptyOp::create(L.b, L.loc, k, L.f32());
-  Value sum = L.generic(L.filled(ys, 0.0f), ValueRange{xp, window},
-                        {xMap, kMap, yMap},
-                        {kPar, kPar, kRed, kRed, kPar, kPar},
-                        [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                          return arith::AddFOp::create(ob, l, a[0], a[2]);
-                        });
+  Value sum =
+      L.generic(L.filled(ys, 0.0f), ValueRange{xp, window}, {xMap, kMap, yMap},
+                {kPar, kPar, kRed, kRed, kPar, kPar},
+                [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                  return arith::AddFOp::create(ob, l, a[0], a[2]);
+                });
   return divideByCount(L, sum, k, s, p, xs, op.getCountIncludePad());
 }
 
@@ -437,13 +432,12 @@ Value lowerAvgPoolGrad(Lowering &L, nn::AvgPool2dGradOp op) {
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
   Value scaled = divideByCount(L, op.getOutputGrad(), k, s, p, xs,
                                op.getCountIncludePad());
-  return windowGather(L, xs, ys, k, s, p,
-                      [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow,
-                          int64_t) -> Value {
-                        return tensor::ExtractOp::create(
-                            ob, L.loc, scaled,
-                            ValueRange{iv[0], iv[1], oh, ow});
-                      });
+  return windowGather(
+      L, xs, ys, k, s, p,
+      [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow, int64_t) -> Value {
+        return tensor::ExtractOp::create(ob, L.loc, scaled,
+                                         ValueRange{iv[0], iv[1], oh, ow});
+      });
 }
 
 /// Position (kh*KW + kw, as f32) of the first maximum of every window, as
@@ -538,13 +532,14 @@ Value lowerReduceSumTo(Lowering &L, nn::ReduceSumToOp op) {
 std::pair<Value, Value> rowSoftmaxStats(Lowering &L, Value logits) {
   auto ls = cast<RankedTensorType>(logits.getType()).getShape();
   AffineMap nk = L.b.getMultiDimIdentityMap(2), n = L.map(2, {L.d(0)});
-  Value mx = L.generic(L.filled({ls[0]}, -std::numeric_limits<float>::infinity()),
-                       logits, {nk, n}, {kPar, kRed},
-                       [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                         Value gt = arith::CmpFOp::create(
-                             ob, l, arith::CmpFPredicate::OGT, a[0], a[1]);
-                         return arith::SelectOp::create(ob, l, gt, a[0], a[1]);
-                       });
+  Value mx =
+      L.generic(L.filled({ls[0]}, -std::numeric_limits<float>::infinity()),
+                logits, {nk, n}, {kPar, kRed},
+                [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                  Value gt = arith::CmpFOp::create(
+                      ob, l, arith::CmpFPredicate::OGT, a[0], a[1]);
+                  return arith::SelectOp::create(ob, l, gt, a[0], a[1]);
+                });
   Value sum = L.generic(L.filled({ls[0]}, 0.0f), ValueRange{logits, mx},
                         {nk, n, n}, {kPar, kRed},
                         [](OpBuilder &ob, Location l, ValueRange a) -> Value {
@@ -587,8 +582,8 @@ Value lowerCrossEntropyGrad(Lowering &L, train::CrossEntropyLossGradOp op) {
       tensor::EmptyOp::create(L.b, L.loc, ls, L.f32()),
       ValueRange{logits, mx, sum, op.getLabels()}, {nk, n, n, n, nk},
       {kPar, kPar}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-        Value e = math::ExpOp::create(
-            ob, l, arith::SubFOp::create(ob, l, a[0], a[1]));
+        Value e = math::ExpOp::create(ob, l,
+                                      arith::SubFOp::create(ob, l, a[0], a[1]));
         Value p = arith::DivFOp::create(ob, l, e, a[2]);
         Value col = L.toI32(ob, linalg::IndexOp::create(ob, l, 1));
         Value isLabel = L.cmp(ob, arith::CmpIPredicate::eq, col, a[3]);
@@ -609,26 +604,25 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::GemmOp o) { return lowerGemm(L, o); })
       .Case([&](nn::AddOp o) { return lowerAdd(L, o); })
       .Case([&](nn::ReluOp o) {
-        return elementwise(L, o.getInput(),
-                           [](OpBuilder &ob, Location l, ValueRange a) {
-                             Value zero = arith::ConstantOp::create(
-                                 ob, l, ob.getF32FloatAttr(0.0f));
-                             return arith::SelectOp::create(
-                                        ob, l, positive(ob, l, a[0]), a[0],
-                                        zero)
-                                 .getResult();
-                           });
+        return elementwise(
+            L, o.getInput(), [](OpBuilder &ob, Location l, ValueRange a) {
+              Value zero =
+                  arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(0.0f));
+              return arith::SelectOp::create(ob, l, positive(ob, l, a[0]), a[0],
+                                             zero)
+                  .getResult();
+            });
       })
       .Case([&](nn::ReluGradOp o) {
-        return elementwise(L, ValueRange{o.getOutputGrad(), o.getOutput()},
-                           [](OpBuilder &ob, Location l, ValueRange a) {
-                             Value zero = arith::ConstantOp::create(
-                                 ob, l, ob.getF32FloatAttr(0.0f));
-                             return arith::SelectOp::create(
-                                        ob, l, positive(ob, l, a[1]), a[0],
-                                        zero)
-                                 .getResult();
-                           });
+        return elementwise(
+            L, ValueRange{o.getOutputGrad(), o.getOutput()},
+            [](OpBuilder &ob, Location l, ValueRange a) {
+              Value zero =
+                  arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(0.0f));
+              return arith::SelectOp::create(ob, l, positive(ob, l, a[1]), a[0],
+                                             zero)
+                  .getResult();
+            });
       })
       .Case([&](nn::MaxPool2dOp o) { return lowerMaxPool(L, o); })
       .Case([&](nn::AvgPool2dOp o) { return lowerAvgPool(L, o); })
@@ -636,8 +630,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::AvgPool2dGradOp o) { return lowerAvgPoolGrad(L, o); })
       .Case([&](nn::Pad2dOp o) {
         auto ys = o.getOutput().getType().getShape();
-        return L.spread(o.getInput(), ys, o.getPads()[0], o.getPads()[1], 1,
-                        1, o.getValue().convertToFloat());
+        return L.spread(o.getInput(), ys, o.getPads()[0], o.getPads()[1], 1, 1,
+                        o.getValue().convertToFloat());
       })
       .Case([&](nn::Crop2dOp o) {
         auto ys = o.getOutput().getType().getShape();
@@ -653,7 +647,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
         return L.reshape(o.getInput(), o.getOutput().getType());
       })
       .Case([&](nn::ReduceSumToOp o) { return lowerReduceSumTo(L, o); })
-      .Case([&](train::CrossEntropyLossOp o) { return lowerCrossEntropy(L, o); })
+      .Case(
+          [&](train::CrossEntropyLossOp o) { return lowerCrossEntropy(L, o); })
       .Case([&](train::CrossEntropyLossGradOp o) {
         return lowerCrossEntropyGrad(L, o);
       })
@@ -692,9 +687,9 @@ struct LowerToLinalgPass
         image->setAttr("mcutrain.image_of", b.getStringAttr(g.getSymName()));
         trainable.push_back({param.getSymName(), image.getSymName()});
       } else {
-        param = memref::GlobalOp::create(
-            b, g.getLoc(), g.getSymName(), b.getStringAttr("public"), mtype,
-            init, /*constant=*/true, IntegerAttr());
+        param = memref::GlobalOp::create(b, g.getLoc(), g.getSymName(),
+                                         b.getStringAttr("public"), mtype, init,
+                                         /*constant=*/true, IntegerAttr());
       }
       if (auto name = g->getAttr("onnx.name"))
         param->setAttr("onnx.name", name);
@@ -711,11 +706,11 @@ struct LowerToLinalgPass
     if (lr && !module.lookupSymbol(train::kLearningRateGlobal)) {
       b.setInsertionPointToStart(module.getBody());
       auto scalar = RankedTensorType::get({}, b.getF32Type());
-      memref::GlobalOp::create(
-          b, module.getLoc(), train::kLearningRateGlobal,
-          b.getStringAttr("public"), MemRefType::get({}, b.getF32Type()),
-          DenseElementsAttr::get(scalar, *lr), /*constant=*/false,
-          IntegerAttr());
+      memref::GlobalOp::create(b, module.getLoc(), train::kLearningRateGlobal,
+                               b.getStringAttr("public"),
+                               MemRefType::get({}, b.getF32Type()),
+                               DenseElementsAttr::get(scalar, *lr),
+                               /*constant=*/false, IntegerAttr());
     }
 
     // @init() copies each trainable parameter from its flash image.
@@ -726,18 +721,18 @@ struct LowerToLinalgPass
       b.setInsertionPointToStart(init.addEntryBlock());
       for (auto [param, image] : trainable) {
         auto g = module.lookupSymbol<memref::GlobalOp>(param);
-        Value dst = memref::GetGlobalOp::create(b, g.getLoc(), g.getType(),
-                                                param);
-        Value src = memref::GetGlobalOp::create(b, g.getLoc(), g.getType(),
-                                                image);
+        Value dst =
+            memref::GetGlobalOp::create(b, g.getLoc(), g.getType(), param);
+        Value src =
+            memref::GetGlobalOp::create(b, g.getLoc(), g.getType(), image);
         unsigned rank = g.getType().getRank();
         AffineMap id = b.getMultiDimIdentityMap(rank);
-        linalg::GenericOp::create(
-            b, g.getLoc(), TypeRange(), src, dst, ArrayRef<AffineMap>{id, id},
-            SmallVector<IteratorType>(rank, kPar),
-            [](OpBuilder &ob, Location l, ValueRange a) {
-              linalg::YieldOp::create(ob, l, a[0]);
-            });
+        linalg::GenericOp::create(b, g.getLoc(), TypeRange(), src, dst,
+                                  ArrayRef<AffineMap>{id, id},
+                                  SmallVector<IteratorType>(rank, kPar),
+                                  [](OpBuilder &ob, Location l, ValueRange a) {
+                                    linalg::YieldOp::create(ob, l, a[0]);
+                                  });
       }
       func::ReturnOp::create(b, module.getLoc());
     }

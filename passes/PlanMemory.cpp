@@ -179,22 +179,23 @@ struct PlanMemoryPass
     // The arena: one flat f32 global. Its alignment is in the plan attribute
     // (EmitC globals carry none; the C++ emitter adds alignas).
     b.setInsertionPointToStart(module.getBody());
-    auto arenaType = MemRefType::get({std::max<int64_t>(arenaBytes / 4, 1)},
-                                     b.getF32Type());
+    auto arenaType =
+        MemRefType::get({std::max<int64_t>(arenaBytes / 4, 1)}, b.getF32Type());
     memref::GlobalOp::create(b, module.getLoc(), kArenaName,
-                             b.getStringAttr("private"), arenaType,
-                             Attribute(), /*constant=*/false, IntegerAttr());
+                             b.getStringAttr("private"), arenaType, Attribute(),
+                             /*constant=*/false, IntegerAttr());
 
     for (auto &[func, bufs] : plans) {
       if (bufs.empty())
         continue;
       Block &body = func.getBody().front();
       b.setInsertionPointToStart(&body);
-      Value arena = memref::GetGlobalOp::create(b, func.getLoc(), arenaType,
-                                                kArenaName);
+      Value arena =
+          memref::GetGlobalOp::create(b, func.getLoc(), arenaType, kArenaName);
       for (Buffer &buf : bufs) {
         int64_t offsetElems = buf.offset / 4;
-        for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers())) {
+        for (Operation *user :
+             llvm::make_early_inc_range(buf.alloc->getUsers())) {
           b.setInsertionPoint(user);
           Location loc = user->getLoc();
           auto shifted = [&](Value idx) -> Value {
@@ -204,8 +205,8 @@ struct PlanMemoryPass
             return arith::AddIOp::create(b, loc, idx, off);
           };
           if (auto ld = dyn_cast<memref::LoadOp>(user)) {
-            Value v = memref::LoadOp::create(
-                b, loc, arena, shifted(ld.getIndices()[0]));
+            Value v = memref::LoadOp::create(b, loc, arena,
+                                             shifted(ld.getIndices()[0]));
             ld.replaceAllUsesWith(v);
             ld.erase();
           } else {
@@ -222,12 +223,13 @@ struct PlanMemoryPass
     module->setAttr(
         "mcutrain.memory_plan",
         DictionaryAttr::get(
-            ctx, {b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arenaBytes)),
-                  b.getNamedAttr("lower_bound_bytes",
-                                 b.getI64IntegerAttr(lowerBound)),
-                  b.getNamedAttr("no_reuse_bytes", b.getI64IntegerAttr(noReuse)),
-                  b.getNamedAttr("alignment", b.getI64IntegerAttr(alignment)),
-                  b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))}));
+            ctx,
+            {b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arenaBytes)),
+             b.getNamedAttr("lower_bound_bytes",
+                            b.getI64IntegerAttr(lowerBound)),
+             b.getNamedAttr("no_reuse_bytes", b.getI64IntegerAttr(noReuse)),
+             b.getNamedAttr("alignment", b.getI64IntegerAttr(alignment)),
+             b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))}));
   }
 };
 

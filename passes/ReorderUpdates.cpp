@@ -19,8 +19,7 @@ struct ReorderUpdatesPass
     if (!func.getBody().hasOneBlock())
       return;
     Block &block = func.getBody().front();
-    SmallVector<train::SgdUpdateOp> updates(
-        block.getOps<train::SgdUpdateOp>());
+    SmallVector<train::SgdUpdateOp> updates(block.getOps<train::SgdUpdateOp>());
     for (train::SgdUpdateOp upd : updates) {
       // The update must follow its gradient and every read of the old value
       // (the ops that use a load of the same global).

@@ -11,8 +11,8 @@ namespace mcutrain {
 
 /// What the last training step did.
 struct StepStats {
-  float loss = 0.0f;           // mean loss of the step's batch (NaN if rejected)
-  bool skipped = false;        // no update was applied
+  float loss = 0.0f;    // mean loss of the step's batch (NaN if rejected)
+  bool skipped = false; // no update was applied
   bool rejected_input = false; // a label was out of range; nothing was run
   std::uint64_t macs = 0;      // multiply-accumulates the step performed
   float backprop_ratio = 1.0f; // share of the dense backward pass that ran

@@ -6,8 +6,8 @@
 using namespace mlir;
 using namespace mcutrain::nn;
 
-#include "dialects/NN/NNOpsDialect.cpp.inc"
 #include "dialects/NN/NNInterfaces.cpp.inc"
+#include "dialects/NN/NNOpsDialect.cpp.inc"
 
 void NNDialect::initialize() {
   addOperations<
@@ -44,8 +44,8 @@ static int64_t numElements(Value v) {
   return cast<ShapedType>(v.getType()).getNumElements();
 }
 
-static LogicalResult checkPairs(Operation *op, ArrayRef<int64_t> v,
-                                size_t n, StringRef what) {
+static LogicalResult checkPairs(Operation *op, ArrayRef<int64_t> v, size_t n,
+                                StringRef what) {
   if (v.size() != n)
     return op->emitOpError() << "expects " << n << " values in '" << what
                              << "', got " << v.size();
@@ -123,8 +123,8 @@ template <typename PoolOp> static LogicalResult verifyPool(PoolOp op) {
   int64_t oh = slidingOutputSize(x[2], k[0], s[0], p[0], p[2]);
   int64_t ow = slidingOutputSize(x[3], k[1], s[1], p[1], p[3]);
   if (y[0] != x[0] || y[1] != x[1] || y[2] != oh || y[3] != ow)
-    return op.emitOpError() << "result shape does not match the pooling ("
-                            << oh << "x" << ow << " spatial)";
+    return op.emitOpError() << "result shape does not match the pooling (" << oh
+                            << "x" << ow << " spatial)";
   if (p[0] >= k[0] || p[1] >= k[1] || p[2] >= k[0] || p[3] >= k[1])
     return op.emitOpError() << "pads must be smaller than the kernel";
   return success();
@@ -151,8 +151,7 @@ LogicalResult Crop2dOp::verify() {
   auto x = getInput().getType().getShape();
   auto y = getOutput().getType().getShape();
   auto o = getOffsets();
-  if (y[0] != x[0] || y[1] != x[1] || y[2] + o[0] > x[2] ||
-      y[3] + o[1] > x[3])
+  if (y[0] != x[0] || y[1] != x[1] || y[2] + o[0] > x[2] || y[3] + o[1] > x[3])
     return emitOpError() << "crop window exceeds the input";
   return success();
 }

@@ -10,8 +10,8 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
-#include "dialects/NN/NNOpsDialect.h.inc"
 #include "dialects/NN/NNInterfaces.h.inc"
+#include "dialects/NN/NNOpsDialect.h.inc"
 
 #define GET_OP_CLASSES
 #include "dialects/NN/NNOps.h.inc"

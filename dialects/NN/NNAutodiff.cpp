@@ -62,8 +62,8 @@ LogicalResult GemmOp::buildAdjoint(OpBuilder &b, Value dy,
     grads[1] = tb ? gemm(bm.getType(), dy, a, true, ta)
                   : gemm(bm.getType(), a, dy, !ta, false);
   if (getC() && needGrad[2])
-    grads[2] = sumToShape(b, loc, dy, getC().getType(),
-                          getBeta().convertToFloat());
+    grads[2] =
+        sumToShape(b, loc, dy, getC().getType(), getBeta().convertToFloat());
   return success();
 }
 
@@ -102,9 +102,9 @@ LogicalResult AvgPool2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                         SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0])
-    grads[0] = AvgPool2dGradOp::create(
-        b, getLoc(), getInput().getType(), dy, getKernelAttr(),
-        getStridesAttr(), getPadsAttr(), getCountIncludePadAttr());
+    grads[0] = AvgPool2dGradOp::create(b, getLoc(), getInput().getType(), dy,
+                                       getKernelAttr(), getStridesAttr(),
+                                       getPadsAttr(), getCountIncludePadAttr());
   return success();
 }
 
@@ -122,8 +122,8 @@ LogicalResult Pad2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                     SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0])
-    grads[0] = Crop2dOp::create(
-        b, getLoc(), getInput().getType(), dy,
-        b.getDenseI64ArrayAttr({getPads()[0], getPads()[1]}));
+    grads[0] =
+        Crop2dOp::create(b, getLoc(), getInput().getType(), dy,
+                         b.getDenseI64ArrayAttr({getPads()[0], getPads()[1]}));
   return success();
 }

@@ -59,8 +59,8 @@ SgdUpdateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return success();
 }
 
-bool SgdUpdateOp::bufferizesToMemoryRead(
-    OpOperand &, const bufferization::AnalysisState &) {
+bool SgdUpdateOp::bufferizesToMemoryRead(OpOperand &,
+                                         const bufferization::AnalysisState &) {
   return true;
 }
 bool SgdUpdateOp::bufferizesToMemoryWrite(

@@ -46,8 +46,7 @@ bool readIdx(const std::string &path, std::uint32_t magic,
   ok = ok && std::fread(out.data(), 1, out.size(), f) == out.size();
   std::fclose(f);
   if (!ok)
-    std::fprintf(stderr, "trainer: %s is not a valid IDX file\n",
-                 path.c_str());
+    std::fprintf(stderr, "trainer: %s is not a valid IDX file\n", path.c_str());
   return ok;
 }
 
@@ -92,8 +91,7 @@ void progress(std::size_t done, std::size_t total, double loss) {
     std::fputc('\n', stderr);
 }
 
-std::size_t argValue(int argc, char **argv, const char *flag,
-                     std::size_t def) {
+std::size_t argValue(int argc, char **argv, const char *flag, std::size_t def) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], flag) == 0)
       return std::strtoul(argv[i + 1], nullptr, 10);
@@ -104,8 +102,10 @@ std::size_t argValue(int argc, char **argv, const char *flag,
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s IDX_DIR [--train N] [--offset K] "
-                         "[--test N] [--epochs E]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s IDX_DIR [--train N] [--offset K] "
+                 "[--test N] [--epochs E]\n",
+                 argv[0]);
     return 2;
   }
   std::string dir = argv[1];
@@ -130,10 +130,11 @@ int main(int argc, char **argv) {
               model::kArenaBytes + model::kTrainableParamBytes +
                   model::kOptimizerStateBytes,
               model::kFrozenParamBytes);
-  std::printf("  MACs per training step: %llu (forward %llu + backward %llu)\n",
-              (unsigned long long)model::kTrainStepMacs,
-              (unsigned long long)(model::kTrainStepMacs - model::kBackwardMacs),
-              (unsigned long long)model::kBackwardMacs);
+  std::printf(
+      "  MACs per training step: %llu (forward %llu + backward %llu)\n",
+      (unsigned long long)model::kTrainStepMacs,
+      (unsigned long long)(model::kTrainStepMacs - model::kBackwardMacs),
+      (unsigned long long)model::kBackwardMacs);
 
   double before = accuracy(test, testCount);
   std::printf("  test accuracy before fine-tuning: %.2f%% (%zu images)\n",
@@ -149,8 +150,8 @@ int main(int argc, char **argv) {
   for (std::size_t e = 0; e < epochs; ++e) {
     for (std::size_t i = 0; i + model::kBatch <= steps; i += model::kBatch) {
       std::size_t at = offset + i;
-      float loss = model::train_step(&train.images[at * 784],
-                                     &train.labels[at]);
+      float loss =
+          model::train_step(&train.images[at * 784], &train.labels[at]);
       window += loss;
       ++inWindow;
       done += model::kBatch;
@@ -161,9 +162,9 @@ int main(int argc, char **argv) {
       }
     }
   }
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   double after = accuracy(test, testCount);
   std::printf("  test accuracy after fine-tuning:  %.2f%%\n", after);
   std::printf("  training: %.1f us per step, %.2f GMAC/s\n",

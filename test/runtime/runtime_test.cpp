@@ -17,7 +17,8 @@ int main() {
   const std::int32_t negative[2] = {1, -1};
   const std::int32_t tooLarge[2] = {3, 10};
   check(mcutrain::labels_valid(good, 3, 10), "labels in range are valid");
-  check(!mcutrain::labels_valid(negative, 2, 10), "a negative label is rejected");
+  check(!mcutrain::labels_valid(negative, 2, 10),
+        "a negative label is rejected");
   check(!mcutrain::labels_valid(tooLarge, 2, 10),
         "a label equal to the class count is rejected");
   check(mcutrain::labels_valid(good, 0, 10), "an empty batch is valid");
