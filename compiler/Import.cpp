@@ -685,52 +685,55 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
     consts[init.name()] = std::move(c);
   }
 
-  // The one runtime input: a graph input that is not an initializer.
-  const onnx::ValueInfoProto *input = nullptr;
-  for (const auto &in : graph.input()) {
-    if (consts.count(in.name()))
-      continue;
-    if (input) {
-      emitError(fileLoc()) << "the model has more than one runtime input ('"
-                           << input->name() << "', '" << in.name() << "')";
-      return nullptr;
-    }
-    input = &in;
-  }
-  if (!input || graph.output_size() != 1) {
-    emitError(fileLoc()) << "the model must have exactly one runtime input "
-                            "and one output";
+  // Runtime inputs: the graph inputs that are not initializers.
+  SmallVector<const onnx::ValueInfoProto *> inputs;
+  for (const auto &in : graph.input())
+    if (!consts.count(in.name()))
+      inputs.push_back(&in);
+  if (inputs.empty() || graph.output_size() == 0) {
+    emitError(fileLoc()) << "the model has no runtime input or no output";
     return nullptr;
   }
-  const auto &tt = input->type().tensor_type();
-  if (tt.elem_type() != onnx::TensorProto::FLOAT || !tt.has_shape()) {
-    emitError(fileLoc()) << "input '" << input->name()
-                         << "' must be a float32 tensor with a known shape";
-    return nullptr;
-  }
-  SmallVector<int64_t> inShape;
-  for (int d = 0; d < tt.shape().dim_size(); ++d) {
-    const auto &dim = tt.shape().dim(d);
-    if (dim.has_dim_value() && dim.dim_value() > 0) {
-      inShape.push_back(dim.dim_value());
-    } else if (d == 0) {
-      inShape.push_back(opts.batchSize); // symbolic batch
-    } else {
-      emitError(fileLoc()) << "input '" << input->name() << "' has a dynamic "
-                           << "dimension " << d << " ('" << dim.dim_param()
-                           << "'); only the batch dimension may be symbolic";
+  SmallVector<Type> inTypes;
+  for (const onnx::ValueInfoProto *input : inputs) {
+    const auto &tt = input->type().tensor_type();
+    if (!input->type().has_tensor_type() || !tt.has_shape()) {
+      emitError(fileLoc()) << "input '" << input->name()
+                           << "' must be a tensor with a known shape";
       return nullptr;
     }
+    if (tt.elem_type() != onnx::TensorProto::FLOAT) {
+      emitError(fileLoc()) << "input '" << input->name() << "' has element "
+                           << "type " << tt.elem_type()
+                           << ", which is not supported (float32 only)";
+      return nullptr;
+    }
+    SmallVector<int64_t> inShape;
+    for (int d = 0; d < tt.shape().dim_size(); ++d) {
+      const auto &dim = tt.shape().dim(d);
+      if (dim.has_dim_value() && dim.dim_value() > 0) {
+        inShape.push_back(dim.dim_value());
+      } else if (d == 0) {
+        inShape.push_back(opts.batchSize); // symbolic batch
+      } else {
+        emitError(fileLoc())
+            << "input '" << input->name() << "' has a dynamic dimension " << d
+            << " ('" << dim.dim_param()
+            << "'); only the batch dimension may be symbolic";
+        return nullptr;
+      }
+    }
+    inTypes.push_back(tensorType(inShape));
   }
 
   module = ModuleOp::create(fileLoc());
   module->setAttr("mcutrain.source", builder.getStringAttr(path));
   builder.setInsertionPointToEnd(module.getBody());
-  Type inType = tensorType(inShape);
   func = func::FuncOp::create(builder, fileLoc(), "forward",
-                              builder.getFunctionType({inType}, {}));
+                              builder.getFunctionType(inTypes, {}));
   entry = func.addEntryBlock();
-  values[input->name()] = entry->getArgument(0);
+  for (auto [i, input] : llvm::enumerate(inputs))
+    values[input->name()] = entry->getArgument(i);
   builder.setInsertionPointToEnd(entry);
 
   for (const auto &node : graph.node()) {
@@ -740,15 +743,22 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
     }
     builder.setInsertionPointToEnd(entry);
   }
-  auto out = values.find(graph.output(0).name());
-  if (out == values.end()) {
-    emitError(fileLoc()) << "graph output '" << graph.output(0).name()
-                         << "' is not computed at run time";
-    module.erase();
-    return nullptr;
+  SmallVector<Value> results;
+  for (const auto &output : graph.output()) {
+    auto out = values.find(output.name());
+    if (out == values.end()) {
+      emitError(fileLoc()) << "graph output '" << output.name()
+                           << (consts.count(output.name())
+                                   ? "' is a compile-time constant; constant "
+                                     "outputs are not supported"
+                                   : "' is not computed by any node");
+      module.erase();
+      return nullptr;
+    }
+    results.push_back(out->second);
   }
-  func::ReturnOp::create(builder, fileLoc(), out->second);
-  func.setType(builder.getFunctionType({inType}, {out->second.getType()}));
+  func::ReturnOp::create(builder, fileLoc(), results);
+  func.setType(builder.getFunctionType(inTypes, ValueRange(results).getTypes()));
   return OwningOpRef<ModuleOp>(module);
 }
 

@@ -41,7 +41,7 @@ bool isIdentifier(StringRef s) {
 
 /// Facts about the model gathered at the nn level, before lowering.
 struct ModelFacts {
-  SmallVector<int64_t> inputShape, outputShape;
+  SmallVector<SmallVector<int64_t>> inputShapes, outputShapes;
   int64_t forwardMacs = 0, trainForwardMacs = 0, backwardMacs = 0;
   int64_t trainableBytes = 0, frozenBytes = 0;
   llvm::json::Array ops, params;
@@ -56,14 +56,13 @@ ModelFacts gatherFacts(ModuleOp module) {
   ModelFacts f;
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   auto step = module.lookupSymbol<func::FuncOp>("train_step");
-  f.inputShape.assign(
-      cast<ShapedType>(forward.getArgumentTypes()[0]).getShape().begin(),
-      cast<ShapedType>(forward.getArgumentTypes()[0]).getShape().end());
-  auto out = cast<ShapedType>(forward.getResultTypes()[0]).getShape();
-  f.outputShape.assign(out.begin(), out.end());
+  for (Type t : forward.getArgumentTypes())
+    f.inputShapes.emplace_back(cast<ShapedType>(t).getShape());
+  for (Type t : forward.getResultTypes())
+    f.outputShapes.emplace_back(cast<ShapedType>(t).getShape());
   forward.walk(
       [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
-  step.walk([&](Operation *op) {
+  if (step) step.walk([&](Operation *op) {
     auto mc = dyn_cast<nn::MacCountOpInterface>(op);
     if (!mc)
       return;
@@ -179,10 +178,13 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   if (!module)
     return failure();
 
-  PassManager training(&ctx);
-  buildTrainingPipeline(training, opts.training);
-  if (failed(training.run(*module)))
-    return failure();
+  bool training = !opts.inferenceOnly;
+  if (training) {
+    PassManager pm(&ctx);
+    buildTrainingPipeline(pm, opts.training);
+    if (failed(pm.run(*module)))
+      return failure();
+  }
   ModelFacts facts = gatherFacts(*module);
 
   PassManager lowering(&ctx);
@@ -206,10 +208,26 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     return failure();
 
   const std::string &n = opts.name;
-  int64_t inputSize = product(facts.inputShape);
-  int64_t batch = facts.inputShape[0];
-  int64_t classes = facts.outputShape[1];
-  int64_t outputSize = product(facts.outputShape);
+  size_t numIn = facts.inputShapes.size(), numOut = facts.outputShapes.size();
+  int64_t batch = facts.inputShapes[0].empty() ? 1 : facts.inputShapes[0][0];
+  int64_t classes = 0;
+  if (training)
+    classes = facts.outputShapes[0][1];
+  // predict(input, output) for one of each, else input0.., output0...
+  auto argName = [](StringRef base, size_t i, size_t count) {
+    return count == 1 ? base.str() : (base + Twine(i)).str();
+  };
+  std::string predictParams, predictArgs;
+  for (size_t i = 0; i < numIn; ++i) {
+    std::string a = argName("input", i, numIn);
+    predictParams += (i ? ", " : "") + ("const float *" + a);
+    predictArgs += (i ? ", " : "") + ("const_cast<float *>(" + a + ")");
+  }
+  for (size_t i = 0; i < numOut; ++i) {
+    std::string a = argName("output", i, numOut);
+    predictParams += ", float *" + a;
+    predictArgs += ", " + a;
+  }
 
   // <name>.h ---------------------------------------------------------------
   std::string header;
@@ -220,40 +238,48 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     << "#include <cstddef>\n#include <cstdint>\n\n"
     << "#include \"mcutrain_runtime.h\"\n\n"
     << "namespace " << n << " {\n"
-    << "inline constexpr std::size_t kBatch = " << batch << ";\n"
-    << "inline constexpr std::size_t kInputSize = " << inputSize
-    << "; // floats per batch: " << joinDims(facts.inputShape, "x") << "\n"
-    << "inline constexpr std::size_t kNumClasses = " << classes << ";\n"
-    << "inline constexpr std::size_t kOutputSize = " << outputSize << ";\n"
-    << "inline constexpr std::size_t kArenaBytes = " << arenaBytes << ";\n"
+    << "inline constexpr std::size_t kBatch = " << batch << ";\n";
+  for (size_t i = 0; i < numIn; ++i)
+    h << "inline constexpr std::size_t k" << argName("InputSize", i, numIn)
+      << " = " << product(facts.inputShapes[i]) << "; // "
+      << joinDims(facts.inputShapes[i], "x") << "\n";
+  for (size_t i = 0; i < numOut; ++i)
+    h << "inline constexpr std::size_t k" << argName("OutputSize", i, numOut)
+      << " = " << product(facts.outputShapes[i]) << "; // "
+      << joinDims(facts.outputShapes[i], "x") << "\n";
+  if (training)
+    h << "inline constexpr std::size_t kNumClasses = " << classes << ";\n";
+  h << "inline constexpr std::size_t kArenaBytes = " << arenaBytes << ";\n"
     << "inline constexpr std::size_t kTrainableParamBytes = "
     << facts.trainableBytes << ";\n"
     << "inline constexpr std::size_t kOptimizerStateBytes = 0;\n"
     << "inline constexpr std::size_t kFrozenParamBytes = " << facts.frozenBytes
     << "; // flash\n"
     << "inline constexpr std::uint64_t kForwardMacs = " << facts.forwardMacs
-    << ";\n"
-    << "inline constexpr std::uint64_t kTrainStepMacs = "
-    << facts.trainForwardMacs + facts.backwardMacs << ";\n"
-    << "inline constexpr std::uint64_t kBackwardMacs = " << facts.backwardMacs
-    << ";\n\n"
-    << "/// Copies the trainable parameters from their flash image.\n"
+    << ";\n";
+  if (training)
+    h << "inline constexpr std::uint64_t kTrainStepMacs = "
+      << facts.trainForwardMacs + facts.backwardMacs << ";\n"
+      << "inline constexpr std::uint64_t kBackwardMacs = "
+      << facts.backwardMacs << ";\n";
+  h << "\n/// Copies the trainable parameters from their flash image.\n"
     << "void init();\n"
-    << "/// input: kInputSize floats; output: kOutputSize scores (logits).\n"
-    << "void predict(const float *input, float *output);\n"
-    << "/// One SGD step on a batch; labels: kBatch class indices. Returns "
-       "the\n"
-    << "/// mean loss, or NaN (and no update) if a label is out of range.\n"
-    << "float train_step(const float *input, const std::int32_t *labels);\n"
-    << (batch == 1 ? "/// Batch-1 convenience form.\n"
-                     "float train_step(const float *input, std::int32_t "
-                     "label);\n"
-                   : "")
-    << "const mcutrain::StepStats &last_step();\n"
-    << "/// The SGD learning rate (starts at the compiled-in --lr).\n"
-    << "void set_learning_rate(float lr);\n"
-    << "float learning_rate();\n\n"
-    << "inline constexpr std::size_t kNumTrainableParams = "
+    << "/// Runs the model: inputs and outputs as flat float arrays.\n"
+    << "void predict(" << predictParams << ");\n";
+  if (training)
+    h << "/// One SGD step on a batch; labels: kBatch class indices. Returns "
+         "the\n"
+      << "/// mean loss, or NaN (and no update) if a label is out of range.\n"
+      << "float train_step(const float *input, const std::int32_t *labels);\n"
+      << (batch == 1 ? "/// Batch-1 convenience form.\n"
+                       "float train_step(const float *input, std::int32_t "
+                       "label);\n"
+                     : "")
+      << "const mcutrain::StepStats &last_step();\n"
+      << "/// The SGD learning rate (starts at the compiled-in --lr).\n"
+      << "void set_learning_rate(float lr);\n"
+      << "float learning_rate();\n";
+  h << "\ninline constexpr std::size_t kNumTrainableParams = "
     << facts.trainable.size() << ";\n"
     << "/// The trainable parameters, in the order of the ONNX graph.\n"
     << "extern const mcutrain::ParamInfo kTrainableParams["
@@ -272,39 +298,44 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   if (at != std::string::npos)
     body.insert(at,
                 "alignas(" + std::to_string(opts.lowering.alignment) + ") ");
-  c << body << "} // namespace detail\n\n"
-    << "static mcutrain::StepStats stats;\n\n"
-    << "void init() {\n  detail::init();\n  stats = "
-       "mcutrain::StepStats();\n}\n\n"
-    << "void predict(const float *input, float *output) {\n"
-    << "  detail::forward(const_cast<float *>(input), output);\n}\n\n"
-    << "float train_step(const float *input, const std::int32_t *labels) {\n"
-    << "  if (!mcutrain::labels_valid(labels, kBatch, kNumClasses)) {\n"
-    << "    stats.loss = NAN;\n    stats.skipped = true;\n"
-    << "    stats.rejected_input = true;\n    stats.macs = 0;\n"
-    << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
-    << "  float loss = detail::train_step(const_cast<float *>(input),\n"
-    << "                                  const_cast<std::int32_t "
-       "*>(labels));\n"
-    << "  stats.loss = loss;\n  stats.skipped = false;\n"
-    << "  stats.rejected_input = false;\n"
-    << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
-    << "  ++stats.steps;\n  return loss;\n}\n\n"
-    << (batch == 1 ? "float train_step(const float *input, std::int32_t "
-                     "label) {\n  return train_step(input, &label);\n}\n\n"
-                   : "")
-    << "const mcutrain::StepStats &last_step() { return stats; }\n\n"
-    << "void set_learning_rate(float lr) {\n"
-    << "  detail::" << train::kLearningRateGlobal << "[0] = lr;\n}\n"
-    << "float learning_rate() { return detail::" << train::kLearningRateGlobal
-    << "[0]; }\n\n"
-    << "const mcutrain::ParamInfo kTrainableParams["
+  c << body << "} // namespace detail\n\n";
+  if (training)
+    c << "static mcutrain::StepStats stats;\n\n";
+  c << "void init() {\n  detail::init();\n"
+    << (training ? "  stats = mcutrain::StepStats();\n" : "") << "}\n\n"
+    << "void predict(" << predictParams << ") {\n"
+    << "  detail::forward(" << predictArgs << ");\n}\n\n";
+  if (training)
+    c << "float train_step(const float *input, const std::int32_t *labels) "
+         "{\n"
+      << "  if (!mcutrain::labels_valid(labels, kBatch, kNumClasses)) {\n"
+      << "    stats.loss = NAN;\n    stats.skipped = true;\n"
+      << "    stats.rejected_input = true;\n    stats.macs = 0;\n"
+      << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
+      << "  float loss = detail::train_step(const_cast<float *>(input),\n"
+      << "                                  const_cast<std::int32_t "
+         "*>(labels));\n"
+      << "  stats.loss = loss;\n  stats.skipped = false;\n"
+      << "  stats.rejected_input = false;\n"
+      << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
+      << "  ++stats.steps;\n  return loss;\n}\n\n"
+      << (batch == 1 ? "float train_step(const float *input, std::int32_t "
+                       "label) {\n  return train_step(input, &label);\n}\n\n"
+                     : "")
+      << "const mcutrain::StepStats &last_step() { return stats; }\n\n"
+      << "void set_learning_rate(float lr) {\n"
+      << "  detail::" << train::kLearningRateGlobal << "[0] = lr;\n}\n"
+      << "float learning_rate() { return detail::"
+      << train::kLearningRateGlobal << "[0]; }\n\n";
+  c << "const mcutrain::ParamInfo kTrainableParams["
     << std::max<size_t>(facts.trainable.size(), 1) << "] = {\n";
   for (const auto &p : facts.trainable) {
     c << "    {\"";
     c.write_escaped(p.onnxName);
     c << "\", detail::" << p.symbol << ", " << p.elements << "},\n";
   }
+  if (facts.trainable.empty())
+    c << "    {nullptr, nullptr, 0},\n";
   c << "};\n} // namespace " << n << "\n";
 
   // <name>_params.cpp --------------------------------------------------------
@@ -346,8 +377,9 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       {"model", onnxPath.str()},
       {"name", n},
       {"batch", batch},
-      {"input_shape", llvm::json::Array(facts.inputShape)},
-      {"output_shape", llvm::json::Array(facts.outputShape)},
+      {"input_shape", llvm::json::Array(facts.inputShapes[0])},
+      {"output_shape", llvm::json::Array(facts.outputShapes[0])},
+      {"mode", training ? "training" : "inference"},
       {"loss", opts.training.loss},
       {"optimizer", opts.optimizer},
       {"lr", opts.training.lr},

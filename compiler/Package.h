@@ -11,6 +11,9 @@ struct PackageOptions {
   std::string name = "model";
   std::string outDir;
   std::string optimizer = "sgd";
+  /// Only @forward (predict): any number of inputs and outputs, every
+  /// parameter frozen (flash).
+  bool inferenceOnly = false;
   ImportOptions import;
   TrainingOptions training;
   LoweringOptions lowering;

@@ -43,9 +43,11 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
     if (!isa<nn::AutodiffOpInterface>(op))
       return;
     SmallVector<ml_program::GlobalOp> params;
-    for (Value v : op->getOperands())
+    auto ad = cast<nn::AutodiffOpInterface>(op);
+    for (auto [i, v] : llvm::enumerate(op->getOperands()))
       if (auto g = globalOf(v))
-        params.push_back(g);
+        if (ad.isDifferentiableOperand(i))
+          params.push_back(g);
     if (!params.empty())
       layers.push_back(params);
   });
@@ -100,8 +102,8 @@ struct DeriveBackwardPass
     auto forward = module.lookupSymbol<func::FuncOp>("forward");
     if (!forward || forward.getNumArguments() != 1 ||
         forward.getNumResults() != 1) {
-      module.emitError("expected func.func @forward with one input and one "
-                       "output");
+      module.emitError("training needs a model with one input and one output "
+                       "(--inference-only compiles any other)");
       return signalPassFailure();
     }
     if (module.lookupSymbol("train_step")) {
@@ -201,12 +203,23 @@ struct DeriveBackwardPass
       auto it = grads.find(op->getResult(0));
       if (it == grads.end())
         continue;
+      if (isa<ml_program::GlobalLoadOp>(op))
+        continue; // parameters: updated below
       auto ad = dyn_cast<nn::AutodiffOpInterface>(op);
-      if (!ad)
-        continue; // parameter loads: handled below
       SmallVector<bool> need;
-      for (Value v : op->getOperands())
-        need.push_back(active.contains(v));
+      for (auto [i, v] : llvm::enumerate(op->getOperands())) {
+        bool n = active.contains(v);
+        if (n && ad && !ad.isDifferentiableOperand(i)) {
+          op->emitError("operand #") << i << " of this op cannot train";
+          return signalPassFailure();
+        }
+        need.push_back(n);
+      }
+      if (!ad && llvm::is_contained(need, true)) {
+        // Never drop a gradient silently.
+        op->emitError("no gradient is defined for this op");
+        return signalPassFailure();
+      }
       if (llvm::none_of(need, [](bool x) { return x; }))
         continue;
       Block::iterator before = std::prev(body->end());

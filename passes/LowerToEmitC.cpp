@@ -62,6 +62,8 @@ struct LowerToEmitCPass
     populateSCFToEmitCConversionPatterns(patterns, converter);
     populateConvertMathToEmitCPatterns(patterns, emitc::LanguageTarget::cpp11);
     patterns.add<MathToCallOpaque<math::LogOp>>(ctx, "std::log");
+    patterns.add<MathToCallOpaque<math::TanhOp>>(ctx, "std::tanh");
+    patterns.add<MathToCallOpaque<math::SqrtOp>>(ctx, "std::sqrt");
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<emitc::EmitCDialect>();

@@ -165,14 +165,24 @@ struct Lowering {
   }
 };
 
+/// Input channel of output channel `f` and in-group channel `c`:
+/// (f floordiv (F/G)) * (C/G) + c.
+AffineExpr groupChannel(AffineExpr f, AffineExpr c, int64_t outPerGroup,
+                        int64_t inPerGroup, int64_t group) {
+  if (group == 1)
+    return c;
+  return f.floorDiv(outPerGroup) * inPerGroup + c;
+}
+
 Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ws = op.getWeight().getType().getShape();
   auto ys = op.getOutput().getType().getShape();
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t g = op.getGroup();
   int64_t hp = xs[2] + p[0] + p[2], wp = xs[3] + p[1] + p[3];
-  Value xp =
-      L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1, 0.0f);
+  Value xp = L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1,
+                      0.0f);
   Value init;
   if (Value bias = op.getBias()) {
     init = L.generic(L.filled(ys, 0.0f), bias,
@@ -182,13 +192,14 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   } else {
     init = L.filled(ys, 0.0f);
   }
-  // dims: n f c kh kw oh ow — ow innermost walks rows of x and y.
+  // dims: n f c kh kw oh ow — ow innermost walks rows of x and y; c runs
+  // over the channels of f's group.
   auto d = [&](unsigned i) { return L.d(i); };
-  AffineMap xMap = L.map(
-      7, {d(0), d(2), d(5) * s[0] + d(3) * dl[0], d(6) * s[1] + d(4) * dl[1]});
+  AffineMap xMap = L.map(7, {d(0), groupChannel(d(1), d(2), ws[0] / g, ws[1], g),
+                             d(5) * s[0] + d(3) * dl[0],
+                             d(6) * s[1] + d(4) * dl[1]});
   AffineMap wMap = L.map(7, {d(1), d(2), d(3), d(4)});
   AffineMap yMap = L.map(7, {d(0), d(1), d(5), d(6)});
-  (void)ws;
   return L.generic(init, ValueRange{xp, op.getWeight()}, {xMap, wMap, yMap},
                    {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
                    [](OpBuilder &ob, Location l, ValueRange a) -> Value {
@@ -201,14 +212,16 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ws = op.getWeightGrad().getType().getShape();
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t g = op.getGroup();
   Value xp = L.spread(op.getInput(),
                       {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
                       p[0], p[1], 1, 1, 0.0f);
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: f c kh kw n oh ow
   AffineMap dyMap = L.map(7, {d(4), d(0), d(5), d(6)});
-  AffineMap xMap = L.map(
-      7, {d(4), d(1), d(5) * s[0] + d(2) * dl[0], d(6) * s[1] + d(3) * dl[1]});
+  AffineMap xMap = L.map(7, {d(4), groupChannel(d(0), d(1), ws[0] / g, ws[1], g),
+                             d(5) * s[0] + d(2) * dl[0],
+                             d(6) * s[1] + d(3) * dl[1]});
   AffineMap wMap = L.map(7, {d(0), d(1), d(2), d(3)});
   return L.generic(L.filled(ws, 0.0f), ValueRange{op.getOutputGrad(), xp},
                    {dyMap, xMap, wMap},
@@ -229,17 +242,22 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   Value dyp = L.spread(op.getOutputGrad(),
                        {dys[0], dys[1], xs[2] + span0, xs[3] + span1},
                        span0 - p[0], span1 - p[1], s[0], s[1], 0.0f);
+  int64_t g = op.getGroup(), outPerGroup = ws[0] / g;
   auto d = [&](unsigned i) { return L.d(i); };
-  // dims: n c f kh kw h w   (kh, kw index the flipped kernel)
-  AffineMap dyMap =
-      L.map(7, {d(0), d(2), d(5) + d(3) * dl[0], d(6) + d(4) * dl[1]});
-  AffineMap wMap =
-      L.map(7, {d(2), d(1), L.b.getAffineConstantExpr(ws[2] - 1) - d(3),
-                L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
+  // dims: n c fo kh kw h w  (fo: output channel within c's group; kh, kw
+  // index the flipped kernel)
+  AffineExpr f = g == 1 ? d(2) : d(1).floorDiv(ws[1]) * outPerGroup + d(2);
+  AffineExpr cw = g == 1 ? d(1) : d(1) % ws[1];
+  AffineMap dyMap = L.map(7, {d(0), f, d(5) + d(3) * dl[0],
+                              d(6) + d(4) * dl[1]});
+  AffineMap wMap = L.map(7, {f, cw,
+                             L.b.getAffineConstantExpr(ws[2] - 1) - d(3),
+                             L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
   AffineMap xMap = L.map(7, {d(0), d(1), d(5), d(6)});
-  // Shape-only operand: gives the flipped kernel loops their extent.
-  Value window = tensor::EmptyOp::create(L.b, L.loc, {ws[2], ws[3]}, L.f32());
-  AffineMap kMap = L.map(7, {d(3), d(4)});
+  // Shape-only operand: gives fo and the flipped kernel loops their extent.
+  Value window =
+      tensor::EmptyOp::create(L.b, L.loc, {outPerGroup, ws[2], ws[3]}, L.f32());
+  AffineMap kMap = L.map(7, {d(2), d(3), d(4)});
   return L.generic(L.filled(xs, 0.0f), ValueRange{dyp, op.getWeight(), window},
                    {dyMap, wMap, kMap, xMap},
                    {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
@@ -281,17 +299,20 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
                    });
 }
 
-Value lowerAdd(Lowering &L, nn::AddOp op) {
+/// Elementwise binary op with numpy broadcasting.
+template <typename BinaryOp, typename ArithOp>
+Value lowerBinary(Lowering &L, BinaryOp op) {
   auto ys = op.getOutput().getType().getShape();
   SmallVector<IteratorType> iters(ys.size(), kPar);
-  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
-                   ValueRange{op.getLhs(), op.getRhs()},
-                   {L.broadcastMap(op.getLhs().getType().getShape(), ys),
-                    L.broadcastMap(op.getRhs().getType().getShape(), ys),
-                    L.b.getMultiDimIdentityMap(ys.size())},
-                   iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     return arith::AddFOp::create(ob, l, a[0], a[1]);
-                   });
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
+      ValueRange{op.getLhs(), op.getRhs()},
+      {L.broadcastMap(op.getLhs().getType().getShape(), ys),
+       L.broadcastMap(op.getRhs().getType().getShape(), ys),
+       L.b.getMultiDimIdentityMap(ys.size())},
+      iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        return ArithOp::create(ob, l, a[0], a[1]);
+      });
 }
 
 /// Elementwise over same-shaped operands.
@@ -309,19 +330,29 @@ Value positive(OpBuilder &ob, Location l, Value x) {
   return arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, x, zero);
 }
 
+/// Extra end padding so ceil_mode's last window is in bounds.
+int64_t ceilExtra(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d,
+                  int64_t padBegin, int64_t padEnd) {
+  return std::max<int64_t>(0, (out - 1) * s + (k - 1) * d + 1 -
+                                  (in + padBegin + padEnd));
+}
+
 Value lowerMaxPool(Lowering &L, nn::MaxPool2dOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ys = op.getOutput().getType().getShape();
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  auto dl = op.getDilations();
   float lowest = -std::numeric_limits<float>::infinity();
-  Value xp = L.spread(op.getInput(),
-                      {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
-                      p[0], p[1], 1, 1, lowest);
-  (void)k;
+  int64_t eh = ceilExtra(xs[2], ys[2], k[0], s[0], dl[0], p[0], p[2]);
+  int64_t ew = ceilExtra(xs[3], ys[3], k[1], s[1], dl[1], p[1], p[3]);
+  Value xp = L.spread(
+      op.getInput(),
+      {xs[0], xs[1], xs[2] + p[0] + p[2] + eh, xs[3] + p[1] + p[3] + ew}, p[0],
+      p[1], 1, 1, lowest);
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: n c kh kw oh ow
-  AffineMap xMap =
-      L.map(6, {d(0), d(1), d(4) * s[0] + d(2), d(5) * s[1] + d(3)});
+  AffineMap xMap = L.map(6, {d(0), d(1), d(4) * s[0] + d(2) * dl[0],
+                             d(5) * s[1] + d(3) * dl[1]});
   AffineMap kMap = L.map(6, {d(2), d(3)});
   AffineMap yMap = L.map(6, {d(0), d(1), d(4), d(5)});
   // The kernel extent comes from a shape-only operand.
@@ -341,22 +372,23 @@ Value windowCount(Lowering &L, OpBuilder &ob, Value oh, Value ow,
                   ArrayRef<int64_t> k, ArrayRef<int64_t> s, ArrayRef<int64_t> p,
                   ArrayRef<int64_t> xs, bool includePad) {
   Location l = L.loc;
-  if (includePad)
-    return L.f32c(ob, float(k[0] * k[1]));
+  // Window [o*s - p, o*s - p + k) clipped to the input, or to the padded
+  // input when pads count (ceil_mode's overhang never counts).
   auto extent = [&](Value o, int axis) {
+    int64_t lo = includePad ? -p[axis] : 0;
+    int64_t hi = xs[2 + axis] + (includePad ? p[axis + 2] : 0);
     Value start = arith::SubIOp::create(
         ob, l,
         arith::MulIOp::create(ob, l, L.toI32(ob, o), L.i32c(ob, s[axis])),
         L.i32c(ob, p[axis]));
     Value end = arith::AddIOp::create(ob, l, start, L.i32c(ob, k[axis]));
-    Value lo = arith::SelectOp::create(
-        ob, l, L.cmp(ob, arith::CmpIPredicate::slt, start, L.i32c(ob, 0)),
-        L.i32c(ob, 0), start);
-    Value hi = arith::SelectOp::create(
-        ob, l,
-        L.cmp(ob, arith::CmpIPredicate::sgt, end, L.i32c(ob, xs[2 + axis])),
-        L.i32c(ob, xs[2 + axis]), end);
-    return arith::SubIOp::create(ob, l, hi, lo);
+    Value low = arith::SelectOp::create(
+        ob, l, L.cmp(ob, arith::CmpIPredicate::slt, start, L.i32c(ob, lo)),
+        L.i32c(ob, lo), start);
+    Value high = arith::SelectOp::create(
+        ob, l, L.cmp(ob, arith::CmpIPredicate::sgt, end, L.i32c(ob, hi)),
+        L.i32c(ob, hi), end);
+    return arith::SubIOp::create(ob, l, high, low);
   };
   Value n = arith::MulIOp::create(ob, l, extent(oh, 0), extent(ow, 1));
   return arith::SIToFPOp::create(ob, l, ob.getF32Type(), n);
@@ -378,9 +410,12 @@ Value lowerAvgPool(Lowering &L, nn::AvgPool2dOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ys = op.getOutput().getType().getShape();
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
-  Value xp = L.spread(op.getInput(),
-                      {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
-                      p[0], p[1], 1, 1, 0.0f);
+  int64_t eh = ceilExtra(xs[2], ys[2], k[0], s[0], 1, p[0], p[2]);
+  int64_t ew = ceilExtra(xs[3], ys[3], k[1], s[1], 1, p[1], p[3]);
+  Value xp = L.spread(
+      op.getInput(),
+      {xs[0], xs[1], xs[2] + p[0] + p[2] + eh, xs[3] + p[1] + p[3] + ew}, p[0],
+      p[1], 1, 1, 0.0f);
   auto d = [&](unsigned i) { return L.d(i); };
   AffineMap xMap =
       L.map(6, {d(0), d(1), d(4) * s[0] + d(2), d(5) * s[1] + d(3)});
@@ -402,6 +437,7 @@ Value lowerAvgPool(Lowering &L, nn::AvgPool2dOp op) {
 Value windowGather(
     Lowering &L, ArrayRef<int64_t> xs, ArrayRef<int64_t> ys,
     ArrayRef<int64_t> k, ArrayRef<int64_t> s, ArrayRef<int64_t> p,
+    ArrayRef<int64_t> dl,
     function_ref<Value(OpBuilder &, ValueRange, Value, Value, int64_t)>
         contrib) {
   auto gen = tensor::GenerateOp::create(
@@ -412,8 +448,10 @@ Value windowGather(
         for (int64_t kh = 0; kh < k[0]; ++kh) {
           for (int64_t kw = 0; kw < k[1]; ++kw) {
             Value v0, v1;
-            Value oh = L.sourceIndex(ob, h, kh - p[0], s[0], ys[2], v0);
-            Value ow = L.sourceIndex(ob, w, kw - p[1], s[1], ys[3], v1);
+            Value oh =
+                L.sourceIndex(ob, h, kh * dl[0] - p[0], s[0], ys[2], v0);
+            Value ow =
+                L.sourceIndex(ob, w, kw * dl[1] - p[1], s[1], ys[3], v1);
             Value c = contrib(ob, iv, L.toIndex(ob, oh), L.toIndex(ob, ow),
                               kh * k[1] + kw);
             Value term = arith::SelectOp::create(ob, l, L.both(ob, v0, v1), c,
@@ -432,8 +470,9 @@ Value lowerAvgPoolGrad(Lowering &L, nn::AvgPool2dGradOp op) {
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
   Value scaled = divideByCount(L, op.getOutputGrad(), k, s, p, xs,
                                op.getCountIncludePad());
+  int64_t one[2] = {1, 1};
   return windowGather(
-      L, xs, ys, k, s, p,
+      L, xs, ys, k, s, p, one,
       [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow, int64_t) -> Value {
         return tensor::ExtractOp::create(ob, L.loc, scaled,
                                          ValueRange{iv[0], iv[1], oh, ow});
@@ -446,6 +485,7 @@ Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
   auto xs = op.getInputGrad().getType().getShape();
   auto ys = op.getOutputGrad().getType().getShape();
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  auto dl = op.getDilations();
   Value x = op.getInput();
   auto argmax = tensor::GenerateOp::create(
       L.b, L.loc, L.tensorOf(ys), ValueRange{},
@@ -459,7 +499,7 @@ Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
                   ob, l,
                   arith::MulIOp::create(ob, l, L.toI32(ob, o),
                                         L.i32c(ob, s[axis])),
-                  L.i32c(ob, kk - p[axis]));
+                  L.i32c(ob, kk * dl[axis] - p[axis]));
               valid = L.both(
                   ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
                   L.cmp(ob, arith::CmpIPredicate::slt, r,
@@ -486,7 +526,7 @@ Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
   Value am = argmax.getResult();
   Value dy = op.getOutputGrad();
   return windowGather(
-      L, xs, ys, k, s, p,
+      L, xs, ys, k, s, p, dl,
       [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow,
           int64_t kpos) -> Value {
         SmallVector<Value> at{iv[0], iv[1], oh, ow};
@@ -595,14 +635,329 @@ Value lowerCrossEntropyGrad(Lowering &L, train::CrossEntropyLossGradOp op) {
       });
 }
 
+Value lowerActivation(Lowering &L, nn::ActivationOp op) {
+  StringRef kind = op.getKind();
+  float alpha = op.getAlpha().convertToFloat();
+  float beta = op.getBeta().convertToFloat();
+  return elementwise(
+      L, op.getInput(), [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        auto c = [&](float v) { return L.f32c(ob, v); };
+        auto sel = [&](arith::CmpFPredicate p, Value u, Value v, Value t,
+                       Value f) -> Value {
+          return arith::SelectOp::create(
+              ob, l, arith::CmpFOp::create(ob, l, p, u, v), t, f);
+        };
+        auto clampTo = [&](Value v, float lo, float hi) {
+          Value low = sel(arith::CmpFPredicate::OLT, v, c(lo), c(lo), v);
+          return sel(arith::CmpFPredicate::OGT, low, c(hi), c(hi), low);
+        };
+        if (kind == "leaky_relu")
+          return sel(arith::CmpFPredicate::OGT, x, c(0.0f), x,
+                     arith::MulFOp::create(ob, l, x, c(alpha)));
+        if (kind == "clip")
+          return clampTo(x, alpha, beta);
+        if (kind == "sigmoid") {
+          Value e = math::ExpOp::create(ob, l, arith::NegFOp::create(ob, l, x));
+          return arith::DivFOp::create(
+              ob, l, c(1.0f), arith::AddFOp::create(ob, l, c(1.0f), e));
+        }
+        if (kind == "tanh")
+          return math::TanhOp::create(ob, l, x);
+        if (kind == "hard_sigmoid")
+          return clampTo(
+              arith::AddFOp::create(
+                  ob, l, arith::MulFOp::create(ob, l, x, c(alpha)), c(beta)),
+              0.0f, 1.0f);
+        // hard_swish: x * relu6(x + 3) / 6
+        Value r6 =
+            clampTo(arith::AddFOp::create(ob, l, x, c(3.0f)), 0.0f, 6.0f);
+        return arith::DivFOp::create(
+            ob, l, arith::MulFOp::create(ob, l, x, r6), c(6.0f));
+      });
+}
+
+Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
+  StringRef kind = op.getKind();
+  float alpha = op.getAlpha().convertToFloat();
+  float beta = op.getBeta().convertToFloat();
+  return elementwise(
+      L, ValueRange{op.getOutputGrad(), op.getInput(), op.getOutput()},
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value dy = a[0], x = a[1], y = a[2];
+        auto c = [&](float v) { return L.f32c(ob, v); };
+        auto cmp = [&](arith::CmpFPredicate p, Value u, Value v) -> Value {
+          return arith::CmpFOp::create(ob, l, p, u, v);
+        };
+        auto pick = [&](Value cond, Value t, Value f) -> Value {
+          return arith::SelectOp::create(ob, l, cond, t, f);
+        };
+        auto mul = [&](Value u, Value v) -> Value {
+          return arith::MulFOp::create(ob, l, u, v);
+        };
+        auto sub = [&](Value u, Value v) -> Value {
+          return arith::SubFOp::create(ob, l, u, v);
+        };
+        auto both = [&](Value u, Value v) -> Value {
+          return arith::AndIOp::create(ob, l, u, v);
+        };
+        if (kind == "leaky_relu")
+          return pick(cmp(arith::CmpFPredicate::OGT, x, c(0.0f)), dy,
+                      mul(dy, c(alpha)));
+        if (kind == "clip") // strictly inside, as ReLU6 / hardtanh
+          return pick(both(cmp(arith::CmpFPredicate::OGT, x, c(alpha)),
+                           cmp(arith::CmpFPredicate::OLT, x, c(beta))),
+                      dy, c(0.0f));
+        if (kind == "sigmoid")
+          return mul(dy, mul(y, sub(c(1.0f), y)));
+        if (kind == "tanh")
+          return mul(dy, sub(c(1.0f), mul(y, y)));
+        if (kind == "hard_sigmoid") {
+          Value z = arith::AddFOp::create(ob, l, mul(x, c(alpha)), c(beta));
+          return pick(both(cmp(arith::CmpFPredicate::OGT, z, c(0.0f)),
+                           cmp(arith::CmpFPredicate::OLT, z, c(1.0f))),
+                      mul(dy, c(alpha)), c(0.0f));
+        }
+        // hard_swish: 0 below -3, dy above 3, dy * (2x + 3) / 6 between.
+        Value slope = arith::DivFOp::create(
+            ob, l, arith::AddFOp::create(ob, l, mul(x, c(2.0f)), c(3.0f)),
+            c(6.0f));
+        Value upper =
+            pick(cmp(arith::CmpFPredicate::OGT, x, c(3.0f)), dy, mul(dy, slope));
+        return pick(cmp(arith::CmpFPredicate::OLT, x, c(-3.0f)), c(0.0f),
+                    upper);
+      });
+}
+
+Value lowerBatchNorm(Lowering &L, nn::BatchNormOp op) {
+  auto xt = op.getInput().getType();
+  unsigned rank = xt.getRank();
+  float eps = op.getEpsilon().convertToFloat();
+  AffineMap id = L.b.getMultiDimIdentityMap(rank);
+  AffineMap ch = L.map(rank, {L.d(1)});
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, xt.getShape(), L.f32()),
+      ValueRange{op.getInput(), op.getScale(), op.getBias(), op.getMean(),
+                 op.getVariance()},
+      {id, ch, ch, ch, ch, id}, SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value sd = math::SqrtOp::create(
+            ob, l, arith::AddFOp::create(ob, l, a[4], L.f32c(ob, eps)));
+        Value xhat = arith::DivFOp::create(
+            ob, l, arith::SubFOp::create(ob, l, a[0], a[3]), sd);
+        return arith::AddFOp::create(
+            ob, l, arith::MulFOp::create(ob, l, xhat, a[1]), a[2]);
+      });
+}
+
+Value copyThroughMap(Lowering &L, Value in, ArrayRef<int64_t> ys,
+                     ArrayRef<AffineExpr> inExprs) {
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()), in,
+                   {L.map(ys.size(), inExprs),
+                    L.b.getMultiDimIdentityMap(ys.size())},
+                   SmallVector<IteratorType>(ys.size(), kPar),
+                   [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+}
+
+Value lowerTranspose(Lowering &L, nn::TransposeOp op) {
+  auto perm = op.getPerm();
+  SmallVector<AffineExpr> in(perm.size());
+  for (size_t j = 0; j < perm.size(); ++j)
+    in[perm[j]] = L.d(j);
+  return copyThroughMap(L, op.getInput(), op.getOutput().getType().getShape(),
+                        in);
+}
+
+Value lowerSlice(Lowering &L, nn::SliceOp op) {
+  auto ys = op.getOutput().getType().getShape();
+  auto off = op.getOffsets();
+  SmallVector<AffineExpr> in;
+  for (size_t j = 0; j < ys.size(); ++j)
+    in.push_back(L.d(j) + off[j]);
+  return copyThroughMap(L, op.getInput(), ys, in);
+}
+
+/// Branch-free: every input is read at a clamped index and the one whose
+/// range holds the position along the axis is selected.
+Value lowerConcat(Lowering &L, nn::ConcatOp op) {
+  auto yt = op.getOutput().getType();
+  int64_t axis = op.getAxis();
+  auto gen = tensor::GenerateOp::create(
+      L.b, L.loc, yt, ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        Value pos = L.toI32(ob, iv[axis]);
+        Value result;
+        int64_t start = 0;
+        for (Value in : op.getInputs()) {
+          int64_t len = cast<RankedTensorType>(in.getType()).getDimSize(axis);
+          Value local = arith::SubIOp::create(ob, l, pos, L.i32c(ob, start));
+          SmallVector<Value> idx(iv.begin(), iv.end());
+          idx[axis] = L.toIndex(ob, L.clamp(ob, local, len - 1));
+          Value v = tensor::ExtractOp::create(ob, l, in, idx);
+          if (!result) {
+            result = v;
+          } else {
+            Value inside =
+                L.cmp(ob, arith::CmpIPredicate::sge, pos, L.i32c(ob, start));
+            result = arith::SelectOp::create(ob, l, inside, v, result);
+          }
+          start += len;
+        }
+        tensor::YieldOp::create(ob, l, result);
+      });
+  return gen.getResult();
+}
+
+/// The dims other than `axis`, as map results.
+SmallVector<AffineExpr> dimsExcept(Lowering &L, unsigned rank, int64_t axis) {
+  SmallVector<AffineExpr> e;
+  for (unsigned i = 0; i < rank; ++i)
+    if ((int64_t)i != axis)
+      e.push_back(L.d(i));
+  return e;
+}
+
+/// Reduces along `axis`; `full[i]` says operand i has the full shape (else
+/// it is already reduced).
+Value reduceAxis(Lowering &L, ValueRange ins, ArrayRef<bool> full,
+                 int64_t axis, float init, BodyFn body) {
+  auto xt = cast<RankedTensorType>(ins[0].getType());
+  unsigned rank = xt.getRank();
+  SmallVector<int64_t> kept;
+  SmallVector<IteratorType> iters;
+  for (unsigned i = 0; i < rank; ++i) {
+    iters.push_back((int64_t)i == axis ? kRed : kPar);
+    if ((int64_t)i != axis)
+      kept.push_back(xt.getDimSize(i));
+  }
+  AffineMap keptMap = L.map(rank, dimsExcept(L, rank, axis));
+  SmallVector<AffineMap> maps;
+  for (bool f : full)
+    maps.push_back(f ? L.b.getMultiDimIdentityMap(rank) : keptMap);
+  maps.push_back(keptMap);
+  return L.generic(L.filled(kept, init), ins, maps, iters, body);
+}
+
+Value maxBody(OpBuilder &ob, Location l, ValueRange a) {
+  Value gt =
+      arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, a[0], a[1]);
+  return arith::SelectOp::create(ob, l, gt, a[0], a[1]);
+}
+
+Value lowerSoftmax(Lowering &L, nn::SoftmaxOp op) {
+  Value x = op.getInput();
+  int64_t axis = op.getAxis();
+  auto xt = op.getInput().getType();
+  unsigned rank = xt.getRank();
+  Value mx = reduceAxis(L, x, {true}, axis,
+                        -std::numeric_limits<float>::infinity(), maxBody);
+  Value sum = reduceAxis(L, ValueRange{x, mx}, {true, false}, axis, 0.0f,
+                         [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                           Value e = math::ExpOp::create(
+                               ob, l, arith::SubFOp::create(ob, l, a[0], a[1]));
+                           return arith::AddFOp::create(ob, l, a[2], e);
+                         });
+  AffineMap id = L.b.getMultiDimIdentityMap(rank);
+  AffineMap kept = L.map(rank, dimsExcept(L, rank, axis));
+  bool log = op.getLog();
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, xt.getShape(), L.f32()),
+                   ValueRange{x, mx, sum}, {id, kept, kept, id},
+                   SmallVector<IteratorType>(rank, kPar),
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value z = arith::SubFOp::create(ob, l, a[0], a[1]);
+                     if (log)
+                       return arith::SubFOp::create(
+                           ob, l, z, math::LogOp::create(ob, l, a[2]));
+                     return arith::DivFOp::create(
+                         ob, l, math::ExpOp::create(ob, l, z), a[2]);
+                   });
+}
+
+Value lowerSoftmaxGrad(Lowering &L, nn::SoftmaxGradOp op) {
+  Value dy = op.getOutputGrad(), y = op.getOutput();
+  int64_t axis = op.getAxis();
+  auto yt = op.getOutput().getType();
+  unsigned rank = yt.getRank();
+  bool log = op.getLog();
+  // softmax: dx = y * (dy - sum(dy * y));  log: dx = dy - exp(y) * sum(dy)
+  Value s = reduceAxis(
+      L, ValueRange{dy, y}, {true, true}, axis, 0.0f,
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value t = log ? a[0] : arith::MulFOp::create(ob, l, a[0], a[1]);
+        return arith::AddFOp::create(ob, l, a[2], t);
+      });
+  AffineMap id = L.b.getMultiDimIdentityMap(rank);
+  AffineMap kept = L.map(rank, dimsExcept(L, rank, axis));
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, yt.getShape(), L.f32()),
+      ValueRange{dy, y, s}, {id, id, kept, id},
+      SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        if (log)
+          return arith::SubFOp::create(
+              ob, l, a[0],
+              arith::MulFOp::create(ob, l, math::ExpOp::create(ob, l, a[1]),
+                                    a[2]));
+        return arith::MulFOp::create(ob, l, a[1],
+                                     arith::SubFOp::create(ob, l, a[0], a[2]));
+      });
+}
+
+/// dims: output batch dims..., i, k, j (j innermost: rows of B and Y).
+Value lowerMatMul(Lowering &L, nn::MatMulOp op) {
+  auto as = op.getA().getType().getShape();
+  auto bs = op.getB().getType().getShape();
+  auto ys = op.getOutput().getType().getShape();
+  unsigned batch = ys.size() - 2, dims = batch + 3;
+  auto operandMap = [&](ArrayRef<int64_t> shape, AffineExpr r, AffineExpr c) {
+    SmallVector<AffineExpr> e;
+    unsigned own = shape.size() - 2, off = batch - own;
+    for (unsigned i = 0; i < own; ++i)
+      e.push_back(shape[i] == 1 && ys[i + off] != 1
+                      ? L.b.getAffineConstantExpr(0)
+                      : L.d(i + off));
+    e.push_back(r);
+    e.push_back(c);
+    return L.map(dims, e);
+  };
+  AffineExpr i = L.d(batch), k = L.d(batch + 1), j = L.d(batch + 2);
+  SmallVector<AffineExpr> yExprs;
+  for (unsigned d = 0; d < batch; ++d)
+    yExprs.push_back(L.d(d));
+  yExprs.push_back(i);
+  yExprs.push_back(j);
+  SmallVector<IteratorType> iters(batch, kPar);
+  iters.append({kPar, kRed, kPar});
+  return L.generic(L.filled(ys, 0.0f), ValueRange{op.getA(), op.getB()},
+                   {operandMap(as, i, k), operandMap(bs, k, j),
+                    L.map(dims, yExprs)},
+                   iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                     return arith::AddFOp::create(ob, l, a[2], m);
+                   });
+}
+
 /// Lowers one op; returns its replacement, or null if not ours.
+
 FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
   return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
       .Case([&](nn::Conv2dOp o) { return lowerConv(L, o); })
       .Case([&](nn::Conv2dGradInputOp o) { return lowerConvGradInput(L, o); })
       .Case([&](nn::Conv2dGradWeightOp o) { return lowerConvGradWeight(L, o); })
       .Case([&](nn::GemmOp o) { return lowerGemm(L, o); })
-      .Case([&](nn::AddOp o) { return lowerAdd(L, o); })
+      .Case([&](nn::AddOp o) { return lowerBinary<nn::AddOp, arith::AddFOp>(L, o); })
+      .Case([&](nn::SubOp o) { return lowerBinary<nn::SubOp, arith::SubFOp>(L, o); })
+      .Case([&](nn::MulOp o) { return lowerBinary<nn::MulOp, arith::MulFOp>(L, o); })
+      .Case([&](nn::DivOp o) { return lowerBinary<nn::DivOp, arith::DivFOp>(L, o); })
+      .Case([&](nn::ActivationOp o) { return lowerActivation(L, o); })
+      .Case([&](nn::ActivationGradOp o) { return lowerActivationGrad(L, o); })
+      .Case([&](nn::BatchNormOp o) { return lowerBatchNorm(L, o); })
+      .Case([&](nn::TransposeOp o) { return lowerTranspose(L, o); })
+      .Case([&](nn::ConcatOp o) { return lowerConcat(L, o); })
+      .Case([&](nn::SliceOp o) { return lowerSlice(L, o); })
+      .Case([&](nn::SoftmaxOp o) { return lowerSoftmax(L, o); })
+      .Case([&](nn::SoftmaxGradOp o) { return lowerSoftmaxGrad(L, o); })
+      .Case([&](nn::MatMulOp o) { return lowerMatMul(L, o); })
       .Case([&](nn::ReluOp o) {
         return elementwise(
             L, o.getInput(), [](OpBuilder &ob, Location l, ValueRange a) {
@@ -632,16 +987,6 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
         auto ys = o.getOutput().getType().getShape();
         return L.spread(o.getInput(), ys, o.getPads()[0], o.getPads()[1], 1, 1,
                         o.getValue().convertToFloat());
-      })
-      .Case([&](nn::Crop2dOp o) {
-        auto ys = o.getOutput().getType().getShape();
-        auto off = o.getOffsets();
-        return L.generic(
-            tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()), o.getInput(),
-            {L.map(4, {L.d(0), L.d(1), L.d(2) + off[0], L.d(3) + off[1]}),
-             L.b.getMultiDimIdentityMap(4)},
-            {kPar, kPar, kPar, kPar},
-            [](OpBuilder &, Location, ValueRange a) { return a[0]; });
       })
       .Case([&](nn::ReshapeOp o) {
         return L.reshape(o.getInput(), o.getOutput().getType());

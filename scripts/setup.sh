@@ -11,7 +11,8 @@ PACKAGES=(
   # ONNX import
   libonnx-dev libprotobuf-dev protobuf-compiler
   # Conformance data, references and data sets
-  libonnx-testdata python3-torch python3-onnx python3-sklearn python3-numpy
+  libonnx-testdata python3-torch python3-torchvision python3-onnx python3-sklearn
+  python3-numpy
   dataset-fashion-mnist
   # Cortex-M4 toolchain and emulator
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm

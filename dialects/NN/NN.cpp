@@ -26,6 +26,23 @@ int64_t mcutrain::nn::slidingOutputSize(int64_t in, int64_t kernel,
   return (padded - span) / stride + 1;
 }
 
+int64_t mcutrain::nn::poolOutputSize(int64_t in, int64_t kernel,
+                                     int64_t stride, int64_t padBegin,
+                                     int64_t padEnd, int64_t dilation,
+                                     bool ceilMode) {
+  int64_t span = dilation * (kernel - 1) + 1;
+  int64_t padded = in + padBegin + padEnd;
+  if (padded < span || stride <= 0)
+    return 0;
+  if (!ceilMode)
+    return (padded - span) / stride + 1;
+  int64_t out = (padded - span + stride - 1) / stride + 1;
+  // The last window must start inside the input or the left padding.
+  if ((out - 1) * stride >= in + padBegin)
+    --out;
+  return out;
+}
+
 FailureOr<SmallVector<int64_t>>
 mcutrain::nn::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
   size_t rank = std::max(a.size(), b.size());
@@ -67,9 +84,13 @@ LogicalResult Conv2dOp::verify() {
       failed(checkPairs(*this, getPads(), 4, "pads")) ||
       failed(checkPairs(*this, getDilations(), 2, "dilations")))
     return failure();
-  if (x[1] != w[1])
+  int64_t g = getGroup();
+  if (g < 1 || w[0] % g)
+    return emitOpError() << "group " << g << " does not divide the "
+                         << w[0] << " output channels";
+  if (x[1] != w[1] * g)
     return emitOpError() << "input has " << x[1]
-                         << " channels but the weight expects " << w[1];
+                         << " channels but the weight expects " << w[1] * g;
   if (getBias() && getBias().getType().getDimSize(0) != w[0])
     return emitOpError() << "bias has " << getBias().getType().getDimSize(0)
                          << " elements, expected " << w[0];
@@ -102,13 +123,100 @@ LogicalResult GemmOp::verify() {
   return success();
 }
 
-LogicalResult AddOp::verify() {
-  auto bs = broadcastShapes(getLhs().getType().getShape(),
-                            getRhs().getType().getShape());
+template <typename BinaryOp> static LogicalResult verifyBinary(BinaryOp op) {
+  auto bs = broadcastShapes(op.getLhs().getType().getShape(),
+                            op.getRhs().getType().getShape());
   if (failed(bs))
-    return emitOpError() << "operand shapes do not broadcast";
-  if (ArrayRef<int64_t>(*bs) != getOutput().getType().getShape())
-    return emitOpError() << "result shape is not the broadcast shape";
+    return op.emitOpError() << "operand shapes do not broadcast";
+  if (ArrayRef<int64_t>(*bs) != op.getOutput().getType().getShape())
+    return op.emitOpError() << "result shape is not the broadcast shape";
+  return success();
+}
+LogicalResult AddOp::verify() { return verifyBinary(*this); }
+LogicalResult SubOp::verify() { return verifyBinary(*this); }
+LogicalResult MulOp::verify() { return verifyBinary(*this); }
+LogicalResult DivOp::verify() { return verifyBinary(*this); }
+
+LogicalResult ActivationOp::verify() {
+  static const char *kinds[] = {"leaky_relu",   "clip",      "sigmoid",
+                                "tanh",         "hard_sigmoid", "hard_swish"};
+  if (!llvm::is_contained(kinds, getKind()))
+    return emitOpError() << "unknown activation '" << getKind() << "'";
+  return success();
+}
+
+LogicalResult BatchNormOp::verify() {
+  auto x = getInput().getType();
+  if (x.getRank() < 2)
+    return emitOpError() << "input needs a channel dimension";
+  int64_t c = x.getDimSize(1);
+  for (Value v : {getScale(), getBias(), getMean(), getVariance()})
+    if (cast<RankedTensorType>(v.getType()).getDimSize(0) != c)
+      return emitOpError() << "per-channel operands must have " << c
+                           << " elements";
+  if (getOutput().getType() != x)
+    return emitOpError() << "result type must equal the input type";
+  return success();
+}
+
+LogicalResult TransposeOp::verify() {
+  auto x = getInput().getType().getShape();
+  auto y = getOutput().getType().getShape();
+  auto perm = getPerm();
+  if (perm.size() != x.size() || y.size() != x.size())
+    return emitOpError() << "perm must have one entry per dimension";
+  SmallVector<bool> seen(x.size(), false);
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] < 0 || perm[i] >= (int64_t)x.size() || seen[perm[i]])
+      return emitOpError() << "perm is not a permutation";
+    seen[perm[i]] = true;
+    if (y[i] != x[perm[i]])
+      return emitOpError() << "result shape does not match the permutation";
+  }
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  auto y = getOutput().getType().getShape();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= (int64_t)y.size() || getInputs().empty())
+    return emitOpError() << "axis out of range";
+  int64_t sum = 0;
+  for (Value v : getInputs()) {
+    auto s = cast<RankedTensorType>(v.getType()).getShape();
+    if (s.size() != y.size())
+      return emitOpError() << "inputs must have the result's rank";
+    for (size_t d = 0; d < s.size(); ++d)
+      if ((int64_t)d != axis && s[d] != y[d])
+        return emitOpError() << "inputs differ outside the axis";
+    sum += s[axis];
+  }
+  if (sum != y[axis])
+    return emitOpError() << "result extent along the axis must be the sum";
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  if (getAxis() < 0 || (int64_t)getAxis() >= getInput().getType().getRank())
+    return emitOpError() << "axis out of range";
+  return success();
+}
+
+LogicalResult MatMulOp::verify() {
+  auto a = getA().getType().getShape(), b = getB().getType().getShape();
+  auto y = getOutput().getType().getShape();
+  if (a.size() < 2 || b.size() < 2)
+    return emitOpError() << "operands must have rank >= 2";
+  if (a.back() != b[b.size() - 2])
+    return emitOpError() << "inner dimensions differ";
+  auto batch = broadcastShapes(a.drop_back(2), b.drop_back(2));
+  if (failed(batch))
+    return emitOpError() << "batch dimensions do not broadcast";
+  SmallVector<int64_t> expect(*batch);
+  expect.push_back(a[a.size() - 2]);
+  expect.push_back(b.back());
+  if (ArrayRef<int64_t>(expect) != y)
+    return emitOpError() << "result shape is wrong";
   return success();
 }
 
@@ -120,8 +228,13 @@ template <typename PoolOp> static LogicalResult verifyPool(PoolOp op) {
   auto x = op.getInput().getType().getShape();
   auto y = op.getOutput().getType().getShape();
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
-  int64_t oh = slidingOutputSize(x[2], k[0], s[0], p[0], p[2]);
-  int64_t ow = slidingOutputSize(x[3], k[1], s[1], p[1], p[3]);
+  auto d = op.getDilations();
+  if (failed(checkPairs(op, d, 2, "dilations")))
+    return failure();
+  int64_t oh = poolOutputSize(x[2], k[0], s[0], p[0], p[2], d[0],
+                              op.getCeilMode());
+  int64_t ow = poolOutputSize(x[3], k[1], s[1], p[1], p[3], d[1],
+                              op.getCeilMode());
   if (y[0] != x[0] || y[1] != x[1] || y[2] != oh || y[3] != ow)
     return op.emitOpError() << "result shape does not match the pooling (" << oh
                             << "x" << ow << " spatial)";
@@ -145,14 +258,15 @@ LogicalResult Pad2dOp::verify() {
   return success();
 }
 
-LogicalResult Crop2dOp::verify() {
-  if (failed(checkPairs(*this, getOffsets(), 2, "offsets")))
-    return failure();
+LogicalResult SliceOp::verify() {
   auto x = getInput().getType().getShape();
   auto y = getOutput().getType().getShape();
   auto o = getOffsets();
-  if (y[0] != x[0] || y[1] != x[1] || y[2] + o[0] > x[2] || y[3] + o[1] > x[3])
-    return emitOpError() << "crop window exceeds the input";
+  if (o.size() != x.size() || y.size() != x.size())
+    return emitOpError() << "offsets must have one entry per dimension";
+  for (size_t i = 0; i < x.size(); ++i)
+    if (o[i] < 0 || y[i] + o[i] > x[i])
+      return emitOpError() << "slice exceeds the input";
   return success();
 }
 
@@ -201,7 +315,20 @@ int64_t AvgPool2dOp::getMacs() {
 }
 int64_t ReshapeOp::getMacs() { return 0; }
 int64_t Pad2dOp::getMacs() { return numElements(getOutput()); }
-int64_t Crop2dOp::getMacs() { return numElements(getOutput()); }
+int64_t SliceOp::getMacs() { return numElements(getOutput()); }
+int64_t SubOp::getMacs() { return numElements(getOutput()); }
+int64_t MulOp::getMacs() { return numElements(getOutput()); }
+int64_t DivOp::getMacs() { return numElements(getOutput()); }
+int64_t ActivationOp::getMacs() { return numElements(getOutput()); }
+int64_t ActivationGradOp::getMacs() { return numElements(getInputGrad()); }
+int64_t BatchNormOp::getMacs() { return numElements(getOutput()); }
+int64_t TransposeOp::getMacs() { return numElements(getOutput()); }
+int64_t ConcatOp::getMacs() { return numElements(getOutput()); }
+int64_t SoftmaxOp::getMacs() { return 3 * numElements(getOutput()); }
+int64_t SoftmaxGradOp::getMacs() { return 3 * numElements(getInputGrad()); }
+int64_t MatMulOp::getMacs() {
+  return numElements(getOutput()) * getA().getType().getShape().back();
+}
 int64_t ReduceSumToOp::getMacs() { return numElements(getInput()); }
 int64_t ReluGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t MaxPool2dGradOp::getMacs() {

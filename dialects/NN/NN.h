@@ -21,6 +21,10 @@ namespace mcutrain::nn {
 int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride,
                           int64_t padBegin, int64_t padEnd,
                           int64_t dilation = 1);
+/// Output extent of pooling with ONNX's ceil_mode and dilations.
+int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                       int64_t padBegin, int64_t padEnd, int64_t dilation,
+                       bool ceilMode);
 /// Numpy-style broadcast of two static shapes; failure if incompatible.
 mlir::FailureOr<llvm::SmallVector<int64_t>>
 broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/NN/NN.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 
 using namespace mlir;
@@ -27,13 +28,13 @@ LogicalResult Conv2dOp::buildAdjoint(OpBuilder &b, Value dy,
   Location loc = getLoc();
   grads.assign(getNumOperands(), Value());
   if (needGrad[0])
-    grads[0] = Conv2dGradInputOp::create(b, loc, getInput().getType(), dy,
-                                         getWeight(), getStridesAttr(),
-                                         getPadsAttr(), getDilationsAttr());
+    grads[0] = Conv2dGradInputOp::create(
+        b, loc, getInput().getType(), dy, getWeight(), getStridesAttr(),
+        getPadsAttr(), getDilationsAttr(), getGroupAttr());
   if (needGrad[1])
-    grads[1] = Conv2dGradWeightOp::create(b, loc, getWeight().getType(), dy,
-                                          getInput(), getStridesAttr(),
-                                          getPadsAttr(), getDilationsAttr());
+    grads[1] = Conv2dGradWeightOp::create(
+        b, loc, getWeight().getType(), dy, getInput(), getStridesAttr(),
+        getPadsAttr(), getDilationsAttr(), getGroupAttr());
   if (getBias() && needGrad[2]) {
     int64_t f = getWeight().getType().getDimSize(0);
     auto perChannel = RankedTensorType::get({1, f, 1, 1}, b.getF32Type());
@@ -91,9 +92,9 @@ LogicalResult MaxPool2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                         SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0])
-    grads[0] = MaxPool2dGradOp::create(b, getLoc(), getInput().getType(), dy,
-                                       getInput(), getKernelAttr(),
-                                       getStridesAttr(), getPadsAttr());
+    grads[0] = MaxPool2dGradOp::create(
+        b, getLoc(), getInput().getType(), dy, getInput(), getKernelAttr(),
+        getStridesAttr(), getPadsAttr(), getDilationsAttr());
   return success();
 }
 
@@ -122,8 +123,177 @@ LogicalResult Pad2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                     SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0])
-    grads[0] =
-        Crop2dOp::create(b, getLoc(), getInput().getType(), dy,
-                         b.getDenseI64ArrayAttr({getPads()[0], getPads()[1]}));
+    grads[0] = SliceOp::create(
+        b, getLoc(), getInput().getType(), dy,
+        b.getDenseI64ArrayAttr({0, 0, getPads()[0], getPads()[1]}));
+  return success();
+}
+
+LogicalResult SubOp::buildAdjoint(OpBuilder &b, Value dy,
+                                  ArrayRef<bool> needGrad,
+                                  SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value());
+  if (needGrad[0])
+    grads[0] = sumToShape(b, getLoc(), dy, getLhs().getType());
+  if (needGrad[1])
+    grads[1] = sumToShape(b, getLoc(), dy, getRhs().getType(), -1.0f);
+  return success();
+}
+
+LogicalResult MulOp::buildAdjoint(OpBuilder &b, Value dy,
+                                  ArrayRef<bool> needGrad,
+                                  SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value());
+  Location loc = getLoc();
+  for (int i = 0; i < 2; ++i) {
+    if (!needGrad[i])
+      continue;
+    Value other = getOperand(1 - i);
+    Value prod = MulOp::create(b, loc, dy.getType(), dy, other);
+    grads[i] = sumToShape(b, loc, prod, getOperand(i).getType());
+  }
+  return success();
+}
+
+LogicalResult DivOp::buildAdjoint(OpBuilder &b, Value dy,
+                                  ArrayRef<bool> needGrad,
+                                  SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value());
+  Location loc = getLoc();
+  Type t = dy.getType();
+  if (needGrad[0])
+    grads[0] = sumToShape(b, loc, DivOp::create(b, loc, t, dy, getRhs()),
+                          getLhs().getType());
+  if (needGrad[1]) {
+    // d(a/b)/db = -(a/b)/b
+    Value q = DivOp::create(b, loc, t, MulOp::create(b, loc, t, dy, getOutput()),
+                            getRhs());
+    grads[1] = sumToShape(b, loc, q, getRhs().getType(), -1.0f);
+  }
+  return success();
+}
+
+LogicalResult ActivationOp::buildAdjoint(OpBuilder &b, Value dy,
+                                         ArrayRef<bool> needGrad,
+                                         SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = ActivationGradOp::create(b, getLoc(), dy.getType(), dy,
+                                        getInput(), getOutput(), getKindAttr(),
+                                        getAlphaAttr(), getBetaAttr());
+  return success();
+}
+
+bool BatchNormOp::isDifferentiableOperand(unsigned index) { return index < 3; }
+
+LogicalResult BatchNormOp::buildAdjoint(OpBuilder &b, Value dy,
+                                        ArrayRef<bool> needGrad,
+                                        SmallVectorImpl<Value> &grads) {
+  grads.assign(5, Value());
+  Location loc = getLoc();
+  auto xt = getInput().getType();
+  auto ct = cast<RankedTensorType>(getScale().getType());
+  Value zeros = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(ct, 0.0f));
+  Value ones = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(ct, 1.0f));
+  // Frozen statistics: the op is affine in x with slope scale/sqrt(var+eps).
+  if (needGrad[0])
+    grads[0] = BatchNormOp::create(b, loc, xt, dy, getScale(), zeros, zeros,
+                                   getVariance(), getEpsilonAttr());
+  SmallVector<int64_t> perChannel(xt.getRank(), 1);
+  perChannel[1] = xt.getDimSize(1);
+  auto pct = RankedTensorType::get(perChannel, b.getF32Type());
+  if (needGrad[1]) {
+    Value xhat = BatchNormOp::create(b, loc, xt, getInput(), ones, zeros,
+                                     getMean(), getVariance(),
+                                     getEpsilonAttr());
+    Value prod = MulOp::create(b, loc, xt, dy, xhat);
+    grads[1] = ReshapeOp::create(b, loc, ct, sumToShape(b, loc, prod, pct));
+  }
+  if (needGrad[2])
+    grads[2] = ReshapeOp::create(b, loc, ct, sumToShape(b, loc, dy, pct));
+  return success();
+}
+
+LogicalResult TransposeOp::buildAdjoint(OpBuilder &b, Value dy,
+                                        ArrayRef<bool> needGrad,
+                                        SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (!needGrad[0])
+    return success();
+  auto perm = getPerm();
+  SmallVector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[perm[i]] = i;
+  grads[0] = TransposeOp::create(b, getLoc(), getInput().getType(), dy,
+                                 b.getDenseI64ArrayAttr(inverse));
+  return success();
+}
+
+LogicalResult ConcatOp::buildAdjoint(OpBuilder &b, Value dy,
+                                     ArrayRef<bool> needGrad,
+                                     SmallVectorImpl<Value> &grads) {
+  grads.assign(getNumOperands(), Value());
+  int64_t axis = getAxis(), at = 0;
+  unsigned rank = getOutput().getType().getRank();
+  for (auto [i, v] : llvm::enumerate(getInputs())) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (needGrad[i]) {
+      SmallVector<int64_t> offsets(rank, 0);
+      offsets[axis] = at;
+      grads[i] = SliceOp::create(b, getLoc(), t, dy,
+                                 b.getDenseI64ArrayAttr(offsets));
+    }
+    at += t.getDimSize(axis);
+  }
+  return success();
+}
+
+LogicalResult SoftmaxOp::buildAdjoint(OpBuilder &b, Value dy,
+                                      ArrayRef<bool> needGrad,
+                                      SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = SoftmaxGradOp::create(b, getLoc(), dy.getType(), dy,
+                                     getOutput(), getAxisAttr(), getLogAttr());
+  return success();
+}
+
+/// Swaps the two innermost dims.
+static Value transposeLast2(OpBuilder &b, Location loc, Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> perm, shape(t.getShape());
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    perm.push_back(i);
+  std::swap(perm[t.getRank() - 1], perm[t.getRank() - 2]);
+  std::swap(shape[t.getRank() - 1], shape[t.getRank() - 2]);
+  return TransposeOp::create(b, loc,
+                             RankedTensorType::get(shape, t.getElementType()),
+                             v, b.getDenseI64ArrayAttr(perm));
+}
+
+LogicalResult MatMulOp::buildAdjoint(OpBuilder &b, Value dy,
+                                     ArrayRef<bool> needGrad,
+                                     SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value());
+  Location loc = getLoc();
+  auto dyShape = cast<RankedTensorType>(dy.getType()).getShape();
+  auto product = [&](Value x, Value y) -> Value {
+    auto xs = cast<RankedTensorType>(x.getType()).getShape();
+    auto ys = cast<RankedTensorType>(y.getType()).getShape();
+    SmallVector<int64_t> shape(dyShape.drop_back(2));
+    shape.push_back(xs[xs.size() - 2]);
+    shape.push_back(ys.back());
+    return MatMulOp::create(b, loc,
+                            RankedTensorType::get(shape, b.getF32Type()), x, y);
+  };
+  // Batch dims broadcast: the products are summed back to each operand.
+  if (needGrad[0])
+    grads[0] = sumToShape(b, loc, product(dy, transposeLast2(b, loc, getB())),
+                          getA().getType());
+  if (needGrad[1])
+    grads[1] = sumToShape(b, loc, product(transposeLast2(b, loc, getA()), dy),
+                          getB().getType());
   return success();
 }

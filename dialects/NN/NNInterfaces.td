@@ -16,7 +16,12 @@ def AutodiffOpInterface : OpInterface<"AutodiffOpInterface"> {
       "::llvm::LogicalResult", "buildAdjoint",
       (ins "::mlir::OpBuilder &":$b, "::mlir::Value":$resultGrad,
            "::llvm::ArrayRef<bool>":$needGrad,
-           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+    InterfaceMethod<[{
+        False for operands that never train (e.g. batch-norm statistics):
+        --trainable all/last:K skip parameters bound to them.
+      }], "bool", "isDifferentiableOperand", (ins "unsigned":$index), [{}],
+      [{ return true; }]>
   ];
 }
 

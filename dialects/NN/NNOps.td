@@ -29,7 +29,8 @@ def NN_Conv2dOp : NN_ForwardOp<"conv2d"> {
   let arguments = (ins NN_F32Tensor4D:$input, NN_F32Tensor4D:$weight,
                    Optional<1DTensorOf<[F32]>>:$bias,
                    DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
-                   DenseI64ArrayAttr:$dilations);
+                   DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
   let results = (outs NN_F32Tensor4D:$output);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
@@ -52,8 +53,8 @@ def NN_GemmOp : NN_ForwardOp<"gemm"> {
   let hasVerifier = 1;
 }
 
-def NN_AddOp : NN_ForwardOp<"add"> {
-  let summary = "Elementwise addition with numpy broadcasting";
+class NN_BinaryOp<string mnemonic, string what> : NN_ForwardOp<mnemonic> {
+  let summary = what # " with numpy broadcasting";
   let arguments = (ins NN_F32Tensor:$lhs, NN_F32Tensor:$rhs);
   let results = (outs NN_F32Tensor:$output);
   let assemblyFormat = [{
@@ -62,6 +63,11 @@ def NN_AddOp : NN_ForwardOp<"add"> {
   let hasVerifier = 1;
 }
 
+def NN_AddOp : NN_BinaryOp<"add", "Elementwise addition">;
+def NN_SubOp : NN_BinaryOp<"sub", "Elementwise subtraction">;
+def NN_MulOp : NN_BinaryOp<"mul", "Elementwise multiplication">;
+def NN_DivOp : NN_BinaryOp<"div", "Elementwise division">;
+
 def NN_ReluOp : NN_ForwardOp<"relu", [SameOperandsAndResultType]> {
   let summary = "max(x, 0)";
   let arguments = (ins NN_F32Tensor:$input);
@@ -69,10 +75,81 @@ def NN_ReluOp : NN_ForwardOp<"relu", [SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def NN_ActivationOp : NN_ForwardOp<"activation", [SameOperandsAndResultType]> {
+  let summary = "Elementwise activation selected by `kind`";
+  let description = [{
+    kind: leaky_relu (alpha), clip (min = alpha, max = beta), sigmoid, tanh,
+    hard_sigmoid (max(0, min(1, alpha*x + beta))), hard_swish.
+  }];
+  let arguments = (ins NN_F32Tensor:$input, StrAttr:$kind,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$alpha,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$beta);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def NN_BatchNormOp : NN_Op<"batch_norm", [Pure,
+    DeclareOpInterfaceMethods<AutodiffOpInterface,
+                              ["isDifferentiableOperand"]>,
+    DeclareOpInterfaceMethods<MacCountOpInterface>]> {
+  let summary = "Inference batch normalization over dim 1 (frozen statistics)";
+  let arguments = (ins NN_F32Tensor:$input, 1DTensorOf<[F32]>:$scale,
+                   1DTensorOf<[F32]>:$bias, 1DTensorOf<[F32]>:$mean,
+                   1DTensorOf<[F32]>:$variance, F32Attr:$epsilon);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $bias `,` $mean `,` $variance attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_TransposeOp : NN_ForwardOp<"transpose"> {
+  let summary = "output[i...] = input[perm applied] (ONNX Transpose)";
+  let arguments = (ins NN_F32Tensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_ConcatOp : NN_ForwardOp<"concat"> {
+  let summary = "Concatenation along `axis` (ONNX Concat)";
+  let arguments = (ins Variadic<NN_F32Tensor>:$inputs, I64Attr:$axis);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_SoftmaxOp : NN_ForwardOp<"softmax", [SameOperandsAndResultType]> {
+  let summary = "Softmax (or log-softmax) along `axis`";
+  let arguments = (ins NN_F32Tensor:$input, I64Attr:$axis,
+                   DefaultValuedAttr<BoolAttr, "false">:$log);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def NN_MatMulOp : NN_ForwardOp<"matmul"> {
+  let summary = "Batched matrix product with broadcast batch dims (ONNX MatMul, rank >= 3)";
+  let arguments = (ins NN_F32Tensor:$a, NN_F32Tensor:$b);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $a `,` $b attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 class NN_Pool2dForward<string mnemonic> : NN_ForwardOp<mnemonic> {
   let arguments = (ins NN_F32Tensor4D:$input, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
-                   DefaultValuedAttr<BoolAttr, "false">:$count_include_pad);
+                   DefaultValuedAttr<BoolAttr, "false">:$count_include_pad,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations);
   let results = (outs NN_F32Tensor4D:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
@@ -117,7 +194,8 @@ def NN_Conv2dGradInputOp : NN_GradOp<"conv2d_grad_input"> {
   let summary = "Gradient of conv2d w.r.t. its input (a transposed convolution)";
   let arguments = (ins NN_F32Tensor4D:$output_grad, NN_F32Tensor4D:$weight,
                    DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
-                   DenseI64ArrayAttr:$dilations);
+                   DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
   let results = (outs NN_F32Tensor4D:$input_grad);
   let assemblyFormat = [{
     $output_grad `,` $weight attr-dict `:` functional-type(operands, results)
@@ -128,7 +206,8 @@ def NN_Conv2dGradWeightOp : NN_GradOp<"conv2d_grad_weight"> {
   let summary = "Gradient of conv2d w.r.t. its weight";
   let arguments = (ins NN_F32Tensor4D:$output_grad, NN_F32Tensor4D:$input,
                    DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
-                   DenseI64ArrayAttr:$dilations);
+                   DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
   let results = (outs NN_F32Tensor4D:$weight_grad);
   let assemblyFormat = [{
     $output_grad `,` $input attr-dict `:` functional-type(operands, results)
@@ -151,14 +230,36 @@ def NN_ReduceSumToOp : NN_GradOp<"reduce_sum_to"> {
   let hasVerifier = 1;
 }
 
-def NN_Crop2dOp : NN_GradOp<"crop2d"> {
-  let summary = "out[n,c,h,w] = in[n,c,h+offsets[0],w+offsets[1]] (adjoint of pad2d)";
-  let arguments = (ins NN_F32Tensor4D:$input, DenseI64ArrayAttr:$offsets);
-  let results = (outs NN_F32Tensor4D:$output);
+def NN_SliceOp : NN_GradOp<"slice"> {
+  let summary = "out[i] = in[i + offsets] (adjoint of pad2d and concat)";
+  let arguments = (ins NN_F32Tensor:$input, DenseI64ArrayAttr:$offsets);
+  let results = (outs NN_F32Tensor:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+}
+
+def NN_ActivationGradOp : NN_GradOp<"activation_grad", [SameOperandsAndResultType]> {
+  let summary = "Gradient of nn.activation from its input and output";
+  let arguments = (ins NN_F32Tensor:$output_grad, NN_F32Tensor:$input,
+                   NN_F32Tensor:$output, StrAttr:$kind,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$alpha,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$beta);
+  let results = (outs NN_F32Tensor:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $input `,` $output attr-dict `:` type($input_grad)
+  }];
+}
+
+def NN_SoftmaxGradOp : NN_GradOp<"softmax_grad", [SameOperandsAndResultType]> {
+  let summary = "Gradient of nn.softmax from its output";
+  let arguments = (ins NN_F32Tensor:$output_grad, NN_F32Tensor:$output,
+                   I64Attr:$axis, DefaultValuedAttr<BoolAttr, "false">:$log);
+  let results = (outs NN_F32Tensor:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $output attr-dict `:` type($input_grad)
+  }];
 }
 
 def NN_ReluGradOp : NN_GradOp<"relu_grad", [SameOperandsAndResultType]> {
@@ -174,7 +275,8 @@ def NN_MaxPool2dGradOp : NN_GradOp<"max_pool2d_grad"> {
   let summary = "Routes each output gradient to the first maximum of its window";
   let arguments = (ins NN_F32Tensor4D:$output_grad, NN_F32Tensor4D:$input,
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$strides,
-                   DenseI64ArrayAttr:$pads);
+                   DenseI64ArrayAttr:$pads,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations);
   let results = (outs NN_F32Tensor4D:$input_grad);
   let assemblyFormat = [{
     $output_grad `,` $input attr-dict `:` functional-type(operands, results)

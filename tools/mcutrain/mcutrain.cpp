@@ -50,6 +50,11 @@ static cl::opt<int64_t> batch("batch",
 static cl::opt<bool> printDebugInfo("print-debuginfo",
                                     cl::desc("Print locations (ONNX nodes)"),
                                     cl::init(false), cl::sub(importCmd));
+static cl::opt<bool> inferenceOnly(
+    "inference-only",
+    cl::desc("Generate only predict() (no training step); allows any number "
+             "of inputs and outputs"),
+    cl::init(false), cl::sub(compileCmd));
 static cl::opt<int64_t> alignment("alignment",
                                   cl::desc("Byte alignment of arena buffers"),
                                   cl::init(8), cl::sub(compileCmd));
@@ -95,6 +100,7 @@ int main(int argc, char **argv) {
     opts.name = name;
     opts.outDir = outDir;
     opts.optimizer = optimizer;
+    opts.inferenceOnly = inferenceOnly;
     opts.import = importOpts;
     opts.training.loss = loss;
     opts.training.lr = lr;

@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""ONNX backend node tests (Debian's libonnx-testdata) through mcutrain.
+
+Every single-node test of a supported operator is compiled with
+`mcutrain compile --inference-only`, the generated C++ is built and run on the
+test's inputs, and its outputs are compared with the test's expected outputs
+(rtol 1e-4, atol 1e-5). Each test ends as:
+  passed       outputs match
+  unsupported  mcutrain refused it with an "unsupported"/"not supported"
+               diagnostic (an attribute, dtype or form we do not implement)
+  failed       wrong outputs, or any other compile/build/run failure
+  crash        the compiler or the generated program died on a signal
+Prints a table per operator and the totals; exits non-zero on any crash or
+failure, or when fewer than --min-pass of the tests pass.
+
+usage: run_node_tests.py --mcutrain PATH WORKDIR [--markdown FILE]
+"""
+import argparse
+import collections
+import concurrent.futures
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+DATA_DIR = "/usr/share/libonnx-testdata/data/node"
+
+# The operators mcutrain imports (the import-breadth issue's list).
+SUPPORTED_OPS = [
+    "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu",
+    "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
+    "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
+    "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat",
+    "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant", "Pad",
+]
+
+HARNESS = r"""
+#include "m.h"
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+static std::vector<float> readFloats(const char *path, std::size_t n) {
+  std::vector<float> v(n ? n : 1);
+  std::FILE *f = std::fopen(path, "rb");
+  if (!f || std::fread(v.data(), 4, n, f) != n) {
+    std::fprintf(stderr, "cannot read %%s\n", path);
+    std::exit(3);
+  }
+  std::fclose(f);
+  return v;
+}
+int main(int argc, char **argv) {
+  (void)argc;
+%(reads)s
+%(outs)s
+  m::init();
+  m::predict(%(args)s);
+%(writes)s
+  return 0;
+}
+"""
+
+
+def select_tests(data_dir):
+    tests = []
+    for name in sorted(os.listdir(data_dir)):
+        path = os.path.join(data_dir, name, "model.onnx")
+        if not os.path.exists(path):
+            continue
+        model = onnx.load(path)
+        ops = [n.op_type for n in model.graph.node]
+        if len(ops) == 1 and ops[0] in SUPPORTED_OPS:
+            tests.append((name, ops[0]))
+    return tests
+
+
+def size_name(base, i, count):
+    return base if count == 1 else f"{base}{i}"
+
+
+def run_one(args, name, op):
+    src = os.path.join(args.data_dir, name)
+    work = os.path.join(args.workdir, name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    res = subprocess.run([args.mcutrain, "compile", "--inference-only",
+                          os.path.join(src, "model.onnx"), "-o",
+                          os.path.join(work, "pkg"), "--name", "m"],
+                         capture_output=True, text=True)
+    if res.returncode < 0:
+        return "crash", f"compiler signal {-res.returncode}"
+    if res.returncode != 0:
+        msg = res.stderr.strip().splitlines()[0] if res.stderr.strip() else ""
+        if re.search(r"unsupported|not supported", res.stderr):
+            return "unsupported", msg
+        return "failed", msg
+    data = os.path.join(src, "test_data_set_0")
+    inputs = sorted(f for f in os.listdir(data) if f.startswith("input_"))
+    outputs = sorted(f for f in os.listdir(data) if f.startswith("output_"))
+    in_arrays = []
+    for f in inputs:
+        t = onnx.TensorProto()
+        t.ParseFromString(open(os.path.join(data, f), "rb").read())
+        in_arrays.append(numpy_helper.to_array(t))
+    expected = []
+    for f in outputs:
+        t = onnx.TensorProto()
+        t.ParseFromString(open(os.path.join(data, f), "rb").read())
+        expected.append(numpy_helper.to_array(t))
+    # Inputs that are initializers in the model are not runtime inputs.
+    model = onnx.load(os.path.join(src, "model.onnx"))
+    inits = {i.name for i in model.graph.initializer}
+    runtime = [i.name for i in model.graph.input if i.name not in inits]
+    in_arrays = in_arrays[:len(runtime)]
+    reads, args_, outs, writes = [], [], [], []
+    for i, a in enumerate(in_arrays):
+        a.astype(np.float32).tofile(os.path.join(work, f"in{i}.bin"))
+        n = size_name("kInputSize", i, len(in_arrays))
+        reads.append(f"  auto in{i} = readFloats(\"in{i}.bin\", m::{n});")
+        args_.append(f"in{i}.data()")
+    for i in range(len(expected)):
+        n = size_name("kOutputSize", i, len(expected))
+        outs.append(f"  std::vector<float> out{i}(m::{n} ? m::{n} : 1);")
+        args_.append(f"out{i}.data()")
+        writes.append(f"  {{ std::FILE *f = std::fopen(\"out{i}.bin\", \"wb\"); "
+                      f"std::fwrite(out{i}.data(), 4, m::{n}, f); std::fclose(f); }}")
+    with open(os.path.join(work, "harness.cpp"), "w") as f:
+        f.write(HARNESS % {"reads": "\n".join(reads), "outs": "\n".join(outs),
+                           "args": ", ".join(args_), "writes": "\n".join(writes)})
+    build = subprocess.run(
+        ["g++", "-std=c++17", "-O0", "-w", "-fno-exceptions", "-fno-rtti",
+         "-Ipkg", "harness.cpp", "pkg/m.cpp", "pkg/m_params.cpp", "-o", "run"],
+        cwd=work, capture_output=True, text=True)
+    if build.returncode != 0:
+        return "failed", "generated C++ does not build: " + build.stderr[:200]
+    run = subprocess.run(["./run"], cwd=work, capture_output=True, text=True)
+    if run.returncode < 0:
+        return "crash", f"generated code died on signal {-run.returncode}"
+    if run.returncode != 0:
+        return "failed", run.stderr.strip()
+    for i, e in enumerate(expected):
+        got = np.fromfile(os.path.join(work, f"out{i}.bin"), dtype=np.float32)
+        e = e.astype(np.float32).ravel()
+        if got.size != e.size:
+            return "failed", f"output {i}: {got.size} values, expected {e.size}"
+        if not np.allclose(got, e, rtol=1e-4, atol=1e-5, equal_nan=True):
+            err = float(np.max(np.abs(got - e)))
+            return "failed", f"output {i} differs (max abs err {err:.3g})"
+    shutil.rmtree(work, ignore_errors=True)
+    return "passed", ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("workdir")
+    ap.add_argument("--mcutrain", required=True)
+    ap.add_argument("--data-dir", default=DATA_DIR)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--markdown", help="also write the table here")
+    ap.add_argument("--min-pass", type=float, default=0.95)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    args.mcutrain = shutil.which(args.mcutrain) or args.mcutrain
+    os.makedirs(args.workdir, exist_ok=True)
+    tests = select_tests(args.data_dir)
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(run_one, args, name, op): (name, op)
+                   for name, op in tests}
+        for fut in concurrent.futures.as_completed(futures):
+            results[futures[fut]] = fut.result()
+
+    kinds = ["passed", "unsupported", "failed", "crash"]
+    table = collections.defaultdict(collections.Counter)
+    for (name, op), (kind, _) in results.items():
+        table[op][kind] += 1
+    lines = ["| operator | " + " | ".join(kinds) + " |",
+             "| --- | " + " | ".join("---" for _ in kinds) + " |"]
+    totals = collections.Counter()
+    for op in SUPPORTED_OPS:
+        c = table.get(op, collections.Counter())
+        totals.update(c)
+        lines.append(f"| {op} | " + " | ".join(str(c[k]) for k in kinds) + " |")
+    lines.append("| **total** | " + " | ".join(str(totals[k]) for k in kinds) + " |")
+    total = sum(totals.values())
+    rate = totals["passed"] / total if total else 0.0
+    print("\n".join(lines))
+    print()
+    for (name, op), (kind, msg) in sorted(results.items()):
+        if kind != "passed" and (kind != "unsupported" or args.verbose):
+            print(f"{kind:11s} {name}: {msg}")
+    print(f"\nconformance: {totals['passed']} passed, {totals['unsupported']} "
+          f"unsupported, {totals['failed']} failed, {totals['crash']} crash "
+          f"of {total} node tests ({100 * rate:.1f}% passed)")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(lines) + "\n\n")
+            f.write(f"{totals['passed']} of {total} node tests pass "
+                    f"({100 * rate:.1f}%); {totals['unsupported']} refused as "
+                    f"unsupported, {totals['failed']} failed, "
+                    f"{totals['crash']} crashed.\n")
+            unsupported = [f"- `{name}`: {msg}" for (name, op), (kind, msg)
+                           in sorted(results.items()) if kind == "unsupported"]
+            if unsupported:
+                f.write("\nRefused as unsupported:\n\n" + "\n".join(unsupported) + "\n")
+    ok = totals["failed"] == 0 and totals["crash"] == 0 and rate >= args.min_pass
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
