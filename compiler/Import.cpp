@@ -61,6 +61,7 @@ private:
   llvm::StringMap<int> usedSymbols;
   Block *entry = nullptr;
   Operation *lastLoad = nullptr;
+  int64_t opset = 17;
 
   Location fileLoc() { return FileLineColLoc::get(&ctx, path, 0, 0); }
   Location nodeLoc(const onnx::NodeProto &n) {
@@ -283,7 +284,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
   if (op == "Constant") {
     const auto *a = findAttr(n, "value");
     if (!a || !a->has_t())
-      return nodeError(n) << "only the 'value' tensor form is supported",
+      return nodeError(n) << "forms other than the 'value' tensor are not supported",
              failure();
     ConstTensor c;
     if (failed(readTensor(a->t(), c, &n)))
@@ -307,6 +308,10 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     c.shape = {(int64_t)c.i.size()};
     return defineConst(std::move(c));
   }
+  if (op == "Reshape" && opset < 5)
+    return nodeError(n) << "the opset " << opset
+                        << " form (shape attribute) is not supported",
+           failure();
   if (op == "Identity" || op == "Dropout") {
     if (consts.count(n.input(0))) {
       ConstTensor c = consts[n.input(0)];
@@ -332,7 +337,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (op == "Cast") {
       int64_t to = attrInt(n, "to", 0);
       if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)
-        return nodeError(n) << "only integer Cast of constants is supported",
+        return nodeError(n) << "Cast of a runtime tensor is not supported (constants only)",
                failure();
       c = a;
       c.onnxName.clear();
@@ -391,11 +396,13 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return failure();
     auto xs = shapeOf(*x), ws = shapeOf(*w);
     if (xs.size() != 4 || ws.size() != 4)
-      return nodeError(n) << "only 2-D convolution (4-D tensors) is supported",
+      return nodeError(n) << "convolution over other than 2 spatial dims is not supported",
              failure();
-    if (attrInt(n, "group", 1) != 1)
-      return nodeError(n) << "group=" << attrInt(n, "group", 1)
-                          << " is not supported (grouped convolution)",
+    int64_t group = attrInt(n, "group", 1);
+    if (group < 1 || ws[0] % group || xs[1] != ws[1] * group)
+      return nodeError(n) << "group=" << group << " does not match "
+                          << xs[1] << " input and " << ws[0]
+                          << " output channels",
              failure();
     auto strides = attrInts(n, "strides", {1, 1});
     auto dil = attrInts(n, "dilations", {1, 1});
@@ -436,15 +443,27 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     return define(nn::Conv2dOp::create(
         builder, loc, tensorType({xs[0], ws[0], oh, ow}), *x, *w, bias,
         builder.getDenseI64ArrayAttr(strides),
-        builder.getDenseI64ArrayAttr(pads), builder.getDenseI64ArrayAttr(dil)));
+        builder.getDenseI64ArrayAttr(pads), builder.getDenseI64ArrayAttr(dil),
+        builder.getI64IntegerAttr(group)));
   }
   if (op == "Gemm" || op == "MatMul") {
     FailureOr<Value> a = tensorOperand(n, 0), b = tensorOperand(n, 1);
     if (failed(a) || failed(b))
       return failure();
     auto as = shapeOf(*a), bs = shapeOf(*b);
+    if (op == "MatMul" && as.size() >= 2 && bs.size() >= 2 &&
+        (as.size() > 2 || bs.size() > 2)) {
+      auto batch = nn::broadcastShapes(ArrayRef<int64_t>(as).drop_back(2),
+                                       ArrayRef<int64_t>(bs).drop_back(2));
+      if (failed(batch) || as.back() != bs[bs.size() - 2])
+        return nodeError(n) << "operand shapes do not match", failure();
+      SmallVector<int64_t> ys(*batch);
+      ys.push_back(as[as.size() - 2]);
+      ys.push_back(bs.back());
+      return define(nn::MatMulOp::create(builder, loc, tensorType(ys), *a, *b));
+    }
     if (as.size() != 2 || bs.size() != 2)
-      return nodeError(n) << "only 2-D operands are supported", failure();
+      return nodeError(n) << "1-D operands are not supported", failure();
     bool ta = attrInt(n, "transA", 0), tb = attrInt(n, "transB", 0);
     Value c;
     if (op == "Gemm" && n.input_size() > 2 && !n.input(2).empty()) {
@@ -470,14 +489,25 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         builder.getF32FloatAttr(attrFloat(n, "alpha", 1.0f)),
         builder.getF32FloatAttr(attrFloat(n, "beta", 1.0f))));
   }
-  if (op == "Add") {
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    if (opset < 7)
+      return nodeError(n) << "the opset " << opset
+                          << " form (broadcast attribute) is not supported",
+             failure();
     FailureOr<Value> a = tensorOperand(n, 0), b = tensorOperand(n, 1);
     if (failed(a) || failed(b))
       return failure();
     auto bs = nn::broadcastShapes(shapeOf(*a), shapeOf(*b));
     if (failed(bs))
       return nodeError(n) << "operand shapes do not broadcast", failure();
-    return define(nn::AddOp::create(builder, loc, tensorType(*bs), *a, *b));
+    Type t = tensorType(*bs);
+    if (op == "Add")
+      return define(nn::AddOp::create(builder, loc, t, *a, *b));
+    if (op == "Sub")
+      return define(nn::SubOp::create(builder, loc, t, *a, *b));
+    if (op == "Mul")
+      return define(nn::MulOp::create(builder, loc, t, *a, *b));
+    return define(nn::DivOp::create(builder, loc, t, *a, *b));
   }
   if (op == "Relu") {
     FailureOr<Value> x = tensorOperand(n, 0);
@@ -491,7 +521,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return failure();
     auto xs = shapeOf(*x);
     if (xs.size() != 4)
-      return nodeError(n) << "only 2-D pooling (4-D tensors) is supported",
+      return nodeError(n) << "pooling over other than 2 spatial dims is not supported",
              failure();
     bool global = op == "GlobalAveragePool";
     auto ks = global ? SmallVector<int64_t>{xs[2], xs[3]}
@@ -503,11 +533,14 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return nodeError(n) << "kernel_shape/strides/pads must describe 2 "
                              "spatial dimensions",
              failure();
-    if (attrInt(n, "ceil_mode", 0) != 0)
-      return nodeError(n) << "ceil_mode=1 is not supported", failure();
-    for (int64_t d : attrInts(n, "dilations", {1, 1}))
-      if (d != 1)
-        return nodeError(n) << "pooling dilations are not supported", failure();
+    bool ceilMode = attrInt(n, "ceil_mode", 0) != 0;
+    auto dil = global ? SmallVector<int64_t>{1, 1}
+                      : attrInts(n, "dilations", {1, 1});
+    if (dil.size() != 2 || dil[0] < 1 || dil[1] < 1)
+      return nodeError(n) << "dilations must be 2 positive values", failure();
+    if (op != "MaxPool" && (dil[0] != 1 || dil[1] != 1))
+      return nodeError(n) << "average pooling dilations are not supported",
+             failure();
     if (attrInt(n, "storage_order", 0) != 0 ||
         (n.output_size() > 1 && !n.output(1).empty()))
       return nodeError(n) << "the Indices output / storage_order is not "
@@ -518,8 +551,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       pads = {0, 0, 0, 0};
     } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
       for (int d = 0; d < 2; ++d)
-        samePads(xs[2 + d], ks[d], strides[d], 1, autoPad == "SAME_UPPER",
-                 pads[d], pads[d + 2]);
+        samePads(xs[2 + d], ks[d], strides[d], dil[d],
+                 autoPad == "SAME_UPPER", pads[d], pads[d + 2]);
     } else if (autoPad != "NOTSET") {
       return nodeError(n) << "auto_pad '" << autoPad << "' is not supported",
              failure();
@@ -528,22 +561,25 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       if (pads[d] >= ks[d] || pads[d + 2] >= ks[d])
         return nodeError(n) << "pads must be smaller than the kernel",
                failure();
-    int64_t oh =
-        nn::slidingOutputSize(xs[2], ks[0], strides[0], pads[0], pads[2]);
-    int64_t ow =
-        nn::slidingOutputSize(xs[3], ks[1], strides[1], pads[1], pads[3]);
+    int64_t oh = nn::poolOutputSize(xs[2], ks[0], strides[0], pads[0],
+                                    pads[2], dil[0], ceilMode);
+    int64_t ow = nn::poolOutputSize(xs[3], ks[1], strides[1], pads[1],
+                                    pads[3], dil[1], ceilMode);
     if (oh <= 0 || ow <= 0)
       return nodeError(n) << "the kernel does not fit the padded input",
              failure();
     Type rt = tensorType({xs[0], xs[1], oh, ow});
+    auto ceil = builder.getBoolAttr(ceilMode);
+    auto dils = builder.getDenseI64ArrayAttr(dil);
     auto k = builder.getDenseI64ArrayAttr(ks);
     auto s = builder.getDenseI64ArrayAttr(strides);
     auto p = builder.getDenseI64ArrayAttr(pads);
     auto cip = builder.getBoolAttr(attrInt(n, "count_include_pad", 0));
     if (op == "MaxPool")
-      return define(nn::MaxPool2dOp::create(builder, loc, rt, *x, k, s, p,
-                                            builder.getBoolAttr(false)));
-    return define(nn::AvgPool2dOp::create(builder, loc, rt, *x, k, s, p, cip));
+      return define(nn::MaxPool2dOp::create(
+          builder, loc, rt, *x, k, s, p, builder.getBoolAttr(false), ceil, dils));
+    return define(
+        nn::AvgPool2dOp::create(builder, loc, rt, *x, k, s, p, cip, ceil, dils));
   }
   if (op == "Pad") {
     FailureOr<Value> x = tensorOperand(n, 0);
@@ -577,13 +613,199 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (rank != 4 || pads->i[0] || pads->i[1] || pads->i[4] || pads->i[5] ||
         llvm::any_of(pads->i, [](int64_t p) { return p < 0; }))
       return nodeError(n) << "only non-negative padding of the two spatial "
-                             "dims of a 4-D tensor is supported",
+                             "dims of a 4-D tensor is supported; this padding is not supported",
              failure();
     SmallVector<int64_t> p{pads->i[2], pads->i[3], pads->i[6], pads->i[7]};
     return define(nn::Pad2dOp::create(
         builder, loc,
         tensorType({xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]}),
         *x, builder.getDenseI64ArrayAttr(p), builder.getF32FloatAttr(value)));
+  }
+  if (op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" ||
+      op == "HardSigmoid" || op == "HardSwish" || op == "Clip") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    float alpha = 0.0f, beta = 0.0f;
+    std::string kind;
+    if (op == "LeakyRelu") {
+      kind = "leaky_relu";
+      alpha = attrFloat(n, "alpha", 0.01f);
+    } else if (op == "Sigmoid") {
+      kind = "sigmoid";
+    } else if (op == "Tanh") {
+      kind = "tanh";
+    } else if (op == "HardSigmoid") {
+      kind = "hard_sigmoid";
+      alpha = attrFloat(n, "alpha", 0.2f);
+      beta = attrFloat(n, "beta", 0.5f);
+    } else if (op == "HardSwish") {
+      kind = "hard_swish";
+    } else {
+      kind = "clip";
+      alpha = -std::numeric_limits<float>::infinity();
+      beta = std::numeric_limits<float>::infinity();
+      if (opset < 11) {
+        alpha = attrFloat(n, "min", alpha);
+        beta = attrFloat(n, "max", beta);
+      } else {
+        for (int i = 1; i < 3; ++i) {
+          if (n.input_size() <= i || n.input(i).empty())
+            continue;
+          const ConstTensor *c = constOperand(n, i);
+          if (!c || !c->isFloat || c->f.size() != 1)
+            return nodeError(n) << "min/max computed at run time are not "
+                                   "supported (constants only)",
+                   failure();
+          (i == 1 ? alpha : beta) = c->f[0];
+        }
+      }
+    }
+    return define(nn::ActivationOp::create(
+        builder, loc, *x, builder.getStringAttr(kind),
+        builder.getF32FloatAttr(alpha), builder.getF32FloatAttr(beta)));
+  }
+  if (op == "BatchNormalization") {
+    if (attrInt(n, "training_mode", 0) != 0 || n.output_size() > 1)
+      return nodeError(n) << "training-mode batch normalization (batch "
+                             "statistics) is not supported",
+             failure();
+    if (opset < 9 && attrInt(n, "spatial", 1) != 1)
+      return nodeError(n) << "spatial=0 is not supported", failure();
+    SmallVector<Value> ins;
+    for (int i = 0; i < 5; ++i) {
+      FailureOr<Value> v = tensorOperand(n, i);
+      if (failed(v))
+        return failure();
+      ins.push_back(*v);
+    }
+    auto xs = shapeOf(ins[0]);
+    if (xs.size() < 2)
+      return nodeError(n) << "the input needs a channel dimension", failure();
+    for (int i = 1; i < 5; ++i) {
+      auto s = shapeOf(ins[i]);
+      if (s.size() != 1 || s[0] != xs[1])
+        return nodeError(n) << "scale, bias, mean and var must have " << xs[1]
+                            << " elements",
+               failure();
+    }
+    return define(nn::BatchNormOp::create(
+        builder, loc, ins[0].getType(), ins[0], ins[1], ins[2], ins[3], ins[4],
+        builder.getF32FloatAttr(attrFloat(n, "epsilon", 1e-5f))));
+  }
+  if (op == "Transpose") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    auto xs = shapeOf(*x);
+    SmallVector<int64_t> rev;
+    for (int64_t d = xs.size() - 1; d >= 0; --d)
+      rev.push_back(d);
+    auto perm = attrInts(n, "perm", rev);
+    SmallVector<int64_t> ys;
+    SmallVector<bool> seen(xs.size(), false);
+    for (int64_t p : perm) {
+      if (p < 0 || p >= (int64_t)xs.size() || seen[p] ||
+          perm.size() != xs.size())
+        return nodeError(n) << "perm is not a permutation of the dims",
+               failure();
+      seen[p] = true;
+      ys.push_back(xs[p]);
+    }
+    return define(nn::TransposeOp::create(builder, loc, tensorType(ys), *x,
+                                          builder.getDenseI64ArrayAttr(perm)));
+  }
+  if (op == "Squeeze" || op == "Unsqueeze") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    SmallVector<int64_t> axes = attrInts(n, "axes", {});
+    if (n.input_size() > 1 && !n.input(1).empty()) {
+      const ConstTensor *ax = constOperand(n, 1);
+      if (!ax || ax->isFloat)
+        return nodeError(n) << "axes computed at run time are not supported",
+               failure();
+      axes.assign(ax->i.begin(), ax->i.end());
+    }
+    auto xs = shapeOf(*x);
+    SmallVector<int64_t> ys;
+    if (op == "Unsqueeze") {
+      int64_t rank = xs.size() + axes.size();
+      SmallVector<bool> inserted(rank, false);
+      for (int64_t a : axes) {
+        a = a < 0 ? a + rank : a;
+        if (a < 0 || a >= rank || inserted[a])
+          return nodeError(n) << "axes out of range", failure();
+        inserted[a] = true;
+      }
+      size_t next = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        ys.push_back(inserted[d] ? 1 : xs[next++]);
+    } else {
+      int64_t rank = xs.size();
+      SmallVector<bool> drop(rank, axes.empty());
+      for (int64_t a : axes) {
+        a = a < 0 ? a + rank : a;
+        if (a < 0 || a >= rank || xs[a] != 1)
+          return nodeError(n) << "can only squeeze dims of extent 1",
+                 failure();
+        drop[a] = true;
+      }
+      for (int64_t d = 0; d < rank; ++d)
+        if (!(drop[d] && xs[d] == 1))
+          ys.push_back(xs[d]);
+    }
+    return define(nn::ReshapeOp::create(builder, loc, tensorType(ys), *x));
+  }
+  if (op == "Concat") {
+    SmallVector<Value> ins;
+    for (int i = 0; i < n.input_size(); ++i) {
+      FailureOr<Value> v = tensorOperand(n, i);
+      if (failed(v))
+        return failure();
+      ins.push_back(*v);
+    }
+    auto ys = shapeOf(ins[0]);
+    int64_t axis = attrInt(n, "axis", 0);
+    if (axis < 0)
+      axis += ys.size();
+    if (axis < 0 || axis >= (int64_t)ys.size())
+      return nodeError(n) << "axis out of range", failure();
+    ys[axis] = 0;
+    for (Value v : ins) {
+      auto s = shapeOf(v);
+      if (s.size() != ys.size())
+        return nodeError(n) << "inputs differ in rank", failure();
+      for (size_t d = 0; d < s.size(); ++d)
+        if ((int64_t)d != axis && s[d] != ys[d])
+          return nodeError(n) << "inputs differ outside the axis", failure();
+      ys[axis] += s[axis];
+    }
+    if (ins.size() == 1)
+      return define(ins[0]);
+    return define(nn::ConcatOp::create(builder, loc, tensorType(ys), ins,
+                                       builder.getI64IntegerAttr(axis)));
+  }
+  if (op == "Softmax" || op == "LogSoftmax") {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    int64_t rank = shapeOf(*x).size();
+    int64_t axis = attrInt(n, "axis", opset < 13 ? 1 : -1);
+    if (axis < 0)
+      axis += rank;
+    if (axis < 0 || axis >= rank)
+      return nodeError(n) << "axis out of range", failure();
+    // Before opset 13 the input is flattened to 2-D at `axis`; that equals
+    // the per-axis form only for the last axis.
+    if (opset < 13 && axis != rank - 1)
+      return nodeError(n) << "the opset " << opset
+                          << " (flatten-to-2-D) form on a non-last axis is "
+                             "not supported",
+             failure();
+    return define(nn::SoftmaxOp::create(builder, loc, *x,
+                                        builder.getI64IntegerAttr(axis),
+                                        builder.getBoolAttr(op == "LogSoftmax")));
   }
   if (op == "Flatten" || op == "Reshape") {
     FailureOr<Value> x = tensorOperand(n, 0);
@@ -670,11 +892,15 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   for (const auto &o : model.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx")
       opset = o.version();
-  if (opset < 13 || opset > 17) {
+  // Ops keep their meaning across most opsets; importNode refuses the
+  // few whose older definitions differ from what we implement.
+  if (opset < 1 || opset > 17) {
     emitError(fileLoc()) << "opset " << opset
-                         << " is not supported (opsets 13 to 17 are)";
+                         << " is not supported (opsets 1 to 17 are; older "
+                            "op versions are checked per node)";
     return nullptr;
   }
+  this->opset = opset;
   const onnx::GraphProto &graph = model.graph();
 
   for (const auto &init : graph.initializer()) {
@@ -691,7 +917,8 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
     if (!consts.count(in.name()))
       inputs.push_back(&in);
   if (inputs.empty() || graph.output_size() == 0) {
-    emitError(fileLoc()) << "the model has no runtime input or no output";
+    emitError(fileLoc()) << "models without a runtime input or output are "
+                            "not supported";
     return nullptr;
   }
   SmallVector<Type> inTypes;
@@ -699,7 +926,8 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
     const auto &tt = input->type().tensor_type();
     if (!input->type().has_tensor_type() || !tt.has_shape()) {
       emitError(fileLoc()) << "input '" << input->name()
-                           << "' must be a tensor with a known shape";
+                           << "' is not a tensor of known shape; optional, "
+                              "sequence and unranked inputs are not supported";
       return nullptr;
     }
     if (tt.elem_type() != onnx::TensorProto::FLOAT) {
@@ -711,6 +939,12 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
     SmallVector<int64_t> inShape;
     for (int d = 0; d < tt.shape().dim_size(); ++d) {
       const auto &dim = tt.shape().dim(d);
+      if (dim.has_dim_value() && dim.dim_value() == 0) {
+        emitError(fileLoc()) << "input '" << input->name()
+                             << "' has no elements; empty tensors are not "
+                                "supported";
+        return nullptr;
+      }
       if (dim.has_dim_value() && dim.dim_value() > 0) {
         inShape.push_back(dim.dim_value());
       } else if (d == 0) {

@@ -2,6 +2,8 @@
 """ONNX backend node tests (Debian's libonnx-testdata) through mcutrain.
 
 Every single-node test of a supported operator is compiled with
+(int64 and float scalar inputs - shapes, axes, pads, clip bounds - bound as
+initializers from the test data, since mcutrain compiles static shapes)
 `mcutrain compile --inference-only`, the generated C++ is built and run on the
 test's inputs, and its outputs are compared with the test's expected outputs
 (rtol 1e-4, atol 1e-5). Each test ends as:
@@ -83,13 +85,48 @@ def size_name(base, i, count):
     return base if count == 1 else f"{base}{i}"
 
 
+def bind_static_inputs(src, work):
+    """mcutrain compiles static shapes: graph inputs that are int64 tensors
+    (shapes, axes, pads) or float scalars (Clip's min/max) become
+    initializers holding the test's values, as they are constants in models
+    exported from PyTorch. Returns the model path to compile."""
+    model = onnx.load(os.path.join(src, "model.onnx"))
+    data = os.path.join(src, "test_data_set_0")
+    inits = {i.name for i in model.graph.initializer}
+    runtime = [i for i in model.graph.input if i.name not in inits]
+    keep, bound = [], False
+    for idx, vi in enumerate(runtime):
+        tt = vi.type.tensor_type
+        scalar = tt.HasField("shape") and len(tt.shape.dim) == 0
+        path = os.path.join(data, f"input_{idx}.pb")
+        if vi.type.HasField("tensor_type") and os.path.exists(path) and (
+                tt.elem_type == onnx.TensorProto.INT64 or
+                (tt.elem_type == onnx.TensorProto.FLOAT and scalar)):
+            t = onnx.TensorProto()
+            t.ParseFromString(open(path, "rb").read())
+            t.name = vi.name
+            model.graph.initializer.append(t)
+            bound = True
+        else:
+            keep.append(vi)
+    if not bound:
+        return os.path.join(src, "model.onnx")
+    del model.graph.input[:]
+    model.graph.input.extend(keep + [i for i in onnx.load(
+        os.path.join(src, "model.onnx")).graph.input if i.name in inits])
+    out = os.path.join(work, "model.onnx")
+    onnx.save(model, out)
+    return out
+
+
 def run_one(args, name, op):
     src = os.path.join(args.data_dir, name)
     work = os.path.join(args.workdir, name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    model_path = bind_static_inputs(src, work)
     res = subprocess.run([args.mcutrain, "compile", "--inference-only",
-                          os.path.join(src, "model.onnx"), "-o",
+                          model_path, "-o",
                           os.path.join(work, "pkg"), "--name", "m"],
                          capture_output=True, text=True)
     if res.returncode < 0:
@@ -112,11 +149,13 @@ def run_one(args, name, op):
         t = onnx.TensorProto()
         t.ParseFromString(open(os.path.join(data, f), "rb").read())
         expected.append(numpy_helper.to_array(t))
-    # Inputs that are initializers in the model are not runtime inputs.
-    model = onnx.load(os.path.join(src, "model.onnx"))
+    # Inputs bound as initializers are not runtime inputs any more.
+    model = onnx.load(model_path)
     inits = {i.name for i in model.graph.initializer}
-    runtime = [i.name for i in model.graph.input if i.name not in inits]
-    in_arrays = in_arrays[:len(runtime)]
+    original = onnx.load(os.path.join(src, "model.onnx"))
+    orig_inits = {i.name for i in original.graph.initializer}
+    names = [i.name for i in original.graph.input if i.name not in orig_inits]
+    in_arrays = [a for nm, a in zip(names, in_arrays) if nm not in inits]
     reads, args_, outs, writes = [], [], [], []
     for i, a in enumerate(in_arrays):
         a.astype(np.float32).tofile(os.path.join(work, f"in{i}.bin"))

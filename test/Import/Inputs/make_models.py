@@ -38,7 +38,7 @@ def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     mlp(os.path.join(out, "mlp.onnx"))
-    mlp(os.path.join(out, "opset7.onnx"), opset=7)
+    mlp(os.path.join(out, "opset18.onnx"), opset=18)
     mlp(os.path.join(out, "dynamic.onnx"), input_dims=(1, "features"))
     mlp(os.path.join(out, "symbolic_batch.onnx"), input_dims=("N", 8))
     mlp(os.path.join(out, "lstm.onnx"), extra_nodes=[
@@ -47,7 +47,7 @@ def main():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
     save(helper.make_graph(
-        [helper.make_node("Conv", ["x", "cw"], ["y"], name="dw_conv", group=2)],
+        [helper.make_node("Conv", ["x", "cw"], ["y"], name="dw_conv", group=3)],
         "grouped", [x], [y], [weight("cw", (4, 2, 3, 3), 5)]),
         os.path.join(out, "grouped.onnx"))
     with open(os.path.join(out, "not_onnx.onnx"), "wb") as f:
