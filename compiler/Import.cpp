@@ -284,7 +284,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
   if (op == "Constant") {
     const auto *a = findAttr(n, "value");
     if (!a || !a->has_t())
-      return nodeError(n) << "forms other than the 'value' tensor are not supported",
+      return nodeError(n)
+                 << "forms other than the 'value' tensor are not supported",
              failure();
     ConstTensor c;
     if (failed(readTensor(a->t(), c, &n)))
@@ -337,7 +338,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (op == "Cast") {
       int64_t to = attrInt(n, "to", 0);
       if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)
-        return nodeError(n) << "Cast of a runtime tensor is not supported (constants only)",
+        return nodeError(n) << "Cast of a runtime tensor is not supported "
+                               "(constants only)",
                failure();
       c = a;
       c.onnxName.clear();
@@ -396,13 +398,13 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return failure();
     auto xs = shapeOf(*x), ws = shapeOf(*w);
     if (xs.size() != 4 || ws.size() != 4)
-      return nodeError(n) << "convolution over other than 2 spatial dims is not supported",
+      return nodeError(n) << "convolution over other than 2 spatial dims is "
+                             "not supported",
              failure();
     int64_t group = attrInt(n, "group", 1);
     if (group < 1 || ws[0] % group || xs[1] != ws[1] * group)
-      return nodeError(n) << "group=" << group << " does not match "
-                          << xs[1] << " input and " << ws[0]
-                          << " output channels",
+      return nodeError(n) << "group=" << group << " does not match " << xs[1]
+                          << " input and " << ws[0] << " output channels",
              failure();
     auto strides = attrInts(n, "strides", {1, 1});
     auto dil = attrInts(n, "dilations", {1, 1});
@@ -521,7 +523,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return failure();
     auto xs = shapeOf(*x);
     if (xs.size() != 4)
-      return nodeError(n) << "pooling over other than 2 spatial dims is not supported",
+      return nodeError(n)
+                 << "pooling over other than 2 spatial dims is not supported",
              failure();
     bool global = op == "GlobalAveragePool";
     auto ks = global ? SmallVector<int64_t>{xs[2], xs[3]}
@@ -534,8 +537,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
                              "spatial dimensions",
              failure();
     bool ceilMode = attrInt(n, "ceil_mode", 0) != 0;
-    auto dil = global ? SmallVector<int64_t>{1, 1}
-                      : attrInts(n, "dilations", {1, 1});
+    auto dil =
+        global ? SmallVector<int64_t>{1, 1} : attrInts(n, "dilations", {1, 1});
     if (dil.size() != 2 || dil[0] < 1 || dil[1] < 1)
       return nodeError(n) << "dilations must be 2 positive values", failure();
     if (op != "MaxPool" && (dil[0] != 1 || dil[1] != 1))
@@ -551,8 +554,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       pads = {0, 0, 0, 0};
     } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
       for (int d = 0; d < 2; ++d)
-        samePads(xs[2 + d], ks[d], strides[d], dil[d],
-                 autoPad == "SAME_UPPER", pads[d], pads[d + 2]);
+        samePads(xs[2 + d], ks[d], strides[d], dil[d], autoPad == "SAME_UPPER",
+                 pads[d], pads[d + 2]);
     } else if (autoPad != "NOTSET") {
       return nodeError(n) << "auto_pad '" << autoPad << "' is not supported",
              failure();
@@ -561,10 +564,10 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       if (pads[d] >= ks[d] || pads[d + 2] >= ks[d])
         return nodeError(n) << "pads must be smaller than the kernel",
                failure();
-    int64_t oh = nn::poolOutputSize(xs[2], ks[0], strides[0], pads[0],
-                                    pads[2], dil[0], ceilMode);
-    int64_t ow = nn::poolOutputSize(xs[3], ks[1], strides[1], pads[1],
-                                    pads[3], dil[1], ceilMode);
+    int64_t oh = nn::poolOutputSize(xs[2], ks[0], strides[0], pads[0], pads[2],
+                                    dil[0], ceilMode);
+    int64_t ow = nn::poolOutputSize(xs[3], ks[1], strides[1], pads[1], pads[3],
+                                    dil[1], ceilMode);
     if (oh <= 0 || ow <= 0)
       return nodeError(n) << "the kernel does not fit the padded input",
              failure();
@@ -576,10 +579,11 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     auto p = builder.getDenseI64ArrayAttr(pads);
     auto cip = builder.getBoolAttr(attrInt(n, "count_include_pad", 0));
     if (op == "MaxPool")
-      return define(nn::MaxPool2dOp::create(
-          builder, loc, rt, *x, k, s, p, builder.getBoolAttr(false), ceil, dils));
-    return define(
-        nn::AvgPool2dOp::create(builder, loc, rt, *x, k, s, p, cip, ceil, dils));
+      return define(nn::MaxPool2dOp::create(builder, loc, rt, *x, k, s, p,
+                                            builder.getBoolAttr(false), ceil,
+                                            dils));
+    return define(nn::AvgPool2dOp::create(builder, loc, rt, *x, k, s, p, cip,
+                                          ceil, dils));
   }
   if (op == "Pad") {
     FailureOr<Value> x = tensorOperand(n, 0);
@@ -613,7 +617,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (rank != 4 || pads->i[0] || pads->i[1] || pads->i[4] || pads->i[5] ||
         llvm::any_of(pads->i, [](int64_t p) { return p < 0; }))
       return nodeError(n) << "only non-negative padding of the two spatial "
-                             "dims of a 4-D tensor is supported; this padding is not supported",
+                             "dims of a 4-D tensor is supported; this padding "
+                             "is not supported",
              failure();
     SmallVector<int64_t> p{pads->i[2], pads->i[3], pads->i[6], pads->i[7]};
     return define(nn::Pad2dOp::create(
@@ -747,8 +752,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       for (int64_t a : axes) {
         a = a < 0 ? a + rank : a;
         if (a < 0 || a >= rank || xs[a] != 1)
-          return nodeError(n) << "can only squeeze dims of extent 1",
-                 failure();
+          return nodeError(n) << "can only squeeze dims of extent 1", failure();
         drop[a] = true;
       }
       for (int64_t d = 0; d < rank; ++d)
@@ -803,9 +807,9 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
                           << " (flatten-to-2-D) form on a non-last axis is "
                              "not supported",
              failure();
-    return define(nn::SoftmaxOp::create(builder, loc, *x,
-                                        builder.getI64IntegerAttr(axis),
-                                        builder.getBoolAttr(op == "LogSoftmax")));
+    return define(
+        nn::SoftmaxOp::create(builder, loc, *x, builder.getI64IntegerAttr(axis),
+                              builder.getBoolAttr(op == "LogSoftmax")));
   }
   if (op == "Flatten" || op == "Reshape") {
     FailureOr<Value> x = tensorOperand(n, 0);
@@ -992,7 +996,8 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
     results.push_back(out->second);
   }
   func::ReturnOp::create(builder, fileLoc(), results);
-  func.setType(builder.getFunctionType(inTypes, ValueRange(results).getTypes()));
+  func.setType(
+      builder.getFunctionType(inTypes, ValueRange(results).getTypes()));
   return OwningOpRef<ModuleOp>(module);
 }
 

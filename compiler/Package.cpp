@@ -62,19 +62,20 @@ ModelFacts gatherFacts(ModuleOp module) {
     f.outputShapes.emplace_back(cast<ShapedType>(t).getShape());
   forward.walk(
       [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
-  if (step) step.walk([&](Operation *op) {
-    auto mc = dyn_cast<nn::MacCountOpInterface>(op);
-    if (!mc)
-      return;
-    bool backward = op->hasAttr("mcutrain.backward");
-    int64_t macs = mc.getMacs();
-    (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
-    f.ops.push_back(
-        llvm::json::Object{{"node", locName(op->getLoc())},
-                           {"op", op->getName().getStringRef().str()},
-                           {"phase", backward ? "backward" : "forward"},
-                           {"macs", macs}});
-  });
+  if (step)
+    step.walk([&](Operation *op) {
+      auto mc = dyn_cast<nn::MacCountOpInterface>(op);
+      if (!mc)
+        return;
+      bool backward = op->hasAttr("mcutrain.backward");
+      int64_t macs = mc.getMacs();
+      (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
+      f.ops.push_back(
+          llvm::json::Object{{"node", locName(op->getLoc())},
+                             {"op", op->getName().getStringRef().str()},
+                             {"phase", backward ? "backward" : "forward"},
+                             {"macs", macs}});
+    });
   for (auto g : module.getOps<ml_program::GlobalOp>()) {
     int64_t bytes = cast<ShapedType>(g.getType()).getNumElements() * 4;
     (g.getIsMutable() ? f.trainableBytes : f.frozenBytes) += bytes;
@@ -260,8 +261,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   if (training)
     h << "inline constexpr std::uint64_t kTrainStepMacs = "
       << facts.trainForwardMacs + facts.backwardMacs << ";\n"
-      << "inline constexpr std::uint64_t kBackwardMacs = "
-      << facts.backwardMacs << ";\n";
+      << "inline constexpr std::uint64_t kBackwardMacs = " << facts.backwardMacs
+      << ";\n";
   h << "\n/// Copies the trainable parameters from their flash image.\n"
     << "void init();\n"
     << "/// Runs the model: inputs and outputs as flat float arrays.\n"
@@ -325,8 +326,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       << "const mcutrain::StepStats &last_step() { return stats; }\n\n"
       << "void set_learning_rate(float lr) {\n"
       << "  detail::" << train::kLearningRateGlobal << "[0] = lr;\n}\n"
-      << "float learning_rate() { return detail::"
-      << train::kLearningRateGlobal << "[0]; }\n\n";
+      << "float learning_rate() { return detail::" << train::kLearningRateGlobal
+      << "[0]; }\n\n";
   c << "const mcutrain::ParamInfo kTrainableParams["
     << std::max<size_t>(facts.trainable.size(), 1) << "] = {\n";
   for (const auto &p : facts.trainable) {

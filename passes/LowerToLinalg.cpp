@@ -181,8 +181,8 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
   int64_t g = op.getGroup();
   int64_t hp = xs[2] + p[0] + p[2], wp = xs[3] + p[1] + p[3];
-  Value xp = L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1,
-                      0.0f);
+  Value xp =
+      L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1, 0.0f);
   Value init;
   if (Value bias = op.getBias()) {
     init = L.generic(L.filled(ys, 0.0f), bias,
@@ -195,9 +195,9 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   // dims: n f c kh kw oh ow — ow innermost walks rows of x and y; c runs
   // over the channels of f's group.
   auto d = [&](unsigned i) { return L.d(i); };
-  AffineMap xMap = L.map(7, {d(0), groupChannel(d(1), d(2), ws[0] / g, ws[1], g),
-                             d(5) * s[0] + d(3) * dl[0],
-                             d(6) * s[1] + d(4) * dl[1]});
+  AffineMap xMap =
+      L.map(7, {d(0), groupChannel(d(1), d(2), ws[0] / g, ws[1], g),
+                d(5) * s[0] + d(3) * dl[0], d(6) * s[1] + d(4) * dl[1]});
   AffineMap wMap = L.map(7, {d(1), d(2), d(3), d(4)});
   AffineMap yMap = L.map(7, {d(0), d(1), d(5), d(6)});
   return L.generic(init, ValueRange{xp, op.getWeight()}, {xMap, wMap, yMap},
@@ -219,9 +219,9 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: f c kh kw n oh ow
   AffineMap dyMap = L.map(7, {d(4), d(0), d(5), d(6)});
-  AffineMap xMap = L.map(7, {d(4), groupChannel(d(0), d(1), ws[0] / g, ws[1], g),
-                             d(5) * s[0] + d(2) * dl[0],
-                             d(6) * s[1] + d(3) * dl[1]});
+  AffineMap xMap =
+      L.map(7, {d(4), groupChannel(d(0), d(1), ws[0] / g, ws[1], g),
+                d(5) * s[0] + d(2) * dl[0], d(6) * s[1] + d(3) * dl[1]});
   AffineMap wMap = L.map(7, {d(0), d(1), d(2), d(3)});
   return L.generic(L.filled(ws, 0.0f), ValueRange{op.getOutputGrad(), xp},
                    {dyMap, xMap, wMap},
@@ -248,10 +248,9 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   // index the flipped kernel)
   AffineExpr f = g == 1 ? d(2) : d(1).floorDiv(ws[1]) * outPerGroup + d(2);
   AffineExpr cw = g == 1 ? d(1) : d(1) % ws[1];
-  AffineMap dyMap = L.map(7, {d(0), f, d(5) + d(3) * dl[0],
-                              d(6) + d(4) * dl[1]});
-  AffineMap wMap = L.map(7, {f, cw,
-                             L.b.getAffineConstantExpr(ws[2] - 1) - d(3),
+  AffineMap dyMap =
+      L.map(7, {d(0), f, d(5) + d(3) * dl[0], d(6) + d(4) * dl[1]});
+  AffineMap wMap = L.map(7, {f, cw, L.b.getAffineConstantExpr(ws[2] - 1) - d(3),
                              L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
   AffineMap xMap = L.map(7, {d(0), d(1), d(5), d(6)});
   // Shape-only operand: gives fo and the flipped kernel loops their extent.
@@ -304,15 +303,14 @@ template <typename BinaryOp, typename ArithOp>
 Value lowerBinary(Lowering &L, BinaryOp op) {
   auto ys = op.getOutput().getType().getShape();
   SmallVector<IteratorType> iters(ys.size(), kPar);
-  return L.generic(
-      tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
-      ValueRange{op.getLhs(), op.getRhs()},
-      {L.broadcastMap(op.getLhs().getType().getShape(), ys),
-       L.broadcastMap(op.getRhs().getType().getShape(), ys),
-       L.b.getMultiDimIdentityMap(ys.size())},
-      iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-        return ArithOp::create(ob, l, a[0], a[1]);
-      });
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
+                   ValueRange{op.getLhs(), op.getRhs()},
+                   {L.broadcastMap(op.getLhs().getType().getShape(), ys),
+                    L.broadcastMap(op.getRhs().getType().getShape(), ys),
+                    L.b.getMultiDimIdentityMap(ys.size())},
+                   iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     return ArithOp::create(ob, l, a[0], a[1]);
+                   });
 }
 
 /// Elementwise over same-shaped operands.
@@ -351,8 +349,8 @@ Value lowerMaxPool(Lowering &L, nn::MaxPool2dOp op) {
       p[1], 1, 1, lowest);
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: n c kh kw oh ow
-  AffineMap xMap = L.map(6, {d(0), d(1), d(4) * s[0] + d(2) * dl[0],
-                             d(5) * s[1] + d(3) * dl[1]});
+  AffineMap xMap = L.map(
+      6, {d(0), d(1), d(4) * s[0] + d(2) * dl[0], d(5) * s[1] + d(3) * dl[1]});
   AffineMap kMap = L.map(6, {d(2), d(3)});
   AffineMap yMap = L.map(6, {d(0), d(1), d(4), d(5)});
   // The kernel extent comes from a shape-only operand.
@@ -448,10 +446,8 @@ Value windowGather(
         for (int64_t kh = 0; kh < k[0]; ++kh) {
           for (int64_t kw = 0; kw < k[1]; ++kw) {
             Value v0, v1;
-            Value oh =
-                L.sourceIndex(ob, h, kh * dl[0] - p[0], s[0], ys[2], v0);
-            Value ow =
-                L.sourceIndex(ob, w, kw * dl[1] - p[1], s[1], ys[3], v1);
+            Value oh = L.sourceIndex(ob, h, kh * dl[0] - p[0], s[0], ys[2], v0);
+            Value ow = L.sourceIndex(ob, w, kw * dl[1] - p[1], s[1], ys[3], v1);
             Value c = contrib(ob, iv, L.toIndex(ob, oh), L.toIndex(ob, ow),
                               kh * k[1] + kw);
             Value term = arith::SelectOp::create(ob, l, L.both(ob, v0, v1), c,
@@ -672,8 +668,8 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
         // hard_swish: x * relu6(x + 3) / 6
         Value r6 =
             clampTo(arith::AddFOp::create(ob, l, x, c(3.0f)), 0.0f, 6.0f);
-        return arith::DivFOp::create(
-            ob, l, arith::MulFOp::create(ob, l, x, r6), c(6.0f));
+        return arith::DivFOp::create(ob, l, arith::MulFOp::create(ob, l, x, r6),
+                                     c(6.0f));
       });
 }
 
@@ -722,8 +718,8 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
         Value slope = arith::DivFOp::create(
             ob, l, arith::AddFOp::create(ob, l, mul(x, c(2.0f)), c(3.0f)),
             c(6.0f));
-        Value upper =
-            pick(cmp(arith::CmpFPredicate::OGT, x, c(3.0f)), dy, mul(dy, slope));
+        Value upper = pick(cmp(arith::CmpFPredicate::OGT, x, c(3.0f)), dy,
+                           mul(dy, slope));
         return pick(cmp(arith::CmpFPredicate::OLT, x, c(-3.0f)), c(0.0f),
                     upper);
       });
@@ -752,11 +748,11 @@ Value lowerBatchNorm(Lowering &L, nn::BatchNormOp op) {
 
 Value copyThroughMap(Lowering &L, Value in, ArrayRef<int64_t> ys,
                      ArrayRef<AffineExpr> inExprs) {
-  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()), in,
-                   {L.map(ys.size(), inExprs),
-                    L.b.getMultiDimIdentityMap(ys.size())},
-                   SmallVector<IteratorType>(ys.size(), kPar),
-                   [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()), in,
+      {L.map(ys.size(), inExprs), L.b.getMultiDimIdentityMap(ys.size())},
+      SmallVector<IteratorType>(ys.size(), kPar),
+      [](OpBuilder &, Location, ValueRange a) { return a[0]; });
 }
 
 Value lowerTranspose(Lowering &L, nn::TransposeOp op) {
@@ -819,8 +815,8 @@ SmallVector<AffineExpr> dimsExcept(Lowering &L, unsigned rank, int64_t axis) {
 
 /// Reduces along `axis`; `full[i]` says operand i has the full shape (else
 /// it is already reduced).
-Value reduceAxis(Lowering &L, ValueRange ins, ArrayRef<bool> full,
-                 int64_t axis, float init, BodyFn body) {
+Value reduceAxis(Lowering &L, ValueRange ins, ArrayRef<bool> full, int64_t axis,
+                 float init, BodyFn body) {
   auto xt = cast<RankedTensorType>(ins[0].getType());
   unsigned rank = xt.getRank();
   SmallVector<int64_t> kept;
@@ -880,27 +876,27 @@ Value lowerSoftmaxGrad(Lowering &L, nn::SoftmaxGradOp op) {
   unsigned rank = yt.getRank();
   bool log = op.getLog();
   // softmax: dx = y * (dy - sum(dy * y));  log: dx = dy - exp(y) * sum(dy)
-  Value s = reduceAxis(
-      L, ValueRange{dy, y}, {true, true}, axis, 0.0f,
-      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-        Value t = log ? a[0] : arith::MulFOp::create(ob, l, a[0], a[1]);
-        return arith::AddFOp::create(ob, l, a[2], t);
-      });
+  Value s =
+      reduceAxis(L, ValueRange{dy, y}, {true, true}, axis, 0.0f,
+                 [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                   Value t =
+                       log ? a[0] : arith::MulFOp::create(ob, l, a[0], a[1]);
+                   return arith::AddFOp::create(ob, l, a[2], t);
+                 });
   AffineMap id = L.b.getMultiDimIdentityMap(rank);
   AffineMap kept = L.map(rank, dimsExcept(L, rank, axis));
-  return L.generic(
-      tensor::EmptyOp::create(L.b, L.loc, yt.getShape(), L.f32()),
-      ValueRange{dy, y, s}, {id, id, kept, id},
-      SmallVector<IteratorType>(rank, kPar),
-      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-        if (log)
-          return arith::SubFOp::create(
-              ob, l, a[0],
-              arith::MulFOp::create(ob, l, math::ExpOp::create(ob, l, a[1]),
-                                    a[2]));
-        return arith::MulFOp::create(ob, l, a[1],
-                                     arith::SubFOp::create(ob, l, a[0], a[2]));
-      });
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, yt.getShape(), L.f32()),
+                   ValueRange{dy, y, s}, {id, id, kept, id},
+                   SmallVector<IteratorType>(rank, kPar),
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     if (log)
+                       return arith::SubFOp::create(
+                           ob, l, a[0],
+                           arith::MulFOp::create(
+                               ob, l, math::ExpOp::create(ob, l, a[1]), a[2]));
+                     return arith::MulFOp::create(
+                         ob, l, a[1], arith::SubFOp::create(ob, l, a[0], a[2]));
+                   });
 }
 
 /// dims: output batch dims..., i, k, j (j innermost: rows of B and Y).
@@ -928,13 +924,13 @@ Value lowerMatMul(Lowering &L, nn::MatMulOp op) {
   yExprs.push_back(j);
   SmallVector<IteratorType> iters(batch, kPar);
   iters.append({kPar, kRed, kPar});
-  return L.generic(L.filled(ys, 0.0f), ValueRange{op.getA(), op.getB()},
-                   {operandMap(as, i, k), operandMap(bs, k, j),
-                    L.map(dims, yExprs)},
-                   iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
-                     return arith::AddFOp::create(ob, l, a[2], m);
-                   });
+  return L.generic(
+      L.filled(ys, 0.0f), ValueRange{op.getA(), op.getB()},
+      {operandMap(as, i, k), operandMap(bs, k, j), L.map(dims, yExprs)}, iters,
+      [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+        return arith::AddFOp::create(ob, l, a[2], m);
+      });
 }
 
 /// Lowers one op; returns its replacement, or null if not ours.
@@ -945,10 +941,18 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::Conv2dGradInputOp o) { return lowerConvGradInput(L, o); })
       .Case([&](nn::Conv2dGradWeightOp o) { return lowerConvGradWeight(L, o); })
       .Case([&](nn::GemmOp o) { return lowerGemm(L, o); })
-      .Case([&](nn::AddOp o) { return lowerBinary<nn::AddOp, arith::AddFOp>(L, o); })
-      .Case([&](nn::SubOp o) { return lowerBinary<nn::SubOp, arith::SubFOp>(L, o); })
-      .Case([&](nn::MulOp o) { return lowerBinary<nn::MulOp, arith::MulFOp>(L, o); })
-      .Case([&](nn::DivOp o) { return lowerBinary<nn::DivOp, arith::DivFOp>(L, o); })
+      .Case([&](nn::AddOp o) {
+        return lowerBinary<nn::AddOp, arith::AddFOp>(L, o);
+      })
+      .Case([&](nn::SubOp o) {
+        return lowerBinary<nn::SubOp, arith::SubFOp>(L, o);
+      })
+      .Case([&](nn::MulOp o) {
+        return lowerBinary<nn::MulOp, arith::MulFOp>(L, o);
+      })
+      .Case([&](nn::DivOp o) {
+        return lowerBinary<nn::DivOp, arith::DivFOp>(L, o);
+      })
       .Case([&](nn::ActivationOp o) { return lowerActivation(L, o); })
       .Case([&](nn::ActivationGradOp o) { return lowerActivationGrad(L, o); })
       .Case([&](nn::BatchNormOp o) { return lowerBatchNorm(L, o); })

@@ -26,10 +26,9 @@ int64_t mcutrain::nn::slidingOutputSize(int64_t in, int64_t kernel,
   return (padded - span) / stride + 1;
 }
 
-int64_t mcutrain::nn::poolOutputSize(int64_t in, int64_t kernel,
-                                     int64_t stride, int64_t padBegin,
-                                     int64_t padEnd, int64_t dilation,
-                                     bool ceilMode) {
+int64_t mcutrain::nn::poolOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                                     int64_t padBegin, int64_t padEnd,
+                                     int64_t dilation, bool ceilMode) {
   int64_t span = dilation * (kernel - 1) + 1;
   int64_t padded = in + padBegin + padEnd;
   if (padded < span || stride <= 0)
@@ -86,8 +85,8 @@ LogicalResult Conv2dOp::verify() {
     return failure();
   int64_t g = getGroup();
   if (g < 1 || w[0] % g)
-    return emitOpError() << "group " << g << " does not divide the "
-                         << w[0] << " output channels";
+    return emitOpError() << "group " << g << " does not divide the " << w[0]
+                         << " output channels";
   if (x[1] != w[1] * g)
     return emitOpError() << "input has " << x[1]
                          << " channels but the weight expects " << w[1] * g;
@@ -138,8 +137,8 @@ LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
 
 LogicalResult ActivationOp::verify() {
-  static const char *kinds[] = {"leaky_relu",   "clip",      "sigmoid",
-                                "tanh",         "hard_sigmoid", "hard_swish"};
+  static const char *kinds[] = {"leaky_relu", "clip",         "sigmoid",
+                                "tanh",       "hard_sigmoid", "hard_swish"};
   if (!llvm::is_contained(kinds, getKind()))
     return emitOpError() << "unknown activation '" << getKind() << "'";
   return success();
@@ -231,10 +230,10 @@ template <typename PoolOp> static LogicalResult verifyPool(PoolOp op) {
   auto d = op.getDilations();
   if (failed(checkPairs(op, d, 2, "dilations")))
     return failure();
-  int64_t oh = poolOutputSize(x[2], k[0], s[0], p[0], p[2], d[0],
-                              op.getCeilMode());
-  int64_t ow = poolOutputSize(x[3], k[1], s[1], p[1], p[3], d[1],
-                              op.getCeilMode());
+  int64_t oh =
+      poolOutputSize(x[2], k[0], s[0], p[0], p[2], d[0], op.getCeilMode());
+  int64_t ow =
+      poolOutputSize(x[3], k[1], s[1], p[1], p[3], d[1], op.getCeilMode());
   if (y[0] != x[0] || y[1] != x[1] || y[2] != oh || y[3] != ow)
     return op.emitOpError() << "result shape does not match the pooling (" << oh
                             << "x" << ow << " spatial)";

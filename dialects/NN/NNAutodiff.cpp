@@ -166,8 +166,8 @@ LogicalResult DivOp::buildAdjoint(OpBuilder &b, Value dy,
                           getLhs().getType());
   if (needGrad[1]) {
     // d(a/b)/db = -(a/b)/b
-    Value q = DivOp::create(b, loc, t, MulOp::create(b, loc, t, dy, getOutput()),
-                            getRhs());
+    Value q = DivOp::create(
+        b, loc, t, MulOp::create(b, loc, t, dy, getOutput()), getRhs());
     grads[1] = sumToShape(b, loc, q, getRhs().getType(), -1.0f);
   }
   return success();
@@ -193,10 +193,10 @@ LogicalResult BatchNormOp::buildAdjoint(OpBuilder &b, Value dy,
   Location loc = getLoc();
   auto xt = getInput().getType();
   auto ct = cast<RankedTensorType>(getScale().getType());
-  Value zeros = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(ct, 0.0f));
-  Value ones = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(ct, 1.0f));
+  Value zeros =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(ct, 0.0f));
+  Value ones =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(ct, 1.0f));
   // Frozen statistics: the op is affine in x with slope scale/sqrt(var+eps).
   if (needGrad[0])
     grads[0] = BatchNormOp::create(b, loc, xt, dy, getScale(), zeros, zeros,
@@ -205,9 +205,9 @@ LogicalResult BatchNormOp::buildAdjoint(OpBuilder &b, Value dy,
   perChannel[1] = xt.getDimSize(1);
   auto pct = RankedTensorType::get(perChannel, b.getF32Type());
   if (needGrad[1]) {
-    Value xhat = BatchNormOp::create(b, loc, xt, getInput(), ones, zeros,
-                                     getMean(), getVariance(),
-                                     getEpsilonAttr());
+    Value xhat =
+        BatchNormOp::create(b, loc, xt, getInput(), ones, zeros, getMean(),
+                            getVariance(), getEpsilonAttr());
     Value prod = MulOp::create(b, loc, xt, dy, xhat);
     grads[1] = ReshapeOp::create(b, loc, ct, sumToShape(b, loc, prod, pct));
   }
@@ -242,8 +242,8 @@ LogicalResult ConcatOp::buildAdjoint(OpBuilder &b, Value dy,
     if (needGrad[i]) {
       SmallVector<int64_t> offsets(rank, 0);
       offsets[axis] = at;
-      grads[i] = SliceOp::create(b, getLoc(), t, dy,
-                                 b.getDenseI64ArrayAttr(offsets));
+      grads[i] =
+          SliceOp::create(b, getLoc(), t, dy, b.getDenseI64ArrayAttr(offsets));
     }
     at += t.getDimSize(axis);
   }
@@ -255,8 +255,8 @@ LogicalResult SoftmaxOp::buildAdjoint(OpBuilder &b, Value dy,
                                       SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0])
-    grads[0] = SoftmaxGradOp::create(b, getLoc(), dy.getType(), dy,
-                                     getOutput(), getAxisAttr(), getLogAttr());
+    grads[0] = SoftmaxGradOp::create(b, getLoc(), dy.getType(), dy, getOutput(),
+                                     getAxisAttr(), getLogAttr());
   return success();
 }
 

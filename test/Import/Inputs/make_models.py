@@ -56,5 +56,50 @@ def main():
         f.write(open(os.path.join(out, "mlp.onnx"), "rb").read()[:100])
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and len(sys.argv) == 2:
     main()
+
+
+def ops_model(out):
+    """One model exercising the import of every elementwise/shape op."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "gw"], ["c"], name="gconv", group=2, pads=[1, 1, 1, 1]),
+        n("BatchNormalization", ["c", "s", "b", "m", "v"], ["bn"], name="bn",
+          epsilon=1e-3),
+        n("LeakyRelu", ["bn"], ["a1"], name="leaky", alpha=0.1),
+        n("Clip", ["a1", "lo", "hi"], ["a2"], name="relu6"),
+        n("HardSwish", ["a2"], ["a3"], name="hswish"),
+        n("MaxPool", ["a3"], ["p"], name="pool", kernel_shape=[2, 2],
+          strides=[2, 2], ceil_mode=1),
+        n("Sigmoid", ["p"], ["sg"], name="sig"),
+        n("Tanh", ["p"], ["th"], name="tanh"),
+        n("Mul", ["sg", "th"], ["mu"], name="mul"),
+        n("Sub", ["mu", "p"], ["su"], name="sub"),
+        n("Div", ["su", "two"], ["dv"], name="div"),
+        n("Concat", ["dv", "p"], ["cc"], name="cat", axis=1),
+        n("Transpose", ["cc"], ["tr"], name="tr", perm=[0, 2, 3, 1]),
+        n("Unsqueeze", ["tr", "ax0"], ["us"], name="unsq"),
+        n("Squeeze", ["us", "ax0"], ["sq"], name="sq"),
+        n("Softmax", ["sq"], ["sm"], name="softmax", axis=-1),
+        n("LogSoftmax", ["sm"], ["ls"], name="logsoftmax", axis=1),
+        n("MatMul", ["ls", "mw"], ["y"], name="bmm"),
+    ]
+    rng = np.random.default_rng(7)
+    f = lambda name, shape: numpy_helper.from_array(
+        rng.standard_normal(shape).astype(np.float32), name)
+    inits = [f("gw", (4, 2, 3, 3)), f("s", (4,)), f("b", (4,)), f("m", (4,)),
+             numpy_helper.from_array(np.ones(4, np.float32), "v"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "lo"),
+             numpy_helper.from_array(np.array(6.0, np.float32), "hi"),
+             numpy_helper.from_array(np.array([2.0], np.float32), "two"),
+             numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+             f("mw", (8, 5))]
+    save(helper.make_graph(nodes, "ops", [x], [y], inits), out)
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "ops":
+    os.makedirs(sys.argv[1], exist_ok=True)
+    ops_model(os.path.join(sys.argv[1], "ops.onnx"))
