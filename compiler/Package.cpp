@@ -43,7 +43,7 @@ bool isIdentifier(StringRef s) {
 struct ModelFacts {
   SmallVector<SmallVector<int64_t>> inputShapes, outputShapes;
   int64_t forwardMacs = 0, trainForwardMacs = 0, backwardMacs = 0;
-  int64_t trainableBytes = 0, frozenBytes = 0;
+  int64_t trainableBytes = 0, frozenBytes = 0, optimizerStateBytes = 0;
   llvm::json::Array ops, params;
   struct Param {
     std::string symbol, onnxName;
@@ -62,6 +62,11 @@ ModelFacts gatherFacts(ModuleOp module) {
     f.outputShapes.emplace_back(cast<ShapedType>(t).getShape());
   forward.walk(
       [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
+  if (step)
+    step.walk([&](train::UpdateOp u) {
+      f.optimizerStateBytes +=
+          u.getNumStateBuffers() * u.getGrad().getType().getNumElements() * 4;
+    });
   if (step)
     step.walk([&](Operation *op) {
       auto mc = dyn_cast<nn::MacCountOpInterface>(op);
@@ -168,9 +173,12 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     return emitError(cli) << "--name '" << opts.name
                           << "' is not a C++ identifier",
            failure();
-  if (opts.optimizer != "sgd")
-    return emitError(cli) << "optimizer '" << opts.optimizer
-                          << "' is not supported (supported: sgd)",
+  static const char *optimizers[] = {"sgd", "momentum", "nesterov", "adam",
+                                     "adagrad"};
+  if (!llvm::is_contained(optimizers, StringRef(opts.training.optimizer)))
+    return emitError(cli) << "optimizer '" << opts.training.optimizer
+                          << "' is not supported (supported: sgd, momentum, "
+                             "nesterov, adam, adagrad)",
            failure();
   if (!(opts.training.lr > 0) || !std::isfinite(opts.training.lr))
     return emitError(cli) << "--lr must be a positive number", failure();
@@ -253,7 +261,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   h << "inline constexpr std::size_t kArenaBytes = " << arenaBytes << ";\n"
     << "inline constexpr std::size_t kTrainableParamBytes = "
     << facts.trainableBytes << ";\n"
-    << "inline constexpr std::size_t kOptimizerStateBytes = 0;\n"
+    << "inline constexpr std::size_t kOptimizerStateBytes = "
+    << facts.optimizerStateBytes << ";\n"
     << "inline constexpr std::size_t kFrozenParamBytes = " << facts.frozenBytes
     << "; // flash\n"
     << "inline constexpr std::uint64_t kForwardMacs = " << facts.forwardMacs
@@ -382,7 +391,7 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       {"output_shape", llvm::json::Array(facts.outputShapes[0])},
       {"mode", training ? "training" : "inference"},
       {"loss", opts.training.loss},
-      {"optimizer", opts.optimizer},
+      {"optimizer", opts.training.optimizer},
       {"lr", opts.training.lr},
       {"trainable", opts.training.trainable},
       {"arena",
@@ -394,9 +403,10 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       {"parameters",
        llvm::json::Object{{"trainable_bytes", facts.trainableBytes},
                           {"frozen_bytes", facts.frozenBytes},
-                          {"optimizer_state_bytes", 0},
+                          {"optimizer_state_bytes", facts.optimizerStateBytes},
                           {"list", std::move(facts.params)}}},
-      {"ram_bytes", arenaBytes + facts.trainableBytes},
+      {"ram_bytes",
+       arenaBytes + facts.trainableBytes + facts.optimizerStateBytes},
       {"macs",
        llvm::json::Object{{"forward", facts.forwardMacs},
                           {"train_step_forward", facts.trainForwardMacs},

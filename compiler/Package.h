@@ -10,7 +10,6 @@ namespace mcutrain {
 struct PackageOptions {
   std::string name = "model";
   std::string outDir;
-  std::string optimizer = "sgd";
   /// Only @forward (predict): any number of inputs and outputs, every
   /// parameter frozen (flash).
   bool inferenceOnly = false;

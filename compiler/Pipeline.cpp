@@ -38,6 +38,13 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   db.loss = o.loss;
   db.trainable = o.trainable;
   db.lr = o.lr;
+  db.optimizer = o.optimizer;
+  db.momentum = o.momentum;
+  db.beta1 = o.beta1;
+  db.beta2 = o.beta2;
+  db.epsilon = o.epsilon;
+  db.weightDecay = o.weightDecay;
+  db.lrDecay = o.lrDecay;
   pm.addPass(createDeriveBackwardPass(db));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
 }

@@ -13,6 +13,10 @@ struct TrainingOptions {
   std::string loss = "cross-entropy";
   std::string trainable = "all";
   double lr = 0.01;
+  std::string optimizer = "sgd";
+  double momentum = 0.9, beta1 = 0.9, beta2 = 0.999;
+  double epsilon = -1; // optimizer's default
+  double weightDecay = 0, lrDecay = 0;
 };
 
 struct LoweringOptions {

@@ -5,6 +5,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/GlobPattern.h"
 
 namespace mcutrain {
 #define GEN_PASS_DEF_DERIVEBACKWARDPASS
@@ -68,21 +69,35 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
              failure();
     for (size_t i = layers.size() - k; i < layers.size(); ++i)
       result.insert(layers[i].begin(), layers[i].end());
+  } else if (spec == "bias-only") {
+    // Rank-1 parameters of layers: biases (and batch-norm shifts/scales).
+    for (auto &l : layers)
+      for (auto g : l)
+        if (cast<ShapedType>(g.getType()).getRank() == 1)
+          result.insert(g);
   } else {
     SmallVector<StringRef> names;
     spec.split(names, ',', -1, false);
     for (StringRef name : names) {
       name = name.trim();
       bool found = false;
-      for (auto g : module.getOps<ml_program::GlobalOp>())
-        if (onnxName(g) == name || g.getSymName() == name) {
-          result.insert(g);
-          found = true;
-        }
+      auto pattern = llvm::GlobPattern::create(name);
+      if (!pattern) {
+        llvm::consumeError(pattern.takeError());
+        return emitError(forward.getLoc())
+                   << "--trainable pattern '" << name << "' is malformed",
+               failure();
+      }
+      for (auto &l : layers)
+        for (auto g : l)
+          if (pattern->match(onnxName(g)) || pattern->match(g.getSymName())) {
+            result.insert(g);
+            found = true;
+          }
       if (!found)
         return emitError(forward.getLoc())
                    << "--trainable names '" << name
-                   << "', which is not an initializer of the model",
+                   << "', which matches no trainable initializer of the model",
                failure();
     }
   }
@@ -108,6 +123,14 @@ struct DeriveBackwardPass
     }
     if (module.lookupSymbol("train_step")) {
       module.emitError("the module already has @train_step");
+      return signalPassFailure();
+    }
+    static const char *optimizers[] = {"sgd", "momentum", "nesterov", "adam",
+                                       "adagrad"};
+    if (!llvm::is_contained(optimizers, StringRef(optimizer))) {
+      module.emitError() << "unsupported optimizer '" << optimizer
+                         << "' (supported: sgd, momentum, nesterov, adam, "
+                            "adagrad)";
       return signalPassFailure();
     }
     if (loss != "cross-entropy") {
@@ -246,10 +269,14 @@ struct DeriveBackwardPass
       auto it = grads.find(load.getResult());
       if (it == grads.end())
         continue;
-      auto upd = train::SgdUpdateOp::create(
+      float eps = epsilon >= 0 ? epsilon : (optimizer == "adagrad" ? 1e-10 : 1e-8);
+      auto upd = train::UpdateOp::create(
           b, load.getLoc(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
-          it->second, b.getF32FloatAttr(lr));
+          it->second, b.getF32FloatAttr(lr), b.getStringAttr(optimizer),
+          b.getF32FloatAttr(momentum), b.getF32FloatAttr(beta1),
+          b.getF32FloatAttr(beta2), b.getF32FloatAttr(eps),
+          b.getF32FloatAttr(weightDecay), b.getF32FloatAttr(lrDecay));
       tagBackward(upd);
     }
     Value scalar =

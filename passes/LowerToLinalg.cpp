@@ -1046,44 +1046,121 @@ struct LowerToLinalgPass
       g.erase();
     }
 
-    // One run-time learning rate, initialised to the compiled-in value.
-    std::optional<float> lr;
-    module.walk([&](train::SgdUpdateOp u) {
-      if (!lr)
-        lr = u.getLr().convertToFloat();
-    });
-    if (lr && !module.lookupSymbol(train::kLearningRateGlobal)) {
+    // Run-time scalars: the learning rate (initialised to the compiled-in
+    // value), the step count and Adam's beta powers.
+    SmallVector<train::UpdateOp> updates;
+    module.walk([&](train::UpdateOp u) { updates.push_back(u); });
+    auto scalarType = MemRefType::get({}, b.getF32Type());
+    auto scalarGlobal = [&](StringRef name, float init) {
+      if (module.lookupSymbol(name))
+        return;
       b.setInsertionPointToStart(module.getBody());
-      auto scalar = RankedTensorType::get({}, b.getF32Type());
-      memref::GlobalOp::create(b, module.getLoc(), train::kLearningRateGlobal,
-                               b.getStringAttr("public"),
-                               MemRefType::get({}, b.getF32Type()),
-                               DenseElementsAttr::get(scalar, *lr),
-                               /*constant=*/false, IntegerAttr());
+      memref::GlobalOp::create(
+          b, module.getLoc(), name, b.getStringAttr("public"), scalarType,
+          DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()),
+                                 init),
+          /*constant=*/false, IntegerAttr());
+    };
+    std::optional<train::UpdateOp> adam;
+    for (auto u : updates)
+      if (u.getOptimizer() == "adam" && !adam)
+        adam = u;
+    if (!updates.empty()) {
+      scalarGlobal(train::kLearningRateGlobal,
+                   updates.front().getLr().convertToFloat());
+      scalarGlobal(train::kStepCountGlobal, 0.0f);
+    }
+    if (adam) {
+      scalarGlobal(train::kBeta1PowerGlobal, 1.0f);
+      scalarGlobal(train::kBeta2PowerGlobal, 1.0f);
+    }
+    // Optimizer state: RAM buffers shaped like their parameter, zeroed by
+    // @init.
+    SmallVector<StringRef> states;
+    for (auto u : updates) {
+      auto g = module.lookupSymbol<memref::GlobalOp>(u.getParam());
+      for (unsigned i = 0; i < u.getNumStateBuffers(); ++i) {
+        std::string name = train::UpdateOp::stateName(u.getParam(), i);
+        if (module.lookupSymbol(name))
+          continue;
+        b.setInsertionPointAfter(g);
+        auto st = memref::GlobalOp::create(
+            b, g.getLoc(), name, b.getStringAttr("public"), g.getType(),
+            Attribute(), /*constant=*/false, IntegerAttr());
+        st->setAttr("mcutrain.optimizer_state", b.getUnitAttr());
+        states.push_back(st.getSymName());
+      }
+    }
+    // Each training step first advances the counters.
+    SmallVector<func::FuncOp> steps;
+    for (auto u : updates) {
+      auto f = u->getParentOfType<func::FuncOp>();
+      if (!llvm::is_contained(steps, f))
+        steps.push_back(f);
+    }
+    auto scale = [&](OpBuilder &ob, Location loc, StringRef name, float factor,
+                     bool add) {
+      Value m = memref::GetGlobalOp::create(ob, loc, scalarType, name);
+      Value v = memref::LoadOp::create(ob, loc, m, ValueRange{});
+      Value c = arith::ConstantOp::create(ob, loc, ob.getF32FloatAttr(factor));
+      Value next = add ? arith::AddFOp::create(ob, loc, v, c).getResult()
+                       : arith::MulFOp::create(ob, loc, v, c).getResult();
+      memref::StoreOp::create(ob, loc, next, m, ValueRange{});
+    };
+    for (auto f : steps) {
+      b.setInsertionPointToStart(&f.getBody().front());
+      scale(b, f.getLoc(), train::kStepCountGlobal, 1.0f, true);
+      if (adam) {
+        scale(b, f.getLoc(), train::kBeta1PowerGlobal,
+              adam->getBeta1().convertToFloat(), false);
+        scale(b, f.getLoc(), train::kBeta2PowerGlobal,
+              adam->getBeta2().convertToFloat(), false);
+      }
     }
 
-    // @init() copies each trainable parameter from its flash image.
+    // @init() copies each trainable parameter from its flash image, zeroes
+    // the optimizer state and resets the counters.
     if (!module.lookupSymbol("init")) {
       b.setInsertionPointToEnd(module.getBody());
       auto init = func::FuncOp::create(b, module.getLoc(), "init",
                                        b.getFunctionType({}, {}));
       b.setInsertionPointToStart(init.addEntryBlock());
-      for (auto [param, image] : trainable) {
-        auto g = module.lookupSymbol<memref::GlobalOp>(param);
-        Value dst =
-            memref::GetGlobalOp::create(b, g.getLoc(), g.getType(), param);
-        Value src =
-            memref::GetGlobalOp::create(b, g.getLoc(), g.getType(), image);
+      Location loc = module.getLoc();
+      auto fillGlobal = [&](StringRef name, Value src, float value) {
+        auto g = module.lookupSymbol<memref::GlobalOp>(name);
+        Value dst = memref::GetGlobalOp::create(b, loc, g.getType(), name);
         unsigned rank = g.getType().getRank();
         AffineMap id = b.getMultiDimIdentityMap(rank);
-        linalg::GenericOp::create(b, g.getLoc(), TypeRange(), src, dst,
-                                  ArrayRef<AffineMap>{id, id},
-                                  SmallVector<IteratorType>(rank, kPar),
-                                  [](OpBuilder &ob, Location l, ValueRange a) {
-                                    linalg::YieldOp::create(ob, l, a[0]);
-                                  });
+        SmallVector<AffineMap> maps;
+        if (src)
+          maps.push_back(id);
+        maps.push_back(id);
+        linalg::GenericOp::create(
+            b, loc, TypeRange(), src ? ValueRange{src} : ValueRange{}, dst,
+            maps, SmallVector<IteratorType>(rank, kPar),
+            [&](OpBuilder &ob, Location l, ValueRange a) {
+              Value v = src ? a[0]
+                            : arith::ConstantOp::create(
+                                  ob, l, ob.getF32FloatAttr(value))
+                                  .getResult();
+              linalg::YieldOp::create(ob, l, v);
+            });
+      };
+      for (auto [param, image] : trainable) {
+        auto g = module.lookupSymbol<memref::GlobalOp>(image);
+        fillGlobal(param,
+                   memref::GetGlobalOp::create(b, loc, g.getType(), image),
+                   0.0f);
       }
-      func::ReturnOp::create(b, module.getLoc());
+      for (StringRef st : states)
+        fillGlobal(st, Value(), 0.0f);
+      if (!updates.empty())
+        fillGlobal(train::kStepCountGlobal, Value(), 0.0f);
+      if (adam) {
+        fillGlobal(train::kBeta1PowerGlobal, Value(), 1.0f);
+        fillGlobal(train::kBeta2PowerGlobal, Value(), 1.0f);
+      }
+      func::ReturnOp::create(b, loc);
     }
 
     bool failedAny = false;

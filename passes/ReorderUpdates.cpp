@@ -19,8 +19,8 @@ struct ReorderUpdatesPass
     if (!func.getBody().hasOneBlock())
       return;
     Block &block = func.getBody().front();
-    SmallVector<train::SgdUpdateOp> updates(block.getOps<train::SgdUpdateOp>());
-    for (train::SgdUpdateOp upd : updates) {
+    SmallVector<train::UpdateOp> updates(block.getOps<train::UpdateOp>());
+    for (train::UpdateOp upd : updates) {
       // The update must follow its gradient and every read of the old value
       // (the ops that use a load of the same global).
       Operation *latest = upd.getGrad().getDefiningOp();

@@ -2,6 +2,7 @@
 #include "dialects/Train/Train.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
@@ -31,12 +32,30 @@ int64_t CrossEntropyLossOp::getMacs() {
 int64_t CrossEntropyLossGradOp::getMacs() {
   return getLogits().getType().getNumElements();
 }
-int64_t SgdUpdateOp::getMacs() { return getGrad().getType().getNumElements(); }
+int64_t UpdateOp::getMacs() {
+  return getGrad().getType().getNumElements() * (1 + getNumStateBuffers());
+}
+
+unsigned UpdateOp::getNumStateBuffers() {
+  StringRef o = getOptimizer();
+  if (o == "adam")
+    return 2;
+  if (o == "momentum" || o == "nesterov" || o == "adagrad")
+    return 1;
+  return 0;
+}
+
+LogicalResult UpdateOp::verify() {
+  StringRef o = getOptimizer();
+  if (o != "sgd" && o != "momentum" && o != "nesterov" && o != "adam" &&
+      o != "adagrad")
+    return emitOpError() << "unknown optimizer '" << o << "'";
+  return success();
+}
 
 /// The parameter is an ml_program.global before lowering and a memref.global
 /// after; both must be mutable and shaped like the gradient.
-LogicalResult
-SgdUpdateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+LogicalResult UpdateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   Operation *sym = symbolTable.lookupNearestSymbolFrom(*this, getParamAttr());
   if (!sym)
     return emitOpError() << "unknown parameter @" << getParam();
@@ -59,57 +78,135 @@ SgdUpdateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return success();
 }
 
-bool SgdUpdateOp::bufferizesToMemoryRead(OpOperand &,
-                                         const bufferization::AnalysisState &) {
+bool UpdateOp::bufferizesToMemoryRead(OpOperand &,
+                                      const bufferization::AnalysisState &) {
   return true;
 }
-bool SgdUpdateOp::bufferizesToMemoryWrite(
-    OpOperand &, const bufferization::AnalysisState &) {
+bool UpdateOp::bufferizesToMemoryWrite(OpOperand &,
+                                       const bufferization::AnalysisState &) {
   return false;
 }
 bufferization::AliasingValueList
-SgdUpdateOp::getAliasingValues(OpOperand &,
-                               const bufferization::AnalysisState &) {
+UpdateOp::getAliasingValues(OpOperand &,
+                            const bufferization::AnalysisState &) {
   return {};
 }
 
-/// Becomes an elementwise linalg.generic on memrefs that writes the global in
-/// place: no copy of the parameter, no gradient buffer beyond the operand.
+/// A scalar run-time global (lower-to-linalg creates them), or `fallback`.
+static Value loadScalarGlobal(RewriterBase &rewriter, Operation *from,
+                              StringRef name, Location loc, float fallback) {
+  auto g = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      from, rewriter.getStringAttr(name));
+  if (!g)
+    return arith::ConstantOp::create(rewriter, loc,
+                                     rewriter.getF32FloatAttr(fallback));
+  Value m = memref::GetGlobalOp::create(rewriter, loc, g.getType(),
+                                        g.getSymName());
+  return memref::LoadOp::create(rewriter, loc, m, ValueRange{});
+}
+
+/// Becomes one elementwise linalg.generic on memrefs that reads the gradient
+/// and rewrites the parameter and its state buffers in place: no copy of the
+/// parameter, no buffer beyond the gradient operand.
 LogicalResult
-SgdUpdateOp::bufferize(RewriterBase &rewriter,
-                       const bufferization::BufferizationOptions &options,
-                       bufferization::BufferizationState &state) {
+UpdateOp::bufferize(RewriterBase &rewriter,
+                    const bufferization::BufferizationOptions &options,
+                    bufferization::BufferizationState &state) {
   FailureOr<Value> grad = getBuffer(rewriter, getGrad(), options, state);
   if (failed(grad))
     return failure();
-  auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-      *this, getParamAttr());
-  if (!global)
-    return emitOpError() << "parameter must be a memref.global when bufferized";
   Location loc = getLoc();
-  Value param = memref::GetGlobalOp::create(rewriter, loc, global.getType(),
-                                            global.getSymName());
-  unsigned rank = global.getType().getRank();
-  AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  // The learning rate is a global the application may change at run time
-  // (lower-to-linalg creates it); without one the attribute is a constant.
-  Value lr;
-  if (auto lrGlobal = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-          *this, rewriter.getStringAttr(kLearningRateGlobal))) {
-    Value m = memref::GetGlobalOp::create(rewriter, loc, lrGlobal.getType(),
-                                          lrGlobal.getSymName());
-    lr = memref::LoadOp::create(rewriter, loc, m, ValueRange{});
-  } else {
-    lr = arith::ConstantOp::create(rewriter, loc, getLrAttr());
+  auto lookup = [&](StringRef name) -> Value {
+    auto g = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        *this, rewriter.getStringAttr(name));
+    if (!g)
+      return Value();
+    return memref::GetGlobalOp::create(rewriter, loc, g.getType(),
+                                       g.getSymName());
+  };
+  Value param = lookup(getParam());
+  if (!param)
+    return emitOpError() << "parameter must be a memref.global when bufferized";
+  SmallVector<Value> outs{param};
+  for (unsigned i = 0; i < getNumStateBuffers(); ++i) {
+    Value st = lookup(stateName(getParam(), i));
+    if (!st)
+      return emitOpError() << "missing optimizer state @"
+                           << stateName(getParam(), i);
+    outs.push_back(st);
   }
+  // The learning rate is a global the application may change at run time.
+  Value lr = loadScalarGlobal(rewriter, *this, kLearningRateGlobal, loc,
+                              getLr().convertToFloat());
+  StringRef opt = getOptimizer();
+  Value bc1, bc2, clr;
+  auto f = [&](OpBuilder &b, float v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  };
+  if (opt == "adam") {
+    // Bias corrections 1 - beta^t from the running powers.
+    bc1 = arith::SubFOp::create(
+        rewriter, loc, f(rewriter, 1.0f),
+        loadScalarGlobal(rewriter, *this, kBeta1PowerGlobal, loc, 0.0f));
+    bc2 = arith::SubFOp::create(
+        rewriter, loc, f(rewriter, 1.0f),
+        loadScalarGlobal(rewriter, *this, kBeta2PowerGlobal, loc, 0.0f));
+  } else if (opt == "adagrad") {
+    // lr / (1 + (t - 1) * lr_decay)
+    Value t = loadScalarGlobal(rewriter, *this, kStepCountGlobal, loc, 1.0f);
+    Value tm1 = arith::SubFOp::create(rewriter, loc, t, f(rewriter, 1.0f));
+    Value den = arith::AddFOp::create(
+        rewriter, loc, f(rewriter, 1.0f),
+        arith::MulFOp::create(rewriter, loc, tm1,
+                              f(rewriter, getLrDecay().convertToFloat())));
+    clr = arith::DivFOp::create(rewriter, loc, lr, den);
+  }
+  float wd = getWeightDecay().convertToFloat();
+  float mu = getMomentum().convertToFloat();
+  float b1 = getBeta1().convertToFloat(), b2 = getBeta2().convertToFloat();
+  float eps = getEpsilon().convertToFloat();
+
+  unsigned rank = getGrad().getType().getRank();
+  AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+  SmallVector<AffineMap> maps(outs.size() + 1, id);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   linalg::GenericOp::create(
-      rewriter, loc, TypeRange(), ValueRange{*grad}, ValueRange{param},
-      ArrayRef<AffineMap>{id, id}, iters,
-      [&](OpBuilder &b, Location l, ValueRange args) {
-        Value step = arith::MulFOp::create(b, l, args[0], lr);
-        Value next = arith::SubFOp::create(b, l, args[1], step);
-        linalg::YieldOp::create(b, l, next);
+      rewriter, loc, TypeRange(), ValueRange{*grad}, outs, maps, iters,
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        auto mul = [&](Value x, Value y) -> Value {
+          return arith::MulFOp::create(b, l, x, y);
+        };
+        auto add = [&](Value x, Value y) -> Value {
+          return arith::AddFOp::create(b, l, x, y);
+        };
+        auto sub = [&](Value x, Value y) -> Value {
+          return arith::SubFOp::create(b, l, x, y);
+        };
+        auto div = [&](Value x, Value y) -> Value {
+          return arith::DivFOp::create(b, l, x, y);
+        };
+        Value g = a[0], p = a[1];
+        if (wd != 0.0f)
+          g = add(g, mul(p, f(b, wd)));
+        SmallVector<Value> results;
+        if (opt == "sgd") {
+          results.push_back(sub(p, mul(lr, g)));
+        } else if (opt == "momentum" || opt == "nesterov") {
+          Value m = add(mul(a[2], f(b, mu)), g);
+          Value d = opt == "nesterov" ? add(g, mul(m, f(b, mu))) : m;
+          results.append({sub(p, mul(lr, d)), m});
+        } else if (opt == "adam") {
+          Value m = add(mul(a[2], f(b, b1)), mul(g, f(b, 1.0f - b1)));
+          Value v = add(mul(a[3], f(b, b2)), mul(mul(g, g), f(b, 1.0f - b2)));
+          Value mhat = div(m, bc1);
+          Value den = add(math::SqrtOp::create(b, l, div(v, bc2)), f(b, eps));
+          results.append({sub(p, mul(lr, div(mhat, den))), m, v});
+        } else { // adagrad
+          Value s = add(a[2], mul(g, g));
+          Value den = add(math::SqrtOp::create(b, l, s), f(b, eps));
+          results.append({sub(p, mul(clr, div(g, den))), s});
+        }
+        linalg::YieldOp::create(b, l, results);
       });
   rewriter.eraseOp(*this);
   return success();

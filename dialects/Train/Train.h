@@ -12,6 +12,11 @@ namespace mcutrain::train {
 /// Name of the f32 global holding the run-time learning rate.
 inline constexpr llvm::StringLiteral kLearningRateGlobal =
     "mcutrain_learning_rate";
+/// Run-time step count (f32) and Adam's beta1^t, beta2^t: advanced at the
+/// start of every train_step, reset by init().
+inline constexpr llvm::StringLiteral kStepCountGlobal = "mcutrain_step_count";
+inline constexpr llvm::StringLiteral kBeta1PowerGlobal = "mcutrain_beta1_power";
+inline constexpr llvm::StringLiteral kBeta2PowerGlobal = "mcutrain_beta2_power";
 } // namespace mcutrain::train
 
 #define GET_OP_CLASSES

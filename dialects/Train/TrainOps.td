@@ -44,22 +44,43 @@ def Train_CrossEntropyLossGradOp : Train_Op<"cross_entropy_loss_grad",
   }];
 }
 
-def Train_SgdUpdateOp : Train_Op<"sgd_update", [
+def Train_UpdateOp : Train_Op<"update", [
     DeclareOpInterfaceMethods<SymbolUserOpInterface>,
     DeclareOpInterfaceMethods<MacCountOpInterface>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,
         ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
          "getAliasingValues", "bufferize"]>]> {
-  let summary = "param -= lr * grad, in place on an ml_program.global";
+  let summary = "One optimizer step on an ml_program.global parameter, in place";
   let description = [{
-    Reads `grad` and writes the parameter global in place. Every read of the
-    parameter's old value in the step must come before this op
-    (reorder-updates places it right after the last one).
+    optimizer: sgd (p -= lr * g), momentum and nesterov (PyTorch SGD with
+    momentum, dampening 0), adam (with bias correction), adagrad (PyTorch
+    Adagrad with lr_decay). weight_decay adds weight_decay * p to the
+    gradient (L2, as torch.optim). State buffers (momentum, Adam's moments,
+    Adagrad's sum) are globals named `<param>__state<i>` that
+    lower-to-linalg creates; the learning rate and step count are run-time
+    globals. Every read of the parameter's old value in the step must come
+    before this op (reorder-updates places it right after the last one).
   }];
   let arguments = (ins FlatSymbolRefAttr:$param, RankedTensorOf<[F32]>:$grad,
-                   F32Attr:$lr);
+                   F32Attr:$lr,
+                   DefaultValuedAttr<StrAttr, "\"sgd\"">:$optimizer,
+                   DefaultValuedAttr<F32Attr, "0.9f">:$momentum,
+                   DefaultValuedAttr<F32Attr, "0.9f">:$beta1,
+                   DefaultValuedAttr<F32Attr, "0.999f">:$beta2,
+                   DefaultValuedAttr<F32Attr, "1e-8f">:$epsilon,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$lr_decay);
   let assemblyFormat = [{
     $param `,` $grad attr-dict `:` type($grad)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// How many state buffers (shaped like the parameter) the optimizer keeps.
+    unsigned getNumStateBuffers();
+    /// Symbol of state buffer `i` of parameter `param`.
+    static std::string stateName(llvm::StringRef param, unsigned i) {
+      return (param + "__state" + llvm::Twine(i)).str();
+    }
   }];
 }
 

@@ -67,6 +67,6 @@ func.func @loss_batch(%x: tensor<2x3xf32>, %l: tensor<3xi32>) -> tensor<f32> {
 ml_program.global private @frozen(dense<1.0> : tensor<2xf32>) : tensor<2xf32>
 func.func @update_frozen(%g: tensor<2xf32>) {
   // expected-error @+1 {{parameter @frozen is frozen (immutable global)}}
-  train.sgd_update @frozen, %g {lr = 0.1 : f32} : tensor<2xf32>
+  train.update @frozen, %g {lr = 0.1 : f32} : tensor<2xf32>
   return
 }

@@ -42,10 +42,10 @@ module {
 // CHECK-NOT: nn.conv2d_grad_input
 // CHECK: nn.conv2d_grad_weight
 // CHECK: nn.reduce_sum_to {{.*}} -> tensor<1x2x1x1xf32>
-// CHECK-DAG: train.sgd_update @cw, {{.*}} {lr = 0.00999999977 : f32, mcutrain.backward} : tensor<2x1x3x3xf32>
-// CHECK-DAG: train.sgd_update @cb,
-// CHECK-DAG: train.sgd_update @fw,
-// CHECK-DAG: train.sgd_update @fb,
+// CHECK-DAG: train.update @cw, {{.*}} {lr = 0.00999999977 : f32, mcutrain.backward} : tensor<2x1x3x3xf32>
+// CHECK-DAG: train.update @cb,
+// CHECK-DAG: train.update @fw,
+// CHECK-DAG: train.update @fb,
 // CHECK: %[[L:.*]] = tensor.extract %[[LOSS]][] : tensor<f32>
 // CHECK: return %[[L]] : f32
 
@@ -56,7 +56,7 @@ module {
 // LAST1-LABEL: func.func @train_step
 // LAST1-NOT: nn.relu_grad
 // LAST1-NOT: nn.conv2d_grad
-// LAST1-NOT: train.sgd_update @c
+// LAST1-NOT: train.update @c
 // LAST1: nn.gemm {{.*}}trans_a = true
 // LAST1-NOT: nn.conv2d_grad
 // LAST1: return
@@ -65,9 +65,9 @@ module {
 // NAMED: ml_program.global private mutable @cb
 // NAMED-LABEL: func.func @train_step
 // NAMED-NOT: nn.conv2d_grad_weight
-// NAMED: train.sgd_update @cb, {{.*}} {lr = 5.000000e-01 : f32, mcutrain.backward}
-// NAMED-NOT: train.sgd_update
+// NAMED: train.update @cb, {{.*}} {lr = 5.000000e-01 : f32, mcutrain.backward}
+// NAMED-NOT: train.update
 
 // TOOMANY: error: --trainable last:5 but the model has only 2 parameterised layers
-// UNKNOWN: error: --trainable names 'nope', which is not an initializer of the model
+// UNKNOWN: error: --trainable names 'nope', which matches no trainable initializer of the model
 // BADLOSS: error: unsupported loss 'hinge' (supported: cross-entropy)

@@ -12,6 +12,10 @@
 // CHECK-DAG: memref.global "public" constant @fw : memref<3x8xf32> = dense<5.000000e-02> {mcutrain.trainable = false}
 
 // CHECK-LABEL: func.func @f
+// A training step first advances the step count.
+// CHECK: memref.get_global @mcutrain_step_count
+// CHECK: arith.addf
+// CHECK: memref.store
 // Parameters are read in place (restrict: no copy).
 // CHECK: %[[CWM:.*]] = memref.get_global @cw : memref<2x1x3x3xf32>
 // CHECK: %[[CW:.*]] = bufferization.to_tensor %[[CWM]] restrict
@@ -26,17 +30,19 @@
 // The weight gradient reduces over batch and output positions.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
 // The update stays for bufferization (it writes the global in place).
-// CHECK: train.sgd_update @cw
+// CHECK: train.update @cw
 // Reshape is a view: collapse then expand.
 // CHECK: tensor.collapse_shape {{.*}} into tensor<8xf32>
 // CHECK: tensor.expand_shape {{.*}} into tensor<1x8xf32>
 // Gemm loops i, k, j.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]
-// @init copies the flash image of each trainable parameter.
+// @init copies the flash image of each trainable parameter and resets the
+// step count.
 // CHECK-LABEL: func.func @init()
-// CHECK: memref.get_global @cw :
 // CHECK: memref.get_global @cw__init :
+// CHECK: memref.get_global @cw :
 // CHECK: linalg.generic
+// CHECK: memref.get_global @mcutrain_step_count
 module {
   ml_program.global private mutable @cw(dense<0.1> : tensor<2x1x3x3xf32>) : tensor<2x1x3x3xf32>
   ml_program.global private @fw(dense<0.05> : tensor<3x8xf32>) : tensor<3x8xf32>
@@ -45,7 +51,7 @@ module {
     %fw = ml_program.global_load @fw : tensor<3x8xf32>
     %c = nn.conv2d %x, %cw {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x1x4x4xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x2x2xf32>
     %dw = nn.conv2d_grad_weight %dy, %x {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1x1x4x4xf32>) -> tensor<2x1x3x3xf32>
-    train.sgd_update @cw, %dw {lr = 0.1 : f32} : tensor<2x1x3x3xf32>
+    train.update @cw, %dw {lr = 0.1 : f32} : tensor<2x1x3x3xf32>
     %f = nn.reshape %c : (tensor<1x2x2x2xf32>) -> tensor<1x8xf32>
     %y = nn.gemm %f, %fw {trans_b = true} : (tensor<1x8xf32>, tensor<3x8xf32>) -> tensor<1x3xf32>
     return %y : tensor<1x3xf32>

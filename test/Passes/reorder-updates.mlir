@@ -13,14 +13,14 @@ module {
     %dw = nn.gemm %x, %dy {trans_a = true} : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
     // CHECK: %[[DX:.*]] = nn.gemm %{{.*}}, %[[W:.*]] {trans_b = true}
     %dx = nn.gemm %dy, %w {trans_b = true} : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
-    // CHECK-NEXT: train.sgd_update @w, %[[DW]]
+    // CHECK-NEXT: train.update @w, %[[DW]]
     // CHECK: %[[DV:.*]] = nn.gemm %[[DX]], %{{.*}} {trans_a = true}
     %dv = nn.gemm %dx, %dx {trans_a = true} : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
-    // CHECK-NEXT: train.sgd_update @v, %[[DV]]
+    // CHECK-NEXT: train.update @v, %[[DV]]
     // CHECK: nn.add
     %s = nn.add %dx, %dx : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
-    train.sgd_update @w, %dw {lr = 0.1 : f32} : tensor<4x4xf32>
-    train.sgd_update @v, %dv {lr = 0.1 : f32} : tensor<4x4xf32>
+    train.update @w, %dw {lr = 0.1 : f32} : tensor<4x4xf32>
+    train.update @v, %dv {lr = 0.1 : f32} : tensor<4x4xf32>
     // CHECK: return
     return %s : tensor<4x4xf32>
   }
@@ -34,7 +34,7 @@ module {
   func.func @late_read(%g: tensor<4x4xf32>) -> tensor<4x4xf32> {
     %w = ml_program.global_load @w : tensor<4x4xf32>
     // expected-error @+1 {{parameter @w is read after its in-place update}}
-    train.sgd_update @w, %g {lr = 0.1 : f32} : tensor<4x4xf32>
+    train.update @w, %g {lr = 0.1 : f32} : tensor<4x4xf32>
     %s = nn.add %w, %g : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
     return %s : tensor<4x4xf32>
   }

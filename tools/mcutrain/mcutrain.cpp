@@ -32,8 +32,27 @@ static cl::opt<std::string> name("name",
 static cl::opt<std::string> loss("loss", cl::desc("Loss: cross-entropy"),
                                  cl::init("cross-entropy"),
                                  cl::sub(compileCmd));
-static cl::opt<std::string> optimizer("optimizer", cl::desc("Optimizer: sgd"),
+static cl::opt<std::string> optimizer("optimizer",
+                                      cl::desc("Optimizer: sgd | momentum | "
+                                               "nesterov | adam | adagrad"),
                                       cl::init("sgd"), cl::sub(compileCmd));
+static cl::opt<double> momentum("momentum",
+                                cl::desc("Momentum (momentum, nesterov)"),
+                                cl::init(0.9), cl::sub(compileCmd));
+static cl::opt<double> beta1("beta1", cl::desc("Adam beta1"), cl::init(0.9),
+                             cl::sub(compileCmd));
+static cl::opt<double> beta2("beta2", cl::desc("Adam beta2"), cl::init(0.999),
+                             cl::sub(compileCmd));
+static cl::opt<double>
+    epsilon("epsilon",
+            cl::desc("Adam/Adagrad epsilon (default 1e-8 / 1e-10)"),
+            cl::init(-1), cl::sub(compileCmd));
+static cl::opt<double> weightDecay("weight-decay",
+                                   cl::desc("L2 weight decay (as torch.optim)"),
+                                   cl::init(0.0), cl::sub(compileCmd));
+static cl::opt<double> lrDecay("lr-decay",
+                               cl::desc("Adagrad learning-rate decay"),
+                               cl::init(0.0), cl::sub(compileCmd));
 static cl::opt<double> lr("lr", cl::desc("Learning rate"), cl::init(0.01),
                           cl::sub(compileCmd));
 static cl::opt<std::string>
@@ -99,7 +118,13 @@ int main(int argc, char **argv) {
     mcutrain::PackageOptions opts;
     opts.name = name;
     opts.outDir = outDir;
-    opts.optimizer = optimizer;
+    opts.training.optimizer = optimizer;
+    opts.training.momentum = momentum;
+    opts.training.beta1 = beta1;
+    opts.training.beta2 = beta2;
+    opts.training.epsilon = epsilon;
+    opts.training.weightDecay = weightDecay;
+    opts.training.lrDecay = lrDecay;
     opts.inferenceOnly = inferenceOnly;
     opts.import = importOpts;
     opts.training.loss = loss;
