@@ -220,7 +220,8 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   size_t numIn = facts.inputShapes.size(), numOut = facts.outputShapes.size();
   int64_t batch = facts.inputShapes[0].empty() ? 1 : facts.inputShapes[0][0];
   int64_t classes = 0;
-  if (training)
+  bool mse = opts.training.loss == "mse";
+  if (training && !mse)
     classes = facts.outputShapes[0][1];
   // predict(input, output) for one of each, else input0.., output0...
   auto argName = [](StringRef base, size_t i, size_t count) {
@@ -256,7 +257,7 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     h << "inline constexpr std::size_t k" << argName("OutputSize", i, numOut)
       << " = " << product(facts.outputShapes[i]) << "; // "
       << joinDims(facts.outputShapes[i], "x") << "\n";
-  if (training)
+  if (training && !mse)
     h << "inline constexpr std::size_t kNumClasses = " << classes << ";\n";
   h << "inline constexpr std::size_t kArenaBytes = " << arenaBytes << ";\n"
     << "inline constexpr std::size_t kTrainableParamBytes = "
@@ -276,16 +277,22 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     << "void init();\n"
     << "/// Runs the model: inputs and outputs as flat float arrays.\n"
     << "void predict(" << predictParams << ");\n";
-  if (training)
-    h << "/// One SGD step on a batch; labels: kBatch class indices. Returns "
-         "the\n"
-      << "/// mean loss, or NaN (and no update) if a label is out of range.\n"
+  if (training && mse)
+    h << "/// One optimizer step on a batch; target: kOutputSize floats (for "
+         "an\n/// autoencoder, the input itself). Returns the mean squared "
+         "error.\n"
+      << "float train_step(const float *input, const float *target);\n";
+  if (training && !mse)
+    h << "/// One optimizer step on a batch; labels: kBatch class indices.\n"
+      << "/// Returns the mean loss, or NaN (and no update) if a label is out\n"
+      << "/// of range.\n"
       << "float train_step(const float *input, const std::int32_t *labels);\n"
       << (batch == 1 ? "/// Batch-1 convenience form.\n"
                        "float train_step(const float *input, std::int32_t "
                        "label);\n"
-                     : "")
-      << "const mcutrain::StepStats &last_step();\n"
+                     : "");
+  if (training)
+    h << "const mcutrain::StepStats &last_step();\n"
       << "/// The SGD learning rate (starts at the compiled-in --lr).\n"
       << "void set_learning_rate(float lr);\n"
       << "float learning_rate();\n";
@@ -315,7 +322,11 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     << (training ? "  stats = mcutrain::StepStats();\n" : "") << "}\n\n"
     << "void predict(" << predictParams << ") {\n"
     << "  detail::forward(" << predictArgs << ");\n}\n\n";
-  if (training)
+  if (training && mse)
+    c << "float train_step(const float *input, const float *target) {\n"
+      << "  float loss = detail::train_step(const_cast<float *>(input),\n"
+      << "                                  const_cast<float *>(target));\n";
+  if (training && !mse)
     c << "float train_step(const float *input, const std::int32_t *labels) "
          "{\n"
       << "  if (!mcutrain::labels_valid(labels, kBatch, kNumClasses)) {\n"
@@ -324,14 +335,17 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
       << "  float loss = detail::train_step(const_cast<float *>(input),\n"
       << "                                  const_cast<std::int32_t "
-         "*>(labels));\n"
+         "*>(labels));\n";
+  if (training)
+    c
       << "  stats.loss = loss;\n  stats.skipped = false;\n"
       << "  stats.rejected_input = false;\n"
       << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
       << "  ++stats.steps;\n  return loss;\n}\n\n"
-      << (batch == 1 ? "float train_step(const float *input, std::int32_t "
-                       "label) {\n  return train_step(input, &label);\n}\n\n"
-                     : "")
+      << (batch == 1 && !mse
+              ? "float train_step(const float *input, std::int32_t "
+                "label) {\n  return train_step(input, &label);\n}\n\n"
+              : "")
       << "const mcutrain::StepStats &last_step() { return stats; }\n\n"
       << "void set_learning_rate(float lr) {\n"
       << "  detail::" << train::kLearningRateGlobal << "[0] = lr;\n}\n"

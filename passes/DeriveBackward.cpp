@@ -133,13 +133,15 @@ struct DeriveBackwardPass
                             "adagrad)";
       return signalPassFailure();
     }
-    if (loss != "cross-entropy") {
+    if (loss != "cross-entropy" && loss != "mse") {
       module.emitError() << "unsupported loss '" << loss
-                         << "' (supported: cross-entropy)";
+                         << "' (supported: cross-entropy, mse)";
       return signalPassFailure();
     }
-    auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-    if (!logitsType || logitsType.getRank() != 2) {
+    bool mse = loss == "mse";
+    auto logitsType =
+        dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+    if (!logitsType || (!mse && logitsType.getRank() != 2)) {
       forward.emitError("cross-entropy needs 2-D logits [batch, classes], "
                         "the model returns ")
           << forward.getResultTypes()[0];
@@ -156,8 +158,11 @@ struct DeriveBackwardPass
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointAfter(forward);
     Type inType = forward.getArgumentTypes()[0];
-    auto labelsType =
-        RankedTensorType::get({logitsType.getDimSize(0)}, b.getI32Type());
+    // Integer class labels for cross-entropy, a target like the output for
+    // MSE.
+    Type labelsType =
+        mse ? Type(logitsType)
+            : RankedTensorType::get({logitsType.getDimSize(0)}, b.getI32Type());
     auto step = func::FuncOp::create(
         b, forward.getLoc(), "train_step",
         b.getFunctionType({inType, labelsType}, {b.getF32Type()}));
@@ -196,8 +201,13 @@ struct DeriveBackwardPass
 
     Location lossLoc = NameLoc::get(b.getStringAttr("loss"), step.getLoc());
     Value labels = step.getArgument(1);
-    Value lossValue = train::CrossEntropyLossOp::create(
-        b, lossLoc, RankedTensorType::get({}, b.getF32Type()), logits, labels);
+    auto scalarType = RankedTensorType::get({}, b.getF32Type());
+    Value lossValue =
+        mse ? train::MseLossOp::create(b, lossLoc, scalarType, logits, labels)
+                  .getResult()
+            : train::CrossEntropyLossOp::create(b, lossLoc, scalarType, logits,
+                                                labels)
+                  .getResult();
     auto tagBackward = [&](Operation *op) {
       op->setAttr("mcutrain.backward", b.getUnitAttr());
     };
@@ -214,10 +224,15 @@ struct DeriveBackwardPass
       it->second = add;
     };
     if (active.contains(logits)) {
-      auto seed = train::CrossEntropyLossGradOp::create(b, lossLoc, logitsType,
-                                                        logits, labels);
+      Operation *seed =
+          mse ? train::MseLossGradOp::create(b, lossLoc, logitsType, logits,
+                                             labels)
+                    .getOperation()
+              : train::CrossEntropyLossGradOp::create(b, lossLoc, logitsType,
+                                                      logits, labels)
+                    .getOperation();
       tagBackward(seed);
-      grads[logits] = seed;
+      grads[logits] = seed->getResult(0);
     }
 
     for (Operation *op : llvm::reverse(forwardOps)) {

@@ -933,6 +933,34 @@ Value lowerMatMul(Lowering &L, nn::MatMulOp op) {
       });
 }
 
+Value lowerMse(Lowering &L, train::MseLossOp op) {
+  auto pt = op.getPrediction().getType();
+  unsigned rank = pt.getRank();
+  float n = float(pt.getNumElements());
+  AffineMap id = L.b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, {}, L.b.getContext());
+  return L.generic(L.filled({}, 0.0f),
+                   ValueRange{op.getPrediction(), op.getTarget()},
+                   {id, id, scalar}, SmallVector<IteratorType>(rank, kRed),
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value d = arith::SubFOp::create(ob, l, a[0], a[1]);
+                     Value sq = arith::MulFOp::create(ob, l, d, d);
+                     return arith::AddFOp::create(
+                         ob, l, a[2],
+                         arith::DivFOp::create(ob, l, sq, L.f32c(ob, n)));
+                   });
+}
+
+Value lowerMseGrad(Lowering &L, train::MseLossGradOp op) {
+  float scale = 2.0f / float(op.getPrediction().getType().getNumElements());
+  return elementwise(L, ValueRange{op.getPrediction(), op.getTarget()},
+                     [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                       Value d = arith::SubFOp::create(ob, l, a[0], a[1]);
+                       return arith::MulFOp::create(ob, l, d,
+                                                    L.f32c(ob, scale));
+                     });
+}
+
 /// Lowers one op; returns its replacement, or null if not ours.
 
 FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
@@ -998,6 +1026,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::ReduceSumToOp o) { return lowerReduceSumTo(L, o); })
       .Case(
           [&](train::CrossEntropyLossOp o) { return lowerCrossEntropy(L, o); })
+      .Case([&](train::MseLossOp o) { return lowerMse(L, o); })
+      .Case([&](train::MseLossGradOp o) { return lowerMseGrad(L, o); })
       .Case([&](train::CrossEntropyLossGradOp o) {
         return lowerCrossEntropyGrad(L, o);
       })

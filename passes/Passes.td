@@ -14,7 +14,7 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"loss", "loss", "std::string", "\"cross-entropy\"",
-           "Loss: cross-entropy">,
+           "Loss: cross-entropy | mse">,
     Option<"trainable", "trainable", "std::string", "\"all\"",
            "all | last:K | bias-only | comma-separated ONNX initializer "
            "names or glob patterns">,

@@ -26,6 +26,18 @@ LogicalResult CrossEntropyLossOp::verify() {
   return success();
 }
 
+LogicalResult MseLossOp::verify() {
+  if (getPrediction().getType() != getTarget().getType())
+    return emitOpError() << "prediction and target types differ";
+  return success();
+}
+int64_t MseLossOp::getMacs() {
+  return getPrediction().getType().getNumElements();
+}
+int64_t MseLossGradOp::getMacs() {
+  return getPrediction().getType().getNumElements();
+}
+
 int64_t CrossEntropyLossOp::getMacs() {
   return getLogits().getType().getNumElements();
 }

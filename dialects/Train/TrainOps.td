@@ -44,6 +44,29 @@ def Train_CrossEntropyLossGradOp : Train_Op<"cross_entropy_loss_grad",
   }];
 }
 
+def Train_MseLossOp : Train_Op<"mse_loss",
+    [Pure, DeclareOpInterfaceMethods<MacCountOpInterface>]> {
+  let summary = "Mean over all elements of (prediction - target)^2";
+  let arguments = (ins RankedTensorOf<[F32]>:$prediction,
+                   RankedTensorOf<[F32]>:$target);
+  let results = (outs 0DTensorOf<[F32]>:$loss);
+  let assemblyFormat = [{
+    $prediction `,` $target attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_MseLossGradOp : Train_Op<"mse_loss_grad",
+    [Pure, DeclareOpInterfaceMethods<MacCountOpInterface>]> {
+  let summary = "d(mean squared error)/d(prediction) = 2 (prediction - target) / size";
+  let arguments = (ins RankedTensorOf<[F32]>:$prediction,
+                   RankedTensorOf<[F32]>:$target);
+  let results = (outs RankedTensorOf<[F32]>:$prediction_grad);
+  let assemblyFormat = [{
+    $prediction `,` $target attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 def Train_UpdateOp : Train_Op<"update", [
     DeclareOpInterfaceMethods<SymbolUserOpInterface>,
     DeclareOpInterfaceMethods<MacCountOpInterface>,

@@ -27,6 +27,8 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "fashion-mnist"))
 from model import DemoCNN  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "zoo"))
+import zoo  # noqa: E402
 
 
 class PoolNet(nn.Module):
@@ -97,7 +99,7 @@ int main(int argc, char **argv) {
   (void)argc;
   int steps = %(steps)d;
   std::vector<float> x(m::kInputSize * steps);
-  std::vector<std::int32_t> y(m::kBatch * steps);
+  std::vector<%(label)s> y(%(label_size)s * steps);
   if (!readAll(argv[1], x.data(), x.size() * 4) ||
       !readAll(argv[2], y.data(), y.size() * 4)) {
     std::fprintf(stderr, "cannot read inputs\n");
@@ -119,22 +121,31 @@ int main(int argc, char **argv) {
   m::set_learning_rate(compiledLr);
   std::FILE *lf = std::fopen("losses.bin", "wb");
   for (int s = 0; s < steps; ++s) {
-    float loss = m::train_step(&x[s * m::kInputSize], &y[s * m::kBatch]);
+    float loss = m::train_step(&x[s * m::kInputSize], &y[s * %(label_size)s]);
     std::fwrite(&loss, 4, 1, lf);
     if (s == 0)
       dumpParams("params1.bin");
   }
   std::fclose(lf);
-  std::int32_t bad = 1000;
-  std::vector<std::int32_t> badLabels(m::kBatch, bad);
+%(bad_label_check)s
+  return 0;
+}
+"""
+
+
+BAD_LABEL_CHECK = r"""
+  std::vector<std::int32_t> badLabels(m::kBatch, 1000);
   float rejected = m::train_step(x.data(), badLabels.data());
   if (rejected == rejected || !m::last_step().rejected_input) {
     std::fprintf(stderr, "out-of-range label was not rejected\n");
     return 1;
-  }
-  return 0;
-}
-"""
+  }"""
+
+
+def loss_fn(mse, out, y):
+    if mse:
+        return nn.functional.mse_loss(out, torch.from_numpy(y))
+    return nn.functional.cross_entropy(out, torch.from_numpy(y).long())
 
 
 def rel_err(a, b):
@@ -154,7 +165,8 @@ def run(cmd, **kw):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model", choices=sorted(MODELS))
+    ap.add_argument("model", choices=sorted(MODELS) +
+                    ["zoo:" + z for z in zoo.MODELS])
     ap.add_argument("workdir")
     ap.add_argument("--mcutrain", required=True)
     ap.add_argument("--trainable", default="all")
@@ -169,31 +181,50 @@ def main():
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
     args = ap.parse_args()
 
-    cls, in_shape, classes = MODELS[args.model]
     torch.manual_seed(1)
     np.random.seed(1)
-    model = cls().eval()
+    if args.model.startswith("zoo:"):
+        model, shape = zoo.build(args.model[4:], seed=1)
+        in_shape = shape[1:]
+        classes = model(torch.zeros(shape)).shape[1]
+        # The autoencoder reconstructs its input: MSE; the rest classify.
+        mse = args.model == "zoo:autoencoder"
+    else:
+        cls, in_shape, classes = MODELS[args.model]
+        model = cls().eval()
+        mse = False
     if os.path.isdir(args.workdir):
         shutil.rmtree(args.workdir)
     os.makedirs(args.workdir)
     os.chdir(args.workdir)
     b = args.batch
+    # No constant folding: BatchNorm stays a node whose parameters keep
+    # their PyTorch names, so gradients can be compared by name.
     torch.onnx.export(model, torch.zeros(b, *in_shape), "model.onnx",
-                      opset_version=13)
+                      opset_version=13, do_constant_folding=False,
+                      training=torch.onnx.TrainingMode.PRESERVE)
     name = "net"
     run([args.mcutrain, "compile", "model.onnx", "-o", "pkg", "--name", name,
          "--lr", str(args.lr), "--trainable", args.trainable,
          "--optimizer", args.optimizer, "--momentum", str(args.momentum),
          "--weight-decay", str(args.weight_decay),
-         "--lr-decay", str(args.lr_decay)])
+         "--lr-decay", str(args.lr_decay),
+         "--loss", "mse" if mse else "cross-entropy"])
 
     steps = args.steps
     xs = np.random.rand(steps, b, *in_shape).astype(np.float32)
-    ys = np.random.randint(0, classes, size=(steps, b)).astype(np.int32)
+    if mse:
+        ys = np.random.rand(steps, b, classes).astype(np.float32)
+    else:
+        ys = np.random.randint(0, classes, size=(steps, b)).astype(np.int32)
     xs.tofile("x.bin")
     ys.tofile("y.bin")
     with open("harness.cpp", "w") as f:
-        f.write(HARNESS % {"name": name, "steps": steps})
+        f.write(HARNESS % {
+            "name": name, "steps": steps,
+            "label": "float" if mse else "std::int32_t",
+            "label_size": "m::kOutputSize" if mse else "m::kBatch",
+            "bad_label_check": "" if mse else BAD_LABEL_CHECK})
     flags = ["-std=c++17", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
              "-fno-exceptions", "-fno-rtti", "-Ipkg"]
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
@@ -262,7 +293,7 @@ def main():
     # max(max|g|, 1e-3 max|p0|).
     pg = split(np.fromfile("gradstep.bin", dtype=np.float32))
     out = model(torch.from_numpy(xs[0]))
-    nn.functional.cross_entropy(out, torch.from_numpy(ys[0]).long()).backward()
+    loss_fn(mse, out, ys[0]).backward()
     for n, c0, c1, t in zip(names, p0, pg, trained):
         if args.optimizer != "sgd" or wd != 0:
             break  # one lr=1 step is -gradient only for plain SGD
@@ -282,8 +313,7 @@ def main():
     ref_losses = []
     for s in range(steps):
         opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(torch.from_numpy(xs[s])),
-                                           torch.from_numpy(ys[s]).long())
+        loss = loss_fn(mse, model(torch.from_numpy(xs[s])), ys[s])
         loss.backward()
         opt.step()
         ref_losses.append(loss.item())

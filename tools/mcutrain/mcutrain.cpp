@@ -29,7 +29,7 @@ static cl::opt<std::string> name("name",
                                  cl::desc("C++ namespace and file stem of the "
                                           "package"),
                                  cl::init("model"), cl::sub(compileCmd));
-static cl::opt<std::string> loss("loss", cl::desc("Loss: cross-entropy"),
+static cl::opt<std::string> loss("loss", cl::desc("Loss: cross-entropy | mse"),
                                  cl::init("cross-entropy"),
                                  cl::sub(compileCmd));
 static cl::opt<std::string> optimizer("optimizer",
