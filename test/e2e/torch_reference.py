@@ -179,6 +179,8 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--lr-decay", type=float, default=0.0)
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
+    ap.add_argument("--no-sanitize", action="store_true",
+                    help="build the harness -O2 without ASan/UBSan (big models)")
     args = ap.parse_args()
 
     torch.manual_seed(1)
@@ -228,6 +230,8 @@ def main():
     flags = ["-std=c++17", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
              "-fno-exceptions", "-fno-rtti", "-Ipkg"]
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    if args.no_sanitize:
+        san = ["-O2"]
     run(["g++"] + flags + san + ["harness.cpp", f"pkg/{name}.cpp",
                                  f"pkg/{name}_params.cpp", "-o", "harness"])
     run(["./harness", "x.bin", "y.bin"])
