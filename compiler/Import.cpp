@@ -209,6 +209,9 @@ Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef name) {
       builder, NameLoc::get(builder.getStringAttr(name), fileLoc()), sym, type,
       /*is_mutable=*/false, data, builder.getStringAttr("private"));
   global->setAttr("onnx.name", builder.getStringAttr(name));
+  // Values of Constant nodes are not parameters: they never train.
+  if (c.onnxName.empty())
+    global->setAttr("onnx.constant", builder.getUnitAttr());
   // Loads sit at the top of @forward, in the order of first use.
   if (lastLoad)
     builder.setInsertionPointAfter(lastLoad);
@@ -293,12 +296,17 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     return defineConst(std::move(c));
   }
   if (op == "Shape") {
-    FailureOr<Value> x = tensorOperand(n, 0);
-    if (failed(x))
-      return failure();
+    SmallVector<int64_t> dims;
+    if (const ConstTensor *k = constOperand(n, 0)) {
+      dims = k->shape;
+    } else {
+      FailureOr<Value> x = tensorOperand(n, 0);
+      if (failed(x))
+        return failure();
+      dims = shapeOf(*x);
+    }
     ConstTensor c;
     c.isFloat = false;
-    SmallVector<int64_t> dims = shapeOf(*x);
     c.i.assign(dims.begin(), dims.end());
     int64_t rank = c.i.size();
     int64_t start = attrInt(n, "start", 0), end = attrInt(n, "end", rank);

@@ -337,8 +337,7 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       << "                                  const_cast<std::int32_t "
          "*>(labels));\n";
   if (training)
-    c
-      << "  stats.loss = loss;\n  stats.skipped = false;\n"
+    c << "  stats.loss = loss;\n  stats.skipped = false;\n"
       << "  stats.rejected_input = false;\n"
       << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
       << "  ++stats.steps;\n  return loss;\n}\n\n"

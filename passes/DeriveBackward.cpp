@@ -47,7 +47,7 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
     auto ad = cast<nn::AutodiffOpInterface>(op);
     for (auto [i, v] : llvm::enumerate(op->getOperands()))
       if (auto g = globalOf(v))
-        if (ad.isDifferentiableOperand(i))
+        if (ad.isDifferentiableOperand(i) && !g->hasAttr("onnx.constant"))
           params.push_back(g);
     if (!params.empty())
       layers.push_back(params);
@@ -139,8 +139,7 @@ struct DeriveBackwardPass
       return signalPassFailure();
     }
     bool mse = loss == "mse";
-    auto logitsType =
-        dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+    auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
     if (!logitsType || (!mse && logitsType.getRank() != 2)) {
       forward.emitError("cross-entropy needs 2-D logits [batch, classes], "
                         "the model returns ")
@@ -224,13 +223,12 @@ struct DeriveBackwardPass
       it->second = add;
     };
     if (active.contains(logits)) {
-      Operation *seed =
-          mse ? train::MseLossGradOp::create(b, lossLoc, logitsType, logits,
-                                             labels)
-                    .getOperation()
-              : train::CrossEntropyLossGradOp::create(b, lossLoc, logitsType,
-                                                      logits, labels)
-                    .getOperation();
+      Operation *seed = mse ? train::MseLossGradOp::create(
+                                  b, lossLoc, logitsType, logits, labels)
+                                  .getOperation()
+                            : train::CrossEntropyLossGradOp::create(
+                                  b, lossLoc, logitsType, logits, labels)
+                                  .getOperation();
       tagBackward(seed);
       grads[logits] = seed->getResult(0);
     }
@@ -284,7 +282,8 @@ struct DeriveBackwardPass
       auto it = grads.find(load.getResult());
       if (it == grads.end())
         continue;
-      float eps = epsilon >= 0 ? epsilon : (optimizer == "adagrad" ? 1e-10 : 1e-8);
+      float eps =
+          epsilon >= 0 ? epsilon : (optimizer == "adagrad" ? 1e-10 : 1e-8);
       auto upd = train::UpdateOp::create(
           b, load.getLoc(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),

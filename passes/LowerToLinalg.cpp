@@ -764,13 +764,27 @@ Value lowerTranspose(Lowering &L, nn::TransposeOp op) {
                         in);
 }
 
+/// A gather (not a linalg.generic: where an offset is 0 the input dim would
+/// be a plain loop dim, and linalg would take its larger extent as the loop
+/// bound).
 Value lowerSlice(Lowering &L, nn::SliceOp op) {
-  auto ys = op.getOutput().getType().getShape();
   auto off = op.getOffsets();
-  SmallVector<AffineExpr> in;
-  for (size_t j = 0; j < ys.size(); ++j)
-    in.push_back(L.d(j) + off[j]);
-  return copyThroughMap(L, op.getInput(), ys, in);
+  Value in = op.getInput();
+  auto gen = tensor::GenerateOp::create(
+      L.b, L.loc, op.getOutput().getType(), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        SmallVector<Value> idx;
+        for (auto [i, v] : llvm::enumerate(iv))
+          idx.push_back(
+              off[i] == 0
+                  ? v
+                  : arith::AddIOp::create(
+                        ob, l, v, arith::ConstantIndexOp::create(ob, l, off[i]))
+                        .getResult());
+        tensor::YieldOp::create(ob, l,
+                                tensor::ExtractOp::create(ob, l, in, idx));
+      });
+  return gen.getResult();
 }
 
 /// Branch-free: every input is read at a clamped index and the one whose
@@ -939,16 +953,15 @@ Value lowerMse(Lowering &L, train::MseLossOp op) {
   float n = float(pt.getNumElements());
   AffineMap id = L.b.getMultiDimIdentityMap(rank);
   AffineMap scalar = AffineMap::get(rank, 0, {}, L.b.getContext());
-  return L.generic(L.filled({}, 0.0f),
-                   ValueRange{op.getPrediction(), op.getTarget()},
-                   {id, id, scalar}, SmallVector<IteratorType>(rank, kRed),
-                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value d = arith::SubFOp::create(ob, l, a[0], a[1]);
-                     Value sq = arith::MulFOp::create(ob, l, d, d);
-                     return arith::AddFOp::create(
-                         ob, l, a[2],
-                         arith::DivFOp::create(ob, l, sq, L.f32c(ob, n)));
-                   });
+  return L.generic(
+      L.filled({}, 0.0f), ValueRange{op.getPrediction(), op.getTarget()},
+      {id, id, scalar}, SmallVector<IteratorType>(rank, kRed),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value d = arith::SubFOp::create(ob, l, a[0], a[1]);
+        Value sq = arith::MulFOp::create(ob, l, d, d);
+        return arith::AddFOp::create(
+            ob, l, a[2], arith::DivFOp::create(ob, l, sq, L.f32c(ob, n)));
+      });
 }
 
 Value lowerMseGrad(Lowering &L, train::MseLossGradOp op) {

@@ -2,8 +2,8 @@
 #include "dialects/Train/Train.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 
@@ -99,8 +99,7 @@ bool UpdateOp::bufferizesToMemoryWrite(OpOperand &,
   return false;
 }
 bufferization::AliasingValueList
-UpdateOp::getAliasingValues(OpOperand &,
-                            const bufferization::AnalysisState &) {
+UpdateOp::getAliasingValues(OpOperand &, const bufferization::AnalysisState &) {
   return {};
 }
 
@@ -112,8 +111,8 @@ static Value loadScalarGlobal(RewriterBase &rewriter, Operation *from,
   if (!g)
     return arith::ConstantOp::create(rewriter, loc,
                                      rewriter.getF32FloatAttr(fallback));
-  Value m = memref::GetGlobalOp::create(rewriter, loc, g.getType(),
-                                        g.getSymName());
+  Value m =
+      memref::GetGlobalOp::create(rewriter, loc, g.getType(), g.getSymName());
   return memref::LoadOp::create(rewriter, loc, m, ValueRange{});
 }
 

@@ -29,6 +29,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "fashion-mnist"))
 from model import DemoCNN  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "zoo"))
 import zoo  # noqa: E402
+sys.path.insert(0, HERE)
+from op_models import OPS  # noqa: E402
 
 
 class PoolNet(nn.Module):
@@ -148,6 +150,41 @@ def loss_fn(mse, out, y):
     return nn.functional.cross_entropy(out, torch.from_numpy(y).long())
 
 
+def fd_check(model, name, g_c, x, y, mse, scale, samples=24, h=1e-6):
+    """Central differences of the loss in float64 at sampled elements of
+    parameter `name`; returns the worst error relative to `scale`."""
+    import copy
+    m64 = copy.deepcopy(model).double()
+    p = dict(m64.named_parameters())[name]
+    xd = torch.from_numpy(x).double()
+    yt = torch.from_numpy(y) if mse else torch.from_numpy(y).long()
+    if mse:
+        yt = yt.double()
+
+    def loss():
+        out = m64(xd)
+        if mse:
+            return nn.functional.mse_loss(out, yt).item()
+        return nn.functional.cross_entropy(out, yt).item()
+
+    flat = p.data.view(-1)
+    rng = np.random.default_rng(0)
+    idx = rng.choice(flat.numel(), size=min(samples, flat.numel()),
+                     replace=False)
+    worst = 0.0
+    with torch.no_grad():
+        for i in idx:
+            old = flat[i].item()
+            flat[i] = old + h
+            up = loss()
+            flat[i] = old - h
+            down = loss()
+            flat[i] = old
+            fd = (up - down) / (2 * h)
+            worst = max(worst, abs(fd - g_c[i]) / scale)
+    return worst
+
+
 def rel_err(a, b):
     """max |a - b| / max |b| over the tensor (scale-relative)."""
     denom = max(float(np.max(np.abs(b))), 1e-30)
@@ -166,7 +203,11 @@ def run(cmd, **kw):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model", choices=sorted(MODELS) +
-                    ["zoo:" + z for z in zoo.MODELS])
+                    ["zoo:" + z for z in zoo.MODELS] +
+                    ["op:" + o for o in OPS])
+    ap.add_argument("--fd", action="store_true",
+                    help="also check the gradients against central finite "
+                         "differences of the model in float64")
     ap.add_argument("workdir")
     ap.add_argument("--mcutrain", required=True)
     ap.add_argument("--trainable", default="all")
@@ -191,6 +232,14 @@ def main():
         classes = model(torch.zeros(shape)).shape[1]
         # The autoencoder reconstructs its input: MSE; the rest classify.
         mse = args.model == "zoo:autoencoder"
+    elif args.model.startswith("op:"):
+        ctor, in_shape, classes = OPS[args.model[3:]]
+        model = ctor().eval()
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 1.5)
+        mse = False
     else:
         cls, in_shape, classes = MODELS[args.model]
         model = cls().eval()
@@ -306,6 +355,9 @@ def main():
         scale = max(float(np.max(np.abs(g_ref))), 1e-3 * float(np.max(np.abs(c0))),
                     1e-30)
         worst[f"grad {n}"] = float(np.max(np.abs(g_c - g_ref))) / scale
+        if args.fd:
+            worst[f"finite-difference {n}"] = fd_check(
+                model, n, g_c, xs[0], ys[0], mse, scale)
     for t in trained:
         t.grad = None
 

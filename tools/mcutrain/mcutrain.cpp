@@ -44,8 +44,7 @@ static cl::opt<double> beta1("beta1", cl::desc("Adam beta1"), cl::init(0.9),
 static cl::opt<double> beta2("beta2", cl::desc("Adam beta2"), cl::init(0.999),
                              cl::sub(compileCmd));
 static cl::opt<double>
-    epsilon("epsilon",
-            cl::desc("Adam/Adagrad epsilon (default 1e-8 / 1e-10)"),
+    epsilon("epsilon", cl::desc("Adam/Adagrad epsilon (default 1e-8 / 1e-10)"),
             cl::init(-1), cl::sub(compileCmd));
 static cl::opt<double> weightDecay("weight-decay",
                                    cl::desc("L2 weight decay (as torch.optim)"),

@@ -1,0 +1,79 @@
+"""Single-op models for the gradient checks: each op under test sits between
+trainable layers, so its adjoint is exercised for inputs and parameters.
+name: (constructor, input shape without batch, classes)."""
+import torch
+import torch.nn as nn
+
+
+class Head(nn.Module):
+    """op(x) then flatten and a Linear to 3 classes."""
+
+    def __init__(self, op, features):
+        super().__init__()
+        self.op = op
+        self.fc = nn.Linear(features, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.op(x), 1))
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn, *params):
+        super().__init__()
+        self.fn = fn
+        self.p = nn.ParameterList([nn.Parameter(p) for p in params])
+
+    def forward(self, x):
+        return self.fn(x, *self.p)
+
+
+def pre(op, cin, cout, features):
+    """A trainable 1x1 conv first, so the op's input gradient is used too."""
+    return Head(nn.Sequential(nn.Conv2d(cin, cout, 1), op), features)
+
+
+OPS = {
+    "conv_group": (lambda: pre(nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2),
+                               4, 4, 6 * 4 * 4), (4, 8, 8), 3),
+    "conv_depthwise": (lambda: pre(nn.Conv2d(4, 4, 3, padding=1, groups=4),
+                                   2, 4, 4 * 6 * 6), (2, 6, 6), 3),
+    "conv_dilated": (lambda: pre(nn.Conv2d(2, 3, 3, padding=(2, 1), dilation=2),
+                                 2, 2, 3 * 7 * 5), (2, 7, 7), 3),
+    "conv_asym_stride": (lambda: pre(nn.Conv2d(2, 3, (3, 2), stride=(2, 1)),
+                                     2, 2, 3 * 3 * 6), (2, 7, 7), 3),
+    "matmul_bcast": (lambda: Head(Lambda(lambda x, w: torch.matmul(x, w),
+                                         torch.randn(4, 5) * 0.5), 2 * 3 * 5),
+                     (2, 3, 4), 3),
+    "elementwise": (lambda: Head(Lambda(
+        lambda x, w, b: (x * w - b) / (1.5 + w * w) + b,
+        torch.randn(1, 4, 1), torch.randn(4, 1)), 3 * 4 * 4), (3, 4, 4), 3),
+    "leaky_relu": (lambda: pre(nn.LeakyReLU(0.1), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "relu6": (lambda: pre(nn.ReLU6(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "sigmoid": (lambda: pre(nn.Sigmoid(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "tanh": (lambda: pre(nn.Tanh(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "hardsigmoid": (lambda: pre(nn.Hardsigmoid(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "hardswish": (lambda: pre(nn.Hardswish(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "batchnorm": (lambda: pre(nn.BatchNorm2d(3), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "maxpool": (lambda: pre(nn.MaxPool2d(3, stride=2, padding=1, dilation=1,
+                                         ceil_mode=True), 2, 3, 3 * 16),
+                (2, 7, 7), 3),
+    "maxpool_dilated": (lambda: pre(nn.MaxPool2d(2, stride=1, dilation=2),
+                                    2, 2, 2 * 25), (2, 7, 7), 3),
+    "avgpool": (lambda: pre(nn.AvgPool2d(3, stride=2, padding=1,
+                                         ceil_mode=True,
+                                         count_include_pad=False),
+                            2, 3, 3 * 16), (2, 7, 7), 3),
+    "global_avgpool": (lambda: pre(nn.AdaptiveAvgPool2d(1), 2, 5, 5),
+                       (2, 5, 5), 3),
+    # count_include_pad=True exports as ONNX Pad + AveragePool.
+    "pad_avgpool": (lambda: pre(nn.AvgPool2d(3, stride=2, padding=1,
+                                             count_include_pad=True),
+                                2, 3, 3 * 9), (2, 6, 6), 3),
+    "transpose_concat": (lambda: Head(Lambda(
+        lambda x, w: torch.cat([(x * w).permute(0, 1, 3, 2),
+                                x.permute(0, 1, 3, 2)], 1),
+        torch.randn(1, 2, 1, 1)), 4 * 4 * 4), (2, 4, 4), 3),
+    "softmax": (lambda: Head(Lambda(
+        lambda x, w: torch.log_softmax(torch.softmax(x * w, 1) * 3.0, 2),
+        torch.randn(1, 3, 1)), 3 * 4), (3, 4), 3),
+}
