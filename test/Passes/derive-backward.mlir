@@ -1,6 +1,8 @@
 // RUN: mcutrain-opt %s --mcutrain-derive-backward | FileCheck %s
 // RUN: mcutrain-opt %s --mcutrain-derive-backward=trainable=last:1 | FileCheck %s --check-prefix=LAST1
 // RUN: mcutrain-opt %s --mcutrain-derive-backward="trainable=conv.bias lr=0.5" | FileCheck %s --check-prefix=NAMED
+// RUN: mcutrain-opt %s --mcutrain-derive-backward="loss=mse optimizer=adam" | FileCheck %s --check-prefix=MSE
+// RUN: not mcutrain-opt %s --mcutrain-derive-backward=optimizer=lbfgs 2>&1 | FileCheck %s --check-prefix=BADOPT
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward=trainable=last:5 2>&1 | FileCheck %s --check-prefix=TOOMANY
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward=trainable=nope 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward=loss=hinge 2>&1 | FileCheck %s --check-prefix=BADLOSS
@@ -70,4 +72,11 @@ module {
 
 // TOOMANY: error: --trainable last:5 but the model has only 2 parameterised layers
 // UNKNOWN: error: --trainable names 'nope', which matches no trainable initializer of the model
-// BADLOSS: error: unsupported loss 'hinge' (supported: cross-entropy)
+// BADLOSS: error: unsupported loss 'hinge' (supported: cross-entropy, mse)
+
+// MSE takes a float target shaped like the output; Adam updates.
+// MSE-LABEL: func.func @train_step(%arg0: tensor<1x1x4x4xf32>, %arg1: tensor<1x3xf32>) -> f32
+// MSE: train.mse_loss %{{.*}}, %arg1 : (tensor<1x3xf32>, tensor<1x3xf32>) -> tensor<f32>
+// MSE: train.mse_loss_grad
+// MSE: train.update @fw, {{.*}}optimizer = "adam"
+// BADOPT: error: unsupported optimizer 'lbfgs' (supported: sgd, momentum, nesterov, adam, adagrad)
