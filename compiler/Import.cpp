@@ -26,12 +26,47 @@ using namespace mcutrain;
 
 namespace {
 
-/// A folded compile-time tensor: float data (weights) or int64 data (shapes).
+/// How an ONNX element type is represented: MLIR integers are signless (as
+/// in arith), so uint8 is i8 with `unsigned` set; `cType` is the C++ type at
+/// the generated API.
+struct ElementKind {
+  int32_t onnx = 0;
+  unsigned bits = 0; // 0: f32
+  bool isUnsigned = false;
+  const char *cType = nullptr;
+};
+
+static std::optional<ElementKind> elementKind(int32_t onnxType) {
+  switch (onnxType) {
+  case onnx::TensorProto::FLOAT:
+    return ElementKind{onnxType, 0, false, "float"};
+  case onnx::TensorProto::BOOL:
+    return ElementKind{onnxType, 1, false, "bool"};
+  case onnx::TensorProto::INT8:
+    return ElementKind{onnxType, 8, false, "std::int8_t"};
+  case onnx::TensorProto::UINT8:
+    return ElementKind{onnxType, 8, true, "std::uint8_t"};
+  case onnx::TensorProto::INT16:
+    return ElementKind{onnxType, 16, false, "std::int16_t"};
+  case onnx::TensorProto::UINT16:
+    return ElementKind{onnxType, 16, true, "std::uint16_t"};
+  case onnx::TensorProto::INT32:
+    return ElementKind{onnxType, 32, false, "std::int32_t"};
+  case onnx::TensorProto::INT64:
+    return ElementKind{onnxType, 64, false, "std::int64_t"};
+  default:
+    return std::nullopt;
+  }
+}
+
+/// A folded compile-time tensor: float data (weights) or integer data
+/// (shapes, and integer or boolean tensors of type `dtype`).
 struct ConstTensor {
   SmallVector<int64_t> shape;
   std::vector<float> f;
   std::vector<int64_t> i;
   bool isFloat = true;
+  int32_t dtype = onnx::TensorProto::FLOAT;
   std::string onnxName; // initializer name; empty for folded values
   int64_t numElements() const {
     int64_t n = 1;
@@ -77,13 +112,28 @@ private:
   LogicalResult readTensor(const onnx::TensorProto &t, ConstTensor &out,
                            const onnx::NodeProto *node);
   LogicalResult importNode(const onnx::NodeProto &n);
+  LogicalResult importBatchNormTraining(const onnx::NodeProto &n);
+  FailureOr<ConstTensor> foldIntegerNode(const onnx::NodeProto &n);
   FailureOr<Value> tensorOperand(const onnx::NodeProto &n, int idx);
   const ConstTensor *constOperand(const onnx::NodeProto &n, int idx);
   Value loadGlobal(const ConstTensor &c, StringRef name);
   std::string uniqueSymbol(StringRef onnxName);
-  Type tensorType(ArrayRef<int64_t> shape) {
-    return RankedTensorType::get(shape, builder.getF32Type());
+  Type tensorType(ArrayRef<int64_t> shape, Type element = {}) {
+    return RankedTensorType::get(shape,
+                                 element ? element : builder.getF32Type());
   }
+  Type mlirElementType(const ElementKind &k) {
+    return k.bits ? Type(builder.getIntegerType(k.bits))
+                  : Type(builder.getF32Type());
+  }
+  static Type elementTypeOf(Value v) {
+    return cast<ShapedType>(v.getType()).getElementType();
+  }
+  /// The `is_unsigned` attribute for ops on `v`.
+  UnitAttr isUnsigned(Value v) {
+    return unsignedValues.contains(v) ? builder.getUnitAttr() : UnitAttr();
+  }
+  llvm::DenseSet<Value> unsignedValues;
 };
 
 } // namespace
@@ -150,37 +200,39 @@ LogicalResult OnnxImporter::readTensor(const onnx::TensorProto &t,
       out.f.assign(t.float_data().begin(), t.float_data().end());
     }
     return success();
-  case onnx::TensorProto::INT64:
-  case onnx::TensorProto::INT32:
-    out.isFloat = false;
-    if (!raw.empty()) {
-      size_t width = t.data_type() == onnx::TensorProto::INT64 ? 8 : 4;
-      if ((int64_t)raw.size() != n * (int64_t)width)
-        return fail("raw data size does not match its shape");
-      out.i.resize(n);
-      for (int64_t k = 0; k < n; ++k) {
-        if (width == 8) {
-          int64_t v;
-          memcpy(&v, raw.data() + k * 8, 8);
-          out.i[k] = v;
-        } else {
-          int32_t v;
-          memcpy(&v, raw.data() + k * 4, 4);
-          out.i[k] = v;
-        }
-      }
-    } else if (t.data_type() == onnx::TensorProto::INT64) {
-      out.i.assign(t.int64_data().begin(), t.int64_data().end());
-    } else {
-      out.i.assign(t.int32_data().begin(), t.int32_data().end());
-    }
-    if ((int64_t)out.i.size() != n)
-      return fail("integer data size does not match its shape");
-    return success();
   default:
-    return fail("tensor element type " + Twine(t.data_type()) +
-                " is not supported (float32 and int64 only)");
+    break;
   }
+  std::optional<ElementKind> kind = elementKind(t.data_type());
+  if (!kind)
+    return fail("tensor element type " + Twine(t.data_type()) +
+                " is not supported (float32, bool and 8- to 64-bit integers "
+                "are)");
+  out.isFloat = false;
+  out.dtype = t.data_type();
+  if (!raw.empty()) {
+    size_t width = kind->bits == 1 ? 1 : kind->bits / 8;
+    if ((int64_t)raw.size() != n * (int64_t)width)
+      return fail("raw data size does not match its shape");
+    out.i.resize(n);
+    for (int64_t k = 0; k < n; ++k) {
+      const char *at = raw.data() + k * width;
+      uint64_t bits = 0;
+      memcpy(&bits, at, width); // little-endian, as ONNX stores raw data
+      if (!kind->isUnsigned && kind->bits > 1 && kind->bits < 64 &&
+          (bits >> (kind->bits - 1)) & 1)
+        bits |= ~uint64_t(0) << kind->bits; // sign-extend
+      out.i[k] = (int64_t)bits;
+    }
+  } else if (t.data_type() == onnx::TensorProto::INT64) {
+    out.i.assign(t.int64_data().begin(), t.int64_data().end());
+  } else {
+    // bool and integers up to 32 bits live in int32_data.
+    out.i.assign(t.int32_data().begin(), t.int32_data().end());
+  }
+  if ((int64_t)out.i.size() != n)
+    return fail("integer data size does not match its shape");
+  return success();
 }
 
 std::string OnnxImporter::uniqueSymbol(StringRef onnxName) {
@@ -200,11 +252,22 @@ Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef name) {
   auto it = loadedGlobals.find(name);
   if (it != loadedGlobals.end())
     return it->second;
-  auto type = cast<RankedTensorType>(tensorType(c.shape));
+  std::optional<ElementKind> kind = elementKind(c.dtype);
+  auto type =
+      cast<RankedTensorType>(tensorType(c.shape, mlirElementType(*kind)));
   std::string sym = uniqueSymbol(c.onnxName.empty() ? name : c.onnxName);
   OpBuilder::InsertionGuard g(builder);
   builder.setInsertionPoint(func);
-  auto data = DenseElementsAttr::get(type, ArrayRef<float>(c.f));
+  DenseElementsAttr data;
+  if (c.isFloat) {
+    data = DenseElementsAttr::get(type, ArrayRef<float>(c.f));
+  } else {
+    SmallVector<APInt> ints;
+    for (int64_t v : c.i)
+      ints.push_back(APInt(kind->bits, (uint64_t)v, /*isSigned=*/true,
+                           /*implicitTrunc=*/true));
+    data = DenseElementsAttr::get(type, ints);
+  }
   auto global = ml_program::GlobalOp::create(
       builder, NameLoc::get(builder.getStringAttr(name), fileLoc()), sym, type,
       /*is_mutable=*/false, data, builder.getStringAttr("private"));
@@ -220,6 +283,8 @@ Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef name) {
   Value v = ml_program::GlobalLoadOp::create(builder, global.getLoc(), type,
                                              SymbolRefAttr::get(global));
   lastLoad = v.getDefiningOp();
+  if (kind->isUnsigned)
+    unsignedValues.insert(v);
   loadedGlobals[name] = v;
   return v;
 }
@@ -233,13 +298,8 @@ FailureOr<Value> OnnxImporter::tensorOperand(const onnx::NodeProto &n,
   if (v != values.end())
     return v->second;
   auto c = consts.find(name);
-  if (c != consts.end()) {
-    if (!c->second.isFloat)
-      return nodeError(n) << "input '" << name
-                          << "' is an integer constant; float expected",
-             failure();
+  if (c != consts.end())
     return loadGlobal(c->second, name);
-  }
   return nodeError(n) << "input '" << name << "' is not defined before use",
          failure();
 }
@@ -259,6 +319,228 @@ static void samePads(int64_t x, int64_t k, int64_t s, int64_t d, bool upper,
   int64_t total = std::max<int64_t>(0, (out - 1) * s + d * (k - 1) + 1 - x);
   begin = upper ? total / 2 : total - total / 2;
   end = total - begin;
+}
+
+/// Training-mode BatchNormalization (opset 14+): normalises with the batch's
+/// own statistics (biased variance, as ONNX's reference) and returns the
+/// running mean and variance updated by `momentum`. Built from nn ops.
+LogicalResult OnnxImporter::importBatchNormTraining(const onnx::NodeProto &n) {
+  Location loc = nodeLoc(n);
+  SmallVector<Value> ins; // X, scale, B, input_mean, input_var
+  for (int i = 0; i < 5; ++i) {
+    FailureOr<Value> v = tensorOperand(n, i);
+    if (failed(v))
+      return failure();
+    ins.push_back(*v);
+  }
+  Value x = ins[0];
+  auto xs = shapeOf(x);
+  if (xs.size() < 2)
+    return nodeError(n) << "the input needs a channel dimension", failure();
+  int64_t channels = xs[1], count = 1;
+  for (size_t d = 0; d < xs.size(); ++d)
+    count *= d == 1 ? 1 : xs[d];
+  for (int i = 1; i < 5; ++i) {
+    auto s = shapeOf(ins[i]);
+    if (s.size() != 1 || s[0] != channels)
+      return nodeError(n) << "scale, bias, mean and var must have " << channels
+                          << " elements",
+             failure();
+  }
+  SmallVector<int64_t> statShape(xs.size(), 1);
+  statShape[1] = channels;
+  Type st = tensorType(statShape), xt = x.getType(),
+       ct = tensorType({channels});
+  auto scalar = [&](float v, StringRef what) {
+    ConstTensor c;
+    c.f = {v};
+    return loadGlobal(c, (n.output(0) + "__" + what).str());
+  };
+  float eps = attrFloat(n, "epsilon", 1e-5f);
+  float momentum = attrFloat(n, "momentum", 0.9f);
+  auto inv = builder.getF32FloatAttr(1.0f / (float)count);
+  Value mean = nn::ReduceSumToOp::create(builder, loc, st, x, inv);
+  Value centred = nn::SubOp::create(builder, loc, xt, x, mean, UnitAttr());
+  Value var = nn::ReduceSumToOp::create(
+      builder, loc, st,
+      nn::MulOp::create(builder, loc, xt, centred, centred, UnitAttr()), inv);
+  Value sd = nn::ActivationOp::create(
+      builder, loc,
+      nn::AddOp::create(builder, loc, st, var, scalar(eps, "epsilon"),
+                        UnitAttr()),
+      builder.getStringAttr("sqrt"), builder.getF32FloatAttr(0.0f),
+      builder.getF32FloatAttr(0.0f), UnitAttr());
+  Value norm = nn::DivOp::create(builder, loc, xt, centred, sd, UnitAttr());
+  Value y = nn::AddOp::create(
+      builder, loc, xt,
+      nn::MulOp::create(builder, loc, xt, norm,
+                        nn::ReshapeOp::create(builder, loc, st, ins[1]),
+                        UnitAttr()),
+      nn::ReshapeOp::create(builder, loc, st, ins[2]), UnitAttr());
+  values[n.output(0)] = y;
+  // running = input * momentum + batch statistic * (1 - momentum)
+  for (int k = 1; k <= 2 && k < n.output_size(); ++k) {
+    if (n.output(k).empty())
+      continue;
+    Value batchStat =
+        nn::ReshapeOp::create(builder, loc, ct, k == 1 ? mean : var);
+    values[n.output(k)] = nn::AddOp::create(
+        builder, loc, ct,
+        nn::MulOp::create(builder, loc, ct, ins[2 + k],
+                          scalar(momentum, "momentum"), UnitAttr()),
+        nn::MulOp::create(builder, loc, ct, batchStat,
+                          scalar(1.0f - momentum, "one_minus_momentum"),
+                          UnitAttr()),
+        UnitAttr());
+  }
+  if (n.output_size() > 3)
+    return nodeError(n) << "outputs beyond running_mean and running_var are "
+                           "not supported",
+           failure();
+  return success();
+}
+
+/// Row-major strides of `shape`.
+static SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> s(shape.size(), 1);
+  for (int64_t d = (int64_t)shape.size() - 2; d >= 0; --d)
+    s[d] = s[d + 1] * shape[d + 1];
+  return s;
+}
+
+/// Folds an integer elementwise op, Reshape, Slice or Transpose on constants.
+FailureOr<ConstTensor> OnnxImporter::foldIntegerNode(const onnx::NodeProto &n) {
+  const std::string &op = n.op_type();
+  const ConstTensor &a = consts[n.input(0)];
+  ConstTensor c;
+  c.isFloat = false;
+  c.dtype = a.dtype;
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    const ConstTensor &b = consts[n.input(1)];
+    if (b.isFloat)
+      return nodeError(n) << "operands differ in element type", failure();
+    auto shape = nn::broadcastShapes(a.shape, b.shape);
+    if (failed(shape))
+      return nodeError(n) << "operand shapes do not broadcast", failure();
+    c.shape = *shape;
+    auto ys = stridesOf(c.shape);
+    // Index of output element k in an operand broadcast to c.shape.
+    auto at = [&](const ConstTensor &t, int64_t k) {
+      auto ts = stridesOf(t.shape);
+      size_t off = c.shape.size() - t.shape.size();
+      int64_t idx = 0;
+      for (size_t d = 0; d < t.shape.size(); ++d) {
+        int64_t i = (k / ys[d + off]) % c.shape[d + off];
+        idx += (t.shape[d] == 1 ? 0 : i) * ts[d];
+      }
+      return t.i[idx];
+    };
+    for (int64_t k = 0; k < c.numElements(); ++k) {
+      int64_t x = at(a, k), y = at(b, k);
+      if (op == "Div" && y == 0)
+        return nodeError(n) << "integer division by zero", failure();
+      c.i.push_back(op == "Add"   ? x + y
+                    : op == "Sub" ? x - y
+                    : op == "Mul" ? x * y
+                                  : x / y);
+    }
+    return c;
+  }
+  if (op == "Reshape") {
+    const ConstTensor &s = consts[n.input(1)];
+    int64_t known = 1, inferAt = -1;
+    for (size_t d = 0; d < s.i.size(); ++d) {
+      int64_t v = s.i[d];
+      if (v == 0 && !attrInt(n, "allowzero", 0))
+        v = d < a.shape.size() ? a.shape[d] : -2;
+      if (v == -1 && inferAt < 0) {
+        inferAt = d;
+        c.shape.push_back(1);
+        continue;
+      }
+      if (v < 0)
+        return nodeError(n) << "invalid dimension in the shape", failure();
+      c.shape.push_back(v);
+      known *= v;
+    }
+    if (inferAt >= 0 && known > 0)
+      c.shape[inferAt] = a.numElements() / known;
+    if (c.numElements() != a.numElements())
+      return nodeError(n) << "the shape does not match the element count",
+             failure();
+    c.i = a.i;
+    return c;
+  }
+  int64_t rank = a.shape.size();
+  auto as = stridesOf(a.shape);
+  if (op == "Transpose") {
+    SmallVector<int64_t> rev;
+    for (int64_t d = rank - 1; d >= 0; --d)
+      rev.push_back(d);
+    auto perm = attrInts(n, "perm", rev);
+    if ((int64_t)perm.size() != rank)
+      return nodeError(n) << "perm is not a permutation of the dims", failure();
+    for (int64_t p : perm) {
+      if (p < 0 || p >= rank)
+        return nodeError(n) << "perm is not a permutation of the dims",
+               failure();
+      c.shape.push_back(a.shape[p]);
+    }
+    auto ys = stridesOf(c.shape);
+    for (int64_t k = 0; k < c.numElements(); ++k) {
+      int64_t idx = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        idx += ((k / ys[d]) % c.shape[d]) * as[perm[d]];
+      c.i.push_back(a.i[idx]);
+    }
+    return c;
+  }
+  // Slice: starts, ends[, axes[, steps]] as constants (opset 10+).
+  if (n.input_size() < 3)
+    return nodeError(n) << "the opset " << opset
+                        << " form (attributes) is not supported",
+           failure();
+  const ConstTensor &starts = consts[n.input(1)], &ends = consts[n.input(2)];
+  SmallVector<int64_t> axes, steps;
+  for (size_t k = 0; k < starts.i.size(); ++k)
+    axes.push_back(k);
+  if (const ConstTensor *ax = constOperand(n, 3))
+    axes.assign(ax->i.begin(), ax->i.end());
+  steps.assign(axes.size(), 1);
+  if (const ConstTensor *st = constOperand(n, 4))
+    steps.assign(st->i.begin(), st->i.end());
+  if (ends.i.size() != starts.i.size() || axes.size() != starts.i.size() ||
+      steps.size() != starts.i.size())
+    return nodeError(n) << "starts, ends, axes and steps differ in length",
+           failure();
+  SmallVector<int64_t> first(rank, 0), step(rank, 1);
+  c.shape.assign(a.shape.begin(), a.shape.end());
+  for (size_t k = 0; k < axes.size(); ++k) {
+    int64_t ax = axes[k] < 0 ? axes[k] + rank : axes[k];
+    if (ax < 0 || ax >= rank || steps[k] == 0)
+      return nodeError(n) << "invalid axis or zero step", failure();
+    int64_t dim = a.shape[ax], s = steps[k];
+    auto norm = [&](int64_t v, int64_t lo, int64_t hi) {
+      v = v < 0 ? v + dim : v;
+      return std::clamp(v, lo, hi);
+    };
+    int64_t b =
+        s > 0 ? norm(starts.i[k], 0, dim) : norm(starts.i[k], -1, dim - 1);
+    int64_t e = s > 0 ? norm(ends.i[k], 0, dim) : norm(ends.i[k], -1, dim - 1);
+    int64_t len = s > 0 ? (e > b ? (e - b + s - 1) / s : 0)
+                        : (b > e ? (b - e - s - 1) / -s : 0);
+    first[ax] = b;
+    step[ax] = s;
+    c.shape[ax] = len;
+  }
+  auto ys = stridesOf(c.shape);
+  for (int64_t k = 0; k < c.numElements(); ++k) {
+    int64_t idx = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      idx += (first[d] + ((k / ys[d]) % c.shape[d]) * step[d]) * as[d];
+    c.i.push_back(a.i[idx]);
+  }
+  return c;
 }
 
 LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
@@ -307,6 +589,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     }
     ConstTensor c;
     c.isFloat = false;
+    c.dtype = onnx::TensorProto::INT64;
     c.i.assign(dims.begin(), dims.end());
     int64_t rank = c.i.size();
     int64_t start = attrInt(n, "start", 0), end = attrInt(n, "end", rank);
@@ -322,18 +605,96 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
                         << " form (shape attribute) is not supported",
            failure();
   if (op == "Identity" || op == "Dropout") {
+    if (op == "Dropout") {
+      // A random mask cannot be compiled; Dropout that keeps everything
+      // (inference, or ratio 0) is the identity with an all-true mask.
+      bool training = opset < 7 && attrInt(n, "is_test", 0) == 0;
+      float ratio = opset < 12 ? attrFloat(n, "ratio", 0.5f) : 0.5f;
+      if (opset >= 12) {
+        if (n.input_size() > 1 && !n.input(1).empty()) {
+          const ConstTensor *r = constOperand(n, 1);
+          if (!r || !r->isFloat || r->f.size() != 1)
+            return nodeError(n) << "a ratio computed at run time is not "
+                                   "supported (constants only)",
+                   failure();
+          ratio = r->f[0];
+        }
+        if (n.input_size() > 2 && !n.input(2).empty()) {
+          const ConstTensor *t = constOperand(n, 2);
+          if (!t || t->isFloat || t->i.size() != 1)
+            return nodeError(n) << "a training_mode computed at run time is "
+                                   "not supported (constants only)",
+                   failure();
+          training = t->i[0] != 0;
+        }
+      }
+      if (training && ratio != 0.0f)
+        return nodeError(n)
+                   << "training-mode Dropout (a random mask, ratio " << ratio
+                   << ") is not supported; export the model in "
+                      "eval mode",
+               failure();
+      if (n.output_size() > 1 && !n.output(1).empty()) {
+        SmallVector<int64_t> shape;
+        if (const ConstTensor *k = constOperand(n, 0)) {
+          shape = k->shape;
+        } else {
+          FailureOr<Value> x = tensorOperand(n, 0);
+          if (failed(x))
+            return failure();
+          shape = shapeOf(*x);
+        }
+        ConstTensor mask;
+        mask.isFloat = false;
+        mask.dtype = onnx::TensorProto::BOOL;
+        mask.shape = shape;
+        mask.i.assign(mask.numElements(), 1);
+        consts[n.output(1)] = std::move(mask);
+      }
+    }
     if (consts.count(n.input(0))) {
       ConstTensor c = consts[n.input(0)];
       c.onnxName.clear();
       return defineConst(std::move(c));
     }
-    if (op == "Dropout" && n.output_size() > 1 && !n.output(1).empty())
-      return nodeError(n) << "the mask output of Dropout is not supported",
-             failure();
     FailureOr<Value> x = tensorOperand(n, 0);
     if (failed(x))
       return failure();
-    return define(*x); // inference: dropout is the identity
+    return define(*x);
+  }
+  // Integer shape arithmetic (F.pad's pads, view sizes) folds at compile
+  // time; these ops never reach the runtime on integer constants.
+  if (allConst() && !consts[n.input(0)].isFloat &&
+      (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" ||
+       op == "Reshape" || op == "Slice" || op == "Transpose")) {
+    FailureOr<ConstTensor> c = foldIntegerNode(n);
+    if (failed(c))
+      return failure();
+    return defineConst(std::move(*c));
+  }
+  if (op == "ConstantOfShape") {
+    const ConstTensor *shape = constOperand(n, 0);
+    if (!shape || shape->isFloat)
+      return nodeError(n) << "a shape computed at run time is not supported",
+             failure();
+    ConstTensor value; // default: one float 0
+    value.f = {0.0f};
+    if (const auto *a = findAttr(n, "value"))
+      if (failed(readTensor(a->t(), value, &n)))
+        return failure();
+    if (value.numElements() != 1)
+      return nodeError(n) << "value must hold one element", failure();
+    ConstTensor c = value;
+    c.onnxName.clear();
+    c.shape.assign(shape->i.begin(), shape->i.end());
+    for (int64_t d : c.shape)
+      if (d < 0)
+        return nodeError(n) << "negative dimension in the shape", failure();
+    if (c.isFloat)
+      c.f.assign(c.numElements(), value.f[0]);
+    else
+      c.i.assign(c.numElements(), value.i[0]);
+    return defineConst(std::move(c));
   }
   if (allConst() && (op == "Gather" || op == "Unsqueeze" || op == "Squeeze" ||
                      op == "Concat" || op == "Cast")) {
@@ -343,6 +704,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
              failure();
     ConstTensor c;
     c.isFloat = false;
+    c.dtype = onnx::TensorProto::INT64;
     if (op == "Cast") {
       int64_t to = attrInt(n, "to", 0);
       if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)
@@ -350,6 +712,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
                                "(constants only)",
                failure();
       c = a;
+      c.dtype = to;
       c.onnxName.clear();
       if (a.isFloat) {
         c.isFloat = false;
@@ -400,6 +763,31 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
   }
 
   // Runtime ops ----------------------------------------------------------
+  // Integer and boolean tensors: data movement, elementwise arithmetic, Clip
+  // and MaxPool take them; everything else computes in float32.
+  static const char *integerOps[] = {
+      "Add",       "Sub",       "Mul",     "Div",     "Clip",
+      "MaxPool",   "Pad",       "Reshape", "Flatten", "Squeeze",
+      "Unsqueeze", "Transpose", "Concat"};
+  bool takesIntegers = llvm::is_contained(integerOps, StringRef(op));
+  for (const auto &in : n.input()) {
+    auto v = values.find(in);
+    Type et;
+    if (v != values.end())
+      et = elementTypeOf(v->second);
+    else if (consts.count(in) && !consts[in].isFloat && in == n.input(0))
+      et = mlirElementType(*elementKind(consts[in].dtype));
+    if (!et || et.isF32())
+      continue;
+    if (!takesIntegers ||
+        (et.isInteger(1) && op != "Reshape" && op != "Flatten" &&
+         op != "Squeeze" && op != "Unsqueeze" && op != "Transpose" &&
+         op != "Concat" && op != "Pad"))
+      return nodeError(n) << "input '" << in << "' has element type " << et
+                          << ", which is not supported by " << op
+                          << " (float32 only)",
+             failure();
+  }
   if (op == "Conv") {
     FailureOr<Value> x = tensorOperand(n, 0), w = tensorOperand(n, 1);
     if (failed(x) || failed(w))
@@ -510,14 +898,17 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     auto bs = nn::broadcastShapes(shapeOf(*a), shapeOf(*b));
     if (failed(bs))
       return nodeError(n) << "operand shapes do not broadcast", failure();
-    Type t = tensorType(*bs);
+    if (elementTypeOf(*a) != elementTypeOf(*b))
+      return nodeError(n) << "operands differ in element type", failure();
+    Type t = tensorType(*bs, elementTypeOf(*a));
+    UnitAttr u = isUnsigned(*a);
     if (op == "Add")
-      return define(nn::AddOp::create(builder, loc, t, *a, *b));
+      return define(nn::AddOp::create(builder, loc, t, *a, *b, u));
     if (op == "Sub")
-      return define(nn::SubOp::create(builder, loc, t, *a, *b));
+      return define(nn::SubOp::create(builder, loc, t, *a, *b, u));
     if (op == "Mul")
-      return define(nn::MulOp::create(builder, loc, t, *a, *b));
-    return define(nn::DivOp::create(builder, loc, t, *a, *b));
+      return define(nn::MulOp::create(builder, loc, t, *a, *b, u));
+    return define(nn::DivOp::create(builder, loc, t, *a, *b, u));
   }
   if (op == "Relu") {
     FailureOr<Value> x = tensorOperand(n, 0);
@@ -530,75 +921,132 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (failed(x))
       return failure();
     auto xs = shapeOf(*x);
-    if (xs.size() != 4)
-      return nodeError(n)
-                 << "pooling over other than 2 spatial dims is not supported",
+    if (xs.size() < 3 || xs.size() > 5)
+      return nodeError(n) << "pooling over " << (int64_t)xs.size() - 2
+                          << " spatial dims is not supported (1 to 3 are)",
              failure();
+    size_t sp = xs.size() - 2;
     bool global = op == "GlobalAveragePool";
-    auto ks = global ? SmallVector<int64_t>{xs[2], xs[3]}
+    SmallVector<int64_t> ones(sp, 1), zeros(2 * sp, 0);
+    auto ks = global ? SmallVector<int64_t>(ArrayRef(xs).drop_front(2))
                      : attrInts(n, "kernel_shape", {});
-    auto strides =
-        global ? SmallVector<int64_t>{1, 1} : attrInts(n, "strides", {1, 1});
-    auto pads = attrInts(n, "pads", {0, 0, 0, 0});
-    if (ks.size() != 2 || strides.size() != 2 || pads.size() != 4)
-      return nodeError(n) << "kernel_shape/strides/pads must describe 2 "
-                             "spatial dimensions",
+    auto strides = global ? ones : attrInts(n, "strides", ones);
+    auto pads = global ? zeros : attrInts(n, "pads", zeros);
+    auto dil = global ? ones : attrInts(n, "dilations", ones);
+    if (ks.size() != sp || strides.size() != sp || pads.size() != 2 * sp ||
+        dil.size() != sp)
+      return nodeError(n) << "kernel_shape/strides/pads/dilations must "
+                             "describe "
+                          << sp << " spatial dimensions",
              failure();
+    for (size_t d = 0; d < sp; ++d)
+      if (ks[d] < 1 || strides[d] < 1 || dil[d] < 1 || pads[d] < 0 ||
+          pads[d + sp] < 0)
+        return nodeError(n) << "kernel_shape, strides and dilations must be "
+                               "positive and pads non-negative",
+               failure();
     bool ceilMode = attrInt(n, "ceil_mode", 0) != 0;
-    auto dil =
-        global ? SmallVector<int64_t>{1, 1} : attrInts(n, "dilations", {1, 1});
-    if (dil.size() != 2 || dil[0] < 1 || dil[1] < 1)
-      return nodeError(n) << "dilations must be 2 positive values", failure();
-    if (op != "MaxPool" && (dil[0] != 1 || dil[1] != 1))
+    if (op != "MaxPool" && llvm::any_of(dil, [](int64_t v) { return v != 1; }))
       return nodeError(n) << "average pooling dilations are not supported",
-             failure();
-    if (attrInt(n, "storage_order", 0) != 0 ||
-        (n.output_size() > 1 && !n.output(1).empty()))
-      return nodeError(n) << "the Indices output / storage_order is not "
-                             "supported",
              failure();
     std::string autoPad = attrString(n, "auto_pad", "NOTSET");
     if (autoPad == "VALID") {
-      pads = {0, 0, 0, 0};
+      pads = zeros;
     } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-      for (int d = 0; d < 2; ++d)
+      for (size_t d = 0; d < sp; ++d)
         samePads(xs[2 + d], ks[d], strides[d], dil[d], autoPad == "SAME_UPPER",
-                 pads[d], pads[d + 2]);
+                 pads[d], pads[d + sp]);
     } else if (autoPad != "NOTSET") {
       return nodeError(n) << "auto_pad '" << autoPad << "' is not supported",
              failure();
     }
-    for (int d = 0; d < 2; ++d)
-      if (pads[d] >= ks[d] || pads[d + 2] >= ks[d])
+    for (size_t d = 0; d < sp; ++d)
+      if (pads[d] >= ks[d] || pads[d + sp] >= ks[d])
         return nodeError(n) << "pads must be smaller than the kernel",
                failure();
-    int64_t oh = nn::poolOutputSize(xs[2], ks[0], strides[0], pads[0], pads[2],
-                                    dil[0], ceilMode);
-    int64_t ow = nn::poolOutputSize(xs[3], ks[1], strides[1], pads[1], pads[3],
-                                    dil[1], ceilMode);
-    if (oh <= 0 || ow <= 0)
+    bool wantIndices = n.output_size() > 1 && !n.output(1).empty();
+    if (wantIndices && (op != "MaxPool" || sp != 2))
+      return nodeError(n) << "the Indices output is supported for 2-D "
+                             "MaxPool only",
+             failure();
+    bool cip = attrInt(n, "count_include_pad", 0) != 0;
+    // One 2-D pooling over dims 2 and 3 of a 4-D tensor.
+    auto pool2d = [&](Value in, ArrayRef<int64_t> k, ArrayRef<int64_t> s,
+                      ArrayRef<int64_t> p, ArrayRef<int64_t> dl) -> Value {
+      auto is = shapeOf(in);
+      int64_t oh =
+          nn::poolOutputSize(is[2], k[0], s[0], p[0], p[2], dl[0], ceilMode);
+      int64_t ow =
+          nn::poolOutputSize(is[3], k[1], s[1], p[1], p[3], dl[1], ceilMode);
+      if (oh <= 0 || ow <= 0)
+        return Value();
+      Type rt = tensorType({is[0], is[1], oh, ow}, elementTypeOf(in));
+      auto ceil = builder.getBoolAttr(ceilMode);
+      auto dils = builder.getDenseI64ArrayAttr(dl);
+      auto kk = builder.getDenseI64ArrayAttr(k);
+      auto ss = builder.getDenseI64ArrayAttr(s);
+      auto pp = builder.getDenseI64ArrayAttr(p);
+      if (op == "MaxPool")
+        return nn::MaxPool2dOp::create(builder, loc, rt, in, kk, ss, pp,
+                                       builder.getBoolAttr(false), ceil, dils,
+                                       isUnsigned(in));
+      return nn::AvgPool2dOp::create(builder, loc, rt, in, kk, ss, pp,
+                                     builder.getBoolAttr(cip), ceil, dils);
+    };
+    auto reshaped = [&](Value v, ArrayRef<int64_t> shape) -> Value {
+      return nn::ReshapeOp::create(builder, loc,
+                                   tensorType(shape, elementTypeOf(v)), v);
+    };
+    auto noFit = [&]() {
       return nodeError(n) << "the kernel does not fit the padded input",
              failure();
-    Type rt = tensorType({xs[0], xs[1], oh, ow});
-    auto ceil = builder.getBoolAttr(ceilMode);
-    auto dils = builder.getDenseI64ArrayAttr(dil);
-    auto k = builder.getDenseI64ArrayAttr(ks);
-    auto s = builder.getDenseI64ArrayAttr(strides);
-    auto p = builder.getDenseI64ArrayAttr(pads);
-    auto cip = builder.getBoolAttr(attrInt(n, "count_include_pad", 0));
-    if (op == "MaxPool")
-      return define(nn::MaxPool2dOp::create(builder, loc, rt, *x, k, s, p,
-                                            builder.getBoolAttr(false), ceil,
-                                            dils));
-    return define(nn::AvgPool2dOp::create(builder, loc, rt, *x, k, s, p, cip,
-                                          ceil, dils));
+    };
+    Value y;
+    if (sp == 2) {
+      y = pool2d(*x, ks, strides, pads, dil);
+    } else if (sp == 1) {
+      // [N,C,L] pools as [N,C,1,L].
+      Value y4 = pool2d(reshaped(*x, {xs[0], xs[1], 1, xs[2]}), {1, ks[0]},
+                        {1, strides[0]}, {0, pads[0], 0, pads[1]}, {1, dil[0]});
+      if (!y4)
+        return noFit();
+      y = reshaped(y4, {xs[0], xs[1], shapeOf(y4)[3]});
+    } else {
+      // Max and average pooling are separable over a box window (the valid
+      // part of a window is a product of intervals): pool H,W per depth
+      // slice, then D per output pixel.
+      Value hw = pool2d(reshaped(*x, {xs[0], xs[1] * xs[2], xs[3], xs[4]}),
+                        {ks[1], ks[2]}, {strides[1], strides[2]},
+                        {pads[1], pads[2], pads[4], pads[5]}, {dil[1], dil[2]});
+      if (!hw)
+        return noFit();
+      int64_t oh = shapeOf(hw)[2], ow = shapeOf(hw)[3];
+      Value dpool =
+          pool2d(reshaped(hw, {xs[0], xs[1], xs[2], oh * ow}), {ks[0], 1},
+                 {strides[0], 1}, {pads[0], 0, pads[3], 0}, {dil[0], 1});
+      if (!dpool)
+        return noFit();
+      y = reshaped(dpool, {xs[0], xs[1], shapeOf(dpool)[2], oh, ow});
+    }
+    if (!y)
+      return noFit();
+    if (wantIndices)
+      values[n.output(1)] = nn::MaxPool2dIndicesOp::create(
+          builder, loc, tensorType(shapeOf(y), builder.getI64Type()), *x,
+          y.getDefiningOp<nn::MaxPool2dOp>().getKernelAttr(),
+          y.getDefiningOp<nn::MaxPool2dOp>().getStridesAttr(),
+          y.getDefiningOp<nn::MaxPool2dOp>().getPadsAttr(),
+          builder.getBoolAttr(ceilMode),
+          y.getDefiningOp<nn::MaxPool2dOp>().getDilationsAttr(), isUnsigned(*x),
+          builder.getBoolAttr(attrInt(n, "storage_order", 0) != 0));
+    return define(y);
   }
   if (op == "Pad") {
     FailureOr<Value> x = tensorOperand(n, 0);
     if (failed(x))
       return failure();
     std::string mode = attrString(n, "mode", "constant");
-    if (mode != "constant")
+    if (mode != "constant" && mode != "edge" && mode != "reflect")
       return nodeError(n) << "mode '" << mode << "' is not supported",
              failure();
     const ConstTensor *pads = constOperand(n, 1);
@@ -610,11 +1058,15 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     float value = 0.0f;
     if (n.input_size() > 2 && !n.input(2).empty()) {
       const ConstTensor *v = constOperand(n, 2);
-      if (!v || !v->isFloat || v->f.size() != 1)
-        return nodeError(n) << "constant_value must be a float scalar "
-                               "constant",
+      if (!v || v->numElements() != 1)
+        return nodeError(n) << "a constant_value computed at run time is not "
+                               "supported (constants only)",
                failure();
-      value = v->f[0];
+      value = v->isFloat ? v->f[0] : (float)v->i[0];
+      if (!v->isFloat && (int64_t)value != v->i[0])
+        return nodeError(n) << "integer constant_value " << v->i[0]
+                            << " is not supported (|value| < 2^24 is)",
+               failure();
     }
     auto xs = shapeOf(*x);
     size_t rank = xs.size();
@@ -629,10 +1081,16 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
                              "is not supported",
              failure();
     SmallVector<int64_t> p{pads->i[2], pads->i[3], pads->i[6], pads->i[7]};
+    if (mode == "reflect" &&
+        (p[0] >= xs[2] || p[2] >= xs[2] || p[1] >= xs[3] || p[3] >= xs[3]))
+      return nodeError(n) << "reflect pads must be smaller than the input",
+             failure();
     return define(nn::Pad2dOp::create(
         builder, loc,
-        tensorType({xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]}),
-        *x, builder.getDenseI64ArrayAttr(p), builder.getF32FloatAttr(value)));
+        tensorType({xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
+                   elementTypeOf(*x)),
+        *x, builder.getDenseI64ArrayAttr(p), builder.getF32FloatAttr(value),
+        builder.getStringAttr(mode)));
   }
   if (op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" ||
       op == "HardSigmoid" || op == "HardSwish" || op == "Clip") {
@@ -666,23 +1124,35 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
           if (n.input_size() <= i || n.input(i).empty())
             continue;
           const ConstTensor *c = constOperand(n, i);
-          if (!c || !c->isFloat || c->f.size() != 1)
+          if (!c || c->numElements() != 1)
             return nodeError(n) << "min/max computed at run time are not "
                                    "supported (constants only)",
                    failure();
-          (i == 1 ? alpha : beta) = c->f[0];
+          float bound = c->isFloat ? c->f[0] : (float)c->i[0];
+          // Integer bounds travel as f32 attributes: they must be exact.
+          if (!c->isFloat && (int64_t)bound != c->i[0])
+            return nodeError(n) << "integer bound " << c->i[0]
+                                << " is not supported (|bound| < 2^24 is)",
+                   failure();
+          (i == 1 ? alpha : beta) = bound;
         }
       }
     }
     return define(nn::ActivationOp::create(
         builder, loc, *x, builder.getStringAttr(kind),
-        builder.getF32FloatAttr(alpha), builder.getF32FloatAttr(beta)));
+        builder.getF32FloatAttr(alpha), builder.getF32FloatAttr(beta),
+        isUnsigned(*x)));
+  }
+  if (op == "BatchNormalization" &&
+      (attrInt(n, "training_mode", 0) != 0 || n.output_size() > 1)) {
+    if (opset < 14)
+      return nodeError(n) << "the opset " << opset
+                          << " training form (saved mean/variance outputs) "
+                             "is not supported",
+             failure();
+    return importBatchNormTraining(n);
   }
   if (op == "BatchNormalization") {
-    if (attrInt(n, "training_mode", 0) != 0 || n.output_size() > 1)
-      return nodeError(n) << "training-mode batch normalization (batch "
-                             "statistics) is not supported",
-             failure();
     if (opset < 9 && attrInt(n, "spatial", 1) != 1)
       return nodeError(n) << "spatial=0 is not supported", failure();
     SmallVector<Value> ins;
@@ -725,7 +1195,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       seen[p] = true;
       ys.push_back(xs[p]);
     }
-    return define(nn::TransposeOp::create(builder, loc, tensorType(ys), *x,
+    return define(nn::TransposeOp::create(builder, loc,
+                                          tensorType(ys, elementTypeOf(*x)), *x,
                                           builder.getDenseI64ArrayAttr(perm)));
   }
   if (op == "Squeeze" || op == "Unsqueeze") {
@@ -767,7 +1238,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         if (!(drop[d] && xs[d] == 1))
           ys.push_back(xs[d]);
     }
-    return define(nn::ReshapeOp::create(builder, loc, tensorType(ys), *x));
+    return define(nn::ReshapeOp::create(builder, loc,
+                                        tensorType(ys, elementTypeOf(*x)), *x));
   }
   if (op == "Concat") {
     SmallVector<Value> ins;
@@ -786,6 +1258,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     ys[axis] = 0;
     for (Value v : ins) {
       auto s = shapeOf(v);
+      if (elementTypeOf(v) != elementTypeOf(ins[0]))
+        return nodeError(n) << "inputs differ in element type", failure();
       if (s.size() != ys.size())
         return nodeError(n) << "inputs differ in rank", failure();
       for (size_t d = 0; d < s.size(); ++d)
@@ -795,8 +1269,9 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     }
     if (ins.size() == 1)
       return define(ins[0]);
-    return define(nn::ConcatOp::create(builder, loc, tensorType(ys), ins,
-                                       builder.getI64IntegerAttr(axis)));
+    return define(nn::ConcatOp::create(builder, loc,
+                                       tensorType(ys, elementTypeOf(ins[0])),
+                                       ins, builder.getI64IntegerAttr(axis)));
   }
   if (op == "Softmax" || op == "LogSoftmax") {
     FailureOr<Value> x = tensorOperand(n, 0);
@@ -877,7 +1352,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
                             << " elements but the input has " << total,
                failure();
     }
-    return define(nn::ReshapeOp::create(builder, loc, tensorType(shape), *x));
+    return define(nn::ReshapeOp::create(
+        builder, loc, tensorType(shape, elementTypeOf(*x)), *x));
   }
   return nodeError(n) << "unsupported operator '" << op << "'", failure();
 }
@@ -928,12 +1404,12 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   for (const auto &in : graph.input())
     if (!consts.count(in.name()))
       inputs.push_back(&in);
-  if (inputs.empty() || graph.output_size() == 0) {
-    emitError(fileLoc()) << "models without a runtime input or output are "
-                            "not supported";
+  if (graph.output_size() == 0) {
+    emitError(fileLoc()) << "models without an output are not supported";
     return nullptr;
   }
   SmallVector<Type> inTypes;
+  SmallVector<ElementKind> inKinds;
   for (const onnx::ValueInfoProto *input : inputs) {
     const auto &tt = input->type().tensor_type();
     if (!input->type().has_tensor_type() || !tt.has_shape()) {
@@ -942,12 +1418,15 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
                               "sequence and unranked inputs are not supported";
       return nullptr;
     }
-    if (tt.elem_type() != onnx::TensorProto::FLOAT) {
+    std::optional<ElementKind> kind = elementKind(tt.elem_type());
+    if (!kind) {
       emitError(fileLoc()) << "input '" << input->name() << "' has element "
                            << "type " << tt.elem_type()
-                           << ", which is not supported (float32 only)";
+                           << ", which is not supported (float32, bool and "
+                              "8- to 64-bit integers are)";
       return nullptr;
     }
+    inKinds.push_back(*kind);
     SmallVector<int64_t> inShape;
     for (int d = 0; d < tt.shape().dim_size(); ++d) {
       const auto &dim = tt.shape().dim(d);
@@ -969,7 +1448,7 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
         return nullptr;
       }
     }
-    inTypes.push_back(tensorType(inShape));
+    inTypes.push_back(tensorType(inShape, mlirElementType(*kind)));
   }
 
   module = ModuleOp::create(fileLoc());
@@ -978,8 +1457,16 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   func = func::FuncOp::create(builder, fileLoc(), "forward",
                               builder.getFunctionType(inTypes, {}));
   entry = func.addEntryBlock();
-  for (auto [i, input] : llvm::enumerate(inputs))
+  // MLIR's signless integers do not say whether uint8 or int8 was meant:
+  // unsigned inputs and outputs carry their C++ type as an attribute.
+  for (auto [i, input] : llvm::enumerate(inputs)) {
     values[input->name()] = entry->getArgument(i);
+    if (inKinds[i].isUnsigned) {
+      func.setArgAttr(i, "mcutrain.ctype",
+                      builder.getStringAttr(inKinds[i].cType));
+      unsignedValues.insert(entry->getArgument(i));
+    }
+  }
   builder.setInsertionPointToEnd(entry);
 
   for (const auto &node : graph.node()) {
@@ -987,17 +1474,29 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
       module.erase();
       return nullptr;
     }
+    // Integer results of an op on unsigned data are unsigned (MaxPool's
+    // int64 Indices are not: their type differs).
+    auto first = node.input_size() ? values.find(node.input(0)) : values.end();
+    if (first != values.end() && unsignedValues.contains(first->second))
+      for (const auto &out : node.output()) {
+        auto v = values.find(out);
+        if (v != values.end() &&
+            elementTypeOf(v->second) == elementTypeOf(first->second))
+          unsignedValues.insert(v->second);
+      }
     builder.setInsertionPointToEnd(entry);
   }
   SmallVector<Value> results;
   for (const auto &output : graph.output()) {
     auto out = values.find(output.name());
+    if (out == values.end() && consts.count(output.name())) {
+      // A constant output (a Constant node, a Dropout mask) is copied out.
+      results.push_back(loadGlobal(consts[output.name()], output.name()));
+      continue;
+    }
     if (out == values.end()) {
       emitError(fileLoc()) << "graph output '" << output.name()
-                           << (consts.count(output.name())
-                                   ? "' is a compile-time constant; constant "
-                                     "outputs are not supported"
-                                   : "' is not computed by any node");
+                           << "' is not computed by any node";
       module.erase();
       return nullptr;
     }
@@ -1006,6 +1505,14 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   func::ReturnOp::create(builder, fileLoc(), results);
   func.setType(
       builder.getFunctionType(inTypes, ValueRange(results).getTypes()));
+  for (auto [i, v] : llvm::enumerate(results)) {
+    Type et = elementTypeOf(v);
+    if (unsignedValues.contains(v) && et.isInteger() && !et.isInteger(1))
+      func.setResultAttr(
+          i, "mcutrain.ctype",
+          builder.getStringAttr(
+              "std::uint" + std::to_string(et.getIntOrFloatBitWidth()) + "_t"));
+  }
   return OwningOpRef<ModuleOp>(module);
 }
 

@@ -42,6 +42,10 @@ bool isIdentifier(StringRef s) {
 /// Facts about the model gathered at the nn level, before lowering.
 struct ModelFacts {
   SmallVector<SmallVector<int64_t>> inputShapes, outputShapes;
+  // C++ types at the API (the importer's mcutrain.ctype) and inside the
+  // generated code (signless integers are intN_t there).
+  SmallVector<std::string> inputCTypes, outputCTypes;
+  SmallVector<std::string> inputCodeTypes, outputCodeTypes;
   int64_t forwardMacs = 0, trainForwardMacs = 0, backwardMacs = 0;
   int64_t trainableBytes = 0, frozenBytes = 0, optimizerStateBytes = 0;
   llvm::json::Array ops, params;
@@ -56,10 +60,29 @@ ModelFacts gatherFacts(ModuleOp module) {
   ModelFacts f;
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   auto step = module.lookupSymbol<func::FuncOp>("train_step");
-  for (Type t : forward.getArgumentTypes())
+  auto codeType = [](Type t) -> std::string {
+    Type e = cast<ShapedType>(t).getElementType();
+    if (e.isF32())
+      return "float";
+    if (e.isInteger(1))
+      return "bool";
+    return "std::int" + std::to_string(e.getIntOrFloatBitWidth()) + "_t";
+  };
+  auto apiType = [&](DictionaryAttr attrs, Type t) -> std::string {
+    if (auto c = attrs ? attrs.getAs<StringAttr>("mcutrain.ctype") : nullptr)
+      return c.str();
+    return codeType(t);
+  };
+  for (auto [i, t] : llvm::enumerate(forward.getArgumentTypes())) {
     f.inputShapes.emplace_back(cast<ShapedType>(t).getShape());
-  for (Type t : forward.getResultTypes())
+    f.inputCTypes.push_back(apiType(forward.getArgAttrDict(i), t));
+    f.inputCodeTypes.push_back(codeType(t));
+  }
+  for (auto [i, t] : llvm::enumerate(forward.getResultTypes())) {
     f.outputShapes.emplace_back(cast<ShapedType>(t).getShape());
+    f.outputCTypes.push_back(apiType(forward.getResultAttrDict(i), t));
+    f.outputCodeTypes.push_back(codeType(t));
+  }
   forward.walk(
       [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
   if (step)
@@ -82,7 +105,9 @@ ModelFacts gatherFacts(ModuleOp module) {
                              {"macs", macs}});
     });
   for (auto g : module.getOps<ml_program::GlobalOp>()) {
-    int64_t bytes = cast<ShapedType>(g.getType()).getNumElements() * 4;
+    auto gt = cast<ShapedType>(g.getType());
+    int64_t bytes = gt.getNumElements() *
+                    std::max<int64_t>(1, (gt.getElementTypeBitWidth() + 7) / 8);
     (g.getIsMutable() ? f.trainableBytes : f.frozenBytes) += bytes;
     std::string onnx = g.getSymName().str();
     if (auto a = g->getAttrOfType<StringAttr>("onnx.name"))
@@ -102,6 +127,7 @@ struct ParamData {
   int64_t elements;
   bool constant;
   DenseElementsAttr data; // null for RAM parameters
+  std::string cType = "float";
 };
 
 /// Parameter data moves to <name>_params.cpp: the code file only declares
@@ -111,19 +137,26 @@ LogicalResult extractParams(ModuleOp module, std::vector<ParamData> &out) {
     if (g.getStaticSpecifier())
       continue;
     auto arr = dyn_cast<emitc::ArrayType>(g.getType());
-    if (!arr || !arr.getElementType().isF32())
+    if (!arr || !arr.getElementType().isIntOrFloat() ||
+        (isa<FloatType>(arr.getElementType()) && !arr.getElementType().isF32()))
       return g.emitError("unexpected global in the generated code"), failure();
     ParamData p{g.getSymName().str(), arr.getNumElements(),
                 (bool)g.getConstSpecifier(), nullptr};
+    Type et = arr.getElementType();
+    if (et.isInteger(1))
+      p.cType = "bool";
+    else if (!et.isF32())
+      p.cType = "std::int" + std::to_string(et.getIntOrFloatBitWidth()) + "_t";
     if (auto init = g.getInitialValueAttr()) {
       p.data = dyn_cast<DenseElementsAttr>(init);
       if (!p.data)
         return g.emitError("parameter data is not dense"), failure();
-      for (float v : p.data.getValues<float>())
-        if (!std::isfinite(v))
-          return g.emitError("parameter @")
-                     << p.name << " holds a non-finite value",
-                 failure();
+      if (et.isF32())
+        for (float v : p.data.getValues<float>())
+          if (!std::isfinite(v))
+            return g.emitError("parameter @")
+                       << p.name << " holds a non-finite value",
+                   failure();
       g.removeInitialValueAttr();
     }
     g.setExternSpecifier(true);
@@ -189,6 +222,22 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
 
   bool training = !opts.inferenceOnly;
   if (training) {
+    auto forward = (*module).lookupSymbol<func::FuncOp>("forward");
+    auto isF32 = [](Type t) {
+      return cast<ShapedType>(t).getElementType().isF32();
+    };
+    if (forward.getNumArguments() == 0)
+      return emitError(cli) << "training needs a model with a runtime input "
+                               "(use --inference-only)",
+             failure();
+    if (!llvm::all_of(forward.getArgumentTypes(), isF32) ||
+        !isF32(forward.getResultTypes()[0]))
+      return emitError(cli) << "training needs a float32 input and first "
+                               "output; integer and boolean ones are "
+                               "supported with --inference-only",
+             failure();
+  }
+  if (training) {
     PassManager pm(&ctx);
     buildTrainingPipeline(pm, opts.training);
     if (failed(pm.run(*module)))
@@ -218,7 +267,9 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
 
   const std::string &n = opts.name;
   size_t numIn = facts.inputShapes.size(), numOut = facts.outputShapes.size();
-  int64_t batch = facts.inputShapes[0].empty() ? 1 : facts.inputShapes[0][0];
+  int64_t batch = facts.inputShapes.empty() || facts.inputShapes[0].empty()
+                      ? 1
+                      : facts.inputShapes[0][0];
   int64_t classes = 0;
   bool mse = opts.training.loss == "mse";
   if (training && !mse)
@@ -228,15 +279,26 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     return count == 1 ? base.str() : (base + Twine(i)).str();
   };
   std::string predictParams, predictArgs;
+  // The code takes signless intN_t where the API says uintN_t: same bits.
+  auto passAs = [](const std::string &api, const std::string &code,
+                   const std::string &arg, bool isConst) {
+    std::string v = isConst ? "const_cast<" + api + " *>(" + arg + ")" : arg;
+    return api == code ? v : "reinterpret_cast<" + code + " *>(" + v + ")";
+  };
   for (size_t i = 0; i < numIn; ++i) {
     std::string a = argName("input", i, numIn);
-    predictParams += (i ? ", " : "") + ("const float *" + a);
-    predictArgs += (i ? ", " : "") + ("const_cast<float *>(" + a + ")");
+    predictParams +=
+        (i ? ", " : "") + ("const " + facts.inputCTypes[i] + " *" + a);
+    predictArgs += (i ? ", " : "") + passAs(facts.inputCTypes[i],
+                                            facts.inputCodeTypes[i], a, true);
   }
   for (size_t i = 0; i < numOut; ++i) {
     std::string a = argName("output", i, numOut);
-    predictParams += ", float *" + a;
-    predictArgs += ", " + a;
+    predictParams +=
+        (numIn || i ? ", " : "") + (facts.outputCTypes[i] + " *" + a);
+    predictArgs +=
+        (numIn || i ? ", " : "") +
+        passAs(facts.outputCTypes[i], facts.outputCodeTypes[i], a, false);
   }
 
   // <name>.h ---------------------------------------------------------------
@@ -311,10 +373,17 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     << "namespace " << n << " {\nnamespace detail {\n";
   // The arena holds every planned buffer; align it like its offsets.
   std::string body = code;
-  size_t at = body.find("static float mcutrain_arena[");
-  if (at != std::string::npos)
-    body.insert(at,
-                "alignas(" + std::to_string(opts.lowering.alignment) + ") ");
+  for (size_t at = body.find("static "); at != std::string::npos;
+       at = body.find("static ", at + 1)) {
+    size_t name = body.find(" mcutrain_arena", at);
+    size_t eol = body.find('\n', at);
+    if (name == std::string::npos || name > eol)
+      continue;
+    std::string align =
+        "alignas(" + std::to_string(opts.lowering.alignment) + ") ";
+    body.insert(at, align);
+    at += align.size();
+  }
   c << body << "} // namespace detail\n\n";
   if (training)
     c << "static mcutrain::StepStats stats;\n\n";
@@ -365,18 +434,34 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   std::string data;
   llvm::raw_string_ostream d(data);
   d << "// Generated by mcutrain: parameter data. Do not edit.\n"
-    << "#include <cstddef>\n\nnamespace " << n << " {\nnamespace detail {\n";
+    << "#include <cstddef>\n#include <cstdint>\n\nnamespace " << n
+    << " {\nnamespace detail {\n";
   for (const ParamData &p : params) {
     // Constants need the extern declaration or they would be file-local.
     if (p.constant)
-      d << "extern const float " << p.name << "[" << p.elements << "];\n";
-    d << (p.constant ? "const " : "") << "float " << p.name << "[" << p.elements
-      << "]";
+      d << "extern const " << p.cType << " " << p.name << "[" << p.elements
+        << "];\n";
+    d << (p.constant ? "const " : "") << p.cType << " " << p.name << "["
+      << p.elements << "]";
     if (p.data) {
       d << " = {";
       int64_t i = 0;
-      for (float v : p.data.getValues<float>())
-        d << (i++ % 8 ? " " : "\n    ") << floatLiteral(v) << ",";
+      if (p.cType == "float") {
+        for (float v : p.data.getValues<float>())
+          d << (i++ % 8 ? " " : "\n    ") << floatLiteral(v) << ",";
+      } else {
+        bool isBool = p.cType == "bool";
+        for (APInt v : p.data.getValues<APInt>()) {
+          d << (i++ % 16 ? " " : "\n    ");
+          if (isBool)
+            d << (v.isZero() ? "false" : "true");
+          else if (v.isMinSignedValue() && v.getBitWidth() == 64)
+            d << "INT64_MIN"; // no literal spells it
+          else
+            d << v.getSExtValue() << (v.getBitWidth() == 64 ? "LL" : "");
+          d << ",";
+        }
+      }
       d << "\n}";
     }
     d << ";\n";
@@ -400,7 +485,9 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       {"model", onnxPath.str()},
       {"name", n},
       {"batch", batch},
-      {"input_shape", llvm::json::Array(facts.inputShapes[0])},
+      {"input_shape", facts.inputShapes.empty()
+                          ? llvm::json::Array()
+                          : llvm::json::Array(facts.inputShapes[0])},
       {"output_shape", llvm::json::Array(facts.outputShapes[0])},
       {"mode", training ? "training" : "inference"},
       {"loss", opts.training.loss},

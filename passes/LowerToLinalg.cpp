@@ -37,8 +37,41 @@ struct Lowering {
   Location loc;
 
   Type f32() { return b.getF32Type(); }
-  RankedTensorType tensorOf(ArrayRef<int64_t> shape) {
-    return RankedTensorType::get(shape, f32());
+  RankedTensorType tensorOf(ArrayRef<int64_t> shape, Type element = {}) {
+    return RankedTensorType::get(shape, element ? element : f32());
+  }
+  /// `v` as a constant of `type`: f32, or an integer clamped to the type's
+  /// range (so -inf/+inf clip bounds become the type's min/max).
+  Value typedConstant(OpBuilder &ob, Type type, double v,
+                      bool isUnsigned = false) {
+    if (type.isF32())
+      return f32c(ob, (float)v);
+    unsigned bits = type.getIntOrFloatBitWidth();
+    APInt value;
+    if (isUnsigned) {
+      APInt hi = APInt::getMaxValue(bits);
+      value = v <= 0                         ? APInt(bits, 0)
+              : v >= hi.roundToDouble(false) ? hi
+                                             : APInt(bits, (uint64_t)v);
+    } else {
+      APInt lo = APInt::getSignedMinValue(bits);
+      APInt hi = APInt::getSignedMaxValue(bits);
+      value = v <= lo.roundToDouble(true)   ? lo
+              : v >= hi.roundToDouble(true) ? hi
+                                            : APInt(bits, (int64_t)v,
+                                                    /*isSigned=*/true,
+                                                    /*implicitTrunc=*/true);
+    }
+    return arith::ConstantOp::create(ob, loc, IntegerAttr::get(type, value));
+  }
+  /// x > y for f32, or signed/unsigned integers.
+  Value greater(OpBuilder &ob, Value x, Value y, bool isUnsigned) {
+    if (x.getType().isF32())
+      return arith::CmpFOp::create(ob, loc, arith::CmpFPredicate::OGT, x, y);
+    return arith::CmpIOp::create(ob, loc,
+                                 isUnsigned ? arith::CmpIPredicate::ugt
+                                            : arith::CmpIPredicate::sgt,
+                                 x, y);
   }
   Value f32c(OpBuilder &ob, float v) {
     return arith::ConstantOp::create(ob, loc, ob.getF32FloatAttr(v));
@@ -105,13 +138,15 @@ struct Lowering {
   /// in-range index, else `fill`. Covers padding (s = 1) and the
   /// zero-insertion of a strided transposed convolution.
   Value spread(Value x, ArrayRef<int64_t> outShape, int64_t shift0,
-               int64_t shift1, int64_t s0, int64_t s1, float fill) {
-    auto xs = cast<RankedTensorType>(x.getType()).getShape();
+               int64_t shift1, int64_t s0, int64_t s1, double fill,
+               bool isUnsigned = false) {
+    auto xt = cast<RankedTensorType>(x.getType());
+    auto xs = xt.getShape();
     if (shift0 == 0 && shift1 == 0 && s0 == 1 && s1 == 1 &&
         ArrayRef<int64_t>(outShape) == xs)
       return x;
     auto gen = tensor::GenerateOp::create(
-        b, loc, tensorOf(outShape), ValueRange{},
+        b, loc, tensorOf(outShape, xt.getElementType()), ValueRange{},
         [&](OpBuilder &ob, Location l, ValueRange iv) {
           Value v0, v1;
           Value r0 = sourceIndex(ob, toI32(ob, iv[2]), shift0, s0, xs[2], v0);
@@ -119,8 +154,9 @@ struct Lowering {
           Value e = tensor::ExtractOp::create(
               ob, l, x,
               ValueRange{iv[0], iv[1], toIndex(ob, r0), toIndex(ob, r1)});
-          Value v = arith::SelectOp::create(ob, l, both(ob, v0, v1), e,
-                                            f32c(ob, fill));
+          Value v = arith::SelectOp::create(
+              ob, l, both(ob, v0, v1), e,
+              typedConstant(ob, xt.getElementType(), fill, isUnsigned));
           tensor::YieldOp::create(ob, l, v);
         });
     return gen.getResult();
@@ -137,7 +173,7 @@ struct Lowering {
       for (int64_t i = 0; i < from.getRank(); ++i)
         all.push_back(i);
       flat = tensor::CollapseShapeOp::create(
-          b, loc, tensorOf({from.getNumElements()}), x,
+          b, loc, tensorOf({from.getNumElements()}, from.getElementType()), x,
           ArrayRef<ReassociationIndices>{all});
     }
     if (to.getRank() == 1)
@@ -299,17 +335,25 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
 }
 
 /// Elementwise binary op with numpy broadcasting.
-template <typename BinaryOp, typename ArithOp>
+template <typename BinaryOp, typename FloatOp, typename IntOp,
+          typename UnsignedIntOp = IntOp>
 Value lowerBinary(Lowering &L, BinaryOp op) {
-  auto ys = op.getOutput().getType().getShape();
+  auto yt = op.getOutput().getType();
+  auto ys = yt.getShape();
   SmallVector<IteratorType> iters(ys.size(), kPar);
-  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()),
+  bool isUnsigned = op.getIsUnsigned();
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, yt.getElementType()),
                    ValueRange{op.getLhs(), op.getRhs()},
                    {L.broadcastMap(op.getLhs().getType().getShape(), ys),
                     L.broadcastMap(op.getRhs().getType().getShape(), ys),
                     L.b.getMultiDimIdentityMap(ys.size())},
-                   iters, [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     return ArithOp::create(ob, l, a[0], a[1]);
+                   iters,
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     if (a[0].getType().isF32())
+                       return FloatOp::create(ob, l, a[0], a[1]);
+                     if (isUnsigned)
+                       return UnsignedIntOp::create(ob, l, a[0], a[1]);
+                     return IntOp::create(ob, l, a[0], a[1]);
                    });
 }
 
@@ -319,8 +363,9 @@ Value elementwise(Lowering &L, ValueRange ins, BodyFn body) {
   unsigned rank = ty.getRank();
   SmallVector<AffineMap> maps(ins.size() + 1, L.b.getMultiDimIdentityMap(rank));
   SmallVector<IteratorType> iters(rank, kPar);
-  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ty.getShape(), L.f32()),
-                   ins, maps, iters, body);
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, ty.getShape(), ty.getElementType()),
+      ins, maps, iters, body);
 }
 
 Value positive(OpBuilder &ob, Location l, Value x) {
@@ -340,13 +385,16 @@ Value lowerMaxPool(Lowering &L, nn::MaxPool2dOp op) {
   auto ys = op.getOutput().getType().getShape();
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
   auto dl = op.getDilations();
-  float lowest = -std::numeric_limits<float>::infinity();
+  Type et = op.getInput().getType().getElementType();
+  bool isUnsigned = op.getIsUnsigned();
+  // -inf, or the integer type's minimum (typedConstant clamps).
+  double lowest = -std::numeric_limits<double>::infinity();
   int64_t eh = ceilExtra(xs[2], ys[2], k[0], s[0], dl[0], p[0], p[2]);
   int64_t ew = ceilExtra(xs[3], ys[3], k[1], s[1], dl[1], p[1], p[3]);
   Value xp = L.spread(
       op.getInput(),
       {xs[0], xs[1], xs[2] + p[0] + p[2] + eh, xs[3] + p[1] + p[3] + ew}, p[0],
-      p[1], 1, 1, lowest);
+      p[1], 1, 1, lowest, isUnsigned);
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: n c kh kw oh ow
   AffineMap xMap = L.map(
@@ -355,11 +403,14 @@ Value lowerMaxPool(Lowering &L, nn::MaxPool2dOp op) {
   AffineMap yMap = L.map(6, {d(0), d(1), d(4), d(5)});
   // The kernel extent comes from a shape-only operand.
   Value window = tensor::EmptyOp::create(L.b, L.loc, op.getKernel(), L.f32());
-  return L.generic(L.filled(ys, lowest), ValueRange{xp, window},
-                   {xMap, kMap, yMap}, {kPar, kPar, kRed, kRed, kPar, kPar},
-                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value gt = arith::CmpFOp::create(
-                         ob, l, arith::CmpFPredicate::OGT, a[0], a[2]);
+  Value init = linalg::FillOp::create(
+                   L.b, L.loc, L.typedConstant(L.b, et, lowest, isUnsigned),
+                   tensor::EmptyOp::create(L.b, L.loc, ys, et).getResult())
+                   .getResult(0);
+  return L.generic(init, ValueRange{xp, window}, {xMap, kMap, yMap},
+                   {kPar, kPar, kRed, kRed, kPar, kPar},
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value gt = L.greater(ob, a[0], a[2], isUnsigned);
                      return arith::SelectOp::create(ob, l, gt, a[0], a[2]);
                    });
 }
@@ -635,6 +686,20 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
   StringRef kind = op.getKind();
   float alpha = op.getAlpha().convertToFloat();
   float beta = op.getBeta().convertToFloat();
+  Type et = op.getInput().getType().getElementType();
+  if (!et.isF32()) { // integer clip (the verifier allows nothing else)
+    bool isUnsigned = op.getIsUnsigned();
+    return elementwise(
+        L, op.getInput(),
+        [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+          Value lo = L.typedConstant(ob, et, alpha, isUnsigned);
+          Value hi = L.typedConstant(ob, et, beta, isUnsigned);
+          Value low = arith::SelectOp::create(
+              ob, l, L.greater(ob, lo, a[0], isUnsigned), lo, a[0]);
+          return arith::SelectOp::create(
+              ob, l, L.greater(ob, low, hi, isUnsigned), hi, low);
+        });
+  }
   return elementwise(
       L, op.getInput(), [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
         Value x = a[0];
@@ -660,6 +725,8 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
         }
         if (kind == "tanh")
           return math::TanhOp::create(ob, l, x);
+        if (kind == "sqrt")
+          return math::SqrtOp::create(ob, l, x);
         if (kind == "hard_sigmoid")
           return clampTo(
               arith::AddFOp::create(
@@ -708,6 +775,8 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
           return mul(dy, mul(y, sub(c(1.0f), y)));
         if (kind == "tanh")
           return mul(dy, sub(c(1.0f), mul(y, y)));
+        if (kind == "sqrt") // d sqrt(x) = 1 / (2 sqrt(x))
+          return arith::DivFOp::create(ob, l, dy, mul(y, c(2.0f)));
         if (kind == "hard_sigmoid") {
           Value z = arith::AddFOp::create(ob, l, mul(x, c(alpha)), c(beta));
           return pick(both(cmp(arith::CmpFPredicate::OGT, z, c(0.0f)),
@@ -749,8 +818,9 @@ Value lowerBatchNorm(Lowering &L, nn::BatchNormOp op) {
 Value copyThroughMap(Lowering &L, Value in, ArrayRef<int64_t> ys,
                      ArrayRef<AffineExpr> inExprs) {
   return L.generic(
-      tensor::EmptyOp::create(L.b, L.loc, ys, L.f32()), in,
-      {L.map(ys.size(), inExprs), L.b.getMultiDimIdentityMap(ys.size())},
+      tensor::EmptyOp::create(L.b, L.loc, ys,
+                              cast<ShapedType>(in.getType()).getElementType()),
+      in, {L.map(ys.size(), inExprs), L.b.getMultiDimIdentityMap(ys.size())},
       SmallVector<IteratorType>(ys.size(), kPar),
       [](OpBuilder &, Location, ValueRange a) { return a[0]; });
 }
@@ -974,6 +1044,153 @@ Value lowerMseGrad(Lowering &L, train::MseLossGradOp op) {
                      });
 }
 
+/// Source index along one padded axis of length `n` (edge: the nearest
+/// border element; reflect: mirrored without repeating the border).
+Value foldedIndex(Lowering &L, OpBuilder &ob, Value i, int64_t shift, int64_t n,
+                  bool reflect) {
+  Location l = L.loc;
+  Value r = arith::SubIOp::create(ob, l, i, L.i32c(ob, shift));
+  if (reflect) {
+    Value neg = L.cmp(ob, arith::CmpIPredicate::slt, r, L.i32c(ob, 0));
+    r = arith::SelectOp::create(
+        ob, l, neg, arith::SubIOp::create(ob, l, L.i32c(ob, 0), r), r);
+    Value over = L.cmp(ob, arith::CmpIPredicate::sgt, r, L.i32c(ob, n - 1));
+    r = arith::SelectOp::create(
+        ob, l, over, arith::SubIOp::create(ob, l, L.i32c(ob, 2 * (n - 1)), r),
+        r);
+  }
+  return L.clamp(ob, r, n - 1);
+}
+
+Value lowerPad(Lowering &L, nn::Pad2dOp op) {
+  auto ys = op.getOutput().getType().getShape();
+  auto p = op.getPads();
+  if (op.getMode() == "constant") {
+    double v = op.getValue().convertToFloat();
+    // Non-negative values keep their bit pattern in unsigned tensors.
+    return L.spread(op.getInput(), ys, p[0], p[1], 1, 1, v, v >= 0);
+  }
+  bool reflect = op.getMode() == "reflect";
+  Value x = op.getInput();
+  auto xs = op.getInput().getType().getShape();
+  auto gen = tensor::GenerateOp::create(
+      L.b, L.loc, op.getOutput().getType(), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        Value h = foldedIndex(L, ob, L.toI32(ob, iv[2]), p[0], xs[2], reflect);
+        Value w = foldedIndex(L, ob, L.toI32(ob, iv[3]), p[1], xs[3], reflect);
+        tensor::YieldOp::create(
+            ob, l,
+            tensor::ExtractOp::create(
+                ob, l, x,
+                ValueRange{iv[0], iv[1], L.toIndex(ob, h), L.toIndex(ob, w)}));
+      });
+  return gen.getResult();
+}
+
+/// The adjoint of edge/reflect padding, one axis at a time: every input
+/// position sums the output gradients whose folded index is that position.
+Value lowerPadGrad(Lowering &L, nn::Pad2dGradOp op) {
+  auto ys = op.getOutputGrad().getType().getShape();
+  auto xs = op.getInputGrad().getType().getShape();
+  auto p = op.getPads();
+  bool reflect = op.getMode() == "reflect";
+  auto d = [&](unsigned i) { return L.d(i); };
+  // Fold rows: t[n,c,i,q] = sum_o [fold(o) == i] dy[n,c,o,q]; dims n c o i q.
+  auto foldBody = [&](int64_t shift, int64_t n, unsigned srcDim,
+                      unsigned dstDim) {
+    return [&L, shift, n, srcDim, dstDim, reflect](OpBuilder &ob, Location l,
+                                                   ValueRange a) -> Value {
+      Value src = L.toI32(ob, linalg::IndexOp::create(ob, l, srcDim));
+      Value dst = L.toI32(ob, linalg::IndexOp::create(ob, l, dstDim));
+      Value hit = L.cmp(ob, arith::CmpIPredicate::eq,
+                        foldedIndex(L, ob, src, shift, n, reflect), dst);
+      Value term = arith::SelectOp::create(ob, l, hit, a[0], L.f32c(ob, 0.0f));
+      return arith::AddFOp::create(ob, l, a[1], term);
+    };
+  };
+  Value rows = L.generic(
+      L.filled({ys[0], ys[1], xs[2], ys[3]}, 0.0f), op.getOutputGrad(),
+      {L.map(5, {d(0), d(1), d(2), d(4)}), L.map(5, {d(0), d(1), d(3), d(4)})},
+      {kPar, kPar, kRed, kPar, kPar}, foldBody(p[0], xs[2], 2, 3));
+  // Fold columns: x[n,c,i,j] = sum_q [fold(q) == j] t[n,c,i,q]; dims n c i q j.
+  return L.generic(
+      L.filled(xs, 0.0f), rows,
+      {L.map(5, {d(0), d(1), d(2), d(3)}), L.map(5, {d(0), d(1), d(2), d(4)})},
+      {kPar, kPar, kPar, kRed, kPar}, foldBody(p[1], xs[3], 3, 4));
+}
+
+/// Flat NCHW index of the first maximum of every window (ONNX MaxPool's
+/// Indices), unrolled over the small static window like the gradient.
+Value lowerMaxPoolIndices(Lowering &L, nn::MaxPool2dIndicesOp op) {
+  auto xs = op.getInput().getType().getShape();
+  auto ys = op.getIndices().getType().getShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  auto dl = op.getDilations();
+  bool isUnsigned = op.getIsUnsigned();
+  Type et = op.getInput().getType().getElementType();
+  Value x = op.getInput();
+  auto gen = tensor::GenerateOp::create(
+      L.b, L.loc, op.getIndices().getType(), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        auto i64 = [&](Value v) -> Value {
+          return arith::IndexCastOp::create(ob, l, ob.getI64Type(), v);
+        };
+        auto i64c = [&](int64_t v) -> Value {
+          return arith::ConstantOp::create(ob, l, ob.getI64IntegerAttr(v));
+        };
+        Value best = L.typedConstant(
+            ob, et, -std::numeric_limits<double>::infinity(), isUnsigned);
+        Value found = i64c(-1);
+        bool colMajor = op.getColumnMajor();
+        // (n*C + c)*H (or *W when column-major): the base of every index
+        // this window can return.
+        Value plane = arith::MulIOp::create(
+            ob, l,
+            arith::AddIOp::create(
+                ob, l, arith::MulIOp::create(ob, l, i64(iv[0]), i64c(xs[1])),
+                i64(iv[1])),
+            i64c(colMajor ? xs[3] : xs[2]));
+        for (int64_t kh = 0; kh < k[0]; ++kh) {
+          for (int64_t kw = 0; kw < k[1]; ++kw) {
+            auto coord = [&](Value o, int axis, int64_t kk, Value &valid) {
+              Value r = arith::AddIOp::create(
+                  ob, l,
+                  arith::MulIOp::create(ob, l, L.toI32(ob, o),
+                                        L.i32c(ob, s[axis])),
+                  L.i32c(ob, kk * dl[axis] - p[axis]));
+              valid = L.both(
+                  ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
+                  L.cmp(ob, arith::CmpIPredicate::slt, r,
+                        L.i32c(ob, xs[2 + axis])));
+              return L.toIndex(ob, L.clamp(ob, r, xs[2 + axis] - 1));
+            };
+            Value v0, v1;
+            Value hh = coord(iv[2], 0, kh, v0), ww = coord(iv[3], 1, kw, v1);
+            Value v = tensor::ExtractOp::create(
+                ob, l, x, ValueRange{iv[0], iv[1], hh, ww});
+            Value first = arith::CmpIOp::create(
+                ob, l, arith::CmpIPredicate::slt, found, i64c(0));
+            Value take =
+                L.both(ob, L.both(ob, v0, v1),
+                       arith::OrIOp::create(
+                           ob, l, first, L.greater(ob, v, best, isUnsigned)));
+            Value major = colMajor ? ww : hh, minor = colMajor ? hh : ww;
+            Value flat = arith::AddIOp::create(
+                ob, l,
+                arith::MulIOp::create(
+                    ob, l, arith::AddIOp::create(ob, l, plane, i64(major)),
+                    i64c(colMajor ? xs[2] : xs[3])),
+                i64(minor));
+            best = arith::SelectOp::create(ob, l, take, v, best);
+            found = arith::SelectOp::create(ob, l, take, flat, found);
+          }
+        }
+        tensor::YieldOp::create(ob, l, found);
+      });
+  (void)ys;
+  return gen.getResult();
+}
+
 /// Lowers one op; returns its replacement, or null if not ours.
 
 FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
@@ -983,16 +1200,18 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::Conv2dGradWeightOp o) { return lowerConvGradWeight(L, o); })
       .Case([&](nn::GemmOp o) { return lowerGemm(L, o); })
       .Case([&](nn::AddOp o) {
-        return lowerBinary<nn::AddOp, arith::AddFOp>(L, o);
+        return lowerBinary<nn::AddOp, arith::AddFOp, arith::AddIOp>(L, o);
       })
       .Case([&](nn::SubOp o) {
-        return lowerBinary<nn::SubOp, arith::SubFOp>(L, o);
+        return lowerBinary<nn::SubOp, arith::SubFOp, arith::SubIOp>(L, o);
       })
       .Case([&](nn::MulOp o) {
-        return lowerBinary<nn::MulOp, arith::MulFOp>(L, o);
+        return lowerBinary<nn::MulOp, arith::MulFOp, arith::MulIOp>(L, o);
       })
       .Case([&](nn::DivOp o) {
-        return lowerBinary<nn::DivOp, arith::DivFOp>(L, o);
+        // Integer division truncates toward zero, as ONNX's reference does.
+        return lowerBinary<nn::DivOp, arith::DivFOp, arith::DivSIOp,
+                           arith::DivUIOp>(L, o);
       })
       .Case([&](nn::ActivationOp o) { return lowerActivation(L, o); })
       .Case([&](nn::ActivationGradOp o) { return lowerActivationGrad(L, o); })
@@ -1028,11 +1247,9 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::AvgPool2dOp o) { return lowerAvgPool(L, o); })
       .Case([&](nn::MaxPool2dGradOp o) { return lowerMaxPoolGrad(L, o); })
       .Case([&](nn::AvgPool2dGradOp o) { return lowerAvgPoolGrad(L, o); })
-      .Case([&](nn::Pad2dOp o) {
-        auto ys = o.getOutput().getType().getShape();
-        return L.spread(o.getInput(), ys, o.getPads()[0], o.getPads()[1], 1, 1,
-                        o.getValue().convertToFloat());
-      })
+      .Case([&](nn::Pad2dOp o) { return lowerPad(L, o); })
+      .Case([&](nn::Pad2dGradOp o) { return lowerPadGrad(L, o); })
+      .Case([&](nn::MaxPool2dIndicesOp o) { return lowerMaxPoolIndices(L, o); })
       .Case([&](nn::ReshapeOp o) {
         return L.reshape(o.getInput(), o.getOutput().getType());
       })

@@ -1,6 +1,7 @@
 //===- PlanMemory.cpp - all buffers in one static arena by liveness -------===//
 #include "passes/Passes.h"
 
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/STLExtras.h"
 
 namespace mcutrain {
@@ -17,6 +18,7 @@ constexpr StringLiteral kArenaName = "mcutrain_arena";
 
 struct Buffer {
   memref::AllocOp alloc;
+  Type element; // buffers of one element type share one arena
   std::string name;
   int64_t bytes = 0;
   int64_t first = 0, last = 0; // top-level op positions, inclusive
@@ -37,6 +39,20 @@ std::string bufferName(Location loc, size_t index) {
 }
 
 int64_t alignTo(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+/// Bytes of one element in C (bool is a byte).
+int64_t elementBytes(Type t) {
+  return std::max<int64_t>(1, (t.getIntOrFloatBitWidth() + 7) / 8);
+}
+
+std::string arenaName(Type t) {
+  if (t.isF32())
+    return kArenaName.str();
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << kArenaName << "_" << t;
+  return s;
+}
 
 /// Largest-first placement at the lowest offset that fits between the
 /// buffers already placed whose lifetimes overlap (greedy by size, the
@@ -111,6 +127,7 @@ struct PlanMemoryPass
     }
 
     int64_t arenaBytes = 0, lowerBound = 0, noReuse = 0;
+    llvm::MapVector<Type, int64_t> arenaOf; // bytes each arena needs
     SmallVector<Attribute> bufferAttrs;
     SmallVector<std::pair<func::FuncOp, std::vector<Buffer>>> plans;
     for (auto func : module.getOps<func::FuncOp>()) {
@@ -137,14 +154,17 @@ struct PlanMemoryPass
           return WalkResult::interrupt();
         }
         MemRefType t = alloc.getType();
-        if (!t.getElementType().isF32() || t.getRank() != 1) {
-          alloc.emitError("the arena holds flat f32 buffers only, got ") << t;
+        if (!t.getElementType().isIntOrFloat() || t.getRank() != 1) {
+          alloc.emitError("the arena holds flat buffers of scalars only, got ")
+              << t;
           return WalkResult::interrupt();
         }
         Buffer buf;
         buf.alloc = alloc;
+        buf.element = t.getElementType();
         buf.name = bufferName(alloc.getLoc(), bufs.size());
-        buf.bytes = alignTo(t.getNumElements() * 4, alignment);
+        buf.bytes =
+            alignTo(t.getNumElements() * elementBytes(buf.element), alignment);
         buf.first = buf.last = position[alloc];
         for (Operation *user : alloc->getUsers()) {
           if (!isa<memref::LoadOp, memref::StoreOp>(user)) {
@@ -159,8 +179,29 @@ struct PlanMemoryPass
       });
       if (r.wasInterrupted())
         return signalPassFailure();
-      arenaBytes = std::max(arenaBytes, placeBuffers(bufs, alignment));
-      lowerBound = std::max(lowerBound, liveLowerBound(bufs));
+      // f32 buffers go to the main arena; the rare integer and boolean
+      // tensors to one arena per element type (a load must read its type).
+      int64_t funcBound = 0;
+      SmallVector<Type> types;
+      for (const Buffer &buf : bufs)
+        if (!llvm::is_contained(types, buf.element))
+          types.push_back(buf.element);
+      for (Type t : types) {
+        std::vector<Buffer> group;
+        for (const Buffer &buf : bufs)
+          if (buf.element == t)
+            group.push_back(buf);
+        int64_t &need = arenaOf[t];
+        need = std::max(
+            need,
+            placeBuffers(group, std::max<int64_t>(alignment, elementBytes(t))));
+        funcBound += liveLowerBound(group);
+        size_t k = 0;
+        for (Buffer &buf : bufs)
+          if (buf.element == t)
+            buf.offset = group[k++].offset;
+      }
+      lowerBound = std::max(lowerBound, funcBound);
       int64_t sum = 0;
       for (const Buffer &buf : bufs) {
         sum += buf.bytes;
@@ -170,30 +211,46 @@ struct PlanMemoryPass
                   b.getNamedAttr("bytes", b.getI64IntegerAttr(buf.bytes)),
                   b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
                   b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
-                  b.getNamedAttr("last", b.getI64IntegerAttr(buf.last))}));
+                  b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
+                  b.getNamedAttr("arena",
+                                 b.getStringAttr(arenaName(buf.element)))}));
       }
       noReuse = std::max(noReuse, sum);
       plans.push_back({func, std::move(bufs)});
     }
 
-    // The arena: one flat f32 global. Its alignment is in the plan attribute
-    // (EmitC globals carry none; the C++ emitter adds alignas).
+    // The arenas: one flat global per element type (f32 always). Their
+    // alignment is in the plan attribute (EmitC globals carry none; the
+    // package adds alignas).
     b.setInsertionPointToStart(module.getBody());
-    auto arenaType =
-        MemRefType::get({std::max<int64_t>(arenaBytes / 4, 1)}, b.getF32Type());
-    memref::GlobalOp::create(b, module.getLoc(), kArenaName,
-                             b.getStringAttr("private"), arenaType, Attribute(),
-                             /*constant=*/false, IntegerAttr());
+    arenaOf.try_emplace(b.getF32Type(), 0);
+    llvm::DenseMap<Type, MemRefType> arenaTypes;
+    for (auto [t, bytes] : arenaOf) {
+      arenaBytes += bytes;
+      auto type =
+          MemRefType::get({std::max<int64_t>(bytes / elementBytes(t), 1)}, t);
+      arenaTypes[t] = type;
+      memref::GlobalOp::create(b, module.getLoc(), arenaName(t),
+                               b.getStringAttr("private"), type, Attribute(),
+                               /*constant=*/false, IntegerAttr());
+    }
 
     for (auto &[func, bufs] : plans) {
       if (bufs.empty())
         continue;
       Block &body = func.getBody().front();
       b.setInsertionPointToStart(&body);
-      Value arena =
-          memref::GetGlobalOp::create(b, func.getLoc(), arenaType, kArenaName);
+      llvm::DenseMap<Type, Value> arenas;
       for (Buffer &buf : bufs) {
-        int64_t offsetElems = buf.offset / 4;
+        Value &arena = arenas[buf.element];
+        if (!arena) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPointToStart(&body);
+          arena = memref::GetGlobalOp::create(b, func.getLoc(),
+                                              arenaTypes[buf.element],
+                                              arenaName(buf.element));
+        }
+        int64_t offsetElems = buf.offset / elementBytes(buf.element);
         for (Operation *user :
              llvm::make_early_inc_range(buf.alloc->getUsers())) {
           b.setInsertionPoint(user);

@@ -122,7 +122,26 @@ LogicalResult GemmOp::verify() {
   return success();
 }
 
+static Type elementTypeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getElementType();
+}
+
+/// `is_unsigned` describes integer operands; floats have no such variant.
+static LogicalResult verifyUnsignedFlag(Operation *op, Value v, bool flag) {
+  if (flag && !isa<IntegerType>(elementTypeOf(v)))
+    return op->emitOpError() << "is_unsigned needs integer operands";
+  return success();
+}
+
 template <typename BinaryOp> static LogicalResult verifyBinary(BinaryOp op) {
+  Type et = elementTypeOf(op.getLhs());
+  if (elementTypeOf(op.getRhs()) != et || elementTypeOf(op.getOutput()) != et)
+    return op.emitOpError() << "operands and result must share an element "
+                               "type";
+  if (et.isInteger(1))
+    return op.emitOpError() << "does not take i1 (boolean) operands";
+  if (failed(verifyUnsignedFlag(op, op.getLhs(), op.getIsUnsigned())))
+    return failure();
   auto bs = broadcastShapes(op.getLhs().getType().getShape(),
                             op.getRhs().getType().getShape());
   if (failed(bs))
@@ -137,11 +156,14 @@ LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
 
 LogicalResult ActivationOp::verify() {
-  static const char *kinds[] = {"leaky_relu", "clip",         "sigmoid",
-                                "tanh",       "hard_sigmoid", "hard_swish"};
+  static const char *kinds[] = {"leaky_relu",   "clip",       "sigmoid", "tanh",
+                                "hard_sigmoid", "hard_swish", "sqrt"};
   if (!llvm::is_contained(kinds, getKind()))
     return emitOpError() << "unknown activation '" << getKind() << "'";
-  return success();
+  Type et = elementTypeOf(getInput());
+  if (!et.isF32() && (getKind() != "clip" || et.isInteger(1)))
+    return emitOpError() << "integer operands support clip only";
+  return verifyUnsignedFlag(*this, getInput(), getIsUnsigned());
 }
 
 LogicalResult BatchNormOp::verify() {
@@ -162,6 +184,8 @@ LogicalResult TransposeOp::verify() {
   auto x = getInput().getType().getShape();
   auto y = getOutput().getType().getShape();
   auto perm = getPerm();
+  if (elementTypeOf(getInput()) != elementTypeOf(getOutput()))
+    return emitOpError() << "result element type must equal the input's";
   if (perm.size() != x.size() || y.size() != x.size())
     return emitOpError() << "perm must have one entry per dimension";
   SmallVector<bool> seen(x.size(), false);
@@ -183,6 +207,8 @@ LogicalResult ConcatOp::verify() {
   int64_t sum = 0;
   for (Value v : getInputs()) {
     auto s = cast<RankedTensorType>(v.getType()).getShape();
+    if (elementTypeOf(v) != elementTypeOf(getOutput()))
+      return emitOpError() << "inputs must have the result's element type";
     if (s.size() != y.size())
       return emitOpError() << "inputs must have the result's rank";
     for (size_t d = 0; d < s.size(); ++d)
@@ -242,7 +268,15 @@ template <typename PoolOp> static LogicalResult verifyPool(PoolOp op) {
   return success();
 }
 
-LogicalResult MaxPool2dOp::verify() { return verifyPool(*this); }
+LogicalResult MaxPool2dOp::verify() {
+  if (elementTypeOf(getInput()) != elementTypeOf(getOutput()))
+    return emitOpError() << "result element type must equal the input's";
+  if (elementTypeOf(getInput()).isInteger(1))
+    return emitOpError() << "does not take i1 (boolean) operands";
+  if (failed(verifyUnsignedFlag(*this, getInput(), getIsUnsigned())))
+    return failure();
+  return verifyPool(*this);
+}
 LogicalResult AvgPool2dOp::verify() { return verifyPool(*this); }
 
 LogicalResult Pad2dOp::verify() {
@@ -254,6 +288,15 @@ LogicalResult Pad2dOp::verify() {
   if (y[0] != x[0] || y[1] != x[1] || y[2] != x[2] + p[0] + p[2] ||
       y[3] != x[3] + p[1] + p[3])
     return emitOpError() << "result shape does not match the padding";
+  if (elementTypeOf(getInput()) != elementTypeOf(getOutput()))
+    return emitOpError() << "result element type must equal the input's";
+  StringRef mode = getMode();
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    return emitOpError() << "unknown mode '" << mode << "'";
+  // Reflection mirrors inside the input, so it cannot reach past the border.
+  if (mode == "reflect" &&
+      (p[0] >= x[2] || p[2] >= x[2] || p[1] >= x[3] || p[3] >= x[3]))
+    return emitOpError() << "reflect pads must be smaller than the input";
   return success();
 }
 
@@ -272,6 +315,8 @@ LogicalResult SliceOp::verify() {
 LogicalResult ReshapeOp::verify() {
   if (numElements(getInput()) != numElements(getOutput()))
     return emitOpError() << "changes the number of elements";
+  if (elementTypeOf(getInput()) != elementTypeOf(getOutput()))
+    return emitOpError() << "result element type must equal the input's";
   return success();
 }
 
@@ -332,6 +377,12 @@ int64_t ReduceSumToOp::getMacs() { return numElements(getInput()); }
 int64_t ReluGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t MaxPool2dGradOp::getMacs() {
   return numElements(getOutputGrad()) * getKernel()[0] * getKernel()[1];
+}
+int64_t Pad2dGradOp::getMacs() {
+  // Two folds: over the padded rows, then over the padded columns.
+  auto y = getOutputGrad().getType().getShape();
+  auto x = getInputGrad().getType().getShape();
+  return y[0] * y[1] * (x[2] * y[2] * y[3] + x[2] * x[3] * y[3]);
 }
 int64_t AvgPool2dGradOp::getMacs() {
   return numElements(getOutputGrad()) * getKernel()[0] * getKernel()[1];

@@ -122,7 +122,10 @@ LogicalResult Pad2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                     ArrayRef<bool> needGrad,
                                     SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
-  if (needGrad[0])
+  if (needGrad[0] && getMode() != "constant")
+    grads[0] = Pad2dGradOp::create(b, getLoc(), getInput().getType(), dy,
+                                   getPadsAttr(), getModeAttr());
+  else if (needGrad[0])
     grads[0] = SliceOp::create(
         b, getLoc(), getInput().getType(), dy,
         b.getDenseI64ArrayAttr({0, 0, getPads()[0], getPads()[1]}));

@@ -10,6 +10,12 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 def NN_F32Tensor : RankedTensorOf<[F32]>;
 def NN_F32Tensor4D : 4DTensorOf<[F32]>;
 def NN_F32Tensor2D : 2DTensorOf<[F32]>;
+// Integers are signless, as in arith: ops whose result depends on the sign
+// carry `is_unsigned`. Only data movement, elementwise arithmetic, clip and
+// max pooling take them (ONNX int8/uint8/int32/int64/bool tensors).
+defvar NN_ElementTypes = [F32, I1, I8, I16, I32, I64];
+def NN_Tensor : RankedTensorOf<NN_ElementTypes>;
+def NN_Tensor4D : 4DTensorOf<NN_ElementTypes>;
 
 class NN_ForwardOp<string mnemonic, list<Trait> traits = []>
     : NN_Op<mnemonic, !listconcat(traits, [Pure,
@@ -55,8 +61,8 @@ def NN_GemmOp : NN_ForwardOp<"gemm"> {
 
 class NN_BinaryOp<string mnemonic, string what> : NN_ForwardOp<mnemonic> {
   let summary = what # " with numpy broadcasting";
-  let arguments = (ins NN_F32Tensor:$lhs, NN_F32Tensor:$rhs);
-  let results = (outs NN_F32Tensor:$output);
+  let arguments = (ins NN_Tensor:$lhs, NN_Tensor:$rhs, UnitAttr:$is_unsigned);
+  let results = (outs NN_Tensor:$output);
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
   }];
@@ -79,12 +85,14 @@ def NN_ActivationOp : NN_ForwardOp<"activation", [SameOperandsAndResultType]> {
   let summary = "Elementwise activation selected by `kind`";
   let description = [{
     kind: leaky_relu (alpha), clip (min = alpha, max = beta), sigmoid, tanh,
-    hard_sigmoid (max(0, min(1, alpha*x + beta))), hard_swish.
+    hard_sigmoid (max(0, min(1, alpha*x + beta))), hard_swish, sqrt (from
+    training-mode batch normalization's standard deviation).
   }];
-  let arguments = (ins NN_F32Tensor:$input, StrAttr:$kind,
+  let arguments = (ins NN_Tensor:$input, StrAttr:$kind,
                    DefaultValuedAttr<F32Attr, "0.0f">:$alpha,
-                   DefaultValuedAttr<F32Attr, "0.0f">:$beta);
-  let results = (outs NN_F32Tensor:$output);
+                   DefaultValuedAttr<F32Attr, "0.0f">:$beta,
+                   UnitAttr:$is_unsigned);
+  let results = (outs NN_Tensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
@@ -107,8 +115,8 @@ def NN_BatchNormOp : NN_Op<"batch_norm", [Pure,
 
 def NN_TransposeOp : NN_ForwardOp<"transpose"> {
   let summary = "output[i...] = input[perm applied] (ONNX Transpose)";
-  let arguments = (ins NN_F32Tensor:$input, DenseI64ArrayAttr:$perm);
-  let results = (outs NN_F32Tensor:$output);
+  let arguments = (ins NN_Tensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs NN_Tensor:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
@@ -117,8 +125,8 @@ def NN_TransposeOp : NN_ForwardOp<"transpose"> {
 
 def NN_ConcatOp : NN_ForwardOp<"concat"> {
   let summary = "Concatenation along `axis` (ONNX Concat)";
-  let arguments = (ins Variadic<NN_F32Tensor>:$inputs, I64Attr:$axis);
-  let results = (outs NN_F32Tensor:$output);
+  let arguments = (ins Variadic<NN_Tensor>:$inputs, I64Attr:$axis);
+  let results = (outs NN_Tensor:$output);
   let assemblyFormat = [{
     $inputs attr-dict `:` functional-type(operands, results)
   }];
@@ -157,8 +165,39 @@ class NN_Pool2dForward<string mnemonic> : NN_ForwardOp<mnemonic> {
   let hasVerifier = 1;
 }
 
-def NN_MaxPool2dOp : NN_Pool2dForward<"max_pool2d"> {
+def NN_MaxPool2dOp : NN_ForwardOp<"max_pool2d"> {
   let summary = "2-D max pooling (ONNX MaxPool); count_include_pad unused";
+  let arguments = (ins NN_Tensor4D:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DefaultValuedAttr<BoolAttr, "false">:$count_include_pad,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations,
+                   UnitAttr:$is_unsigned);
+  let results = (outs NN_Tensor4D:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_MaxPool2dIndicesOp : NN_Op<"max_pool2d_indices", [Pure]> {
+  let summary = "Flat NCHW index of each window's first maximum (ONNX MaxPool's Indices)";
+  let description = [{
+    Index into the unpadded input, as ONNX MaxPool's second output:
+    (n*C + c)*H*W + h*W + w, or with column_major (storage_order 1)
+    (n*C + c)*H*W + w*H + h. Integer-valued, so not differentiable: it has no
+    adjoint and stops gradients.
+  }];
+  let arguments = (ins NN_Tensor4D:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations,
+                   UnitAttr:$is_unsigned,
+                   DefaultValuedAttr<BoolAttr, "false">:$column_major);
+  let results = (outs 4DTensorOf<[I64]>:$indices);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 def NN_AvgPool2dOp : NN_Pool2dForward<"avg_pool2d"> {
@@ -167,8 +206,8 @@ def NN_AvgPool2dOp : NN_Pool2dForward<"avg_pool2d"> {
 
 def NN_ReshapeOp : NN_ForwardOp<"reshape"> {
   let summary = "Same elements, new static shape (ONNX Reshape, Flatten)";
-  let arguments = (ins NN_F32Tensor:$input);
-  let results = (outs NN_F32Tensor:$output);
+  let arguments = (ins NN_Tensor:$input);
+  let results = (outs NN_Tensor:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
@@ -176,10 +215,15 @@ def NN_ReshapeOp : NN_ForwardOp<"reshape"> {
 }
 
 def NN_Pad2dOp : NN_ForwardOp<"pad2d"> {
-  let summary = "Constant padding of the two spatial dims (ONNX Pad, constant mode)";
-  let arguments = (ins NN_F32Tensor4D:$input, DenseI64ArrayAttr:$pads,
-                   DefaultValuedAttr<F32Attr, "0.0f">:$value);
-  let results = (outs NN_F32Tensor4D:$output);
+  let summary = "Padding of the two spatial dims (ONNX Pad)";
+  let description = [{
+    mode: constant (`value`), edge (repeat the border element) or reflect
+    (mirror without repeating the border).
+  }];
+  let arguments = (ins NN_Tensor4D:$input, DenseI64ArrayAttr:$pads,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$value,
+                   DefaultValuedAttr<StrAttr, "\"constant\"">:$mode);
+  let results = (outs NN_Tensor4D:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
@@ -232,8 +276,8 @@ def NN_ReduceSumToOp : NN_GradOp<"reduce_sum_to"> {
 
 def NN_SliceOp : NN_GradOp<"slice"> {
   let summary = "out[i] = in[i + offsets] (adjoint of pad2d and concat)";
-  let arguments = (ins NN_F32Tensor:$input, DenseI64ArrayAttr:$offsets);
-  let results = (outs NN_F32Tensor:$output);
+  let arguments = (ins NN_Tensor:$input, DenseI64ArrayAttr:$offsets);
+  let results = (outs NN_Tensor:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
@@ -280,6 +324,20 @@ def NN_MaxPool2dGradOp : NN_GradOp<"max_pool2d_grad"> {
   let results = (outs NN_F32Tensor4D:$input_grad);
   let assemblyFormat = [{
     $output_grad `,` $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_Pad2dGradOp : NN_GradOp<"pad2d_grad"> {
+  let summary = "Gradient of edge/reflect nn.pad2d: folds the padding back";
+  let description = [{
+    Every output gradient is added to the input element its value was copied
+    from (the border for edge, the mirrored element for reflect).
+  }];
+  let arguments = (ins NN_F32Tensor4D:$output_grad, DenseI64ArrayAttr:$pads,
+                   StrAttr:$mode);
+  let results = (outs NN_F32Tensor4D:$input_grad);
+  let assemblyFormat = [{
+    $output_grad attr-dict `:` functional-type(operands, results)
   }];
 }
 

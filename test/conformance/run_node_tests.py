@@ -41,15 +41,22 @@ SUPPORTED_OPS = [
     "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant", "Pad",
 ]
 
+# numpy dtype -> the C++ type the generated API uses for it.
+C_TYPES = {"float32": "float", "bool": "bool", "int8": "std::int8_t",
+           "uint8": "std::uint8_t", "int16": "std::int16_t",
+           "uint16": "std::uint16_t", "int32": "std::int32_t",
+           "int64": "std::int64_t"}
+
 HARNESS = r"""
 #include "m.h"
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
-static std::vector<float> readFloats(const char *path, std::size_t n) {
-  std::vector<float> v(n ? n : 1);
+template <typename T>
+static std::vector<T> readArray(const char *path, std::size_t n) {
+  std::vector<T> v(n ? n : 1);
   std::FILE *f = std::fopen(path, "rb");
-  if (!f || std::fread(v.data(), 4, n, f) != n) {
+  if (!f || std::fread(v.data(), sizeof(T), n, f) != n) {
     std::fprintf(stderr, "cannot read %%s\n", path);
     std::exit(3);
   }
@@ -87,9 +94,10 @@ def size_name(base, i, count):
 
 def bind_static_inputs(src, work):
     """mcutrain compiles static shapes: graph inputs that are int64 tensors
-    (shapes, axes, pads) or float scalars (Clip's min/max) become
-    initializers holding the test's values, as they are constants in models
-    exported from PyTorch. Returns the model path to compile."""
+    (shapes, axes, pads) or scalars (Clip's min/max, Pad's constant_value,
+    Dropout's ratio and training_mode) become initializers holding the
+    test's values, as they are constants in models exported from PyTorch.
+    Returns the model path to compile."""
     model = onnx.load(os.path.join(src, "model.onnx"))
     data = os.path.join(src, "test_data_set_0")
     inits = {i.name for i in model.graph.initializer}
@@ -100,8 +108,7 @@ def bind_static_inputs(src, work):
         scalar = tt.HasField("shape") and len(tt.shape.dim) == 0
         path = os.path.join(data, f"input_{idx}.pb")
         if vi.type.HasField("tensor_type") and os.path.exists(path) and (
-                tt.elem_type == onnx.TensorProto.INT64 or
-                (tt.elem_type == onnx.TensorProto.FLOAT and scalar)):
+                tt.elem_type == onnx.TensorProto.INT64 or scalar):
             t = onnx.TensorProto()
             t.ParseFromString(open(path, "rb").read())
             t.name = vi.name
@@ -157,17 +164,25 @@ def run_one(args, name, op):
     names = [i.name for i in original.graph.input if i.name not in orig_inits]
     in_arrays = [a for nm, a in zip(names, in_arrays) if nm not in inits]
     reads, args_, outs, writes = [], [], [], []
+    for a in in_arrays + expected:
+        if str(a.dtype) not in C_TYPES:
+            return "failed", f"test data of type {a.dtype} has no C++ type here"
     for i, a in enumerate(in_arrays):
-        a.astype(np.float32).tofile(os.path.join(work, f"in{i}.bin"))
+        a.tofile(os.path.join(work, f"in{i}.bin"))
         n = size_name("kInputSize", i, len(in_arrays))
-        reads.append(f"  auto in{i} = readFloats(\"in{i}.bin\", m::{n});")
+        t = C_TYPES[str(a.dtype)]
+        reads.append(f"  auto in{i} = readArray<{t}>(\"in{i}.bin\", m::{n});")
         args_.append(f"in{i}.data()")
-    for i in range(len(expected)):
+    for i, e in enumerate(expected):
         n = size_name("kOutputSize", i, len(expected))
-        outs.append(f"  std::vector<float> out{i}(m::{n} ? m::{n} : 1);")
-        args_.append(f"out{i}.data()")
+        t = C_TYPES[str(e.dtype)]
+        # std::vector<bool> has no data(): bools go through a char buffer.
+        buf = "unsigned char" if t == "bool" else t
+        outs.append(f"  std::vector<{buf}> out{i}(m::{n} ? m::{n} : 1);")
+        args_.append(f"reinterpret_cast<{t} *>(out{i}.data())")
         writes.append(f"  {{ std::FILE *f = std::fopen(\"out{i}.bin\", \"wb\"); "
-                      f"std::fwrite(out{i}.data(), 4, m::{n}, f); std::fclose(f); }}")
+                      f"std::fwrite(out{i}.data(), sizeof({t}), m::{n}, f); "
+                      f"std::fclose(f); }}")
     with open(os.path.join(work, "harness.cpp"), "w") as f:
         f.write(HARNESS % {"reads": "\n".join(reads), "outs": "\n".join(outs),
                            "args": ", ".join(args_), "writes": "\n".join(writes)})
@@ -183,10 +198,15 @@ def run_one(args, name, op):
     if run.returncode != 0:
         return "failed", run.stderr.strip()
     for i, e in enumerate(expected):
-        got = np.fromfile(os.path.join(work, f"out{i}.bin"), dtype=np.float32)
-        e = e.astype(np.float32).ravel()
+        got = np.fromfile(os.path.join(work, f"out{i}.bin"), dtype=e.dtype)
+        e = e.ravel()
         if got.size != e.size:
             return "failed", f"output {i}: {got.size} values, expected {e.size}"
+        if e.dtype != np.float32:
+            if not np.array_equal(got, e):
+                bad = int(np.sum(got != e))
+                return "failed", f"output {i}: {bad} of {e.size} values differ"
+            continue
         if not np.allclose(got, e, rtol=1e-4, atol=1e-5, equal_nan=True):
             err = float(np.max(np.abs(got - e)))
             return "failed", f"output {i} differs (max abs err {err:.3g})"

@@ -77,3 +77,21 @@ OPS = {
         lambda x, w: torch.log_softmax(torch.softmax(x * w, 1) * 3.0, 2),
         torch.randn(1, 3, 1)), 3 * 4), (3, 4), 3),
 }
+
+OPS.update({
+    # F.pad's replicate/reflect export as ONNX Pad mode edge/reflect.
+    "pad_edge": (lambda: pre(Lambda(lambda x: torch.nn.functional.pad(
+        x, (1, 2, 2, 1), mode="replicate")), 2, 3, 3 * 7 * 7), (2, 4, 4), 3),
+    "pad_reflect": (lambda: pre(Lambda(lambda x: torch.nn.functional.pad(
+        x, (2, 1, 1, 3), mode="reflect")), 2, 3, 3 * 8 * 7), (2, 4, 4), 3),
+    # 1-D and 3-D pooling import as 2-D pooling over reshaped tensors.
+    "maxpool1d": (lambda: Head(Lambda(
+        lambda x, w: torch.nn.functional.max_pool1d(x * w, 3, stride=2,
+                                                    padding=1),
+        torch.randn(1, 3, 1)), 3 * 5), (3, 9), 3),
+    "avgpool3d": (lambda: Head(Lambda(
+        lambda x, w: torch.nn.functional.avg_pool3d(
+            x * w, (2, 3, 2), stride=(1, 2, 2), padding=(1, 1, 0),
+            count_include_pad=False),
+        torch.randn(1, 2, 1, 1, 1)), 2 * 4 * 3 * 3), (2, 3, 5, 6), 3),
+})

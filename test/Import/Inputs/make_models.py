@@ -103,3 +103,48 @@ def ops_model(out):
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "ops":
     os.makedirs(sys.argv[1], exist_ok=True)
     ops_model(os.path.join(sys.argv[1], "ops.onnx"))
+
+
+def types_model(out):
+    """Integer and boolean tensors, N-D pooling, training-mode BatchNorm."""
+    n = helper.make_node
+    vi = helper.make_tensor_value_info
+    inputs = [vi("u", TensorProto.UINT8, [1, 2, 4, 4]),
+              vi("s", TensorProto.INT8, [1, 2, 4, 4]),
+              vi("v", TensorProto.FLOAT, [1, 2, 3, 4, 4]),
+              vi("w", TensorProto.FLOAT, [2, 3, 5])]
+    outputs = [vi(name, t, None) for name, t in [
+        ("pooled", TensorProto.UINT8), ("indices", TensorProto.INT64),
+        ("clipped", TensorProto.INT8), ("mask", TensorProto.BOOL),
+        ("pool3d", TensorProto.FLOAT), ("pool1d", TensorProto.FLOAT),
+        ("bn", TensorProto.FLOAT), ("running_mean", TensorProto.FLOAT),
+        ("padded", TensorProto.UINT8)]]
+    nodes = [
+        n("Div", ["u", "three"], ["q"], name="udiv"),
+        n("MaxPool", ["q"], ["pooled", "indices"], name="upool",
+          kernel_shape=[2, 2], strides=[2, 2]),
+        n("Clip", ["s", "lo", "hi"], ["clipped"], name="sclip"),
+        n("Dropout", ["v"], ["dv", "mask"], name="drop"),
+        n("AveragePool", ["dv"], ["pool3d"], name="avg3d",
+          kernel_shape=[2, 2, 2]),
+        n("MaxPool", ["w"], ["pool1d"], name="max1d", kernel_shape=[3],
+          pads=[1, 1], strides=[2]),
+        n("BatchNormalization", ["w", "g", "b", "m", "var"],
+          ["bn", "running_mean", "running_var"], name="bn_train",
+          training_mode=1, momentum=0.8),
+        n("Pad", ["u", "pads"], ["padded"], name="reflect", mode="reflect"),
+    ]
+    inits = [numpy_helper.from_array(np.array([3], np.uint8), "three"),
+             numpy_helper.from_array(np.array(-5, np.int8), "lo"),
+             numpy_helper.from_array(np.array(100, np.int8), "hi"),
+             numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 3, 1],
+                                              np.int64), "pads")] + [
+        numpy_helper.from_array(np.full(3, v, np.float32), name)
+        for name, v in [("g", 1.5), ("b", 0.5), ("m", 0.0), ("var", 1.0)]]
+    save(helper.make_graph(nodes, "types", inputs, outputs, inits), out,
+         opset=15)
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "types":
+    os.makedirs(sys.argv[1], exist_ok=True)
+    types_model(os.path.join(sys.argv[1], "types.onnx"))
