@@ -45,6 +45,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   db.epsilon = o.epsilon;
   db.weightDecay = o.weightDecay;
   db.lrDecay = o.lrDecay;
+  db.dampening = o.dampening;
   pm.addPass(createDeriveBackwardPass(db));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
 }

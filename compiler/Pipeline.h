@@ -16,7 +16,7 @@ struct TrainingOptions {
   std::string optimizer = "sgd";
   double momentum = 0.9, beta1 = 0.9, beta2 = 0.999;
   double epsilon = -1; // optimizer's default
-  double weightDecay = 0, lrDecay = 0;
+  double weightDecay = 0, lrDecay = 0, dampening = 0;
 };
 
 struct LoweringOptions {

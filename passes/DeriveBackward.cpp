@@ -290,7 +290,11 @@ struct DeriveBackwardPass
           it->second, b.getF32FloatAttr(lr), b.getStringAttr(optimizer),
           b.getF32FloatAttr(momentum), b.getF32FloatAttr(beta1),
           b.getF32FloatAttr(beta2), b.getF32FloatAttr(eps),
-          b.getF32FloatAttr(weightDecay), b.getF32FloatAttr(lrDecay));
+          b.getF32FloatAttr(weightDecay), b.getF32FloatAttr(lrDecay),
+          b.getF32FloatAttr(optimizer == "momentum" || optimizer == "nesterov"
+                                ? dampening
+                                : 0.0),
+          b.getStringAttr("pytorch"));
       tagBackward(upd);
     }
     Value scalar =

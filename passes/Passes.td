@@ -30,6 +30,8 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
     Option<"weightDecay", "weight-decay", "double", "0",
            "L2 weight decay added to the gradient">,
     Option<"lrDecay", "lr-decay", "double", "0", "Adagrad learning-rate decay">,
+    Option<"dampening", "dampening", "double", "0",
+           "Momentum dampening (as torch.optim.SGD)">,
   ];
   let dependentDialects = ["::mcutrain::nn::NNDialect",
                            "::mcutrain::train::TrainDialect",

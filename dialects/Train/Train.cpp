@@ -62,6 +62,11 @@ LogicalResult UpdateOp::verify() {
   if (o != "sgd" && o != "momentum" && o != "nesterov" && o != "adam" &&
       o != "adagrad")
     return emitOpError() << "unknown optimizer '" << o << "'";
+  if (getAdamForm() != "pytorch" && getAdamForm() != "onnx")
+    return emitOpError() << "unknown adam_form '" << getAdamForm() << "'";
+  if (getDampening().convertToFloat() != 0.0f && o != "momentum" &&
+      o != "nesterov")
+    return emitOpError() << "dampening applies to momentum and nesterov only";
   return success();
 }
 
@@ -150,11 +155,47 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   Value lr = loadScalarGlobal(rewriter, *this, kLearningRateGlobal, loc,
                               getLr().convertToFloat());
   StringRef opt = getOptimizer();
-  Value bc1, bc2, clr;
+  Value bc1, bc2, clr, gscale;
   auto f = [&](OpBuilder &b, float v) -> Value {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
   };
-  if (opt == "adam") {
+  // Steps before this one (the step count was advanced at step start).
+  auto previousSteps = [&]() -> Value {
+    Value t = loadScalarGlobal(rewriter, *this, kStepCountGlobal, loc, 1.0f);
+    return arith::SubFOp::create(rewriter, loc, t, f(rewriter, 1.0f));
+  };
+  auto isFirstStep = [&]() -> Value {
+    return arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::OLE,
+                                 previousSteps(), f(rewriter, 0.0f));
+  };
+  float damp = getDampening().convertToFloat();
+  if (damp != 0.0f) // no dampening on the first step, as PyTorch and ONNX
+    gscale =
+        arith::SelectOp::create(rewriter, loc, isFirstStep(), f(rewriter, 1.0f),
+                                f(rewriter, 1.0f - damp));
+  if (opt == "adam" && getAdamForm() == "onnx") {
+    // lr * sqrt(1 - beta2^T) / (1 - beta1^T), T = t - 1; lr when T = 0. The
+    // running powers hold beta^t, so beta^T = beta^t / beta.
+    auto power = [&](StringRef global, float beta) -> Value {
+      if (beta == 0.0f) // 0^T = 0 for T > 0
+        return f(rewriter, 0.0f);
+      return arith::DivFOp::create(
+          rewriter, loc, loadScalarGlobal(rewriter, *this, global, loc, 0.0f),
+          f(rewriter, beta));
+    };
+    Value c1 = arith::SubFOp::create(
+        rewriter, loc, f(rewriter, 1.0f),
+        power(kBeta1PowerGlobal, getBeta1().convertToFloat()));
+    Value c2 = arith::SubFOp::create(
+        rewriter, loc, f(rewriter, 1.0f),
+        power(kBeta2PowerGlobal, getBeta2().convertToFloat()));
+    Value adjusted = arith::DivFOp::create(
+        rewriter, loc,
+        arith::MulFOp::create(rewriter, loc, lr,
+                              math::SqrtOp::create(rewriter, loc, c2)),
+        c1);
+    clr = arith::SelectOp::create(rewriter, loc, isFirstStep(), lr, adjusted);
+  } else if (opt == "adam") {
     // Bias corrections 1 - beta^t from the running powers.
     bc1 = arith::SubFOp::create(
         rewriter, loc, f(rewriter, 1.0f),
@@ -164,8 +205,7 @@ UpdateOp::bufferize(RewriterBase &rewriter,
         loadScalarGlobal(rewriter, *this, kBeta2PowerGlobal, loc, 0.0f));
   } else if (opt == "adagrad") {
     // lr / (1 + (t - 1) * lr_decay)
-    Value t = loadScalarGlobal(rewriter, *this, kStepCountGlobal, loc, 1.0f);
-    Value tm1 = arith::SubFOp::create(rewriter, loc, t, f(rewriter, 1.0f));
+    Value tm1 = previousSteps();
     Value den = arith::AddFOp::create(
         rewriter, loc, f(rewriter, 1.0f),
         arith::MulFOp::create(rewriter, loc, tm1,
@@ -203,12 +243,18 @@ UpdateOp::bufferize(RewriterBase &rewriter,
         if (opt == "sgd") {
           results.push_back(sub(p, mul(lr, g)));
         } else if (opt == "momentum" || opt == "nesterov") {
-          Value m = add(mul(a[2], f(b, mu)), g);
+          Value m = add(mul(a[2], f(b, mu)), gscale ? mul(g, gscale) : g);
           Value d = opt == "nesterov" ? add(g, mul(m, f(b, mu))) : m;
           results.append({sub(p, mul(lr, d)), m});
         } else if (opt == "adam") {
           Value m = add(mul(a[2], f(b, b1)), mul(g, f(b, 1.0f - b1)));
           Value v = add(mul(a[3], f(b, b2)), mul(mul(g, g), f(b, 1.0f - b2)));
+          if (clr) { // ONNX form
+            Value den = add(math::SqrtOp::create(b, l, v), f(b, eps));
+            results.append({sub(p, mul(clr, div(m, den))), m, v});
+            linalg::YieldOp::create(b, l, results);
+            return;
+          }
           Value mhat = div(m, bc1);
           Value den = add(math::SqrtOp::create(b, l, div(v, bc2)), f(b, eps));
           results.append({sub(p, mul(lr, div(mhat, den))), m, v});

@@ -76,9 +76,16 @@ def Train_UpdateOp : Train_Op<"update", [
   let summary = "One optimizer step on an ml_program.global parameter, in place";
   let description = [{
     optimizer: sgd (p -= lr * g), momentum and nesterov (PyTorch SGD with
-    momentum, dampening 0), adam (with bias correction), adagrad (PyTorch
-    Adagrad with lr_decay). weight_decay adds weight_decay * p to the
-    gradient (L2, as torch.optim). State buffers (momentum, Adam's moments,
+    momentum and dampening: v = momentum * v + (1 - dampening) * g, with no
+    dampening on the first step; ONNX Momentum with beta = 1 - dampening),
+    adam (with bias correction), adagrad (PyTorch Adagrad with lr_decay,
+    which is ONNX Adagrad's decay_factor). weight_decay adds
+    weight_decay * p to the gradient (L2, as torch.optim and ONNX's
+    norm_coefficient).
+    adam_form: "pytorch" (torch.optim.Adam: p -= lr * m_hat / (sqrt(v_hat) +
+    eps), corrections 1 - beta^t) or "onnx" (ONNX Adam: p -= lr * sqrt(1 -
+    beta2^T) / (1 - beta1^T) * m / (sqrt(v) + eps) with T = t - 1 previous
+    steps, and no correction when T = 0). State buffers (momentum, Adam's moments,
     Adagrad's sum) are globals named `<param>__state<i>` that
     lower-to-linalg creates; the learning rate and step count are run-time
     globals. Every read of the parameter's old value in the step must come
@@ -92,7 +99,9 @@ def Train_UpdateOp : Train_Op<"update", [
                    DefaultValuedAttr<F32Attr, "0.999f">:$beta2,
                    DefaultValuedAttr<F32Attr, "1e-8f">:$epsilon,
                    DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
-                   DefaultValuedAttr<F32Attr, "0.0f">:$lr_decay);
+                   DefaultValuedAttr<F32Attr, "0.0f">:$lr_decay,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$dampening,
+                   DefaultValuedAttr<StrAttr, "\"pytorch\"">:$adam_form);
   let assemblyFormat = [{
     $param `,` $grad attr-dict `:` type($grad)
   }];

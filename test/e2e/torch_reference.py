@@ -217,6 +217,7 @@ def main():
     ap.add_argument("--optimizer", default="sgd",
                     choices=["sgd", "momentum", "nesterov", "adam", "adagrad"])
     ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--dampening", type=float, default=0.0)
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--lr-decay", type=float, default=0.0)
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
@@ -258,6 +259,7 @@ def main():
     run([args.mcutrain, "compile", "model.onnx", "-o", "pkg", "--name", name,
          "--lr", str(args.lr), "--trainable", args.trainable,
          "--optimizer", args.optimizer, "--momentum", str(args.momentum),
+         "--dampening", str(args.dampening),
          "--weight-decay", str(args.weight_decay),
          "--lr-decay", str(args.lr_decay),
          "--loss", "mse" if mse else "cross-entropy"])
@@ -319,7 +321,7 @@ def main():
     elif args.optimizer in ("momentum", "nesterov"):
         opt = torch.optim.SGD(trained, lr=args.lr, momentum=args.momentum,
                               nesterov=args.optimizer == "nesterov",
-                              weight_decay=wd)
+                              dampening=args.dampening, weight_decay=wd)
     elif args.optimizer == "adam":
         opt = torch.optim.Adam(trained, lr=args.lr, weight_decay=wd)
     else:

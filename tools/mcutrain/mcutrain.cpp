@@ -52,6 +52,11 @@ static cl::opt<double> weightDecay("weight-decay",
 static cl::opt<double> lrDecay("lr-decay",
                                cl::desc("Adagrad learning-rate decay"),
                                cl::init(0.0), cl::sub(compileCmd));
+static cl::opt<double>
+    dampening("dampening",
+              cl::desc("Momentum dampening (as torch.optim.SGD; none on "
+                       "the first step)"),
+              cl::init(0.0), cl::sub(compileCmd));
 static cl::opt<double> lr("lr", cl::desc("Learning rate"), cl::init(0.01),
                           cl::sub(compileCmd));
 static cl::opt<std::string>
@@ -124,6 +129,7 @@ int main(int argc, char **argv) {
     opts.training.epsilon = epsilon;
     opts.training.weightDecay = weightDecay;
     opts.training.lrDecay = lrDecay;
+    opts.training.dampening = dampening;
     opts.inferenceOnly = inferenceOnly;
     opts.import = importOpts;
     opts.training.loss = loss;
