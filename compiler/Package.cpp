@@ -1,6 +1,8 @@
 //===- Package.cpp - the generated C++ package and its report -------------===//
 #include "compiler/Package.h"
 
+#include "compiler/MemoryReport.h"
+
 #include "dialects/NN/NN.h"
 #include "dialects/Train/Train.h"
 #include "mlir/Dialect/EmitC/IR/EmitC.h"
@@ -197,10 +199,17 @@ LogicalResult writeFile(StringRef dir, StringRef file, StringRef text) {
   return failure(os.has_error());
 }
 
+/// A compiled package, not yet written.
+struct BuiltPackage {
+  std::string name, header, cpp, data, report, svg;
+  MemorySummary memory;
+  int64_t trainableTensors = 0, trainableBytes = 0;
+};
+
 } // namespace
 
-LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
-                                       const PackageOptions &opts) {
+static FailureOr<BuiltPackage>
+buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
   Location cli = FileLineColLoc::get(&ctx, onnxPath, 0, 0);
   if (!isIdentifier(opts.name))
     return emitError(cli) << "--name '" << opts.name
@@ -255,6 +264,7 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     return cast<IntegerAttr>(plan.get(key)).getInt();
   };
   int64_t arenaBytes = planInt("arena_bytes");
+  MemorySummary memory = summarizeMemory(*module);
 
   std::vector<ParamData> params;
   if (failed(extractParams(*module, params)))
@@ -349,9 +359,10 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       << "/// Returns the mean loss, or NaN (and no update) if a label is out\n"
       << "/// of range.\n"
       << "float train_step(const float *input, const std::int32_t *labels);\n"
-      << (batch == 1 ? "/// Batch-1 convenience form.\n"
-                       "float train_step(const float *input, std::int32_t "
-                       "label);\n"
+      << (batch == 1 ? "/// Batch-1 convenience form (int, so that a literal 0 "
+                       "is not\n/// ambiguous with the pointer form where "
+                       "int32_t is long).\n"
+                       "float train_step(const float *input, int label);\n"
                      : "");
   if (training)
     h << "const mcutrain::StepStats &last_step();\n"
@@ -411,8 +422,9 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
       << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
       << "  ++stats.steps;\n  return loss;\n}\n\n"
       << (batch == 1 && !mse
-              ? "float train_step(const float *input, std::int32_t "
-                "label) {\n  return train_step(input, &label);\n}\n\n"
+              ? "float train_step(const float *input, int label) {\n"
+                "  std::int32_t l = label;\n  return train_step(input, &l);\n"
+                "}\n\n"
               : "")
       << "const mcutrain::StepStats &last_step() { return stats; }\n\n"
       << "void set_learning_rate(float lr) {\n"
@@ -505,8 +517,20 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
                           {"frozen_bytes", facts.frozenBytes},
                           {"optimizer_state_bytes", facts.optimizerStateBytes},
                           {"list", std::move(facts.params)}}},
-      {"ram_bytes",
-       arenaBytes + facts.trainableBytes + facts.optimizerStateBytes},
+      {"ram_bytes", memory.total},
+      {"ram",
+       llvm::json::Object{
+           {"total_bytes", memory.total},
+           {"arena_bytes", memory.arena},
+           {"trainable_parameter_bytes", memory.params},
+           {"optimizer_state_bytes", memory.state},
+           {"runtime_scalar_bytes", memory.other},
+           {"sram_budget_bytes", opts.sramBytes},
+           {"peak", llvm::json::Object{{"func", memory.peakFunc},
+                                       {"position", memory.peakPosition},
+                                       {"node", memory.peakNode},
+                                       {"phase", memory.peakPhase},
+                                       {"live_bytes", memory.peakBytes}}}}},
       {"macs",
        llvm::json::Object{{"forward", facts.forwardMacs},
                           {"train_step_forward", facts.trainForwardMacs},
@@ -516,8 +540,24 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   llvm::raw_string_ostream r(reportText);
   r << llvm::formatv("{0:2}", llvm::json::Value(std::move(report))) << "\n";
 
-  // Write everything to a temporary sibling, then rename into place.
-  SmallString<256> out(opts.outDir);
+  BuiltPackage pkg;
+  pkg.name = n;
+  pkg.header = std::move(header);
+  pkg.cpp = std::move(cpp);
+  pkg.data = std::move(data);
+  pkg.report = std::move(reportText);
+  pkg.svg = renderMemorySvg(memory, opts.sramBytes);
+  pkg.memory = std::move(memory);
+  pkg.trainableTensors = facts.trainable.size();
+  pkg.trainableBytes = facts.trainableBytes;
+  return pkg;
+}
+
+/// Writes everything to a temporary sibling, then renames it into place.
+static LogicalResult writePackage(const BuiltPackage &pkg, StringRef outDir,
+                                  Location cli) {
+  const std::string &n = pkg.name;
+  SmallString<256> out(outDir);
   llvm::sys::path::remove_dots(out, true);
   if (out.empty())
     return emitError(cli) << "no output folder (-o)", failure();
@@ -527,11 +567,12 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
   if (std::error_code ec = llvm::sys::fs::create_directories(tmp))
     return emitError(cli) << "cannot create '" << tmp << "': " << ec.message(),
            failure();
-  std::pair<std::string, std::string *> files[] = {
-      {n + ".h", &header},
-      {n + ".cpp", &cpp},
-      {n + "_params.cpp", &data},
-      {"report.json", &reportText}};
+  std::pair<std::string, const std::string *> files[] = {
+      {n + ".h", &pkg.header},
+      {n + ".cpp", &pkg.cpp},
+      {n + "_params.cpp", &pkg.data},
+      {"report.json", &pkg.report},
+      {"memory.svg", &pkg.svg}};
   std::string runtime = runtimeHeaderText().str();
   bool ok = true;
   for (auto &[file, text] : files)
@@ -550,4 +591,121 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
            failure();
   }
   return success();
+}
+
+/// Builds with diagnostics silenced: the trial builds of --update auto and
+/// of an over-budget error's suggestions.
+static FailureOr<BuiltPackage> tryBuild(MLIRContext &ctx, StringRef onnxPath,
+                                        PackageOptions opts,
+                                        StringRef trainable) {
+  ScopedDiagnosticHandler silence(&ctx, [](Diagnostic &) { return success(); });
+  opts.training.trainable = trainable.str();
+  return buildPackage(ctx, onnxPath, opts);
+}
+
+namespace {
+/// A denser-to-sparser update scheme that fits the budget.
+struct Fit {
+  std::string trainable;
+  BuiltPackage pkg;
+};
+} // namespace
+
+/// The densest schemes that fit `opts.sramBytes`: the most trainable layers
+/// (`last:K`, K by bisection: RAM grows with K) and bias-only; the one that
+/// trains more parameter bytes first. `all` is tried first.
+static std::vector<Fit> findFits(MLIRContext &ctx, StringRef onnxPath,
+                                 const PackageOptions &opts,
+                                 int64_t maxLayers) {
+  std::vector<Fit> fits;
+  auto fitsBudget = [&](const FailureOr<BuiltPackage> &p) {
+    return succeeded(p) && p->memory.total <= opts.sramBytes;
+  };
+  FailureOr<BuiltPackage> all = tryBuild(ctx, onnxPath, opts, "all");
+  if (fitsBudget(all)) {
+    fits.push_back({"all", std::move(*all)});
+    return fits;
+  }
+  int64_t lo = 0, hi = maxLayers; // last:lo fits (0: none known)
+  std::optional<BuiltPackage> best;
+  while (lo < hi) {
+    int64_t mid = (lo + hi + 1) / 2;
+    FailureOr<BuiltPackage> p =
+        tryBuild(ctx, onnxPath, opts, "last:" + std::to_string(mid));
+    if (fitsBudget(p)) {
+      lo = mid;
+      best = std::move(*p);
+    } else {
+      hi = mid - 1;
+    }
+  }
+  if (best)
+    fits.push_back({"last:" + std::to_string(lo), std::move(*best)});
+  FailureOr<BuiltPackage> bias = tryBuild(ctx, onnxPath, opts, "bias-only");
+  if (fitsBudget(bias))
+    fits.push_back({"bias-only", std::move(*bias)});
+  llvm::stable_sort(fits, [](const Fit &a, const Fit &b) {
+    return a.pkg.trainableBytes > b.pkg.trainableBytes;
+  });
+  return fits;
+}
+
+LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
+                                       const PackageOptions &opts) {
+  Location cli = FileLineColLoc::get(&ctx, onnxPath, 0, 0);
+  if (opts.update != "dense" && opts.update != "auto")
+    return emitError(cli) << "--update '" << opts.update
+                          << "' is not supported (dense, auto)",
+           failure();
+  if (opts.update == "auto") {
+    if (opts.sramBytes <= 0)
+      return emitError(cli) << "--update auto needs an --sram budget",
+             failure();
+    if (opts.inferenceOnly)
+      return emitError(cli) << "--update auto chooses what trains; it does "
+                               "not apply to --inference-only",
+             failure();
+    if (opts.training.trainable != "all")
+      return emitError(cli) << "--update auto chooses --trainable itself; "
+                               "drop --trainable "
+                            << opts.training.trainable,
+             failure();
+  }
+  FailureOr<BuiltPackage> pkg = buildPackage(ctx, onnxPath, opts);
+  if (failed(pkg))
+    return failure();
+  if (opts.sramBytes <= 0 || pkg->memory.total <= opts.sramBytes)
+    return writePackage(*pkg, opts.outDir, cli);
+
+  std::vector<Fit> fits;
+  if (!opts.inferenceOnly)
+    fits = findFits(ctx, onnxPath, opts,
+                    std::max<int64_t>(pkg->trainableTensors, 1));
+  if (opts.update == "auto" && !fits.empty()) {
+    Fit &chosen = fits.front();
+    llvm::errs() << "mcutrain: --update auto: --trainable " << chosen.trainable
+                 << " fits (RAM " << groupDigits(chosen.pkg.memory.total)
+                 << " of " << groupDigits(opts.sramBytes) << " B)\n";
+    return writePackage(chosen.pkg, opts.outDir, cli);
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  describeOverrun(os, pkg->memory, opts.sramBytes);
+  if (opts.inferenceOnly) {
+    os << "  inference keeps no training state; a smaller model or budget "
+          "headroom is needed";
+  } else if (fits.empty()) {
+    os << "  no update scheme fits: not --trainable last:1, not bias-only";
+  } else {
+    os << "  fits with:";
+    for (const Fit &f : fits)
+      os << " --trainable " << f.trainable << " (RAM "
+         << groupDigits(f.pkg.memory.total) << " B)"
+         << (&f == &fits.back() ? "" : ",");
+    os << "; or let --update auto choose";
+  }
+  return emitError(cli) << "the "
+                        << (opts.inferenceOnly ? "inference" : "training step")
+                        << " " << text,
+         failure();
 }

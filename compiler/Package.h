@@ -13,13 +13,20 @@ struct PackageOptions {
   /// Only @forward (predict): any number of inputs and outputs, every
   /// parameter frozen (flash).
   bool inferenceOnly = false;
+  /// RAM budget in bytes (0: none). Over it, compilation fails with the
+  /// breakdown and the schemes that would fit.
+  int64_t sramBytes = 0;
+  /// dense: train what --trainable says; auto: the densest scheme that fits
+  /// sramBytes.
+  std::string update = "dense";
   ImportOptions import;
   TrainingOptions training;
   LoweringOptions lowering;
 };
 
 /// Compiles `onnxPath` into `opts.outDir`: <name>.h, <name>.cpp,
-/// <name>_params.cpp, mcutrain_runtime.h, report.json. The folder is
+/// <name>_params.cpp, mcutrain_runtime.h, report.json, memory.svg. The folder
+/// is
 /// written to a temporary sibling and renamed only when everything
 /// succeeded, so a failure leaves no half-written output.
 mlir::LogicalResult compilePackage(mlir::MLIRContext &ctx,

@@ -207,8 +207,12 @@ struct DeriveBackwardPass
             : train::CrossEntropyLossOp::create(b, lossLoc, scalarType, logits,
                                                 labels)
                   .getResult();
+    // The attribute marks backward ops for MAC counting; the location tag
+    // survives lowering, so the planner can tell gradients from activations.
     auto tagBackward = [&](Operation *op) {
       op->setAttr("mcutrain.backward", b.getUnitAttr());
+      op->setLoc(FusedLoc::get(b.getContext(), {op->getLoc()},
+                               b.getStringAttr("mcutrain.backward")));
     };
 
     llvm::DenseMap<Value, Value> grads;

@@ -74,10 +74,16 @@ def PlanMemoryPass : Pass<"mcutrain-plan-memory", "mlir::ModuleOp"> {
   let summary = "Packs every buffer into one static arena by liveness";
   let description = [{
     Liveness is over the top-level ops of each (straight-line) function.
-    Buffers are placed largest first at the lowest offset that does not
-    overlap a buffer live at the same time. Allocations become accesses into
-    the global @mcutrain_arena at a constant offset; the plan is recorded in
-    the module attribute `mcutrain.memory_plan`.
+    Buffers are placed greedily under several orders (largest first,
+    longest-lived first, size x lifetime, earliest first; best-fit and
+    first-fit gaps), then a seeded local search swaps the best order until
+    the arena reaches the liveness lower bound; the result is checked for
+    overlapping live buffers. Allocations become accesses into the global
+    @mcutrain_arena (one more arena per integer element type) at a constant
+    offset. The plan - every buffer with its kind (gradient when a backward
+    op allocated it), offset and lifetime, the lower bound, the no-reuse sum
+    and the peak's schedule point and ONNX node - is the module attribute
+    `mcutrain.memory_plan`.
   }];
   let options = [
     Option<"alignment", "alignment", "int64_t", "8",

@@ -2,7 +2,10 @@
 #include "passes/Passes.h"
 
 #include "llvm/ADT/MapVector.h"
+
 #include "llvm/ADT/STLExtras.h"
+#include <functional>
+#include <map>
 
 namespace mcutrain {
 #define GEN_PASS_DEF_PLANMEMORYPASS
@@ -18,12 +21,31 @@ constexpr StringLiteral kArenaName = "mcutrain_arena";
 
 struct Buffer {
   memref::AllocOp alloc;
-  Type element; // buffers of one element type share one arena
+  Type element;          // buffers of one element type share one arena
+  bool gradient = false; // allocated by a backward op (derive-backward)
   std::string name;
   int64_t bytes = 0;
   int64_t first = 0, last = 0; // top-level op positions, inclusive
   int64_t offset = -1;
 };
+
+/// derive-backward marks the locations of the ops it builds.
+bool isBackwardLoc(Location loc) {
+  auto f = dyn_cast<FusedLoc>(loc);
+  auto tag = f ? dyn_cast_or_null<StringAttr>(f.getMetadata()) : nullptr;
+  return tag && tag.getValue() == "mcutrain.backward";
+}
+
+/// The ONNX node an op came from (its NameLoc), or "".
+std::string nodeName(Location loc) {
+  if (auto n = dyn_cast<NameLoc>(loc))
+    return n.getName().str();
+  if (auto f = dyn_cast<FusedLoc>(loc))
+    for (Location l : f.getLocations())
+      if (auto n = dyn_cast<NameLoc>(l))
+        return n.getName().str();
+  return "";
+}
 
 std::string bufferName(Location loc, size_t index) {
   std::string base = "buffer";
@@ -54,18 +76,11 @@ std::string arenaName(Type t) {
   return s;
 }
 
-/// Largest-first placement at the lowest offset that fits between the
-/// buffers already placed whose lifetimes overlap (greedy by size, the
-/// heuristic of TFLite Micro and most MCU planners).
-int64_t placeBuffers(std::vector<Buffer> &bufs, int64_t alignment) {
-  std::vector<size_t> order(bufs.size());
-  for (size_t i = 0; i < order.size(); ++i)
-    order[i] = i;
-  llvm::stable_sort(order, [&](size_t a, size_t b) {
-    if (bufs[a].bytes != bufs[b].bytes)
-      return bufs[a].bytes > bufs[b].bytes;
-    return bufs[a].first < bufs[b].first;
-  });
+/// Places `bufs` in `order`, each in a gap between the already placed
+/// buffers whose lifetimes overlap it: the smallest gap that fits
+/// (best-fit) or the lowest (first-fit). Returns the arena size.
+int64_t placeInOrder(std::vector<Buffer> &bufs, ArrayRef<size_t> order,
+                     int64_t alignment, bool bestFit) {
   int64_t arena = 0;
   std::vector<size_t> placed;
   for (size_t i : order) {
@@ -81,6 +96,8 @@ int64_t placeBuffers(std::vector<Buffer> &bufs, int64_t alignment) {
       if (gap >= buf.bytes && gap < bestGap) {
         bestGap = gap;
         bestOffset = cursor;
+        if (!bestFit)
+          break;
       }
       cursor = std::max(cursor, alignTo(hi, alignment));
     }
@@ -89,6 +106,111 @@ int64_t placeBuffers(std::vector<Buffer> &bufs, int64_t alignment) {
     placed.push_back(i);
   }
   return alignTo(arena, alignment);
+}
+
+int64_t liveLowerBound(const std::vector<Buffer> &bufs);
+
+/// Greedy placement under several orders (largest first, as TFLite Micro;
+/// longest-lived first; biggest size x lifetime first; earliest first) and
+/// both gap rules; keeps the smallest arena. Each try is O(n^2) in the
+/// buffer count, which stays in the hundreds for MCU models.
+int64_t placeBuffers(std::vector<Buffer> &bufs, int64_t alignment) {
+  auto life = [&](size_t i) { return bufs[i].last - bufs[i].first + 1; };
+  using Less = std::function<bool(size_t, size_t)>;
+  Less orders[] = {
+      [&](size_t a, size_t b) { return bufs[a].bytes > bufs[b].bytes; },
+      [&](size_t a, size_t b) { return life(a) > life(b); },
+      [&](size_t a, size_t b) {
+        return bufs[a].bytes * life(a) > bufs[b].bytes * life(b);
+      },
+      [&](size_t a, size_t b) { return bufs[a].first < bufs[b].first; },
+  };
+  int64_t best = INT64_MAX;
+  std::vector<int64_t> bestOffsets;
+  std::vector<size_t> bestOrder;
+  bool bestRule = true;
+  auto consider = [&](ArrayRef<size_t> order, bool bestFit) {
+    int64_t arena = placeInOrder(bufs, order, alignment, bestFit);
+    if (arena >= best)
+      return false;
+    best = arena;
+    bestOffsets.clear();
+    for (const Buffer &b : bufs)
+      bestOffsets.push_back(b.offset);
+    bestOrder.assign(order.begin(), order.end());
+    bestRule = bestFit;
+    return true;
+  };
+  for (const Less &less : orders) {
+    std::vector<size_t> order(bufs.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      order[i] = i;
+    // Ties: larger first, then earlier.
+    llvm::stable_sort(order, [&](size_t a, size_t b) {
+      if (less(a, b) != less(b, a))
+        return less(a, b);
+      if (bufs[a].bytes != bufs[b].bytes)
+        return bufs[a].bytes > bufs[b].bytes;
+      return bufs[a].first < bufs[b].first;
+    });
+    for (bool bestFit : {true, false})
+      consider(order, bestFit);
+  }
+  // Then a local search from the best order: swap two buffers, keep the
+  // order if the arena shrinks; stop at the lower bound. The generator is
+  // seeded, so the plan is deterministic.
+  int64_t bound = alignTo(liveLowerBound(bufs), alignment);
+  size_t n = bufs.size();
+  int64_t tries = n < 2 ? 0 : std::min<int64_t>(2000, 100000000 / (n * n));
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&]() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (size_t)(state >> 33);
+  };
+  for (int64_t t = 0; t < tries && best > bound; ++t) {
+    std::vector<size_t> order = bestOrder;
+    std::swap(order[next() % n], order[next() % n]);
+    consider(order, bestRule);
+  }
+  for (size_t i = 0; i < bufs.size(); ++i)
+    bufs[i].offset = bestOffsets[i];
+  return bufs.empty() ? 0 : best;
+}
+
+/// Live bytes at every position `first..last` covers, as (position, bytes)
+/// of the maximum: the schedule point a budget error names.
+std::pair<int64_t, int64_t> livePeak(const std::vector<Buffer> &bufs) {
+  std::map<int64_t, int64_t> delta;
+  for (const Buffer &b : bufs) {
+    delta[b.first] += b.bytes;
+    delta[b.last + 1] -= b.bytes;
+  }
+  int64_t live = 0, peak = 0, at = 0;
+  for (auto [pos, d] : delta) {
+    live += d;
+    if (live > peak) {
+      peak = live;
+      at = pos;
+    }
+  }
+  return {at, peak};
+}
+
+/// Two buffers of one arena that are live at the same time must not share a
+/// byte; a planner bug here would corrupt training silently, so it is
+/// checked on every plan.
+LogicalResult verifyNoOverlap(func::FuncOp func,
+                              const std::vector<Buffer> &bufs) {
+  for (size_t i = 0; i < bufs.size(); ++i)
+    for (size_t j = i + 1; j < bufs.size(); ++j) {
+      const Buffer &a = bufs[i], &b = bufs[j];
+      if (a.element != b.element || a.last < b.first || b.last < a.first)
+        continue;
+      if (a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes)
+        return func.emitError("internal error: planned buffers ")
+               << a.name << " and " << b.name << " overlap while both live";
+    }
+  return success();
 }
 
 /// The most bytes live at one point: no placement can do better.
@@ -128,6 +250,12 @@ struct PlanMemoryPass
 
     int64_t arenaBytes = 0, lowerBound = 0, noReuse = 0;
     llvm::MapVector<Type, int64_t> arenaOf; // bytes each arena needs
+    struct {
+      std::string func;
+      int64_t position = 0, bytes = 0;
+      std::string node;
+      bool backward = false;
+    } peak;
     SmallVector<Attribute> bufferAttrs;
     SmallVector<std::pair<func::FuncOp, std::vector<Buffer>>> plans;
     for (auto func : module.getOps<func::FuncOp>()) {
@@ -162,6 +290,7 @@ struct PlanMemoryPass
         Buffer buf;
         buf.alloc = alloc;
         buf.element = t.getElementType();
+        buf.gradient = isBackwardLoc(alloc.getLoc());
         buf.name = bufferName(alloc.getLoc(), bufs.size());
         buf.bytes =
             alignTo(t.getNumElements() * elementBytes(buf.element), alignment);
@@ -202,18 +331,34 @@ struct PlanMemoryPass
             buf.offset = group[k++].offset;
       }
       lowerBound = std::max(lowerBound, funcBound);
+      if (failed(verifyNoOverlap(func, bufs)))
+        return signalPassFailure();
+      // The peak of the step: where a budget error points.
+      auto [peakPos, peakBytes] = livePeak(bufs);
+      if (peakBytes > peak.bytes) {
+        Operation *at = nullptr;
+        for (Operation &op : body)
+          if (position[&op] == peakPos)
+            at = &op;
+        peak = {func.getSymName().str(), peakPos, peakBytes,
+                at ? nodeName(at->getLoc()) : "",
+                at && isBackwardLoc(at->getLoc())};
+      }
       int64_t sum = 0;
       for (const Buffer &buf : bufs) {
         sum += buf.bytes;
         bufferAttrs.push_back(DictionaryAttr::get(
-            ctx, {b.getNamedAttr("func", b.getStringAttr(func.getSymName())),
-                  b.getNamedAttr("name", b.getStringAttr(buf.name)),
-                  b.getNamedAttr("bytes", b.getI64IntegerAttr(buf.bytes)),
-                  b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
-                  b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
-                  b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
-                  b.getNamedAttr("arena",
-                                 b.getStringAttr(arenaName(buf.element)))}));
+            ctx,
+            {b.getNamedAttr("func", b.getStringAttr(func.getSymName())),
+             b.getNamedAttr("name", b.getStringAttr(buf.name)),
+             b.getNamedAttr("bytes", b.getI64IntegerAttr(buf.bytes)),
+             b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
+             b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
+             b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
+             b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.element))),
+             b.getNamedAttr(
+                 "kind",
+                 b.getStringAttr(buf.gradient ? "gradient" : "activation"))}));
       }
       noReuse = std::max(noReuse, sum);
       plans.push_back({func, std::move(bufs)});
@@ -286,6 +431,18 @@ struct PlanMemoryPass
                             b.getI64IntegerAttr(lowerBound)),
              b.getNamedAttr("no_reuse_bytes", b.getI64IntegerAttr(noReuse)),
              b.getNamedAttr("alignment", b.getI64IntegerAttr(alignment)),
+             b.getNamedAttr(
+                 "peak",
+                 b.getDictionaryAttr(
+                     {b.getNamedAttr("func", b.getStringAttr(peak.func)),
+                      b.getNamedAttr("position",
+                                     b.getI64IntegerAttr(peak.position)),
+                      b.getNamedAttr("bytes", b.getI64IntegerAttr(peak.bytes)),
+                      b.getNamedAttr("node", b.getStringAttr(peak.node)),
+                      b.getNamedAttr("phase",
+                                     b.getStringAttr(peak.backward
+                                                         ? "backward"
+                                                         : "forward"))})),
              b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))}));
   }
 };

@@ -6,7 +6,9 @@
 
 // CHECK: arena_bytes = 48 : i64
 // CHECK-SAME: {arena = "mcutrain_arena_i8", bytes = 8 : i64, {{.*}} name = "bytes#0", offset = 0 : i64}
-// CHECK-SAME: {arena = "mcutrain_arena", bytes = 8 : i64, {{.*}} name = "floats#1", offset = 0 : i64}
+// A buffer allocated by a backward op (derive-backward's location tag) is a
+// gradient.
+// CHECK-SAME: {arena = "mcutrain_arena", bytes = 8 : i64, {{.*}} kind = "gradient", {{.*}} name = "floats#1", offset = 0 : i64}
 // CHECK-SAME: {arena = "mcutrain_arena_i64", bytes = 16 : i64, {{.*}} name = "wide#2", offset = 0 : i64}
 // CHECK-SAME: {arena = "mcutrain_arena_i64", bytes = 16 : i64, {{.*}} name = "wide2#3", offset = 16 : i64}
 // CHECK-DAG: memref.global "private" @mcutrain_arena_i8 : memref<8xi8>
@@ -24,7 +26,7 @@ module {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %a = memref.alloc() : memref<5xi8> loc("bytes")
-    %b = memref.alloc() : memref<2xf32> loc("floats")
+    %b = memref.alloc() : memref<2xf32> loc(fused<"mcutrain.backward">["floats"])
     %c = memref.alloc() : memref<2xi64> loc("wide")
     %d = memref.alloc() : memref<2xi64> loc("wide2")
     memref.store %x, %a[%c0] : memref<5xi8>

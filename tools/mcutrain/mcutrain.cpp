@@ -1,5 +1,6 @@
 //===- mcutrain.cpp - the driver: ONNX model → trainable C++ package ------===//
 #include "compiler/Import.h"
+#include "compiler/MemoryReport.h"
 #include "compiler/Package.h"
 #include "compiler/Pipeline.h"
 
@@ -78,6 +79,17 @@ static cl::opt<bool> inferenceOnly(
     cl::desc("Generate only predict() (no training step); allows any number "
              "of inputs and outputs"),
     cl::init(false), cl::sub(compileCmd));
+static cl::opt<std::string>
+    sram("sram",
+         cl::desc("RAM budget (e.g. 256KiB, 0.5MiB, 200000): arena + "
+                  "trainable parameters + optimizer state must fit, or "
+                  "compilation fails and says what would fit"),
+         cl::init(""), cl::sub(compileCmd));
+static cl::opt<std::string>
+    update("update",
+           cl::desc("dense: train what --trainable says; auto: the densest "
+                    "scheme (all, last:K, bias-only) that fits --sram"),
+           cl::init("dense"), cl::sub(compileCmd));
 static cl::opt<int64_t> alignment("alignment",
                                   cl::desc("Byte alignment of arena buffers"),
                                   cl::init(8), cl::sub(compileCmd));
@@ -136,6 +148,15 @@ int main(int argc, char **argv) {
     opts.training.lr = lr;
     opts.training.trainable = trainable;
     opts.lowering.alignment = alignment;
+    opts.update = update;
+    if (!sram.empty()) {
+      opts.sramBytes = mcutrain::parseByteSize(sram);
+      if (opts.sramBytes <= 0) {
+        errs() << "mcutrain compile: --sram '" << sram
+               << "' is not a size (e.g. 256KiB, 0.5MiB, 262144)\n";
+        return 1;
+      }
+    }
     if (failed(mcutrain::compilePackage(ctx, modelPath, opts)))
       return 1;
     outs() << "mcutrain: wrote " << outDir << "\n";

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Memory-plan quality on the model zoo: for every zoo model and
+--trainable all / last:2, the planned arena against the liveness lower bound
+(the most bytes live at one schedule point: no placement does better) and
+the no-reuse sum (every buffer its own bytes), plus the whole RAM the
+generated code needs (arena + trainable parameters + optimizer state).
+
+  bench/memory_plan.py [--mcutrain PATH] [--markdown docs/memory.md]
+
+Exits non-zero if any arena exceeds 1.05 x its lower bound.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ZOO = os.path.join(ROOT, "examples", "zoo", "zoo.py")
+LIMIT = 1.05
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--mcutrain", default=os.path.join(ROOT, "build", "bin",
+                                                       "mcutrain"))
+    ap.add_argument("--markdown", help="also write the table here")
+    ap.add_argument("--models", help="comma-separated subset of the zoo")
+    ap.add_argument("--workdir")
+    args = ap.parse_args()
+    mcutrain = shutil.which(args.mcutrain) or args.mcutrain
+    work = args.workdir or tempfile.mkdtemp(prefix="mcutrain-bench-")
+    os.makedirs(work, exist_ok=True)
+    models = (args.models.split(",") if args.models else subprocess.run(
+        ["/usr/bin/python3", ZOO, "list"], capture_output=True, text=True,
+        check=True).stdout.split())
+    rows, worst = [], 0.0
+    header = ("| model | --trainable | arena B | lower bound B | arena / bound "
+              "| no-reuse sum B | RAM total B |")
+    print(header)
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for model in models:
+        onnx_path = os.path.join(work, model + ".onnx")
+        if not os.path.exists(onnx_path):
+            subprocess.run(["/usr/bin/python3", ZOO, "export", model,
+                            onnx_path], check=True, capture_output=True)
+        loss = "mse" if model == "autoencoder" else "cross-entropy"
+        for trainable in ("all", "last:2"):
+            out = os.path.join(work, f"{model}-{trainable.replace(':', '')}")
+            res = subprocess.run([mcutrain, "compile", onnx_path, "-o", out,
+                                  "--trainable", trainable, "--loss", loss],
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                print(res.stderr, file=sys.stderr)
+                return 1
+            report = json.load(open(os.path.join(out, "report.json")))
+            arena = report["arena"]["bytes"]
+            bound = report["arena"]["lower_bound_bytes"]
+            ratio = arena / bound if bound else 1.0
+            worst = max(worst, ratio)
+            row = (f"| {model} | {trainable} | {arena:,} | {bound:,} | "
+                   f"{ratio:.3f} | {report['arena']['no_reuse_bytes']:,} | "
+                   f"{report['ram']['total_bytes']:,} |")
+            rows.append(row)
+            print(row, flush=True)
+    summary = (f"worst arena / lower bound: {worst:.3f} (limit {LIMIT}); "
+               f"{len(rows)} plans")
+    print(summary)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(MARKDOWN_HEAD + header + "\n" +
+                    "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n" +
+                    "\n".join(rows) + "\n\n" + summary + "\n")
+    return 0 if worst <= LIMIT else 1
+
+
+MARKDOWN_HEAD = """# Memory plans of the model zoo
+
+Written by `bench/memory_plan.py --markdown docs/memory.md` (batch 1, SGD,
+cross-entropy; MSE for the autoencoder). The arena holds every activation
+saved for the backward pass, every gradient and temporary; the lower bound is
+the most bytes live at one point of the schedule (no placement of these
+buffers can use less), the no-reuse sum what the buffers would take without
+sharing. RAM total adds the trainable parameters' RAM copies, the optimizer
+state and the run-time scalars (frozen parameters stay in flash).
+
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())
