@@ -18,7 +18,239 @@ struct StepStats {
   float backprop_ratio = 1.0f; // share of the dense backward pass that ran
   std::uint32_t steps = 0;     // steps run since init()
   std::uint32_t skipped_steps = 0;
+  // Sparse updates: the backward ratio each sparse layer used this step
+  // (output first), owned by the generated code; null when dense.
+  const float *layer_ratios = nullptr;
+  std::size_t num_sparse_layers = 0;
 };
+
+//===----------------------------------------------------------------------===//
+// Sparse-update controller: the run-time decisions of TinyProp/TinyPropv2
+// and DGSU. Generated code owns all state and scratch (planned in the
+// arena or as globals); nothing here allocates.
+//===----------------------------------------------------------------------===//
+
+/// Sum of |d[i]|: TinyProp's local error of a layer (per sample).
+inline float l1_norm(const float *d, std::size_t n) {
+  float s = 0.0f;
+  for (std::size_t i = 0; i < n; ++i)
+    s += d[i] < 0.0f ? -d[i] : d[i];
+  return s;
+}
+
+/// TinyProp hyperparameters (Rueb et al. 2023); tau > 0 turns on
+/// TinyPropv2's step skipping.
+struct TinyPropConfig {
+  float s_min = 0.1f, s_max = 0.9f, zeta = 0.5f, tau = 0.0f;
+};
+
+/// Per-layer state: the running maximum of the local error.
+struct TinyPropLayer {
+  float y_max = 0.0f;
+};
+
+/// Backprop ratio of a layer at distance `depth` from the output (0 = last
+/// layer) for local error y: (S_min + y (S_max - S_min) / Ymax) zeta^depth,
+/// after Ymax = max(Ymax, y). A zero Ymax (no error seen yet) gives S_min.
+inline float tinyprop_ratio(TinyPropLayer &layer, float y, unsigned depth,
+                            const TinyPropConfig &c) {
+  if (y > layer.y_max)
+    layer.y_max = y;
+  float r = c.s_min;
+  if (layer.y_max > 0.0f)
+    r += y * (c.s_max - c.s_min) / layer.y_max;
+  for (unsigned i = 0; i < depth; ++i)
+    r *= c.zeta;
+  return r;
+}
+
+/// Elements to keep: clamp(round(n * ratio), 1, n).
+inline std::size_t tinyprop_k(std::size_t n, float ratio) {
+  if (n == 0)
+    return 0;
+  float k = (float)n * ratio + 0.5f;
+  if (!(k >= 1.0f)) // also NaN
+    return 1;
+  return k >= (float)n ? n : (std::size_t)k;
+}
+
+/// TinyPropv2: skip the backward pass and the update when the output
+/// error y is below tau times its running maximum (updated with y first).
+/// Decided before any backward work.
+inline bool tinyprop2_skip(TinyPropLayer &output, float y, float tau) {
+  if (y > output.y_max)
+    output.y_max = y;
+  return tau > 0.0f && y < tau * output.y_max;
+}
+
+namespace detail {
+inline float magnitude(float x) { return x < 0.0f ? -x : x; }
+inline void swap(std::uint32_t &a, std::uint32_t &b) {
+  std::uint32_t t = a;
+  a = b;
+  b = t;
+}
+
+/// Moves the k elements of idx[0..n) that come first under `before` (a
+/// strict weak order) to idx[0..k), in no particular order. Quickselect with
+/// median-of-three pivots: O(n) on average, no heap, no recursion.
+template <typename Before>
+void select_first(std::uint32_t *idx, std::size_t n, std::size_t k,
+                  Before before) {
+  std::size_t lo = 0, hi = n; // the boundary k lies in [lo, hi]
+  while (k > lo && k < hi && hi - lo > 1) {
+    std::size_t mid = lo + (hi - lo) / 2;
+    if (before(idx[mid], idx[lo]))
+      swap(idx[mid], idx[lo]);
+    if (before(idx[hi - 1], idx[lo]))
+      swap(idx[hi - 1], idx[lo]);
+    if (before(idx[hi - 1], idx[mid]))
+      swap(idx[hi - 1], idx[mid]);
+    std::uint32_t pivot = idx[mid];
+    swap(idx[mid], idx[hi - 1]);
+    std::size_t store = lo;
+    for (std::size_t i = lo; i + 1 < hi; ++i)
+      if (before(idx[i], pivot))
+        swap(idx[i], idx[store++]);
+    swap(idx[store], idx[hi - 1]);
+    // idx[lo..store) precede the pivot, now at `store`.
+    if (store == k || store + 1 == k)
+      return;
+    if (store > k)
+      hi = store;
+    else
+      lo = store + 1;
+  }
+}
+
+/// Ascending order (insertion sort: the selections are small).
+inline void sort_ascending(std::uint32_t *a, std::size_t n) {
+  for (std::size_t i = 1; i < n; ++i) {
+    std::uint32_t x = a[i];
+    std::size_t j = i;
+    for (; j > 0 && a[j - 1] > x; --j)
+      a[j] = a[j - 1];
+    a[j] = x;
+  }
+}
+} // namespace detail
+
+/// The indices of the k largest |v[i]| (i < n; ties to the lower index, NaN
+/// last) in idx[0..k), ascending, so loops over them walk memory in order.
+/// idx must hold n entries (scratch).
+inline void topk_abs(const float *v, std::size_t n, std::size_t k,
+                     std::uint32_t *idx) {
+  for (std::size_t i = 0; i < n; ++i)
+    idx[i] = (std::uint32_t)i;
+  if (k > n)
+    k = n;
+  detail::select_first(idx, n, k, [v](std::uint32_t a, std::uint32_t b) {
+    float x = detail::magnitude(v[a]), y = detail::magnitude(v[b]);
+    if (x != y)
+      return x > y || y != y;
+    return a < b;
+  });
+  detail::sort_ascending(idx, k);
+}
+
+/// Channels DGSU updates per iteration: ceil(ratio * C), at least 1.
+inline std::size_t dgsu_count(std::size_t channels, float ratio) {
+  float m = ratio * (float)channels;
+  std::size_t k = (std::size_t)m;
+  if ((float)k < m)
+    ++k;
+  return k < 1 ? 1 : (k > channels ? channels : k);
+}
+
+/// Iterations within which DGSU visits every channel: ceil(C / m), which is
+/// ceil(1 / ratio) when ratio * C is whole.
+inline std::size_t dgsu_period(std::size_t channels, std::size_t m) {
+  return (channels + m - 1) / m;
+}
+
+/// DGSU's channel choice for one iteration: m = dgsu_count channels, every
+/// channel chosen at least once per D = dgsu_period iterations, the
+/// remaining freedom spent on the most important channels. age[c] counts
+/// the iterations since channel c was last chosen (zero-initialised,
+/// updated here); importance[c] is e.g. running mean |activation| x
+/// ||W[:, c]||.
+///
+/// Deadline scheduling: channel c must be chosen within its slack
+/// s = D - 1 - min(age, D - 1) more iterations. Choosing now the q channels
+/// of least slack, q = max over h of (#channels with s <= h) - m h, keeps
+/// every future deadline satisfiable (m slots per iteration, C <= m D);
+/// the other m - q slots go to importance. Equal slack breaks by
+/// importance. Writes the chosen channels to out[] (ascending), returns m.
+/// scratch holds C entries.
+inline std::size_t dgsu_select(std::uint16_t *age, const float *importance,
+                               std::size_t channels, float ratio,
+                               std::uint32_t *out, std::uint32_t *scratch) {
+  if (channels == 0)
+    return 0;
+  const std::uint16_t chosenMark = 0xFFFF;
+  std::size_t m = dgsu_count(channels, ratio);
+  std::size_t period = dgsu_period(channels, m);
+  auto slack = [&](std::size_t c) -> std::size_t {
+    std::size_t a = age[c];
+    return a >= period - 1 ? 0 : period - 1 - a;
+  };
+  // Histogram of slack in scratch[0..period) (period <= channels).
+  for (std::size_t h = 0; h < period; ++h)
+    scratch[h] = 0;
+  for (std::size_t c = 0; c < channels; ++c)
+    ++scratch[slack(c)];
+  std::size_t q = 0, atMost = 0;
+  for (std::size_t h = 0; h < period; ++h) {
+    atMost += scratch[h];
+    if (atMost > m * h && atMost - m * h > q)
+      q = atMost - m * h;
+  }
+  if (q > m)
+    q = m;
+  auto moreImportant = [importance](std::uint32_t a, std::uint32_t b) {
+    if (importance[a] != importance[b])
+      return importance[a] > importance[b];
+    return a < b;
+  };
+  std::size_t chosen = 0;
+  // Least slack first, level by level; a partial level by importance.
+  for (std::size_t level = 0; level < period && chosen < q; ++level) {
+    std::size_t count = 0;
+    for (std::size_t c = 0; c < channels; ++c)
+      if (slack(c) == level)
+        scratch[count++] = (std::uint32_t)c;
+    std::size_t take = q - chosen < count ? q - chosen : count;
+    detail::select_first(scratch, count, take, moreImportant);
+    for (std::size_t i = 0; i < take; ++i)
+      out[chosen++] = scratch[i];
+  }
+  for (std::size_t i = 0; i < chosen; ++i)
+    age[out[i]] = chosenMark;
+  // The other slots: the most important channels not chosen yet.
+  if (chosen < m) {
+    std::size_t count = 0;
+    for (std::size_t c = 0; c < channels; ++c)
+      if (age[c] != chosenMark)
+        scratch[count++] = (std::uint32_t)c;
+    std::size_t take = m - chosen < count ? m - chosen : count;
+    detail::select_first(scratch, count, take, moreImportant);
+    for (std::size_t i = 0; i < take; ++i) {
+      out[chosen++] = scratch[i];
+      age[scratch[i]] = chosenMark;
+    }
+  }
+  for (std::size_t c = 0; c < channels; ++c)
+    age[c] = age[c] == chosenMark       ? 0
+             : age[c] + 1 >= chosenMark ? chosenMark - 1
+                                        : age[c] + 1;
+  detail::sort_ascending(out, chosen);
+  return chosen;
+}
+
+/// Running importance of a channel: decay * old + (1 - decay) * value.
+inline void update_importance(float &score, float value, float decay) {
+  score = decay * score + (1.0f - decay) * value;
+}
 
 /// A trainable parameter of a generated model (for checkpoints, inspection).
 struct ParamInfo {

@@ -12,6 +12,139 @@ static void check(bool ok, const char *what) {
   (ok ? passed : failed)++;
 }
 
+static bool near(float a, float b) { return std::fabs(a - b) <= 1e-6f; }
+
+/// A small deterministic generator for the randomised checks.
+static std::uint32_t rng = 12345;
+static std::uint32_t nextRandom() {
+  rng = rng * 1664525u + 1013904223u;
+  return rng >> 8;
+}
+
+static void testTinyProp() {
+  mcutrain::TinyPropConfig c; // 0.1, 0.9, 0.5
+  mcutrain::TinyPropLayer layer;
+  const float d[4] = {1.0f, -2.0f, 0.5f, -0.5f};
+  check(near(mcutrain::l1_norm(d, 4), 4.0f), "l1_norm sums magnitudes");
+  // The first error is its own maximum: S_max at the output layer.
+  check(near(mcutrain::tinyprop_ratio(layer, 4.0f, 0, c), 0.9f),
+        "tinyprop: first error gives S_max");
+  check(near(layer.y_max, 4.0f), "tinyprop: running max updated");
+  // Half the maximum: S_min + 0.5 (S_max - S_min) = 0.5.
+  check(near(mcutrain::tinyprop_ratio(layer, 2.0f, 0, c), 0.5f),
+        "tinyprop: ratio interpolates by error / running max");
+  check(near(layer.y_max, 4.0f), "tinyprop: a smaller error keeps the max");
+  // Two layers from the output: damped by zeta^2 = 0.25.
+  mcutrain::TinyPropLayer deep;
+  deep.y_max = 4.0f;
+  check(near(mcutrain::tinyprop_ratio(deep, 2.0f, 2, c), 0.125f),
+        "tinyprop: zeta^depth damping");
+  mcutrain::TinyPropLayer zero;
+  check(near(mcutrain::tinyprop_ratio(zero, 0.0f, 0, c), 0.1f),
+        "tinyprop: no error seen yet gives S_min");
+  check(mcutrain::tinyprop_k(100, 0.125f) == 13, "tinyprop_k rounds");
+  check(mcutrain::tinyprop_k(100, 0.001f) == 1, "tinyprop_k keeps one");
+  check(mcutrain::tinyprop_k(10, 1.7f) == 10, "tinyprop_k caps at n");
+  check(mcutrain::tinyprop_k(10, NAN) == 1, "tinyprop_k of NaN keeps one");
+  mcutrain::TinyPropLayer out;
+  check(!mcutrain::tinyprop2_skip(out, 8.0f, 0.05f),
+        "tinyprop2: a new maximum never skips");
+  check(mcutrain::tinyprop2_skip(out, 0.3f, 0.05f),
+        "tinyprop2: error below tau * max skips");
+  check(!mcutrain::tinyprop2_skip(out, 0.5f, 0.05f),
+        "tinyprop2: error at tau * max runs");
+  check(!mcutrain::tinyprop2_skip(out, 0.0f, 0.0f), "tinyprop2: tau 0 never "
+                                                    "skips");
+}
+
+static void testTopK() {
+  // Against a brute-force selection on random vectors with ties and signs.
+  bool allOk = true;
+  float v[300];
+  std::uint32_t idx[300];
+  bool keep[300];
+  for (int trial = 0; trial < 400 && allOk; ++trial) {
+    std::size_t n = 1 + nextRandom() % 300, k = nextRandom() % (n + 2);
+    for (std::size_t i = 0; i < n; ++i)
+      v[i] = (float)((int)(nextRandom() % 41) - 20) * 0.25f; // many ties
+    mcutrain::topk_abs(v, n, k, idx);
+    std::size_t kk = k > n ? n : k;
+    // Expected: rank every element by (|v| desc, index asc).
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t better = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        float a = std::fabs(v[j]), b = std::fabs(v[i]);
+        better += a > b || (a == b && j < i);
+      }
+      keep[i] = better < kk;
+    }
+    for (std::size_t i = 0; i < kk; ++i) {
+      allOk &= idx[i] < n && keep[idx[i]];
+      if (i)
+        allOk &= idx[i - 1] < idx[i];
+    }
+  }
+  check(allOk, "topk_abs matches a brute-force selection (400 random "
+               "vectors, ties, k = 0..n+1), indices ascending");
+  const float one[3] = {0.0f, -5.0f, 4.0f};
+  std::uint32_t i1[3];
+  mcutrain::topk_abs(one, 3, 1, i1);
+  check(i1[0] == 1, "topk_abs compares magnitudes");
+}
+
+static void testDgsu() {
+  check(mcutrain::dgsu_count(100, 0.02f) == 2 &&
+            mcutrain::dgsu_count(96, 0.05f) == 5 &&
+            mcutrain::dgsu_count(7, 0.01f) == 1,
+        "dgsu_count is ceil(ratio * C), at least 1");
+  check(mcutrain::dgsu_period(96, 5) == 20 &&
+            mcutrain::dgsu_period(100, 10) == 10,
+        "dgsu_period is ceil(C / m)");
+  // Every channel within the period, exactly m distinct channels per
+  // iteration, for several sizes and random changing importance.
+  const std::size_t sizes[] = {1, 7, 32, 96, 100, 250};
+  const float ratios[] = {0.02f, 0.05f, 0.1f, 0.3f, 1.0f};
+  bool guarantee = true, exact = true, importanceUsed = false;
+  for (std::size_t C : sizes)
+    for (float ratio : ratios) {
+      std::uint16_t age[250] = {};
+      std::uint32_t last[250], out[250], scratch[250];
+      float imp[250];
+      std::size_t m = mcutrain::dgsu_count(C, ratio);
+      std::size_t period = mcutrain::dgsu_period(C, m);
+      for (std::size_t c = 0; c < C; ++c)
+        last[c] = 0;
+      for (std::uint32_t it = 1; it <= 300; ++it) {
+        for (std::size_t c = 0; c < C; ++c)
+          imp[c] = (float)(nextRandom() % 1000);
+        std::size_t got =
+            mcutrain::dgsu_select(age, imp, C, ratio, out, scratch);
+        exact &= got == m;
+        for (std::size_t i = 0; i < got; ++i) {
+          exact &= out[i] < C && (i == 0 || out[i - 1] < out[i]);
+          last[out[i]] = it;
+        }
+        for (std::size_t c = 0; c < C; ++c)
+          guarantee &= it - last[c] < period;
+      }
+    }
+  check(exact, "dgsu_select picks exactly m distinct channels, ascending");
+  check(guarantee, "dgsu_select visits every channel within ceil(C/m) "
+                   "iterations (300 iterations, random importance)");
+  // With slack (C = 96, m = 5: 100 slots per 20 iterations), the first
+  // choice is by importance.
+  std::uint16_t age[96] = {};
+  std::uint32_t out[96], scratch[96];
+  float imp[96];
+  for (int c = 0; c < 96; ++c)
+    imp[c] = (float)c;
+  mcutrain::dgsu_select(age, imp, 96, 0.05f, out, scratch);
+  importanceUsed = out[0] == 91 && out[4] == 95;
+  check(importanceUsed, "dgsu_select spends free slots on the most "
+                        "important channels");
+  check(age[95] == 0 && age[0] == 1, "dgsu_select ages the others");
+}
+
 int main() {
   const std::int32_t good[3] = {0, 4, 9};
   const std::int32_t negative[2] = {1, -1};
@@ -34,6 +167,10 @@ int main() {
   check(s.steps == 0 && s.skipped_steps == 0 && !s.skipped &&
             s.backprop_ratio == 1.0f,
         "StepStats starts empty");
+
+  testTinyProp();
+  testTopK();
+  testDgsu();
 
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
