@@ -506,6 +506,7 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
       {"optimizer", opts.training.optimizer},
       {"lr", opts.training.lr},
       {"trainable", opts.training.trainable},
+      {"sparsity", opts.training.sparsity},
       {"arena",
        llvm::json::Object{{"bytes", arenaBytes},
                           {"lower_bound_bytes", planInt("lower_bound_bytes")},

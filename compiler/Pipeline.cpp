@@ -47,6 +47,9 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   db.lrDecay = o.lrDecay;
   db.dampening = o.dampening;
   pm.addPass(createDeriveBackwardPass(db));
+  SparsifyPassOptions sp;
+  sp.sparsity = o.sparsity;
+  pm.addPass(createSparsifyPass(sp));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
 }
 

@@ -17,6 +17,7 @@ struct TrainingOptions {
   double momentum = 0.9, beta1 = 0.9, beta2 = 0.999;
   double epsilon = -1; // optimizer's default
   double weightDecay = 0, lrDecay = 0, dampening = 0;
+  std::string sparsity = "none";
 };
 
 struct LoweringOptions {

@@ -298,7 +298,8 @@ struct DeriveBackwardPass
           b.getF32FloatAttr(optimizer == "momentum" || optimizer == "nesterov"
                                 ? dampening
                                 : 0.0),
-          b.getStringAttr("pytorch"));
+          b.getStringAttr("pytorch"), /*channels=*/Value(),
+          b.getI64IntegerAttr(1));
       tagBackward(upd);
     }
     Value scalar =

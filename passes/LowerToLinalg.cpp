@@ -1191,6 +1191,22 @@ Value lowerMaxPoolIndices(Lowering &L, nn::MaxPool2dIndicesOp op) {
   return gen.getResult();
 }
 
+/// out[..., j, ...] = in[..., indices[j], ...] along `axis`.
+Value lowerGatherChannels(Lowering &L, train::GatherChannelsOp op) {
+  Value in = op.getInput(), idx = op.getIndices();
+  int64_t axis = op.getAxis();
+  auto gen = tensor::GenerateOp::create(
+      L.b, L.loc, op.getOutput().getType(), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        SmallVector<Value> at(iv.begin(), iv.end());
+        at[axis] = L.toIndex(
+            ob, tensor::ExtractOp::create(ob, l, idx, ValueRange{iv[axis]}));
+        tensor::YieldOp::create(ob, l,
+                                tensor::ExtractOp::create(ob, l, in, at));
+      });
+  return gen.getResult();
+}
+
 /// Lowers one op; returns its replacement, or null if not ours.
 
 FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
@@ -1257,6 +1273,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case(
           [&](train::CrossEntropyLossOp o) { return lowerCrossEntropy(L, o); })
       .Case([&](train::MseLossOp o) { return lowerMse(L, o); })
+      .Case(
+          [&](train::GatherChannelsOp o) { return lowerGatherChannels(L, o); })
       .Case([&](train::MseLossGradOp o) { return lowerMseGrad(L, o); })
       .Case([&](train::CrossEntropyLossGradOp o) {
         return lowerCrossEntropyGrad(L, o);

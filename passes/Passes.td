@@ -39,6 +39,26 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
+  let summary = "Sparse updates: the weight channels that train, and only their saved features";
+  let description = [{
+    static:RATIO or static:NAME=RATIO,... (ONNX initializer names or globs):
+    each selected Conv (group 1) or Gemm weight updates only ceil(RATIO x C)
+    of its C input channels, those with the largest L2 weight norm (Lin et
+    al. 2022). The layer's input is gathered to those channels where it is
+    made (train.gather_channels), so only they stay alive for the backward
+    pass; the weight gradient is computed for them alone and train.update
+    writes only their slices (the others keep their values and optimizer
+    state).
+  }];
+  let options = [
+    Option<"sparsity", "sparsity", "std::string", "\"none\"",
+           "none | static:RATIO | static:NAME=RATIO,...">,
+  ];
+  let dependentDialects = ["::mcutrain::train::TrainDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def ReorderUpdatesPass : Pass<"mcutrain-reorder-updates", "mlir::func::FuncOp"> {
   let summary = "Moves each optimizer update right after the last use of its parameter and gradient";
   let description = [{

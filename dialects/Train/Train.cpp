@@ -5,6 +5,7 @@
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 
 using namespace mlir;
@@ -44,6 +45,20 @@ int64_t CrossEntropyLossOp::getMacs() {
 int64_t CrossEntropyLossGradOp::getMacs() {
   return getLogits().getType().getNumElements();
 }
+LogicalResult GatherChannelsOp::verify() {
+  auto in = getInput().getType(), out = getOutput().getType();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= in.getRank() || out.getRank() != in.getRank())
+    return emitOpError() << "axis out of range";
+  for (int64_t d = 0; d < in.getRank(); ++d)
+    if (out.getDimSize(d) !=
+        (d == axis ? getIndices().getType().getDimSize(0) : in.getDimSize(d)))
+      return emitOpError() << "result must be the input with dim " << axis
+                           << " the number of indices";
+  return success();
+}
+int64_t GatherChannelsOp::getMacs() { return 0; }
+
 int64_t UpdateOp::getMacs() {
   return getGrad().getType().getNumElements() * (1 + getNumStateBuffers());
 }
@@ -89,9 +104,18 @@ LogicalResult UpdateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   } else {
     return emitOpError() << "@" << getParam() << " is not a global";
   }
-  if (shape != getGrad().getType().getShape())
+  SmallVector<int64_t> expect(shape);
+  if (getChannels()) {
+    int64_t axis = getChannelAxis();
+    if (axis < 0 || axis >= (int64_t)expect.size())
+      return emitOpError() << "channel_axis out of range";
+    expect[axis] = getChannels().getType().getDimSize(0);
+  }
+  if (ArrayRef<int64_t>(expect) != getGrad().getType().getShape())
     return emitOpError() << "gradient shape differs from parameter @"
-                         << getParam();
+                         << getParam()
+                         << (getChannels() ? " (with the selected channels)"
+                                           : "");
   return success();
 }
 
@@ -217,54 +241,92 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   float b1 = getBeta1().convertToFloat(), b2 = getBeta2().convertToFloat();
   float eps = getEpsilon().convertToFloat();
 
+  // The optimizer on one element: gradient g, parameter p, state st[i];
+  // returns the new parameter and state.
+  auto step = [&](OpBuilder &b, Location l, Value g, Value p,
+                  ValueRange st) -> SmallVector<Value> {
+    auto mul = [&](Value x, Value y) -> Value {
+      return arith::MulFOp::create(b, l, x, y);
+    };
+    auto add = [&](Value x, Value y) -> Value {
+      return arith::AddFOp::create(b, l, x, y);
+    };
+    auto sub = [&](Value x, Value y) -> Value {
+      return arith::SubFOp::create(b, l, x, y);
+    };
+    auto div = [&](Value x, Value y) -> Value {
+      return arith::DivFOp::create(b, l, x, y);
+    };
+    if (wd != 0.0f)
+      g = add(g, mul(p, f(b, wd)));
+    if (opt == "sgd")
+      return {sub(p, mul(lr, g))};
+    if (opt == "momentum" || opt == "nesterov") {
+      Value m = add(mul(st[0], f(b, mu)), gscale ? mul(g, gscale) : g);
+      Value d = opt == "nesterov" ? add(g, mul(m, f(b, mu))) : m;
+      return {sub(p, mul(lr, d)), m};
+    }
+    if (opt == "adam") {
+      Value m = add(mul(st[0], f(b, b1)), mul(g, f(b, 1.0f - b1)));
+      Value v = add(mul(st[1], f(b, b2)), mul(mul(g, g), f(b, 1.0f - b2)));
+      if (clr) { // ONNX form
+        Value den = add(math::SqrtOp::create(b, l, v), f(b, eps));
+        return {sub(p, mul(clr, div(m, den))), m, v};
+      }
+      Value mhat = div(m, bc1);
+      Value den = add(math::SqrtOp::create(b, l, div(v, bc2)), f(b, eps));
+      return {sub(p, mul(lr, div(mhat, den))), m, v};
+    }
+    Value s = add(st[0], mul(g, g)); // adagrad
+    Value den = add(math::SqrtOp::create(b, l, s), f(b, eps));
+    return {sub(p, mul(clr, div(g, den))), s};
+  };
+
   unsigned rank = getGrad().getType().getRank();
-  AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-  SmallVector<AffineMap> maps(outs.size() + 1, id);
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  linalg::GenericOp::create(
-      rewriter, loc, TypeRange(), ValueRange{*grad}, outs, maps, iters,
-      [&](OpBuilder &b, Location l, ValueRange a) {
-        auto mul = [&](Value x, Value y) -> Value {
-          return arith::MulFOp::create(b, l, x, y);
-        };
-        auto add = [&](Value x, Value y) -> Value {
-          return arith::AddFOp::create(b, l, x, y);
-        };
-        auto sub = [&](Value x, Value y) -> Value {
-          return arith::SubFOp::create(b, l, x, y);
-        };
-        auto div = [&](Value x, Value y) -> Value {
-          return arith::DivFOp::create(b, l, x, y);
-        };
-        Value g = a[0], p = a[1];
-        if (wd != 0.0f)
-          g = add(g, mul(p, f(b, wd)));
-        SmallVector<Value> results;
-        if (opt == "sgd") {
-          results.push_back(sub(p, mul(lr, g)));
-        } else if (opt == "momentum" || opt == "nesterov") {
-          Value m = add(mul(a[2], f(b, mu)), gscale ? mul(g, gscale) : g);
-          Value d = opt == "nesterov" ? add(g, mul(m, f(b, mu))) : m;
-          results.append({sub(p, mul(lr, d)), m});
-        } else if (opt == "adam") {
-          Value m = add(mul(a[2], f(b, b1)), mul(g, f(b, 1.0f - b1)));
-          Value v = add(mul(a[3], f(b, b2)), mul(mul(g, g), f(b, 1.0f - b2)));
-          if (clr) { // ONNX form
-            Value den = add(math::SqrtOp::create(b, l, v), f(b, eps));
-            results.append({sub(p, mul(clr, div(m, den))), m, v});
-            linalg::YieldOp::create(b, l, results);
-            return;
-          }
-          Value mhat = div(m, bc1);
-          Value den = add(math::SqrtOp::create(b, l, div(v, bc2)), f(b, eps));
-          results.append({sub(p, mul(lr, div(mhat, den))), m, v});
-        } else { // adagrad
-          Value s = add(a[2], mul(g, g));
-          Value den = add(math::SqrtOp::create(b, l, s), f(b, eps));
-          results.append({sub(p, mul(clr, div(g, den))), s});
-        }
-        linalg::YieldOp::create(b, l, results);
-      });
+  if (!getChannels()) {
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    SmallVector<AffineMap> maps(outs.size() + 1, id);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    linalg::GenericOp::create(
+        rewriter, loc, TypeRange(), ValueRange{*grad}, outs, maps, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          linalg::YieldOp::create(b, l,
+                                  step(b, l, a[0], a[1], a.drop_front(2)));
+        });
+    rewriter.eraseOp(*this);
+    return success();
+  }
+  // Sparse: loops over the gradient; along channel_axis the parameter and
+  // state are addressed through the channel list.
+  FailureOr<Value> channels =
+      getBuffer(rewriter, getChannels(), options, state);
+  if (failed(channels))
+    return failure();
+  int64_t axis = getChannelAxis();
+  ArrayRef<int64_t> shape = getGrad().getType().getShape();
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  SmallVector<Value> ivs;
+  OpBuilder::InsertionGuard guard(rewriter);
+  for (unsigned d = 0; d < rank; ++d) {
+    Value ub = arith::ConstantIndexOp::create(rewriter, loc, shape[d]);
+    auto loop = scf::ForOp::create(rewriter, loc, zero, ub, one);
+    ivs.push_back(loop.getInductionVar());
+    rewriter.setInsertionPointToStart(loop.getBody());
+  }
+  SmallVector<Value> at(ivs);
+  Value c =
+      memref::LoadOp::create(rewriter, loc, *channels, ValueRange{ivs[axis]});
+  at[axis] =
+      arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), c);
+  Value g = memref::LoadOp::create(rewriter, loc, *grad, ivs);
+  SmallVector<Value> old;
+  for (Value buf : outs)
+    old.push_back(memref::LoadOp::create(rewriter, loc, buf, at));
+  SmallVector<Value> updated =
+      step(rewriter, loc, g, old[0], ArrayRef<Value>(old).drop_front());
+  for (auto [v, buf] : llvm::zip(updated, outs))
+    memref::StoreOp::create(rewriter, loc, v, buf, at);
   rewriter.eraseOp(*this);
   return success();
 }

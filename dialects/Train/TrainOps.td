@@ -90,6 +90,9 @@ def Train_UpdateOp : Train_Op<"update", [
     lower-to-linalg creates; the learning rate and step count are run-time
     globals. Every read of the parameter's old value in the step must come
     before this op (reorder-updates places it right after the last one).
+    With `channels` (sparse updates), the gradient covers only those indices
+    of the parameter's dimension `channel_axis`; the other slices of the
+    parameter and its state are not touched.
   }];
   let arguments = (ins FlatSymbolRefAttr:$param, RankedTensorOf<[F32]>:$grad,
                    F32Attr:$lr,
@@ -101,9 +104,12 @@ def Train_UpdateOp : Train_Op<"update", [
                    DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
                    DefaultValuedAttr<F32Attr, "0.0f">:$lr_decay,
                    DefaultValuedAttr<F32Attr, "0.0f">:$dampening,
-                   DefaultValuedAttr<StrAttr, "\"pytorch\"">:$adam_form);
+                   DefaultValuedAttr<StrAttr, "\"pytorch\"">:$adam_form,
+                   Optional<1DTensorOf<[I32]>>:$channels,
+                   DefaultValuedAttr<I64Attr, "1">:$channel_axis);
   let assemblyFormat = [{
-    $param `,` $grad attr-dict `:` type($grad)
+    $param `,` $grad (`channels` `(` $channels^ `:` type($channels) `)`)?
+    attr-dict `:` type($grad)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -114,6 +120,23 @@ def Train_UpdateOp : Train_Op<"update", [
       return (param + "__state" + llvm::Twine(i)).str();
     }
   }];
+}
+
+def Train_GatherChannelsOp : Train_Op<"gather_channels",
+    [Pure, DeclareOpInterfaceMethods<MacCountOpInterface>]> {
+  let summary = "The slices of `input` at `indices` along `axis` (sparse updates' saved features)";
+  let description = [{
+    What a sparse update saves for the backward pass: only the input
+    channels whose weights train (static selection by weight norm, or DGSU's
+    per-iteration choice). Not differentiable: it feeds weight gradients.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input, 1DTensorOf<[I32]>:$indices,
+                   I64Attr:$axis);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = [{
+    $input `,` $indices attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 #endif

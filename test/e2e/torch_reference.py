@@ -185,6 +185,32 @@ def fd_check(model, name, g_c, x, y, mse, scale, samples=24, h=1e-6):
     return worst
 
 
+def mask_static_channels(model, trained, ratio):
+    """Static sparse update as the reference: each trained Conv2d (group 1)
+    or Linear weight keeps the gradient of its ceil(ratio * C) input
+    channels of largest L2 norm (ties to the lower channel), zero
+    elsewhere, so unselected channels never change."""
+    import math
+    ids = {id(p) for p in trained}
+    for m in model.modules():
+        if not (isinstance(m, nn.Linear) or
+                (isinstance(m, nn.Conv2d) and m.groups == 1)):
+            continue
+        w = m.weight
+        if id(w) not in ids:
+            continue
+        c = w.shape[1]
+        keep = min(max(math.ceil(ratio * c), 1), c)
+        if keep == c:
+            continue
+        v = w.detach().numpy().astype(np.float64)
+        norm = (np.moveaxis(v, 1, 0).reshape(c, -1) ** 2).sum(1)
+        chosen = np.argsort(-norm, kind="stable")[:keep]
+        mask = torch.zeros_like(w)
+        mask[:, chosen] = 1.0
+        w.register_hook(lambda g, mask=mask: g * mask)
+
+
 def rel_err(a, b):
     """max |a - b| / max |b| over the tensor (scale-relative)."""
     denom = max(float(np.max(np.abs(b))), 1e-30)
@@ -218,6 +244,10 @@ def main():
                     choices=["sgd", "momentum", "nesterov", "adam", "adagrad"])
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--dampening", type=float, default=0.0)
+    ap.add_argument("--sparsity", default="none",
+                    help="static:RATIO: the reference masks each Conv "
+                         "(group 1) / Linear weight gradient to the input "
+                         "channels of largest L2 norm")
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--lr-decay", type=float, default=0.0)
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
@@ -259,7 +289,7 @@ def main():
     run([args.mcutrain, "compile", "model.onnx", "-o", "pkg", "--name", name,
          "--lr", str(args.lr), "--trainable", args.trainable,
          "--optimizer", args.optimizer, "--momentum", str(args.momentum),
-         "--dampening", str(args.dampening),
+         "--dampening", str(args.dampening), "--sparsity", args.sparsity,
          "--weight-decay", str(args.weight_decay),
          "--lr-decay", str(args.lr_decay),
          "--loss", "mse" if mse else "cross-entropy"])
@@ -315,6 +345,8 @@ def main():
     trained = [params[n] for n in names]
     for p in trained:
         p.requires_grad_(True)
+    if args.sparsity.startswith("static:"):
+        mask_static_channels(model, trained, float(args.sparsity[7:]))
     wd = args.weight_decay
     if args.optimizer == "sgd":
         opt = torch.optim.SGD(trained, lr=args.lr, weight_decay=wd)

@@ -79,6 +79,12 @@ static cl::opt<bool> inferenceOnly(
     cl::desc("Generate only predict() (no training step); allows any number "
              "of inputs and outputs"),
     cl::init(false), cl::sub(compileCmd));
+static cl::opt<std::string> sparsity(
+    "sparsity",
+    cl::desc("Sparse updates: none, static:RATIO (every trainable Conv/Gemm "
+             "weight updates its RATIO x C input channels of largest L2 "
+             "norm) or static:NAME=RATIO,... (ONNX names or globs)"),
+    cl::init("none"), cl::sub(compileCmd));
 static cl::opt<std::string>
     sram("sram",
          cl::desc("RAM budget (e.g. 256KiB, 0.5MiB, 200000): arena + "
@@ -142,6 +148,7 @@ int main(int argc, char **argv) {
     opts.training.weightDecay = weightDecay;
     opts.training.lrDecay = lrDecay;
     opts.training.dampening = dampening;
+    opts.training.sparsity = sparsity;
     opts.inferenceOnly = inferenceOnly;
     opts.import = importOpts;
     opts.training.loss = loss;

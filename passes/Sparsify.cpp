@@ -1,0 +1,248 @@
+//===- Sparsify.cpp - sparse updates: which weight channels train ---------===//
+//
+// Static channel selection ("On-Device Training Under 256KB Memory"): a
+// trainable Conv (group 1) or Gemm weight updates only ratio x C of its
+// input channels, the ones with the largest L2 weight norm. The forward pass
+// then saves only those channels of the layer's input for the backward
+// pass (train.gather_channels), the weight gradient is computed for them
+// alone (fewer MACs), and the update touches only their slices.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "llvm/Support/GlobPattern.h"
+
+#include <cmath>
+
+namespace mcutrain {
+#define GEN_PASS_DEF_SPARSIFYPASS
+#include "passes/Passes.h.inc"
+} // namespace mcutrain
+
+using namespace mlir;
+using namespace mcutrain;
+
+namespace {
+
+/// `static:R` or `static:PATTERN=R,PATTERN=R` (ONNX initializer names or
+/// globs): the channel ratio of each trainable weight (1 = dense).
+struct StaticSpec {
+  float all = 1.0f;
+  SmallVector<std::pair<llvm::GlobPattern, float>> byName;
+  SmallVector<bool> used;
+  float ratioFor(StringRef name, bool &named) {
+    for (auto [i, entry] : llvm::enumerate(byName))
+      if (entry.first.match(name)) {
+        used[i] = named = true;
+        return entry.second;
+      }
+    return all;
+  }
+};
+
+FailureOr<float> parseRatio(StringRef text, Location loc) {
+  double r;
+  if (text.trim().getAsDouble(r) || !(r > 0.0) || r > 1.0)
+    return emitError(loc) << "--sparsity: ratio '" << text
+                          << "' must be a number in (0, 1]",
+           failure();
+  return (float)r;
+}
+
+FailureOr<StaticSpec> parseStatic(StringRef spec, Location loc,
+                                  SmallVectorImpl<std::string> &patterns) {
+  StaticSpec s;
+  if (!spec.contains('=')) {
+    FailureOr<float> r = parseRatio(spec, loc);
+    if (failed(r))
+      return failure();
+    s.all = *r;
+    return s;
+  }
+  SmallVector<StringRef> items;
+  spec.split(items, ',', -1, false);
+  for (StringRef item : items) {
+    auto [name, ratio] = item.split('=');
+    FailureOr<float> r = parseRatio(ratio, loc);
+    auto glob = llvm::GlobPattern::create(name.trim());
+    if (failed(r))
+      return failure();
+    if (!glob) {
+      llvm::consumeError(glob.takeError());
+      return emitError(loc)
+                 << "--sparsity: pattern '" << name << "' is malformed",
+             failure();
+    }
+    s.byName.push_back({std::move(*glob), *r});
+    s.used.push_back(false);
+    patterns.push_back(name.trim().str());
+  }
+  return s;
+}
+
+/// The m input channels (along `axis` of `w`) with the largest L2 norm,
+/// ascending; ties to the lower channel.
+SmallVector<int32_t> strongestChannels(DenseElementsAttr w, int64_t axis,
+                                       int64_t m) {
+  auto shape = cast<ShapedType>(w.getType()).getShape();
+  int64_t channels = shape[axis], inner = 1;
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  std::vector<double> norm(channels, 0.0);
+  int64_t i = 0;
+  for (float v : w.getValues<float>()) {
+    norm[(i / inner) % channels] += (double)v * v;
+    ++i;
+  }
+  SmallVector<int32_t> order;
+  for (int64_t c = 0; c < channels; ++c)
+    order.push_back(c);
+  llvm::stable_sort(order,
+                    [&](int32_t a, int32_t b) { return norm[a] > norm[b]; });
+  order.resize(m);
+  llvm::sort(order);
+  return order;
+}
+
+struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
+  using SparsifyPassBase::SparsifyPassBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Location loc = module.getLoc();
+    StringRef spec = sparsity;
+    if (spec == "none" || spec.empty())
+      return;
+    if (!spec.consume_front("static:")) {
+      emitError(loc) << "--sparsity '" << sparsity
+                     << "' is not supported (none, static:RATIO, "
+                        "static:NAME=RATIO,...)";
+      return signalPassFailure();
+    }
+    SmallVector<std::string> patterns;
+    FailureOr<StaticSpec> parsed = parseStatic(spec, loc, patterns);
+    if (failed(parsed))
+      return signalPassFailure();
+    auto step = module.lookupSymbol<func::FuncOp>("train_step");
+    if (!step) {
+      emitError(loc) << "--sparsity needs a training step";
+      return signalPassFailure();
+    }
+    SmallVector<train::UpdateOp> updates(
+        step.getBody().front().getOps<train::UpdateOp>());
+    for (train::UpdateOp upd : updates)
+      if (failed(sparsify(module, upd, *parsed)))
+        return signalPassFailure();
+    for (auto [i, used] : llvm::enumerate(parsed->used))
+      if (!used) {
+        emitError(loc) << "--sparsity pattern '" << patterns[i]
+                       << "' matches no trainable weight";
+        return signalPassFailure();
+      }
+  }
+
+  LogicalResult sparsify(ModuleOp module, train::UpdateOp upd,
+                         StaticSpec &spec) {
+    auto global = module.lookupSymbol<ml_program::GlobalOp>(upd.getParam());
+    if (!global)
+      return success();
+    std::string name = global.getSymName().str();
+    if (auto a = global->getAttrOfType<StringAttr>("onnx.name"))
+      name = a.str();
+    Operation *producer = upd.getGrad().getDefiningOp();
+    // Which operand of the gradient op is the layer input, and which axis
+    // of the weight its channels are.
+    Value input;
+    unsigned inputOperand = 0;
+    int64_t weightAxis = 1;
+    if (auto conv = dyn_cast_or_null<nn::Conv2dGradWeightOp>(producer)) {
+      if (conv.getGroup() != 1)
+        return success(); // depthwise/grouped: every channel is its own
+      input = conv.getInput();
+      inputOperand = 1;
+    } else if (auto gemm = dyn_cast_or_null<nn::GemmOp>(producer)) {
+      // derive-backward's weight gradients are dy^T x (weight [out, in])
+      // and x^T dy (weight [in, out]); dy comes from a backward op, x from
+      // the forward pass.
+      auto fromBackward = [](Value v) {
+        Operation *def = v.getDefiningOp();
+        return def && def->hasAttr("mcutrain.backward");
+      };
+      if (gemm.getTransA() && !gemm.getTransB() && !gemm.getC()) {
+        if (fromBackward(gemm.getA()) && !fromBackward(gemm.getB())) {
+          input = gemm.getB();
+          inputOperand = 1;
+          weightAxis = 1;
+        } else if (fromBackward(gemm.getB()) && !fromBackward(gemm.getA())) {
+          input = gemm.getA();
+          inputOperand = 0;
+          weightAxis = 0;
+        }
+      }
+    }
+    bool named = false;
+    float ratio = spec.ratioFor(name, named);
+    if (ratio >= 1.0f || (!input && !named))
+      return success(); // static:RATIO applies to the weights it can select
+    if (!input)
+      return upd.emitError("--sparsity cannot select channels of @")
+                 << upd.getParam()
+                 << " (its gradient is not that of a Conv with group 1 or a "
+                    "Gemm)",
+             failure();
+    auto value = dyn_cast_or_null<DenseElementsAttr>(global.getValueAttr());
+    if (!value)
+      return upd.emitError("parameter @")
+                 << upd.getParam() << " has no initial value",
+             failure();
+    auto ws = cast<ShapedType>(global.getType()).getShape();
+    int64_t channels = ws[weightAxis];
+    int64_t m =
+        std::clamp<int64_t>((int64_t)std::ceil(ratio * channels), 1, channels);
+    if (m == channels)
+      return success();
+    SmallVector<int32_t> keep = strongestChannels(value, weightAxis, m);
+
+    OpBuilder b(producer);
+    // The selected indices: a constant, at the top of the step.
+    auto step = upd->getParentOfType<func::FuncOp>();
+    b.setInsertionPointToStart(&step.getBody().front());
+    auto idxType = RankedTensorType::get({m}, b.getI32Type());
+    Value idx = arith::ConstantOp::create(
+        b, upd.getLoc(), DenseElementsAttr::get(idxType, ArrayRef(keep)));
+    // The saved features: only the selected channels of the layer input,
+    // gathered where the input is made so the full input can die with the
+    // forward pass.
+    auto inType = cast<RankedTensorType>(input.getType());
+    SmallVector<int64_t> selShape(inType.getShape());
+    selShape[1] = m;
+    if (Operation *def = input.getDefiningOp())
+      b.setInsertionPointAfter(def);
+    else
+      b.setInsertionPointAfterValue(idx);
+    if (idx.getDefiningOp()->getBlock() == b.getInsertionBlock() &&
+        b.getInsertionPoint() != b.getInsertionBlock()->end() &&
+        b.getInsertionPoint()->isBeforeInBlock(idx.getDefiningOp()))
+      b.setInsertionPointAfterValue(idx);
+    Value selected = train::GatherChannelsOp::create(
+        b, input.getLoc(), RankedTensorType::get(selShape, b.getF32Type()),
+        input, idx, b.getI64IntegerAttr(1));
+    // The gradient of the selected channels only.
+    b.setInsertionPoint(producer);
+    Operation *sparse = b.clone(*producer);
+    sparse->setOperand(inputOperand, selected);
+    SmallVector<int64_t> gradShape(ws);
+    gradShape[weightAxis] = m;
+    sparse->getResult(0).setType(
+        RankedTensorType::get(gradShape, b.getF32Type()));
+    upd.getGradMutable().assign(sparse->getResult(0));
+    upd.getChannelsMutable().assign(idx);
+    upd.setChannelAxis(weightAxis);
+    if (producer->use_empty())
+      producer->erase();
+    return success();
+  }
+};
+
+} // namespace
