@@ -65,7 +65,7 @@ MemorySummary mcutrain::summarizeMemory(ModuleOp module) {
     StringRef name = g.getSymName();
     if (name.starts_with("mcutrain_arena"))
       m.arena += bytes;
-    else if (name.contains("__state"))
+    else if (name.contains("__state") || name.contains("__dgsu_"))
       m.state += bytes;
     else if (name.starts_with("mcutrain_"))
       m.other += bytes;

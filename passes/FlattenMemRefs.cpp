@@ -106,7 +106,8 @@ struct FlattenMemRefsPass
                      memref::CastOp>(op)) {
         views.push_back(op);
       } else if (!isa<memref::LoadOp, memref::StoreOp, memref::CopyOp,
-                      memref::DeallocOp, func::FuncOp, func::CallOp>(op) &&
+                      memref::DeallocOp, func::FuncOp, func::CallOp,
+                      train::RuntimeCallOp>(op) &&
                  llvm::any_of(op->getOperandTypes(),
                               llvm::IsaPred<MemRefType>)) {
         op->emitError("cannot flatten a buffer used by this op");

@@ -44,6 +44,19 @@ struct MathToCallOpaque : OpConversionPattern<MathOp> {
   std::string callee;
 };
 
+/// Calls into mcutrain_runtime.h (DGSU's selection): arrays decay to
+/// pointers, index to size_t.
+struct RuntimeCallToEmitC : OpConversionPattern<train::RuntimeCallOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(train::RuntimeCallOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(
+        op, TypeRange{}, op.getCallee(), adaptor.getArgs());
+    return success();
+  }
+};
+
 struct LowerToEmitCPass
     : public mcutrain::impl::LowerToEmitCPassBase<LowerToEmitCPass> {
   void runOnOperation() override {
@@ -64,12 +77,15 @@ struct LowerToEmitCPass
     patterns.add<MathToCallOpaque<math::LogOp>>(ctx, "std::log");
     patterns.add<MathToCallOpaque<math::TanhOp>>(ctx, "std::tanh");
     patterns.add<MathToCallOpaque<math::SqrtOp>>(ctx, "std::sqrt");
+    patterns.add<MathToCallOpaque<math::AbsFOp>>(ctx, "std::fabs");
+    patterns.add<RuntimeCallToEmitC>(converter, ctx);
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<emitc::EmitCDialect>();
     target.addIllegalDialect<arith::ArithDialect, func::FuncDialect,
                              memref::MemRefDialect, scf::SCFDialect,
                              math::MathDialect>();
+    target.addIllegalOp<train::RuntimeCallOp>();
     target.addLegalOp<ModuleOp>();
     if (failed(applyFullConversion(module, target, std::move(patterns))))
       return signalPassFailure();

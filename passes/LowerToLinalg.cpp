@@ -1417,9 +1417,14 @@ struct LowerToLinalgPass
             b, loc, TypeRange(), src ? ValueRange{src} : ValueRange{}, dst,
             maps, SmallVector<IteratorType>(rank, kPar),
             [&](OpBuilder &ob, Location l, ValueRange a) {
+              Type et = g.getType().getElementType();
               Value v = src ? a[0]
-                            : arith::ConstantOp::create(
+                        : et.isF32()
+                            ? arith::ConstantOp::create(
                                   ob, l, ob.getF32FloatAttr(value))
+                                  .getResult()
+                            : arith::ConstantOp::create(
+                                  ob, l, ob.getIntegerAttr(et, (int64_t)value))
                                   .getResult();
               linalg::YieldOp::create(ob, l, v);
             });
@@ -1432,6 +1437,13 @@ struct LowerToLinalgPass
       }
       for (StringRef st : states)
         fillGlobal(st, Value(), 0.0f);
+      // Sparse-update controller state (DGSU's channel ages, importance).
+      SmallVector<StringRef> zeroed;
+      for (auto g : module.getOps<memref::GlobalOp>())
+        if (g->hasAttr("mcutrain.zero_at_init"))
+          zeroed.push_back(g.getSymName());
+      for (StringRef name : zeroed)
+        fillGlobal(name, Value(), 0.0f);
       if (!updates.empty())
         fillGlobal(train::kStepCountGlobal, Value(), 0.0f);
       if (adam) {
@@ -1458,8 +1470,10 @@ struct LowerToLinalgPass
         load.erase();
         return WalkResult::skip();
       }
+      // The update and DGSU ops bufferize themselves.
       if (op->getNumResults() != 1 ||
-          !isa<nn::NNDialect, train::TrainDialect>(op->getDialect()))
+          !isa<nn::NNDialect, train::TrainDialect>(op->getDialect()) ||
+          isa<train::DgsuSelectOp>(op))
         return WalkResult::advance();
       b.setInsertionPoint(op);
       Lowering L{b, op->getLoc()};

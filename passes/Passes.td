@@ -50,13 +50,21 @@ def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
     pass; the weight gradient is computed for them alone and train.update
     writes only their slices (the others keep their values and optimizer
     state).
+    dgsu:RATIO or dgsu:NAME=RATIO,... (Li & Chang 2025): the same, but the
+    channels are chosen at run time each step (train.dgsu_select calls the
+    runtime: every channel within ceil(C/m) steps, free slots by
+    importance), and train.dgsu_importance keeps each channel's running
+    mean |input| x weight norm; the controller state lives in RAM globals
+    zeroed by init().
   }];
   let options = [
     Option<"sparsity", "sparsity", "std::string", "\"none\"",
-           "none | static:RATIO | static:NAME=RATIO,...">,
+           "none | static:RATIO | static:NAME=RATIO,... | dgsu:RATIO | "
+           "dgsu:NAME=RATIO,...">,
   ];
   let dependentDialects = ["::mcutrain::train::TrainDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def ReorderUpdatesPass : Pass<"mcutrain-reorder-updates", "mlir::func::FuncOp"> {

@@ -11,6 +11,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/Support/GlobPattern.h"
 
 #include <cmath>
@@ -107,6 +108,7 @@ SmallVector<int32_t> strongestChannels(DenseElementsAttr w, int64_t axis,
 
 struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
   using SparsifyPassBase::SparsifyPassBase;
+  bool dynamic = false; // DGSU: the runtime chooses the channels each step
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -114,10 +116,12 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     StringRef spec = sparsity;
     if (spec == "none" || spec.empty())
       return;
-    if (!spec.consume_front("static:")) {
+    dynamic = spec.consume_front("dgsu:");
+    if (!dynamic && !spec.consume_front("static:")) {
       emitError(loc) << "--sparsity '" << sparsity
                      << "' is not supported (none, static:RATIO, "
-                        "static:NAME=RATIO,...)";
+                        "static:NAME=RATIO,..., dgsu:RATIO, "
+                        "dgsu:NAME=RATIO,...)";
       return signalPassFailure();
     }
     SmallVector<std::string> patterns;
@@ -202,15 +206,40 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
         std::clamp<int64_t>((int64_t)std::ceil(ratio * channels), 1, channels);
     if (m == channels)
       return success();
-    SmallVector<int32_t> keep = strongestChannels(value, weightAxis, m);
-
     OpBuilder b(producer);
-    // The selected indices: a constant, at the top of the step.
     auto step = upd->getParentOfType<func::FuncOp>();
     b.setInsertionPointToStart(&step.getBody().front());
     auto idxType = RankedTensorType::get({m}, b.getI32Type());
-    Value idx = arith::ConstantOp::create(
-        b, upd.getLoc(), DenseElementsAttr::get(idxType, ArrayRef(keep)));
+    Value idx;
+    std::string importance;
+    if (!dynamic) {
+      // The selected indices: a constant, at the top of the step.
+      SmallVector<int32_t> keep = strongestChannels(value, weightAxis, m);
+      idx = arith::ConstantOp::create(
+          b, upd.getLoc(), DenseElementsAttr::get(idxType, ArrayRef(keep)));
+    } else {
+      // DGSU: the controller's state as RAM globals zeroed by init(), and
+      // its choice at the top of the step (before the forward pass gathers
+      // the selected channels).
+      std::string base = upd.getParam().str() + "__dgsu_";
+      auto makeGlobal = [&](StringRef what, int64_t n, Type et) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(step);
+        auto gl = memref::GlobalOp::create(
+            b, upd.getLoc(), base + what.str(), b.getStringAttr("private"),
+            MemRefType::get({n}, et), Attribute(), /*constant=*/false,
+            IntegerAttr());
+        gl->setAttr("mcutrain.zero_at_init", b.getUnitAttr());
+        return FlatSymbolRefAttr::get(gl.getSymNameAttr());
+      };
+      auto age = makeGlobal("age", channels, b.getIntegerType(16));
+      auto imp = makeGlobal("importance", channels, b.getF32Type());
+      auto sel = makeGlobal("selection", m, b.getI32Type());
+      auto scratch = makeGlobal("scratch", channels, b.getI32Type());
+      importance = imp.getValue().str();
+      idx = train::DgsuSelectOp::create(b, upd.getLoc(), idxType, age, imp, sel,
+                                        scratch, b.getF32FloatAttr(ratio));
+    }
     // The saved features: only the selected channels of the layer input,
     // gathered where the input is made so the full input can die with the
     // forward pass.
@@ -228,6 +257,28 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     Value selected = train::GatherChannelsOp::create(
         b, input.getLoc(), RankedTensorType::get(selShape, b.getF32Type()),
         input, idx, b.getI64IntegerAttr(1));
+    if (dynamic) {
+      // Importance from this step's input and the current weight, for the
+      // next steps' choices.
+      Value weight;
+      step.walk([&](ml_program::GlobalLoadOp load) {
+        if (load.getGlobal().getLeafReference() == upd.getParam())
+          weight = load.getResult();
+      });
+      if (!weight)
+        return upd.emitError("no load of @") << upd.getParam(), failure();
+      // After both the input and the weight's load.
+      OpBuilder::InsertionGuard g(b);
+      Operation *load = weight.getDefiningOp();
+      if (selected.getDefiningOp()->isBeforeInBlock(load))
+        b.setInsertionPointAfter(load);
+      else
+        b.setInsertionPointAfter(selected.getDefiningOp());
+      train::DgsuImportanceOp::create(
+          b, input.getLoc(), input, weight,
+          FlatSymbolRefAttr::get(b.getContext(), importance),
+          b.getI64IntegerAttr(weightAxis), b.getF32FloatAttr(0.9f));
+    }
     // The gradient of the selected channels only.
     b.setInsertionPoint(producer);
     Operation *sparse = b.clone(*producer);

@@ -247,6 +247,15 @@ inline std::size_t dgsu_select(std::uint16_t *age, const float *importance,
   return chosen;
 }
 
+/// The generated code's form: signless int16/int32 arrays.
+inline std::size_t dgsu_select(std::int16_t *age, const float *importance,
+                               std::size_t channels, float ratio,
+                               std::int32_t *out, std::int32_t *scratch) {
+  return dgsu_select(reinterpret_cast<std::uint16_t *>(age), importance,
+                     channels, ratio, reinterpret_cast<std::uint32_t *>(out),
+                     reinterpret_cast<std::uint32_t *>(scratch));
+}
+
 /// Running importance of a channel: decay * old + (1 - decay) * value.
 inline void update_importance(float &score, float value, float decay) {
   score = decay * score + (1.0f - decay) * value;

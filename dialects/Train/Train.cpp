@@ -331,5 +331,147 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// DGSU
+//===----------------------------------------------------------------------===//
+
+static Value getGlobalMemRef(RewriterBase &rewriter, Operation *from,
+                             StringRef name, Location loc) {
+  auto g = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      from, rewriter.getStringAttr(name));
+  if (!g)
+    return Value();
+  return memref::GetGlobalOp::create(rewriter, loc, g.getType(),
+                                     g.getSymName());
+}
+
+bool DgsuSelectOp::bufferizesToMemoryRead(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return false;
+}
+bool DgsuSelectOp::bufferizesToMemoryWrite(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return false;
+}
+bufferization::AliasingValueList
+DgsuSelectOp::getAliasingValues(OpOperand &,
+                                const bufferization::AnalysisState &) {
+  return {};
+}
+
+/// The run-time choice writes the selection global; the result is that
+/// global (no copy).
+LogicalResult
+DgsuSelectOp::bufferize(RewriterBase &rewriter,
+                        const bufferization::BufferizationOptions &,
+                        bufferization::BufferizationState &) {
+  Location loc = getLoc();
+  Value age = getGlobalMemRef(rewriter, *this, getAge(), loc);
+  Value importance = getGlobalMemRef(rewriter, *this, getImportance(), loc);
+  Value selection = getGlobalMemRef(rewriter, *this, getSelection(), loc);
+  Value scratch = getGlobalMemRef(rewriter, *this, getScratch(), loc);
+  if (!age || !importance || !selection || !scratch)
+    return emitOpError() << "DGSU state globals missing";
+  int64_t channels = cast<MemRefType>(age.getType()).getNumElements();
+  Value c = arith::ConstantIndexOp::create(rewriter, loc, channels);
+  Value ratio = arith::ConstantOp::create(rewriter, loc, getRatioAttr());
+  RuntimeCallOp::create(
+      rewriter, loc, "mcutrain::dgsu_select",
+      ValueRange{age, importance, c, ratio, selection, scratch});
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, selection);
+  return success();
+}
+
+bool DgsuImportanceOp::bufferizesToMemoryRead(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return true;
+}
+bool DgsuImportanceOp::bufferizesToMemoryWrite(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return false;
+}
+bufferization::AliasingValueList
+DgsuImportanceOp::getAliasingValues(OpOperand &,
+                                    const bufferization::AnalysisState &) {
+  return {};
+}
+
+/// importance[c] = decay importance[c] + (1 - decay) mean|x[:, c]|
+/// ||w[.., c, ..]|| as loops over the channels.
+LogicalResult
+DgsuImportanceOp::bufferize(RewriterBase &rewriter,
+                            const bufferization::BufferizationOptions &options,
+                            bufferization::BufferizationState &state) {
+  Location loc = getLoc();
+  FailureOr<Value> x = getBuffer(rewriter, getInput(), options, state);
+  FailureOr<Value> w = getBuffer(rewriter, getWeight(), options, state);
+  if (failed(x) || failed(w))
+    return failure();
+  Value imp = getGlobalMemRef(rewriter, *this, getImportance(), loc);
+  if (!imp)
+    return emitOpError() << "DGSU importance global missing";
+  auto xs = getInput().getType().getShape();
+  auto ws = getWeight().getType().getShape();
+  int64_t axis = getWeightAxis();
+  int64_t channels = xs[1];
+  float decay = getDecay().convertToFloat();
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  auto f32 = [&](float v) -> Value {
+    return arith::ConstantOp::create(rewriter, loc,
+                                     rewriter.getF32FloatAttr(v));
+  };
+  OpBuilder::InsertionGuard guard(rewriter);
+  auto channelLoop =
+      scf::ForOp::create(rewriter, loc, idx(0), idx(channels), idx(1));
+  rewriter.setInsertionPointToStart(channelLoop.getBody());
+  Value c = channelLoop.getInductionVar();
+  // Sum of f(element) over every index of `shape` but `fixed` (= c).
+  auto sumOver = [&](Value buf, ArrayRef<int64_t> shape, int64_t fixed,
+                     bool square) -> Value {
+    OpBuilder::InsertionGuard g(rewriter);
+    Value acc = f32(0.0f);
+    SmallVector<Value> ivs(shape.size());
+    SmallVector<scf::ForOp> loops;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if ((int64_t)d == fixed) {
+        ivs[d] = c;
+        continue;
+      }
+      auto loop = scf::ForOp::create(rewriter, loc, idx(0), idx(shape[d]),
+                                     idx(1), ValueRange{acc});
+      if (!loops.empty())
+        scf::YieldOp::create(rewriter, loc, loop.getResults());
+      loops.push_back(loop);
+      ivs[d] = loop.getInductionVar();
+      acc = loop.getRegionIterArgs()[0];
+      rewriter.setInsertionPointToStart(loop.getBody());
+    }
+    Value v = memref::LoadOp::create(rewriter, loc, buf, ivs);
+    Value t = square ? arith::MulFOp::create(rewriter, loc, v, v).getResult()
+                     : math::AbsFOp::create(rewriter, loc, v).getResult();
+    Value next = arith::AddFOp::create(rewriter, loc, acc, t);
+    if (loops.empty())
+      return next;
+    scf::YieldOp::create(rewriter, loc, next);
+    return loops.front().getResult(0);
+  };
+  Value absSum = sumOver(*x, xs, 1, /*square=*/false);
+  Value sq = sumOver(*w, ws, axis, /*square=*/true);
+  int64_t count = getInput().getType().getNumElements() / channels;
+  Value mean = arith::DivFOp::create(rewriter, loc, absSum, f32((float)count));
+  Value score = arith::MulFOp::create(rewriter, loc, mean,
+                                      math::SqrtOp::create(rewriter, loc, sq));
+  Value old = memref::LoadOp::create(rewriter, loc, imp, ValueRange{c});
+  Value updated = arith::AddFOp::create(
+      rewriter, loc, arith::MulFOp::create(rewriter, loc, old, f32(decay)),
+      arith::MulFOp::create(rewriter, loc, score, f32(1.0f - decay)));
+  memref::StoreOp::create(rewriter, loc, updated, imp, ValueRange{c});
+  rewriter.setInsertionPointAfter(channelLoop);
+  rewriter.eraseOp(*this);
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialects/Train/TrainOps.cpp.inc"

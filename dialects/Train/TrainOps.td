@@ -122,6 +122,54 @@ def Train_UpdateOp : Train_Op<"update", [
   }];
 }
 
+def Train_DgsuSelectOp : Train_Op<"dgsu_select", [
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "DGSU's input channels for this iteration, chosen at run time";
+  let description = [{
+    Calls the runtime's mcutrain::dgsu_select on the layer's state globals
+    (age: i16 per channel, importance: f32 per channel, selection: i32 x m,
+    scratch: i32 per channel) and yields the selection: ceil(ratio x C)
+    channels, every channel at least once per ceil(C / m) iterations, the
+    free slots by importance.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$age, FlatSymbolRefAttr:$importance,
+                   FlatSymbolRefAttr:$selection, FlatSymbolRefAttr:$scratch,
+                   F32Attr:$ratio);
+  let results = (outs 1DTensorOf<[I32]>:$channels);
+  let assemblyFormat = [{
+    attr-dict `:` type($channels)
+  }];
+}
+
+def Train_DgsuImportanceOp : Train_Op<"dgsu_importance", [
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "Updates DGSU's channel importance from a layer's input and weight";
+  let description = [{
+    importance[c] = decay * importance[c] + (1 - decay) * mean|input[:, c]|
+    * ||weight along weight_axis = c||: how much channel c contributes to the
+    layer's output, smoothed over iterations.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input,
+                   RankedTensorOf<[F32]>:$weight,
+                   FlatSymbolRefAttr:$importance, I64Attr:$weight_axis,
+                   F32Attr:$decay);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight)
+  }];
+}
+
+def Train_RuntimeCallOp : Train_Op<"runtime_call"> {
+  let summary = "A call into mcutrain_runtime.h from the generated code (memref level)";
+  let arguments = (ins StrAttr:$callee, Variadic<AnyType>:$args);
+  let assemblyFormat = [{
+    $callee `(` $args `)` attr-dict `:` type($args)
+  }];
+}
+
 def Train_GatherChannelsOp : Train_Op<"gather_channels",
     [Pure, DeclareOpInterfaceMethods<MacCountOpInterface>]> {
   let summary = "The slices of `input` at `indices` along `axis` (sparse updates' saved features)";

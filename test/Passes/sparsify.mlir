@@ -1,5 +1,6 @@
 // RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:0.5" | FileCheck %s
 // RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:conv.weight=0.25" | FileCheck %s --check-prefix=NAMED
+// RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=dgsu:conv.weight=0.5" | FileCheck %s --check-prefix=DGSU
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:1.5" 2>&1 | FileCheck %s --check-prefix=RATIO
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:nothing*=0.5" 2>&1 | FileCheck %s --check-prefix=NOMATCH
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:conv.bias=0.5" 2>&1 | FileCheck %s --check-prefix=BIAS
@@ -28,6 +29,18 @@
 // NAMED: arith.constant dense<2> : tensor<1xi32>
 // NAMED: train.update @cw, %{{.*}} channels(
 // NAMED: train.update @fw, %{{.*}} {lr
+
+// Run-time selection: the controller's state as zero-initialised RAM globals, its choice
+// at the top of the step, the importance from the forward input and weight.
+// DGSU: memref.global "private" @cw__dgsu_age : memref<4xi16> {mcutrain.zero_at_init}
+// DGSU: memref.global "private" @cw__dgsu_importance : memref<4xf32> {mcutrain.zero_at_init}
+// DGSU: memref.global "private" @cw__dgsu_selection : memref<2xi32> {mcutrain.zero_at_init}
+// DGSU: memref.global "private" @cw__dgsu_scratch : memref<4xi32> {mcutrain.zero_at_init}
+// DGSU-LABEL: func.func @train_step
+// DGSU: %[[SEL:.*]] = train.dgsu_select {age = @cw__dgsu_age, importance = @cw__dgsu_importance, ratio = 5.000000e-01 : f32, scratch = @cw__dgsu_scratch, selection = @cw__dgsu_selection} : tensor<2xi32>
+// DGSU: train.gather_channels %arg0, %[[SEL]] {axis = 1 : i64}
+// DGSU: train.dgsu_importance %arg0, %{{.*}} {decay = 0.899999976 : f32, importance = @cw__dgsu_importance, weight_axis = 1 : i64}
+// DGSU: train.update @cw, %{{.*}} channels(%[[SEL]] : tensor<2xi32>)
 
 // RATIO: --sparsity: ratio '1.5' must be a number in (0, 1]
 // NOMATCH: --sparsity pattern 'nothing*' matches no trainable weight

@@ -347,6 +347,11 @@ def main():
         p.requires_grad_(True)
     if args.sparsity.startswith("static:"):
         mask_static_channels(model, trained, float(args.sparsity[7:]))
+    dgsu_ratio = (float(args.sparsity[5:]) if args.sparsity.startswith("dgsu:")
+                  else None)
+    selectable = {id(m.weight) for m in model.modules()
+                  if isinstance(m, nn.Linear) or
+                  (isinstance(m, nn.Conv2d) and m.groups == 1)}
     wd = args.weight_decay
     if args.optimizer == "sgd":
         opt = torch.optim.SGD(trained, lr=args.lr, weight_decay=wd)
@@ -386,6 +391,21 @@ def main():
             break  # one lr=1 step is -gradient only for plain SGD
         g_ref = t.grad.detach().numpy().ravel().astype(np.float64)
         g_c = c0.astype(np.float64) - c1.astype(np.float64)
+        if dgsu_ratio is not None and id(t) in selectable:
+            # DGSU chose the channels at run time: the C++ update must touch
+            # at most ceil(ratio * C) input channels, equal PyTorch's dense
+            # gradient on them and leave every other channel exactly alone.
+            import math
+            shape = t.shape
+            ch = shape[1]
+            m = min(max(math.ceil(dgsu_ratio * ch), 1), ch)
+            d = np.moveaxis(g_c.reshape(shape), 1, 0).reshape(ch, -1)
+            touched = np.flatnonzero(np.any(d != 0, axis=1))
+            worst[f"dgsu {n} touches <= {m} of {ch} channels"] = \
+                0.0 if 0 < len(touched) <= m else 1.0
+            mask = np.zeros(shape)
+            mask[:, touched] = 1.0
+            g_ref = g_ref * mask.ravel()
         scale = max(float(np.max(np.abs(g_ref))), 1e-3 * float(np.max(np.abs(c0))),
                     1e-30)
         worst[f"grad {n}"] = float(np.max(np.abs(g_c - g_ref))) / scale
@@ -394,6 +414,22 @@ def main():
                 model, n, g_c, xs[0], ys[0], mse, scale)
     for t in trained:
         t.grad = None
+    if dgsu_ratio is not None:
+        # The run-time choice is not PyTorch's to replay (and these random
+        # samples and labels teach nothing): the later steps are checked for
+        # finite losses; learning is the experiment's to show.
+        c_losses = np.fromfile("losses.bin", dtype=np.float32)
+        worst["dgsu losses finite"] = 0.0 if np.all(np.isfinite(c_losses)) else 1.0
+        for k, v in worst.items():
+            print(f"{'ok  ' if v <= 1e-4 else 'FAIL'} {k:40s} rel err {v:.2e} (limit 1e-04)")
+        print(f"arena {arena['bytes']} B, lower bound {arena['lower_bound_bytes']} B, "
+              f"no reuse {arena['no_reuse_bytes']} B; MACs fwd {report['macs']['forward']} "
+              f"bwd {report['macs']['backward']}")
+        print(f"losses C++ {c_losses[0]:.6f} .. {c_losses[-1]:.6f}")
+        if any(v > 1e-4 for v in worst.values()):
+            raise SystemExit("FAILED: generated code disagrees with PyTorch")
+        print("PASSED")
+        return
 
     pred = np.fromfile("predict.bin", dtype=np.float32)
     ref_pred = model(torch.from_numpy(xs[0])).detach().numpy().ravel()
