@@ -204,6 +204,8 @@ struct BuiltPackage {
   std::string name, header, cpp, data, report, svg;
   MemorySummary memory;
   int64_t trainableTensors = 0, trainableBytes = 0;
+  /// ONNX name and bytes of each trainable parameter, in graph order.
+  std::vector<std::pair<std::string, int64_t>> trainableParams;
 };
 
 } // namespace
@@ -550,6 +552,8 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
   pkg.svg = renderMemorySvg(memory, opts.sramBytes);
   pkg.memory = std::move(memory);
   pkg.trainableTensors = facts.trainable.size();
+  for (const auto &p : facts.trainable)
+    pkg.trainableParams.push_back({p.onnxName, p.elements * 4});
   pkg.trainableBytes = facts.trainableBytes;
   return pkg;
 }
@@ -639,6 +643,47 @@ static std::vector<Fit> findFits(MLIRContext &ctx, StringRef onnxPath,
     } else {
       hi = mid - 1;
     }
+  }
+  // Greedy by parameters, from the output back: take each trainable tensor
+  // whose RAM (with optimizer state) still fits beside the smallest arena
+  // seen, skipping those that do not - so one huge layer near the output
+  // does not freeze everything before it. The longest prefix of the picks
+  // that really fits is found by bisection over builds.
+  if (succeeded(all) && best) {
+    int64_t perByte =
+        std::max<int64_t>(1, (all->memory.params + all->memory.state) /
+                                 std::max<int64_t>(all->trainableBytes, 1));
+    int64_t room = opts.sramBytes - best->memory.arena - best->memory.other;
+    std::vector<std::string> picked;
+    int64_t used = 0;
+    for (auto it = all->trainableParams.rbegin();
+         it != all->trainableParams.rend(); ++it) {
+      int64_t cost = it->second * perByte;
+      if (used + cost > room)
+        continue;
+      used += cost;
+      picked.push_back(it->first);
+    }
+    auto spec = [&](size_t n) {
+      std::string names;
+      for (size_t i = 0; i < n; ++i)
+        names += (i ? "," : "") + picked[i];
+      return names;
+    };
+    size_t good = 0, bad = picked.size() + 1;
+    std::optional<BuiltPackage> greedy;
+    while (bad - good > 1) {
+      size_t mid = (good + bad) / 2;
+      FailureOr<BuiltPackage> p = tryBuild(ctx, onnxPath, opts, spec(mid));
+      if (fitsBudget(p)) {
+        good = mid;
+        greedy = std::move(*p);
+      } else {
+        bad = mid;
+      }
+    }
+    if (greedy && greedy->trainableBytes > best->trainableBytes)
+      fits.push_back({spec(good), std::move(*greedy)});
   }
   if (best)
     fits.push_back({"last:" + std::to_string(lo), std::move(*best)});
