@@ -2,6 +2,7 @@
 #include "compiler/Package.h"
 
 #include "compiler/MemoryReport.h"
+#include "passes/Passes.h"
 
 #include "dialects/NN/NN.h"
 #include "dialects/Train/Train.h"
@@ -23,16 +24,6 @@ using namespace mlir;
 using namespace mcutrain;
 
 namespace {
-
-std::string locName(Location loc) {
-  if (auto n = dyn_cast<NameLoc>(loc))
-    return n.getName().str();
-  if (auto f = dyn_cast<FusedLoc>(loc))
-    for (Location l : f.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l))
-        return n.getName().str();
-  return "";
-}
 
 bool isIdentifier(StringRef s) {
   if (s.empty() || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
@@ -101,7 +92,7 @@ ModelFacts gatherFacts(ModuleOp module) {
       int64_t macs = mc.getMacs();
       (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
       f.ops.push_back(
-          llvm::json::Object{{"node", locName(op->getLoc())},
+          llvm::json::Object{{"node", onnxNodeName(op->getLoc())},
                              {"op", op->getName().getStringRef().str()},
                              {"phase", backward ? "backward" : "forward"},
                              {"macs", macs}});

@@ -118,6 +118,35 @@ struct Lowering {
         ob, loc, cmp(ob, arith::CmpIPredicate::sgt, lo, top), top, lo);
   }
 
+  /// Input row o * stride + shift of a pooling window (for output row o),
+  /// clamped into [0, n); `valid` says whether it was inside.
+  Value windowInput(OpBuilder &ob, Value o, int64_t shift, int64_t stride,
+                    int64_t n, Value &valid) {
+    Value r = arith::AddIOp::create(
+        ob, loc, arith::MulIOp::create(ob, loc, toI32(ob, o), i32c(ob, stride)),
+        i32c(ob, shift));
+    valid = both(ob, cmp(ob, arith::CmpIPredicate::sge, r, i32c(ob, 0)),
+                 cmp(ob, arith::CmpIPredicate::slt, r, i32c(ob, n)));
+    return toIndex(ob, clamp(ob, r, n - 1));
+  }
+
+  /// Element (kh, kw) of the pooling window of output (n, c, oh, ow) = iv
+  /// in the unpadded NCHW `x`, read at a clamped index; `inside` says
+  /// whether it lies in the input (not in the padding). Also returns the
+  /// input row and column.
+  Value windowElement(OpBuilder &ob, Value x, ValueRange iv, int64_t kh,
+                      int64_t kw, ArrayRef<int64_t> s, ArrayRef<int64_t> p,
+                      ArrayRef<int64_t> dl, Value &inside, Value &hh,
+                      Value &ww) {
+    auto xs = cast<RankedTensorType>(x.getType()).getShape();
+    Value v0, v1;
+    hh = windowInput(ob, iv[2], kh * dl[0] - p[0], s[0], xs[2], v0);
+    ww = windowInput(ob, iv[3], kw * dl[1] - p[1], s[1], xs[3], v1);
+    inside = both(ob, v0, v1);
+    return tensor::ExtractOp::create(ob, loc, x,
+                                     ValueRange{iv[0], iv[1], hh, ww});
+  }
+
   /// Source row for position `i` of a zero-inserted (stride `s`) and shifted
   /// (by `shift`) copy of an axis of length `n`; sets `valid`.
   Value sourceIndex(OpBuilder &ob, Value i, int64_t shift, int64_t s, int64_t n,
@@ -541,28 +570,15 @@ Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
         Value pos = L.f32c(ob, -1.0f);
         for (int64_t kh = 0; kh < k[0]; ++kh) {
           for (int64_t kw = 0; kw < k[1]; ++kw) {
-            auto coord = [&](Value o, int axis, int64_t kk, Value &valid) {
-              Value r = arith::AddIOp::create(
-                  ob, l,
-                  arith::MulIOp::create(ob, l, L.toI32(ob, o),
-                                        L.i32c(ob, s[axis])),
-                  L.i32c(ob, kk * dl[axis] - p[axis]));
-              valid = L.both(
-                  ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
-                  L.cmp(ob, arith::CmpIPredicate::slt, r,
-                        L.i32c(ob, xs[2 + axis])));
-              return L.toIndex(ob, L.clamp(ob, r, xs[2 + axis] - 1));
-            };
-            Value v0, v1;
-            Value hh = coord(iv[2], 0, kh, v0), ww = coord(iv[3], 1, kw, v1);
-            Value v = tensor::ExtractOp::create(
-                ob, l, x, ValueRange{iv[0], iv[1], hh, ww});
+            Value inside, hh, ww;
+            Value v =
+                L.windowElement(ob, x, iv, kh, kw, s, p, dl, inside, hh, ww);
             Value first = arith::CmpFOp::create(
                 ob, l, arith::CmpFPredicate::OLT, pos, L.f32c(ob, 0.0f));
             Value gt = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT,
                                              v, best);
-            Value take = L.both(ob, L.both(ob, v0, v1),
-                                arith::OrIOp::create(ob, l, first, gt));
+            Value take =
+                L.both(ob, inside, arith::OrIOp::create(ob, l, first, gt));
             best = arith::SelectOp::create(ob, l, take, v, best);
             pos = arith::SelectOp::create(
                 ob, l, take, L.f32c(ob, float(kh * k[1] + kw)), pos);
@@ -1152,26 +1168,13 @@ Value lowerMaxPoolIndices(Lowering &L, nn::MaxPool2dIndicesOp op) {
             i64c(colMajor ? xs[3] : xs[2]));
         for (int64_t kh = 0; kh < k[0]; ++kh) {
           for (int64_t kw = 0; kw < k[1]; ++kw) {
-            auto coord = [&](Value o, int axis, int64_t kk, Value &valid) {
-              Value r = arith::AddIOp::create(
-                  ob, l,
-                  arith::MulIOp::create(ob, l, L.toI32(ob, o),
-                                        L.i32c(ob, s[axis])),
-                  L.i32c(ob, kk * dl[axis] - p[axis]));
-              valid = L.both(
-                  ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
-                  L.cmp(ob, arith::CmpIPredicate::slt, r,
-                        L.i32c(ob, xs[2 + axis])));
-              return L.toIndex(ob, L.clamp(ob, r, xs[2 + axis] - 1));
-            };
-            Value v0, v1;
-            Value hh = coord(iv[2], 0, kh, v0), ww = coord(iv[3], 1, kw, v1);
-            Value v = tensor::ExtractOp::create(
-                ob, l, x, ValueRange{iv[0], iv[1], hh, ww});
+            Value inside, hh, ww;
+            Value v =
+                L.windowElement(ob, x, iv, kh, kw, s, p, dl, inside, hh, ww);
             Value first = arith::CmpIOp::create(
                 ob, l, arith::CmpIPredicate::slt, found, i64c(0));
             Value take =
-                L.both(ob, L.both(ob, v0, v1),
+                L.both(ob, inside,
                        arith::OrIOp::create(
                            ob, l, first, L.greater(ob, v, best, isUnsigned)));
             Value major = colMajor ? ww : hh, minor = colMajor ? hh : ww;

@@ -23,6 +23,18 @@ namespace mcutrain {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
+/// The ONNX node an op came from: the importer's NameLoc, possibly inside a
+/// fused location (derive-backward's tag); "" if there is none.
+inline std::string onnxNodeName(mlir::Location loc) {
+  if (auto n = llvm::dyn_cast<mlir::NameLoc>(loc))
+    return n.getName().str();
+  if (auto f = llvm::dyn_cast<mlir::FusedLoc>(loc))
+    for (mlir::Location l : f.getLocations())
+      if (auto n = llvm::dyn_cast<mlir::NameLoc>(l))
+        return n.getName().str();
+  return "";
+}
+
 } // namespace mcutrain
 
 #endif

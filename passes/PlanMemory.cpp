@@ -36,28 +36,9 @@ bool isBackwardLoc(Location loc) {
   return tag && tag.getValue() == "mcutrain.backward";
 }
 
-/// The ONNX node an op came from (its NameLoc), or "".
-std::string nodeName(Location loc) {
-  if (auto n = dyn_cast<NameLoc>(loc))
-    return n.getName().str();
-  if (auto f = dyn_cast<FusedLoc>(loc))
-    for (Location l : f.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l))
-        return n.getName().str();
-  return "";
-}
-
 std::string bufferName(Location loc, size_t index) {
-  std::string base = "buffer";
-  if (auto n = dyn_cast<NameLoc>(loc))
-    base = n.getName().str();
-  else if (auto f = dyn_cast<FusedLoc>(loc))
-    for (Location l : f.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l)) {
-        base = n.getName().str();
-        break;
-      }
-  return base + "#" + std::to_string(index);
+  std::string base = onnxNodeName(loc);
+  return (base.empty() ? "buffer" : base) + "#" + std::to_string(index);
 }
 
 int64_t alignTo(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
@@ -341,7 +322,7 @@ struct PlanMemoryPass
           if (position[&op] == peakPos)
             at = &op;
         peak = {func.getSymName().str(), peakPos, peakBytes,
-                at ? nodeName(at->getLoc()) : "",
+                at ? onnxNodeName(at->getLoc()) : "",
                 at && isBackwardLoc(at->getLoc())};
       }
       int64_t sum = 0;
