@@ -612,17 +612,28 @@ struct Fit {
 /// trains more parameter bytes first. `all` is tried first.
 static std::vector<Fit> findFits(MLIRContext &ctx, StringRef onnxPath,
                                  const PackageOptions &opts,
-                                 int64_t maxLayers) {
+                                 const BuiltPackage &requested) {
   std::vector<Fit> fits;
   auto fitsBudget = [&](const FailureOr<BuiltPackage> &p) {
     return succeeded(p) && p->memory.total <= opts.sramBytes;
   };
-  FailureOr<BuiltPackage> all = tryBuild(ctx, onnxPath, opts, "all");
+  // The dense build: the one just made (and over budget) when it trains
+  // everything, else a trial.
+  FailureOr<BuiltPackage> all = opts.training.trainable == "all"
+                                    ? FailureOr<BuiltPackage>(requested)
+                                    : tryBuild(ctx, onnxPath, opts, "all");
   if (fitsBudget(all)) {
     fits.push_back({"all", std::move(*all)});
     return fits;
   }
-  int64_t lo = 0, hi = maxLayers; // last:lo fits (0: none known)
+  // last:K for K up to the number of trainable tensors of the dense build
+  // (at least the number of layers).
+  int64_t lo = 0,
+          hi = std::max<int64_t>(
+              1,
+              succeeded(all)
+                  ? all->trainableTensors
+                  : requested.trainableTensors); // last:lo fits (0: none known)
   std::optional<BuiltPackage> best;
   while (lo < hi) {
     int64_t mid = (lo + hi + 1) / 2;
@@ -716,8 +727,7 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
 
   std::vector<Fit> fits;
   if (!opts.inferenceOnly)
-    fits = findFits(ctx, onnxPath, opts,
-                    std::max<int64_t>(pkg->trainableTensors, 1));
+    fits = findFits(ctx, onnxPath, opts, *pkg);
   if (opts.update == "auto" && !fits.empty()) {
     Fit &chosen = fits.front();
     llvm::errs() << "mcutrain: --update auto: --trainable " << chosen.trainable

@@ -26,17 +26,22 @@ using namespace mcutrain;
 
 namespace {
 
-/// `static:R` or `static:PATTERN=R,PATTERN=R` (ONNX initializer names or
-/// globs): the channel ratio of each trainable weight (1 = dense).
-struct StaticSpec {
+/// `R` or `PATTERN=R,PATTERN=R` after `static:`/`dgsu:` (ONNX initializer
+/// names or globs): the channel ratio of each trainable weight (1 = dense).
+struct ChannelSpec {
+  struct Entry {
+    std::string text;
+    llvm::GlobPattern glob;
+    float ratio;
+    bool used = false;
+  };
   float all = 1.0f;
-  SmallVector<std::pair<llvm::GlobPattern, float>> byName;
-  SmallVector<bool> used;
+  SmallVector<Entry> byName;
   float ratioFor(StringRef name, bool &named) {
-    for (auto [i, entry] : llvm::enumerate(byName))
-      if (entry.first.match(name)) {
-        used[i] = named = true;
-        return entry.second;
+    for (Entry &e : byName)
+      if (e.glob.match(name)) {
+        e.used = named = true;
+        return e.ratio;
       }
     return all;
   }
@@ -51,9 +56,8 @@ FailureOr<float> parseRatio(StringRef text, Location loc) {
   return (float)r;
 }
 
-FailureOr<StaticSpec> parseStatic(StringRef spec, Location loc,
-                                  SmallVectorImpl<std::string> &patterns) {
-  StaticSpec s;
+FailureOr<ChannelSpec> parseChannelSpec(StringRef spec, Location loc) {
+  ChannelSpec s;
   if (!spec.contains('=')) {
     FailureOr<float> r = parseRatio(spec, loc);
     if (failed(r))
@@ -75,9 +79,7 @@ FailureOr<StaticSpec> parseStatic(StringRef spec, Location loc,
                  << "--sparsity: pattern '" << name << "' is malformed",
              failure();
     }
-    s.byName.push_back({std::move(*glob), *r});
-    s.used.push_back(false);
-    patterns.push_back(name.trim().str());
+    s.byName.push_back({name.trim().str(), std::move(*glob), *r});
   }
   return s;
 }
@@ -124,8 +126,7 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                         "dgsu:NAME=RATIO,...)";
       return signalPassFailure();
     }
-    SmallVector<std::string> patterns;
-    FailureOr<StaticSpec> parsed = parseStatic(spec, loc, patterns);
+    FailureOr<ChannelSpec> parsed = parseChannelSpec(spec, loc);
     if (failed(parsed))
       return signalPassFailure();
     auto step = module.lookupSymbol<func::FuncOp>("train_step");
@@ -138,16 +139,16 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     for (train::UpdateOp upd : updates)
       if (failed(sparsify(module, upd, *parsed)))
         return signalPassFailure();
-    for (auto [i, used] : llvm::enumerate(parsed->used))
-      if (!used) {
-        emitError(loc) << "--sparsity pattern '" << patterns[i]
+    for (const ChannelSpec::Entry &e : parsed->byName)
+      if (!e.used) {
+        emitError(loc) << "--sparsity pattern '" << e.text
                        << "' matches no trainable weight";
         return signalPassFailure();
       }
   }
 
   LogicalResult sparsify(ModuleOp module, train::UpdateOp upd,
-                         StaticSpec &spec) {
+                         ChannelSpec &spec) {
     auto global = module.lookupSymbol<ml_program::GlobalOp>(upd.getParam());
     if (!global)
       return success();
@@ -246,13 +247,10 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     auto inType = cast<RankedTensorType>(input.getType());
     SmallVector<int64_t> selShape(inType.getShape());
     selShape[1] = m;
+    // (idx sits at the top of the step, so before any op defining input.)
     if (Operation *def = input.getDefiningOp())
       b.setInsertionPointAfter(def);
     else
-      b.setInsertionPointAfterValue(idx);
-    if (idx.getDefiningOp()->getBlock() == b.getInsertionBlock() &&
-        b.getInsertionPoint() != b.getInsertionBlock()->end() &&
-        b.getInsertionPoint()->isBeforeInBlock(idx.getDefiningOp()))
       b.setInsertionPointAfterValue(idx);
     Value selected = train::GatherChannelsOp::create(
         b, input.getLoc(), RankedTensorType::get(selShape, b.getF32Type()),
