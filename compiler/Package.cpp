@@ -40,6 +40,12 @@ struct ModelFacts {
   SmallVector<std::string> inputCTypes, outputCTypes;
   SmallVector<std::string> inputCodeTypes, outputCodeTypes;
   int64_t forwardMacs = 0, trainForwardMacs = 0, backwardMacs = 0;
+  // TinyProp: MACs of the selection-dependent gradient ops at kmax (in
+  // backwardMacs) and at full density; backward MACs before TinyPropv2's
+  // skip decision (all a skipped step does); the number of sparse layers.
+  int64_t sparseWorstMacs = 0, sparseDenseMacs = 0, preSkipMacs = 0;
+  int64_t tinypropLayers = 0;
+  bool tinyprop2 = false;
   int64_t trainableBytes = 0, frozenBytes = 0, optimizerStateBytes = 0;
   llvm::json::Array ops, params;
   struct Param {
@@ -85,12 +91,25 @@ ModelFacts gatherFacts(ModuleOp module) {
     });
   if (step)
     step.walk([&](Operation *op) {
+      if (auto topk = dyn_cast<train::TopkErrorOp>(op)) {
+        ++f.tinypropLayers;
+        f.tinyprop2 |= topk.getTau().convertToFloat() > 0.0f;
+      }
       auto mc = dyn_cast<nn::MacCountOpInterface>(op);
       if (!mc)
         return;
       bool backward = op->hasAttr("mcutrain.backward");
       int64_t macs = mc.getMacs();
       (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
+      if (backward && !f.tinyprop2)
+        f.preSkipMacs += macs;
+      if (auto gi = dyn_cast<train::SparseConv2dGradInputOp>(op)) {
+        f.sparseWorstMacs += macs;
+        f.sparseDenseMacs += gi.getDenseMacs();
+      } else if (auto gw = dyn_cast<train::SparseConv2dGradWeightOp>(op)) {
+        f.sparseWorstMacs += macs;
+        f.sparseDenseMacs += gw.getDenseMacs();
+      }
       f.ops.push_back(
           llvm::json::Object{{"node", onnxNodeName(op->getLoc())},
                              {"op", op->getName().getStringRef().str()},
@@ -338,6 +357,15 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
       << facts.trainForwardMacs + facts.backwardMacs << ";\n"
       << "inline constexpr std::uint64_t kBackwardMacs = " << facts.backwardMacs
       << ";\n";
+  if (training && facts.tinypropLayers)
+    h << "/// TinyProp: kBackwardMacs assumes every layer keeps its largest k\n"
+      << "/// (S_max zeta^depth); the same backward pass at full density:\n"
+      << "inline constexpr std::uint64_t kDenseBackwardMacs = "
+      << facts.backwardMacs - facts.sparseWorstMacs + facts.sparseDenseMacs
+      << ";\n"
+      << "/// Layers whose output error is cut to its top k (output first).\n"
+      << "inline constexpr std::size_t kNumSparseLayers = "
+      << facts.tinypropLayers << ";\n";
   h << "\n/// Copies the trainable parameters from their flash image.\n"
     << "void init();\n"
     << "/// Runs the model: inputs and outputs as flat float arrays.\n"
@@ -395,8 +423,15 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
     << (training ? "  stats = mcutrain::StepStats();\n" : "") << "}\n\n"
     << "void predict(" << predictParams << ") {\n"
     << "  detail::forward(" << predictArgs << ");\n}\n\n";
+  // TinyProp: the MACs of the selection-dependent ops are counted at run
+  // time (the static count assumes kmax).
+  std::string resetDynamic =
+      facts.tinypropLayers
+          ? "  detail::" + train::kDynamicMacsGlobal.str() + "[0] = 0;\n"
+          : "";
   if (training && mse)
     c << "float train_step(const float *input, const float *target) {\n"
+      << resetDynamic
       << "  float loss = detail::train_step(const_cast<float *>(input),\n"
       << "                                  const_cast<float *>(target));\n";
   if (training && !mse)
@@ -406,15 +441,34 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
       << "    stats.loss = NAN;\n    stats.skipped = true;\n"
       << "    stats.rejected_input = true;\n    stats.macs = 0;\n"
       << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
+      << resetDynamic
       << "  float loss = detail::train_step(const_cast<float *>(input),\n"
       << "                                  const_cast<std::int32_t "
          "*>(labels));\n";
-  if (training)
+  if (training && !facts.tinypropLayers)
     c << "  stats.loss = loss;\n  stats.skipped = false;\n"
       << "  stats.rejected_input = false;\n"
       << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
-      << "  ++stats.steps;\n  return loss;\n}\n\n"
-      << (batch == 1 && !mse
+      << "  ++stats.steps;\n  return loss;\n}\n\n";
+  if (training && facts.tinypropLayers)
+    c << "  stats.loss = loss;\n"
+      << "  stats.skipped = "
+      << (facts.tinyprop2
+              ? "detail::" + train::kTinyPropSkipGlobal.str() + "[0] != 0"
+              : std::string("false"))
+      << ";\n  stats.rejected_input = false;\n"
+      << "  std::uint64_t backward = stats.skipped ? " << facts.preSkipMacs
+      << "u\n      : kBackwardMacs - " << facts.sparseWorstMacs
+      << "u + detail::" << train::kDynamicMacsGlobal << "[0];\n"
+      << "  stats.macs = kTrainStepMacs - kBackwardMacs + backward;\n"
+      << "  stats.backprop_ratio = (float)backward / "
+         "(float)kDenseBackwardMacs;\n"
+      << "  stats.layer_ratios = detail::" << train::kTinyPropRatioGlobal
+      << ";\n  stats.num_sparse_layers = kNumSparseLayers;\n"
+      << "  if (stats.skipped)\n    ++stats.skipped_steps;\n"
+      << "  ++stats.steps;\n  return loss;\n}\n\n";
+  if (training)
+    c << (batch == 1 && !mse
               ? "float train_step(const float *input, int label) {\n"
                 "  std::int32_t l = label;\n  return train_step(input, &l);\n"
                 "}\n\n"

@@ -82,6 +82,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   plan.alignment = o.alignment;
   pm.addPass(createPlanMemoryPass(plan));
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createGuardBackwardPass());
   // No form-expressions: it copies multi-use values into every use, which
   // grows select chains exponentially; g++ forms the expressions itself.
   pm.addPass(createLowerToEmitCPass());

@@ -51,8 +51,27 @@ struct RuntimeCallToEmitC : OpConversionPattern<train::RuntimeCallOp> {
   LogicalResult
   matchAndRewrite(train::RuntimeCallOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(
-        op, TypeRange{}, op.getCallee(), adaptor.getArgs());
+    SmallVector<Value> args(adaptor.getArgs());
+    if (auto offsets = op.getArenaOffsets()) {
+      for (auto [arg, offset] : llvm::zip(args, *offsets)) {
+        auto array = dyn_cast<emitc::ArrayType>(arg.getType());
+        if (offset == 0 || !array)
+          continue;
+        // &arena[offset]
+        Location loc = op.getLoc();
+        Value at = emitc::ConstantOp::create(
+            rewriter, loc, emitc::SizeTType::get(rewriter.getContext()),
+            rewriter.getIndexAttr(offset));
+        Value element = emitc::SubscriptOp::create(
+            rewriter, loc, emitc::LValueType::get(array.getElementType()), arg,
+            ValueRange{at});
+        arg = emitc::ApplyOp::create(
+            rewriter, loc, emitc::PointerType::get(array.getElementType()),
+            rewriter.getStringAttr("&"), element);
+      }
+    }
+    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(op, TypeRange{},
+                                                     op.getCallee(), args);
     return success();
   }
 };

@@ -1476,7 +1476,8 @@ struct LowerToLinalgPass
       // The update and DGSU ops bufferize themselves.
       if (op->getNumResults() != 1 ||
           !isa<nn::NNDialect, train::TrainDialect>(op->getDialect()) ||
-          isa<train::DgsuSelectOp>(op))
+          isa<train::DgsuSelectOp, train::SparseConv2dGradInputOp,
+              train::SparseConv2dGradWeightOp>(op))
         return WalkResult::advance();
       b.setInsertionPoint(op);
       Lowering L{b, op->getLoc()};

@@ -35,6 +35,16 @@ inline std::string onnxNodeName(mlir::Location loc) {
   return "";
 }
 
+/// derive-backward tags the locations of the ops it builds (fused with the
+/// forward op's location); lowering keeps locations, so the tag survives to
+/// the planner and guard-backward.
+inline bool isBackwardLoc(mlir::Location loc) {
+  auto f = llvm::dyn_cast<mlir::FusedLoc>(loc);
+  auto tag =
+      f ? llvm::dyn_cast_or_null<mlir::StringAttr>(f.getMetadata()) : nullptr;
+  return tag && tag.getValue() == "mcutrain.backward";
+}
+
 } // namespace mcutrain
 
 #endif

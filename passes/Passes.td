@@ -56,11 +56,24 @@ def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
     importance), and train.dgsu_importance keeps each channel's running
     mean |input| x weight norm; the controller state lives in RAM globals
     zeroed by init().
+    tinyprop[:SMIN,SMAX,ZETA] (Rueb et al. 2023; defaults 0.1, 0.9, 0.5;
+    batch 1): after the output error of each Conv/Gemm in the backward pass
+    (depth d from the output) comes train.topk_error, which at run time
+    keeps its k = round(n (SMIN + y (SMAX - SMIN) / ymax) ZETA^d) largest
+    elements (y = sum |error|, ymax its running maximum) and zeroes the
+    rest; the layer's weight and input gradients become
+    train.sparse_conv2d_grad_* loops over those k (a Gemm as a 1x1
+    convolution), the bias gradient sums the kept errors. Buffers are sized
+    for kmax = round(n SMAX ZETA^d).
+    tinyprop2[:SMIN,SMAX,ZETA,TAU] (default TAU 0.05): also skips the rest
+    of the backward pass and the updates when the output layer's error is
+    below TAU times its running maximum (guard-backward).
   }];
   let options = [
     Option<"sparsity", "sparsity", "std::string", "\"none\"",
            "none | static:RATIO | static:NAME=RATIO,... | dgsu:RATIO | "
-           "dgsu:NAME=RATIO,...">,
+           "dgsu:NAME=RATIO,... | tinyprop[:SMIN,SMAX,ZETA] | "
+           "tinyprop2[:SMIN,SMAX,ZETA,TAU]">,
   ];
   let dependentDialects = ["::mcutrain::train::TrainDialect",
                            "::mlir::arith::ArithDialect",
@@ -118,6 +131,22 @@ def PlanMemoryPass : Pass<"mcutrain-plan-memory", "mlir::ModuleOp"> {
            "Byte alignment of every buffer in the arena">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def GuardBackwardPass : Pass<"mcutrain-guard-backward", "mlir::ModuleOp"> {
+  let summary = "TinyPropv2: puts the backward pass after the skip decision under it";
+  let description = [{
+    After memory planning (the planner sees one straight-line schedule),
+    everything the backward pass does after the runtime call that decides
+    TinyPropv2's skip (the output layer's train.topk_error with tau > 0) -
+    the ops derive-backward tagged, and whatever uses their results - moves
+    into `scf.if (mcutrain_tinyprop_skip[0] == 0)`, so a skipped step does no
+    backward work and no update. Other ops after the decision (reading the
+    loss) stay before it; one that writes memory is an error.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect"];
 }
 

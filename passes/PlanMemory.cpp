@@ -29,13 +29,6 @@ struct Buffer {
   int64_t offset = -1;
 };
 
-/// derive-backward marks the locations of the ops it builds.
-bool isBackwardLoc(Location loc) {
-  auto f = dyn_cast<FusedLoc>(loc);
-  auto tag = f ? dyn_cast_or_null<StringAttr>(f.getMetadata()) : nullptr;
-  return tag && tag.getValue() == "mcutrain.backward";
-}
-
 std::string bufferName(Location loc, size_t index) {
   std::string base = onnxNodeName(loc);
   return (base.empty() ? "buffer" : base) + "#" + std::to_string(index);
@@ -277,7 +270,8 @@ struct PlanMemoryPass
             alignTo(t.getNumElements() * elementBytes(buf.element), alignment);
         buf.first = buf.last = position[alloc];
         for (Operation *user : alloc->getUsers()) {
-          if (!isa<memref::LoadOp, memref::StoreOp>(user)) {
+          if (!isa<memref::LoadOp, memref::StoreOp, train::RuntimeCallOp>(
+                  user)) {
             user->emitError("planned buffers may only be loaded and stored");
             return WalkResult::interrupt();
           }
@@ -387,7 +381,18 @@ struct PlanMemoryPass
             Value off = arith::ConstantIndexOp::create(b, loc, offsetElems);
             return arith::AddIOp::create(b, loc, idx, off);
           };
-          if (auto ld = dyn_cast<memref::LoadOp>(user)) {
+          if (auto call = dyn_cast<train::RuntimeCallOp>(user)) {
+            // The runtime gets a pointer into the arena.
+            SmallVector<int64_t> offsets(call.getArgs().size(), 0);
+            if (auto old = call.getArenaOffsets())
+              offsets.assign(old->begin(), old->end());
+            for (OpOperand &arg : call.getArgsMutable())
+              if (arg.get() == buf.alloc.getResult()) {
+                offsets[arg.getOperandNumber()] = offsetElems;
+                arg.set(arena);
+              }
+            call.setArenaOffsets(offsets);
+          } else if (auto ld = dyn_cast<memref::LoadOp>(user)) {
             Value v = memref::LoadOp::create(b, loc, arena,
                                              shifted(ld.getIndices()[0]));
             ld.replaceAllUsesWith(v);

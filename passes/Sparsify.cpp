@@ -5,7 +5,14 @@
 // input channels, the ones with the largest L2 weight norm. The forward pass
 // then saves only those channels of the layer's input for the backward
 // pass (train.gather_channels), the weight gradient is computed for them
-// alone (fewer MACs), and the update touches only their slices.
+// alone (fewer MACs), and the update touches only their slices. DGSU
+// (dgsu:) is the same with the channels chosen by the runtime each step.
+//
+// TinyProp (tinyprop:, tinyprop2:): the output error of every Conv/Gemm in
+// the backward pass is cut to its top k elements at run time
+// (train.topk_error), and the layer's weight and input gradients loop over
+// those k only (train.sparse_conv2d_grad_*); TinyPropv2 also skips whole
+// backward passes (guard-backward).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -108,6 +115,66 @@ SmallVector<int32_t> strongestChannels(DenseElementsAttr w, int64_t axis,
   return order;
 }
 
+/// tinyprop[:SMIN,SMAX,ZETA] or tinyprop2[:SMIN,SMAX,ZETA[,TAU]].
+struct TinyPropSpec {
+  float sMin = 0.1f, sMax = 0.9f, zeta = 0.5f, tau = 0.0f;
+};
+
+FailureOr<TinyPropSpec> parseTinyProp(StringRef spec, Location loc) {
+  TinyPropSpec t;
+  StringRef kind = spec.take_until([](char c) { return c == ':'; });
+  bool v2 = kind == "tinyprop2";
+  if (!v2 && kind != "tinyprop")
+    return emitError(loc) << "--sparsity '" << spec
+                          << "': expected tinyprop or tinyprop2",
+           failure();
+  if (v2)
+    t.tau = 0.05f;
+  StringRef rest = spec.drop_front(kind.size());
+  if (rest.consume_front(":")) {
+    SmallVector<StringRef> parts;
+    rest.split(parts, ',');
+    float *fields[] = {&t.sMin, &t.sMax, &t.zeta, &t.tau};
+    size_t most = v2 ? 4 : 3;
+    if (parts.size() < 3 || parts.size() > most)
+      return emitError(loc) << "--sparsity " << kind << ": expected "
+                            << (v2 ? "SMIN,SMAX,ZETA[,TAU]" : "SMIN,SMAX,ZETA"),
+             failure();
+    for (auto [i, part] : llvm::enumerate(parts)) {
+      double v;
+      if (part.trim().getAsDouble(v))
+        return emitError(loc) << "--sparsity " << kind << ": '" << part
+                              << "' is not a number",
+               failure();
+      *fields[i] = (float)v;
+    }
+  }
+  if (!(0.0f <= t.sMin && t.sMin <= t.sMax && t.sMax <= 1.0f && t.sMax > 0))
+    return emitError(loc) << "--sparsity " << kind
+                          << ": need 0 <= SMIN <= SMAX <= 1, SMAX > 0",
+           failure();
+  if (!(t.zeta > 0.0f && t.zeta <= 1.0f))
+    return emitError(loc) << "--sparsity " << kind
+                          << ": ZETA must be in (0, 1]",
+           failure();
+  if (!(t.tau >= 0.0f && t.tau < 1.0f))
+    return emitError(loc) << "--sparsity " << kind << ": TAU must be in [0, 1)",
+           failure();
+  return t;
+}
+
+/// The runtime's k bound for ratio S_max zeta^depth (mcutrain::tinyprop_k,
+/// same float arithmetic).
+int64_t tinypropKmax(int64_t n, float sMax, float zeta, int64_t depth) {
+  float r = sMax;
+  for (int64_t d = 0; d < depth; ++d)
+    r *= zeta;
+  float k = (float)n * r + 0.5f;
+  if (!(k >= 1.0f))
+    return 1;
+  return k >= (float)n ? n : (int64_t)k;
+}
+
 struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
   using SparsifyPassBase::SparsifyPassBase;
   bool dynamic = false; // DGSU: the runtime chooses the channels each step
@@ -118,22 +185,29 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     StringRef spec = sparsity;
     if (spec == "none" || spec.empty())
       return;
-    dynamic = spec.consume_front("dgsu:");
-    if (!dynamic && !spec.consume_front("static:")) {
-      emitError(loc) << "--sparsity '" << sparsity
-                     << "' is not supported (none, static:RATIO, "
-                        "static:NAME=RATIO,..., dgsu:RATIO, "
-                        "dgsu:NAME=RATIO,...)";
-      return signalPassFailure();
-    }
-    FailureOr<ChannelSpec> parsed = parseChannelSpec(spec, loc);
-    if (failed(parsed))
-      return signalPassFailure();
     auto step = module.lookupSymbol<func::FuncOp>("train_step");
     if (!step) {
       emitError(loc) << "--sparsity needs a training step";
       return signalPassFailure();
     }
+    if (spec.starts_with("tinyprop")) {
+      FailureOr<TinyPropSpec> tp = parseTinyProp(spec, loc);
+      if (failed(tp) || failed(sparsifyTinyProp(module, step, *tp)))
+        return signalPassFailure();
+      return;
+    }
+    dynamic = spec.consume_front("dgsu:");
+    if (!dynamic && !spec.consume_front("static:")) {
+      emitError(loc) << "--sparsity '" << sparsity
+                     << "' is not supported (none, static:RATIO, "
+                        "static:NAME=RATIO,..., dgsu:RATIO, "
+                        "dgsu:NAME=RATIO,..., tinyprop[:SMIN,SMAX,ZETA], "
+                        "tinyprop2[:SMIN,SMAX,ZETA,TAU])";
+      return signalPassFailure();
+    }
+    FailureOr<ChannelSpec> parsed = parseChannelSpec(spec, loc);
+    if (failed(parsed))
+      return signalPassFailure();
     SmallVector<train::UpdateOp> updates(
         step.getBody().front().getOps<train::UpdateOp>());
     for (train::UpdateOp upd : updates)
@@ -145,6 +219,197 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                        << "' matches no trainable weight";
         return signalPassFailure();
       }
+  }
+
+  /// One layer's gradient ops that read its output error.
+  struct ErrorUsers {
+    Value error;
+    Operation *gradInput = nullptr, *gradWeight = nullptr;
+  };
+
+  /// The output error of forward layer `layer` and the ops derive-backward
+  /// built from it (they carry the layer's location, tagged backward).
+  FailureOr<ErrorUsers> findErrorUsers(Operation *layer, Location tagged,
+                                       func::FuncOp step) {
+    ErrorUsers u;
+    auto conv = dyn_cast<nn::Conv2dOp>(layer);
+    auto gemm = dyn_cast<nn::GemmOp>(layer);
+    for (Operation &op : step.getBody().front()) {
+      if (op.getLoc() != tagged || !op.hasAttr("mcutrain.backward"))
+        continue;
+      if (conv && isa<nn::Conv2dGradInputOp>(op))
+        u.gradInput = &op;
+      else if (conv && isa<nn::Conv2dGradWeightOp>(op))
+        u.gradWeight = &op;
+      else if (auto g = dyn_cast<nn::GemmOp>(op); g && gemm) {
+        if (!g.getTransA() && !g.getTransB() && g.getB() == gemm.getB())
+          u.gradInput = &op;
+        else if (g.getTransA() && !g.getTransB() && g.getB() == gemm.getA())
+          u.gradWeight = &op;
+      }
+    }
+    for (Operation *op : {u.gradInput, u.gradWeight})
+      if (op) {
+        Value e = op->getOperand(0);
+        if (u.error && u.error != e)
+          return layer->emitError("tinyprop: the layer's gradients read "
+                                  "different errors"),
+                 failure();
+        u.error = e;
+      }
+    return u;
+  }
+
+  LogicalResult sparsifyTinyProp(ModuleOp module, func::FuncOp step,
+                                 const TinyPropSpec &tp) {
+    MLIRContext *ctx = module.getContext();
+    SmallVector<Operation *> layers;
+    for (Operation &op : step.getBody().front())
+      if (isa<nn::Conv2dOp, nn::GemmOp>(op) && !op.hasAttr("mcutrain.backward"))
+        layers.push_back(&op);
+    OpBuilder b(ctx);
+    int64_t depth = 0;
+    for (Operation *layer : llvm::reverse(layers)) {
+      Location tagged = FusedLoc::get(
+          ctx, {layer->getLoc()}, StringAttr::get(ctx, "mcutrain.backward"));
+      FailureOr<ErrorUsers> users = findErrorUsers(layer, tagged, step);
+      if (failed(users))
+        return failure();
+      if (!users->error)
+        continue; // no gradient flows through this layer
+      if (auto gemm = dyn_cast<nn::GemmOp>(layer)) {
+        if (gemm.getTransA() || !gemm.getTransB() ||
+            gemm.getAlpha().convertToFloat() != 1.0f) {
+          layer->emitWarning("tinyprop: this Gemm's backward stays dense "
+                             "(only transA = 0, transB = 1, alpha = 1, as "
+                             "PyTorch's Linear exports, are selected)");
+          continue;
+        }
+      }
+      Value error = users->error;
+      auto et = cast<RankedTensorType>(error.getType());
+      if (et.getDimSize(0) != 1)
+        return layer->emitError("tinyprop selects errors per sample: compile "
+                                "with batch 1 (this layer's error is ")
+                   << et << ")",
+               failure();
+      int64_t n = et.getNumElements();
+      int64_t kmax = tinypropKmax(n, tp.sMax, tp.zeta, depth);
+      if (Operation *def = error.getDefiningOp())
+        b.setInsertionPointAfter(def);
+      else
+        b.setInsertionPointToStart(&step.getBody().front());
+      // TinyPropv2's skip is decided at the output layer's error.
+      auto topk = train::TopkErrorOp::create(b, tagged, error, kmax, depth,
+                                             depth, tp.sMin, tp.sMax, tp.zeta,
+                                             depth == 0 ? tp.tau : 0.0f);
+      topk->setAttr("mcutrain.backward", b.getUnitAttr());
+      Value kept = topk.getKept();
+      // Every use among the layer's own gradient ops (the bias gradient too)
+      // sees the kept errors; other users of the same error (a residual
+      // branch) keep the dense one.
+      error.replaceUsesWithIf(kept, [&](OpOperand &use) {
+        Operation *user = use.getOwner();
+        if (user == topk)
+          return false;
+        if (user->getLoc() == tagged)
+          return true;
+        auto upd = dyn_cast<train::UpdateOp>(user);
+        return upd && layer->getNumOperands() == 3 && [&] {
+          auto load =
+              layer->getOperand(2).getDefiningOp<ml_program::GlobalLoadOp>();
+          return load && load.getGlobal().getLeafReference() == upd.getParam();
+        }();
+      });
+      auto tag = [&](Operation *op) {
+        op->setAttr("mcutrain.backward", b.getUnitAttr());
+        return op;
+      };
+      auto reshape = [&](Value v, ArrayRef<int64_t> shape) -> Value {
+        return tag(nn::ReshapeOp::create(
+                       b, tagged, RankedTensorType::get(shape, b.getF32Type()),
+                       v))
+            ->getResult(0);
+      };
+      auto replace = [&](Operation *old, Operation *sparse) {
+        tag(sparse);
+        Value r = sparse->getResult(0);
+        if (r.getType() != old->getResult(0).getType())
+          r = reshape(
+              r,
+              cast<RankedTensorType>(old->getResult(0).getType()).getShape());
+        old->getResult(0).replaceAllUsesWith(r);
+        old->erase();
+      };
+      Value idx = topk.getIndices(), count = topk.getCount();
+      if (auto conv = dyn_cast<nn::Conv2dOp>(layer)) {
+        if (Operation *gi = users->gradInput) {
+          b.setInsertionPoint(gi);
+          replace(gi, train::SparseConv2dGradInputOp::create(
+                          b, tagged, gi->getResult(0).getType(), kept,
+                          conv.getWeight(), idx, count, conv.getStridesAttr(),
+                          conv.getPadsAttr(), conv.getDilationsAttr(),
+                          conv.getGroupAttr()));
+        }
+        if (Operation *gw = users->gradWeight) {
+          b.setInsertionPoint(gw);
+          replace(gw, train::SparseConv2dGradWeightOp::create(
+                          b, tagged, gw->getResult(0).getType(), kept,
+                          conv.getInput(), idx, count, conv.getStridesAttr(),
+                          conv.getPadsAttr(), conv.getDilationsAttr(),
+                          conv.getGroupAttr()));
+        }
+      } else {
+        // A Linear layer is a 1x1 convolution of a 1x1 image.
+        auto gemm = cast<nn::GemmOp>(layer);
+        auto ws = gemm.getB().getType().getShape(); // [out, in]
+        auto ones = b.getDenseI64ArrayAttr({1, 1});
+        auto zeros = b.getDenseI64ArrayAttr({0, 0, 0, 0});
+        auto one = b.getI64IntegerAttr(1);
+        auto conv4 = [](ArrayRef<int64_t> s) {
+          return SmallVector<int64_t>{s[0], s[1], 1, 1};
+        };
+        if (Operation *gi = users->gradInput) {
+          b.setInsertionPoint(gi);
+          Value dy = reshape(kept, {1, ws[0], 1, 1});
+          Value w = reshape(gemm.getB(), conv4(ws));
+          replace(gi,
+                  train::SparseConv2dGradInputOp::create(
+                      b, tagged,
+                      RankedTensorType::get({1, ws[1], 1, 1}, b.getF32Type()),
+                      dy, w, idx, count, ones, zeros, ones, one));
+        }
+        if (Operation *gw = users->gradWeight) {
+          b.setInsertionPoint(gw);
+          Value dy = reshape(kept, {1, ws[0], 1, 1});
+          Value x = reshape(gemm.getA(), {1, ws[1], 1, 1});
+          replace(gw, train::SparseConv2dGradWeightOp::create(
+                          b, tagged,
+                          RankedTensorType::get(conv4(ws), b.getF32Type()), dy,
+                          x, idx, count, ones, zeros, ones, one));
+        }
+      }
+      ++depth;
+    }
+    if (depth == 0)
+      return emitError(module.getLoc())
+                 << "--sparsity tinyprop: no Conv or Gemm layer in the "
+                    "backward pass",
+             failure();
+    // Controller state and statistics: zeroed by init().
+    b.setInsertionPoint(step);
+    auto global = [&](StringRef name, int64_t n, Type et) {
+      auto g = memref::GlobalOp::create(b, module.getLoc(), name,
+                                        b.getStringAttr("private"),
+                                        MemRefType::get({n}, et), Attribute(),
+                                        /*constant=*/false, IntegerAttr());
+      g->setAttr("mcutrain.zero_at_init", b.getUnitAttr());
+    };
+    global(train::kTinyPropYMaxGlobal, depth, b.getF32Type());
+    global(train::kTinyPropRatioGlobal, depth, b.getF32Type());
+    global(train::kTinyPropSkipGlobal, 1, b.getI32Type());
+    global(train::kDynamicMacsGlobal, 1, b.getI64Type());
+    return success();
   }
 
   LogicalResult sparsify(ModuleOp module, train::UpdateOp upd,

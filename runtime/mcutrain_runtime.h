@@ -135,22 +135,86 @@ inline void sort_ascending(std::uint32_t *a, std::size_t n) {
 }
 } // namespace detail
 
-/// The indices of the k largest |v[i]| (i < n; ties to the lower index, NaN
-/// last) in idx[0..k), ascending, so loops over them walk memory in order.
-/// idx must hold n entries (scratch).
-inline void topk_abs(const float *v, std::size_t n, std::size_t k,
-                     std::uint32_t *idx) {
-  for (std::size_t i = 0; i < n; ++i)
-    idx[i] = (std::uint32_t)i;
+/// Keeps the k largest |v[i]| of v[0..n) and zeroes the others, in place;
+/// the kept indices go to idx[0..k) ascending. Ties go to the lower index;
+/// NaN counts as larger than any number (it is kept, so it shows). No
+/// scratch beyond 16 counters: a radix select on the magnitudes' bit
+/// patterns (monotone for non-negative floats), 4 bits per pass.
+inline void keep_topk_abs(float *v, std::size_t n, std::size_t k,
+                          std::int32_t *idx) {
   if (k > n)
     k = n;
-  detail::select_first(idx, n, k, [v](std::uint32_t a, std::uint32_t b) {
-    float x = detail::magnitude(v[a]), y = detail::magnitude(v[b]);
-    if (x != y)
-      return x > y || y != y;
-    return a < b;
-  });
-  detail::sort_ascending(idx, k);
+  auto key = [v](std::size_t i) {
+    std::uint32_t bits;
+    __builtin_memcpy(&bits, &v[i], sizeof bits);
+    return bits & 0x7FFFFFFFu;
+  };
+  // The k-th largest key: fixed nibble by nibble from the top; `rest` is
+  // how many of the keys equal to the prefix are still to be taken.
+  std::uint32_t prefix = 0, mask = 0;
+  std::size_t rest = k;
+  if (k > 0) {
+    for (int shift = 28; shift >= 0; shift -= 4) {
+      std::size_t count[16] = {};
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint32_t q = key(i);
+        if ((q & mask) == prefix)
+          ++count[(q >> shift) & 15u];
+      }
+      unsigned digit = 15;
+      for (; digit > 0 && count[digit] < rest; --digit)
+        rest -= count[digit];
+      prefix |= (std::uint32_t)digit << shift;
+      mask |= 15u << shift;
+    }
+  }
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t q = key(i);
+    bool keep = k > 0 && (q > prefix || (q == prefix && rest > 0));
+    if (keep && q == prefix)
+      --rest;
+    if (keep)
+      idx[kept++] = (std::int32_t)i;
+    else
+      v[i] = 0.0f;
+  }
+}
+
+/// One TinyProp layer's run-time step, called by the generated code with
+/// the layer's output error `delta` (one sample, n elements): its local
+/// error y = sum |delta|, the backprop ratio from the running maximum
+/// (y_max[layer]), and the top k = min(tinyprop_k(n, ratio), kmax) errors
+/// kept in place (the rest zeroed), their indices in idx[0..k), k in
+/// *count, k / n in ratios[layer]. With tau > 0 (TinyPropv2, output layer)
+/// it first decides whether the step's backward pass is skipped: *skip = 1
+/// and nothing else is done; otherwise *skip = 0.
+inline void tinyprop_select(float *delta, std::size_t n, std::size_t kmax,
+                            float *y_max, float *ratios, std::size_t layer,
+                            unsigned depth, float s_min, float s_max,
+                            float zeta, float tau, std::int32_t *idx,
+                            std::int32_t *count, std::int32_t *skip) {
+  float y = l1_norm(delta, n);
+  TinyPropLayer state{y_max[layer]};
+  if (tau > 0.0f) {
+    bool skipped = tinyprop2_skip(state, y, tau);
+    y_max[layer] = state.y_max;
+    *skip = skipped ? 1 : 0;
+    if (skipped) {
+      ratios[layer] = 0.0f;
+      *count = 0;
+      return;
+    }
+  }
+  TinyPropConfig config{s_min, s_max, zeta, tau};
+  float ratio = tinyprop_ratio(state, y, depth, config);
+  y_max[layer] = state.y_max;
+  std::size_t k = tinyprop_k(n, ratio);
+  if (k > kmax)
+    k = kmax;
+  keep_topk_abs(delta, n, k, idx);
+  *count = (std::int32_t)k;
+  ratios[layer] = n ? (float)k / (float)n : 0.0f;
 }
 
 /// Channels DGSU updates per iteration: ceil(ratio * C), at least 1.

@@ -377,7 +377,8 @@ DgsuSelectOp::bufferize(RewriterBase &rewriter,
   Value ratio = arith::ConstantOp::create(rewriter, loc, getRatioAttr());
   RuntimeCallOp::create(
       rewriter, loc, "mcutrain::dgsu_select",
-      ValueRange{age, importance, c, ratio, selection, scratch});
+      ValueRange{age, importance, c, ratio, selection, scratch},
+      DenseI64ArrayAttr());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, selection);
   return success();
 }
@@ -470,6 +471,330 @@ DgsuImportanceOp::bufferize(RewriterBase &rewriter,
   memref::StoreOp::create(rewriter, loc, updated, imp, ValueRange{c});
   rewriter.setInsertionPointAfter(channelLoop);
   rewriter.eraseOp(*this);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TinyProp
+//===----------------------------------------------------------------------===//
+
+void TopkErrorOp::build(OpBuilder &b, OperationState &state, Value error,
+                        int64_t kmax, int64_t layer, int64_t depth, float sMin,
+                        float sMax, float zeta, float tau) {
+  auto i32 = b.getI32Type();
+  build(b, state, error.getType(), RankedTensorType::get({kmax}, i32),
+        RankedTensorType::get({1}, i32), error, b.getI64IntegerAttr(layer),
+        b.getI64IntegerAttr(depth), b.getF32FloatAttr(sMin),
+        b.getF32FloatAttr(sMax), b.getF32FloatAttr(zeta),
+        b.getF32FloatAttr(tau));
+}
+
+LogicalResult TopkErrorOp::verify() {
+  auto t = getError().getType();
+  if (t.getRank() < 1 || t.getDimSize(0) != 1)
+    return emitOpError() << "selects per sample: the batch must be 1";
+  int64_t kmax = getIndices().getType().getDimSize(0);
+  if (kmax < 1 || kmax > t.getNumElements())
+    return emitOpError() << "kmax " << kmax << " outside [1, "
+                         << t.getNumElements() << "]";
+  if (getCount().getType().getDimSize(0) != 1)
+    return emitOpError() << "count holds one value";
+  return success();
+}
+
+bool TopkErrorOp::bufferizesToMemoryRead(OpOperand &,
+                                         const bufferization::AnalysisState &) {
+  return true;
+}
+bool TopkErrorOp::bufferizesToMemoryWrite(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return true; // zeroes the unselected errors in place
+}
+bufferization::AliasingValueList
+TopkErrorOp::getAliasingValues(OpOperand &,
+                               const bufferization::AnalysisState &) {
+  return {{getKept(), bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+TopkErrorOp::bufferize(RewriterBase &rewriter,
+                       const bufferization::BufferizationOptions &options,
+                       bufferization::BufferizationState &state) {
+  Location loc = getLoc();
+  FailureOr<Value> error = getBuffer(rewriter, getError(), options, state);
+  if (failed(error))
+    return failure();
+  Value ymax = getGlobalMemRef(rewriter, *this, kTinyPropYMaxGlobal, loc);
+  Value ratios = getGlobalMemRef(rewriter, *this, kTinyPropRatioGlobal, loc);
+  Value skip = getGlobalMemRef(rewriter, *this, kTinyPropSkipGlobal, loc);
+  if (!ymax || !ratios || !skip)
+    return emitOpError() << "TinyProp state globals missing";
+  auto i32 = rewriter.getI32Type();
+  int64_t kmax = getIndices().getType().getDimSize(0);
+  Value indices =
+      memref::AllocOp::create(rewriter, loc, MemRefType::get({kmax}, i32));
+  Value count =
+      memref::AllocOp::create(rewriter, loc, MemRefType::get({1}, i32));
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  auto f32 = [&](FloatAttr a) -> Value {
+    return arith::ConstantOp::create(rewriter, loc, a);
+  };
+  Value depth = arith::ConstantOp::create(
+      rewriter, loc, rewriter.getI32IntegerAttr(getDepth()));
+  auto call = RuntimeCallOp::create(
+      rewriter, loc, "mcutrain::tinyprop_select",
+      ValueRange{*error, index(getError().getType().getNumElements()),
+                 index(kmax), ymax, ratios, index(getLayer()), depth,
+                 f32(getSMinAttr()), f32(getSMaxAttr()), f32(getZetaAttr()),
+                 f32(getTauAttr()), indices, count, skip},
+      DenseI64ArrayAttr());
+  // guard-backward puts the backward ops after this call under its decision.
+  if (getTau().convertToFloat() > 0.0f)
+    call->setAttr("mcutrain.skip_decision", rewriter.getUnitAttr());
+  bufferization::replaceOpWithBufferizedValues(
+      rewriter, *this, ValueRange{*error, indices, count});
+  return success();
+}
+
+template <typename Op> static LogicalResult verifySparseConvGrad(Op op) {
+  auto dy = op.getOutputGrad().getType();
+  if (dy.getDimSize(0) != 1)
+    return op.emitOpError() << "selects per sample: the batch must be 1";
+  if (op.getCount().getType().getDimSize(0) != 1)
+    return op.emitOpError() << "count holds one value";
+  if (op.getStrides().size() != 2 || op.getPads().size() != 4 ||
+      op.getDilations().size() != 2)
+    return op.emitOpError() << "expects 2 strides, 4 pads, 2 dilations";
+  return success();
+}
+LogicalResult SparseConv2dGradWeightOp::verify() {
+  return verifySparseConvGrad(*this);
+}
+LogicalResult SparseConv2dGradInputOp::verify() {
+  return verifySparseConvGrad(*this);
+}
+
+int64_t SparseConv2dGradWeightOp::getMacsPerElement() {
+  auto w = getWeightGrad().getType().getShape();
+  return w[1] * w[2] * w[3];
+}
+int64_t SparseConv2dGradInputOp::getMacsPerElement() {
+  auto w = getWeight().getType().getShape();
+  return w[1] * w[2] * w[3];
+}
+int64_t SparseConv2dGradWeightOp::getMacs() {
+  return getIndices().getType().getDimSize(0) * getMacsPerElement();
+}
+int64_t SparseConv2dGradInputOp::getMacs() {
+  return getIndices().getType().getDimSize(0) * getMacsPerElement();
+}
+int64_t SparseConv2dGradWeightOp::getDenseMacs() {
+  return getOutputGrad().getType().getNumElements() * getMacsPerElement();
+}
+int64_t SparseConv2dGradInputOp::getDenseMacs() {
+  return getOutputGrad().getType().getNumElements() * getMacsPerElement();
+}
+
+bool SparseConv2dGradWeightOp::bufferizesToMemoryRead(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return true;
+}
+bool SparseConv2dGradWeightOp::bufferizesToMemoryWrite(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return false;
+}
+bufferization::AliasingValueList SparseConv2dGradWeightOp::getAliasingValues(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return {};
+}
+bool SparseConv2dGradInputOp::bufferizesToMemoryRead(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return true;
+}
+bool SparseConv2dGradInputOp::bufferizesToMemoryWrite(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return false;
+}
+bufferization::AliasingValueList SparseConv2dGradInputOp::getAliasingValues(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return {};
+}
+
+/// The loops of both sparse conv gradients: for each selected output
+/// element (co, oh, ow) of a batch-1 error and each tap (cl, kh, kw) of its
+/// group's window that falls inside the input, calls `body(co, cl, kh, kw,
+/// ci, ih, iw, error)` (all index values but the f32 error). Then adds the
+/// MACs done to mcutrain_dynamic_macs.
+template <typename Op>
+static LogicalResult
+buildSparseConvLoops(RewriterBase &rewriter, Op op, Value dy, Value indices,
+                     Value count, ArrayRef<int64_t> ws, ArrayRef<int64_t> xs,
+                     function_ref<void(OpBuilder &, ValueRange, Value)> body) {
+  Location loc = op.getLoc();
+  auto ys = op.getOutputGrad().getType().getShape();
+  auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t group = op.getGroup(), outPerGroup = ws[0] / group;
+  auto index = [&](OpBuilder &b, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto i32 = [&](OpBuilder &b, int64_t v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  };
+  auto toIndex = [&](OpBuilder &b, Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  auto toI32 = [&](OpBuilder &b, Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), v);
+  };
+  Value k = memref::LoadOp::create(rewriter, loc, count,
+                                   ValueRange{index(rewriter, 0)});
+  auto selected = scf::ForOp::create(rewriter, loc, index(rewriter, 0),
+                                     toIndex(rewriter, k), index(rewriter, 1));
+  {
+    OpBuilder::InsertionGuard g(rewriter);
+    rewriter.setInsertionPointToStart(selected.getBody());
+    OpBuilder &b = rewriter;
+    Value e = memref::LoadOp::create(b, loc, indices,
+                                     ValueRange{selected.getInductionVar()});
+    Value plane = i32(b, ys[2] * ys[3]);
+    Value co = arith::DivSIOp::create(b, loc, e, plane);
+    Value rest = arith::RemSIOp::create(b, loc, e, plane);
+    Value oh = arith::DivSIOp::create(b, loc, rest, i32(b, ys[3]));
+    Value ow = arith::RemSIOp::create(b, loc, rest, i32(b, ys[3]));
+    Value err =
+        memref::LoadOp::create(b, loc, dy,
+                               ValueRange{index(b, 0), toIndex(b, co),
+                                          toIndex(b, oh), toIndex(b, ow)});
+    Value firstChannel = arith::MulIOp::create(
+        b, loc, arith::DivSIOp::create(b, loc, co, i32(b, outPerGroup)),
+        i32(b, ws[1]));
+    // ih = oh s0 - p0 + kh d0 (i32: may be negative at the padding).
+    Value ih0 = arith::SubIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, oh, i32(b, s[0])), i32(b, p[0]));
+    Value iw0 = arith::SubIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, ow, i32(b, s[1])), i32(b, p[1]));
+    auto cl =
+        scf::ForOp::create(b, loc, index(b, 0), index(b, ws[1]), index(b, 1));
+    b.setInsertionPointToStart(cl.getBody());
+    auto kh =
+        scf::ForOp::create(b, loc, index(b, 0), index(b, ws[2]), index(b, 1));
+    b.setInsertionPointToStart(kh.getBody());
+    Value ih = arith::AddIOp::create(
+        b, loc, ih0,
+        arith::MulIOp::create(b, loc, toI32(b, kh.getInductionVar()),
+                              i32(b, dl[0])));
+    auto kw =
+        scf::ForOp::create(b, loc, index(b, 0), index(b, ws[3]), index(b, 1));
+    b.setInsertionPointToStart(kw.getBody());
+    Value iw = arith::AddIOp::create(
+        b, loc, iw0,
+        arith::MulIOp::create(b, loc, toI32(b, kw.getInductionVar()),
+                              i32(b, dl[1])));
+    auto inside = [&](Value v, int64_t n) {
+      Value lo = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, v,
+                                       i32(b, 0));
+      Value hi = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v,
+                                       i32(b, n));
+      return arith::AndIOp::create(b, loc, lo, hi);
+    };
+    Value in =
+        arith::AndIOp::create(b, loc, inside(ih, xs[2]), inside(iw, xs[3]));
+    auto tap = scf::IfOp::create(b, loc, in, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(&tap.getThenRegion().front());
+    Value ci = arith::AddIOp::create(b, loc, firstChannel,
+                                     toI32(b, cl.getInductionVar()));
+    body(b,
+         ValueRange{toIndex(b, co), cl.getInductionVar(), kh.getInductionVar(),
+                    kw.getInductionVar(), toIndex(b, ci), toIndex(b, ih),
+                    toIndex(b, iw)},
+         err);
+  }
+  // The MACs this step really did: k x (taps per element).
+  Value macs = getGlobalMemRef(rewriter, op, kDynamicMacsGlobal, loc);
+  if (!macs)
+    return op.emitOpError() << "global " << kDynamicMacsGlobal << " missing";
+  Value zero = index(rewriter, 0);
+  Value old = memref::LoadOp::create(rewriter, loc, macs, ValueRange{zero});
+  Value done = arith::MulIOp::create(
+      rewriter, loc,
+      arith::ExtSIOp::create(rewriter, loc, rewriter.getI64Type(), k),
+      arith::ConstantOp::create(
+          rewriter, loc, rewriter.getI64IntegerAttr(op.getMacsPerElement())));
+  memref::StoreOp::create(rewriter, loc,
+                          arith::AddIOp::create(rewriter, loc, old, done), macs,
+                          ValueRange{zero});
+  return success();
+}
+
+/// A zero-filled buffer for a sparse gradient's result.
+static Value zeroedBuffer(RewriterBase &rewriter, Location loc,
+                          RankedTensorType type) {
+  Value buf = memref::AllocOp::create(
+      rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()));
+  Value zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
+  linalg::FillOp::create(rewriter, loc, zero, buf);
+  return buf;
+}
+
+LogicalResult SparseConv2dGradWeightOp::bufferize(
+    RewriterBase &rewriter, const bufferization::BufferizationOptions &options,
+    bufferization::BufferizationState &state) {
+  FailureOr<Value> dy = getBuffer(rewriter, getOutputGrad(), options, state);
+  FailureOr<Value> x = getBuffer(rewriter, getInput(), options, state);
+  FailureOr<Value> idx = getBuffer(rewriter, getIndices(), options, state);
+  FailureOr<Value> cnt = getBuffer(rewriter, getCount(), options, state);
+  if (failed(dy) || failed(x) || failed(idx) || failed(cnt))
+    return failure();
+  Location loc = getLoc();
+  Value dw = zeroedBuffer(rewriter, loc, getWeightGrad().getType());
+  // dW[co, cl, kh, kw] += error * x[0, ci, ih, iw]
+  if (failed(buildSparseConvLoops(
+          rewriter, *this, *dy, *idx, *cnt,
+          getWeightGrad().getType().getShape(), getInput().getType().getShape(),
+          [&](OpBuilder &b, ValueRange iv, Value err) {
+            Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+            Value xv = memref::LoadOp::create(
+                b, loc, *x, ValueRange{zero, iv[4], iv[5], iv[6]});
+            ValueRange at = iv.take_front(4);
+            Value old = memref::LoadOp::create(b, loc, dw, at);
+            Value m = arith::MulFOp::create(b, loc, err, xv);
+            memref::StoreOp::create(
+                b, loc, arith::AddFOp::create(b, loc, old, m), dw, at);
+          })))
+    return failure();
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, dw);
+  return success();
+}
+
+LogicalResult SparseConv2dGradInputOp::bufferize(
+    RewriterBase &rewriter, const bufferization::BufferizationOptions &options,
+    bufferization::BufferizationState &state) {
+  FailureOr<Value> dy = getBuffer(rewriter, getOutputGrad(), options, state);
+  FailureOr<Value> w = getBuffer(rewriter, getWeight(), options, state);
+  FailureOr<Value> idx = getBuffer(rewriter, getIndices(), options, state);
+  FailureOr<Value> cnt = getBuffer(rewriter, getCount(), options, state);
+  if (failed(dy) || failed(w) || failed(idx) || failed(cnt))
+    return failure();
+  Location loc = getLoc();
+  Value dx = zeroedBuffer(rewriter, loc, getInputGrad().getType());
+  // dX[0, ci, ih, iw] += error * W[co, cl, kh, kw]
+  if (failed(buildSparseConvLoops(
+          rewriter, *this, *dy, *idx, *cnt, getWeight().getType().getShape(),
+          getInputGrad().getType().getShape(),
+          [&](OpBuilder &b, ValueRange iv, Value err) {
+            Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+            Value wv = memref::LoadOp::create(b, loc, *w, iv.take_front(4));
+            SmallVector<Value> at{zero, iv[4], iv[5], iv[6]};
+            Value old = memref::LoadOp::create(b, loc, dx, at);
+            Value m = arith::MulFOp::create(b, loc, err, wv);
+            memref::StoreOp::create(
+                b, loc, arith::AddFOp::create(b, loc, old, m), dx, at);
+          })))
+    return failure();
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, dx);
   return success();
 }
 

@@ -17,6 +17,18 @@ inline constexpr llvm::StringLiteral kLearningRateGlobal =
 inline constexpr llvm::StringLiteral kStepCountGlobal = "mcutrain_step_count";
 inline constexpr llvm::StringLiteral kBeta1PowerGlobal = "mcutrain_beta1_power";
 inline constexpr llvm::StringLiteral kBeta2PowerGlobal = "mcutrain_beta2_power";
+/// TinyProp state and statistics (sparsify creates them): per sparse layer
+/// the running maximum of its local error and the ratio it used last step
+/// (output layer first), TinyPropv2's skip decision, and the MACs the
+/// selection-dependent gradient ops did in the step.
+inline constexpr llvm::StringLiteral kTinyPropYMaxGlobal =
+    "mcutrain_tinyprop_ymax";
+inline constexpr llvm::StringLiteral kTinyPropRatioGlobal =
+    "mcutrain_tinyprop_ratio";
+inline constexpr llvm::StringLiteral kTinyPropSkipGlobal =
+    "mcutrain_tinyprop_skip";
+inline constexpr llvm::StringLiteral kDynamicMacsGlobal =
+    "mcutrain_dynamic_macs";
 } // namespace mcutrain::train
 
 #define GET_OP_CLASSES

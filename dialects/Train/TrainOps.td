@@ -164,7 +164,13 @@ def Train_DgsuImportanceOp : Train_Op<"dgsu_importance", [
 
 def Train_RuntimeCallOp : Train_Op<"runtime_call"> {
   let summary = "A call into mcutrain_runtime.h from the generated code (memref level)";
-  let arguments = (ins StrAttr:$callee, Variadic<AnyType>:$args);
+  let description = [{
+    Memrefs are passed as pointers to their first element. After memory
+    planning a buffer argument is the arena itself, and `arena_offsets`
+    (one entry per argument) says at which element the buffer starts.
+  }];
+  let arguments = (ins StrAttr:$callee, Variadic<AnyType>:$args,
+                   OptionalAttr<DenseI64ArrayAttr>:$arena_offsets);
   let assemblyFormat = [{
     $callee `(` $args `)` attr-dict `:` type($args)
   }];
@@ -185,6 +191,101 @@ def Train_GatherChannelsOp : Train_Op<"gather_channels",
     $input `,` $indices attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// TinyProp: run-time top-k error selection and the gradients that use it
+//===----------------------------------------------------------------------===//
+
+def Train_TopkErrorOp : Train_Op<"topk_error", [
+    AllTypesMatch<["error", "kept"]>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "TinyProp: keeps a layer's k largest output errors, k chosen at run time";
+  let description = [{
+    Calls the runtime's mcutrain::tinyprop_select on the error (one sample):
+    local error y = sum |error|, running maximum in
+    `mcutrain_tinyprop_ymax[layer]`, backprop ratio (s_min + y (s_max -
+    s_min) / ymax) zeta^depth, k = clamp(round(n ratio), 1, kmax) with kmax
+    the size of `indices` (the worst case the planner sizes buffers for).
+    `kept` is the error with all but those k elements zeroed (in place when
+    the error has no other use), `indices` their flat indices (ascending),
+    `count` holds k. With tau > 0 (TinyPropv2, on the output layer) the op
+    first decides whether the step's backward pass is skipped
+    (`mcutrain_tinyprop_skip`); guard-backward puts the rest of the backward
+    pass under that decision.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$error, I64Attr:$layer,
+                   I64Attr:$depth, F32Attr:$s_min, F32Attr:$s_max,
+                   F32Attr:$zeta, DefaultValuedAttr<F32Attr, "0.0f">:$tau);
+  let results = (outs RankedTensorOf<[F32]>:$kept, 1DTensorOf<[I32]>:$indices,
+                 1DTensorOf<[I32]>:$count);
+  let assemblyFormat = [{
+    $error attr-dict `:` type($error) `->` type($indices) `,` type($count)
+  }];
+  let builders = [
+    OpBuilder<(ins "mlir::Value":$error, "int64_t":$kmax, "int64_t":$layer,
+                   "int64_t":$depth, "float":$s_min, "float":$s_max,
+                   "float":$zeta, "float":$tau)>
+  ];
+  let hasVerifier = 1;
+}
+
+class Train_SparseConvGradOp<string mnemonic> : Train_Op<mnemonic, [
+    DeclareOpInterfaceMethods<MacCountOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let extraClassDeclaration = [{
+    /// MACs per selected output element (the MAC count is the worst case,
+    /// kmax of them; the generated code adds the real count to
+    /// mcutrain_dynamic_macs).
+    int64_t getMacsPerElement();
+    /// MACs of the dense gradient (every output element).
+    int64_t getDenseMacs();
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_SparseConv2dGradWeightOp
+    : Train_SparseConvGradOp<"sparse_conv2d_grad_weight"> {
+  let summary = "conv2d weight gradient from the selected output errors only";
+  let description = [{
+    Like nn.conv2d_grad_weight for a batch of one, but the loops run over
+    the `count[0]` output elements listed in `indices` (flat indices into
+    output_grad) instead of all of them: the cost scales with k.
+  }];
+  let arguments = (ins 4DTensorOf<[F32]>:$output_grad,
+                   4DTensorOf<[F32]>:$input, 1DTensorOf<[I32]>:$indices,
+                   1DTensorOf<[I32]>:$count, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
+  let results = (outs 4DTensorOf<[F32]>:$weight_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $input `,` $indices `,` $count attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+def Train_SparseConv2dGradInputOp
+    : Train_SparseConvGradOp<"sparse_conv2d_grad_input"> {
+  let summary = "conv2d input gradient from the selected output errors only";
+  let description = [{
+    Like nn.conv2d_grad_input for a batch of one, but only the `count[0]`
+    output elements listed in `indices` scatter their error (times the
+    weights) back to the input.
+  }];
+  let arguments = (ins 4DTensorOf<[F32]>:$output_grad,
+                   4DTensorOf<[F32]>:$weight, 1DTensorOf<[I32]>:$indices,
+                   1DTensorOf<[I32]>:$count, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
+  let results = (outs 4DTensorOf<[F32]>:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $weight `,` $indices `,` $count attr-dict `:`
+    functional-type(operands, results)
+  }];
 }
 
 #endif

@@ -122,12 +122,28 @@ int main(int argc, char **argv) {
   m::init();
   m::set_learning_rate(compiledLr);
   std::FILE *lf = std::fopen("losses.bin", "wb");
+  // Per step: skipped?, did any parameter change?, backprop ratio, MACs.
+  std::FILE *sf = std::fopen("steps.txt", "w");
+  std::vector<float> before;
   for (int s = 0; s < steps; ++s) {
+    before.clear();
+    for (std::size_t i = 0; i < m::kNumTrainableParams; ++i)
+      before.insert(before.end(), m::kTrainableParams[i].data,
+                    m::kTrainableParams[i].data + m::kTrainableParams[i].size);
     float loss = m::train_step(&x[s * m::kInputSize], &y[s * %(label_size)s]);
     std::fwrite(&loss, 4, 1, lf);
     if (s == 0)
       dumpParams("params1.bin");
+    bool changed = false;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < m::kNumTrainableParams; ++i)
+      for (std::size_t j = 0; j < m::kTrainableParams[i].size; ++j)
+        changed |= m::kTrainableParams[i].data[j] != before[at++];
+    const mcutrain::StepStats &st = m::last_step();
+    std::fprintf(sf, "%%d %%d %%.6f %%llu\n", (int)st.skipped, (int)changed,
+                 st.backprop_ratio, (unsigned long long)st.macs);
   }
+  std::fclose(sf);
   std::fclose(lf);
 %(bad_label_check)s
   return 0;
@@ -211,6 +227,52 @@ def mask_static_channels(model, trained, ratio):
         w.register_hook(lambda g, mask=mask: g * mask)
 
 
+def tinyprop_spec(sparsity):
+    """(s_min, s_max, zeta, tau) of --sparsity tinyprop[2][:...], or None."""
+    kind, _, rest = sparsity.partition(":")
+    if kind not in ("tinyprop", "tinyprop2"):
+        return None
+    vals = [0.1, 0.9, 0.5, 0.05 if kind == "tinyprop2" else 0.0]
+    for i, v in enumerate(rest.split(",") if rest else []):
+        vals[i] = float(v)
+    return vals
+
+
+def hook_tinyprop(model, spec, x0):
+    """The first step of TinyProp in PyTorch: each Conv2d/Linear output
+    error keeps its k = round(n S_max zeta^depth) largest magnitudes (the
+    running maximum equals the first error), the rest is zeroed before the
+    layer's gradients use it."""
+    _, s_max, zeta, _ = spec
+    order = []
+    handles = [m.register_forward_hook(lambda m, i, o: order.append(m))
+               for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(torch.from_numpy(x0))
+    for h in handles:
+        h.remove()
+    depth = {m: d for d, m in enumerate(reversed(order))}
+
+    def keep_top_k(module, _inputs, out):
+        if not out.requires_grad:
+            return
+        n = out.numel()
+        r = np.float32(s_max)
+        for _ in range(depth[module]):
+            r = np.float32(r * np.float32(zeta))
+        k = int(np.float32(n) * r + np.float32(0.5))
+        k = min(max(k, 1), n)
+
+        def mask(g):
+            flat = g.reshape(-1)
+            keep = torch.zeros_like(flat)
+            keep[torch.topk(flat.abs(), k).indices] = 1.0
+            return (flat * keep).reshape(g.shape)
+        out.register_hook(mask)
+    for m in order:
+        m.register_forward_hook(keep_top_k)
+
+
 def rel_err(a, b):
     """max |a - b| / max |b| over the tensor (scale-relative)."""
     denom = max(float(np.max(np.abs(b))), 1e-30)
@@ -247,7 +309,9 @@ def main():
     ap.add_argument("--sparsity", default="none",
                     help="static:RATIO: the reference masks each Conv "
                          "(group 1) / Linear weight gradient to the input "
-                         "channels of largest L2 norm")
+                         "channels of largest L2 norm; dgsu:RATIO; "
+                         "tinyprop[2]:SMIN,SMAX,ZETA[,TAU]: the reference "
+                         "keeps the top-k output errors of each layer")
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--lr-decay", type=float, default=0.0)
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
@@ -349,6 +413,9 @@ def main():
         mask_static_channels(model, trained, float(args.sparsity[7:]))
     dgsu_ratio = (float(args.sparsity[5:]) if args.sparsity.startswith("dgsu:")
                   else None)
+    tinyprop = tinyprop_spec(args.sparsity)
+    if tinyprop is not None:
+        hook_tinyprop(model, tinyprop, xs[0])
     selectable = {id(m.weight) for m in model.modules()
                   if isinstance(m, nn.Linear) or
                   (isinstance(m, nn.Conv2d) and m.groups == 1)}
@@ -414,12 +481,28 @@ def main():
                 model, n, g_c, xs[0], ys[0], mse, scale)
     for t in trained:
         t.grad = None
-    if dgsu_ratio is not None:
+    if tinyprop is not None:
+        # Later steps: k follows each step's error, so the check is what the
+        # step statistics promise: a skipped step changes nothing, a run
+        # step changes something, and the backward pass is sparse.
+        lines = [l.split() for l in open("steps.txt").read().splitlines()]
+        skipped = [int(l[0]) for l in lines]
+        changed = [int(l[1]) for l in lines]
+        ratios = [float(l[2]) for l in lines]
+        worst["tinyprop skipped steps change nothing"] = float(
+            any(s and c for s, c in zip(skipped, changed)))
+        worst["tinyprop run steps update"] = float(
+            any(not s and not c for s, c in zip(skipped, changed)))
+        worst["tinyprop backward ratio in (0, 1)"] = float(
+            any(not (0.0 < r < 1.0) for s, r in zip(skipped, ratios) if not s))
+        print(f"tinyprop: {sum(skipped)} of {len(skipped)} steps skipped; "
+              f"backward ratio {min(ratios):.3f} .. {max(ratios):.3f}")
+    if dgsu_ratio is not None or tinyprop is not None:
         # The run-time choice is not PyTorch's to replay (and these random
         # samples and labels teach nothing): the later steps are checked for
         # finite losses; learning is the experiment's to show.
         c_losses = np.fromfile("losses.bin", dtype=np.float32)
-        worst["dgsu losses finite"] = 0.0 if np.all(np.isfinite(c_losses)) else 1.0
+        worst["losses finite"] = 0.0 if np.all(np.isfinite(c_losses)) else 1.0
         for k, v in worst.items():
             print(f"{'ok  ' if v <= 1e-4 else 'FAIL'} {k:40s} rel err {v:.2e} (limit 1e-04)")
         print(f"arena {arena['bytes']} B, lower bound {arena['lower_bound_bytes']} B, "

@@ -60,36 +60,81 @@ static void testTinyProp() {
 static void testTopK() {
   // Against a brute-force selection on random vectors with ties and signs.
   bool allOk = true;
-  float v[300];
-  std::uint32_t idx[300];
+  float v[300], orig[300];
+  std::int32_t idx[300];
   bool keep[300];
   for (int trial = 0; trial < 400 && allOk; ++trial) {
     std::size_t n = 1 + nextRandom() % 300, k = nextRandom() % (n + 2);
     for (std::size_t i = 0; i < n; ++i)
-      v[i] = (float)((int)(nextRandom() % 41) - 20) * 0.25f; // many ties
-    mcutrain::topk_abs(v, n, k, idx);
+      v[i] = orig[i] = (float)((int)(nextRandom() % 41) - 20) * 0.25f;
+    if (trial % 7 == 0) { // huge and tiny magnitudes too
+      std::size_t a = nextRandom() % n, b = nextRandom() % n;
+      v[a] = orig[a] = orig[a] * 1e30f;
+      v[b] = orig[b] = orig[b] * 1e-40f;
+    }
+    mcutrain::keep_topk_abs(v, n, k, idx);
     std::size_t kk = k > n ? n : k;
     // Expected: rank every element by (|v| desc, index asc).
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t better = 0;
       for (std::size_t j = 0; j < n; ++j) {
-        float a = std::fabs(v[j]), b = std::fabs(v[i]);
+        float a = std::fabs(orig[j]), b = std::fabs(orig[i]);
         better += a > b || (a == b && j < i);
       }
       keep[i] = better < kk;
     }
-    for (std::size_t i = 0; i < kk; ++i) {
-      allOk &= idx[i] < n && keep[idx[i]];
-      if (i)
-        allOk &= idx[i - 1] < idx[i];
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      allOk &= keep[i] ? v[i] == orig[i] : v[i] == 0.0f;
+      if (keep[i])
+        allOk &= kept < kk && idx[kept++] == (std::int32_t)i;
     }
+    allOk &= kept == kk;
   }
-  check(allOk, "topk_abs matches a brute-force selection (400 random "
-               "vectors, ties, k = 0..n+1), indices ascending");
-  const float one[3] = {0.0f, -5.0f, 4.0f};
-  std::uint32_t i1[3];
-  mcutrain::topk_abs(one, 3, 1, i1);
-  check(i1[0] == 1, "topk_abs compares magnitudes");
+  check(allOk, "keep_topk_abs matches a brute-force selection (400 random "
+               "vectors, ties, k = 0..n+1): kept values intact, others "
+               "zeroed, indices ascending");
+  float one[3] = {0.0f, -5.0f, 4.0f};
+  std::int32_t i1[3];
+  mcutrain::keep_topk_abs(one, 3, 1, i1);
+  check(i1[0] == 1 && one[1] == -5.0f && one[2] == 0.0f,
+        "keep_topk_abs compares magnitudes");
+  float withNan[3] = {1.0f, NAN, 2.0f};
+  mcutrain::keep_topk_abs(withNan, 3, 1, i1);
+  check(i1[0] == 1 && withNan[2] == 0.0f, "keep_topk_abs keeps a NaN");
+}
+
+static void testTinyPropSelect() {
+  // Output layer of 10 errors, hidden layer of 40 at depth 1; kmax as the
+  // compiler sizes it: tinyprop_k(n, S_max zeta^depth).
+  float ymax[2] = {0.0f, 0.0f}, ratios[2] = {1.0f, 1.0f};
+  std::int32_t idx[40], count = -1, skip = -1;
+  float out[10];
+  for (int i = 0; i < 10; ++i)
+    out[i] = (float)(i + 1) * (i % 2 ? -0.1f : 0.1f);
+  mcutrain::tinyprop_select(out, 10, 9, ymax, ratios, 0, 0, 0.1f, 0.9f, 0.5f,
+                            0.05f, idx, &count, &skip);
+  check(skip == 0 && count == 9 && near(ratios[0], 0.9f) &&
+            near(ymax[0], 5.5f) && out[0] == 0.0f && idx[0] == 1 && idx[8] == 9,
+        "tinyprop_select: first step keeps S_max of the errors (top 9 of "
+        "10), zeroes the smallest");
+  float small[10] = {0.01f, 0.0f, 0.0f, 0.0f, 0.0f,
+                     0.0f,  0.0f, 0.0f, 0.0f, -0.01f};
+  mcutrain::tinyprop_select(small, 10, 9, ymax, ratios, 0, 0, 0.1f, 0.9f, 0.5f,
+                            0.05f, idx, &count, &skip);
+  check(skip == 1 && count == 0 && near(ymax[0], 5.5f) && small[0] == 0.01f,
+        "tinyprop_select: TinyPropv2 skips a small error, touches nothing");
+  float hidden[40];
+  for (int i = 0; i < 40; ++i)
+    hidden[i] = (float)((i * 7) % 40) - 19.5f;
+  std::size_t kmax = mcutrain::tinyprop_k(40, 0.9f * 0.5f);
+  mcutrain::tinyprop_select(hidden, 40, kmax, ymax, ratios, 1, 1, 0.1f, 0.9f,
+                            0.5f, 0.0f, idx, &count, &skip);
+  check(count == 18 && (std::size_t)count <= kmax && near(ratios[1], 0.45f),
+        "tinyprop_select: depth 1 damps by zeta, within kmax");
+  mcutrain::tinyprop_select(hidden, 40, 5, ymax, ratios, 1, 1, 0.1f, 0.9f, 0.5f,
+                            0.0f, idx, &count, &skip);
+  check(count == 5, "tinyprop_select: k clamped to kmax");
 }
 
 static void testDgsu() {
@@ -170,6 +215,7 @@ int main() {
 
   testTinyProp();
   testTopK();
+  testTinyPropSelect();
   testDgsu();
 
   std::printf("%d passed, %d failed\n", passed, failed);

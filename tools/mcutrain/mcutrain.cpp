@@ -81,9 +81,16 @@ static cl::opt<bool> inferenceOnly(
     cl::init(false), cl::sub(compileCmd));
 static cl::opt<std::string> sparsity(
     "sparsity",
-    cl::desc("Sparse updates: none, static:RATIO (every trainable Conv/Gemm "
+    cl::desc("Sparse updates: none; static:RATIO (every trainable Conv/Gemm "
              "weight updates its RATIO x C input channels of largest L2 "
-             "norm) or static:NAME=RATIO,... (ONNX names or globs)"),
+             "norm) or static:NAME=RATIO,... (ONNX names or globs); "
+             "dgsu:RATIO or dgsu:NAME=RATIO,... (channels chosen each step "
+             "at run time); tinyprop[:SMIN,SMAX,ZETA] (each layer "
+             "back-propagates only its top-k output errors, k adapted to "
+             "the error each step; defaults 0.1,0.9,0.5; batch 1); "
+             "tinyprop2[:SMIN,SMAX,ZETA,TAU] (also skips the backward pass "
+             "when the output error is below TAU x its running max; TAU "
+             "0.05)"),
     cl::init("none"), cl::sub(compileCmd));
 static cl::opt<std::string>
     sram("sram",
