@@ -14,8 +14,9 @@ Several seeds (the pretraining seed); mean +- sd.
   bench/sparse_experiment.py [--seeds 3] [--steps 4000] [--out docs/]
 
 Writes sparse_experiment.csv, sparse_experiment.svg and
-sparse_experiment.md into --out. Not yet in the table: TinyProp and
-TinyPropv2 (their compiler side is not built yet).
+sparse_experiment.md into --out. Backward MACs are what the steps really
+did (the trainer sums StepStats::macs; TinyProp's k and TinyPropv2's skips
+change per step), as % of full training's in the same run.
 """
 import argparse
 import csv
@@ -43,6 +44,9 @@ SCHEMES = [
     ("DGSU 10%", ["--sparsity", "dgsu:0.10"]),
     ("DGSU 5%", ["--sparsity", "dgsu:0.05"]),
     ("DGSU 2%", ["--sparsity", "dgsu:0.02"]),
+    ("TinyProp", ["--sparsity", "tinyprop"]),
+    ("TinyPropv2", ["--sparsity", "tinyprop2"]),
+    ("combined (DGSU 10% + TinyPropv2)", ["--sparsity", "combined:0.1"]),
 ]
 
 
@@ -112,7 +116,7 @@ def svg_plot(summary, path):
     tasks = sorted({s["task"] for s in summary})
     w, h, pad = 460, 360, 60
     colours = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-               "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
+               "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
     names = [n for n, _ in SCHEMES]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * len(tasks)}" '
            f'height="{h + 40}" font-family="sans-serif" font-size="11">',
@@ -177,20 +181,30 @@ def main():
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--workdir")
+    ap.add_argument("--schemes",
+                    help="comma-separated scheme names to run (default: "
+                         "all; full always runs)")
+    ap.add_argument("--tasks", help="comma-separated tasks (default: all)")
     args = ap.parse_args()
     work = args.workdir or tempfile.mkdtemp(prefix="mcutrain-sparse-")
     os.makedirs(work, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
     tasks = make_tasks(work, args.digits_epochs)
     tasks["fmnist-rot90"][1].extend(["--train", str(args.steps)])
-    runs = args.seeds * len(SCHEMES) * len(tasks)
+    if args.tasks:
+        tasks = {t: v for t, v in tasks.items() if t in args.tasks.split(",")}
+    schemes = [(n, o) for n, o in SCHEMES
+               if not args.schemes or n in args.schemes.split(",")]
+    if not any(n == "full" for n, _ in schemes):
+        schemes.insert(0, SCHEMES[0])  # the reference for MAC percentages
+    runs = args.seeds * len(schemes) * len(tasks)
     rows, done = [], 0
     for seed in range(args.seeds):
         onnx_path = os.path.join(work, f"base{seed}.onnx")
         run(["/usr/bin/python3", os.path.join(ROOT, "examples", "fashion-mnist",
                                               "model.py"), "--out", onnx_path,
              "--seed", str(seed)])
-        for name, opts in SCHEMES:
+        for name, opts in schemes:
             tag = re.sub(r"[^a-z0-9]+", "_", name.lower())
             pkg = os.path.join(work, f"{tag}_{seed}")
             run([args.mcutrain, "compile", onnx_path, "-o", pkg, "--name",
@@ -209,10 +223,17 @@ def main():
                                          text).group(1))
                 after = float(re.search(r"after fine-tuning: +([0-9.]+)%",
                                         text).group(1))
+                m = re.search(r"backward MACs done: ([0-9.]+) per step on "
+                              r"average \(([0-9]+) steps, ([0-9]+) skipped\)",
+                              text)
                 rows.append({"task": task, "scheme": name, "seed": seed,
                              "acc_before": before, "acc_after": after,
-                             "bwd_macs": report["macs"]["backward"],
+                             "bwd_macs": float(m.group(1)),
+                             "steps": int(m.group(2)),
+                             "skipped": int(m.group(3)),
                              "saved_bytes": saved_features(report),
+                             "wgrad_feature_bytes":
+                                 report["ram"]["weight_gradient_feature_bytes"],
                              "ram_bytes": report["ram"]["total_bytes"]})
                 done += 1
                 bar = "#" * (30 * done // runs)
@@ -227,9 +248,9 @@ def main():
         wr.writerows(rows)
     summary = []
     for task in tasks:
-        full = [r["bwd_macs"] for r in rows
-                if r["task"] == task and r["scheme"] == "full"][0]
-        for name, _ in SCHEMES:
+        full = np.mean([r["bwd_macs"] for r in rows
+                        if r["task"] == task and r["scheme"] == "full"])
+        for name, _ in schemes:
             sel = [r for r in rows if r["task"] == task and r["scheme"] == name]
             acc = np.array([r["acc_after"] for r in sel])
             summary.append({
@@ -237,16 +258,22 @@ def main():
                 "acc_before": float(np.mean([r["acc_before"] for r in sel])),
                 "acc_mean": float(acc.mean()),
                 "acc_sd": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                "bwd_pct": 100.0 * sel[0]["bwd_macs"] / full,
+                "bwd_pct": 100.0 * float(np.mean([r["bwd_macs"]
+                                                  for r in sel])) / full,
+                "skipped_pct": 100.0 * float(np.mean(
+                    [r["skipped"] / r["steps"] for r in sel])),
                 "saved": sel[0]["saved_bytes"],
+                "wgrad": sel[0]["wgrad_feature_bytes"],
                 "ram": sel[0]["ram_bytes"]})
     lines = ["| task | scheme | accuracy before % | accuracy after % (mean +- sd) "
-             "| backward MACs % of full | saved features B | RAM B |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| backward MACs % of full | steps skipped % | weight-gradient "
+             "features B | saved features B | RAM B |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for s in summary:
         lines.append(f"| {s['task']} | {s['scheme']} | {s['acc_before']:.2f} | "
                      f"{s['acc_mean']:.2f} +- {s['acc_sd']:.2f} | "
-                     f"{s['bwd_pct']:.1f} | {s['saved']:,} | {s['ram']:,} |")
+                     f"{s['bwd_pct']:.1f} | {s['skipped_pct']:.1f} | "
+                     f"{s['wgrad']:,} | {s['saved']:,} | {s['ram']:,} |")
     table = "\n".join(lines)
     print(table)
     svg_plot(summary, os.path.join(args.out, "sparse_experiment.svg"))
@@ -261,13 +288,17 @@ def main():
                 "images) or on sklearn's digits upscaled to 28x28 (1200 "
                 f"training images x {args.digits_epochs} epochs, 597 test "
                 "images). Backward MACs "
-                "are per training step from report.json; saved features are the "
+                "are the mean per training step the generated code reports "
+                "(StepStats::macs minus the forward pass), as % of full "
+                "training's; steps skipped is TinyPropv2's share of steps "
+                "with no backward pass; weight-gradient features are the "
+                "forward activations the weight gradients read (what DGSU and "
+                "static selection keep only the chosen channels of); saved "
+                "features are all the "
                 "activations still live when the backward pass starts; RAM is arena + "
                 "trainable parameters + optimizer/controller state.\n\n"
                 + table + "\n\n![accuracy vs backward MACs]"
-                "(sparse_experiment.svg)\n\nNot yet measured: TinyProp and "
-                "TinyPropv2 (runtime controller done, compiler side not yet)."
-                "\n")
+                "(sparse_experiment.svg)\n")
     shutil.rmtree(work, ignore_errors=True) if not args.workdir else None
     return 0
 

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -46,6 +47,10 @@ struct ModelFacts {
   int64_t sparseWorstMacs = 0, sparseDenseMacs = 0, preSkipMacs = 0;
   int64_t tinypropLayers = 0;
   bool tinyprop2 = false;
+  // Forward activations the weight gradients read (the features a sparse
+  // update saves on: DGSU/static keep only the selected channels); the
+  // step's own inputs are the caller's and not counted.
+  int64_t weightGradFeatureBytes = 0;
   int64_t trainableBytes = 0, frozenBytes = 0, optimizerStateBytes = 0;
   llvm::json::Array ops, params;
   struct Param {
@@ -89,6 +94,35 @@ ModelFacts gatherFacts(ModuleOp module) {
       f.optimizerStateBytes +=
           u.getNumStateBuffers() * u.getGrad().getType().getNumElements() * 4;
     });
+  if (step) {
+    llvm::SmallPtrSet<Operation *, 16> features;
+    auto fromBackward = [](Value v) {
+      Operation *def = v.getDefiningOp();
+      return def && def->hasAttr("mcutrain.backward");
+    };
+    step.walk([&](Operation *op) {
+      SmallVector<Value> inputs;
+      if (auto gw = dyn_cast<nn::Conv2dGradWeightOp>(op))
+        inputs.push_back(gw.getInput());
+      else if (auto gw = dyn_cast<train::SparseConv2dGradWeightOp>(op))
+        inputs.push_back(gw.getInput());
+      else if (auto g = dyn_cast<nn::GemmOp>(op);
+               g && op->hasAttr("mcutrain.backward") && g.getTransA())
+        inputs.append({g.getA(), g.getB()});
+      for (Value v : inputs) {
+        // Through the views TinyProp puts on a Linear layer's input.
+        while (auto r = v.getDefiningOp<nn::ReshapeOp>())
+          if (r->hasAttr("mcutrain.backward"))
+            v = r.getInput();
+          else
+            break;
+        Operation *def = v.getDefiningOp();
+        if (def && !fromBackward(v) && features.insert(def).second)
+          f.weightGradFeatureBytes +=
+              cast<ShapedType>(v.getType()).getNumElements() * 4;
+      }
+    });
+  }
   if (step)
     step.walk([&](Operation *op) {
       if (auto topk = dyn_cast<train::TopkErrorOp>(op)) {
@@ -573,6 +607,7 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
            {"trainable_parameter_bytes", memory.params},
            {"optimizer_state_bytes", memory.state},
            {"runtime_scalar_bytes", memory.other},
+           {"weight_gradient_feature_bytes", facts.weightGradFeatureBytes},
            {"sram_budget_bytes", opts.sramBytes},
            {"peak", llvm::json::Object{{"func", memory.peakFunc},
                                        {"position", memory.peakPosition},

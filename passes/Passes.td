@@ -68,12 +68,19 @@ def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
     tinyprop2[:SMIN,SMAX,ZETA,TAU] (default TAU 0.05): also skips the rest
     of the backward pass and the updates when the output layer's error is
     below TAU times its running maximum (guard-backward).
+    combined[:RATIO[,SMIN,SMAX,ZETA,TAU]]: DGSU with RATIO (default 0.1)
+    for the weight channels, then TinyPropv2 on the errors; a weight
+    gradient then loops over the k kept errors and the selected channels.
+    Depthwise convolutions (group = C) select filters under static/dgsu:
+    filter c reads input channel c only, so the input and the output error
+    are gathered to the selected channels.
   }];
   let options = [
     Option<"sparsity", "sparsity", "std::string", "\"none\"",
            "none | static:RATIO | static:NAME=RATIO,... | dgsu:RATIO | "
            "dgsu:NAME=RATIO,... | tinyprop[:SMIN,SMAX,ZETA] | "
-           "tinyprop2[:SMIN,SMAX,ZETA,TAU]">,
+           "tinyprop2[:SMIN,SMAX,ZETA,TAU] | "
+           "combined[:RATIO[,SMIN,SMAX,ZETA,TAU]]">,
   ];
   let dependentDialects = ["::mcutrain::train::TrainDialect",
                            "::mlir::arith::ArithDialect",

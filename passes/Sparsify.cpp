@@ -196,13 +196,43 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
         return signalPassFailure();
       return;
     }
+    if (spec.consume_front("combined")) {
+      // DGSU's channels for the weight updates, then TinyPropv2's rows for
+      // the errors: combined[:RATIO[,SMIN,SMAX,ZETA,TAU]].
+      auto [ratioText, rest] = spec.consume_front(":")
+                                   ? spec.split(',')
+                                   : std::pair<StringRef, StringRef>("", "");
+      ChannelSpec channels;
+      channels.all = 0.1f;
+      if (!ratioText.empty()) {
+        FailureOr<float> r = parseRatio(ratioText, loc);
+        if (failed(r))
+          return signalPassFailure();
+        channels.all = *r;
+      }
+      std::string tpSpec =
+          rest.empty() ? "tinyprop2" : ("tinyprop2:" + rest).str();
+      FailureOr<TinyPropSpec> tp = parseTinyProp(tpSpec, loc);
+      if (failed(tp))
+        return signalPassFailure();
+      dynamic = true;
+      SmallVector<train::UpdateOp> updates(
+          step.getBody().front().getOps<train::UpdateOp>());
+      for (train::UpdateOp upd : updates)
+        if (failed(sparsify(module, upd, channels)))
+          return signalPassFailure();
+      if (failed(sparsifyTinyProp(module, step, *tp)))
+        return signalPassFailure();
+      return;
+    }
     dynamic = spec.consume_front("dgsu:");
     if (!dynamic && !spec.consume_front("static:")) {
       emitError(loc) << "--sparsity '" << sparsity
                      << "' is not supported (none, static:RATIO, "
                         "static:NAME=RATIO,..., dgsu:RATIO, "
                         "dgsu:NAME=RATIO,..., tinyprop[:SMIN,SMAX,ZETA], "
-                        "tinyprop2[:SMIN,SMAX,ZETA,TAU])";
+                        "tinyprop2[:SMIN,SMAX,ZETA,TAU], "
+                        "combined[:RATIO[,SMIN,SMAX,ZETA,TAU]])";
       return signalPassFailure();
     }
     FailureOr<ChannelSpec> parsed = parseChannelSpec(spec, loc);
@@ -244,10 +274,15 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
       else if (auto g = dyn_cast<nn::GemmOp>(op); g && gemm) {
         if (!g.getTransA() && !g.getTransB() && g.getB() == gemm.getB())
           u.gradInput = &op;
-        else if (g.getTransA() && !g.getTransB() && g.getB() == gemm.getA())
-          u.gradWeight = &op;
+        else if (g.getTransA() && !g.getTransB() && g.getB() != gemm.getB())
+          u.gradWeight = &op; // B: the layer input (DGSU: its gathered part)
       }
     }
+    // Under DGSU a depthwise weight gradient reads the gathered error; it
+    // stays a dense loop over the (kept) error the gather reads.
+    if (u.gradWeight &&
+        u.gradWeight->getOperand(0).getDefiningOp<train::GatherChannelsOp>())
+      u.gradWeight = nullptr;
     for (Operation *op : {u.gradInput, u.gradWeight})
       if (op) {
         Value e = op->getOperand(0);
@@ -257,6 +292,11 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                  failure();
         u.error = e;
       }
+    if (!u.error && !u.gradInput && !u.gradWeight)
+      for (Operation &op : step.getBody().front())
+        if (auto gather = dyn_cast<train::GatherChannelsOp>(op);
+            gather && op.getLoc() == tagged)
+          u.error = gather.getInput();
     return u;
   }
 
@@ -380,13 +420,17 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                       dy, w, idx, count, ones, zeros, ones, one));
         }
         if (Operation *gw = users->gradWeight) {
+          // Input [1, in] (or, under DGSU, its gathered [1, m]).
           b.setInsertionPoint(gw);
+          Value in = cast<nn::GemmOp>(gw).getB();
+          int64_t inCh = cast<RankedTensorType>(in.getType()).getDimSize(1);
           Value dy = reshape(kept, {1, ws[0], 1, 1});
-          Value x = reshape(gemm.getA(), {1, ws[1], 1, 1});
+          Value x = reshape(in, {1, inCh, 1, 1});
           replace(gw, train::SparseConv2dGradWeightOp::create(
                           b, tagged,
-                          RankedTensorType::get(conv4(ws), b.getF32Type()), dy,
-                          x, idx, count, ones, zeros, ones, one));
+                          RankedTensorType::get({ws[0], inCh, 1, 1},
+                                                b.getF32Type()),
+                          dy, x, idx, count, ones, zeros, ones, one));
         }
       }
       ++depth;
@@ -426,11 +470,18 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     Value input;
     unsigned inputOperand = 0;
     int64_t weightAxis = 1;
+    bool depthwise = false;
     if (auto conv = dyn_cast_or_null<nn::Conv2dGradWeightOp>(producer)) {
-      if (conv.getGroup() != 1)
-        return success(); // depthwise/grouped: every channel is its own
+      auto ws = conv.getWeightGrad().getType().getShape();
+      depthwise = conv.getGroup() == ws[0] && ws[1] == 1 &&
+                  conv.getInput().getType().getDimSize(1) == ws[0];
+      if (conv.getGroup() != 1 && !depthwise)
+        return success(); // grouped: no channel selection
       input = conv.getInput();
       inputOperand = 1;
+      // Depthwise: filter c reads input channel c alone, so selecting input
+      // channels selects filters (axis 0) and their output errors too.
+      weightAxis = depthwise ? 0 : 1;
     } else if (auto gemm = dyn_cast_or_null<nn::GemmOp>(producer)) {
       // derive-backward's weight gradients are dy^T x (weight [out, in])
       // and x^T dy (weight [in, out]); dy comes from a backward op, x from
@@ -546,6 +597,19 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     b.setInsertionPoint(producer);
     Operation *sparse = b.clone(*producer);
     sparse->setOperand(inputOperand, selected);
+    if (depthwise) {
+      auto conv = cast<nn::Conv2dGradWeightOp>(sparse);
+      auto dyType = conv.getOutputGrad().getType();
+      SmallVector<int64_t> dyShape(dyType.getShape());
+      dyShape[1] = m;
+      b.setInsertionPoint(sparse);
+      auto dySelected = train::GatherChannelsOp::create(
+          b, producer->getLoc(), RankedTensorType::get(dyShape, b.getF32Type()),
+          conv.getOutputGrad(), idx, b.getI64IntegerAttr(1));
+      dySelected->setAttr("mcutrain.backward", b.getUnitAttr());
+      conv.getOutputGradMutable().assign(dySelected);
+      conv.setGroup(m);
+    }
     SmallVector<int64_t> gradShape(ws);
     gradShape[weightAxis] = m;
     sparse->getResult(0).setType(

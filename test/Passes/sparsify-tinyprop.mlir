@@ -1,5 +1,6 @@
 // RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=tinyprop" | FileCheck %s
 // RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=tinyprop2:0.2,0.8,0.25,0.1" | FileCheck %s --check-prefix=V2
+// RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=combined:0.5" | FileCheck %s --check-prefix=COMB
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=tinyprop:0.9,0.1,0.5" 2>&1 | FileCheck %s --check-prefix=ORDER
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=tinyprop:0.1,0.9" 2>&1 | FileCheck %s --check-prefix=FIELDS
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=tinyprop3" 2>&1 | FileCheck %s --check-prefix=KIND
@@ -31,6 +32,16 @@
 // S_max zeta^depth: round(18 x 0.8 x 0.25) = 4.
 // V2: train.topk_error %{{.*}} {depth = 0 : i64, {{.*}}tau = 1.000000e-01 : f32, zeta = 2.500000e-01 : f32} : tensor<1x3xf32> -> tensor<2xi32>
 // V2: train.topk_error %{{.*}} {depth = 1 : i64, layer = 1 : i64, mcutrain.backward, s_max = 8.000000e-01 : f32, s_min = 2.000000e-01 : f32, zeta = 2.500000e-01 : f32} : tensor<1x2x3x3xf32> -> tensor<4xi32>
+
+// Combined: the fc weight gradient loops over the kept errors and the
+// DGSU-gathered half of its input channels.
+// COMB: %[[SEL:.*]] = train.dgsu_select {{.*}} : tensor<4xi32>
+// COMB: %[[X:.*]] = train.gather_channels %{{.*}}, %[[SEL]] {axis = 1 : i64} : (tensor<1x8xf32>, tensor<4xi32>) -> tensor<1x4xf32>
+// COMB: train.topk_error {{.*}}tau = 5.000000e-02
+// COMB: %[[X4:.*]] = nn.reshape %[[X]] {{.*}} -> tensor<1x4x1x1xf32>
+// COMB: %[[GW:.*]] = train.sparse_conv2d_grad_weight %{{.*}}, %[[X4]], {{.*}} -> tensor<3x4x1x1xf32>
+// COMB: %[[G:.*]] = nn.reshape %[[GW]] {{.*}} -> tensor<3x4xf32>
+// COMB: train.update @fw, %[[G]] channels(%[[SEL]] : tensor<4xi32>)
 
 // ORDER: tinyprop: need 0 <= SMIN <= SMAX <= 1, SMAX > 0
 // FIELDS: tinyprop: expected SMIN,SMAX,ZETA

@@ -413,12 +413,22 @@ def main():
         mask_static_channels(model, trained, float(args.sparsity[7:]))
     dgsu_ratio = (float(args.sparsity[5:]) if args.sparsity.startswith("dgsu:")
                   else None)
+    if args.sparsity.startswith("combined"):
+        fields = args.sparsity.partition(":")[2].split(",")
+        dgsu_ratio = float(fields[0]) if fields[0] else 0.1
+        args.sparsity = "tinyprop2" + (":" + ",".join(fields[1:])
+                                       if len(fields) > 1 else "")
     tinyprop = tinyprop_spec(args.sparsity)
     if tinyprop is not None:
         hook_tinyprop(model, tinyprop, xs[0])
-    selectable = {id(m.weight) for m in model.modules()
+    # Selectable weights and their channel axis: input channels, or the
+    # filters of a depthwise convolution.
+    selectable = {id(m.weight): 1 for m in model.modules()
                   if isinstance(m, nn.Linear) or
                   (isinstance(m, nn.Conv2d) and m.groups == 1)}
+    selectable.update({id(m.weight): 0 for m in model.modules()
+                       if isinstance(m, nn.Conv2d) and m.groups > 1 and
+                       m.groups == m.in_channels == m.out_channels})
     wd = args.weight_decay
     if args.optimizer == "sgd":
         opt = torch.optim.SGD(trained, lr=args.lr, weight_decay=wd)
@@ -464,14 +474,15 @@ def main():
             # gradient on them and leave every other channel exactly alone.
             import math
             shape = t.shape
-            ch = shape[1]
+            axis = selectable[id(t)]
+            ch = shape[axis]
             m = min(max(math.ceil(dgsu_ratio * ch), 1), ch)
-            d = np.moveaxis(g_c.reshape(shape), 1, 0).reshape(ch, -1)
+            d = np.moveaxis(g_c.reshape(shape), axis, 0).reshape(ch, -1)
             touched = np.flatnonzero(np.any(d != 0, axis=1))
             worst[f"dgsu {n} touches <= {m} of {ch} channels"] = \
                 0.0 if 0 < len(touched) <= m else 1.0
             mask = np.zeros(shape)
-            mask[:, touched] = 1.0
+            mask[(slice(None),) * axis + (touched,)] = 1.0
             g_ref = g_ref * mask.ravel()
         scale = max(float(np.max(np.abs(g_ref))), 1e-3 * float(np.max(np.abs(c0))),
                     1e-30)

@@ -90,7 +90,8 @@ static cl::opt<std::string> sparsity(
              "the error each step; defaults 0.1,0.9,0.5; batch 1); "
              "tinyprop2[:SMIN,SMAX,ZETA,TAU] (also skips the backward pass "
              "when the output error is below TAU x its running max; TAU "
-             "0.05)"),
+             "0.05); combined[:RATIO[,SMIN,SMAX,ZETA,TAU]] (DGSU channels "
+             "and TinyPropv2 errors together; RATIO 0.1)"),
     cl::init("none"), cl::sub(compileCmd));
 static cl::opt<std::string>
     sram("sram",
