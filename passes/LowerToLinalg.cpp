@@ -1372,7 +1372,7 @@ struct LowerToLinalgPass
         states.push_back(st.getSymName());
       }
     }
-    // Each training step first advances the counters.
+    // Each training step advances the counters.
     SmallVector<func::FuncOp> steps;
     for (auto u : updates) {
       auto f = u->getParentOfType<func::FuncOp>();
@@ -1388,13 +1388,19 @@ struct LowerToLinalgPass
                        : arith::MulFOp::create(ob, loc, v, c).getResult();
       memref::StoreOp::create(ob, loc, next, m, ValueRange{});
     };
+    // Right before the step's first update, as part of the backward pass: a
+    // step TinyPropv2 skips (guard-backward) does not count.
     for (auto f : steps) {
-      b.setInsertionPointToStart(&f.getBody().front());
-      scale(b, f.getLoc(), train::kStepCountGlobal, 1.0f, true);
+      train::UpdateOp first =
+          *f.getBody().front().getOps<train::UpdateOp>().begin();
+      b.setInsertionPoint(first);
+      Location loc = FusedLoc::get(b.getContext(), {f.getLoc()},
+                                   b.getStringAttr("mcutrain.backward"));
+      scale(b, loc, train::kStepCountGlobal, 1.0f, true);
       if (adam) {
-        scale(b, f.getLoc(), train::kBeta1PowerGlobal,
+        scale(b, loc, train::kBeta1PowerGlobal,
               adam->getBeta1().convertToFloat(), false);
-        scale(b, f.getLoc(), train::kBeta2PowerGlobal,
+        scale(b, loc, train::kBeta2PowerGlobal,
               adam->getBeta2().convertToFloat(), false);
       }
     }

@@ -392,12 +392,13 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                           conv.getGroupAttr()));
         }
         if (Operation *gw = users->gradWeight) {
+          // The gradient's own input: under DGSU only the selected channels.
           b.setInsertionPoint(gw);
           replace(gw, train::SparseConv2dGradWeightOp::create(
                           b, tagged, gw->getResult(0).getType(), kept,
-                          conv.getInput(), idx, count, conv.getStridesAttr(),
-                          conv.getPadsAttr(), conv.getDilationsAttr(),
-                          conv.getGroupAttr()));
+                          cast<nn::Conv2dGradWeightOp>(gw).getInput(), idx,
+                          count, conv.getStridesAttr(), conv.getPadsAttr(),
+                          conv.getDilationsAttr(), conv.getGroupAttr()));
         }
       } else {
         // A Linear layer is a 1x1 convolution of a 1x1 image.

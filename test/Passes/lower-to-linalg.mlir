@@ -1,4 +1,4 @@
-// RUN: mcutrain-opt %s --mcutrain-lower-to-linalg | FileCheck %s
+// RUN: mcutrain-opt %s --mcutrain-lower-to-linalg --mlir-print-debuginfo | FileCheck %s
 
 // CHECK-DAG: #[[XMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d5 * 2 + d3, d6 * 2 + d4)>
 // CHECK-DAG: #[[WMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d2, d3, d4)>
@@ -12,10 +12,6 @@
 // CHECK-DAG: memref.global "public" constant @fw : memref<3x8xf32> = dense<5.000000e-02> {mcutrain.trainable = false}
 
 // CHECK-LABEL: func.func @f
-// A training step first advances the step count.
-// CHECK: memref.get_global @mcutrain_step_count
-// CHECK: arith.addf
-// CHECK: memref.store
 // Parameters are read in place (restrict: no copy).
 // CHECK: %[[CWM:.*]] = memref.get_global @cw : memref<2x1x3x3xf32>
 // CHECK: %[[CW:.*]] = bufferization.to_tensor %[[CWM]] restrict
@@ -29,6 +25,11 @@
 // CHECK: arith.addf
 // The weight gradient reduces over batch and output positions.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// Right before the first update the step count advances (as part of the
+// backward pass: a step TinyPropv2 skips does not count).
+// CHECK: memref.get_global @mcutrain_step_count
+// CHECK: arith.addf
+// CHECK: memref.store {{.*}} loc(#[[BWD:.*]])
 // The update stays for bufferization (it writes the global in place).
 // CHECK: train.update @cw
 // Reshape is a view: collapse then expand.
@@ -43,6 +44,7 @@
 // CHECK: memref.get_global @cw :
 // CHECK: linalg.generic
 // CHECK: memref.get_global @mcutrain_step_count
+// CHECK: #[[BWD]] = loc(fused<"mcutrain.backward">
 module {
   ml_program.global private mutable @cw(dense<0.1> : tensor<2x1x3x3xf32>) : tensor<2x1x3x3xf32>
   ml_program.global private @fw(dense<0.05> : tensor<3x8xf32>) : tensor<3x8xf32>

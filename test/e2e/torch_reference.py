@@ -115,10 +115,23 @@ int main(int argc, char **argv) {
   std::fwrite(out.data(), 4, out.size(), pf);
   std::fclose(pf);
   // With lr = 1 one step moves every parameter by minus its gradient.
+  // Warm-up steps with lr = 0 leave the parameters alone but advance the
+  // run-time controllers (DGSU's rotation, TinyProp's running maxima).
   float compiledLr = m::learning_rate();
+  m::set_learning_rate(0.0f);
+  for (int s = 1; s <= %(warmup)d; ++s)
+    m::train_step(&x[s * m::kInputSize], &y[s * %(label_size)s]);
   m::set_learning_rate(1.0f);
   m::train_step(x.data(), y.data());
   dumpParams("gradstep.bin");
+  {
+    // The share of its errors each sparse layer kept (k / n), output first.
+    const mcutrain::StepStats &st = m::last_step();
+    std::FILE *rf = std::fopen("ratios.txt", "w");
+    for (std::size_t i = 0; i < st.num_sparse_layers; ++i)
+      std::fprintf(rf, "%%.9g\n", st.layer_ratios[i]);
+    std::fclose(rf);
+  }
   m::init();
   m::set_learning_rate(compiledLr);
   std::FILE *lf = std::fopen("losses.bin", "wb");
@@ -238,11 +251,12 @@ def tinyprop_spec(sparsity):
     return vals
 
 
-def hook_tinyprop(model, spec, x0):
-    """The first step of TinyProp in PyTorch: each Conv2d/Linear output
-    error keeps its k = round(n S_max zeta^depth) largest magnitudes (the
-    running maximum equals the first error), the rest is zeroed before the
-    layer's gradients use it."""
+def hook_tinyprop(model, spec, x0, ratios=None):
+    """One step of TinyProp in PyTorch: each Conv2d/Linear output error
+    keeps its k largest magnitudes, the rest is zeroed before the layer's
+    gradients use it. k = round(n S_max zeta^depth) on the first step (the
+    running maximum equals the first error), else round(n ratio) from the
+    ratios the generated code reports (output layer first)."""
     _, s_max, zeta, _ = spec
     order = []
     handles = [m.register_forward_hook(lambda m, i, o: order.append(m))
@@ -261,6 +275,8 @@ def hook_tinyprop(model, spec, x0):
         for _ in range(depth[module]):
             r = np.float32(r * np.float32(zeta))
         k = int(np.float32(n) * r + np.float32(0.5))
+        if ratios is not None:
+            k = int(round(ratios[depth[module]] * n))
         k = min(max(k, 1), n)
 
         def mask(g):
@@ -312,6 +328,11 @@ def main():
                          "channels of largest L2 norm; dgsu:RATIO; "
                          "tinyprop[2]:SMIN,SMAX,ZETA[,TAU]: the reference "
                          "keeps the top-k output errors of each layer")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="steps with lr 0 (on samples 1..N) before the "
+                         "gradient step, so run-time selections are not "
+                         "the first step's; TinyProp's k then comes from the "
+                         "generated code's StepStats")
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--lr-decay", type=float, default=0.0)
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
@@ -371,6 +392,7 @@ def main():
             "name": name, "steps": steps,
             "label": "float" if mse else "std::int32_t",
             "label_size": "m::kOutputSize" if mse else "m::kBatch",
+            "warmup": args.warmup,
             "bad_label_check": "" if mse else BAD_LABEL_CHECK})
     flags = ["-std=c++17", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
              "-fno-exceptions", "-fno-rtti", "-Ipkg"]
@@ -420,7 +442,10 @@ def main():
                                        if len(fields) > 1 else "")
     tinyprop = tinyprop_spec(args.sparsity)
     if tinyprop is not None:
-        hook_tinyprop(model, tinyprop, xs[0])
+        ratios = None
+        if args.warmup:
+            ratios = [float(v) for v in open("ratios.txt").read().split()]
+        hook_tinyprop(model, tinyprop, xs[0], ratios)
     # Selectable weights and their channel axis: input channels, or the
     # filters of a depthwise convolution.
     selectable = {id(m.weight): 1 for m in model.modules()
