@@ -316,6 +316,25 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
   if (failed(extractParams(*module, params)))
     return failure();
 
+  // What a checkpoint carries: every RAM global but the arenas (scratch)
+  // and the last step's statistics.
+  struct StateBlockInfo {
+    std::string symbol;
+    int64_t bytes;
+  };
+  std::vector<StateBlockInfo> stateBlocks;
+  for (auto g : module->getOps<emitc::GlobalOp>()) {
+    StringRef sym = g.getSymName();
+    if (g.getConstSpecifier() || sym.starts_with("mcutrain_arena") ||
+        sym == train::kDynamicMacsGlobal || sym == train::kTinyPropSkipGlobal ||
+        sym == train::kTinyPropRatioGlobal)
+      continue;
+    auto arr = cast<emitc::ArrayType>(g.getType());
+    int64_t elementBytes =
+        std::max<int64_t>(1, arr.getElementType().getIntOrFloatBitWidth() / 8);
+    stateBlocks.push_back({sym.str(), arr.getNumElements() * elementBytes});
+  }
+
   std::string code;
   llvm::raw_string_ostream codeOs(code);
   if (failed(emitc::translateToCpp(*module, codeOs)))
@@ -364,7 +383,8 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
     << ". Do not edit.\n"
     << "#ifndef MCUTRAIN_" << n << "_H\n#define MCUTRAIN_" << n << "_H\n\n"
     << "#include <cstddef>\n#include <cstdint>\n\n"
-    << "#include \"mcutrain_runtime.h\"\n\n"
+    << "#include \"mcutrain_runtime.h\"\n"
+    << (training ? "#include \"mcutrain_checkpoint.h\"\n" : "") << "\n"
     << "namespace " << n << " {\n"
     << "inline constexpr std::size_t kBatch = " << batch << ";\n";
   for (size_t i = 0; i < numIn; ++i)
@@ -424,6 +444,24 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
       << "/// The SGD learning rate (starts at the compiled-in --lr).\n"
       << "void set_learning_rate(float lr);\n"
       << "float learning_rate();\n";
+  if (training)
+    h << "\n/// The training state a checkpoint carries: trainable "
+         "parameters,\n"
+      << "/// optimizer state, step counters, learning rate, sparse-update\n"
+      << "/// controllers.\n"
+      << "inline constexpr std::size_t kNumCheckpointBlocks = "
+      << stateBlocks.size() << ";\n"
+      << "extern const mcutrain::StateBlock kCheckpointBlocks["
+      << std::max<size_t>(stateBlocks.size(), 1) << "];\n"
+      << "/// Each of the storage's two slots needs this many bytes.\n"
+      << "std::size_t checkpoint_bytes();\n"
+      << "/// Saves the training state into the slot not holding the newest\n"
+      << "/// checkpoint (a power cut keeps the previous one loadable).\n"
+      << "bool save_checkpoint(mcutrain::CheckpointStorage &storage);\n"
+      << "/// Loads the newest good checkpoint: its sequence number, 0 if "
+         "none.\n"
+      << "std::uint32_t load_checkpoint(mcutrain::CheckpointStorage "
+         "&storage);\n";
   h << "\ninline constexpr std::size_t kNumTrainableParams = "
     << facts.trainable.size() << ";\n"
     << "/// The trainable parameters, in the order of the ONNX graph.\n"
@@ -512,6 +550,26 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
       << "  detail::" << train::kLearningRateGlobal << "[0] = lr;\n}\n"
       << "float learning_rate() { return detail::" << train::kLearningRateGlobal
       << "[0]; }\n\n";
+  if (training) {
+    c << "const mcutrain::StateBlock kCheckpointBlocks["
+      << std::max<size_t>(stateBlocks.size(), 1) << "] = {\n";
+    for (const auto &blk : stateBlocks)
+      c << "    {\"" << blk.symbol << "\", detail::" << blk.symbol << ", "
+        << blk.bytes << "},\n";
+    if (stateBlocks.empty())
+      c << "    {nullptr, nullptr, 0},\n";
+    c << "};\n\n"
+      << "std::size_t checkpoint_bytes() {\n"
+      << "  return mcutrain::checkpoint_bytes(kCheckpointBlocks, "
+         "kNumCheckpointBlocks);\n}\n"
+      << "bool save_checkpoint(mcutrain::CheckpointStorage &storage) {\n"
+      << "  return mcutrain::save_checkpoint(storage, kCheckpointBlocks,\n"
+      << "                                   kNumCheckpointBlocks);\n}\n"
+      << "std::uint32_t load_checkpoint(mcutrain::CheckpointStorage "
+         "&storage) {\n"
+      << "  return mcutrain::load_checkpoint(storage, kCheckpointBlocks,\n"
+      << "                                   kNumCheckpointBlocks);\n}\n\n";
+  }
   c << "const mcutrain::ParamInfo kTrainableParams["
     << std::max<size_t>(facts.trainable.size(), 1) << "] = {\n";
   for (const auto &p : facts.trainable) {
@@ -663,6 +721,8 @@ static LogicalResult writePackage(const BuiltPackage &pkg, StringRef outDir,
   for (auto &[file, text] : files)
     ok &= succeeded(writeFile(tmp, file, *text));
   ok &= succeeded(writeFile(tmp, "mcutrain_runtime.h", runtime));
+  ok &= succeeded(
+      writeFile(tmp, "mcutrain_checkpoint.h", checkpointHeaderText().str()));
   if (!ok) {
     llvm::sys::fs::remove_directories(tmp);
     return emitError(cli) << "cannot write into '" << tmp << "'", failure();
