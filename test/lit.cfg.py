@@ -17,6 +17,7 @@ config.test_exec_root = os.path.join(config.mcutrain_obj_root, "test")
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%src_root", config.mcutrain_src_root))
 config.substitutions.append(("%cxx", shutil.which("g++") or "g++"))
+config.substitutions.append(("%tools_dir", config.mcutrain_tools_dir))
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
