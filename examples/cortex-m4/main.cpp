@@ -46,6 +46,13 @@ float accuracy() {
   return 100.0f * (float)right / (float)kTestImages;
 }
 
+void printAccuracy(const char *when, float percent) {
+  semihosting::Line l;
+  l << "accuracy " << when << ": ";
+  l.fixed(percent, 2) << "%";
+  l.print();
+}
+
 } // namespace
 
 extern "C" void SysTick_Handler() { sysTickWraps = sysTickWraps + 1; }
@@ -79,10 +86,7 @@ int main() {
      << " B; MACs per training step " << (std::uint64_t)model::kTrainStepMacs;
   l0.print();
   float before = accuracy();
-  Line l1;
-  l1 << "accuracy before: ";
-  l1.fixed(before, 2) << "%";
-  l1.print();
+  printAccuracy("before", before);
 
   float firstLoss = 0.0f, lastLoss = 0.0f;
   std::uint64_t trainTicks = 0, macs = 0, steps = 0;
@@ -107,10 +111,7 @@ int main() {
     l.print();
   }
   float after = accuracy();
-  Line l2;
-  l2 << "accuracy after: ";
-  l2.fixed(after, 2) << "%";
-  l2.print();
+  printAccuracy("after", after);
   double instructions = (double)trainTicks * perTick;
   Line l3;
   l3 << "instructions per training step: "

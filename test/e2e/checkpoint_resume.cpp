@@ -2,33 +2,11 @@
 // package's save_checkpoint/load_checkpoint carry parameters, optimizer
 // state, counters and the sparse-update controllers.
 #include "net.h"
+#include "ram_checkpoint_storage.h"
 
 #include <cstdio>
 #include <cstring>
 #include <vector>
-
-class RamStorage : public mcutrain::CheckpointStorage {
-public:
-  explicit RamStorage(std::size_t bytes) {
-    for (auto &s : slots)
-      s.assign(bytes, 0xFF);
-  }
-  bool read(unsigned slot, std::size_t offset, void *dst,
-            std::size_t n) override {
-    if (slot > 1 || offset + n > slots[slot].size())
-      return false;
-    std::memcpy(dst, slots[slot].data() + offset, n);
-    return true;
-  }
-  bool write(unsigned slot, std::size_t offset, const void *src,
-             std::size_t n) override {
-    if (slot > 1 || offset + n > slots[slot].size())
-      return false;
-    std::memcpy(slots[slot].data() + offset, src, n);
-    return true;
-  }
-  std::vector<unsigned char> slots[2];
-};
 
 static std::uint32_t rng = 7;
 static float nextFloat() {
@@ -81,8 +59,7 @@ int main() {
   bool same = first.size() == second.size() &&
               std::memcmp(first.data(), second.data(),
                           first.size() * sizeof(float)) == 0 &&
-              std::memcmp(p1.data(), p2.data(), p1.size() * sizeof(float)) ==
-                  0;
+              std::memcmp(p1.data(), p2.data(), p1.size() * sizeof(float)) == 0;
   std::printf("%s resumed run: %d steps, losses and parameters bit-identical "
               "(saved %d, sequence %u, skipped steps in the first run %u)\n",
               saved && seq == 1 && same ? "ok  " : "FAIL", more, (int)saved,

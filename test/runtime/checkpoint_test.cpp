@@ -3,6 +3,7 @@
 // new state, never a mix. Prints one line per check and a closing
 // "N passed, M failed"; exits non-zero on a failure.
 #include "mcutrain_checkpoint.h"
+#include "ram_checkpoint_storage.h"
 
 #include <cstdio>
 #include <cstring>
@@ -17,33 +18,6 @@ static void check(bool ok, const char *what) {
 
 /// Two slots in RAM, erased to 0xFF like flash; after `budget` more bytes
 /// the power goes: the write stores what fits and fails.
-class RamStorage : public mcutrain::CheckpointStorage {
-public:
-  explicit RamStorage(std::size_t bytes) {
-    for (auto &s : slots)
-      s.assign(bytes, 0xFF);
-  }
-  bool read(unsigned slot, std::size_t offset, void *dst,
-            std::size_t n) override {
-    if (slot > 1 || offset + n > slots[slot].size())
-      return false;
-    std::memcpy(dst, slots[slot].data() + offset, n);
-    return true;
-  }
-  bool write(unsigned slot, std::size_t offset, const void *src,
-             std::size_t n) override {
-    if (slot > 1 || offset + n > slots[slot].size())
-      return false;
-    std::size_t fits = n < budget ? n : budget;
-    std::memcpy(slots[slot].data() + offset, src, fits);
-    budget -= fits;
-    written += fits;
-    return fits == n;
-  }
-  std::vector<unsigned char> slots[2];
-  std::size_t budget = (std::size_t)-1, written = 0;
-};
-
 // The state of a small model: parameters, optimizer state, counters.
 static float weights[37];
 static float momentum[37];
