@@ -50,6 +50,40 @@ def main():
         [helper.make_node("Conv", ["x", "cw"], ["y"], name="dw_conv", group=3)],
         "grouped", [x], [y], [weight("cw", (4, 2, 3, 3), 5)]),
         os.path.join(out, "grouped.onnx"))
+    # A parameter nobody provides.
+    g = onnx.load(os.path.join(out, "mlp.onnx")).graph
+    inits = [i for i in g.initializer if i.name != "w2"]
+    save(helper.make_graph(g.node, "missing", g.input, g.output, inits),
+         os.path.join(out, "missing_init.onnx"))
+    # Gemm's weight does not fit its input (8 features, weight for 7).
+    inits = [weight("w1", (16, 7), 1) if i.name == "w1" else i
+             for i in g.initializer]
+    save(helper.make_graph(g.node, "mismatch", g.input, g.output, inits),
+         os.path.join(out, "shape_mismatch.onnx"))
+    # Opset 7: Gemm/MatMul/Add/Relu mean what they mean at 13 (imports);
+    # BatchNormalization-7's spatial=0 (per-element statistics) does not.
+    mlp(os.path.join(out, "opset7.onnx"), opset=7)
+    x4 = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])
+    ones = numpy_helper.from_array(np.ones(2, np.float32), "s")
+    save(helper.make_graph(
+        [helper.make_node("BatchNormalization", ["x", "s", "s", "s", "s"],
+                          ["y"], name="bn7", spatial=0)],
+        "bn7", [x4], [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                   None)], [ones]),
+        os.path.join(out, "opset7_bn.onnx"), opset=7)
+    # An operator from a domain mcutrain does not know.
+    model = onnx.load(os.path.join(out, "mlp.onnx"))
+    model.graph.node[1].domain = "com.example.custom"
+    model.opset_import.append(helper.make_opsetid("com.example.custom", 1))
+    onnx.save(model, os.path.join(out, "unknown_domain.onnx"))
+    # A cycle: a -> b -> a.
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    save(helper.make_graph(
+        [helper.make_node("Add", ["x", "b"], ["a"], name="first"),
+         helper.make_node("Relu", ["a"], ["b"], name="second"),
+         helper.make_node("Relu", ["b"], ["y"], name="out")],
+        "cyclic", [x], [y]), os.path.join(out, "cyclic.onnx"))
     with open(os.path.join(out, "not_onnx.onnx"), "wb") as f:
         f.write(b"this is a text file, not a protobuf\n" * 4)
     with open(os.path.join(out, "truncated.onnx"), "wb") as f:
