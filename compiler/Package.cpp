@@ -326,7 +326,7 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
   for (auto g : module->getOps<emitc::GlobalOp>()) {
     StringRef sym = g.getSymName();
     if (g.getConstSpecifier() || sym.starts_with("mcutrain_arena") ||
-        sym == train::kDynamicMacsGlobal || sym == train::kTinyPropSkipGlobal ||
+        sym == train::kDynamicMacsGlobal || sym == train::kSkipStepGlobal ||
         sym == train::kTinyPropRatioGlobal)
       continue;
     auto arr = cast<emitc::ArrayType>(g.getType());
@@ -509,26 +509,38 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
   if (training && !mse)
     c << "float train_step(const float *input, const std::int32_t *labels) "
          "{\n"
-      << "  if (!mcutrain::labels_valid(labels, kBatch, kNumClasses)) {\n"
+      << "  bool finite = mcutrain::all_finite(input, kInputSize);\n"
+      << "  if (!finite || !mcutrain::labels_valid(labels, kBatch, "
+         "kNumClasses)) {\n"
       << "    stats.loss = NAN;\n    stats.skipped = true;\n"
+      << "    stats.non_finite = !finite;\n"
       << "    stats.rejected_input = true;\n    stats.macs = 0;\n"
       << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
       << resetDynamic
       << "  float loss = detail::train_step(const_cast<float *>(input),\n"
       << "                                  const_cast<std::int32_t "
          "*>(labels));\n";
+  // A skipped step (non-finite loss, TinyPropv2) did the forward pass and
+  // the backward MACs before the decision.
+  // The flag: 1 skipped (non-finite loss or TinyPropv2), 2 an update was
+  // dropped for a non-finite gradient.
+  std::string flag = "detail::" + train::kSkipStepGlobal.str() + "[0]";
+  std::string skipped = flag + " == 1";
+  std::string nonFinite = "!(loss - loss == 0.0f) || " + flag + " == 2";
   if (training && !facts.tinypropLayers)
-    c << "  stats.loss = loss;\n  stats.skipped = false;\n"
+    c << "  stats.loss = loss;\n  stats.skipped = " << skipped << ";\n"
+      << "  stats.non_finite = " << nonFinite << ";\n"
       << "  stats.rejected_input = false;\n"
-      << "  stats.macs = kTrainStepMacs;\n  stats.backprop_ratio = 1.0f;\n"
+      << "  stats.macs = stats.skipped ? kTrainStepMacs - kBackwardMacs\n"
+      << "                             : kTrainStepMacs;\n"
+      << "  stats.backprop_ratio = stats.skipped ? 0.0f : 1.0f;\n"
+      << "  if (stats.skipped)\n    ++stats.skipped_steps;\n"
       << "  ++stats.steps;\n  return loss;\n}\n\n";
   if (training && facts.tinypropLayers)
     c << "  stats.loss = loss;\n"
-      << "  stats.skipped = "
-      << (facts.tinyprop2
-              ? "detail::" + train::kTinyPropSkipGlobal.str() + "[0] != 0"
-              : std::string("false"))
-      << ";\n  stats.rejected_input = false;\n"
+      << "  stats.skipped = " << skipped << ";\n"
+      << "  stats.non_finite = " << nonFinite << ";\n"
+      << "  stats.rejected_input = false;\n"
       << "  std::uint64_t backward = stats.skipped ? " << facts.preSkipMacs
       << "u\n      : kBackwardMacs - " << facts.sparseWorstMacs
       << "u + detail::" << train::kDynamicMacsGlobal << "[0];\n"

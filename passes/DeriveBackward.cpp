@@ -207,6 +207,18 @@ struct DeriveBackwardPass
             : train::CrossEntropyLossOp::create(b, lossLoc, scalarType, logits,
                                                 labels)
                   .getResult();
+    // A sample whose loss is not finite touches no weight: the first skip
+    // decision of the step (guard-backward puts the backward pass under it).
+    train::FiniteGuardOp::create(b, lossLoc, lossValue);
+    if (!module.lookupSymbol(train::kSkipStepGlobal)) {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(step);
+      auto flag = memref::GlobalOp::create(
+          b, step.getLoc(), train::kSkipStepGlobal, b.getStringAttr("private"),
+          MemRefType::get({1}, b.getI32Type()), Attribute(),
+          /*constant=*/false, IntegerAttr());
+      flag->setAttr("mcutrain.zero_at_init", b.getUnitAttr());
+    }
     // The attribute marks backward ops for MAC counting; the location tag
     // survives lowering, so the planner can tell gradients from activations.
     auto tagBackward = [&](Operation *op) {

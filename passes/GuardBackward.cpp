@@ -1,11 +1,11 @@
-//===- GuardBackward.cpp - TinyPropv2: skip the backward pass -------------===//
+//===- GuardBackward.cpp - skipped steps do no backward work --------------===//
 //
-// TinyPropv2 decides at the output layer's error whether a step's backward
-// pass is worth doing. The decision is a runtime call that writes
-// mcutrain_tinyprop_skip; this pass makes the rest of the backward pass and
-// the updates conditional on it. It runs after planning because the planner
-// works on one straight-line block; the plan stays valid since guarded ops
-// keep their order and a skipped op touches no buffer.
+// A step is skipped when its loss is not finite (train.finite_guard) or,
+// under TinyPropv2, when the output layer's error is small. The decisions
+// are runtime calls that write mcutrain_skip_step; this pass makes the rest
+// of the backward pass and the updates conditional on it. It runs after
+// planning because the planner works on one straight-line block; the plan stays
+// valid since guarded ops keep their order and a skipped op touches no buffer.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -46,17 +46,14 @@ struct GuardBackwardPass
     if (func.isExternal())
       return success();
     Block &body = func.getBody().front();
+    // After the last decision (each only adds reasons to skip).
     Operation *decision = nullptr;
     for (Operation &op : body)
-      if (op.hasAttr("mcutrain.skip_decision")) {
-        if (decision)
-          return op.emitError("more than one skip decision in a step");
+      if (op.hasAttr("mcutrain.skip_decision"))
         decision = &op;
-      }
     if (!decision)
       return success();
-    auto flag =
-        module.lookupSymbol<memref::GlobalOp>(train::kTinyPropSkipGlobal);
+    auto flag = module.lookupSymbol<memref::GlobalOp>(train::kSkipStepGlobal);
     if (!flag)
       return decision->emitError("skip flag global missing");
     SmallVector<Operation *> guarded;
@@ -71,7 +68,7 @@ struct GuardBackwardPass
       // Stays before the guard: must not write what guarded ops read.
       if (!isMemoryEffectFree(op) &&
           !(isa<memref::LoadOp, memref::GetGlobalOp>(op)))
-        return op->emitError("writes memory after TinyPropv2's skip decision "
+        return op->emitError("writes memory after the step's skip decision "
                              "but is not part of the backward pass");
     }
     if (guarded.empty())

@@ -36,7 +36,8 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
   let dependentDialects = ["::mcutrain::nn::NNDialect",
                            "::mcutrain::train::TrainDialect",
                            "::mlir::tensor::TensorDialect",
-                           "::mlir::func::FuncDialect"];
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
@@ -142,15 +143,16 @@ def PlanMemoryPass : Pass<"mcutrain-plan-memory", "mlir::ModuleOp"> {
 }
 
 def GuardBackwardPass : Pass<"mcutrain-guard-backward", "mlir::ModuleOp"> {
-  let summary = "TinyPropv2: puts the backward pass after the skip decision under it";
+  let summary = "Puts the backward pass after the step's skip decisions under them";
   let description = [{
     After memory planning (the planner sees one straight-line schedule),
-    everything the backward pass does after the runtime call that decides
-    TinyPropv2's skip (the output layer's train.topk_error with tau > 0) -
-    the ops derive-backward tagged, and whatever uses their results - moves
-    into `scf.if (mcutrain_tinyprop_skip[0] == 0)`, so a skipped step does no
-    backward work and no update. Other ops after the decision (reading the
-    loss) stay before it; one that writes memory is an error.
+    everything the backward pass does after the last runtime call that
+    decides whether the step is skipped (train.finite_guard: the loss is
+    NaN/Inf; TinyPropv2: the output layer's train.topk_error with tau > 0)
+    - the ops derive-backward tagged, and whatever uses their results -
+    moves into `scf.if (mcutrain_skip_step[0] == 0)`, so a skipped step does
+    no further backward work and no update. Other ops after the decision
+    (reading the loss) stay before it; one that writes memory is an error.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",

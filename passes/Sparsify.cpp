@@ -452,7 +452,6 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     };
     global(train::kTinyPropYMaxGlobal, depth, b.getF32Type());
     global(train::kTinyPropRatioGlobal, depth, b.getF32Type());
-    global(train::kTinyPropSkipGlobal, 1, b.getI32Type());
     global(train::kDynamicMacsGlobal, 1, b.getI64Type());
     return success();
   }

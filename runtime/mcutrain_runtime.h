@@ -22,6 +22,10 @@ struct StepStats {
   // (output first), owned by the generated code; null when dense.
   const float *layer_ratios = nullptr;
   std::size_t num_sparse_layers = 0;
+  // The input or the loss was NaN/Inf (nothing was updated; counted in
+  // skipped_steps), or a parameter's gradient was (that update was
+  // dropped, the others applied).
+  bool non_finite = false;
 };
 
 //===----------------------------------------------------------------------===//
@@ -181,14 +185,31 @@ inline void keep_topk_abs(float *v, std::size_t n, std::size_t k,
   }
 }
 
+/// True when every v[i] is a number (no NaN, no infinity).
+inline bool all_finite(const float *v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!(v[i] - v[i] == 0.0f)) // NaN - NaN and inf - inf are NaN
+      return false;
+  return true;
+}
+
+/// The step's first skip decision, right after the loss: *skip = 1 when
+/// the loss is not finite (the backward pass and updates then do not run),
+/// else 0.
+inline void skip_unless_finite(const float *loss, std::size_t n,
+                               std::int32_t *skip) {
+  *skip = all_finite(loss, n) ? 0 : 1;
+}
+
 /// One TinyProp layer's run-time step, called by the generated code with
 /// the layer's output error `delta` (one sample, n elements): its local
 /// error y = sum |delta|, the backprop ratio from the running maximum
 /// (y_max[layer]), and the top k = min(tinyprop_k(n, ratio), kmax) errors
 /// kept in place (the rest zeroed), their indices in idx[0..k), k in
 /// *count, k / n in ratios[layer]. With tau > 0 (TinyPropv2, output layer)
-/// it first decides whether the step's backward pass is skipped: *skip = 1
-/// and nothing else is done; otherwise *skip = 0.
+/// it first decides whether the step's backward pass is skipped: then
+/// *skip = 1 and nothing else is done (it never clears *skip: the
+/// non-finite loss guard decided first).
 inline void tinyprop_select(float *delta, std::size_t n, std::size_t kmax,
                             float *y_max, float *ratios, std::size_t layer,
                             unsigned depth, float s_min, float s_max,
@@ -199,8 +220,8 @@ inline void tinyprop_select(float *delta, std::size_t n, std::size_t kmax,
   if (tau > 0.0f) {
     bool skipped = tinyprop2_skip(state, y, tau);
     y_max[layer] = state.y_max;
-    *skip = skipped ? 1 : 0;
     if (skipped) {
+      *skip = 1;
       ratios[layer] = 0.0f;
       *count = 0;
       return;

@@ -241,6 +241,7 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   float b1 = getBeta1().convertToFloat(), b2 = getBeta2().convertToFloat();
   float eps = getEpsilon().convertToFloat();
 
+  Block *guardBody = nullptr;
   // The optimizer on one element: gradient g, parameter p, state st[i];
   // returns the new parameter and state.
   auto step = [&](OpBuilder &b, Location l, Value g, Value p,
@@ -281,6 +282,54 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     Value den = add(math::SqrtOp::create(b, l, s), f(b, eps));
     return {sub(p, mul(clr, div(g, den))), s};
   };
+
+  // A non-finite gradient (the loss was finite but the backward pass
+  // overflowed) never reaches the parameter: the update is dropped and the
+  // step's flag records it (2).
+  {
+    auto type = cast<MemRefType>(grad->getType());
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    Value ok =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(true));
+    SmallVector<Value> ivs;
+    SmallVector<scf::ForOp> loops;
+    OpBuilder::InsertionGuard g(rewriter);
+    for (int64_t d : type.getShape()) {
+      auto loop = scf::ForOp::create(rewriter, loc, index(0), index(d),
+                                     index(1), ValueRange{ok});
+      if (!loops.empty())
+        scf::YieldOp::create(rewriter, loc, loop.getResults());
+      loops.push_back(loop);
+      ivs.push_back(loop.getInductionVar());
+      ok = loop.getRegionIterArgs()[0];
+      rewriter.setInsertionPointToStart(loop.getBody());
+    }
+    Value v = memref::LoadOp::create(rewriter, loc, *grad, ivs);
+    Value diff = arith::SubFOp::create(rewriter, loc, v, v);
+    Value finite = arith::CmpFOp::create(
+        rewriter, loc, arith::CmpFPredicate::OEQ, diff, f(rewriter, 0.0f));
+    Value all = arith::AndIOp::create(rewriter, loc, ok, finite);
+    if (!loops.empty()) {
+      scf::YieldOp::create(rewriter, loc, all);
+      all = loops.front().getResult(0);
+    }
+    rewriter.setInsertionPointAfterValue(all);
+    auto guard = scf::IfOp::create(rewriter, loc, all, /*withElseRegion=*/true);
+    rewriter.setInsertionPointToStart(&guard.getElseRegion().front());
+    if (auto flag = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+            *this, rewriter.getStringAttr(kSkipStepGlobal)))
+      memref::StoreOp::create(
+          rewriter, loc,
+          arith::ConstantOp::create(rewriter, loc,
+                                    rewriter.getI32IntegerAttr(2)),
+          memref::GetGlobalOp::create(rewriter, loc, flag.getType(),
+                                      flag.getSymName()),
+          ValueRange{index(0)});
+    guardBody = &guard.getThenRegion().front();
+  }
+  rewriter.setInsertionPoint(guardBody->getTerminator());
 
   unsigned rank = getGrad().getType().getRank();
   if (!getChannels()) {
@@ -526,7 +575,7 @@ TopkErrorOp::bufferize(RewriterBase &rewriter,
     return failure();
   Value ymax = getGlobalMemRef(rewriter, *this, kTinyPropYMaxGlobal, loc);
   Value ratios = getGlobalMemRef(rewriter, *this, kTinyPropRatioGlobal, loc);
-  Value skip = getGlobalMemRef(rewriter, *this, kTinyPropSkipGlobal, loc);
+  Value skip = getGlobalMemRef(rewriter, *this, kSkipStepGlobal, loc);
   if (!ymax || !ratios || !skip)
     return emitOpError() << "TinyProp state globals missing";
   auto i32 = rewriter.getI32Type();
@@ -555,6 +604,40 @@ TopkErrorOp::bufferize(RewriterBase &rewriter,
     call->setAttr("mcutrain.skip_decision", rewriter.getUnitAttr());
   bufferization::replaceOpWithBufferizedValues(
       rewriter, *this, ValueRange{*error, indices, count});
+  return success();
+}
+
+bool FiniteGuardOp::bufferizesToMemoryRead(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return true;
+}
+bool FiniteGuardOp::bufferizesToMemoryWrite(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return false;
+}
+bufferization::AliasingValueList
+FiniteGuardOp::getAliasingValues(OpOperand &,
+                                 const bufferization::AnalysisState &) {
+  return {};
+}
+
+LogicalResult
+FiniteGuardOp::bufferize(RewriterBase &rewriter,
+                         const bufferization::BufferizationOptions &options,
+                         bufferization::BufferizationState &state) {
+  Location loc = getLoc();
+  FailureOr<Value> loss = getBuffer(rewriter, getLoss(), options, state);
+  if (failed(loss))
+    return failure();
+  Value skip = getGlobalMemRef(rewriter, *this, kSkipStepGlobal, loc);
+  if (!skip)
+    return emitOpError() << "global " << kSkipStepGlobal << " missing";
+  auto call = RuntimeCallOp::create(
+      rewriter, loc, "mcutrain::skip_unless_finite",
+      ValueRange{*loss, arith::ConstantIndexOp::create(rewriter, loc, 1), skip},
+      DenseI64ArrayAttr());
+  call->setAttr("mcutrain.skip_decision", rewriter.getUnitAttr());
+  rewriter.eraseOp(*this);
   return success();
 }
 

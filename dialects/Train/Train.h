@@ -19,14 +19,16 @@ inline constexpr llvm::StringLiteral kBeta1PowerGlobal = "mcutrain_beta1_power";
 inline constexpr llvm::StringLiteral kBeta2PowerGlobal = "mcutrain_beta2_power";
 /// TinyProp state and statistics (sparsify creates them): per sparse layer
 /// the running maximum of its local error and the ratio it used last step
-/// (output layer first), TinyPropv2's skip decision, and the MACs the
-/// selection-dependent gradient ops did in the step.
+/// (output layer first), and the MACs the selection-dependent gradient ops
+/// did in the step.
 inline constexpr llvm::StringLiteral kTinyPropYMaxGlobal =
     "mcutrain_tinyprop_ymax";
 inline constexpr llvm::StringLiteral kTinyPropRatioGlobal =
     "mcutrain_tinyprop_ratio";
-inline constexpr llvm::StringLiteral kTinyPropSkipGlobal =
-    "mcutrain_tinyprop_skip";
+/// Whether this step's backward pass and updates are skipped (i32: the
+/// non-finite loss guard and TinyPropv2 set it; guard-backward reads it).
+inline constexpr llvm::StringLiteral kSkipStepGlobal = "mcutrain_skip_step";
+/// Run-time MAC count of the selection-dependent gradient ops (TinyProp).
 inline constexpr llvm::StringLiteral kDynamicMacsGlobal =
     "mcutrain_dynamic_macs";
 } // namespace mcutrain::train

@@ -162,6 +162,23 @@ def Train_DgsuImportanceOp : Train_Op<"dgsu_importance", [
   }];
 }
 
+def Train_FiniteGuardOp : Train_Op<"finite_guard", [
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "Skips the step's backward pass and updates when the loss is not finite";
+  let description = [{
+    Right after the loss: sets `mcutrain_skip_step` to 1 if the loss is NaN
+    or infinite, else 0 (the step's first skip decision; TinyPropv2 may
+    only add to it). guard-backward puts the backward pass under it, so a
+    sample whose loss overflows touches no weight.
+  }];
+  let arguments = (ins 0DTensorOf<[F32]>:$loss);
+  let assemblyFormat = [{
+    $loss attr-dict `:` type($loss)
+  }];
+}
+
 def Train_RuntimeCallOp : Train_Op<"runtime_call"> {
   let summary = "A call into mcutrain_runtime.h from the generated code (memref level)";
   let description = [{
@@ -213,7 +230,7 @@ def Train_TopkErrorOp : Train_Op<"topk_error", [
     the error has no other use), `indices` their flat indices (ascending),
     `count` holds k. With tau > 0 (TinyPropv2, on the output layer) the op
     first decides whether the step's backward pass is skipped
-    (`mcutrain_tinyprop_skip`); guard-backward puts the rest of the backward
+    (`mcutrain_skip_step`); guard-backward puts the rest of the backward
     pass under that decision.
   }];
   let arguments = (ins RankedTensorOf<[F32]>:$error, I64Attr:$layer,

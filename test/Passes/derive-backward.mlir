@@ -33,6 +33,8 @@ module {
 // CHECK-LABEL: func.func @train_step(%arg0: tensor<1x1x4x4xf32>, %arg1: tensor<1xi32>) -> f32
 // CHECK: %[[Y:.*]] = nn.gemm
 // CHECK: %[[LOSS:.*]] = train.cross_entropy_loss %[[Y]], %arg1
+// A non-finite loss skips the rest of the step (the flag guard-backward reads).
+// CHECK-NEXT: train.finite_guard %[[LOSS]] : tensor<f32>
 // CHECK: %[[DY:.*]] = train.cross_entropy_loss_grad %[[Y]], %arg1 {mcutrain.backward}
 // dX of the Gemm (fc.weight is transposed: dA = dY * B), then dW = dY^T * A.
 // CHECK: %[[DF:.*]] = nn.gemm %[[DY]], %{{.*}} {mcutrain.backward} : (tensor<1x3xf32>, tensor<3x32xf32>) -> tensor<1x32xf32>

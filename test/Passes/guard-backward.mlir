@@ -4,14 +4,14 @@
 // their results move under `skip == 0`; the loss read stays before it.
 #bwd = loc(fused<"mcutrain.backward">["fc"])
 module {
-  memref.global "private" @mcutrain_tinyprop_skip : memref<1xi32>
+  memref.global "private" @mcutrain_skip_step : memref<1xi32>
   // CHECK-LABEL: func.func @train_step
   func.func @train_step(%err: memref<4xf32>, %p: memref<4xf32>, %loss: memref<1xf32>) -> f32 {
     %c0 = arith.constant 0 : index
     // CHECK: train.runtime_call "mcutrain::tinyprop_select"
     train.runtime_call "mcutrain::tinyprop_select"(%err) {mcutrain.skip_decision} : memref<4xf32>
     // CHECK-NEXT: %[[L:.*]] = memref.load %arg2
-    // CHECK-NEXT: %[[FLAG:.*]] = memref.get_global @mcutrain_tinyprop_skip
+    // CHECK-NEXT: %[[FLAG:.*]] = memref.get_global @mcutrain_skip_step
     // CHECK: %[[SKIP:.*]] = memref.load %[[FLAG]]
     // CHECK: %[[GO:.*]] = arith.cmpi eq, %[[SKIP]], %{{.*}} : i32
     // CHECK-NEXT: scf.if %[[GO]] {
@@ -45,12 +45,12 @@ module {
 // -----
 
 module {
-  memref.global "private" @mcutrain_tinyprop_skip : memref<1xi32>
+  memref.global "private" @mcutrain_skip_step : memref<1xi32>
   func.func @train_step(%err: memref<4xf32>, %p: memref<4xf32>) {
     %c0 = arith.constant 0 : index
     %f = arith.constant 1.0 : f32
     train.runtime_call "mcutrain::tinyprop_select"(%err) {mcutrain.skip_decision} : memref<4xf32>
-    // expected-error @below {{writes memory after TinyPropv2's skip decision but is not part of the backward pass}}
+    // expected-error @below {{writes memory after the step's skip decision but is not part of the backward pass}}
     memref.store %f, %p[%c0] : memref<4xf32>
     return
   }

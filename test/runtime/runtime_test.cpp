@@ -104,11 +104,28 @@ static void testTopK() {
   check(i1[0] == 1 && withNan[2] == 0.0f, "keep_topk_abs keeps a NaN");
 }
 
+static void testFinite() {
+  const float ok[3] = {1.0f, -1e38f, 0.0f};
+  const float bad[3][2] = {{1.0f, NAN}, {INFINITY, 0.0f}, {0.0f, -INFINITY}};
+  check(mcutrain::all_finite(ok, 3), "all_finite accepts numbers");
+  bool anyAccepted = false;
+  for (const auto &b : bad)
+    anyAccepted |= mcutrain::all_finite(b, 2);
+  check(!anyAccepted, "all_finite rejects NaN, +inf, -inf");
+  std::int32_t skip = 7;
+  float loss = 2.0f;
+  mcutrain::skip_unless_finite(&loss, 1, &skip);
+  check(skip == 0, "skip_unless_finite clears the flag for a finite loss");
+  loss = NAN;
+  mcutrain::skip_unless_finite(&loss, 1, &skip);
+  check(skip == 1, "skip_unless_finite sets it for a NaN loss");
+}
+
 static void testTinyPropSelect() {
   // Output layer of 10 errors, hidden layer of 40 at depth 1; kmax as the
   // compiler sizes it: tinyprop_k(n, S_max zeta^depth).
   float ymax[2] = {0.0f, 0.0f}, ratios[2] = {1.0f, 1.0f};
-  std::int32_t idx[40], count = -1, skip = -1;
+  std::int32_t idx[40], count = -1, skip = 0;
   float out[10];
   for (int i = 0; i < 10; ++i)
     out[i] = (float)(i + 1) * (i % 2 ? -0.1f : 0.1f);
@@ -216,6 +233,7 @@ int main() {
   testTinyProp();
   testTopK();
   testTinyPropSelect();
+  testFinite();
   testDgsu();
 
   std::printf("%d passed, %d failed\n", passed, failed);

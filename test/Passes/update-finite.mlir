@@ -1,0 +1,21 @@
+// RUN: mcutrain-opt %s --mcutrain-lower-to-linalg --one-shot-bufferize="bufferize-function-boundaries" | FileCheck %s
+
+// An update whose gradient holds a NaN or an infinity is dropped (the
+// parameter never becomes non-finite) and the step's flag records it (2).
+// CHECK-LABEL: func.func @step
+// CHECK: %[[ALL:.*]] = scf.for {{.*}} iter_args(%[[OK:.*]] = %true)
+// CHECK: %[[D:.*]] = arith.subf %[[V:.*]], %[[V]] : f32
+// CHECK: arith.cmpf oeq, %[[D]], %{{.*}} : f32
+// CHECK: scf.if %[[ALL]] {
+// CHECK: linalg.generic
+// CHECK: } else {
+// CHECK: %[[FLAG:.*]] = memref.get_global @mcutrain_skip_step
+// CHECK: memref.store %c2_i32, %[[FLAG]]
+module {
+  memref.global "private" @mcutrain_skip_step : memref<1xi32>
+  ml_program.global private mutable @w(dense<0.5> : tensor<4xf32>) : tensor<4xf32>
+  func.func @step(%g: tensor<4xf32>) {
+    train.update @w, %g {lr = 0.1 : f32} : tensor<4xf32>
+    return
+  }
+}
