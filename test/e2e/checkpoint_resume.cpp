@@ -3,6 +3,7 @@
 // state, counters and the sparse-update controllers.
 #include "net.h"
 #include "ram_checkpoint_storage.h"
+#include "trainable_params.h"
 
 #include <cstdio>
 #include <cstring>
@@ -12,14 +13,6 @@ static std::uint32_t rng = 7;
 static float nextFloat() {
   rng = rng * 1664525u + 1013904223u;
   return (float)(rng >> 8) / 16777216.0f;
-}
-
-static std::vector<float> params() {
-  std::vector<float> p;
-  for (std::size_t i = 0; i < net::kNumTrainableParams; ++i)
-    p.insert(p.end(), net::kTrainableParams[i].data,
-             net::kTrainableParams[i].data + net::kTrainableParams[i].size);
-  return p;
 }
 
 int main() {
@@ -56,8 +49,7 @@ int main() {
   for (int s = 0; s < warm + more; ++s)
     net::train_step(&x[s * net::kInputSize], y[s]);
   std::vector<float> p3 = params();
-  bool deterministic =
-      std::memcmp(p1.data(), p3.data(), p1.size() * sizeof(float)) == 0;
+  bool deterministic = same(p1, p3);
   std::printf("%s two runs from init(): parameters bit-identical\n",
               deterministic ? "ok  " : "FAIL");
 
@@ -66,13 +58,10 @@ int main() {
   for (std::size_t i = 0; i < net::kNumCheckpointBlocks; ++i)
     std::printf("  block %s %zu B\n", net::kCheckpointBlocks[i].name,
                 net::kCheckpointBlocks[i].bytes);
-  bool same = first.size() == second.size() &&
-              std::memcmp(first.data(), second.data(),
-                          first.size() * sizeof(float)) == 0 &&
-              std::memcmp(p1.data(), p2.data(), p1.size() * sizeof(float)) == 0;
+  bool resumed = same(first, second) && same(p1, p2);
   std::printf("%s resumed run: %d steps, losses and parameters bit-identical "
               "(saved %d, sequence %u, skipped steps in the first run %u)\n",
-              saved && seq == 1 && same ? "ok  " : "FAIL", more, (int)saved,
+              saved && seq == 1 && resumed ? "ok  " : "FAIL", more, (int)saved,
               (unsigned)seq, skipped1);
-  return saved && seq == 1 && same && deterministic ? 0 : 1;
+  return saved && seq == 1 && resumed && deterministic ? 0 : 1;
 }

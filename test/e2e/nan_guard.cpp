@@ -3,23 +3,12 @@
 // forward pass overflows (finite input, NaN loss) skips the backward pass
 // and the updates; all are counted; a normal sample still trains.
 #include "net.h"
+#include "trainable_params.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <vector>
-
-static std::vector<float> params() {
-  std::vector<float> p;
-  for (std::size_t i = 0; i < net::kNumTrainableParams; ++i)
-    p.insert(p.end(), net::kTrainableParams[i].data,
-             net::kTrainableParams[i].data + net::kTrainableParams[i].size);
-  return p;
-}
-
-static bool same(const std::vector<float> &a, const std::vector<float> &b) {
-  return std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 int main() {
   int failures = 0;
