@@ -42,11 +42,11 @@ struct ModelFacts {
   SmallVector<std::string> inputCodeTypes, outputCodeTypes;
   int64_t forwardMacs = 0, trainForwardMacs = 0, backwardMacs = 0;
   // TinyProp: MACs of the selection-dependent gradient ops at kmax (in
-  // backwardMacs) and at full density; backward MACs before TinyPropv2's
-  // skip decision (all a skipped step does); the number of sparse layers.
-  int64_t sparseWorstMacs = 0, sparseDenseMacs = 0, preSkipMacs = 0;
-  int64_t tinypropLayers = 0;
-  bool tinyprop2 = false;
+  // backwardMacs) and at full density; the number of sparse layers.
+  int64_t sparseWorstMacs = 0, sparseDenseMacs = 0, tinypropLayers = 0;
+  // Backward MACs before the step's last skip decision: all a skipped step
+  // does after its forward pass.
+  int64_t preSkipMacs = 0;
   // Forward activations the weight gradients read (the features a sparse
   // update saves on: DGSU/static keep only the selected channels); the
   // step's own inputs are the caller's and not counted.
@@ -89,54 +89,54 @@ ModelFacts gatherFacts(ModuleOp module) {
   }
   forward.walk(
       [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
-  if (step)
-    step.walk([&](train::UpdateOp u) {
-      f.optimizerStateBytes +=
-          u.getNumStateBuffers() * u.getGrad().getType().getNumElements() * 4;
-    });
-  if (step) {
-    llvm::SmallPtrSet<Operation *, 16> features;
-    auto fromBackward = [](Value v) {
+  llvm::SmallPtrSet<Operation *, 16> features;
+  auto fromBackward = [](Value v) {
+    Operation *def = v.getDefiningOp();
+    return def && def->hasAttr("mcutrain.backward");
+  };
+  // The layer inputs weight gradients read, counted once each.
+  auto countFeatures = [&](Operation *op) {
+    SmallVector<Value> inputs;
+    if (auto gw = dyn_cast<nn::Conv2dGradWeightOp>(op))
+      inputs.push_back(gw.getInput());
+    else if (auto gw = dyn_cast<train::SparseConv2dGradWeightOp>(op))
+      inputs.push_back(gw.getInput());
+    else if (auto g = dyn_cast<nn::GemmOp>(op);
+             g && op->hasAttr("mcutrain.backward") && g.getTransA())
+      inputs.append({g.getA(), g.getB()});
+    for (Value v : inputs) {
+      // Through the views TinyProp puts on a Linear layer's input.
+      while (auto r = v.getDefiningOp<nn::ReshapeOp>())
+        if (r->hasAttr("mcutrain.backward"))
+          v = r.getInput();
+        else
+          break;
       Operation *def = v.getDefiningOp();
-      return def && def->hasAttr("mcutrain.backward");
-    };
-    step.walk([&](Operation *op) {
-      SmallVector<Value> inputs;
-      if (auto gw = dyn_cast<nn::Conv2dGradWeightOp>(op))
-        inputs.push_back(gw.getInput());
-      else if (auto gw = dyn_cast<train::SparseConv2dGradWeightOp>(op))
-        inputs.push_back(gw.getInput());
-      else if (auto g = dyn_cast<nn::GemmOp>(op);
-               g && op->hasAttr("mcutrain.backward") && g.getTransA())
-        inputs.append({g.getA(), g.getB()});
-      for (Value v : inputs) {
-        // Through the views TinyProp puts on a Linear layer's input.
-        while (auto r = v.getDefiningOp<nn::ReshapeOp>())
-          if (r->hasAttr("mcutrain.backward"))
-            v = r.getInput();
-          else
-            break;
-        Operation *def = v.getDefiningOp();
-        if (def && !fromBackward(v) && features.insert(def).second)
-          f.weightGradFeatureBytes +=
-              cast<ShapedType>(v.getType()).getNumElements() * 4;
-      }
-    });
-  }
+      if (def && !fromBackward(v) && features.insert(def).second)
+        f.weightGradFeatureBytes +=
+            cast<ShapedType>(v.getType()).getNumElements() * 4;
+    }
+  };
   if (step)
     step.walk([&](Operation *op) {
-      if (auto topk = dyn_cast<train::TopkErrorOp>(op)) {
+      if (auto u = dyn_cast<train::UpdateOp>(op))
+        f.optimizerStateBytes +=
+            u.getNumStateBuffers() * u.getGrad().getType().getNumElements() * 4;
+      countFeatures(op);
+      // A skipped step still did the backward work before its last skip
+      // decision (the non-finite loss guard, TinyPropv2's choice).
+      auto topk = dyn_cast<train::TopkErrorOp>(op);
+      if (topk)
         ++f.tinypropLayers;
-        f.tinyprop2 |= topk.getTau().convertToFloat() > 0.0f;
-      }
+      if (isa<train::FiniteGuardOp>(op) ||
+          (topk && topk.getTau().convertToFloat() > 0.0f))
+        f.preSkipMacs = f.backwardMacs;
       auto mc = dyn_cast<nn::MacCountOpInterface>(op);
       if (!mc)
         return;
       bool backward = op->hasAttr("mcutrain.backward");
       int64_t macs = mc.getMacs();
       (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
-      if (backward && !f.tinyprop2)
-        f.preSkipMacs += macs;
       if (auto gi = dyn_cast<train::SparseConv2dGradInputOp>(op)) {
         f.sparseWorstMacs += macs;
         f.sparseDenseMacs += gi.getDenseMacs();
@@ -411,13 +411,15 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
       << facts.trainForwardMacs + facts.backwardMacs << ";\n"
       << "inline constexpr std::uint64_t kBackwardMacs = " << facts.backwardMacs
       << ";\n";
-  if (training && facts.tinypropLayers)
-    h << "/// TinyProp: kBackwardMacs assumes every layer keeps its largest k\n"
-      << "/// (S_max zeta^depth); the same backward pass at full density:\n"
+  if (training)
+    h << "/// The same backward pass at full density (with TinyProp,\n"
+      << "/// kBackwardMacs assumes every layer keeps its largest k, S_max\n"
+      << "/// zeta^depth; the MACs a step did are in last_step()):\n"
       << "inline constexpr std::uint64_t kDenseBackwardMacs = "
       << facts.backwardMacs - facts.sparseWorstMacs + facts.sparseDenseMacs
-      << ";\n"
-      << "/// Layers whose output error is cut to its top k (output first).\n"
+      << ";\n";
+  if (training && facts.tinypropLayers)
+    h << "/// Layers whose output error is cut to its top k (output first).\n"
       << "inline constexpr std::size_t kNumSparseLayers = "
       << facts.tinypropLayers << ";\n";
   h << "\n/// Copies the trainable parameters from their flash image.\n"
@@ -527,28 +529,27 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
   std::string flag = "detail::" + train::kSkipStepGlobal.str() + "[0]";
   std::string skipped = flag + " == 1";
   std::string nonFinite = "!(loss - loss == 0.0f) || " + flag + " == 2";
-  if (training && !facts.tinypropLayers)
-    c << "  stats.loss = loss;\n  stats.skipped = " << skipped << ";\n"
-      << "  stats.non_finite = " << nonFinite << ";\n"
-      << "  stats.rejected_input = false;\n"
-      << "  stats.macs = stats.skipped ? kTrainStepMacs - kBackwardMacs\n"
-      << "                             : kTrainStepMacs;\n"
-      << "  stats.backprop_ratio = stats.skipped ? 0.0f : 1.0f;\n"
-      << "  if (stats.skipped)\n    ++stats.skipped_steps;\n"
-      << "  ++stats.steps;\n  return loss;\n}\n\n";
-  if (training && facts.tinypropLayers)
+  // The selection-dependent MACs (TinyProp) are counted at run time.
+  std::string dynamicMacs =
+      facts.tinypropLayers
+          ? " + detail::" + train::kDynamicMacsGlobal.str() + "[0]"
+          : "";
+  if (training)
     c << "  stats.loss = loss;\n"
       << "  stats.skipped = " << skipped << ";\n"
       << "  stats.non_finite = " << nonFinite << ";\n"
       << "  stats.rejected_input = false;\n"
       << "  std::uint64_t backward = stats.skipped ? " << facts.preSkipMacs
-      << "u\n      : kBackwardMacs - " << facts.sparseWorstMacs
-      << "u + detail::" << train::kDynamicMacsGlobal << "[0];\n"
+      << "u\n      : kBackwardMacs - " << facts.sparseWorstMacs << "u"
+      << dynamicMacs << ";\n"
       << "  stats.macs = kTrainStepMacs - kBackwardMacs + backward;\n"
-      << "  stats.backprop_ratio = (float)backward / "
-         "(float)kDenseBackwardMacs;\n"
-      << "  stats.layer_ratios = detail::" << train::kTinyPropRatioGlobal
-      << ";\n  stats.num_sparse_layers = kNumSparseLayers;\n"
+      << "  stats.backprop_ratio = kDenseBackwardMacs ? (float)backward / "
+         "(float)kDenseBackwardMacs : 1.0f;\n"
+      << (facts.tinypropLayers
+              ? "  stats.layer_ratios = detail::" +
+                    train::kTinyPropRatioGlobal.str() +
+                    ";\n  stats.num_sparse_layers = kNumSparseLayers;\n"
+              : "")
       << "  if (stats.skipped)\n    ++stats.skipped_steps;\n"
       << "  ++stats.steps;\n  return loss;\n}\n\n";
   if (training)

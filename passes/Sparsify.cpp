@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "runtime/mcutrain_runtime.h"
 
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -163,16 +164,13 @@ FailureOr<TinyPropSpec> parseTinyProp(StringRef spec, Location loc) {
   return t;
 }
 
-/// The runtime's k bound for ratio S_max zeta^depth (mcutrain::tinyprop_k,
-/// same float arithmetic).
+/// The runtime's k bound: its own tinyprop_k at ratio S_max zeta^depth
+/// (damped as tinyprop_ratio does).
 int64_t tinypropKmax(int64_t n, float sMax, float zeta, int64_t depth) {
   float r = sMax;
   for (int64_t d = 0; d < depth; ++d)
     r *= zeta;
-  float k = (float)n * r + 0.5f;
-  if (!(k >= 1.0f))
-    return 1;
-  return k >= (float)n ? n : (int64_t)k;
+  return (int64_t)mcutrain::tinyprop_k((std::size_t)n, r);
 }
 
 struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
@@ -410,9 +408,11 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
         auto conv4 = [](ArrayRef<int64_t> s) {
           return SmallVector<int64_t>{s[0], s[1], 1, 1};
         };
+        // The kept errors as the convolution's [1, out, 1, 1].
+        b.setInsertionPointAfter(topk);
+        Value dy = reshape(kept, {1, ws[0], 1, 1});
         if (Operation *gi = users->gradInput) {
           b.setInsertionPoint(gi);
-          Value dy = reshape(kept, {1, ws[0], 1, 1});
           Value w = reshape(gemm.getB(), conv4(ws));
           replace(gi,
                   train::SparseConv2dGradInputOp::create(
@@ -425,7 +425,6 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
           b.setInsertionPoint(gw);
           Value in = cast<nn::GemmOp>(gw).getB();
           int64_t inCh = cast<RankedTensorType>(in.getType()).getDimSize(1);
-          Value dy = reshape(kept, {1, ws[0], 1, 1});
           Value x = reshape(in, {1, inCh, 1, 1});
           replace(gw, train::SparseConv2dGradWeightOp::create(
                           b, tagged,
