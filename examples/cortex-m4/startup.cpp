@@ -2,42 +2,38 @@
  * .bss zeroing, FPU enable, C++ constructors, then main(); the firmware
  * ends the run itself with a semihosting exit (returning from main would
  * not stop QEMU). */
-#include <stdint.h>
+#include "semihosting.h"
 
-extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end,
-    __stack_top;
-extern int main(void);
-extern void SysTick_Handler(void);
+#include <cstdint>
+
+extern "C" {
+extern std::uint32_t __data_load, __data_start, __data_end, __bss_start,
+    __bss_end, __stack_top;
 extern void (*__preinit_array_start[])(void), (*__preinit_array_end[])(void),
     (*__init_array_start[])(void), (*__init_array_end[])(void);
-
-static void semihosting_exit(uint32_t status) {
-  const uint32_t block[2] = {0x20026u, status};
-  register uint32_t r0 __asm__("r0") = 0x20;
-  register const uint32_t *r1 __asm__("r1") = block;
-  __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
-  for (;;) {
-  }
+void SysTick_Handler(void);
+void Reset_Handler(void);
 }
+int main();
 
-void Reset_Handler(void) {
-  uint32_t *src = &__data_load, *dst = &__data_start;
+extern "C" void Reset_Handler(void) {
+  std::uint32_t *src = &__data_load, *dst = &__data_start;
   while (dst < &__data_end)
     *dst++ = *src++;
   for (dst = &__bss_start; dst < &__bss_end;)
     *dst++ = 0;
   /* CP10 and CP11 full access: the FPU, before any float instruction. */
-  *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
+  *(volatile std::uint32_t *)0xE000ED88 |= 0xFu << 20;
   __asm__ volatile("dsb\n isb");
   for (void (**f)(void) = __preinit_array_start; f < __preinit_array_end; ++f)
     (*f)();
   for (void (**f)(void) = __init_array_start; f < __init_array_end; ++f)
     (*f)();
-  semihosting_exit((uint32_t)main());
+  semihosting::exit(main());
 }
 
 /* A fault ends the run with status 3 instead of hanging. */
-static void Fault_Handler(void) { semihosting_exit(3); }
+static void Fault_Handler(void) { semihosting::exit(3); }
 
 __attribute__((section(".vectors"),
                used)) static void (*const vectors[16])(void) = {
