@@ -20,6 +20,7 @@
 #include "onnx/onnx_pb.h"
 
 #include <functional>
+#include <optional>
 
 using namespace mlir;
 using namespace mcutrain;
@@ -59,6 +60,20 @@ static std::optional<ElementKind> elementKind(int32_t onnxType) {
   }
 }
 
+/// Element count of `shape`, or nothing if a dimension is negative or the
+/// count exceeds 2^28 (far beyond any microcontroller model; the limit keeps
+/// products of untrusted dimensions from overflowing).
+static std::optional<int64_t> checkedElements(llvm::ArrayRef<int64_t> shape) {
+  constexpr int64_t kMaxElements = int64_t(1) << 28;
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && n > kMaxElements / d))
+      return std::nullopt;
+    n *= d;
+  }
+  return n;
+}
+
 /// A folded compile-time tensor: float data (weights) or integer data
 /// (shapes, and integer or boolean tensors of type `dtype`).
 struct ConstTensor {
@@ -78,14 +93,17 @@ struct ConstTensor {
 
 class OnnxImporter {
 public:
-  OnnxImporter(MLIRContext &ctx, StringRef path, const ImportOptions &opts)
-      : ctx(ctx), path(path), opts(opts), builder(&ctx) {}
+  /// `path` names the model in diagnostics; `bytes` is its content.
+  OnnxImporter(MLIRContext &ctx, StringRef path, StringRef bytes,
+               const ImportOptions &opts)
+      : ctx(ctx), path(path), bytes(bytes), opts(opts), builder(&ctx) {}
 
   OwningOpRef<ModuleOp> run();
 
 private:
   MLIRContext &ctx;
   std::string path;
+  StringRef bytes;
   ImportOptions opts;
   OpBuilder builder;
   ModuleOp module;
@@ -176,13 +194,16 @@ LogicalResult OnnxImporter::readTensor(const onnx::TensorProto &t,
                                        ConstTensor &out,
                                        const onnx::NodeProto *node) {
   out.shape.assign(t.dims().begin(), t.dims().end());
-  int64_t n = out.numElements();
   auto fail = [&](const Twine &msg) -> LogicalResult {
     if (node)
       return nodeError(*node) << msg, failure();
     return emitError(fileLoc()) << "initializer '" << t.name() << "': " << msg,
            failure();
   };
+  std::optional<int64_t> count = checkedElements(out.shape);
+  if (!count)
+    return fail("negative or too large dimensions");
+  int64_t n = *count;
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     return fail("external tensor data is not supported");
   const std::string &raw = t.raw_data();
@@ -423,6 +444,8 @@ FailureOr<ConstTensor> OnnxImporter::foldIntegerNode(const onnx::NodeProto &n) {
     if (failed(shape))
       return nodeError(n) << "operand shapes do not broadcast", failure();
     c.shape = *shape;
+    if (!checkedElements(c.shape))
+      return nodeError(n) << "the result is too large", failure();
     auto ys = stridesOf(c.shape);
     // Index of output element k in an operand broadcast to c.shape.
     auto at = [&](const ConstTensor &t, int64_t k) {
@@ -461,6 +484,8 @@ FailureOr<ConstTensor> OnnxImporter::foldIntegerNode(const onnx::NodeProto &n) {
       if (v < 0)
         return nodeError(n) << "invalid dimension in the shape", failure();
       c.shape.push_back(v);
+      if (!checkedElements(c.shape))
+        return nodeError(n) << "the shape is too large", failure();
       known *= v;
     }
     if (inferAt >= 0 && known > 0)
@@ -550,6 +575,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     return nodeError(n) << "operator domain '" << n.domain()
                         << "' is not supported",
            failure();
+  if (n.output_size() == 0 || n.output(0).empty())
+    return nodeError(n) << "has no output", failure();
   auto define = [&](Value v) {
     values[n.output(0)] = v;
     return success();
@@ -687,9 +714,9 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     ConstTensor c = value;
     c.onnxName.clear();
     c.shape.assign(shape->i.begin(), shape->i.end());
-    for (int64_t d : c.shape)
-      if (d < 0)
-        return nodeError(n) << "negative dimension in the shape", failure();
+    if (!checkedElements(c.shape))
+      return nodeError(n) << "negative or too large dimensions in the shape",
+             failure();
     if (c.isFloat)
       c.f.assign(c.numElements(), value.f[0]);
     else
@@ -1359,14 +1386,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
 }
 
 OwningOpRef<ModuleOp> OnnxImporter::run() {
-  auto buf = llvm::MemoryBuffer::getFile(path);
-  if (!buf) {
-    emitError(fileLoc()) << "cannot read '" << path
-                         << "': " << buf.getError().message();
-    return nullptr;
-  }
   onnx::ModelProto model;
-  StringRef bytes = (*buf)->getBuffer();
   if (bytes.size() > (size_t)INT32_MAX ||
       !model.ParseFromArray(bytes.data(), (int)bytes.size()) ||
       !model.has_graph() || model.ir_version() <= 0 ||
@@ -1448,6 +1468,11 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
         return nullptr;
       }
     }
+    if (!checkedElements(inShape)) {
+      emitError(fileLoc()) << "input '" << input->name()
+                           << "' is too large (over 2^28 elements)";
+      return nullptr;
+    }
     inTypes.push_back(tensorType(inShape, mlirElementType(*kind)));
   }
 
@@ -1518,8 +1543,21 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
 
 OwningOpRef<ModuleOp> mcutrain::importOnnxFile(MLIRContext &ctx, StringRef path,
                                                const ImportOptions &opts) {
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf) {
+    emitError(FileLineColLoc::get(&ctx, path, 0, 0))
+        << "cannot read '" << path << "': " << buf.getError().message();
+    return nullptr;
+  }
+  return importOnnxBuffer(ctx, (*buf)->getBuffer(), path, opts);
+}
+
+OwningOpRef<ModuleOp> mcutrain::importOnnxBuffer(MLIRContext &ctx,
+                                                 StringRef bytes,
+                                                 StringRef name,
+                                                 const ImportOptions &opts) {
   ctx.loadDialect<func::FuncDialect, ml_program::MLProgramDialect,
                   nn::NNDialect>();
-  OnnxImporter importer(ctx, path, opts);
+  OnnxImporter importer(ctx, name, bytes, opts);
   return importer.run();
 }

@@ -19,6 +19,13 @@ mlir::OwningOpRef<mlir::ModuleOp> importOnnxFile(mlir::MLIRContext &ctx,
                                                  llvm::StringRef path,
                                                  const ImportOptions &opts);
 
+/// The same for a model already in memory; `name` stands for the file in
+/// diagnostics.
+mlir::OwningOpRef<mlir::ModuleOp> importOnnxBuffer(mlir::MLIRContext &ctx,
+                                                   llvm::StringRef bytes,
+                                                   llvm::StringRef name,
+                                                   const ImportOptions &opts);
+
 } // namespace mcutrain
 
 #endif

@@ -35,6 +35,8 @@ mlir::LogicalResult compilePackage(mlir::MLIRContext &ctx,
 
 /// The runtime header's text (embedded at build time).
 llvm::StringRef runtimeHeaderText();
+/// runtime/mcutrain_kernels.h, embedded at build time.
+llvm::StringRef kernelsHeaderText();
 /// runtime/mcutrain_checkpoint.h, embedded at build time.
 llvm::StringRef checkpointHeaderText();
 

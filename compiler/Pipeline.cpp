@@ -72,6 +72,9 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   outParams.modifyPublicFunctions = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
 
+  UseKernelsPassOptions useKernels;
+  useKernels.enabled = o.kernels;
+  pm.addNestedPass<func::FuncOp>(createUseKernelsPass(useKernels));
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());

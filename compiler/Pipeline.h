@@ -22,6 +22,9 @@ struct TrainingOptions {
 
 struct LoweringOptions {
   int64_t alignment = 8;
+  /// Dense convolutions and Gemm call runtime/mcutrain_kernels.h (false:
+  /// plain loop nests).
+  bool kernels = true;
 };
 
 /// Every dialect and external interface model the compiler uses.
@@ -32,7 +35,8 @@ void registerAllDialects(mlir::DialectRegistry &registry);
 void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainingOptions &o);
 
 /// nn/train tensors → planned, flat-buffer EmitC ready for translateToCpp
-/// (lower-to-linalg, bufferize, loops, flatten, plan-memory, emitc).
+/// (lower-to-linalg, bufferize, use-kernels, loops, flatten, plan-memory,
+/// emitc).
 void buildLoweringPipeline(mlir::OpPassManager &pm, const LoweringOptions &o);
 
 /// Registers `mcutrain-training` and `mcutrain-lowering` pass pipelines (for

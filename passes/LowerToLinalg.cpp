@@ -92,6 +92,22 @@ struct Lowering {
         });
     return op.getResult(0);
   }
+  /// Marks the linalg.generic that computes `result` as the runtime kernel
+  /// `mcutrain::kernels::<kernel><args...>`, called with the generic's
+  /// operands `operands` (inputs then the output) and then `scalars`;
+  /// use-kernels makes the call once the operands are buffers.
+  void tagKernel(Value result, StringRef kernel, ArrayRef<int64_t> args,
+                 ArrayRef<int64_t> operands, ArrayRef<float> scalars = {}) {
+    std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
+    for (auto [i, a] : llvm::enumerate(args))
+      callee += (i ? "," : "") + std::to_string(a);
+    callee += ">";
+    Operation *op = result.getDefiningOp();
+    op->setAttr(kKernelAttr, b.getStringAttr(callee));
+    op->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr(operands));
+    if (!scalars.empty())
+      op->setAttr(kKernelScalarsAttr, b.getDenseF32ArrayAttr(scalars));
+  }
   AffineMap map(unsigned dims, ArrayRef<AffineExpr> exprs) {
     return AffineMap::get(dims, 0, exprs, b.getContext());
   }
@@ -265,12 +281,17 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
                 d(5) * s[0] + d(3) * dl[0], d(6) * s[1] + d(4) * dl[1]});
   AffineMap wMap = L.map(7, {d(1), d(2), d(3), d(4)});
   AffineMap yMap = L.map(7, {d(0), d(1), d(5), d(6)});
-  return L.generic(init, ValueRange{xp, op.getWeight()}, {xMap, wMap, yMap},
-                   {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
-                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
-                     return arith::AddFOp::create(ob, l, a[2], m);
-                   });
+  Value y = L.generic(init, ValueRange{xp, op.getWeight()}, {xMap, wMap, yMap},
+                      {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
+                      [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                        Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                        return arith::AddFOp::create(ob, l, a[2], m);
+                      });
+  L.tagKernel(y, "conv2d",
+              {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3], ys[2], ys[3],
+               s[0], s[1], dl[0], dl[1], g},
+              {0, 1, 2});
+  return y;
 }
 
 Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
@@ -288,13 +309,20 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
       L.map(7, {d(4), groupChannel(d(0), d(1), ws[0] / g, ws[1], g),
                 d(5) * s[0] + d(2) * dl[0], d(6) * s[1] + d(3) * dl[1]});
   AffineMap wMap = L.map(7, {d(0), d(1), d(2), d(3)});
-  return L.generic(L.filled(ws, 0.0f), ValueRange{op.getOutputGrad(), xp},
-                   {dyMap, xMap, wMap},
-                   {kPar, kPar, kPar, kPar, kRed, kRed, kRed},
-                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
-                     return arith::AddFOp::create(ob, l, a[2], m);
-                   });
+  Value dw =
+      L.generic(L.filled(ws, 0.0f), ValueRange{op.getOutputGrad(), xp},
+                {dyMap, xMap, wMap}, {kPar, kPar, kPar, kPar, kRed, kRed, kRed},
+                [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                  Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                  return arith::AddFOp::create(ob, l, a[2], m);
+                });
+  auto dys = op.getOutputGrad().getType().getShape();
+  L.tagKernel(dw, "conv2d_grad_weight",
+              {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3], ws[0],
+               ws[1], ws[2], ws[3], dys[2], dys[3], s[0], s[1], dl[0], dl[1],
+               g},
+              {0, 1, 2});
+  return dw;
 }
 
 /// dx = correlation of the zero-inserted, padded dy with the flipped kernel.
@@ -322,13 +350,18 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   Value window =
       tensor::EmptyOp::create(L.b, L.loc, {outPerGroup, ws[2], ws[3]}, L.f32());
   AffineMap kMap = L.map(7, {d(2), d(3), d(4)});
-  return L.generic(L.filled(xs, 0.0f), ValueRange{dyp, op.getWeight(), window},
-                   {dyMap, wMap, kMap, xMap},
-                   {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
-                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
-                     return arith::AddFOp::create(ob, l, a[3], m);
-                   });
+  Value dx = L.generic(
+      L.filled(xs, 0.0f), ValueRange{dyp, op.getWeight(), window},
+      {dyMap, wMap, kMap, xMap}, {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
+      [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+        return arith::AddFOp::create(ob, l, a[3], m);
+      });
+  L.tagKernel(dx, "conv2d_grad_input",
+              {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3],
+               xs[2] + span0, xs[3] + span1, dl[0], dl[1], g},
+              {0, 1, 3});
+  return dx;
 }
 
 Value lowerGemm(Lowering &L, nn::GemmOp op) {
@@ -353,14 +386,21 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
   AffineMap bMap =
       op.getTransB() ? L.map(3, {d(2), d(1)}) : L.map(3, {d(1), d(2)});
   AffineMap yMap = L.map(3, {d(0), d(2)});
-  return L.generic(init, ValueRange{op.getA(), op.getB()}, {aMap, bMap, yMap},
-                   {kPar, kRed, kPar},
-                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
-                     if (alpha != 1.0f)
-                       m = arith::MulFOp::create(ob, l, m, L.f32c(ob, alpha));
-                     return arith::AddFOp::create(ob, l, a[2], m);
-                   });
+  Value y =
+      L.generic(init, ValueRange{op.getA(), op.getB()}, {aMap, bMap, yMap},
+                {kPar, kRed, kPar},
+                [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                  Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                  if (alpha != 1.0f)
+                    m = arith::MulFOp::create(ob, l, m, L.f32c(ob, alpha));
+                  return arith::AddFOp::create(ob, l, a[2], m);
+                });
+  auto as = op.getA().getType().getShape();
+  int64_t k = op.getTransA() ? as[0] : as[1];
+  L.tagKernel(y, "gemm",
+              {ys[0], ys[1], k, op.getTransA() ? 1 : 0, op.getTransB() ? 1 : 0},
+              {0, 1, 2}, {alpha});
+  return y;
 }
 
 /// Elementwise binary op with numpy broadcasting.

@@ -35,6 +35,16 @@ inline std::string onnxNodeName(mlir::Location loc) {
   return "";
 }
 
+/// lower-to-linalg marks the linalg.generic ops that a runtime kernel
+/// (runtime/mcutrain_kernels.h) computes: the kernel's name with its
+/// template arguments, the generic's operands it takes and trailing f32
+/// arguments. use-kernels replaces the marked ops by the calls.
+inline constexpr llvm::StringLiteral kKernelAttr = "mcutrain.kernel";
+inline constexpr llvm::StringLiteral kKernelOperandsAttr =
+    "mcutrain.kernel_operands";
+inline constexpr llvm::StringLiteral kKernelScalarsAttr =
+    "mcutrain.kernel_scalars";
+
 /// derive-backward tags the locations of the ops it builds (fused with the
 /// forward op's location); lowering keeps locations, so the tag survives to
 /// the planner and guard-backward.

@@ -108,6 +108,26 @@ def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
                            "::mlir::bufferization::BufferizationDialect"];
 }
 
+def UseKernelsPass : Pass<"mcutrain-use-kernels", "mlir::func::FuncOp"> {
+  let summary = "Replaces the linalg ops marked with a runtime kernel by calls to it";
+  let description = [{
+    After bufferization: every linalg.generic that lower-to-linalg marked
+    (`mcutrain.kernel`: dense convolutions, their weight and input gradients,
+    Gemm) becomes a `train.runtime_call` of the kernel in
+    runtime/mcutrain_kernels.h on the same buffers. The kernel computes what
+    the generic's loop nest would (out += ...), with register blocking and
+    constant trip counts over restrict-qualified pointers. A marked op whose
+    buffers are not contiguous keeps its loops. With `enabled=false` the
+    marks are dropped and everything stays loops (for comparison).
+  }];
+  let dependentDialects = ["::mcutrain::train::TrainDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"enabled", "enabled", "bool", /*default=*/"true",
+           "call the kernels (false: keep the generic loop nests)">
+  ];
+}
+
 def FlattenMemRefsPass : Pass<"mcutrain-flatten-memrefs", "mlir::ModuleOp"> {
   let summary = "Makes every memref 1-D with linearized indices; reshapes become no-ops";
   let description = [{

@@ -8,6 +8,8 @@ PACKAGES=(
   cmake ninja-build g++ lld-22
   # LLVM/MLIR 22
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22
+  # libFuzzer and the sanitizer runtimes for clang-22 (the importer's fuzz target)
+  libclang-rt-22-dev
   # ONNX import
   libonnx-dev libprotobuf-dev protobuf-compiler
   # Conformance data, references and data sets

@@ -23,8 +23,14 @@ llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.mcutrain_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["mcutrain", "mcutrain-opt", "FileCheck", "not", "count"],
+    ["mcutrain", "mcutrain-opt", "mcutrain-fuzz-import", "FileCheck", "not",
+     "count"],
     [config.mcutrain_tools_dir, config.llvm_tools_dir])
 
 if shutil.which("arm-none-eabi-g++"):
     config.available_features.add("arm-toolchain")
+
+# The importer's libFuzzer target is built with clang only.
+if os.path.exists(os.path.join(config.mcutrain_tools_dir,
+                               "mcutrain-fuzz-import")):
+    config.available_features.add("fuzzer")

@@ -104,6 +104,11 @@ static cl::opt<std::string>
            cl::desc("dense: train what --trainable says; auto: the densest "
                     "scheme (all, last:K, bias-only) that fits --sram"),
            cl::init("dense"), cl::sub(compileCmd));
+static cl::opt<bool>
+    kernels("kernels",
+            cl::desc("Dense convolutions and Gemm call the kernels of "
+                     "mcutrain_kernels.h (--kernels=false: plain loops)"),
+            cl::init(true), cl::sub(compileCmd));
 static cl::opt<int64_t> alignment("alignment",
                                   cl::desc("Byte alignment of arena buffers"),
                                   cl::init(8), cl::sub(compileCmd));
@@ -163,6 +168,7 @@ int main(int argc, char **argv) {
     opts.training.lr = lr;
     opts.training.trainable = trainable;
     opts.lowering.alignment = alignment;
+    opts.lowering.kernels = kernels;
     opts.update = update;
     if (!sram.empty()) {
       opts.sramBytes = mcutrain::parseByteSize(sram);

@@ -1,0 +1,75 @@
+//===- UseKernels.cpp - marked linalg ops → runtime kernel calls ----------===//
+//
+// The generic loop nests of convolutions and Gemm vectorize poorly when a
+// C++ compiler sees them on one shared arena: every inner loop needs
+// run-time alias checks and short rows get unrolled instead of vectorized.
+// The kernels in runtime/mcutrain_kernels.h compute the same sums with
+// register blocking over restrict pointers and compile-time shapes.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace mcutrain {
+#define GEN_PASS_DEF_USEKERNELSPASS
+#include "passes/Passes.h.inc"
+} // namespace mcutrain
+
+using namespace mlir;
+using namespace mcutrain;
+
+namespace {
+
+bool isContiguous(Value v) {
+  auto m = dyn_cast<MemRefType>(v.getType());
+  return m && m.hasStaticShape() && m.getLayout().isIdentity();
+}
+
+struct UseKernelsPass
+    : public mcutrain::impl::UseKernelsPassBase<UseKernelsPass> {
+  using UseKernelsPassBase::UseKernelsPassBase;
+
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> marked;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (op->hasAttr(kKernelAttr))
+        marked.push_back(op);
+    });
+    for (linalg::GenericOp op : marked) {
+      auto callee = op->getAttrOfType<StringAttr>(kKernelAttr);
+      auto operands = op->getAttrOfType<DenseI64ArrayAttr>(kKernelOperandsAttr);
+      auto scalars = op->getAttrOfType<DenseF32ArrayAttr>(kKernelScalarsAttr);
+      op->removeAttr(kKernelAttr);
+      op->removeAttr(kKernelOperandsAttr);
+      op->removeAttr(kKernelScalarsAttr);
+      if (!callee || !operands || !op.hasPureBufferSemantics()) {
+        op.emitError("malformed kernel mark");
+        return signalPassFailure();
+      }
+      SmallVector<Value> args;
+      for (int64_t i : operands.asArrayRef()) {
+        if (i < 0 || i >= (int64_t)op->getNumOperands()) {
+          op.emitError("kernel operand index out of range");
+          return signalPassFailure();
+        }
+        args.push_back(op->getOperand(i));
+      }
+      if (!enabled)
+        continue;
+      // A strided view keeps the loops: the kernels index dense buffers.
+      if (!llvm::all_of(args, isContiguous))
+        continue;
+      OpBuilder b(op);
+      if (scalars)
+        for (float v : scalars.asArrayRef())
+          args.push_back(
+              arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));
+      train::RuntimeCallOp::create(b, op.getLoc(), callee.getValue(), args,
+                                   DenseI64ArrayAttr());
+      op.erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,97 @@
+// RUN: mcutrain-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(mcutrain-use-kernels))' | FileCheck %s
+// RUN: mcutrain-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(mcutrain-use-kernels{enabled=false}))' | FileCheck %s --check-prefix=LOOPS
+
+// A marked generic on contiguous buffers becomes the kernel call on the
+// operands the mark names (here the Gemm's A, B, Y) plus its scalars.
+#a = affine_map<(i, k, j) -> (i, k)>
+#b = affine_map<(i, k, j) -> (j, k)>
+#y = affine_map<(i, k, j) -> (i, j)>
+// CHECK-LABEL: func.func @gemm
+// CHECK-SAME: (%[[A:.*]]: memref<1x4xf32>, %[[B:.*]]: memref<3x4xf32>, %[[Y:.*]]: memref<1x3xf32>)
+// CHECK: %[[ALPHA:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK: train.runtime_call "mcutrain::kernels::gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]], %[[ALPHA]]) : memref<1x4xf32>, memref<3x4xf32>, memref<1x3xf32>, f32
+// CHECK-NOT: linalg.generic
+// LOOPS-LABEL: func.func @gemm
+// LOOPS: linalg.generic
+// LOOPS-NOT: mcutrain.kernel
+// LOOPS-NOT: runtime_call
+func.func @gemm(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf32>) {
+  linalg.generic {indexing_maps = [#a, #b, #y],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
+      attrs = {"mcutrain.kernel" = "mcutrain::kernels::gemm<1,3,4,0,1>",
+               "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
+               "mcutrain.kernel_scalars" = array<f32: 0.5>} {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %m = arith.mulf %x, %w : f32
+    %h = arith.constant 0.5 : f32
+    %mh = arith.mulf %m, %h : f32
+    %s = arith.addf %acc, %mh : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Operands the kernel does not take (the input gradient's shape-only window)
+// are left out; unmarked generics stay loops.
+#m3 = affine_map<(i, j) -> (i, j)>
+#m1 = affine_map<(i, j) -> (j)>
+// CHECK-LABEL: func.func @operand_subset
+// CHECK-SAME: (%[[X:.*]]: memref<2x3xf32>, %[[W:.*]]: memref<3xf32>, %[[Y:.*]]: memref<2x3xf32>)
+// CHECK: train.runtime_call "k<2>"(%[[X]], %[[Y]]) : memref<2x3xf32>, memref<2x3xf32>
+// CHECK: linalg.generic
+// CHECK-NOT: mcutrain.kernel
+func.func @operand_subset(%x: memref<2x3xf32>, %w: memref<3xf32>, %y: memref<2x3xf32>) {
+  linalg.generic {indexing_maps = [#m3, #m1, #m3],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %w : memref<2x3xf32>, memref<3xf32>) outs(%y : memref<2x3xf32>)
+      attrs = {"mcutrain.kernel" = "k<2>",
+               "mcutrain.kernel_operands" = array<i64: 0, 2>} {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#m3, #m1, #m3],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %w : memref<2x3xf32>, memref<3xf32>) outs(%y : memref<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A strided view keeps its loops (the kernels index dense buffers).
+#id = affine_map<(i, j) -> (i, j)>
+// CHECK-LABEL: func.func @strided
+// CHECK-NOT: runtime_call
+// CHECK: linalg.generic
+// CHECK-NOT: mcutrain.kernel
+func.func @strided(%x: memref<4x4xf32>, %y: memref<2x2xf32>) {
+  %v = memref.subview %x[0, 0] [2, 2] [1, 1] : memref<4x4xf32> to memref<2x2xf32, strided<[4, 1]>>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%v : memref<2x2xf32, strided<[4, 1]>>) outs(%y : memref<2x2xf32>)
+      attrs = {"mcutrain.kernel" = "k<>", "mcutrain.kernel_operands" = array<i64: 0, 1>} {
+  ^bb0(%a: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+#id = affine_map<(i) -> (i)>
+func.func @bad_index(%x: memref<4xf32>, %y: memref<4xf32>) {
+  // expected-error @below {{kernel operand index out of range}}
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+      ins(%x : memref<4xf32>) outs(%y : memref<4xf32>)
+      attrs = {"mcutrain.kernel" = "k<>", "mcutrain.kernel_operands" = array<i64: 0, 2>} {
+  ^bb0(%a: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  return
+}

@@ -1,0 +1,157 @@
+// Unit tests of mcutrain_kernels.h: every kernel against the plain loop nest
+// of the linalg.generic it replaces, over shapes that exercise the blocking
+// (rows and channels per block), strides, dilations, groups (incl.
+// depthwise), batches and both Gemm transpositions. Accumulation into a
+// non-zero output is part of every check.
+#include "mcutrain_kernels.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace k = mcutrain::kernels;
+
+static int passed = 0, failed = 0;
+static unsigned seed = 1;
+static float next() {
+  seed = seed * 1664525u + 1013904223u;
+  return float((seed >> 8) & 0xffff) / 65536.0f - 0.5f;
+}
+static void fill(float *v, int n) {
+  for (int i = 0; i < n; ++i)
+    v[i] = next();
+}
+static void check(const char *what, const float *got, const float *want,
+                  int n) {
+  float worst = 0.0f, scale = 1e-6f;
+  for (int i = 0; i < n; ++i) {
+    worst = std::fmax(worst, std::fabs(got[i] - want[i]));
+    scale = std::fmax(scale, std::fabs(want[i]));
+  }
+  bool ok = worst <= 1e-5f * scale;
+  std::printf("%s %s (max error %g of %g)\n", ok ? "ok  " : "FAIL", what, worst,
+              scale);
+  ++(ok ? passed : failed);
+}
+
+template <int N, int C, int H, int W, int F, int KH, int KW, int S, int D,
+          int P, int G>
+static void convCase(const char *name) {
+  constexpr int CG = C / G, FG = F / G;
+  constexpr int HP = H + 2 * P, WP = W + 2 * P;
+  constexpr int OH = (HP - D * (KH - 1) - 1) / S + 1;
+  constexpr int OW = (WP - D * (KW - 1) - 1) / S + 1;
+  static float x[N * C * HP * WP], w[F * CG * KH * KW], y[N * F * OH * OW],
+      want[N * F * OH * OW > F * CG * KH * KW ? N * F * OH * OW
+                                              : F * CG * KH * KW];
+  fill(x, N * C * HP * WP);
+  fill(w, F * CG * KH * KW);
+  // Forward.
+  fill(y, N * F * OH * OW);
+  for (int i = 0; i < N * F * OH * OW; ++i)
+    want[i] = y[i];
+  for (int n = 0; n < N; ++n)
+    for (int f = 0; f < F; ++f)
+      for (int c = 0; c < CG; ++c)
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            for (int oh = 0; oh < OH; ++oh)
+              for (int ow = 0; ow < OW; ++ow)
+                want[((n * F + f) * OH + oh) * OW + ow] +=
+                    x[((n * C + (f / FG) * CG + c) * HP + oh * S + kh * D) *
+                          WP +
+                      ow * S + kw * D] *
+                    w[((f * CG + c) * KH + kh) * KW + kw];
+  k::conv2d<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D, G>(x, w, y);
+  char what[160];
+  std::snprintf(what, sizeof what, "conv2d %s", name);
+  check(what, y, want, N * F * OH * OW);
+
+  // Weight gradient (dy is y's storage).
+  static float dw[F * CG * KH * KW];
+  fill(y, N * F * OH * OW);
+  fill(dw, F * CG * KH * KW);
+  for (int i = 0; i < F * CG * KH * KW; ++i)
+    want[i] = dw[i];
+  for (int f = 0; f < F; ++f)
+    for (int c = 0; c < CG; ++c)
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw)
+          for (int n = 0; n < N; ++n)
+            for (int oh = 0; oh < OH; ++oh)
+              for (int ow = 0; ow < OW; ++ow)
+                want[((f * CG + c) * KH + kh) * KW + kw] +=
+                    y[((n * F + f) * OH + oh) * OW + ow] *
+                    x[((n * C + (f / FG) * CG + c) * HP + oh * S + kh * D) *
+                          WP +
+                      ow * S + kw * D];
+  k::conv2d_grad_weight<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D, G>(
+      y, x, dw);
+  std::snprintf(what, sizeof what, "conv2d_grad_weight %s", name);
+  check(what, dw, want, F * CG * KH * KW);
+
+  // Input gradient on a stride-1 "dyp" of the unpadded input's size plus the
+  // kernel span (the caller zero-inserts and pads dy).
+  constexpr int DH = H + D * (KH - 1), DWd = W + D * (KW - 1);
+  static float dyp[N * F * DH * DWd], dx[N * C * H * W], wantx[N * C * H * W];
+  fill(dyp, N * F * DH * DWd);
+  fill(dx, N * C * H * W);
+  for (int i = 0; i < N * C * H * W; ++i)
+    wantx[i] = dx[i];
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int fo = 0; fo < FG; ++fo)
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            for (int h = 0; h < H; ++h)
+              for (int ww = 0; ww < W; ++ww) {
+                int f = (c / CG) * FG + fo;
+                wantx[((n * C + c) * H + h) * W + ww] +=
+                    dyp[((n * F + f) * DH + h + kh * D) * DWd + ww + kw * D] *
+                    w[((f * CG + c % CG) * KH + (KH - 1 - kh)) * KW +
+                      (KW - 1 - kw)];
+              }
+  k::conv2d_grad_input<N, C, H, W, F, CG, KH, KW, DH, DWd, D, D, G>(dyp, w, dx);
+  std::snprintf(what, sizeof what, "conv2d_grad_input %s", name);
+  check(what, dx, wantx, N * C * H * W);
+}
+
+template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
+  static float a[M * K], b[K * N], y[M * N], want[M * N];
+  fill(a, M * K);
+  fill(b, K * N);
+  fill(y, M * N);
+  const float alpha = 0.75f;
+  for (int i = 0; i < M * N; ++i)
+    want[i] = y[i];
+  for (int i = 0; i < M; ++i)
+    for (int kk = 0; kk < K; ++kk)
+      for (int j = 0; j < N; ++j)
+        want[i * N + j] += (TA ? a[kk * M + i] : a[i * K + kk]) *
+                           (TB ? b[j * K + kk] : b[kk * N + j]) * alpha;
+  k::gemm<M, N, K, TA, TB>(a, b, y, alpha);
+  char what[96];
+  std::snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", M, N, K, TA,
+                TB);
+  check(what, y, want, M * N);
+}
+
+int main() {
+  convCase<1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1>("16->16 32x32 3x3");
+  convCase<1, 16, 32, 32, 32, 3, 3, 2, 1, 1, 1>("16->32 32x32 3x3 s2");
+  convCase<1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1>("64->64 8x8 3x3");
+  convCase<2, 3, 7, 9, 6, 5, 3, 1, 1, 2, 1>("batch 2, 3->6 7x9 5x3");
+  convCase<1, 6, 11, 13, 9, 3, 3, 2, 2, 1, 3>("groups 3, s2 d2 11x13");
+  convCase<1, 8, 10, 10, 8, 3, 3, 1, 1, 1, 8>("depthwise 8 10x10");
+  convCase<1, 8, 10, 10, 16, 3, 3, 2, 1, 1, 8>("depthwise x2 s2 10x10");
+  convCase<1, 64, 25, 5, 64, 1, 1, 1, 1, 0, 1>("pointwise 64->64 25x5");
+  convCase<1, 1, 49, 10, 64, 10, 4, 2, 1, 1, 1>("1->64 49x10 10x4 s2");
+  gemmCase<1, 10, 64, false, true>();
+  gemmCase<1, 12, 37, false, true>();
+  gemmCase<3, 7, 40, true, true>();
+  gemmCase<10, 64, 1, true, false>();
+  gemmCase<1, 64, 10, false, false>();
+  gemmCase<4, 5, 6, true, false>();
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}

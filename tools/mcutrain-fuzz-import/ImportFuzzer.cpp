@@ -1,0 +1,50 @@
+//===- ImportFuzzer.cpp - libFuzzer target: ONNX importer + verifier ------===//
+//
+// Every input must either import into a module that verifies, or be refused
+// with at least one error diagnostic. Anything else (a crash, a sanitizer
+// report, an import that yields no diagnostic, a module the verifier rejects)
+// aborts, which libFuzzer reports as a finding.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import.h"
+#include "compiler/Pipeline.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  mlir::DialectRegistry registry;
+  mcutrain::registerAllDialects(registry);
+  // A context per input: what one model interns must not make the next one
+  // look different (and the interned strings of a long run would pile up).
+  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
+  unsigned errors = 0;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
+      ++errors;
+    return mlir::success();
+  });
+  llvm::StringRef bytes(reinterpret_cast<const char *>(data), size);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mcutrain::importOnnxBuffer(ctx, bytes, "fuzz.onnx", {});
+  if (!module) {
+    if (errors == 0) {
+      std::fprintf(stderr, "import failed without a diagnostic\n");
+      std::abort();
+    }
+    return 0;
+  }
+  if (errors != 0) {
+    std::fprintf(stderr, "import reported an error but returned a module\n");
+    std::abort();
+  }
+  if (mlir::failed(mlir::verify(*module))) {
+    std::fprintf(stderr, "imported module does not verify\n");
+    std::abort();
+  }
+  return 0;
+}
