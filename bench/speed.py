@@ -11,7 +11,9 @@ For every zoo model (opset-13 export, --trainable all, SGD, batch 1):
     over rounds of the mean step time in a round;
   * PyTorch 1.13 eager on the same model and input, torch.set_num_threads(1),
     zero_grad + forward + loss + backward + SGD step, timed the same way;
-  * the ratio PyTorch / generated.
+  * the ratio PyTorch / generated;
+  * the same generated step without the dense kernels (--kernels=false:
+    the plain loop nests), to show what the kernels bring.
 Then single-layer packages of the dense 3x3 convolutions and the Gemm-shaped
 layers (1x1 convolutions, fully connected) of ResNet-8 and DS-CNN: a trainable
 per-channel scale in front of the layer makes the step compute the layer's
@@ -111,9 +113,9 @@ def cpu_name():
     return platform.processor() or "unknown"
 
 
-def generated_step_us(mcutrain, model, shape, mse, work, args):
-    """Compiles `model`, builds the timing harness; returns (compile s,
-    median step us, train-step MACs)."""
+def generated_step_us(mcutrain, model, shape, mse, work, args, extra=()):
+    """Compiles `model` (with the `extra` compile options), builds the
+    timing harness; returns (compile s, median step us, train-step MACs)."""
     os.makedirs(work, exist_ok=True)
     onnx = os.path.join(work, "model.onnx")
     torch.onnx.export(model, torch.zeros(*shape), onnx, opset_version=13,
@@ -121,7 +123,8 @@ def generated_step_us(mcutrain, model, shape, mse, work, args):
     t0 = time.perf_counter()
     run([mcutrain, "compile", onnx, "-o", os.path.join(work, "pkg"),
          "--name", "net", "--trainable", "all", "--optimizer", "sgd",
-         "--lr", "1e-4", "--loss", "mse" if mse else "cross-entropy"])
+         "--lr", "1e-4", "--loss", "mse" if mse else "cross-entropy",
+         *extra])
     compile_s = time.perf_counter() - t0
     x, y = sample(model, shape, mse)
     x.numpy().tofile(os.path.join(work, "x.bin"))
@@ -238,6 +241,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--min-round-seconds", type=float, default=0.2)
     ap.add_argument("--no-layers", action="store_true")
+    ap.add_argument("--no-loops", action="store_true",
+                    help="skip the --kernels=false comparison")
     ap.add_argument("--out", help="write the results as Markdown here")
     ap.add_argument("--workdir")
     args = ap.parse_args()
@@ -253,8 +258,8 @@ def main():
              ""]
     print("\n".join(lines), flush=True)
     table = ["| model | compile s | train-step MACs | mcutrain us/step | "
-             "PyTorch us/step | speed-up | GFLOP/s |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "PyTorch us/step | speed-up | GFLOP/s | loops us/step |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     worst = None
     for name in args.models.split(","):
         model, shape = zoo.build(name, seed=0)
@@ -262,18 +267,27 @@ def main():
         comp, ours, macs = generated_step_us(
             args.mcutrain, model, shape, mse, os.path.join(work, name), args)
         theirs = torch_step_us(model, shape, mse, args)
+        loops = "-"
+        if not args.no_loops:
+            loops = "%.1f" % generated_step_us(
+                args.mcutrain, model, shape, mse,
+                os.path.join(work, name + "-loops"), args,
+                ["--kernels=false"])[1]
         ratio = theirs / ours
         worst = ratio if worst is None else min(worst, ratio)
         row = (f"| {name} | {comp:.2f} | {macs:,} | {ours:.1f} | "
-               f"{theirs:.1f} | {ratio:.1f}x | {2 * macs / ours * 1e-3:.1f} |")
+               f"{theirs:.1f} | {ratio:.1f}x | {2 * macs / ours * 1e-3:.1f} | "
+               f"{loops} |")
         table.append(row)
         print(f"model {name}: compile {comp:.2f} s, mcutrain {ours:.1f} us, "
-              f"pytorch {theirs:.1f} us, speed-up {ratio:.1f}x", flush=True)
+              f"pytorch {theirs:.1f} us, speed-up {ratio:.1f}x, "
+              f"loops {loops} us", flush=True)
     lines += table + ["", f"smallest speed-up over PyTorch: {worst:.1f}x", ""]
 
     if not args.no_layers:
         ltable = ["| layer | fwd+bwd MFLOP | us/step | GFLOP/s | "
-                  "fraction of peak |", "|---|---:|---:|---:|---:|"]
+                  "fraction of peak | loops GFLOP/s |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for i, (lname, layer, shape) in enumerate(dense_layers()):
             spatial = len(shape) == 4
             model = Scaled(layer, shape[1], spatial).eval()
@@ -282,14 +296,30 @@ def main():
                 os.path.join(work, f"layer{i}"), args)
             flops = 3 * 2 * layer_macs(layer, shape)
             gflops = flops / us * 1e-3
+            loops = "-"
+            if not args.no_loops:
+                lus = generated_step_us(
+                    args.mcutrain, model, shape, True,
+                    os.path.join(work, f"layer{i}-loops"), args,
+                    ["--kernels=false"])[1]
+                loops = "%.1f" % (flops / lus * 1e-3)
             ltable.append(f"| {lname} | {flops / 1e6:.2f} | {us:.1f} | "
-                          f"{gflops:.1f} | {gflops / peak:.0%} |")
+                          f"{gflops:.1f} | {gflops / peak:.0%} | {loops} |")
             print(f"layer {lname}: {gflops:.1f} GFLOP/s, "
                   f"{gflops / peak:.0%} of peak", flush=True)
         lines += ltable
     if args.out:
         with open(args.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write("# Benchmarks\n\nWritten by `bench/speed.py` (all figures "
+                    "from one run; medians of the per-round mean step time).\n"
+                    "Models: the zoo (opset 13, `--trainable all`, SGD, batch "
+                    "1, cross-entropy; the autoencoder MSE). Layers: one "
+                    "dense layer after a trainable per-channel scale, so the "
+                    "step runs the layer's forward pass, weight gradient and "
+                    "input gradient (3 x 2 x MACs flops, against which the "
+                    "whole step's time is counted, loss and update "
+                    "included). *loops*: the same package with "
+                    "`--kernels=false`.\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

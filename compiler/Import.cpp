@@ -127,6 +127,15 @@ private:
     return d;
   }
 
+  /// The node names its first `count` inputs (no empty names).
+  LogicalResult needInputs(const onnx::NodeProto &n, int count) {
+    for (int i = 0; i < count; ++i)
+      if (i >= n.input_size() || n.input(i).empty())
+        return nodeError(n)
+                   << "needs " << count << " input" << (count == 1 ? "" : "s"),
+               failure();
+    return success();
+  }
   LogicalResult readTensor(const onnx::TensorProto &t, ConstTensor &out,
                            const onnx::NodeProto *node);
   LogicalResult importNode(const onnx::NodeProto &n);
@@ -432,6 +441,8 @@ static SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
 /// Folds an integer elementwise op, Reshape, Slice or Transpose on constants.
 FailureOr<ConstTensor> OnnxImporter::foldIntegerNode(const onnx::NodeProto &n) {
   const std::string &op = n.op_type();
+  if (failed(needInputs(n, op == "Slice" ? 3 : op == "Transpose" ? 1 : 2)))
+    return failure();
   const ConstTensor &a = consts[n.input(0)];
   ConstTensor c;
   c.isFloat = false;
@@ -505,10 +516,12 @@ FailureOr<ConstTensor> OnnxImporter::foldIntegerNode(const onnx::NodeProto &n) {
     auto perm = attrInts(n, "perm", rev);
     if ((int64_t)perm.size() != rank)
       return nodeError(n) << "perm is not a permutation of the dims", failure();
+    SmallVector<bool> seen(rank, false);
     for (int64_t p : perm) {
-      if (p < 0 || p >= rank)
+      if (p < 0 || p >= rank || seen[p])
         return nodeError(n) << "perm is not a permutation of the dims",
                failure();
+      seen[p] = true;
       c.shape.push_back(a.shape[p]);
     }
     auto ys = stridesOf(c.shape);
@@ -577,6 +590,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
            failure();
   if (n.output_size() == 0 || n.output(0).empty())
     return nodeError(n) << "has no output", failure();
+  if (op != "Constant" && failed(needInputs(n, 1)))
+    return failure();
   auto define = [&](Value v) {
     values[n.output(0)] = v;
     return success();
@@ -747,6 +762,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         c.f.clear();
       }
     } else if (op == "Gather") {
+      if (failed(needInputs(n, 2)))
+        return failure();
       const ConstTensor &idx = consts[n.input(1)];
       if (a.shape.size() != 1 || attrInt(n, "axis", 0) != 0)
         return nodeError(n) << "only 1-D constant Gather is folded", failure();
@@ -836,6 +853,14 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (ks.size() != 2 || ks[0] != ws[2] || ks[1] != ws[3])
       return nodeError(n) << "kernel_shape disagrees with the weight",
              failure();
+    if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4)
+      return nodeError(n) << "strides/dilations/pads must describe 2 spatial "
+                             "dimensions",
+             failure();
+    if (llvm::any_of(strides, [](int64_t v) { return v < 1; }) ||
+        llvm::any_of(dil, [](int64_t v) { return v < 1; }))
+      return nodeError(n) << "strides and dilations must be positive",
+             failure();
     std::string autoPad = attrString(n, "auto_pad", "NOTSET");
     if (autoPad == "VALID") {
       pads = {0, 0, 0, 0};
@@ -847,10 +872,6 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       return nodeError(n) << "auto_pad '" << autoPad << "' is not supported",
              failure();
     }
-    if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4)
-      return nodeError(n) << "strides/dilations/pads must describe 2 spatial "
-                             "dimensions",
-             failure();
     Value bias;
     if (n.input_size() > 2 && !n.input(2).empty()) {
       FailureOr<Value> b = tensorOperand(n, 2);
@@ -1214,9 +1235,10 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     auto perm = attrInts(n, "perm", rev);
     SmallVector<int64_t> ys;
     SmallVector<bool> seen(xs.size(), false);
+    if (perm.size() != xs.size())
+      return nodeError(n) << "perm is not a permutation of the dims", failure();
     for (int64_t p : perm) {
-      if (p < 0 || p >= (int64_t)xs.size() || seen[p] ||
-          perm.size() != xs.size())
+      if (p < 0 || p >= (int64_t)xs.size() || seen[p])
         return nodeError(n) << "perm is not a permutation of the dims",
                failure();
       seen[p] = true;
@@ -1276,6 +1298,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         return failure();
       ins.push_back(*v);
     }
+    if (ins.empty())
+      return nodeError(n) << "needs at least one input", failure();
     auto ys = shapeOf(ins[0]);
     int64_t axis = attrInt(n, "axis", 0);
     if (axis < 0)
@@ -1366,6 +1390,8 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         if (v < 0)
           return nodeError(n) << "negative dimension in the shape", failure();
         shape.push_back(v);
+        if (!checkedElements(shape))
+          return nodeError(n) << "the shape is too large", failure();
         known *= v;
       }
       if (inferAt >= 0) {
@@ -1498,6 +1524,17 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
     if (failed(importNode(node))) {
       module.erase();
       return nullptr;
+    }
+    // Results stay within the element limit, so that shape arithmetic on
+    // them (products of dimensions) cannot overflow further on.
+    for (const auto &out : node.output()) {
+      auto v = values.find(out);
+      if (v != values.end() &&
+          !checkedElements(cast<ShapedType>(v->second.getType()).getShape())) {
+        nodeError(node) << "the result is too large (over 2^28 elements)";
+        module.erase();
+        return nullptr;
+      }
     }
     // Integer results of an op on unsigned data are unsigned (MaxPool's
     // int64 Indices are not: their type differs).

@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mlir::DialectRegistry registry;
@@ -23,9 +24,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // look different (and the interned strings of a long run would pile up).
   mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
   unsigned errors = 0;
+  std::string last; // shown when the input is a finding
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
-    if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error) {
       ++errors;
+      last = d.str();
+    }
     return mlir::success();
   });
   llvm::StringRef bytes(reinterpret_cast<const char *>(data), size);
@@ -43,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::abort();
   }
   if (mlir::failed(mlir::verify(*module))) {
-    std::fprintf(stderr, "imported module does not verify\n");
+    std::fprintf(stderr, "imported module does not verify: %s\n", last.c_str());
     std::abort();
   }
   return 0;
