@@ -14,6 +14,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -878,6 +879,11 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       if (failed(b))
         return failure();
       bias = *b;
+      auto bs = shapeOf(bias);
+      if (bs.size() != 1 || bs[0] != ws[0] || !elementTypeOf(bias).isF32())
+        return nodeError(n) << "the bias must be a float tensor of " << ws[0]
+                            << " elements",
+               failure();
     }
     int64_t oh = nn::slidingOutputSize(xs[2], ks[0], strides[0], pads[0],
                                        pads[2], dil[0]);
@@ -1596,5 +1602,11 @@ OwningOpRef<ModuleOp> mcutrain::importOnnxBuffer(MLIRContext &ctx,
   ctx.loadDialect<func::FuncDialect, ml_program::MLProgramDialect,
                   nn::NNDialect>();
   OnnxImporter importer(ctx, name, bytes, opts);
-  return importer.run();
+  OwningOpRef<ModuleOp> module = importer.run();
+  // What the importer does not check itself the ops' verifiers do: a model
+  // they reject is refused with their diagnostic (located at the ONNX node),
+  // never handed on.
+  if (module && failed(verify(*module)))
+    return nullptr;
+  return module;
 }

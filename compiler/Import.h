@@ -13,8 +13,9 @@ struct ImportOptions {
 };
 
 /// Reads an ONNX model file into a module with `func.func @forward` on static
-/// tensors and one `ml_program.global` per initializer. On failure, emits one
-/// diagnostic (naming the file, or the ONNX node and op type) and returns null.
+/// tensors and one `ml_program.global` per initializer; the module verifies.
+/// On failure, emits a diagnostic (naming the file, or the ONNX node and op
+/// type) and returns null.
 mlir::OwningOpRef<mlir::ModuleOp> importOnnxFile(mlir::MLIRContext &ctx,
                                                  llvm::StringRef path,
                                                  const ImportOptions &opts);
