@@ -115,6 +115,11 @@ static cl::opt<int64_t> alignment("alignment",
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // The top level has only LLVM's own options (backend flags and the like):
+  // keep them out of `mcutrain --help`; the subcommands list ours.
+  for (auto &entry : cl::getRegisteredOptions())
+    if (entry.first != "help" && entry.first != "version")
+      entry.second->setHiddenFlag(cl::Hidden);
   cl::ParseCommandLineOptions(
       argc, argv,
       "mcutrain: ahead-of-time training compiler for microcontrollers\n\n"
