@@ -265,7 +265,20 @@ template <int N, int C, int HP, int WP, int F, int CG, int KH, int KW, int OH,
 inline void conv2d_grad_weight(const float *__restrict dy,
                                const float *__restrict x,
                                float *__restrict dw) {
-  if constexpr (detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
+  if constexpr (detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW) &&
+                OH * OW < 16) {
+    // Planes too small to vectorize along: outer products of dy with the
+    // input, whose inner loop runs along a row of dw.
+    constexpr int P = OH * OW, FG = F / G;
+    for (int n = 0; n < N; ++n)
+      for (int f = 0; f < F; ++f)
+        for (int p = 0; p < P; ++p) {
+          const float g = dy[(n * F + f) * P + p];
+          const float *xs = x + (n * C + (f / FG) * CG) * P + p;
+          for (int c = 0; c < CG; ++c)
+            dw[f * CG + c] += g * xs[c * P];
+        }
+  } else if constexpr (detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
     constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
     detail::gradWeight<N, C, P, R, F, CG, 1, 1, P, R, 1, 1, 1, 1, G>(dy, x, dw);
   } else {

@@ -146,6 +146,8 @@ int main() {
   convCase<1, 8, 10, 10, 16, 3, 3, 2, 1, 1, 8>("depthwise x2 s2 10x10");
   convCase<1, 64, 25, 5, 64, 1, 1, 1, 1, 0, 1>("pointwise 64->64 25x5");
   convCase<1, 1, 49, 10, 64, 10, 4, 2, 1, 1, 1>("1->64 49x10 10x4 s2");
+  convCase<1, 24, 2, 2, 40, 1, 1, 1, 1, 0, 1>("pointwise 24->40 2x2");
+  convCase<2, 12, 1, 1, 20, 1, 1, 1, 1, 0, 1>("pointwise batch 2 1x1");
   gemmCase<1, 10, 64, false, true>();
   gemmCase<1, 12, 37, false, true>();
   gemmCase<3, 7, 40, true, true>();
