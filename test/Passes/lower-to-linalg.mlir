@@ -20,11 +20,16 @@
 // CHECK: arith.select
 // CHECK: } : tensor<1x1x6x6xf32>
 // The convolution: output width innermost (unit stride for stride-1 convs).
+// It is marked for use-kernels: the kernel's shape arguments (N, C, padded
+// H and W, F, C per group, kernel, output, strides, dilations, groups) and
+// the operands it takes.
 // CHECK: linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], #[[YMAP]]], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction", "parallel", "parallel"]} ins(%[[XP]], %[[CW]] :
+// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::conv2d<1,1,6,6,2,1,3,3,2,2,2,2,1,1,1>", mcutrain.kernel_operands = array<i64: 0, 1, 2>
 // CHECK: arith.mulf
 // CHECK: arith.addf
 // The weight gradient reduces over batch and output positions.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::conv2d_grad_weight<1,1,6,6,2,1,3,3,2,2,2,2,1,1,1>"
 // Right before the first update the step count advances (as part of the
 // backward pass: a step TinyPropv2 skips does not count).
 // CHECK: memref.get_global @mcutrain_step_count
@@ -37,6 +42,7 @@
 // CHECK: tensor.expand_shape {{.*}} into tensor<1x8xf32>
 // Gemm loops i, k, j.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]
+// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::gemm<1,3,8,0,1>", mcutrain.kernel_operands = array<i64: 0, 1, 2>, mcutrain.kernel_scalars = array<f32: 1.000000e+00>
 // @init copies the flash image of each trainable parameter and resets the
 // step count.
 // CHECK-LABEL: func.func @init()
