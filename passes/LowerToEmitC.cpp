@@ -44,6 +44,48 @@ struct MathToCallOpaque : OpConversionPattern<MathOp> {
   std::string callee;
 };
 
+/// Float comparisons that C's operators already compute: `<`, `<=`, `>`,
+/// `>=`, `==` are false and `!=` is true when an operand is NaN, exactly the
+/// ordered (and une) predicates. Upstream spells out the NaN tests with
+/// `&&`, whose branches kept g++ from vectorizing clamps (ReLU6: 4.8% of
+/// MobileNetV2's step).
+struct CmpFToEmitC : OpConversionPattern<arith::CmpFOp> {
+  CmpFToEmitC(const TypeConverter &converter, MLIRContext *ctx)
+      : OpConversionPattern(converter, ctx, /*benefit=*/2) {}
+  LogicalResult
+  matchAndRewrite(arith::CmpFOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    std::optional<emitc::CmpPredicate> pred;
+    switch (op.getPredicate()) {
+    case arith::CmpFPredicate::OLT:
+      pred = emitc::CmpPredicate::lt;
+      break;
+    case arith::CmpFPredicate::OLE:
+      pred = emitc::CmpPredicate::le;
+      break;
+    case arith::CmpFPredicate::OGT:
+      pred = emitc::CmpPredicate::gt;
+      break;
+    case arith::CmpFPredicate::OGE:
+      pred = emitc::CmpPredicate::ge;
+      break;
+    case arith::CmpFPredicate::OEQ:
+      pred = emitc::CmpPredicate::eq;
+      break;
+    case arith::CmpFPredicate::UNE:
+      pred = emitc::CmpPredicate::ne;
+      break;
+    default:
+      return failure();
+    }
+    if (!isa<FloatType>(adaptor.getLhs().getType()))
+      return failure();
+    rewriter.replaceOpWithNewOp<emitc::CmpOp>(
+        op, op.getType(), *pred, adaptor.getLhs(), adaptor.getRhs());
+    return success();
+  }
+};
+
 /// Calls into mcutrain_runtime.h (DGSU's selection): arrays decay to
 /// pointers, index to size_t.
 struct RuntimeCallToEmitC : OpConversionPattern<train::RuntimeCallOp> {
@@ -70,7 +112,10 @@ struct RuntimeCallToEmitC : OpConversionPattern<train::RuntimeCallOp> {
             rewriter.getStringAttr("&"), element);
       }
     }
-    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(op, TypeRange{},
+    SmallVector<Type> results;
+    if (failed(getTypeConverter()->convertTypes(op->getResultTypes(), results)))
+      return failure();
+    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(op, results,
                                                      op.getCallee(), args);
     return success();
   }
@@ -94,10 +139,12 @@ struct LowerToEmitCPass
     populateSCFToEmitCConversionPatterns(patterns, converter);
     populateConvertMathToEmitCPatterns(patterns, emitc::LanguageTarget::cpp11);
     patterns.add<MathToCallOpaque<math::LogOp>>(ctx, "std::log");
-    patterns.add<MathToCallOpaque<math::TanhOp>>(ctx, "std::tanh");
+    // Branch-free, so elementwise loops around it vectorize.
+    patterns.add<MathToCallOpaque<math::TanhOp>>(ctx,
+                                                 "mcutrain::kernels::tanh");
     patterns.add<MathToCallOpaque<math::SqrtOp>>(ctx, "std::sqrt");
     patterns.add<MathToCallOpaque<math::AbsFOp>>(ctx, "std::fabs");
-    patterns.add<RuntimeCallToEmitC>(converter, ctx);
+    patterns.add<RuntimeCallToEmitC, CmpFToEmitC>(converter, ctx);
 
     ConversionTarget target(*ctx);
     target.addLegalDialect<emitc::EmitCDialect>();

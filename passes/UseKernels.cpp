@@ -65,7 +65,8 @@ struct UseKernelsPass
         for (float v : scalars.asArrayRef())
           args.push_back(
               arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));
-      train::RuntimeCallOp::create(b, op.getLoc(), callee.getValue(), args,
+      train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{},
+                                   callee.getValue(), args,
                                    DenseI64ArrayAttr());
       op.erase();
     }

@@ -291,30 +291,21 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     auto index = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    Value ok =
-        arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(true));
-    SmallVector<Value> ivs;
-    SmallVector<scf::ForOp> loops;
-    OpBuilder::InsertionGuard g(rewriter);
-    for (int64_t d : type.getShape()) {
-      auto loop = scf::ForOp::create(rewriter, loc, index(0), index(d),
-                                     index(1), ValueRange{ok});
-      if (!loops.empty())
-        scf::YieldOp::create(rewriter, loc, loop.getResults());
-      loops.push_back(loop);
-      ivs.push_back(loop.getInductionVar());
-      ok = loop.getRegionIterArgs()[0];
-      rewriter.setInsertionPointToStart(loop.getBody());
+    // One runtime call: its exponent test vectorizes, where a loop nest
+    // carrying an i1 did not (it cost a third of a small model's step). It
+    // reads the gradient as one contiguous array.
+    Value contiguous = *grad;
+    if (!type.getLayout().isIdentity()) {
+      contiguous = memref::AllocOp::create(
+          rewriter, loc,
+          MemRefType::get(type.getShape(), type.getElementType()));
+      memref::CopyOp::create(rewriter, loc, *grad, contiguous);
     }
-    Value v = memref::LoadOp::create(rewriter, loc, *grad, ivs);
-    Value diff = arith::SubFOp::create(rewriter, loc, v, v);
-    Value finite = arith::CmpFOp::create(
-        rewriter, loc, arith::CmpFPredicate::OEQ, diff, f(rewriter, 0.0f));
-    Value all = arith::AndIOp::create(rewriter, loc, ok, finite);
-    if (!loops.empty()) {
-      scf::YieldOp::create(rewriter, loc, all);
-      all = loops.front().getResult(0);
-    }
+    Value all = RuntimeCallOp::create(
+                    rewriter, loc, rewriter.getI1Type(), "mcutrain::all_finite",
+                    ValueRange{contiguous, index(type.getNumElements())},
+                    DenseI64ArrayAttr())
+                    .getResult();
     rewriter.setInsertionPointAfterValue(all);
     auto guard = scf::IfOp::create(rewriter, loc, all, /*withElseRegion=*/true);
     rewriter.setInsertionPointToStart(&guard.getElseRegion().front());
@@ -425,7 +416,7 @@ DgsuSelectOp::bufferize(RewriterBase &rewriter,
   Value c = arith::ConstantIndexOp::create(rewriter, loc, channels);
   Value ratio = arith::ConstantOp::create(rewriter, loc, getRatioAttr());
   RuntimeCallOp::create(
-      rewriter, loc, "mcutrain::dgsu_select",
+      rewriter, loc, TypeRange{}, "mcutrain::dgsu_select",
       ValueRange{age, importance, c, ratio, selection, scratch},
       DenseI64ArrayAttr());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, selection);
@@ -593,7 +584,7 @@ TopkErrorOp::bufferize(RewriterBase &rewriter,
   Value depth = arith::ConstantOp::create(
       rewriter, loc, rewriter.getI32IntegerAttr(getDepth()));
   auto call = RuntimeCallOp::create(
-      rewriter, loc, "mcutrain::tinyprop_select",
+      rewriter, loc, TypeRange{}, "mcutrain::tinyprop_select",
       ValueRange{*error, index(getError().getType().getNumElements()),
                  index(kmax), ymax, ratios, index(getLayer()), depth,
                  f32(getSMinAttr()), f32(getSMaxAttr()), f32(getZetaAttr()),
@@ -633,7 +624,7 @@ FiniteGuardOp::bufferize(RewriterBase &rewriter,
   if (!skip)
     return emitOpError() << "global " << kSkipStepGlobal << " missing";
   auto call = RuntimeCallOp::create(
-      rewriter, loc, "mcutrain::skip_unless_finite",
+      rewriter, loc, TypeRange{}, "mcutrain::skip_unless_finite",
       ValueRange{*loss, arith::ConstantIndexOp::create(rewriter, loc, 1), skip},
       DenseI64ArrayAttr());
   call->setAttr("mcutrain.skip_decision", rewriter.getUnitAttr());

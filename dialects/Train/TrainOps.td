@@ -185,11 +185,13 @@ def Train_RuntimeCallOp : Train_Op<"runtime_call"> {
     Memrefs are passed as pointers to their first element. After memory
     planning a buffer argument is the arena itself, and `arena_offsets`
     (one entry per argument) says at which element the buffer starts.
+    A call may return a scalar (e.g. `mcutrain::all_finite`'s i1).
   }];
   let arguments = (ins StrAttr:$callee, Variadic<AnyType>:$args,
                    OptionalAttr<DenseI64ArrayAttr>:$arena_offsets);
+  let results = (outs Optional<AnySignlessIntegerOrIndex>:$result);
   let assemblyFormat = [{
-    $callee `(` $args `)` attr-dict `:` type($args)
+    $callee `(` $args `)` attr-dict `:` type($args) (`->` type($result)^)?
   }];
 }
 

@@ -25,6 +25,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+# The generated step calls into the runtime (its gradients' finite check).
+RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "runtime")
+
 DATA_DIR = "/usr/share/libonnx-testdata/data/node"
 OPTIMIZER_TESTS = ["test_momentum", "test_momentum_multiple",
                    "test_nesterov_momentum", "test_adagrad",
@@ -215,6 +219,8 @@ HARNESS = r"""#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include "mcutrain_kernels.h"
+#include "mcutrain_runtime.h"
 using std::size_t;
 %(ram)s
 #include "step.cpp"
@@ -270,8 +276,8 @@ def run_case(args, name):
                            "ram": "\n".join(ram),
                            "setup": "\n".join(setup), "call": call,
                            "dumps": "\n".join(dumps)})
-    res = subprocess.run(["g++", "-std=c++17", "-O0", "-w", "harness.cpp",
-                          "-o", "run"], cwd=work, capture_output=True,
+    res = subprocess.run(["g++", "-std=c++17", "-O0", "-w", "-I", RUNTIME,
+                          "harness.cpp", "-o", "run"], cwd=work, capture_output=True,
                          text=True)
     if res.returncode != 0:
         return "failed", "harness does not build: " + res.stderr[:300]

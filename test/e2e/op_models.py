@@ -63,6 +63,17 @@ OPS = {
                                          ceil_mode=True,
                                          count_include_pad=False),
                             2, 3, 3 * 16), (2, 7, 7), 3),
+    # Disjoint windows (stride >= extent): each position's one window.
+    "maxpool_disjoint": (lambda: pre(nn.MaxPool2d(2, stride=3, padding=1,
+                                                  ceil_mode=True),
+                                     2, 3, 3 * 9), (2, 7, 7), 3),
+    "maxpool_dilated_disjoint": (lambda: pre(nn.MaxPool2d(2, stride=3,
+                                                          dilation=2),
+                                             2, 3, 3 * 4), (2, 7, 7), 3),
+    "avgpool_disjoint": (lambda: pre(nn.AvgPool2d(2, stride=2, padding=1,
+                                                  ceil_mode=True,
+                                                  count_include_pad=False),
+                                     2, 3, 3 * 16), (2, 7, 7), 3),
     "global_avgpool": (lambda: pre(nn.AdaptiveAvgPool2d(1), 2, 5, 5),
                        (2, 5, 5), 3),
     # count_include_pad=True exports as ONNX Pad + AveragePool.

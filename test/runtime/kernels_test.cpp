@@ -148,12 +148,27 @@ int main() {
   convCase<1, 1, 49, 10, 64, 10, 4, 2, 1, 1, 1>("1->64 49x10 10x4 s2");
   convCase<1, 24, 2, 2, 40, 1, 1, 1, 1, 0, 1>("pointwise 24->40 2x2");
   convCase<2, 12, 1, 1, 20, 1, 1, 1, 1, 0, 1>("pointwise batch 2 1x1");
+  // Pointwise layers as matrix products: row and column tiles with tails,
+  // transposed-input tiles with tails along channels and the plane.
+  convCase<1, 70, 6, 6, 37, 1, 1, 1, 1, 0, 1>("pointwise 70->37 6x6");
+  convCase<2, 33, 1, 1, 67, 1, 1, 1, 1, 0, 1>("pointwise batch 2 33->67 1x1");
+  convCase<1, 8, 48, 48, 6, 1, 1, 1, 1, 0, 1>("pointwise 8->6 48x48");
+  convCase<2, 130, 3, 5, 9, 1, 1, 1, 1, 0, 1>("pointwise batch 2 130->9 3x5");
+  convCase<1, 6, 4, 4, 12, 1, 1, 1, 1, 0, 2>("pointwise groups 2 4x4");
+  convCase<1, 5, 9, 11, 7, 1, 1, 1, 1, 0, 1>("pointwise 5->7 9x11 (dots)");
+  convCase<1, 32, 16, 16, 64, 3, 3, 2, 1, 1, 1>("32->64 16x16 3x3 s2 (im2col)");
+  convCase<2, 9, 7, 9, 70, 3, 2, 1, 2, 2, 1>(
+      "batch 2 9->70 7x9 3x2 d2 (im2col)");
+  convCase<2, 40, 8, 9, 6, 1, 1, 1, 1, 0, 1>("pointwise batch 2 40->6 8x9");
   gemmCase<1, 10, 64, false, true>();
   gemmCase<1, 12, 37, false, true>();
   gemmCase<3, 7, 40, true, true>();
   gemmCase<10, 64, 1, true, false>();
   gemmCase<1, 64, 10, false, false>();
   gemmCase<4, 5, 6, true, false>();
+  gemmCase<7, 70, 9, false, false>();
+  gemmCase<6, 33, 50, true, false>();
+  gemmCase<5, 6, 20, false, true>();
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }

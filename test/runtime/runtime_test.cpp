@@ -112,6 +112,21 @@ static void testFinite() {
   for (const auto &b : bad)
     anyAccepted |= mcutrain::all_finite(b, 2);
   check(!anyAccepted, "all_finite rejects NaN, +inf, -inf");
+  // Long enough for the vectorized body and its tail; the extremes of the
+  // finite range pass, one non-finite value anywhere fails.
+  float many[37];
+  for (int i = 0; i < 37; ++i)
+    many[i] = i % 3 == 0 ? 3.4028235e38f : i % 3 == 1 ? -1e-45f : -0.0f;
+  check(mcutrain::all_finite(many, 37),
+        "all_finite accepts FLT_MAX, denormals");
+  bool missed = false;
+  for (int at = 0; at < 37; ++at) {
+    const float keep = many[at];
+    many[at] = at % 2 ? -NAN : INFINITY;
+    missed |= mcutrain::all_finite(many, 37);
+    many[at] = keep;
+  }
+  check(!missed, "all_finite finds a non-finite value at every position");
   std::int32_t skip = 7;
   float loss = 2.0f;
   mcutrain::skip_unless_finite(&loss, 1, &skip);
