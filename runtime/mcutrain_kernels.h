@@ -74,9 +74,17 @@ template <int Total, int B, typename Body> inline void forBlocks(Body &&body) {
     body(Int<Total - full>(), full);
 }
 
-/// Eight floats as one value of GCC's (and clang's) vector extension: the
-/// register tiles below stay in registers only when written with it.
-typedef float Vec8 __attribute__((vector_size(32)));
+/// The register tiles below are written with GCC's (and clang's) vector
+/// extension (left to the vectorizer, some of them ran at a tenth of the
+/// speed), in vectors of the widest registers the target has: 16 floats
+/// with AVX-512 (twice the eight-float tiles' speed there), else 8 (two
+/// registers on 128-bit SIMD).
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#else
+constexpr int kLanes = 8;
+#endif
+typedef float VecF __attribute__((vector_size(kLanes * sizeof(float))));
 
 /// y (M x N, rows LDY apart) += alpha * A B, A(i, k) = a[i*AI + k*AK], the
 /// rows of B LDB apart and contiguous along n. An MB x NB tile of y stays
@@ -87,25 +95,24 @@ template <int M, int N, int K, int AI, int AK, int LDB, int LDY>
 MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
                                  const float *__restrict b, float *__restrict y,
                                  float alpha) {
-  // Vector cores: tiles of up to 32 columns and about 128 values (16
-  // eight-lane registers; more rows when the rows are short); scalar
-  // cores: 4 x 4 of their 32 single-precision registers.
-  constexpr int NB = kScalar ? 4 : N < 32 ? N : 32;
-  constexpr int MB = kScalar ? 4 : 128 / NB < 8 ? 128 / NB : 8;
+  // Vector cores: tiles of up to 4 vectors of columns and 16 vectors in
+  // all (more rows when the rows are short); scalar cores: 4 x 4 of their
+  // 32 single-precision registers.
+  constexpr int NB = kScalar ? 4 : N < 4 * kLanes ? N : 4 * kLanes;
+  constexpr int MB = kScalar ? 4 : 16 * kLanes / NB < 8 ? 16 * kLanes / NB : 8;
   forBlocks<M, MB>([&](auto mb, int i0) {
     constexpr int RB = decltype(mb)::value;
     forBlocks<N, NB>([&](auto nb, int j0) {
       constexpr int CB = decltype(nb)::value;
-      // Whole vectors of columns, written with the vector extension (left
-      // to the vectorizer, 9-13 GFLOP/s on some of MobileNet's pointwise
-      // layers against 32-89 so), then the rest.
-      constexpr int VB = kScalar ? 0 : CB / 8, SB = CB - VB * 8;
+      // Whole vectors of columns, then the rest.
+      constexpr int VB = kScalar ? 0 : CB / kLanes, SB = CB - VB * kLanes;
       if constexpr (VB > 0) {
-        Vec8 acc[RB][VB] = {};
+        VecF acc[RB][VB] = {};
         for (int k = 0; k < K; ++k) {
-          Vec8 bv[VB];
+          VecF bv[VB];
           for (int v = 0; v < VB; ++v)
-            __builtin_memcpy(&bv[v], b + k * LDB + j0 + 8 * v, sizeof(Vec8));
+            __builtin_memcpy(&bv[v], b + k * LDB + j0 + kLanes * v,
+                             sizeof(VecF));
           for (int i = 0; i < RB; ++i) {
             const float av = a[(i0 + i) * AI + k * AK];
             for (int v = 0; v < VB; ++v)
@@ -114,15 +121,15 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
         }
         for (int i = 0; i < RB; ++i)
           for (int v = 0; v < VB; ++v) {
-            float *yv = y + (i0 + i) * LDY + j0 + 8 * v;
-            Vec8 sum;
-            __builtin_memcpy(&sum, yv, sizeof(Vec8));
+            float *yv = y + (i0 + i) * LDY + j0 + kLanes * v;
+            VecF sum;
+            __builtin_memcpy(&sum, yv, sizeof(VecF));
             sum += acc[i][v] * alpha;
-            __builtin_memcpy(yv, &sum, sizeof(Vec8));
+            __builtin_memcpy(yv, &sum, sizeof(VecF));
           }
       }
       if constexpr (SB > 0) {
-        constexpr int J0 = VB * 8;
+        constexpr int J0 = VB * kLanes;
         float acc[RB][SB] = {};
         for (int k = 0; k < K; ++k) {
           const float *bk = b + k * LDB + j0 + J0;
@@ -183,18 +190,18 @@ MCUTRAIN_KERNEL void gemmDots(const float *__restrict a,
 template <int M, int N, int K>
 MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
                             const float *__restrict b, float *__restrict y) {
-  constexpr int KL = K / 8 * 8;
+  constexpr int KL = K / kLanes * kLanes;
   forBlocks<M, 4>([&](auto mb, int i0) {
     constexpr int IB = decltype(mb)::value;
     forBlocks<N, 3>([&](auto nb, int j0) {
       constexpr int JB = decltype(nb)::value;
-      Vec8 part[IB][JB] = {};
-      for (int k = 0; k < KL; k += 8) {
-        Vec8 av[IB], bv[JB];
+      VecF part[IB][JB] = {};
+      for (int k = 0; k < KL; k += kLanes) {
+        VecF av[IB], bv[JB];
         for (int i = 0; i < IB; ++i)
-          __builtin_memcpy(&av[i], a + (i0 + i) * K + k, sizeof(Vec8));
+          __builtin_memcpy(&av[i], a + (i0 + i) * K + k, sizeof(VecF));
         for (int j = 0; j < JB; ++j)
-          __builtin_memcpy(&bv[j], b + (j0 + j) * K + k, sizeof(Vec8));
+          __builtin_memcpy(&bv[j], b + (j0 + j) * K + k, sizeof(VecF));
         for (int i = 0; i < IB; ++i)
           for (int j = 0; j < JB; ++j)
             part[i][j] += av[i] * bv[j];
@@ -202,7 +209,7 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
       for (int i = 0; i < IB; ++i)
         for (int j = 0; j < JB; ++j) {
           float sum = 0.0f;
-          for (int l = 0; l < 8; ++l)
+          for (int l = 0; l < kLanes; ++l)
             sum += part[i][j][l];
           for (int k = KL; k < K; ++k)
             sum += a[(i0 + i) * K + k] * b[(j0 + j) * K + k];
@@ -549,10 +556,10 @@ inline void conv2d_grad_weight(const float *__restrict dy,
   } else if constexpr (detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
     constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
     detail::gradWeight<N, C, P, R, F, CG, 1, 1, P, R, 1, 1, 1, 1, G>(dy, x, dw);
-  } else if constexpr (!detail::kScalar && G == 1 && F >= 64) {
+  } else if constexpr (!detail::kScalar && G == 1 && F >= 32) {
     // Enough output channels to repay gathering the input's columns
-    // (ResNet-8's 64-channel layers: 22 -> 104 GFLOP/s; with 16 channels
-    // the gather costs more than the product saves).
+    // (ResNet-8's layers of 32 and 64 channels: 22-51 -> 45-55 GFLOP/s;
+    // with 16 channels the gather costs more than the product saves).
     detail::im2colGradWeight<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW>(
         dy, x, dw);
   } else {
