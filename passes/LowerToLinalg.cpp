@@ -190,6 +190,26 @@ struct Lowering {
     if (shift0 == 0 && shift1 == 0 && s0 == 1 && s1 == 1 &&
         ArrayRef<int64_t>(outShape) == xs)
       return x;
+    Type et = xt.getElementType();
+    if (shift0 >= 0 && shift1 >= 0 && xs[0] == outShape[0] &&
+        xs[1] == outShape[1] && shift0 + (xs[2] - 1) * s0 < outShape[2] &&
+        shift1 + (xs[3] - 1) * s1 < outShape[3]) {
+      // Every source element lands inside: fill, then one copy over the
+      // source's elements to their (strided, shifted) places, instead of a
+      // division and a bounds check per output element (MobileNetV2's
+      // zero-inserted gradients took 5% of its step that way).
+      Value init =
+          linalg::FillOp::create(
+              b, loc, typedConstant(b, et, fill, isUnsigned),
+              tensor::EmptyOp::create(b, loc, outShape, et).getResult())
+              .getResult(0);
+      return generic(
+          init, ValueRange{x},
+          {map(4, {d(0), d(1), d(2), d(3)}),
+           map(4, {d(0), d(1), d(2) * s0 + shift0, d(3) * s1 + shift1})},
+          {kPar, kPar, kPar, kPar},
+          [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
+    }
     auto gen = tensor::GenerateOp::create(
         b, loc, tensorOf(outShape, xt.getElementType()), ValueRange{},
         [&](OpBuilder &ob, Location l, ValueRange iv) {

@@ -3,6 +3,7 @@
 // CHECK-DAG: #[[XMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d5 * 2 + d3, d6 * 2 + d4)>
 // CHECK-DAG: #[[WMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d2, d3, d4)>
 // CHECK-DAG: #[[YMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d5, d6)>
+// CHECK-DAG: #[[PADMAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2 + 1, d3 + 1)>
 
 // Trainable parameters: a RAM global plus a constant flash image; frozen
 // parameters: one constant global. The learning rate is a run-time global.
@@ -15,10 +16,10 @@
 // Parameters are read in place (restrict: no copy).
 // CHECK: %[[CWM:.*]] = memref.get_global @cw : memref<2x1x3x3xf32>
 // CHECK: %[[CW:.*]] = bufferization.to_tensor %[[CWM]] restrict
-// Padding is a branch-free tensor.generate.
-// CHECK: %[[XP:.*]] = tensor.generate
-// CHECK: arith.select
-// CHECK: } : tensor<1x1x6x6xf32>
+// Padding: a fill, then the input copied to its shifted place (the copy's
+// output map adds the pad).
+// CHECK: %[[ZP:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x1x6x6xf32>)
+// CHECK: %[[XP:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #[[PADMAP]]]{{.*}} outs(%[[ZP]] : tensor<1x1x6x6xf32>)
 // The convolution: output width innermost (unit stride for stride-1 convs).
 // It is marked for use-kernels: the kernel's shape arguments (N, C, padded
 // H and W, F, C per group, kernel, output, strides, dilations, groups) and
