@@ -193,7 +193,11 @@ struct Lowering {
     Type et = xt.getElementType();
     if (shift0 >= 0 && shift1 >= 0 && xs[0] == outShape[0] &&
         xs[1] == outShape[1] && shift0 + (xs[2] - 1) * s0 < outShape[2] &&
-        shift1 + (xs[3] - 1) * s1 < outShape[3]) {
+        shift1 + (xs[3] - 1) * s1 < outShape[3] &&
+        // linalg takes an output dimension indexed by a plain loop to be
+        // that loop's size.
+        (s0 != 1 || shift0 != 0 || xs[2] == outShape[2]) &&
+        (s1 != 1 || shift1 != 0 || xs[3] == outShape[3])) {
       // Every source element lands inside: fill, then one copy over the
       // source's elements to their (strided, shifted) places, instead of a
       // division and a bounds check per output element (MobileNetV2's
