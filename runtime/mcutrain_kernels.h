@@ -104,22 +104,29 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
     constexpr int RB = decltype(mb)::value;
     forBlocks<N, NB>([&](auto nb, int j0) {
       constexpr int CB = decltype(nb)::value;
-      // Whole vectors of columns, then the rest.
+      // Whole vectors of columns, then the rest: when the row is long
+      // enough, as one more vector ending at the tile's end (overlapping
+      // the last whole one; only its new lanes are stored), else scalar.
       constexpr int VB = kScalar ? 0 : CB / kLanes, SB = CB - VB * kLanes;
-      if constexpr (VB > 0) {
-        VecF acc[RB][VB] = {};
+      constexpr bool tailVector = !kScalar && SB > 0 && N >= kLanes;
+      constexpr int VT = VB + (tailVector ? 1 : 0);
+      if constexpr (VT > 0) {
+        VecF acc[RB][VT] = {};
         for (int k = 0; k < K; ++k) {
-          VecF bv[VB];
+          VecF bv[VT];
           for (int v = 0; v < VB; ++v)
             __builtin_memcpy(&bv[v], b + k * LDB + j0 + kLanes * v,
                              sizeof(VecF));
+          if constexpr (tailVector)
+            __builtin_memcpy(&bv[VB], b + k * LDB + j0 + CB - kLanes,
+                             sizeof(VecF));
           for (int i = 0; i < RB; ++i) {
             const float av = a[(i0 + i) * AI + k * AK];
-            for (int v = 0; v < VB; ++v)
+            for (int v = 0; v < VT; ++v)
               acc[i][v] += bv[v] * av;
           }
         }
-        for (int i = 0; i < RB; ++i)
+        for (int i = 0; i < RB; ++i) {
           for (int v = 0; v < VB; ++v) {
             float *yv = y + (i0 + i) * LDY + j0 + kLanes * v;
             VecF sum;
@@ -127,8 +134,12 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
             sum += acc[i][v] * alpha;
             __builtin_memcpy(yv, &sum, sizeof(VecF));
           }
+          if constexpr (tailVector)
+            for (int l = kLanes - SB; l < kLanes; ++l)
+              y[(i0 + i) * LDY + j0 + CB - kLanes + l] += alpha * acc[i][VB][l];
+        }
       }
-      if constexpr (SB > 0) {
+      if constexpr (SB > 0 && !tailVector) {
         constexpr int J0 = VB * kLanes;
         float acc[RB][SB] = {};
         for (int k = 0; k < K; ++k) {
