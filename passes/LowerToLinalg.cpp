@@ -215,7 +215,7 @@ struct Lowering {
           [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
     }
     auto gen = tensor::GenerateOp::create(
-        b, loc, tensorOf(outShape, xt.getElementType()), ValueRange{},
+        b, loc, tensorOf(outShape, et), ValueRange{},
         [&](OpBuilder &ob, Location l, ValueRange iv) {
           Value v0, v1;
           Value r0 = sourceIndex(ob, toI32(ob, iv[2]), shift0, s0, xs[2], v0);
@@ -223,9 +223,9 @@ struct Lowering {
           Value e = tensor::ExtractOp::create(
               ob, l, x,
               ValueRange{iv[0], iv[1], toIndex(ob, r0), toIndex(ob, r1)});
-          Value v = arith::SelectOp::create(
-              ob, l, both(ob, v0, v1), e,
-              typedConstant(ob, xt.getElementType(), fill, isUnsigned));
+          Value v =
+              arith::SelectOp::create(ob, l, both(ob, v0, v1), e,
+                                      typedConstant(ob, et, fill, isUnsigned));
           tensor::YieldOp::create(ob, l, v);
         });
     return gen.getResult();

@@ -230,6 +230,40 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
   });
 }
 
+/// Weight gradient of an ungrouped convolution as one matrix product,
+/// dw (F x K) += dy (F x P) col^T, K = C*KH*KW, P = OH*OW: the columns of
+/// the input (im2col) are gathered a tile at a time, already transposed
+/// (at most 8 KB of stack), so that the product runs along dw's rows.
+template <int N, int C, int HP, int WP, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int DH, int DW>
+MCUTRAIN_KERNEL void im2colGradWeight(const float *__restrict dy,
+                                      const float *__restrict x,
+                                      float *__restrict dw) {
+  constexpr int K = C * KH * KW, P = OH * OW;
+  constexpr int KB = K < 64 ? K : 64, PB = P < 2048 / KB ? P : 2048 / KB;
+  for (int n = 0; n < N; ++n)
+    forBlocks<K, KB>([&](auto kb, int k0) {
+      constexpr int KT = decltype(kb)::value;
+      forBlocks<P, PB>([&](auto pb, int p0) {
+        constexpr int PT = decltype(pb)::value;
+        float xt[PT][KT];
+        int offset[KT]; // of column k's element at output position 0
+        for (int k = 0; k < KT; ++k) {
+          const int c = (k0 + k) / (KH * KW), kh = (k0 + k) / KW % KH,
+                    kw = (k0 + k) % KW;
+          offset[k] = (n * C + c) * HP * WP + kh * DH * WP + kw * DW;
+        }
+        for (int p = 0; p < PT; ++p) {
+          const float *at = x + (p0 + p) / OW * SH * WP + (p0 + p) % OW * SW;
+          for (int k = 0; k < KT; ++k)
+            xt[p][k] = at[offset[k]];
+        }
+        gemmBlocked<F, KT, PT, P, 1, KT, K>(dy + n * F * P + p0, &xt[0][0],
+                                            dw + k0, 1.0f);
+      });
+    });
+}
+
 /// Pointwise (1x1, stride 1, unpadded, ungrouped) convolution on P-value
 /// planes as matrix products per sample: y[f] += W[f][c] x[c];
 /// dx[c] += W[f][c] dy[f]; dw[f][c] += dy[f] . x[c] (summed over samples).
@@ -277,57 +311,10 @@ MCUTRAIN_KERNEL void pointwiseGradWeight(const float *__restrict dy,
     for (int n = 0; n < N; ++n)
       gemmNT<F, C, P>(dy + n * F * P, x + n * C * P, dw);
   } else {
-    // dw += dy x^T: x is transposed a tile at a time (at most 8 KB of stack)
-    // so that the product runs along dw's rows.
-    constexpr int CB = C < 64 ? C : 64, PB = P < 2048 / CB ? P : 2048 / CB;
-    for (int n = 0; n < N; ++n)
-      forBlocks<C, CB>([&](auto cb, int c0) {
-        constexpr int CT = decltype(cb)::value;
-        forBlocks<P, PB>([&](auto pb, int p0) {
-          constexpr int PT = decltype(pb)::value;
-          float xt[PT][CT];
-          for (int c = 0; c < CT; ++c)
-            for (int p = 0; p < PT; ++p)
-              xt[p][c] = x[(n * C + c0 + c) * P + p0 + p];
-          gemmBlocked<F, CT, PT, P, 1, CT, C>(dy + n * F * P + p0, &xt[0][0],
-                                              dw + c0, 1.0f);
-        });
-      });
+    // dw += dy x^T: the im2col product of a P x 1 plane with a 1x1 kernel
+    // (x transposed a tile at a time, so that it runs along dw's rows).
+    im2colGradWeight<N, C, P, 1, F, 1, 1, P, 1, 1, 1, 1, 1>(dy, x, dw);
   }
-}
-
-/// Weight gradient of an ungrouped convolution as one matrix product,
-/// dw (F x K) += dy (F x P) col^T, K = C*KH*KW, P = OH*OW: the columns of
-/// the input (im2col) are gathered a tile at a time, already transposed
-/// (at most 8 KB of stack), so that the product runs along dw's rows.
-template <int N, int C, int HP, int WP, int F, int KH, int KW, int OH, int OW,
-          int SH, int SW, int DH, int DW>
-MCUTRAIN_KERNEL void im2colGradWeight(const float *__restrict dy,
-                                      const float *__restrict x,
-                                      float *__restrict dw) {
-  constexpr int K = C * KH * KW, P = OH * OW;
-  constexpr int KB = K < 64 ? K : 64, PB = P < 2048 / KB ? P : 2048 / KB;
-  for (int n = 0; n < N; ++n)
-    forBlocks<K, KB>([&](auto kb, int k0) {
-      constexpr int KT = decltype(kb)::value;
-      forBlocks<P, PB>([&](auto pb, int p0) {
-        constexpr int PT = decltype(pb)::value;
-        float xt[PT][KT];
-        int offset[KT]; // of column k's element at output position 0
-        for (int k = 0; k < KT; ++k) {
-          const int c = (k0 + k) / (KH * KW), kh = (k0 + k) / KW % KH,
-                    kw = (k0 + k) % KW;
-          offset[k] = (n * C + c) * HP * WP + kh * DH * WP + kw * DW;
-        }
-        for (int p = 0; p < PT; ++p) {
-          const float *at = x + (p0 + p) / OW * SH * WP + (p0 + p) % OW * SW;
-          for (int k = 0; k < KT; ++k)
-            xt[p][k] = at[offset[k]];
-        }
-        gemmBlocked<F, KT, PT, P, 1, KT, K>(dy + n * F * P + p0, &xt[0][0],
-                                            dw + k0, 1.0f);
-      });
-    });
 }
 
 /// out[n][f][oh][ow] += sum over (c, kh, kw) of in[n][c0(f) + c][oh*SH +
