@@ -349,12 +349,77 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
   return dw;
 }
 
-/// dx = correlation of the zero-inserted, padded dy with the flipped kernel.
+/// Strided convolutions: dx as the adjoint of the forward pass, every dy
+/// value times every tap added at the input position the forward pass read
+/// it from (on the padded input, then cropped). Correlating a zero-inserted
+/// dy instead would multiply by S*S times as many values, most of them
+/// inserted zeros, and hold that S*S-times larger dy in the arena.
+Value lowerStridedConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
+  auto dys = op.getOutputGrad().getType().getShape();
+  auto ws = op.getWeight().getType().getShape();
+  auto xs = op.getInputGrad().getType().getShape();
+  auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t g = op.getGroup(), outPerGroup = ws[0] / g;
+  SmallVector<int64_t> xps = {xs[0], xs[1], xs[2] + p[0] + p[2],
+                              xs[3] + p[1] + p[3]};
+  auto d = [&](unsigned i) { return L.d(i); };
+  // dims: n c fo kh kw oh ow — every dimension but n and c revisits
+  // elements of dx, so they are reductions.
+  AffineExpr f = g == 1 ? d(2) : d(1).floorDiv(ws[1]) * outPerGroup + d(2);
+  AffineExpr cw = g == 1 ? d(1) : d(1) % ws[1];
+  AffineMap dyMap = L.map(7, {d(0), f, d(5), d(6)});
+  AffineMap wMap = L.map(7, {f, cw, d(3), d(4)});
+  Value window =
+      tensor::EmptyOp::create(L.b, L.loc, {outPerGroup, ws[2], ws[3]}, L.f32());
+  AffineMap kMap = L.map(7, {d(2), d(3), d(4)});
+  AffineMap xMap = L.map(
+      7, {d(0), d(1), d(5) * s[0] + d(3) * dl[0], d(6) * s[1] + d(4) * dl[1]});
+  Value dxp = L.generic(L.filled(xps, 0.0f),
+                        ValueRange{op.getOutputGrad(), op.getWeight(), window},
+                        {dyMap, wMap, kMap, xMap},
+                        {kPar, kPar, kRed, kRed, kRed, kRed, kRed},
+                        [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                          Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+                          return arith::AddFOp::create(ob, l, a[3], m);
+                        });
+  L.tagKernel(dxp, "conv2d_grad_input_strided",
+              {xs[0], xs[1], xps[2], xps[3], ws[0], ws[1], ws[2], ws[3], dys[2],
+               dys[3], s[0], s[1], dl[0], dl[1], g},
+              {0, 1, 3});
+  if (ArrayRef<int64_t>(xps) == xs)
+    return dxp;
+  // The crop as a generate: a generic's input indexed by a plain loop
+  // (no top or left pad) would have to be the loop's size.
+  auto crop = tensor::GenerateOp::create(
+      L.b, L.loc, L.tensorOf(xs), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        auto shifted = [&](Value i, int64_t by) -> Value {
+          if (by == 0)
+            return i;
+          return arith::AddIOp::create(
+              ob, l, i, arith::ConstantIndexOp::create(ob, l, by));
+        };
+        Value e = tensor::ExtractOp::create(ob, l, dxp,
+                                            ValueRange{iv[0], iv[1],
+                                                       shifted(iv[2], p[0]),
+                                                       shifted(iv[3], p[1])});
+        tensor::YieldOp::create(ob, l, e);
+      });
+  return crop.getResult();
+}
+
+/// dx = correlation of the zero-inserted, padded dy with the flipped kernel
+/// (stride 1, and depthwise layers, one output channel per group: there the
+/// scatter's short strided rows cost more than the products with inserted
+/// zeros, 22-29 us against 16-20 us on a 32-channel 32x32 layer).
 Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   auto dys = op.getOutputGrad().getType().getShape();
   auto ws = op.getWeight().getType().getShape();
   auto xs = op.getInputGrad().getType().getShape();
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  bool oneOutputPerGroup = ws[0] == op.getGroup() && op.getGroup() > 1;
+  if ((s[0] != 1 || s[1] != 1) && !oneOutputPerGroup)
+    return lowerStridedConvGradInput(L, op);
   int64_t span0 = (ws[2] - 1) * dl[0], span1 = (ws[3] - 1) * dl[1];
   Value dyp = L.spread(op.getOutputGrad(),
                        {dys[0], dys[1], xs[2] + span0, xs[3] + span1},
@@ -735,6 +800,25 @@ Value lowerReduceSumTo(Lowering &L, nn::ReduceSumToOp op) {
           v = arith::MulFOp::create(ob, l, v, L.f32c(ob, scale));
         return arith::AddFOp::create(ob, l, a[1], v);
       });
+  // Reduced, kept, then reduced dimensions (ignoring size-1 ones), e.g. a
+  // batch-norm or bias gradient over N x C x H x W: the kernel sums rows
+  // with partial sums in vector lanes, where the loops carry one serial
+  // sum through memory.
+  int64_t rows[3] = {1, 1, 1};
+  int group = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (xs[i] == 1)
+      continue;
+    int want = iters[i] == kPar ? 1 : group == 0 ? 0 : 2;
+    if (want < group)
+      group = 3; // not of that form
+    else
+      group = want;
+    if (group < 3)
+      rows[group] *= xs[i];
+  }
+  if (group < 3)
+    L.tagKernel(sum, "sum_rows", {rows[0], rows[1], rows[2]}, {0, 1}, {scale});
   return L.reshape(sum, outTy);
 }
 

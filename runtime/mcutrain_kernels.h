@@ -86,6 +86,23 @@ constexpr int kLanes = 8;
 #endif
 typedef float VecF __attribute__((vector_size(kLanes * sizeof(float))));
 
+/// part[0] + ... + part[L-1] as a tree (halves added pairwise): a serial
+/// sum of 16 lanes is a chain of 16 dependent additions (a batch-1 Gemm's
+/// ten dot products spent most of their time there).
+template <int L> inline float sumLanes(const float *part) {
+  if constexpr (L == 1) {
+    return part[0];
+  } else {
+    constexpr int H = L / 2;
+    float half[L - H];
+    for (int l = 0; l < H; ++l)
+      half[l] = part[l] + part[l + H];
+    if constexpr (L % 2 != 0)
+      half[H] = part[L - 1];
+    return sumLanes<L - H>(half);
+  }
+}
+
 /// y (M x N, rows LDY apart) += alpha * A B, A(i, k) = a[i*AI + k*AK], the
 /// rows of B LDB apart and contiguous along n. An MB x NB tile of y stays
 /// in registers over the whole reduction: per k, MB broadcasts of A and NB
@@ -188,10 +205,7 @@ MCUTRAIN_KERNEL void gemmDots(const float *__restrict a,
           part[l] += (TA ? a[(k + l) * M + i] : a[i * K + k + l]) * bj[k + l];
       for (int l = 0; k + l < K; ++l)
         part[l] += (TA ? a[(k + l) * M + i] : a[i * K + k + l]) * bj[k + l];
-      float sum = 0.0f;
-      for (int l = 0; l < L; ++l)
-        sum += part[l];
-      y[i * N + j] += alpha * sum;
+      y[i * N + j] += alpha * sumLanes<L>(part);
     }
 }
 
@@ -219,9 +233,9 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
       }
       for (int i = 0; i < IB; ++i)
         for (int j = 0; j < JB; ++j) {
-          float sum = 0.0f;
-          for (int l = 0; l < kLanes; ++l)
-            sum += part[i][j][l];
+          float lanes[kLanes];
+          __builtin_memcpy(lanes, &part[i][j], sizeof lanes);
+          float sum = sumLanes<kLanes>(lanes);
           for (int k = KL; k < K; ++k)
             sum += a[(i0 + i) * K + k] * b[(j0 + j) * K + k];
           y[(i0 + i) * N + j0 + j] += sum;
@@ -480,6 +494,184 @@ MCUTRAIN_KERNEL void gradWeight(const float *__restrict dy,
   }
 }
 
+/// row[j*S + s] += ph[s][j] for every position of a WP-wide row: the
+/// phases of a strided scatter put back in one pass.
+template <int S, int WP>
+inline void interleaveAdd(const float (*__restrict ph)[(WP + S - 1) / S],
+                          float *__restrict row) {
+  constexpr int J = WP / S;
+  for (int j = 0; j < J; ++j)
+    for (int s = 0; s < S; ++s)
+      row[j * S + s] += ph[s][j];
+  for (int s = 0; J * S + s < WP; ++s)
+    row[J * S + s] += ph[s][J];
+}
+
+/// row[ow*S + kw*D] += taps[kw*LD + ow] (kw < KW, ow < OW): each tap's row
+/// is added into its phase of the stride with unit-stride loops, then the
+/// phases are interleaved into the row (a strided add per tap is scalar).
+template <int S, int D, int KW, int OW, int WP, int LD>
+inline void scatterRow(const float *__restrict taps, float *__restrict row) {
+  float ph[S][(WP + S - 1) / S] = {};
+  for (int kw = 0; kw < KW; ++kw) {
+    const int s = kw * D % S, q = kw * D / S;
+    for (int ow = 0; ow < OW; ++ow)
+      ph[s][q + ow] += taps[kw * LD + ow];
+  }
+  interleaveAdd<S, WP>(ph, row);
+}
+
+/// col[(c*KH + kh)*KW + kw][r*OW + ow] = the input (one sample's channel
+/// c0 + c, padded HP x WP planes) at row (oh0 + r)*SH + kh*DH, column
+/// ow*SW + kw*DW: each input row read once, deinterleaved by the stride,
+/// so that every copy is unit-stride.
+template <int CB, int HP, int WP, int KH, int KW, int RB, int OW, int SH,
+          int SW, int DH, int DW>
+inline void gatherColumns(const float *__restrict x, int oh0,
+                          float (*__restrict col)[RB * OW]) {
+  for (int c = 0; c < CB; ++c)
+    for (int kh = 0; kh < KH; ++kh)
+      for (int r = 0; r < RB; ++r) {
+        const float *row = x + (c * HP + (oh0 + r) * SH + kh * DH) * WP;
+        if constexpr (SW == 1) {
+          for (int kw = 0; kw < KW; ++kw)
+            for (int ow = 0; ow < OW; ++ow)
+              col[(c * KH + kh) * KW + kw][r * OW + ow] = row[kw * DW + ow];
+        } else {
+          float ph[SW][(WP + SW - 1) / SW];
+          deinterleave<SW, WP>(row, ph);
+          for (int kw = 0; kw < KW; ++kw) {
+            const int o = kw * DW;
+            for (int ow = 0; ow < OW; ++ow)
+              col[(c * KH + kh) * KW + kw][r * OW + ow] =
+                  ph[o % SW][o / SW + ow];
+          }
+        }
+      }
+}
+
+/// Forward convolution (ungrouped) as one matrix product per sample,
+/// y (F x P) += w (F x K) col (K x P), K = C*KH*KW, P = OH*OW, the
+/// columns gathered a tile at a time.
+template <int N, int C, int HP, int WP, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int DH, int DW>
+MCUTRAIN_KERNEL void im2colForward(const float *__restrict x,
+                                   const float *__restrict w,
+                                   float *__restrict y) {
+  // Tiles of about 64 output positions (four 16-float vectors: the product
+  // keeps a 4 x 4 block of y in registers) and as many input channels as
+  // fit 16 KB.
+  constexpr int K = C * KH * KW, P = OH * OW;
+  constexpr int RB = largestDivisorAtMost(OH, OW >= 64 ? 1 : 64 / OW);
+  constexpr int PT = RB * OW;
+  constexpr int CB =
+      largestDivisorAtMost(C, KH * KW * PT >= 4096 ? 1 : 4096 / (KH * KW * PT));
+  constexpr int KT = CB * KH * KW;
+  for (int n = 0; n < N; ++n)
+    for (int oh0 = 0; oh0 < OH; oh0 += RB)
+      for (int c0 = 0; c0 < C; c0 += CB) {
+        float col[KT][PT];
+        gatherColumns<CB, HP, WP, KH, KW, RB, OW, SH, SW, DH, DW>(
+            x + (n * C + c0) * HP * WP, oh0, col);
+        gemmBlocked<F, PT, KT, K, 1, PT, P>(w + c0 * KH * KW, &col[0][0],
+                                            y + n * F * P + oh0 * OW, 1.0f);
+      }
+}
+
+/// Weight gradient (ungrouped) for few output channels, transposed:
+/// dw^T (K x F) += col (K x P) dy^T (P x F), with dy transposed a tile at a
+/// time. A row of dw^T is one vector of channels, so the columns need no
+/// transposing gather (im2colGradWeight's gather costs as much as its
+/// product when each column value meets only 16 channels).
+template <int N, int C, int HP, int WP, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int DH, int DW>
+MCUTRAIN_KERNEL void im2colGradWeightT(const float *__restrict dy,
+                                       const float *__restrict x,
+                                       float *__restrict dw) {
+  constexpr int K = C * KH * KW, P = OH * OW;
+  constexpr int RB = largestDivisorAtMost(OH, OW >= 64 ? 1 : 64 / OW);
+  constexpr int PT = RB * OW;
+  constexpr int CB =
+      largestDivisorAtMost(C, KH * KW * PT >= 2048 ? 1 : 2048 / (KH * KW * PT));
+  constexpr int KT = CB * KH * KW;
+  float dwt[K][F] = {};
+  for (int n = 0; n < N; ++n)
+    for (int oh0 = 0; oh0 < OH; oh0 += RB) {
+      float dyt[PT][F];
+      for (int f = 0; f < F; ++f)
+        for (int p = 0; p < PT; ++p)
+          dyt[p][f] = dy[(n * F + f) * P + oh0 * OW + p];
+      for (int c0 = 0; c0 < C; c0 += CB) {
+        float col[KT][PT];
+        gatherColumns<CB, HP, WP, KH, KW, RB, OW, SH, SW, DH, DW>(
+            x + (n * C + c0) * HP * WP, oh0, col);
+        gemmBlocked<KT, F, PT, PT, 1, F, F>(&col[0][0], &dyt[0][0],
+                                            &dwt[c0 * KH * KW][0], 1.0f);
+      }
+    }
+  for (int f = 0; f < F; ++f)
+    for (int k = 0; k < K; ++k)
+      dw[f * K + k] += dwt[k][f];
+}
+
+/// conv2d_grad_input_strided's loops (see there).
+template <int N, int C, int HP, int WP, int F, int CG, int KH, int KW, int OH,
+          int OW, int SH, int SW, int DH, int DW, int G>
+MCUTRAIN_KERNEL void gradInputStrided(const float *__restrict dy,
+                                      const float *__restrict w,
+                                      float *__restrict dxp) {
+  constexpr int FG = F / G, PW = (WP + SW - 1) / SW;
+  if constexpr (kScalar || G > 1) {
+    // Per output row and kernel row: the taps of the group's output
+    // channels summed into the phases of the input row they land on, then
+    // interleaved into it.
+    for (int n = 0; n < N; ++n)
+      for (int c = 0; c < C; ++c) {
+        const int f0 = c / CG * FG, cw = c % CG;
+        for (int oh = 0; oh < OH; ++oh)
+          for (int kh = 0; kh < KH; ++kh) {
+            float ph[SW][PW] = {};
+            for (int fo = 0; fo < FG; ++fo) {
+              const float *g = dy + ((n * F + f0 + fo) * OH + oh) * OW;
+              for (int kw = 0; kw < KW; ++kw) {
+                const float wv = w[(((f0 + fo) * CG + cw) * KH + kh) * KW + kw];
+                const int s = kw * DW % SW, q = kw * DW / SW;
+                for (int ow = 0; ow < OW; ++ow)
+                  ph[s][q + ow] += wv * g[ow];
+              }
+            }
+            interleaveAdd<SW, WP>(
+                ph, dxp + ((n * C + c) * HP + oh * SH + kh * DH) * WP);
+          }
+      }
+  } else {
+    // The columns of the input gradient, dcol (C*KH*KW x OH*OW) = w^T dy, a
+    // tile of output rows and input channels at a time (at most 16 KB of
+    // stack), then each column row scattered to its input row: the product
+    // does only the multiply-adds that are not with inserted zeros.
+    constexpr int K = C * KH * KW, P = OH * OW;
+    constexpr int RB = largestDivisorAtMost(OH, OW >= 256 ? 1 : 256 / OW);
+    constexpr int PT = RB * OW;
+    constexpr int CB = largestDivisorAtMost(
+        C, KH * KW * PT >= 4096 ? 1 : 4096 / (KH * KW * PT));
+    constexpr int KT = CB * KH * KW;
+    for (int n = 0; n < N; ++n)
+      for (int oh0 = 0; oh0 < OH; oh0 += RB)
+        for (int c0 = 0; c0 < C; c0 += CB) {
+          float col[KT][PT] = {};
+          gemmBlocked<KT, PT, F, 1, K, P, PT>(
+              w + c0 * KH * KW, dy + n * F * P + oh0 * OW, &col[0][0], 1.0f);
+          for (int c = 0; c < CB; ++c)
+            for (int kh = 0; kh < KH; ++kh)
+              for (int r = 0; r < RB; ++r)
+                scatterRow<SW, DW, KW, OW, WP, PT>(
+                    &col[(c * KH + kh) * KW][r * OW],
+                    dxp + ((n * C + c0 + c) * HP + (oh0 + r) * SH + kh * DH) *
+                              WP);
+        }
+  }
+}
+
 } // namespace detail
 
 /// Convolution forward on the padded input x (N x C x HP x WP), weights
@@ -496,6 +688,11 @@ inline void conv2d(const float *__restrict x, const float *__restrict w,
     constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
     detail::correlate<N, C, P, R, F, CG, 1, 1, P, R, 1, 1, 1, 1, G, Weight>(
         x, w, y);
+  } else if constexpr (!detail::kScalar && G == 1) {
+    // One matrix product over gathered columns: 55-70 GFLOP/s on ResNet-8's
+    // layers where correlating rows of 8-32 outputs ran at 23-58.
+    detail::im2colForward<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW>(x, w,
+                                                                           y);
   } else {
     detail::correlate<N, C, HP, WP, F, CG, KH, KW, OH, OW, SH, SW, DH, DW, G,
                       Weight>(x, w, y);
@@ -523,6 +720,20 @@ inline void conv2d_grad_input(const float *__restrict dyp,
     detail::correlate<N, F, HP, WP, C, F / G, KH, KW, H, W, 1, 1, DH, DW, G,
                       Weight>(dyp, w, dx);
   }
+}
+
+/// Input gradient of a strided convolution as the adjoint of conv2d (same
+/// template arguments): dxp (the padded input's shape, N x C x HP x WP) +=
+/// dy[n][f][oh][ow] * w[f][c][kh][kw] at row oh*SH + kh*DH, column
+/// ow*SW + kw*DW. Reads dy itself: correlating a zero-inserted dy would
+/// multiply by SH*SW times as many values, most of them zeros.
+template <int N, int C, int HP, int WP, int F, int CG, int KH, int KW, int OH,
+          int OW, int SH, int SW, int DH, int DW, int G>
+inline void conv2d_grad_input_strided(const float *__restrict dy,
+                                      const float *__restrict w,
+                                      float *__restrict dxp) {
+  detail::gradInputStrided<N, C, HP, WP, F, CG, KH, KW, OH, OW, SH, SW, DH, DW,
+                           G>(dy, w, dxp);
 }
 
 /// Weight gradient: dw (F x CG x KH x KW) += sum over n, oh, ow of
@@ -554,6 +765,13 @@ inline void conv2d_grad_weight(const float *__restrict dy,
   } else if constexpr (detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
     constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
     detail::gradWeight<N, C, P, R, F, CG, 1, 1, P, R, 1, 1, 1, 1, G>(dy, x, dw);
+  } else if constexpr (!detail::kScalar && G == 1 && F <= 32 &&
+                       C * KH * KW * F <= 8192) {
+    // Few output channels: the transposed product, whose columns need no
+    // transposing gather (ResNet-8's 16-channel layers: 33 -> 56-73
+    // GFLOP/s).
+    detail::im2colGradWeightT<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW>(
+        dy, x, dw);
   } else if constexpr (!detail::kScalar && G == 1 && F >= 32) {
     // Enough output channels to repay gathering the input's columns
     // (ResNet-8's layers of 32 and 64 channels: 22-51 -> 45-55 GFLOP/s;
@@ -577,6 +795,35 @@ inline void gemm(const float *__restrict a, const float *__restrict b,
     detail::outerProduct<M, N>(a, b, y, alpha);
   else
     detail::gemmBlocked<M, N, K, TA ? 1 : K, TA ? M : 1, N, N>(a, b, y, alpha);
+}
+
+/// y[m] += scale * (sum over b < B, k < K of x[(b*M + m)*K + k]): the sums
+/// of a reduction to a shape (bias and batch-norm gradients over N x C x H
+/// x W), with partial sums in vector lanes (the loop nest carried one
+/// serial sum through memory: 3% of MobileNetV2's step).
+template <int B, int M, int K>
+inline void sum_rows(const float *__restrict x, float *__restrict y,
+                     float scale) {
+  if constexpr (K == 1) {
+    for (int b = 0; b < B; ++b)
+      for (int m = 0; m < M; ++m)
+        y[m] += x[b * M + m] * scale;
+  } else {
+    constexpr int L = detail::kScalar ? 1 : K < 16 ? K : 16;
+    for (int m = 0; m < M; ++m) {
+      float part[L] = {};
+      for (int b = 0; b < B; ++b) {
+        const float *row = x + (b * M + m) * K;
+        int k = 0;
+        for (; k + L <= K; k += L)
+          for (int l = 0; l < L; ++l)
+            part[l] += row[k + l];
+        for (int l = 0; k + l < K; ++l)
+          part[l] += row[k + l];
+      }
+      y[m] += detail::sumLanes<L>(part) * scale;
+    }
+  }
 }
 
 namespace detail {

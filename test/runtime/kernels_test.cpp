@@ -114,6 +114,29 @@ static void convCase(const char *name) {
   k::conv2d_grad_input<N, C, H, W, F, CG, KH, KW, DH, DWd, D, D, G>(dyp, w, dx);
   std::snprintf(what, sizeof what, "conv2d_grad_input %s", name);
   check(what, dx, wantx, N * C * H * W);
+
+  // The strided form (any stride): the adjoint of the forward pass, dy
+  // itself (y's storage) scattered onto the padded input.
+  static float dxp[N * C * HP * WP], wantp[N * C * HP * WP];
+  fill(y, N * F * OH * OW);
+  fill(dxp, N * C * HP * WP);
+  for (int i = 0; i < N * C * HP * WP; ++i)
+    wantp[i] = dxp[i];
+  for (int n = 0; n < N; ++n)
+    for (int f = 0; f < F; ++f)
+      for (int c = 0; c < CG; ++c)
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            for (int oh = 0; oh < OH; ++oh)
+              for (int ow = 0; ow < OW; ++ow)
+                wantp[((n * C + (f / FG) * CG + c) * HP + oh * S + kh * D) *
+                          WP +
+                      ow * S + kw * D] += y[((n * F + f) * OH + oh) * OW + ow] *
+                                          w[((f * CG + c) * KH + kh) * KW + kw];
+  k::conv2d_grad_input_strided<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D,
+                               G>(y, w, dxp);
+  std::snprintf(what, sizeof what, "conv2d_grad_input_strided %s", name);
+  check(what, dxp, wantp, N * C * HP * WP);
 }
 
 template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
@@ -134,6 +157,23 @@ template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
   std::snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", M, N, K, TA,
                 TB);
   check(what, y, want, M * N);
+}
+
+template <int B, int M, int K> static void sumRowsCase() {
+  static float x[B * M * K], y[M], want[M];
+  fill(x, B * M * K);
+  fill(y, M);
+  const float scale = 0.5f;
+  for (int m = 0; m < M; ++m) {
+    want[m] = y[m];
+    for (int b = 0; b < B; ++b)
+      for (int kk = 0; kk < K; ++kk)
+        want[m] += x[(b * M + m) * K + kk] * scale;
+  }
+  k::sum_rows<B, M, K>(x, y, scale);
+  char what[80];
+  std::snprintf(what, sizeof what, "sum_rows %dx%dx%d", B, M, K);
+  check(what, y, want, M);
 }
 
 int main() {
@@ -160,6 +200,19 @@ int main() {
   convCase<2, 9, 7, 9, 70, 3, 2, 1, 2, 2, 1>(
       "batch 2 9->70 7x9 3x2 d2 (im2col)");
   convCase<2, 40, 8, 9, 6, 1, 1, 1, 1, 0, 1>("pointwise batch 2 40->6 8x9");
+  // Strided layers: the input gradient's column tiles (rows and channels
+  // per tile, odd widths, strides 2 and 3, dilation) and 1x1 shortcuts.
+  convCase<1, 16, 32, 32, 32, 1, 1, 2, 1, 0, 1>("1x1 s2 16->32 32x32");
+  convCase<2, 5, 13, 11, 7, 3, 3, 3, 2, 2, 1>("batch 2 5->7 13x11 s3 d2");
+  convCase<1, 3, 40, 300, 4, 2, 3, 2, 1, 0, 1>("3->4 40x300 2x3 s2");
+  convCase<1, 32, 32, 32, 32, 3, 3, 2, 1, 1, 32>("depthwise 32 s2 32x32");
+  // Reductions to a shape: rows with and without a tail of lanes, batch
+  // only (K = 1), and all values to one.
+  sumRowsCase<1, 16, 4096>();
+  sumRowsCase<3, 5, 37>();
+  sumRowsCase<4, 10, 1>();
+  sumRowsCase<2, 1, 7>();
+  sumRowsCase<1, 1, 1000>();
   gemmCase<1, 10, 64, false, true>();
   gemmCase<1, 12, 37, false, true>();
   gemmCase<3, 7, 40, true, true>();
