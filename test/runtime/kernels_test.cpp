@@ -206,6 +206,11 @@ int main() {
   convCase<2, 5, 13, 11, 7, 3, 3, 3, 2, 2, 1>("batch 2 5->7 13x11 s3 d2");
   convCase<1, 3, 40, 300, 4, 2, 3, 2, 1, 0, 1>("3->4 40x300 2x3 s2");
   convCase<1, 32, 32, 32, 32, 3, 3, 2, 1, 1, 32>("depthwise 32 s2 32x32");
+  // LeNet-5's layers: dots for 6 output channels, the flattened-plane input
+  // gradient for 6 input channels on 14-wide rows (and with dilation).
+  convCase<1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 1>("1->6 28x28 5x5 (dots)");
+  convCase<1, 6, 14, 14, 16, 5, 5, 1, 1, 0, 1>("6->16 14x14 5x5 (flat dx)");
+  convCase<2, 5, 9, 7, 8, 3, 2, 1, 2, 1, 1>("batch 2 5->8 9x7 d2 (flat dx)");
   // Reductions to a shape: rows with and without a tail of lanes, batch
   // only (K = 1), and all values to one.
   sumRowsCase<1, 16, 4096>();
