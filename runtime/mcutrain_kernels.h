@@ -476,6 +476,135 @@ MCUTRAIN_KERNEL void correlateFlat(const float *__restrict in,
     }
 }
 
+/// correlate for depthwise layers (one input and one output channel per
+/// group) at stride 1 on rows of at least a vector: RB output rows share
+/// every input row they read (each loaded vector feeds up to KH rows'
+/// multiply-adds; row by row, each was loaded once per multiply-add).
+/// Column tiles of up to four vectors, the last one ending at the row's
+/// end (overlapping the one before).
+template <int N, int C, int HP, int WP, int KH, int KW, int OH, int OW, int DH,
+          int DW, typename Weight>
+MCUTRAIN_KERNEL void depthwiseRows(const float *__restrict in,
+                                   const float *__restrict w,
+                                   float *__restrict out) {
+  static_assert(OW >= kLanes, "rows shorter than a vector");
+  constexpr int RB = largestDivisorAtMost(OH, 4);
+  constexpr int TV = OW >= 4 * kLanes ? 4 : OW / kLanes, TC = TV * kLanes;
+  constexpr int IR = RB + (KH - 1) * DH; // input rows per block
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c) {
+      float wt[KH][KW];
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw)
+          wt[kh][kw] = w[Weight::index(c, 0, kh, kw)];
+      const float *plane = in + (n * C + c) * HP * WP;
+      float *target = out + (n * C + c) * OH * OW;
+      for (int oh0 = 0; oh0 < OH; oh0 += RB)
+        for (int s = 0; s < OW; s += TC) {
+          const int o0 = s + TC <= OW ? s : OW - TC;
+          VecF acc[RB][TV] = {};
+          // Unrolled, so that which rows use which loaded vectors is known
+          // at compile time and the accumulators stay in registers.
+#pragma GCC unroll 16
+          for (int i = 0; i < IR; ++i)
+#pragma GCC unroll 16
+            for (int kw = 0; kw < KW; ++kw) {
+              VecF v[TV];
+              for (int t = 0; t < TV; ++t) {
+                __builtin_memcpy(
+                    &v[t], plane + (oh0 + i) * WP + kw * DW + o0 + t * kLanes,
+                    sizeof(VecF));
+                MCUTRAIN_IN_REGISTER(v[t]);
+              }
+              // Output row r reads input row r + kh*DH.
+#pragma GCC unroll 16
+              for (int r = 0; r < RB; ++r) {
+                const int kh = (i - r) / DH;
+                if (i < r || (i - r) % DH != 0 || kh >= KH)
+                  continue;
+                for (int t = 0; t < TV; ++t)
+                  acc[r][t] += v[t] * wt[kh][kw];
+              }
+            }
+          for (int r = 0; r < RB; ++r) {
+            float *row = target + (oh0 + r) * OW + o0;
+            if (s == o0) {
+              for (int t = 0; t < TV; ++t) {
+                VecF sum;
+                __builtin_memcpy(&sum, row + t * kLanes, sizeof(VecF));
+                sum += acc[r][t];
+                __builtin_memcpy(row + t * kLanes, &sum, sizeof(VecF));
+              }
+            } else { // only the lanes past the previous tile
+              float sums[TC];
+              __builtin_memcpy(sums, acc[r], sizeof sums);
+              for (int t = s - o0; t < TC; ++t)
+                row[t] += sums[t];
+            }
+          }
+        }
+    }
+}
+
+/// Weight gradient of a depthwise layer (one input and one output channel
+/// per group) at stride 1 on rows of at least a vector: the nine (KH x KW)
+/// sums of a channel in vector lanes, RB rows of dy in registers sharing
+/// every input row they meet (as depthwiseRows); one sum across lanes per
+/// weight at the end.
+template <int N, int C, int HP, int WP, int KH, int KW, int OH, int OW, int DH,
+          int DW>
+MCUTRAIN_KERNEL void depthwiseGradWeight(const float *__restrict dy,
+                                         const float *__restrict x,
+                                         float *__restrict dw) {
+  static_assert(OW >= kLanes, "rows shorter than a vector");
+  constexpr int RB = largestDivisorAtMost(OH, 4);
+  constexpr int IR = RB + (KH - 1) * DH;
+  for (int c = 0; c < C; ++c) {
+    VecF acc[KH][KW] = {};
+    for (int n = 0; n < N; ++n) {
+      const float *plane = x + (n * C + c) * HP * WP;
+      const float *grad = dy + (n * C + c) * OH * OW;
+      for (int oh0 = 0; oh0 < OH; oh0 += RB)
+        for (int s = 0; s < OW; s += kLanes) {
+          // The last tile ends at the row's end; its lanes before s were
+          // counted by the tile before.
+          const int o0 = s + kLanes <= OW ? s : OW - kLanes;
+          VecF g[RB];
+          for (int r = 0; r < RB; ++r) {
+            float lanes[kLanes];
+            __builtin_memcpy(lanes, grad + (oh0 + r) * OW + o0, sizeof lanes);
+            for (int l = 0; l < kLanes; ++l)
+              if (l < s - o0)
+                lanes[l] = 0.0f;
+            __builtin_memcpy(&g[r], lanes, sizeof lanes);
+          }
+#pragma GCC unroll 16
+          for (int i = 0; i < IR; ++i)
+#pragma GCC unroll 16
+            for (int kw = 0; kw < KW; ++kw) {
+              VecF v;
+              __builtin_memcpy(&v, plane + (oh0 + i) * WP + kw * DW + o0,
+                               sizeof v);
+              MCUTRAIN_IN_REGISTER(v);
+#pragma GCC unroll 16
+              for (int r = 0; r < RB; ++r) {
+                const int kh = (i - r) / DH;
+                if (i < r || (i - r) % DH != 0 || kh >= KH)
+                  continue;
+                acc[kh][kw] += g[r] * v;
+              }
+            }
+        }
+    }
+    for (int kh = 0; kh < KH; ++kh)
+      for (int kw = 0; kw < KW; ++kw) {
+        float lanes[kLanes];
+        __builtin_memcpy(lanes, &acc[kh][kw], sizeof lanes);
+        dw[(c * KH + kh) * KW + kw] += sumLanes<kLanes>(lanes);
+      }
+  }
+}
+
 /// A 1x1, stride-1, unpadded convolution reads and writes whole planes
 /// contiguously: the kernels see an OH x OW plane as rows of
 /// planeRow(OH*OW) values, long rows vectorizing where short ones do not.
@@ -687,17 +816,23 @@ MCUTRAIN_KERNEL void im2colCorrelate(const float *__restrict x,
 
 /// Weight gradient (ungrouped) for output channels fewer than a vector's
 /// lanes, as dot products along the output plane: dw (F x K) += dy (F x P)
-/// col^T, on the same column tiles (rows of 256 positions).
+/// col^T, on column tiles of up to 1024 positions and 80 KB: every dot
+/// product ends in a sum across lanes, which long tiles make rare (LeNet-5's
+/// first layer: 8.3 us with tiles of 112 positions, 5.4 with its whole
+/// 784-position plane).
 template <int N, int C, int HP, int WP, int F, int KH, int KW, int OH, int OW,
           int SH, int SW, int DH, int DW>
 MCUTRAIN_KERNEL void im2colDots(const float *__restrict dy,
                                 const float *__restrict x,
                                 float *__restrict dw) {
   constexpr int K = C * KH * KW, P = OH * OW;
-  constexpr int RB = largestDivisorAtMost(OH, OW >= 256 ? 1 : 256 / OW);
+  constexpr int maxRows = 20480 / (KH * KW * OW);
+  constexpr int RB = largestDivisorAtMost(OH, OW >= 1024 || maxRows < 1 ? 1
+                                              : 1024 / OW < maxRows ? 1024 / OW
+                                                                    : maxRows);
   constexpr int PT = RB * OW;
-  constexpr int CB =
-      largestDivisorAtMost(C, KH * KW * PT >= 4096 ? 1 : 4096 / (KH * KW * PT));
+  constexpr int CB = largestDivisorAtMost(
+      C, KH * KW * PT >= 20480 ? 1 : 20480 / (KH * KW * PT));
   constexpr int KT = CB * KH * KW;
   for (int n = 0; n < N; ++n)
     for (int oh0 = 0; oh0 < OH; oh0 += RB)
@@ -824,6 +959,10 @@ inline void conv2d(const float *__restrict x, const float *__restrict w,
     constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
     detail::correlate<N, C, P, R, F, CG, 1, 1, P, R, 1, 1, 1, 1, G, Weight>(
         x, w, y);
+  } else if constexpr (!detail::kScalar && CG == 1 && F == G && SH == 1 &&
+                       SW == 1 && OW >= detail::kLanes) {
+    detail::depthwiseRows<N, C, HP, WP, KH, KW, OH, OW, DH, DW, Weight>(x, w,
+                                                                        y);
   } else if constexpr (!detail::kScalar && G == 1) {
     // One matrix product over gathered columns: 55-70 GFLOP/s on ResNet-8's
     // layers where correlating rows of 8-32 outputs ran at 23-58.
@@ -852,6 +991,11 @@ inline void conv2d_grad_input(const float *__restrict dyp,
     constexpr int R = detail::planeRow(H * W), P = H * W / R;
     detail::correlate<N, F, P, R, C, F / G, 1, 1, P, R, 1, 1, 1, 1, G, Weight>(
         dyp, w, dx);
+  } else if constexpr (!detail::kScalar && CG == 1 && F == G &&
+                       W >= detail::kLanes) {
+    // Depthwise (also the zero-inserted gradients of strided ones).
+    detail::depthwiseRows<N, F, HP, WP, KH, KW, H, W, DH, DW, Weight>(dyp, w,
+                                                                      dx);
   } else if constexpr (!detail::kScalar && G == 1 && C >= 16) {
     // The forward pass's matrix product on flipped weights: 10-15% faster
     // than correlating rows on ResNet-8's layers (with fewer input channels
@@ -931,6 +1075,12 @@ inline void conv2d_grad_weight(const float *__restrict dy,
     // with 16 channels the gather costs more than the product saves).
     detail::im2colGradWeight<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW>(
         dy, x, dw);
+  } else if constexpr (!detail::kScalar && CG == 1 && F == G && SH == 1 &&
+                       SW == 1 &&
+                       (OW % detail::kLanes == 0 || OW >= 2 * detail::kLanes)) {
+    // (A single row of 17-31 outputs would waste most of its second tile.)
+    detail::depthwiseGradWeight<N, C, HP, WP, KH, KW, OH, OW, DH, DW>(dy, x,
+                                                                      dw);
   } else {
     detail::gradWeight<N, C, HP, WP, F, CG, KH, KW, OH, OW, SH, SW, DH, DW, G>(
         dy, x, dw);

@@ -211,6 +211,12 @@ int main() {
   convCase<1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 1>("1->6 28x28 5x5 (dots)");
   convCase<1, 6, 14, 14, 16, 5, 5, 1, 1, 0, 1>("6->16 14x14 5x5 (flat dx)");
   convCase<2, 5, 9, 7, 8, 3, 2, 1, 2, 1, 1>("batch 2 5->8 9x7 d2 (flat dx)");
+  // Depthwise at stride 1 on rows of at least a vector: blocks of rows
+  // sharing input rows, the last column tile overlapping (odd widths),
+  // dilation, row counts not a multiple of the block.
+  convCase<1, 16, 64, 64, 16, 3, 3, 1, 1, 1, 16>("depthwise 16 64x64 (rows)");
+  convCase<2, 8, 25, 21, 8, 3, 3, 1, 2, 2, 8>("depthwise batch 2 25x21 d2");
+  convCase<1, 4, 7, 40, 4, 5, 3, 1, 1, 1, 4>("depthwise 7x40 5x3");
   // Reductions to a shape: rows with and without a tail of lanes, batch
   // only (K = 1), and all values to one.
   sumRowsCase<1, 16, 4096>();
