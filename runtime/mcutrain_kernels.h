@@ -738,6 +738,24 @@ inline void scatterRow(const float *__restrict taps, float *__restrict row) {
   interleaveAdd<S, WP>(ph, row);
 }
 
+/// Tiles of the im2col products: RB of the OH output rows (PT = RB*OW
+/// positions, at most `Positions` unless one row is longer) by CB of the C
+/// channels (KT = CB*KH*KW column rows), the column tile KT x PT within
+/// `Floats` floats where one row and one channel allow, and at most
+/// `ChannelCap` channels.
+template <int C, int KH, int KW, int OH, int OW, int Positions, int Floats,
+          int ChannelCap = C>
+struct Tiles {
+  static constexpr int atLeastOne(int v) { return v < 1 ? 1 : v; }
+  static constexpr int smaller(int a, int b) { return a < b ? a : b; }
+  static constexpr int RB = largestDivisorAtMost(
+      OH, atLeastOne(smaller(Positions / OW, Floats / (KH * KW * OW))));
+  static constexpr int PT = RB * OW;
+  static constexpr int CB = largestDivisorAtMost(
+      C, atLeastOne(smaller(ChannelCap, Floats / (KH * KW * PT))));
+  static constexpr int KT = CB * KH * KW;
+};
+
 /// col[(c*KH + kh)*KW + kw][r*OW + ow] = the input (one sample's channel
 /// c0 + c, padded HP x WP planes) at row (oh0 + r)*SH + kh*DH, column
 /// ow*SW + kw*DW: each input row read once, deinterleaved by the stride,
@@ -778,19 +796,12 @@ MCUTRAIN_KERNEL void im2colCorrelate(const float *__restrict x,
                                      const float *__restrict w,
                                      float *__restrict y) {
   // Tiles of about 64 output positions (four 16-float vectors: the product
-  // keeps a 4 x 4 block of y in registers) and as many input channels as
-  // fit.
+  // keeps a 4 x 4 block of y in registers); columns (and copied weights)
+  // within 16 KB each.
   constexpr int K = C * KH * KW, P = OH * OW;
-  constexpr int RB = largestDivisorAtMost(OH, OW >= 64 ? 1 : 64 / OW);
-  constexpr int PT = RB * OW;
-  // Columns (and copied weights) within 16 KB each.
-  constexpr int colLimit = 4096 / (KH * KW * PT);
-  constexpr int weightLimit = Weight::kRowMajor ? C : 4096 / (F * KH * KW);
-  constexpr int CB =
-      largestDivisorAtMost(C, colLimit < 1 || weightLimit < 1 ? 1
-                              : colLimit < weightLimit        ? colLimit
-                                                              : weightLimit);
-  constexpr int KT = CB * KH * KW;
+  using T = Tiles<C, KH, KW, OH, OW, 64, 4096,
+                  Weight::kRowMajor ? C : 4096 / (F * KH * KW)>;
+  constexpr int RB = T::RB, PT = T::PT, CB = T::CB, KT = T::KT;
   for (int n = 0; n < N; ++n)
     for (int oh0 = 0; oh0 < OH; oh0 += RB)
       for (int c0 = 0; c0 < C; c0 += CB) {
@@ -826,14 +837,8 @@ MCUTRAIN_KERNEL void im2colDots(const float *__restrict dy,
                                 const float *__restrict x,
                                 float *__restrict dw) {
   constexpr int K = C * KH * KW, P = OH * OW;
-  constexpr int maxRows = 20480 / (KH * KW * OW);
-  constexpr int RB = largestDivisorAtMost(OH, OW >= 1024 || maxRows < 1 ? 1
-                                              : 1024 / OW < maxRows ? 1024 / OW
-                                                                    : maxRows);
-  constexpr int PT = RB * OW;
-  constexpr int CB = largestDivisorAtMost(
-      C, KH * KW * PT >= 20480 ? 1 : 20480 / (KH * KW * PT));
-  constexpr int KT = CB * KH * KW;
+  using T = Tiles<C, KH, KW, OH, OW, 1024, 20480>;
+  constexpr int RB = T::RB, PT = T::PT, CB = T::CB, KT = T::KT;
   for (int n = 0; n < N; ++n)
     for (int oh0 = 0; oh0 < OH; oh0 += RB)
       for (int c0 = 0; c0 < C; c0 += CB) {
@@ -860,11 +865,8 @@ MCUTRAIN_KERNEL void im2colGradWeightT(const float *__restrict dy,
                                        const float *__restrict x,
                                        float *__restrict dw) {
   constexpr int K = C * KH * KW, P = OH * OW;
-  constexpr int RB = largestDivisorAtMost(OH, OW >= 64 ? 1 : 64 / OW);
-  constexpr int PT = RB * OW;
-  constexpr int CB =
-      largestDivisorAtMost(C, KH * KW * PT >= 2048 ? 1 : 2048 / (KH * KW * PT));
-  constexpr int KT = CB * KH * KW;
+  using T = Tiles<C, KH, KW, OH, OW, 64, 2048>;
+  constexpr int RB = T::RB, PT = T::PT, CB = T::CB, KT = T::KT;
   float dwt[K][F] = {};
   for (int n = 0; n < N; ++n)
     for (int oh0 = 0; oh0 < OH; oh0 += RB) {
@@ -921,11 +923,8 @@ MCUTRAIN_KERNEL void gradInputStrided(const float *__restrict dy,
     // stack), then each column row scattered to its input row: the product
     // does only the multiply-adds that are not with inserted zeros.
     constexpr int K = C * KH * KW, P = OH * OW;
-    constexpr int RB = largestDivisorAtMost(OH, OW >= 256 ? 1 : 256 / OW);
-    constexpr int PT = RB * OW;
-    constexpr int CB = largestDivisorAtMost(
-        C, KH * KW * PT >= 4096 ? 1 : 4096 / (KH * KW * PT));
-    constexpr int KT = CB * KH * KW;
+    using T = Tiles<C, KH, KW, OH, OW, 256, 4096>;
+    constexpr int RB = T::RB, PT = T::PT, CB = T::CB, KT = T::KT;
     for (int n = 0; n < N; ++n)
       for (int oh0 = 0; oh0 < OH; oh0 += RB)
         for (int c0 = 0; c0 < C; c0 += CB) {

@@ -34,6 +34,27 @@ static void check(const char *what, const float *got, const float *want,
   ++(ok ? passed : failed);
 }
 
+/// Calls tap(x index, w index, y index) for every product of a convolution
+/// on the padded input (N x C x HP x WP, weights F x C/G x KH x KW, output
+/// N x F x OH x OW): the forward pass, its weight gradient and its adjoint
+/// (the strided input gradient) are the same products summed into x, w or y.
+template <int N, int C, int HP, int WP, int F, int KH, int KW, int OH, int OW,
+          int S, int D, int G, typename Tap>
+static void forEachTap(Tap tap) {
+  constexpr int CG = C / G, FG = F / G;
+  for (int n = 0; n < N; ++n)
+    for (int f = 0; f < F; ++f)
+      for (int c = 0; c < CG; ++c)
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            for (int oh = 0; oh < OH; ++oh)
+              for (int ow = 0; ow < OW; ++ow)
+                tap(((n * C + (f / FG) * CG + c) * HP + oh * S + kh * D) * WP +
+                        ow * S + kw * D,
+                    ((f * CG + c) * KH + kh) * KW + kw,
+                    ((n * F + f) * OH + oh) * OW + ow);
+}
+
 template <int N, int C, int H, int W, int F, int KH, int KW, int S, int D,
           int P, int G>
 static void convCase(const char *name) {
@@ -50,18 +71,8 @@ static void convCase(const char *name) {
   fill(y, N * F * OH * OW);
   for (int i = 0; i < N * F * OH * OW; ++i)
     want[i] = y[i];
-  for (int n = 0; n < N; ++n)
-    for (int f = 0; f < F; ++f)
-      for (int c = 0; c < CG; ++c)
-        for (int kh = 0; kh < KH; ++kh)
-          for (int kw = 0; kw < KW; ++kw)
-            for (int oh = 0; oh < OH; ++oh)
-              for (int ow = 0; ow < OW; ++ow)
-                want[((n * F + f) * OH + oh) * OW + ow] +=
-                    x[((n * C + (f / FG) * CG + c) * HP + oh * S + kh * D) *
-                          WP +
-                      ow * S + kw * D] *
-                    w[((f * CG + c) * KH + kh) * KW + kw];
+  forEachTap<N, C, HP, WP, F, KH, KW, OH, OW, S, D, G>(
+      [&](int xi, int wi, int yi) { want[yi] += x[xi] * w[wi]; });
   k::conv2d<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D, G>(x, w, y);
   char what[160];
   std::snprintf(what, sizeof what, "conv2d %s", name);
@@ -73,18 +84,8 @@ static void convCase(const char *name) {
   fill(dw, F * CG * KH * KW);
   for (int i = 0; i < F * CG * KH * KW; ++i)
     want[i] = dw[i];
-  for (int f = 0; f < F; ++f)
-    for (int c = 0; c < CG; ++c)
-      for (int kh = 0; kh < KH; ++kh)
-        for (int kw = 0; kw < KW; ++kw)
-          for (int n = 0; n < N; ++n)
-            for (int oh = 0; oh < OH; ++oh)
-              for (int ow = 0; ow < OW; ++ow)
-                want[((f * CG + c) * KH + kh) * KW + kw] +=
-                    y[((n * F + f) * OH + oh) * OW + ow] *
-                    x[((n * C + (f / FG) * CG + c) * HP + oh * S + kh * D) *
-                          WP +
-                      ow * S + kw * D];
+  forEachTap<N, C, HP, WP, F, KH, KW, OH, OW, S, D, G>(
+      [&](int xi, int wi, int yi) { want[wi] += y[yi] * x[xi]; });
   k::conv2d_grad_weight<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D, G>(
       y, x, dw);
   std::snprintf(what, sizeof what, "conv2d_grad_weight %s", name);
@@ -122,17 +123,8 @@ static void convCase(const char *name) {
   fill(dxp, N * C * HP * WP);
   for (int i = 0; i < N * C * HP * WP; ++i)
     wantp[i] = dxp[i];
-  for (int n = 0; n < N; ++n)
-    for (int f = 0; f < F; ++f)
-      for (int c = 0; c < CG; ++c)
-        for (int kh = 0; kh < KH; ++kh)
-          for (int kw = 0; kw < KW; ++kw)
-            for (int oh = 0; oh < OH; ++oh)
-              for (int ow = 0; ow < OW; ++ow)
-                wantp[((n * C + (f / FG) * CG + c) * HP + oh * S + kh * D) *
-                          WP +
-                      ow * S + kw * D] += y[((n * F + f) * OH + oh) * OW + ow] *
-                                          w[((f * CG + c) * KH + kh) * KW + kw];
+  forEachTap<N, C, HP, WP, F, KH, KW, OH, OW, S, D, G>(
+      [&](int xi, int wi, int yi) { wantp[xi] += y[yi] * w[wi]; });
   k::conv2d_grad_input_strided<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D,
                                G>(y, w, dxp);
   std::snprintf(what, sizeof what, "conv2d_grad_input_strided %s", name);
