@@ -349,6 +349,26 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
   return dw;
 }
 
+/// The input gradient's loops are n c fo kh kw and two spatial ones, fo
+/// running over the output channels of input channel c's group: f is that
+/// output channel, cw c's index within its group, and `window` a shape-only
+/// operand (read through kMap) that gives fo, kh and kw their extent.
+struct GradInputChannels {
+  AffineExpr f, cw;
+  Value window;
+  AffineMap kMap;
+};
+GradInputChannels gradInputChannels(Lowering &L, ArrayRef<int64_t> ws,
+                                    int64_t g) {
+  int64_t outPerGroup = ws[0] / g;
+  AffineExpr c = L.d(1), fo = L.d(2);
+  return {
+      g == 1 ? fo : c.floorDiv(ws[1]) * outPerGroup + fo,
+      g == 1 ? c : c % ws[1],
+      tensor::EmptyOp::create(L.b, L.loc, {outPerGroup, ws[2], ws[3]}, L.f32()),
+      L.map(7, {L.d(2), L.d(3), L.d(4)})};
+}
+
 /// Strided convolutions: dx as the adjoint of the forward pass, every dy
 /// value times every tap added at the input position the forward pass read
 /// it from (on the padded input, then cropped). Correlating a zero-inserted
@@ -359,29 +379,25 @@ Value lowerStridedConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   auto ws = op.getWeight().getType().getShape();
   auto xs = op.getInputGrad().getType().getShape();
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
-  int64_t g = op.getGroup(), outPerGroup = ws[0] / g;
+  int64_t g = op.getGroup();
   SmallVector<int64_t> xps = {xs[0], xs[1], xs[2] + p[0] + p[2],
                               xs[3] + p[1] + p[3]};
   auto d = [&](unsigned i) { return L.d(i); };
   // dims: n c fo kh kw oh ow — every dimension but n and c revisits
   // elements of dx, so they are reductions.
-  AffineExpr f = g == 1 ? d(2) : d(1).floorDiv(ws[1]) * outPerGroup + d(2);
-  AffineExpr cw = g == 1 ? d(1) : d(1) % ws[1];
-  AffineMap dyMap = L.map(7, {d(0), f, d(5), d(6)});
-  AffineMap wMap = L.map(7, {f, cw, d(3), d(4)});
-  Value window =
-      tensor::EmptyOp::create(L.b, L.loc, {outPerGroup, ws[2], ws[3]}, L.f32());
-  AffineMap kMap = L.map(7, {d(2), d(3), d(4)});
+  GradInputChannels ch = gradInputChannels(L, ws, g);
+  AffineMap dyMap = L.map(7, {d(0), ch.f, d(5), d(6)});
+  AffineMap wMap = L.map(7, {ch.f, ch.cw, d(3), d(4)});
   AffineMap xMap = L.map(
       7, {d(0), d(1), d(5) * s[0] + d(3) * dl[0], d(6) * s[1] + d(4) * dl[1]});
-  Value dxp = L.generic(L.filled(xps, 0.0f),
-                        ValueRange{op.getOutputGrad(), op.getWeight(), window},
-                        {dyMap, wMap, kMap, xMap},
-                        {kPar, kPar, kRed, kRed, kRed, kRed, kRed},
-                        [](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                          Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
-                          return arith::AddFOp::create(ob, l, a[3], m);
-                        });
+  Value dxp = L.generic(
+      L.filled(xps, 0.0f),
+      ValueRange{op.getOutputGrad(), op.getWeight(), ch.window},
+      {dyMap, wMap, ch.kMap, xMap}, {kPar, kPar, kRed, kRed, kRed, kRed, kRed},
+      [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
+        return arith::AddFOp::create(ob, l, a[3], m);
+      });
   L.tagKernel(dxp, "conv2d_grad_input_strided",
               {xs[0], xs[1], xps[2], xps[3], ws[0], ws[1], ws[2], ws[3], dys[2],
                dys[3], s[0], s[1], dl[0], dl[1], g},
@@ -424,24 +440,19 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   Value dyp = L.spread(op.getOutputGrad(),
                        {dys[0], dys[1], xs[2] + span0, xs[3] + span1},
                        span0 - p[0], span1 - p[1], s[0], s[1], 0.0f);
-  int64_t g = op.getGroup(), outPerGroup = ws[0] / g;
+  int64_t g = op.getGroup();
   auto d = [&](unsigned i) { return L.d(i); };
-  // dims: n c fo kh kw h w  (fo: output channel within c's group; kh, kw
-  // index the flipped kernel)
-  AffineExpr f = g == 1 ? d(2) : d(1).floorDiv(ws[1]) * outPerGroup + d(2);
-  AffineExpr cw = g == 1 ? d(1) : d(1) % ws[1];
+  // dims: n c fo kh kw h w  (kh, kw index the flipped kernel)
+  GradInputChannels ch = gradInputChannels(L, ws, g);
   AffineMap dyMap =
-      L.map(7, {d(0), f, d(5) + d(3) * dl[0], d(6) + d(4) * dl[1]});
-  AffineMap wMap = L.map(7, {f, cw, L.b.getAffineConstantExpr(ws[2] - 1) - d(3),
-                             L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
+      L.map(7, {d(0), ch.f, d(5) + d(3) * dl[0], d(6) + d(4) * dl[1]});
+  AffineMap wMap =
+      L.map(7, {ch.f, ch.cw, L.b.getAffineConstantExpr(ws[2] - 1) - d(3),
+                L.b.getAffineConstantExpr(ws[3] - 1) - d(4)});
   AffineMap xMap = L.map(7, {d(0), d(1), d(5), d(6)});
-  // Shape-only operand: gives fo and the flipped kernel loops their extent.
-  Value window =
-      tensor::EmptyOp::create(L.b, L.loc, {outPerGroup, ws[2], ws[3]}, L.f32());
-  AffineMap kMap = L.map(7, {d(2), d(3), d(4)});
   Value dx = L.generic(
-      L.filled(xs, 0.0f), ValueRange{dyp, op.getWeight(), window},
-      {dyMap, wMap, kMap, xMap}, {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
+      L.filled(xs, 0.0f), ValueRange{dyp, op.getWeight(), ch.window},
+      {dyMap, wMap, ch.kMap, xMap}, {kPar, kPar, kRed, kRed, kRed, kPar, kPar},
       [](OpBuilder &ob, Location l, ValueRange a) -> Value {
         Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
         return arith::AddFOp::create(ob, l, a[3], m);

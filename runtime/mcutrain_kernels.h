@@ -476,6 +476,12 @@ MCUTRAIN_KERNEL void correlateFlat(const float *__restrict in,
     }
 }
 
+/// The kernel row through which output row r of a block reads the block's
+/// input row i (i = r + kh*DH), or -1 when none does.
+template <int KH, int DH> constexpr int kernelRowAt(int i, int r) {
+  return i < r || (i - r) % DH != 0 || (i - r) / DH >= KH ? -1 : (i - r) / DH;
+}
+
 /// correlate for depthwise layers (one input and one output channel per
 /// group) at stride 1 on rows of at least a vector: RB output rows share
 /// every input row they read (each loaded vector feeds up to KH rows'
@@ -519,8 +525,8 @@ MCUTRAIN_KERNEL void depthwiseRows(const float *__restrict in,
               // Output row r reads input row r + kh*DH.
 #pragma GCC unroll 16
               for (int r = 0; r < RB; ++r) {
-                const int kh = (i - r) / DH;
-                if (i < r || (i - r) % DH != 0 || kh >= KH)
+                const int kh = kernelRowAt<KH, DH>(i, r);
+                if (kh < 0)
                   continue;
                 for (int t = 0; t < TV; ++t)
                   acc[r][t] += v[t] * wt[kh][kw];
@@ -588,8 +594,8 @@ MCUTRAIN_KERNEL void depthwiseGradWeight(const float *__restrict dy,
               MCUTRAIN_IN_REGISTER(v);
 #pragma GCC unroll 16
               for (int r = 0; r < RB; ++r) {
-                const int kh = (i - r) / DH;
-                if (i < r || (i - r) % DH != 0 || kh >= KH)
+                const int kh = kernelRowAt<KH, DH>(i, r);
+                if (kh < 0)
                   continue;
                 acc[kh][kw] += g[r] * v;
               }
