@@ -6,7 +6,10 @@
 //
 // Each kernel accumulates into its output (out += ...), the semantics of the
 // linalg.generic it replaces: the generated code initialises the output (to
-// zero, or the bias) before the call.
+// zero, or the bias) before the call. The Gemm and sum_rows kernels also
+// come with Overwrite = true (out = ...), which use-kernels calls instead of
+// zeroing the output first: the zero fill and re-reading it cost more than
+// a batch-1 Linear layer's products.
 #ifndef MCUTRAIN_KERNELS_H
 #define MCUTRAIN_KERNELS_H
 
@@ -64,6 +67,14 @@ inline void deinterleave(const float *__restrict row,
 
 template <int V> struct Int { static constexpr int value = V; };
 
+/// out = v, or out += v: how a kernel stores what it computed.
+template <bool Overwrite> inline void put(float &out, float v) {
+  if constexpr (Overwrite)
+    out = v;
+  else
+    out += v;
+}
+
 /// Calls body(Int<size>(), start) over [0, Total) in blocks of B (the last
 /// one shorter), so that every block's size is a compile-time constant.
 template <int Total, int B, typename Body> inline void forBlocks(Body &&body) {
@@ -85,6 +96,17 @@ constexpr int kLanes = 16;
 constexpr int kLanes = 8;
 #endif
 typedef float VecF __attribute__((vector_size(kLanes * sizeof(float))));
+
+/// out[0..kLanes) = v, or += v.
+template <bool Overwrite> inline void putVector(float *out, const VecF &v) {
+  VecF sum = v;
+  if constexpr (!Overwrite) {
+    VecF old;
+    __builtin_memcpy(&old, out, sizeof(VecF));
+    sum += old;
+  }
+  __builtin_memcpy(out, &sum, sizeof(VecF));
+}
 
 /// Keeps a loaded vector in a register: GCC otherwise folds the load into
 /// every multiply-add that uses it, one (often cache-line-splitting) load
@@ -117,7 +139,8 @@ template <int L> inline float sumLanes(const float *part) {
 /// in registers over the whole reduction: per k, MB broadcasts of A and NB
 /// values of B feed MB x NB multiply-adds (the axpy form loaded and stored
 /// y for every one).
-template <int M, int N, int K, int AI, int AK, int LDB, int LDY>
+template <int M, int N, int K, int AI, int AK, int LDB, int LDY,
+          bool Overwrite = false>
 MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
                                  const float *__restrict b, float *__restrict y,
                                  float alpha) {
@@ -157,15 +180,13 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
         }
         for (int i = 0; i < RB; ++i) {
           for (int v = 0; v < VB; ++v) {
-            float *yv = y + (i0 + i) * LDY + j0 + kLanes * v;
-            VecF sum;
-            __builtin_memcpy(&sum, yv, sizeof(VecF));
-            sum += acc[i][v] * alpha;
-            __builtin_memcpy(yv, &sum, sizeof(VecF));
+            VecF sum = acc[i][v] * alpha;
+            putVector<Overwrite>(y + (i0 + i) * LDY + j0 + kLanes * v, sum);
           }
           if constexpr (tailVector)
             for (int l = kLanes - SB; l < kLanes; ++l)
-              y[(i0 + i) * LDY + j0 + CB - kLanes + l] += alpha * acc[i][VB][l];
+              put<Overwrite>(y[(i0 + i) * LDY + j0 + CB - kLanes + l],
+                             alpha * acc[i][VB][l]);
         }
       }
       if constexpr (SB > 0 && !tailVector) {
@@ -181,28 +202,28 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
         }
         for (int i = 0; i < RB; ++i)
           for (int j = 0; j < SB; ++j)
-            y[(i0 + i) * LDY + j0 + J0 + j] += alpha * acc[i][j];
+            put<Overwrite>(y[(i0 + i) * LDY + j0 + J0 + j], alpha * acc[i][j]);
       }
     });
   });
 }
 
 /// y (M x N) += alpha * a b^T for vectors a, b: one pass over y's rows.
-template <int M, int N>
+template <int M, int N, bool Overwrite = false>
 MCUTRAIN_KERNEL void outerProduct(const float *__restrict a,
                                   const float *__restrict b,
                                   float *__restrict y, float alpha) {
   for (int i = 0; i < M; ++i) {
     const float av = alpha * a[i];
     for (int j = 0; j < N; ++j)
-      y[i * N + j] += av * b[j];
+      put<Overwrite>(y[i * N + j], av * b[j]);
   }
 }
 
 /// Dot products y[i][j] += alpha * sum_k a[i][k] b[j][k] (A M x K, B N x K,
 /// both rows contiguous), with partial sums in lanes so that the inner loop
 /// vectorizes without reassociation.
-template <int M, int N, int K, int TA>
+template <int M, int N, int K, int TA, bool Overwrite = false>
 MCUTRAIN_KERNEL void gemmDots(const float *__restrict a,
                               const float *__restrict b, float *__restrict y,
                               float alpha) {
@@ -217,8 +238,119 @@ MCUTRAIN_KERNEL void gemmDots(const float *__restrict a,
           part[l] += (TA ? a[(k + l) * M + i] : a[i * K + k + l]) * bj[k + l];
       for (int l = 0; k + l < K; ++l)
         part[l] += (TA ? a[(k + l) * M + i] : a[i * K + k + l]) * bj[k + l];
-      y[i * N + j] += alpha * sumLanes<L>(part);
+      put<Overwrite>(y[i * N + j], alpha * sumLanes<L>(part));
     }
+}
+
+/// Folding sums the lanes of many vectors at once: a pair of vectors, each
+/// holding kLanes / W dot products in W lanes apiece, becomes one vector of
+/// twice as many dot products in W / 2 lanes by adding the low halves of
+/// every dot's lanes to the high halves. foldIndex<W, Off>(i) is the lane
+/// of the concatenated pair (p then q) that output lane i takes (Off = 0:
+/// from the low halves, W / 2: from the high).
+template <int W, int Off> constexpr int foldIndex(int i) {
+  constexpr int H = W / 2, D = kLanes / W;
+  return (i / H < D ? 0 : kLanes) + i / H % D * W + i % H + Off;
+}
+#if defined(__AVX512F__)
+#define MCUTRAIN_EACH_LANE(f)                                                  \
+  f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11),    \
+      f(12), f(13), f(14), f(15)
+#else
+#define MCUTRAIN_EACH_LANE(f) f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)
+#endif
+// (Vectors by reference: passed by value, 32-byte vectors change the ABI on
+// x86-64 without AVX, which g++ and clang warn about.)
+template <int W>
+inline void foldPair(const VecF &p, const VecF &q, VecF &folded) {
+#define MCUTRAIN_LOW(i) foldIndex<W, 0>(i)
+#define MCUTRAIN_HIGH(i) foldIndex<W, W / 2>(i)
+  folded = __builtin_shufflevector(p, q, MCUTRAIN_EACH_LANE(MCUTRAIN_LOW)) +
+           __builtin_shufflevector(p, q, MCUTRAIN_EACH_LANE(MCUTRAIN_HIGH));
+#undef MCUTRAIN_LOW
+#undef MCUTRAIN_HIGH
+}
+
+/// Lane d of `sums` is the sum of v[d]'s lanes (D <= kLanes vectors, each
+/// one dot product's partial sums): about 3 D vector operations for all of
+/// them, where summing each vector alone is a chain of log2(kLanes)
+/// dependent shuffles and additions per dot product.
+template <int W, int D> inline void foldLanes(const VecF *v, VecF &sums) {
+  if constexpr (W == 1) {
+    static_assert(D == 1, "at most kLanes vectors");
+    sums = v[0];
+  } else {
+    VecF u[(D + 1) / 2];
+    for (int e = 0; e < D / 2; ++e)
+      foldPair<W>(v[2 * e], v[2 * e + 1], u[e]);
+    if constexpr (D % 2 != 0)
+      foldPair<W>(v[D - 1], VecF{}, u[D / 2]);
+    foldLanes<W / 2, (D + 1) / 2>(u, sums);
+  }
+}
+
+/// y[t] += alpha * (row t / N of A) . (row t % N of B) for t < M*N, i.e.
+/// y (M x N) += alpha * A B^T (A M x K, B N x K, rows contiguous, K >=
+/// kLanes): kLanes dot products at a time, each accumulated in one vector
+/// and the vectors folded into one vector of sums, which is y's next
+/// kLanes values (a batch-1 Linear layer's ten dot products spent most of
+/// their time summing lanes one dot at a time).
+template <int M, int N, int K, bool Overwrite = false>
+MCUTRAIN_KERNEL void gemmDotsFolded(const float *__restrict a,
+                                    const float *__restrict b,
+                                    float *__restrict y, float alpha) {
+  constexpr int KV = K / kLanes * kLanes;
+  // The last K % kLanes values: one more vector ending at the row's end,
+  // its lanes already counted masked off (bitwise, so that an infinity
+  // there does not turn into NaN).
+  typedef std::uint32_t VecU __attribute__((vector_size(sizeof(VecF))));
+  VecU tailMask;
+  for (int l = 0; l < kLanes; ++l)
+    tailMask[l] = K - kLanes + l >= KV ? ~0u : 0u;
+  forBlocks<M * N, kLanes>([&](auto tb, int t0) {
+    constexpr int D = decltype(tb)::value;
+    VecF acc[D] = {};
+    auto multiplyAdd = [&](int d, int k, bool masked) {
+      const int i = M == 1 ? 0 : (t0 + d) / N, j = N == 1 ? 0 : (t0 + d) % N;
+      VecF av, bv;
+      __builtin_memcpy(&av, a + i * K + k, sizeof(VecF));
+      __builtin_memcpy(&bv, b + j * K + k, sizeof(VecF));
+      VecF prod = av * bv;
+      if (masked) {
+        VecU bits;
+        __builtin_memcpy(&bits, &prod, sizeof bits);
+        bits &= tailMask;
+        __builtin_memcpy(&prod, &bits, sizeof bits);
+      }
+      acc[d] += prod;
+    };
+    for (int k = 0; k < KV; k += kLanes)
+      for (int d = 0; d < D; ++d)
+        multiplyAdd(d, k, false);
+    if constexpr (KV < K)
+      for (int d = 0; d < D; ++d)
+        multiplyAdd(d, K - kLanes, true);
+    VecF sums;
+    foldLanes<kLanes, D>(acc, sums);
+    if constexpr (D == kLanes) {
+      sums *= alpha;
+      putVector<Overwrite>(y + t0, sums);
+    } else {
+      for (int d = 0; d < D; ++d)
+        put<Overwrite>(y[t0 + d], alpha * sums[d]);
+    }
+  });
+}
+
+/// y (M x N) += alpha * A B^T (Overwrite: y = ...), A M x K and B N x K
+/// with contiguous rows: folded vectors where rows fill one.
+template <int M, int N, int K, bool Overwrite = false>
+inline void dotProducts(const float *__restrict a, const float *__restrict b,
+                        float *__restrict y, float alpha) {
+  if constexpr (!kScalar && K >= kLanes)
+    gemmDotsFolded<M, N, K, Overwrite>(a, b, y, alpha);
+  else
+    gemmDots<M, N, K, 0, Overwrite>(a, b, y, alpha);
 }
 
 /// y[i][j] += sum_k a[i][k] b[j][k] (A M x K, B N x K, rows contiguous,
@@ -304,7 +436,7 @@ MCUTRAIN_KERNEL void pointwiseForward(const float *__restrict x,
                                       float *__restrict y) {
   for (int n = 0; n < N; ++n) {
     if constexpr (P == 1) // a matrix-vector product along W's rows
-      gemmDots<F, 1, C, 0>(w, x + n * C, y + n * F, 1.0f);
+      dotProducts<F, 1, C>(w, x + n * C, y + n * F, 1.0f);
     else
       gemmBlocked<F, P, C, C, 1, P, P>(w, x + n * C * P, y + n * F * P, 1.0f);
   }
@@ -366,7 +498,10 @@ MCUTRAIN_KERNEL void correlate(const float *__restrict in,
     for (int f0 = 0; f0 < F; f0 += FB) {
       const int c0 = (f0 / FG) * CG;
       for (int oh0 = 0; oh0 < OH; oh0 += RB) {
-        float acc[FB][RB][OW];
+        // (Aligned explicitly: g++ 12.2 -O2 -march=native on an AVX-512 Zen
+        // 4 put it in the red zone 8 bytes off a 16-byte boundary and
+        // stored to it with vmovdqa, a crash.)
+        alignas(64) float acc[FB][RB][OW];
         for (int b = 0; b < FB; ++b)
           for (int r = 0; r < RB; ++r)
             for (int ow = 0; ow < OW; ++ow)
@@ -1092,30 +1227,38 @@ inline void conv2d_grad_weight(const float *__restrict dy,
   }
 }
 
-/// y (M x N) += alpha * op(A) op(B), op(A) M x K, op(B) K x N; TA/TB: A is
-/// stored K x M / B is stored N x K.
-template <int M, int N, int K, int TA, int TB>
+/// y (M x N) += alpha * op(A) op(B) (Overwrite: y = ...), op(A) M x K,
+/// op(B) K x N; TA/TB: A is stored K x M / B is stored N x K.
+template <int M, int N, int K, int TA, int TB, bool Overwrite = false>
 inline void gemm(const float *__restrict a, const float *__restrict b,
                  float *__restrict y, float alpha) {
-  if constexpr (TB)
-    detail::gemmDots<M, N, K, TA>(a, b, y, alpha);
+  if constexpr (TB && !TA)
+    detail::dotProducts<M, N, K, Overwrite>(a, b, y, alpha);
+  else if constexpr (TB)
+    detail::gemmDots<M, N, K, TA, Overwrite>(a, b, y, alpha);
   else if constexpr (K == 1) // an outer product (a batch-1 weight gradient)
-    detail::outerProduct<M, N>(a, b, y, alpha);
+    detail::outerProduct<M, N, Overwrite>(a, b, y, alpha);
   else
-    detail::gemmBlocked<M, N, K, TA ? 1 : K, TA ? M : 1, N, N>(a, b, y, alpha);
+    detail::gemmBlocked<M, N, K, TA ? 1 : K, TA ? M : 1, N, N, Overwrite>(
+        a, b, y, alpha);
 }
 
-/// y[m] += scale * (sum over b < B, k < K of x[(b*M + m)*K + k]): the sums
-/// of a reduction to a shape (bias and batch-norm gradients over N x C x H
-/// x W), with partial sums in vector lanes (the loop nest carried one
-/// serial sum through memory: 3% of MobileNetV2's step).
-template <int B, int M, int K>
+/// y[m] += scale * (sum over b < B, k < K of x[(b*M + m)*K + k]) (Overwrite:
+/// y[m] = ...): the sums of a reduction to a shape (bias and batch-norm
+/// gradients over N x C x H x W), with partial sums in vector lanes (the
+/// loop nest carried one serial sum through memory: 3% of MobileNetV2's
+/// step).
+template <int B, int M, int K, bool Overwrite = false>
 inline void sum_rows(const float *__restrict x, float *__restrict y,
                      float scale) {
   if constexpr (K == 1) {
     for (int b = 0; b < B; ++b)
-      for (int m = 0; m < M; ++m)
-        y[m] += x[b * M + m] * scale;
+      for (int m = 0; m < M; ++m) {
+        if (Overwrite && b == 0)
+          y[m] = x[m] * scale;
+        else
+          y[m] += x[b * M + m] * scale;
+      }
   } else {
     constexpr int L = detail::kScalar ? 1 : K < 16 ? K : 16;
     for (int m = 0; m < M; ++m) {
@@ -1129,7 +1272,7 @@ inline void sum_rows(const float *__restrict x, float *__restrict y,
         for (int l = 0; k + l < K; ++l)
           part[l] += row[k + l];
       }
-      y[m] += detail::sumLanes<L>(part) * scale;
+      detail::put<Overwrite>(y[m], detail::sumLanes<L>(part) * scale);
     }
   }
 }

@@ -25,7 +25,9 @@ static void check(const char *what, const float *got, const float *want,
                   int n) {
   float worst = 0.0f, scale = 1e-6f;
   for (int i = 0; i < n; ++i) {
-    worst = std::fmax(worst, std::fabs(got[i] - want[i]));
+    // (fmax drops a NaN: a NaN result counts as an infinite error.)
+    float error = std::fabs(got[i] - want[i]);
+    worst = error == error ? std::fmax(worst, error) : INFINITY;
     scale = std::fmax(scale, std::fabs(want[i]));
   }
   bool ok = worst <= 1e-5f * scale;
@@ -132,40 +134,55 @@ static void convCase(const char *name) {
 }
 
 template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
-  static float a[M * K], b[K * N], y[M * N], want[M * N];
+  static float a[M * K], b[K * N], y[M * N], product[M * N], want[M * N];
   fill(a, M * K);
   fill(b, K * N);
   fill(y, M * N);
   const float alpha = 0.75f;
-  for (int i = 0; i < M * N; ++i)
-    want[i] = y[i];
   for (int i = 0; i < M; ++i)
-    for (int kk = 0; kk < K; ++kk)
-      for (int j = 0; j < N; ++j)
-        want[i * N + j] += (TA ? a[kk * M + i] : a[i * K + kk]) *
-                           (TB ? b[j * K + kk] : b[kk * N + j]) * alpha;
+    for (int j = 0; j < N; ++j) {
+      float sum = 0.0f;
+      for (int kk = 0; kk < K; ++kk)
+        sum += (TA ? a[kk * M + i] : a[i * K + kk]) *
+               (TB ? b[j * K + kk] : b[kk * N + j]) * alpha;
+      product[i * N + j] = sum;
+      want[i * N + j] = y[i * N + j] + sum;
+    }
   k::gemm<M, N, K, TA, TB>(a, b, y, alpha);
   char what[96];
   std::snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", M, N, K, TA,
                 TB);
   check(what, y, want, M * N);
+  // Overwrite: y's old values (NaN here) must not matter.
+  for (int i = 0; i < M * N; ++i)
+    y[i] = __builtin_nanf("");
+  k::gemm<M, N, K, TA, TB, true>(a, b, y, alpha);
+  std::snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d overwrite", M, N,
+                K, TA, TB);
+  check(what, y, product, M * N);
 }
 
 template <int B, int M, int K> static void sumRowsCase() {
-  static float x[B * M * K], y[M], want[M];
+  static float x[B * M * K], y[M], sum[M], want[M];
   fill(x, B * M * K);
   fill(y, M);
   const float scale = 0.5f;
   for (int m = 0; m < M; ++m) {
-    want[m] = y[m];
+    sum[m] = 0.0f;
     for (int b = 0; b < B; ++b)
       for (int kk = 0; kk < K; ++kk)
-        want[m] += x[(b * M + m) * K + kk] * scale;
+        sum[m] += x[(b * M + m) * K + kk] * scale;
+    want[m] = y[m] + sum[m];
   }
   k::sum_rows<B, M, K>(x, y, scale);
   char what[80];
   std::snprintf(what, sizeof what, "sum_rows %dx%dx%d", B, M, K);
   check(what, y, want, M);
+  for (int m = 0; m < M; ++m)
+    y[m] = __builtin_nanf("");
+  k::sum_rows<B, M, K, true>(x, y, scale);
+  std::snprintf(what, sizeof what, "sum_rows %dx%dx%d overwrite", B, M, K);
+  check(what, y, sum, M);
 }
 
 int main() {
@@ -225,6 +242,12 @@ int main() {
   gemmCase<7, 70, 9, false, false>();
   gemmCase<6, 33, 50, true, false>();
   gemmCase<5, 6, 20, false, true>();
+  // Dot products folded kLanes at a time: chunks spanning rows of y, a
+  // K % kLanes tail, one column, and more than one vector of dots.
+  gemmCase<3, 5, 70, false, true>();
+  gemmCase<24, 1, 32, false, true>();
+  gemmCase<2, 17, 33, false, true>();
+  gemmCase<1, 40, 16, false, true>();
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
