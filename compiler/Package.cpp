@@ -104,6 +104,8 @@ ModelFacts gatherFacts(ModuleOp module) {
     else if (auto g = dyn_cast<nn::GemmOp>(op);
              g && op->hasAttr("mcutrain.backward") && g.getTransA())
       inputs.append({g.getA(), g.getB()});
+    else if (auto u = dyn_cast<train::UpdateOp>(op); u && u.getOuter())
+      inputs.append({u.getGrad(), u.getOuter()});
     for (Value v : inputs) {
       // Through the views TinyProp puts on a Linear layer's input.
       while (auto r = v.getDefiningOp<nn::ReshapeOp>())
@@ -120,8 +122,9 @@ ModelFacts gatherFacts(ModuleOp module) {
   if (step)
     step.walk([&](Operation *op) {
       if (auto u = dyn_cast<train::UpdateOp>(op))
-        f.optimizerStateBytes +=
-            u.getNumStateBuffers() * u.getGrad().getType().getNumElements() * 4;
+        f.optimizerStateBytes += u.getNumStateBuffers() *
+                                 ShapedType::getNumElements(u.getGradShape()) *
+                                 4;
       countFeatures(op);
       // A skipped step still did the backward work before its last skip
       // decision (the non-finite loss guard, TinyPropv2's choice).

@@ -51,6 +51,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   sp.sparsity = o.sparsity;
   pm.addPass(createSparsifyPass(sp));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
+  pm.addNestedPass<func::FuncOp>(createFuseOuterProductUpdatesPass());
 }
 
 void mcutrain::buildLoweringPipeline(OpPassManager &pm,

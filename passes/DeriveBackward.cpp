@@ -311,7 +311,7 @@ struct DeriveBackwardPass
                                 ? dampening
                                 : 0.0),
           b.getStringAttr("pytorch"), /*channels=*/Value(),
-          b.getI64IntegerAttr(1));
+          b.getI64IntegerAttr(1), /*outer=*/Value());
       tagBackward(upd);
     }
     Value scalar =

@@ -79,9 +79,12 @@ struct Lowering {
   Value i32c(OpBuilder &ob, int64_t v) {
     return arith::ConstantOp::create(ob, loc, ob.getI32IntegerAttr(v));
   }
+  Value empty(ArrayRef<int64_t> shape) {
+    return tensor::EmptyOp::create(b, loc, shape, f32());
+  }
   Value filled(ArrayRef<int64_t> shape, float v) {
-    Value e = tensor::EmptyOp::create(b, loc, shape, f32());
-    return linalg::FillOp::create(b, loc, f32c(b, v), e).getResult(0);
+    return linalg::FillOp::create(b, loc, f32c(b, v), empty(shape))
+        .getResult(0);
   }
   Value generic(Value init, ValueRange ins, ArrayRef<AffineMap> maps,
                 ArrayRef<IteratorType> iters, BodyFn body) {
@@ -95,14 +98,19 @@ struct Lowering {
   /// Marks the linalg.generic that computes `result` as the runtime kernel
   /// `mcutrain::kernels::<kernel><args...>`, called with the generic's
   /// operands `operands` (inputs then the output) and then `scalars`;
-  /// use-kernels makes the call once the operands are buffers.
+  /// use-kernels makes the call once the operands are buffers. Kernels
+  /// with a trailing `bool Overwrite` template parameter (`overwrites`)
+  /// also name that variant, for outputs that need no initial value.
   void tagKernel(Value result, StringRef kernel, ArrayRef<int64_t> args,
-                 ArrayRef<int64_t> operands, ArrayRef<float> scalars = {}) {
+                 ArrayRef<int64_t> operands, ArrayRef<float> scalars = {},
+                 bool overwrites = false) {
     std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
     for (auto [i, a] : llvm::enumerate(args))
       callee += (i ? "," : "") + std::to_string(a);
-    callee += ">";
     Operation *op = result.getDefiningOp();
+    if (overwrites)
+      op->setAttr(kKernelOverwriteAttr, b.getStringAttr(callee + ",true>"));
+    callee += ">";
     op->setAttr(kKernelAttr, b.getStringAttr(callee));
     op->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr(operands));
     if (!scalars.empty())
@@ -290,7 +298,8 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
       L.spread(op.getInput(), {xs[0], xs[1], hp, wp}, p[0], p[1], 1, 1, 0.0f);
   Value init;
   if (Value bias = op.getBias()) {
-    init = L.generic(L.filled(ys, 0.0f), bias,
+    // (The broadcast writes every element: no fill before it.)
+    init = L.generic(L.empty(ys), bias,
                      {L.map(4, {L.d(1)}), L.b.getMultiDimIdentityMap(4)},
                      {kPar, kPar, kPar, kPar},
                      [](OpBuilder &, Location, ValueRange a) { return a[0]; });
@@ -468,16 +477,18 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
   auto ys = op.getOutput().getType().getShape();
   float alpha = op.getAlpha().convertToFloat();
   float beta = op.getBeta().convertToFloat();
-  Value init = L.filled(ys, 0.0f);
+  Value init;
   if (Value c = op.getC()) {
     auto cs = cast<RankedTensorType>(c.getType()).getShape();
     init = L.generic(
-        init, c, {L.broadcastMap(cs, ys), L.b.getMultiDimIdentityMap(2)},
+        L.empty(ys), c, {L.broadcastMap(cs, ys), L.b.getMultiDimIdentityMap(2)},
         {kPar, kPar}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
           if (beta == 1.0f)
             return a[0];
           return arith::MulFOp::create(ob, l, a[0], L.f32c(ob, beta));
         });
+  } else {
+    init = L.filled(ys, 0.0f);
   }
   // dims: i k j — j innermost walks rows of B and Y.
   auto d = [&](unsigned i) { return L.d(i); };
@@ -499,7 +510,7 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
   int64_t k = op.getTransA() ? as[0] : as[1];
   L.tagKernel(y, "gemm",
               {ys[0], ys[1], k, op.getTransA() ? 1 : 0, op.getTransB() ? 1 : 0},
-              {0, 1, 2}, {alpha});
+              {0, 1, 2}, {alpha}, /*overwrites=*/true);
   return y;
 }
 
@@ -829,7 +840,8 @@ Value lowerReduceSumTo(Lowering &L, nn::ReduceSumToOp op) {
       rows[group] *= xs[i];
   }
   if (group < 3)
-    L.tagKernel(sum, "sum_rows", {rows[0], rows[1], rows[2]}, {0, 1}, {scale});
+    L.tagKernel(sum, "sum_rows", {rows[0], rows[1], rows[2]}, {0, 1}, {scale},
+                /*overwrites=*/true);
   return L.reshape(sum, outTy);
 }
 

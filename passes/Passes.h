@@ -44,6 +44,10 @@ inline constexpr llvm::StringLiteral kKernelOperandsAttr =
     "mcutrain.kernel_operands";
 inline constexpr llvm::StringLiteral kKernelScalarsAttr =
     "mcutrain.kernel_scalars";
+/// The kernel's variant that overwrites its output (out = ...), for kernels
+/// that have one: use-kernels calls it instead of zero-filling the output.
+inline constexpr llvm::StringLiteral kKernelOverwriteAttr =
+    "mcutrain.kernel_overwrite";
 
 /// derive-backward tags the locations of the ops it builds (fused with the
 /// forward op's location); lowering keeps locations, so the tag survives to

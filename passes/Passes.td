@@ -97,6 +97,19 @@ def ReorderUpdatesPass : Pass<"mcutrain-reorder-updates", "mlir::func::FuncOp"> 
   }];
 }
 
+def FuseOuterProductUpdatesPass
+    : Pass<"mcutrain-fuse-outer-product-updates", "mlir::func::FuncOp"> {
+  let summary = "Computes outer-product weight gradients inside their updates";
+  let description = [{
+    A dense train.update whose gradient is an nn.gemm A^T B with A 1 x M
+    and B 1 x N (a batch-1 Linear layer's weight gradient; no C, alpha 1)
+    used by nothing else takes A and B instead (`outer`): the M x N
+    gradient is never stored. Its finiteness check becomes the factors'
+    (mcutrain::outer_product_finite), and the optimizer multiplies
+    A[0][i] * B[0][j] where it reads g[i][j], the Gemm's own product.
+  }];
+}
+
 def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
   let summary = "Lowers nn/train tensor ops to linalg and tensor ops; parameters to memref.global";
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
@@ -116,9 +129,13 @@ def UseKernelsPass : Pass<"mcutrain-use-kernels", "mlir::func::FuncOp"> {
     Gemm) becomes a `train.runtime_call` of the kernel in
     runtime/mcutrain_kernels.h on the same buffers. The kernel computes what
     the generic's loop nest would (out += ...), with register blocking and
-    constant trip counts over restrict-qualified pointers. A marked op whose
-    buffers are not contiguous keeps its loops. With `enabled=false` the
-    marks are dropped and everything stays loops (for comparison).
+    constant trip counts over restrict-qualified pointers. Where the
+    output was zero-filled right before (only ops without memory effects
+    between) and the kernel has an overwriting variant
+    (`mcutrain.kernel_overwrite`: out = ...), the fill goes and that variant
+    is called. A marked op whose buffers are not contiguous keeps its loops.
+    With `enabled=false` the marks are dropped and everything stays loops
+    (for comparison).
   }];
   let dependentDialects = ["::mcutrain::train::TrainDialect",
                            "::mlir::arith::ArithDialect"];

@@ -10,6 +10,8 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mcutrain {
 #define GEN_PASS_DEF_USEKERNELSPASS
@@ -26,6 +28,22 @@ bool isContiguous(Value v) {
   return m && m.hasStaticShape() && m.getLayout().isIdentity();
 }
 
+/// The linalg.fill of +0.0 into `out` that comes right before `op` (only
+/// ops without memory effects between them), or null.
+linalg::FillOp zeroFillBefore(Operation *op, Value out) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (fill.getDpsInitOperand(0)->get() != out ||
+          !matchPattern(fill.value(), m_PosZeroFloat()))
+        return {};
+      return fill;
+    }
+    if (!isMemoryEffectFree(prev))
+      return {};
+  }
+  return {};
+}
+
 struct UseKernelsPass
     : public mcutrain::impl::UseKernelsPassBase<UseKernelsPass> {
   using UseKernelsPassBase::UseKernelsPassBase;
@@ -40,9 +58,11 @@ struct UseKernelsPass
       auto callee = op->getAttrOfType<StringAttr>(kKernelAttr);
       auto operands = op->getAttrOfType<DenseI64ArrayAttr>(kKernelOperandsAttr);
       auto scalars = op->getAttrOfType<DenseF32ArrayAttr>(kKernelScalarsAttr);
+      auto overwrite = op->getAttrOfType<StringAttr>(kKernelOverwriteAttr);
       op->removeAttr(kKernelAttr);
       op->removeAttr(kKernelOperandsAttr);
       op->removeAttr(kKernelScalarsAttr);
+      op->removeAttr(kKernelOverwriteAttr);
       if (!callee || !operands || !op.hasPureBufferSemantics()) {
         op.emitError("malformed kernel mark");
         return signalPassFailure();
@@ -60,13 +80,23 @@ struct UseKernelsPass
       // A strided view keeps the loops: the kernels index dense buffers.
       if (!llvm::all_of(args, isContiguous))
         continue;
+      // out = ... where the output was just zeroed: the fill, and the
+      // kernel's reading it back, go (for a batch-1 Linear layer's weight
+      // gradient those cost more than the products).
+      StringRef kernel = callee.getValue();
+      if (overwrite) {
+        if (linalg::FillOp fill =
+                zeroFillBefore(op, op.getDpsInitOperand(0)->get())) {
+          fill.erase();
+          kernel = overwrite.getValue();
+        }
+      }
       OpBuilder b(op);
       if (scalars)
         for (float v : scalars.asArrayRef())
           args.push_back(
               arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));
-      train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{},
-                                   callee.getValue(), args,
+      train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{}, kernel, args,
                                    DenseI64ArrayAttr());
       op.erase();
     }

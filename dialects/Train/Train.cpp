@@ -59,8 +59,17 @@ LogicalResult GatherChannelsOp::verify() {
 }
 int64_t GatherChannelsOp::getMacs() { return 0; }
 
+SmallVector<int64_t> UpdateOp::getGradShape() {
+  ArrayRef<int64_t> g = getGrad().getType().getShape();
+  if (!getOuter())
+    return SmallVector<int64_t>(g);
+  return {g.back(), getOuter().getType().getShape().back()};
+}
+
+/// With `outer`, the gradient's products (the Gemm's that it replaced) too.
 int64_t UpdateOp::getMacs() {
-  return getGrad().getType().getNumElements() * (1 + getNumStateBuffers());
+  int64_t n = ShapedType::getNumElements(getGradShape());
+  return n * (1 + getNumStateBuffers() + (getOuter() ? 1 : 0));
 }
 
 unsigned UpdateOp::getNumStateBuffers() {
@@ -82,6 +91,15 @@ LogicalResult UpdateOp::verify() {
   if (getDampening().convertToFloat() != 0.0f && o != "momentum" &&
       o != "nesterov")
     return emitOpError() << "dampening applies to momentum and nesterov only";
+  if (getOuter()) {
+    auto isRow = [](RankedTensorType t) {
+      return t.getRank() == 2 && t.getDimSize(0) == 1;
+    };
+    if (getChannels())
+      return emitOpError() << "outer and channels are exclusive";
+    if (!isRow(getGrad().getType()) || !isRow(getOuter().getType()))
+      return emitOpError() << "outer-product factors must be 1 x M and 1 x N";
+  }
   return success();
 }
 
@@ -111,7 +129,7 @@ LogicalResult UpdateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
       return emitOpError() << "channel_axis out of range";
     expect[axis] = getChannels().getType().getDimSize(0);
   }
-  if (ArrayRef<int64_t>(expect) != getGrad().getType().getShape())
+  if (ArrayRef<int64_t>(expect) != ArrayRef<int64_t>(getGradShape()))
     return emitOpError() << "gradient shape differs from parameter @"
                          << getParam()
                          << (getChannels() ? " (with the selected channels)"
@@ -155,6 +173,13 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   FailureOr<Value> grad = getBuffer(rewriter, getGrad(), options, state);
   if (failed(grad))
     return failure();
+  Value outer;
+  if (getOuter()) {
+    FailureOr<Value> buf = getBuffer(rewriter, getOuter(), options, state);
+    if (failed(buf))
+      return failure();
+    outer = *buf;
+  }
   Location loc = getLoc();
   auto lookup = [&](StringRef name) -> Value {
     auto g = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
@@ -287,24 +312,31 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   // overflowed) never reaches the parameter: the update is dropped and the
   // step's flag records it (2).
   {
-    auto type = cast<MemRefType>(grad->getType());
     auto index = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     // One runtime call: its exponent test vectorizes, where a loop nest
     // carrying an i1 did not (it cost a third of a small model's step). It
-    // reads the gradient as one contiguous array.
-    Value contiguous = *grad;
-    if (!type.getLayout().isIdentity()) {
-      contiguous = memref::AllocOp::create(
-          rewriter, loc,
-          MemRefType::get(type.getShape(), type.getElementType()));
-      memref::CopyOp::create(rewriter, loc, *grad, contiguous);
+    // reads the gradient as one contiguous array; an outer product's
+    // finiteness follows from its factors' (no product is stored).
+    SmallVector<Value> args, factors{*grad};
+    if (outer)
+      factors.push_back(outer);
+    for (Value buf : factors) {
+      auto type = cast<MemRefType>(buf.getType());
+      Value contiguous = buf;
+      if (!type.getLayout().isIdentity()) {
+        contiguous = memref::AllocOp::create(
+            rewriter, loc,
+            MemRefType::get(type.getShape(), type.getElementType()));
+        memref::CopyOp::create(rewriter, loc, buf, contiguous);
+      }
+      args.append({contiguous, index(type.getNumElements())});
     }
-    Value all = RuntimeCallOp::create(
-                    rewriter, loc, rewriter.getI1Type(), "mcutrain::all_finite",
-                    ValueRange{contiguous, index(type.getNumElements())},
-                    DenseI64ArrayAttr())
+    Value all = RuntimeCallOp::create(rewriter, loc, rewriter.getI1Type(),
+                                      outer ? "mcutrain::outer_product_finite"
+                                            : "mcutrain::all_finite",
+                                      args, DenseI64ArrayAttr())
                     .getResult();
     rewriter.setInsertionPointAfterValue(all);
     auto guard = scf::IfOp::create(rewriter, loc, all, /*withElseRegion=*/true);
@@ -323,6 +355,24 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   rewriter.setInsertionPoint(guardBody->getTerminator());
 
   unsigned rank = getGrad().getType().getRank();
+  if (outer) {
+    // g[i][j] = grad[0][i] * outer[0][j] where the optimizer uses it.
+    MLIRContext *ctx = getContext();
+    AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx),
+               zero = getAffineConstantExpr(0, ctx);
+    SmallVector<AffineMap> maps{AffineMap::get(2, 0, {zero, i}, ctx),
+                                AffineMap::get(2, 0, {zero, j}, ctx)};
+    maps.append(outs.size(), rewriter.getMultiDimIdentityMap(2));
+    SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+    linalg::GenericOp::create(
+        rewriter, loc, TypeRange(), ValueRange{*grad, outer}, outs, maps, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value g = arith::MulFOp::create(b, l, a[0], a[1]);
+          linalg::YieldOp::create(b, l, step(b, l, g, a[2], a.drop_front(3)));
+        });
+    rewriter.eraseOp(*this);
+    return success();
+  }
   if (!getChannels()) {
     AffineMap id = rewriter.getMultiDimIdentityMap(rank);
     SmallVector<AffineMap> maps(outs.size() + 1, id);

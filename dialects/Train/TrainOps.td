@@ -67,7 +67,7 @@ def Train_MseLossGradOp : Train_Op<"mse_loss_grad",
   }];
 }
 
-def Train_UpdateOp : Train_Op<"update", [
+def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<SymbolUserOpInterface>,
     DeclareOpInterfaceMethods<MacCountOpInterface>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,
@@ -93,6 +93,10 @@ def Train_UpdateOp : Train_Op<"update", [
     With `channels` (sparse updates), the gradient covers only those indices
     of the parameter's dimension `channel_axis`; the other slices of the
     parameter and its state are not touched.
+    With `outer` (fuse-outer-product-updates: a batch-1 Linear layer's
+    weight), the gradient is the outer product of `grad` (1 x M) and `outer`
+    (1 x N), g[i][j] = grad[0][i] * outer[0][j], computed where it is used:
+    it is never stored, and its finiteness follows from the factors'.
   }];
   let arguments = (ins FlatSymbolRefAttr:$param, RankedTensorOf<[F32]>:$grad,
                    F32Attr:$lr,
@@ -106,15 +110,19 @@ def Train_UpdateOp : Train_Op<"update", [
                    DefaultValuedAttr<F32Attr, "0.0f">:$dampening,
                    DefaultValuedAttr<StrAttr, "\"pytorch\"">:$adam_form,
                    Optional<1DTensorOf<[I32]>>:$channels,
-                   DefaultValuedAttr<I64Attr, "1">:$channel_axis);
+                   DefaultValuedAttr<I64Attr, "1">:$channel_axis,
+                   Optional<RankedTensorOf<[F32]>>:$outer);
   let assemblyFormat = [{
     $param `,` $grad (`channels` `(` $channels^ `:` type($channels) `)`)?
+    (`outer` `(` $outer^ `:` type($outer) `)`)?
     attr-dict `:` type($grad)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// How many state buffers (shaped like the parameter) the optimizer keeps.
     unsigned getNumStateBuffers();
+    /// The gradient's shape: `grad`'s, or with `outer` M x N.
+    llvm::SmallVector<int64_t> getGradShape();
     /// Symbol of state buffer `i` of parameter `param`.
     static std::string stateName(llvm::StringRef param, unsigned i) {
       return (param + "__state" + llvm::Twine(i)).str();

@@ -6,7 +6,7 @@
 
 // CHECK-LABEL: func.func @channel_grad
 // CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel", "reduction", "reduction"]
-// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::sum_rows<2,3,20>", mcutrain.kernel_operands = array<i64: 0, 1>, mcutrain.kernel_scalars = array<f32: 5.000000e-01>
+// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::sum_rows<2,3,20>", mcutrain.kernel_operands = array<i64: 0, 1>, mcutrain.kernel_overwrite = "mcutrain::kernels::sum_rows<2,3,20,true>", mcutrain.kernel_scalars = array<f32: 5.000000e-01>
 // CHECK: tensor.expand_shape {{.*}} into tensor<1x3x1x1xf32>
 func.func @channel_grad(%dy: tensor<2x3x4x5xf32>) -> tensor<1x3x1x1xf32> {
   %g = nn.reduce_sum_to %dy {scale = 0.5 : f32} : (tensor<2x3x4x5xf32>) -> tensor<1x3x1x1xf32>

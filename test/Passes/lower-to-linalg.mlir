@@ -43,7 +43,7 @@
 // CHECK: tensor.expand_shape {{.*}} into tensor<1x8xf32>
 // Gemm loops i, k, j.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]
-// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::gemm<1,3,8,0,1>", mcutrain.kernel_operands = array<i64: 0, 1, 2>, mcutrain.kernel_scalars = array<f32: 1.000000e+00>
+// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::gemm<1,3,8,0,1>", mcutrain.kernel_operands = array<i64: 0, 1, 2>, mcutrain.kernel_overwrite = "mcutrain::kernels::gemm<1,3,8,0,1,true>", mcutrain.kernel_scalars = array<f32: 1.000000e+00>
 // @init copies the flash image of each trainable parameter and resets the
 // step count.
 // CHECK-LABEL: func.func @init()

@@ -65,6 +65,87 @@ func.func @operand_subset(%x: memref<2x3xf32>, %w: memref<3xf32>, %y: memref<2x3
 
 // -----
 
+// An output zeroed right before the kernel (nothing but pure ops between)
+// takes the kernel's overwriting variant and loses the fill; a fill of
+// another value, of another buffer, or with a memory access between stays,
+// and so does the accumulating call. Without kernels nothing changes.
+#a = affine_map<(i, k, j) -> (i, k)>
+#b = affine_map<(i, k, j) -> (j, k)>
+#y = affine_map<(i, k, j) -> (i, j)>
+// CHECK-LABEL: func.func @overwrite
+// CHECK-SAME: (%[[A:.*]]: memref<1x4xf32>, %[[B:.*]]: memref<3x4xf32>, %[[Y:.*]]: memref<1x3xf32>, %[[Z:.*]]: memref<1x3xf32>)
+// CHECK-NOT: linalg.fill
+// CHECK: train.runtime_call "gemm<1,3,4,0,1,true>"(%[[A]], %[[B]], %[[Y]])
+// CHECK-NEXT: %[[HALF:.*]] = arith.constant 5.000000e-01
+// CHECK-NEXT: linalg.fill ins(%[[HALF]] : f32) outs(%[[Y]]
+// CHECK: train.runtime_call "gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]])
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[Z]]
+// CHECK: train.runtime_call "gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]])
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[Y]]
+// CHECK: memref.store
+// CHECK: train.runtime_call "gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]])
+// LOOPS-LABEL: func.func @overwrite
+// LOOPS-COUNT-4: linalg.fill
+// LOOPS-NOT: runtime_call
+func.func @overwrite(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf32>, %z: memref<1x3xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%y : memref<1x3xf32>)
+  %unused = arith.constant 7 : index
+  linalg.generic {indexing_maps = [#a, #b, #y],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
+      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
+               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+               "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %m = arith.mulf %x, %w : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  %half = arith.constant 0.5 : f32
+  linalg.fill ins(%half : f32) outs(%y : memref<1x3xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #y],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
+      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
+               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+               "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %m = arith.mulf %x, %w : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%z : memref<1x3xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #y],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
+      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
+               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+               "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %m = arith.mulf %x, %w : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%y : memref<1x3xf32>)
+  %c0 = arith.constant 0 : index
+  memref.store %half, %y[%c0, %c0] : memref<1x3xf32>
+  linalg.generic {indexing_maps = [#a, #b, #y],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
+      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
+               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+               "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %m = arith.mulf %x, %w : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
 // A strided view keeps its loops (the kernels index dense buffers).
 #id = affine_map<(i, j) -> (i, j)>
 // CHECK-LABEL: func.func @strided

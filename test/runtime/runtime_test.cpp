@@ -112,21 +112,55 @@ static void testFinite() {
   for (const auto &b : bad)
     anyAccepted |= mcutrain::all_finite(b, 2);
   check(!anyAccepted, "all_finite rejects NaN, +inf, -inf");
-  // Long enough for the vectorized body and its tail; the extremes of the
-  // finite range pass, one non-finite value anywhere fails.
-  float many[37];
-  for (int i = 0; i < 37; ++i)
+  // Lengths below one block of lanes, whole blocks, and blocks with a tail
+  // (read as an overlapping last block): the extremes of the finite range
+  // pass, one non-finite value anywhere fails.
+  float many[64];
+  for (int i = 0; i < 64; ++i)
     many[i] = i % 3 == 0 ? 3.4028235e38f : i % 3 == 1 ? -1e-45f : -0.0f;
-  check(mcutrain::all_finite(many, 37),
-        "all_finite accepts FLT_MAX, denormals");
-  bool missed = false;
-  for (int at = 0; at < 37; ++at) {
-    const float keep = many[at];
-    many[at] = at % 2 ? -NAN : INFINITY;
-    missed |= mcutrain::all_finite(many, 37);
-    many[at] = keep;
+  bool rejected = false, missed = false;
+  const int lengths[] = {1, 15, 16, 17, 32, 37, 64};
+  for (int n : lengths) {
+    rejected |= !mcutrain::all_finite(many, n);
+    for (int at = 0; at < n; ++at) {
+      const float keep = many[at];
+      many[at] = at % 2 ? -NAN : INFINITY;
+      missed |= mcutrain::all_finite(many, n);
+      many[at] = keep;
+    }
   }
+  check(!rejected, "all_finite accepts FLT_MAX, denormals");
   check(!missed, "all_finite finds a non-finite value at every position");
+
+  // outer_product_finite(a, b) == all_finite(the products a[i] * b[j]):
+  // overflow by a hair or not, non-finite factors (also against zeros,
+  // whose products are NaN), empty factors.
+  const float big = 1.8446744e19f; // 2^64: 2^64 * 2^64 = 2^128 overflows
+  const float cases[][2][3] = {
+      {{1.0f, -2.0f, 3.0f}, {0.5f, 0.0f, -4.0f}},
+      {{big, 1.0f, 0.0f}, {1.0f, -big, 2.0f}},
+      {{big * 0.99f, 1.0f, 0.0f}, {1.0f, -big, 2.0f}},
+      {{3.4028235e38f, 0.0f, 0.0f}, {1.0f, 0.5f, -1.0f}},
+      {{3.4028235e38f, 0.0f, 0.0f}, {1.0f, 1.0000001f, 0.0f}},
+      {{NAN, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f}},
+      {{0.0f, 0.0f, 0.0f}, {0.0f, -INFINITY, 0.0f}},
+      {{1e-45f, -1e-45f, 0.0f}, {1e-45f, 3.0f, 1e30f}},
+  };
+  bool agrees = true;
+  for (const auto &c : cases) {
+    float products[9];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        products[i * 3 + j] = c[0][i] * c[1][j];
+    agrees &= mcutrain::outer_product_finite(c[0], 3, c[1], 3) ==
+              mcutrain::all_finite(products, 9);
+  }
+  check(agrees, "outer_product_finite agrees with the products' all_finite");
+  check(!mcutrain::outer_product_finite(cases[1][0], 3, cases[1][1], 3) &&
+            mcutrain::outer_product_finite(cases[2][0], 3, cases[2][1], 3),
+        "outer_product_finite finds an overflow by a hair");
+  check(mcutrain::outer_product_finite(cases[5][0], 3, cases[5][1], 0),
+        "outer_product_finite of no products is finite");
   std::int32_t skip = 7;
   float loss = 2.0f;
   mcutrain::skip_unless_finite(&loss, 1, &skip);

@@ -1,0 +1,57 @@
+// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates))' | FileCheck %s
+// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates),mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map})' | FileCheck %s --check-prefix=LOWERED
+
+// A batch-1 Linear layer's weight gradient dy^T x (1 x 3 and 1 x 4 rows)
+// moves into its update: no 3 x 4 gradient is formed.
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME: (%[[X:.*]]: tensor<1x4xf32>, %[[DY:.*]]: tensor<1x3xf32>)
+// CHECK-NOT: nn.gemm
+// CHECK: train.update @w, %[[DY]] outer(%[[X]] : tensor<1x4xf32>) {lr = 1.000000e-01 : f32, optimizer = "momentum"} : tensor<1x3xf32>
+// The update checks the factors and multiplies them where the optimizer
+// reads the gradient (momentum here: the state still sees g).
+// LOWERED-LABEL: func.func @linear
+// LOWERED-SAME: (%[[X:.*]]: memref<1x4xf32{{.*}}>, %[[DY:.*]]: memref<1x3xf32{{.*}}>)
+// LOWERED-NOT: memref.alloc
+// LOWERED: %[[OK:.*]] = train.runtime_call "mcutrain::outer_product_finite"(%{{.*}}, %c3, %{{.*}}, %c4)
+// LOWERED: scf.if %[[OK]] {
+// LOWERED: linalg.generic {indexing_maps = [#[[A:.*]], #[[B:.*]], #[[ID:.*]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+// LOWERED-SAME: ins(%{{.*}}, %{{.*}} : memref<1x3xf32{{.*}}>, memref<1x4xf32{{.*}}>)
+// LOWERED-NEXT: ^bb0(%[[DYI:.*]]: f32, %[[XJ:.*]]: f32, %[[P:.*]]: f32, %[[M:.*]]: f32):
+// LOWERED-NEXT: %[[G:.*]] = arith.mulf %[[DYI]], %[[XJ]] : f32
+// LOWERED: arith.addf %{{.*}}, %[[G]] : f32
+module {
+  ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
+  func.func @linear(%x: tensor<1x4xf32>, %dy: tensor<1x3xf32>) {
+    %dw = nn.gemm %dy, %x {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
+    train.update @w, %dw {lr = 0.1 : f32, optimizer = "momentum"} : tensor<3x4xf32>
+    return
+  }
+}
+
+// -----
+
+// Not outer products, or the gradient is needed elsewhere: left alone.
+// CHECK-LABEL: func.func @left_alone
+// CHECK: %[[BATCH:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<2x3xf32>, tensor<2x4xf32>)
+// CHECK: %[[SCALED:.*]] = nn.gemm %{{.*}}, %{{.*}} {alpha = 5.000000e-01 : f32, trans_a = true}
+// CHECK: %[[SHARED:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>)
+// CHECK: %[[SPARSE:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<1x2xf32>, tensor<1x4xf32>)
+// CHECK: train.update @w, %[[BATCH]] {
+// CHECK: train.update @w, %[[SCALED]] {
+// CHECK: train.update @w, %[[SHARED]] {
+// CHECK: train.update @w, %[[SPARSE]] channels
+// CHECK: return %[[SHARED]]
+module {
+  ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
+  func.func @left_alone(%x2: tensor<2x4xf32>, %dy2: tensor<2x3xf32>, %x: tensor<1x4xf32>, %dy: tensor<1x3xf32>, %dys: tensor<1x2xf32>, %c: tensor<2xi32>) -> tensor<3x4xf32> {
+    %batch = nn.gemm %dy2, %x2 {trans_a = true} : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+    %scaled = nn.gemm %dy, %x {trans_a = true, alpha = 0.5 : f32} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
+    %shared = nn.gemm %dy, %x {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
+    %sparse = nn.gemm %dys, %x {trans_a = true} : (tensor<1x2xf32>, tensor<1x4xf32>) -> tensor<2x4xf32>
+    train.update @w, %batch {lr = 0.1 : f32} : tensor<3x4xf32>
+    train.update @w, %scaled {lr = 0.1 : f32} : tensor<3x4xf32>
+    train.update @w, %shared {lr = 0.1 : f32} : tensor<3x4xf32>
+    train.update @w, %sparse channels(%c : tensor<2xi32>) {channel_axis = 0 : i64, lr = 0.1 : f32} : tensor<2x4xf32>
+    return %shared : tensor<3x4xf32>
+  }
+}
