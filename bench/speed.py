@@ -303,7 +303,9 @@ def main():
                     os.path.join(work, f"layer{i}-loops"), args,
                     ["--kernels=false"])[1]
                 loops = "%.1f" % (flops / lus * 1e-3)
-            ltable.append(f"| {lname} | {flops / 1e6:.2f} | {us:.1f} | "
+            # (Three significant digits: a batch-1 Gemm is 0.004 MFLOP in
+            # about 0.1 us.)
+            ltable.append(f"| {lname} | {flops / 1e6:.3g} | {us:.3g} | "
                           f"{gflops:.1f} | {gflops / peak:.0%} | {loops} |")
             print(f"layer {lname}: {gflops:.1f} GFLOP/s, "
                   f"{gflops / peak:.0%} of peak", flush=True)
