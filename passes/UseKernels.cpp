@@ -81,8 +81,8 @@ struct UseKernelsPass
       if (!llvm::all_of(args, isContiguous))
         continue;
       // out = ... where the output was just zeroed: the fill, and the
-      // kernel's reading it back, go (for a batch-1 Linear layer's weight
-      // gradient those cost more than the products).
+      // kernel's reading it back, go (for a small Gemm they cost as much as
+      // the products).
       StringRef kernel = callee.getValue();
       if (overwrite) {
         if (linalg::FillOp fill =
