@@ -94,7 +94,9 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
 
 void mcutrain::registerPipelines() {
   PassPipelineRegistration<>(
-      "mcutrain-training", "derive-backward and reorder-updates (defaults)",
+      "mcutrain-training",
+      "derive-backward, sparsify, reorder-updates and "
+      "fuse-outer-product-updates (defaults)",
       [](OpPassManager &pm) { buildTrainingPipeline(pm, TrainingOptions()); });
   PassPipelineRegistration<>(
       "mcutrain-lowering", "nn/train → planned EmitC (defaults)",
