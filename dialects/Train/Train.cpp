@@ -354,34 +354,30 @@ UpdateOp::bufferize(RewriterBase &rewriter,
   }
   rewriter.setInsertionPoint(guardBody->getTerminator());
 
-  unsigned rank = getGrad().getType().getRank();
-  if (outer) {
-    // g[i][j] = grad[0][i] * outer[0][j] where the optimizer uses it.
-    MLIRContext *ctx = getContext();
-    AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx),
-               zero = getAffineConstantExpr(0, ctx);
-    SmallVector<AffineMap> maps{AffineMap::get(2, 0, {zero, i}, ctx),
-                                AffineMap::get(2, 0, {zero, j}, ctx)};
-    maps.append(outs.size(), rewriter.getMultiDimIdentityMap(2));
-    SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
-    linalg::GenericOp::create(
-        rewriter, loc, TypeRange(), ValueRange{*grad, outer}, outs, maps, iters,
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value g = arith::MulFOp::create(b, l, a[0], a[1]);
-          linalg::YieldOp::create(b, l, step(b, l, g, a[2], a.drop_front(3)));
-        });
-    rewriter.eraseOp(*this);
-    return success();
-  }
+  unsigned rank = getGradShape().size();
   if (!getChannels()) {
+    // One elementwise pass over the parameter: g read from the gradient,
+    // or with `outer` formed where it is used, g[i][j] = grad[0][i] *
+    // outer[0][j].
     AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-    SmallVector<AffineMap> maps(outs.size() + 1, id);
+    SmallVector<Value> ins{*grad};
+    SmallVector<AffineMap> maps{id};
+    if (outer) {
+      MLIRContext *ctx = getContext();
+      AffineExpr zero = getAffineConstantExpr(0, ctx);
+      ins.push_back(outer);
+      maps = {AffineMap::get(2, 0, {zero, getAffineDimExpr(0, ctx)}, ctx),
+              AffineMap::get(2, 0, {zero, getAffineDimExpr(1, ctx)}, ctx)};
+    }
+    maps.append(outs.size(), id);
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
     linalg::GenericOp::create(
-        rewriter, loc, TypeRange(), ValueRange{*grad}, outs, maps, iters,
+        rewriter, loc, TypeRange(), ins, outs, maps, iters,
         [&](OpBuilder &b, Location l, ValueRange a) {
-          linalg::YieldOp::create(b, l,
-                                  step(b, l, a[0], a[1], a.drop_front(2)));
+          Value g = outer ? arith::MulFOp::create(b, l, a[0], a[1]) : a[0];
+          ValueRange params = a.drop_front(ins.size());
+          linalg::YieldOp::create(
+              b, l, step(b, l, g, params[0], params.drop_front()));
         });
     rewriter.eraseOp(*this);
     return success();
