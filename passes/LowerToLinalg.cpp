@@ -116,6 +116,29 @@ struct Lowering {
     if (!scalars.empty())
       op->setAttr(kKernelScalarsAttr, b.getDenseF32ArrayAttr(scalars));
   }
+  /// Names the plane-at-a-time variant of the kernel `result` is tagged
+  /// with (see kKernelPlanesAttr), when its operand `spreadOperand` is a
+  /// spread copy (a fill and a copy generic; not a generate).
+  void tagPlaneKernel(Value result, StringRef kernel, ArrayRef<int64_t> args,
+                      int64_t spreadOperand) {
+    Operation *op = result.getDefiningOp();
+    if (!op->getOperand(spreadOperand).getDefiningOp<linalg::GenericOp>())
+      return;
+    std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
+    for (auto [i, a] : llvm::enumerate(args))
+      callee += (i ? "," : "") + std::to_string(a);
+    op->setAttr(kKernelPlanesAttr, b.getStringAttr(callee + ">"));
+    op->setAttr(kKernelSpreadOperandAttr, b.getI64IntegerAttr(spreadOperand));
+  }
+  /// Marks the elementwise generic that computes `result` as the
+  /// activation `kind` (relu, or clip to [lo, hi]), which use-kernels may
+  /// fuse into the convolution that produces its input.
+  void tagActivation(Value result, StringRef kind, float lo, float hi) {
+    Operation *op = result.getDefiningOp();
+    op->setAttr(kActivationAttr, b.getStringAttr(kind));
+    op->setAttr(kActivationBoundsAttr,
+                b.getDenseF32ArrayAttr(ArrayRef<float>{lo, hi}));
+  }
   AffineMap map(unsigned dims, ArrayRef<AffineExpr> exprs) {
     return AffineMap::get(dims, 0, exprs, b.getContext());
   }
@@ -287,6 +310,11 @@ AffineExpr groupChannel(AffineExpr f, AffineExpr c, int64_t outPerGroup,
   return f.floorDiv(outPerGroup) * inPerGroup + c;
 }
 
+/// One input and one output channel per group.
+bool isDepthwise(ArrayRef<int64_t> xs, ArrayRef<int64_t> ws, int64_t g) {
+  return g > 1 && xs[1] == g && ws[0] == g;
+}
+
 Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ws = op.getWeight().getType().getShape();
@@ -324,6 +352,32 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
               {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3], ys[2], ys[3],
                s[0], s[1], dl[0], dl[1], g},
               {0, 1, 2});
+  SmallVector<int64_t> planeArgs = {xs[0], xs[1], xs[2], xs[3], hp,    wp,
+                                    p[0],  p[1],  ws[2], ws[3], ys[2], ys[3],
+                                    s[0],  s[1],  dl[0], dl[1]};
+  bool planes = isDepthwise(xs, ws, g) && xp != op.getInput();
+  if (planes)
+    L.tagPlaneKernel(y, "depthwise_conv2d", planeArgs, 0);
+  if (op.getBias()) {
+    // The variants that start from the bias and end with an activation
+    // (use-kernels appends the activation's template argument).
+    auto prefix = [](StringRef kernel, ArrayRef<int64_t> args) {
+      std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
+      for (int64_t a : args)
+        callee += std::to_string(a) + ",";
+      return callee;
+    };
+    Operation *conv = y.getDefiningOp();
+    conv->setAttr(kKernelBiasActAttr,
+                  L.b.getStringAttr(
+                      prefix("conv2d_bias_act",
+                             {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3],
+                              ys[2], ys[3], s[0], s[1], dl[0], dl[1], g})));
+    if (planes)
+      conv->setAttr(
+          kKernelPlanesBiasActAttr,
+          L.b.getStringAttr(prefix("depthwise_conv2d_bias_act", planeArgs)));
+  }
   return y;
 }
 
@@ -355,6 +409,12 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
                ws[1], ws[2], ws[3], dys[2], dys[3], s[0], s[1], dl[0], dl[1],
                g},
               {0, 1, 2});
+  if (isDepthwise(xs, ws, g) && xp != op.getInput())
+    L.tagPlaneKernel(dw, "depthwise_conv2d_grad_weight",
+                     {xs[0], xs[1], xs[2], xs[3], xs[2] + p[0] + p[2],
+                      xs[3] + p[1] + p[3], p[0], p[1], ws[2], ws[3], dys[2],
+                      dys[3], s[0], s[1], dl[0], dl[1]},
+                     1);
   return dw;
 }
 
@@ -470,6 +530,12 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
               {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3],
                xs[2] + span0, xs[3] + span1, dl[0], dl[1], g},
               {0, 1, 3});
+  if (isDepthwise(xs, ws, g) && dyp != op.getOutputGrad())
+    L.tagPlaneKernel(dx, "depthwise_conv2d_grad_input",
+                     {xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], dys[2], dys[3],
+                      xs[2] + span0, xs[3] + span1, span0 - p[0], span1 - p[1],
+                      s[0], s[1], dl[0], dl[1]},
+                     0);
   return dx;
 }
 
@@ -930,7 +996,7 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
               ob, l, L.greater(ob, low, hi, isUnsigned), hi, low);
         });
   }
-  return elementwise(
+  Value y = elementwise(
       L, op.getInput(), [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
         Value x = a[0];
         auto c = [&](float v) { return L.f32c(ob, v); };
@@ -968,16 +1034,29 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
         return arith::DivFOp::create(ob, l, arith::MulFOp::create(ob, l, x, r6),
                                      c(6.0f));
       });
+  if (kind == "clip")
+    L.tagActivation(y, "clip", alpha, beta);
+  return y;
 }
 
 Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
   StringRef kind = op.getKind();
   float alpha = op.getAlpha().convertToFloat();
   float beta = op.getBeta().convertToFloat();
+  // Each kind reads the forward input or the forward output, not both, so
+  // that the other need not be kept for the backward pass. The clip's
+  // gradient reads the output: lo < clip(x) < hi exactly when lo < x < hi
+  // (NaN neither), and a convolution's pre-activation output then has no
+  // use but the clip, which use-kernels fuses into it.
+  bool fromOutput =
+      kind == "clip" || kind == "sigmoid" || kind == "tanh" || kind == "sqrt";
   return elementwise(
-      L, ValueRange{op.getOutputGrad(), op.getInput(), op.getOutput()},
+      L,
+      ValueRange{op.getOutputGrad(),
+                 fromOutput ? op.getOutput() : op.getInput()},
       [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-        Value dy = a[0], x = a[1], y = a[2];
+        // a[1] is what the kind reads: x (input) or y (output).
+        Value dy = a[0], x = a[1], y = a[1];
         auto c = [&](float v) { return L.f32c(ob, v); };
         auto cmp = [&](arith::CmpFPredicate p, Value u, Value v) -> Value {
           return arith::CmpFOp::create(ob, l, p, u, v);
@@ -998,8 +1077,8 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
           return pick(cmp(arith::CmpFPredicate::OGT, x, c(0.0f)), dy,
                       mul(dy, c(alpha)));
         if (kind == "clip") // strictly inside, as ReLU6 / hardtanh
-          return pick(both(cmp(arith::CmpFPredicate::OGT, x, c(alpha)),
-                           cmp(arith::CmpFPredicate::OLT, x, c(beta))),
+          return pick(both(cmp(arith::CmpFPredicate::OGT, y, c(alpha)),
+                           cmp(arith::CmpFPredicate::OLT, y, c(beta))),
                       dy, c(0.0f));
         if (kind == "sigmoid")
           return mul(dy, mul(y, sub(c(1.0f), y)));
@@ -1456,7 +1535,7 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
       .Case([&](nn::SoftmaxGradOp o) { return lowerSoftmaxGrad(L, o); })
       .Case([&](nn::MatMulOp o) { return lowerMatMul(L, o); })
       .Case([&](nn::ReluOp o) {
-        return elementwise(
+        Value y = elementwise(
             L, o.getInput(), [](OpBuilder &ob, Location l, ValueRange a) {
               Value zero =
                   arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(0.0f));
@@ -1464,6 +1543,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
                                              zero)
                   .getResult();
             });
+        L.tagActivation(y, "relu", 0.0f, 0.0f);
+        return y;
       })
       .Case([&](nn::ReluGradOp o) {
         return elementwise(

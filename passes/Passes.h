@@ -49,6 +49,29 @@ inline constexpr llvm::StringLiteral kKernelScalarsAttr =
 inline constexpr llvm::StringLiteral kKernelOverwriteAttr =
     "mcutrain.kernel_overwrite";
 
+/// A depthwise kernel whose input is a spread (padded or zero-inserted)
+/// copy of another tensor also names the variant that spreads a plane at a
+/// time into scratch (kKernelPlanesAttr), and which of the generic's
+/// operands is the spread copy: use-kernels calls that variant on the copy's
+/// source when nothing else reads the copy.
+inline constexpr llvm::StringLiteral kKernelPlanesAttr =
+    "mcutrain.kernel_planes";
+inline constexpr llvm::StringLiteral kKernelSpreadOperandAttr =
+    "mcutrain.kernel_spread_operand";
+
+/// A convolution with a bias also names the kernels that start from the
+/// bias and end with an activation (without the trailing activation
+/// template argument: use-kernels appends it and the closing `>`), for the
+/// whole input and for a spread input a plane at a time; lower-to-linalg
+/// marks the activations they can take (relu, clip) with their bounds.
+inline constexpr llvm::StringLiteral kKernelBiasActAttr =
+    "mcutrain.kernel_bias_act";
+inline constexpr llvm::StringLiteral kKernelPlanesBiasActAttr =
+    "mcutrain.kernel_planes_bias_act";
+inline constexpr llvm::StringLiteral kActivationAttr = "mcutrain.activation";
+inline constexpr llvm::StringLiteral kActivationBoundsAttr =
+    "mcutrain.activation_bounds";
+
 /// derive-backward tags the locations of the ops it builds (fused with the
 /// forward op's location); lowering keeps locations, so the tag survives to
 /// the planner and guard-backward.

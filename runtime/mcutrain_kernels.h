@@ -1227,6 +1227,207 @@ inline void conv2d_grad_weight(const float *__restrict dy,
   }
 }
 
+/// Depthwise layers (one input and one output channel per group) whose
+/// input is padded, or zero-inserted and padded: each sample's channel is
+/// spread into `plane` (HP x WP floats of scratch) right before its kernel
+/// reads it, instead of spreading the whole tensor in a pass of its own.
+/// The plane's zeros are the same for every channel: written once. Same
+/// sums, in the same order, as the kernels above on the spread tensor.
+namespace detail {
+/// plane[(T + i*S0) * WP + L + j*S1] = src[i*W + j].
+template <int H, int W, int HP, int WP, int T, int L, int S0, int S1>
+inline void placePlane(const float *__restrict src, float *__restrict plane) {
+  static_assert(T >= 0 && L >= 0 && T + (H - 1) * S0 < HP &&
+                    L + (W - 1) * S1 < WP,
+                "source outside the plane");
+  for (int i = 0; i < H; ++i) {
+    float *row = plane + (T + i * S0) * WP + L;
+    if constexpr (S1 == 1 && !kScalar && W >= kLanes) {
+      // Whole vectors, the last one ending at the row's end (g++ made the
+      // plain loop a memmove call per row: 5% of MobileNetV2-128's step).
+      for (int j = 0; j < W; j += kLanes) {
+        const int at = j + kLanes <= W ? j : W - kLanes;
+        VecF v;
+        __builtin_memcpy(&v, src + i * W + at, sizeof v);
+        __builtin_memcpy(row + at, &v, sizeof v);
+      }
+    } else {
+      for (int j = 0; j < W; ++j)
+        row[j * S1] = src[i * W + j];
+    }
+  }
+}
+template <int Size> inline void zeroPlane(float *__restrict plane) {
+  for (int i = 0; i < Size; ++i)
+    plane[i] = 0.0f;
+}
+} // namespace detail
+
+/// conv2d of a depthwise layer on x (N x C x H x W) padded by T rows on top
+/// and L columns on the left to HP x WP.
+template <int N, int C, int H, int W, int HP, int WP, int T, int L, int KH,
+          int KW, int OH, int OW, int SH, int SW, int DH, int DW>
+inline void depthwise_conv2d(const float *__restrict x,
+                             const float *__restrict w, float *__restrict y,
+                             float *__restrict plane) {
+  using Weight = detail::ForwardWeight<1, KH, KW>;
+  detail::zeroPlane<HP * WP>(plane);
+  for (int p = 0; p < N * C; ++p) {
+    detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
+    const float *wc = w + p % C * KH * KW;
+    float *yc = y + p * OH * OW;
+    if constexpr (!detail::kScalar && SH == 1 && SW == 1 &&
+                  OW >= detail::kLanes)
+      detail::depthwiseRows<1, 1, HP, WP, KH, KW, OH, OW, DH, DW, Weight>(
+          plane, wc, yc);
+    else
+      detail::correlate<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1,
+                        Weight>(plane, wc, yc);
+  }
+}
+
+/// conv2d_grad_input of a depthwise layer on dy (N x C x DYH x DYW),
+/// zero-inserted by S0 x S1 and padded by T rows on top and L columns on the
+/// left to HP x WP: dx (N x C x H x W) += its correlation with the flipped
+/// kernel.
+template <int N, int C, int H, int W, int KH, int KW, int DYH, int DYW, int HP,
+          int WP, int T, int L, int S0, int S1, int DH, int DW>
+inline void depthwise_conv2d_grad_input(const float *__restrict dy,
+                                        const float *__restrict w,
+                                        float *__restrict dx,
+                                        float *__restrict plane) {
+  using Weight = detail::FlippedWeight<1, 1, KH, KW>;
+  detail::zeroPlane<HP * WP>(plane);
+  for (int p = 0; p < N * C; ++p) {
+    detail::placePlane<DYH, DYW, HP, WP, T, L, S0, S1>(dy + p * DYH * DYW,
+                                                       plane);
+    const float *wc = w + p % C * KH * KW;
+    float *dxc = dx + p * H * W;
+    if constexpr (!detail::kScalar && W >= detail::kLanes)
+      detail::depthwiseRows<1, 1, HP, WP, KH, KW, H, W, DH, DW, Weight>(
+          plane, wc, dxc);
+    else
+      detail::correlate<1, 1, HP, WP, 1, 1, KH, KW, H, W, 1, 1, DH, DW, 1,
+                        Weight>(plane, wc, dxc);
+  }
+}
+
+/// conv2d_grad_weight of a depthwise layer on x (N x C x H x W) padded by T
+/// rows on top and L columns on the left to HP x WP.
+template <int N, int C, int H, int W, int HP, int WP, int T, int L, int KH,
+          int KW, int OH, int OW, int SH, int SW, int DH, int DW>
+inline void depthwise_conv2d_grad_weight(const float *__restrict dy,
+                                         const float *__restrict x,
+                                         float *__restrict dw,
+                                         float *__restrict plane) {
+  detail::zeroPlane<HP * WP>(plane);
+  for (int p = 0; p < N * C; ++p) {
+    detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
+    const float *dyc = dy + p * OH * OW;
+    float *dwc = dw + p % C * KH * KW;
+    if constexpr (!detail::kScalar && SH == 1 && SW == 1 &&
+                  (OW % detail::kLanes == 0 || OW >= 2 * detail::kLanes))
+      detail::depthwiseGradWeight<1, 1, HP, WP, KH, KW, OH, OW, DH, DW>(
+          dyc, plane, dwc);
+    else
+      detail::gradWeight<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1>(
+          dyc, plane, dwc);
+  }
+}
+
+/// What a fused convolution applies to its output: nothing, ReLU
+/// (x > 0 ? x : 0, NaN to 0) or a clip to [lo, hi] (NaN stays NaN), as the
+/// elementwise loops they replace.
+enum Activation { kIdentity = 0, kRelu = 1, kClip = 2 };
+
+namespace detail {
+template <int Act>
+inline void activate(float *__restrict y, int n, float lo, float hi) {
+  if constexpr (Act == kRelu) {
+    for (int i = 0; i < n; ++i)
+      y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+  } else if constexpr (Act == kClip) {
+    for (int i = 0; i < n; ++i) {
+      const float low = y[i] < lo ? lo : y[i];
+      y[i] = low > hi ? hi : low;
+    }
+  }
+}
+/// y's F channels of P values each start from the bias: y[f][p] = bias[f].
+template <int F, int P>
+inline void broadcastBias(const float *__restrict bias, float *__restrict y) {
+  for (int f = 0; f < F; ++f)
+    for (int p = 0; p < P; ++p)
+      y[f * P + p] = bias[f];
+}
+/// Output channels per block of a fused convolution: whole groups, the
+/// block's outputs within 64 KB where that divides (1 when every channel
+/// alone is larger).
+template <int F, int FG, int P> constexpr int biasActBlock() {
+  int best = FG;
+  for (int b = FG; b <= F; b += FG)
+    if (F % b == 0 && b * P * 4 <= 65536)
+      best = b;
+  return best;
+}
+} // namespace detail
+
+/// y = act(bias + conv2d(x, w)) (y's previous contents unused; arguments as
+/// conv2d): a block of output channels at a time starts from the bias, gets
+/// its products and its activation while it is in cache, where separate
+/// loops made a pass over memory each (MobileNetV2-128: a fifth of the
+/// step's own loops). Channels of dense layers that gather the input's
+/// columns (im2col) stay in one block: a block would gather them again.
+template <int N, int C, int HP, int WP, int F, int CG, int KH, int KW, int OH,
+          int OW, int SH, int SW, int DH, int DW, int G, int Act>
+inline void conv2d_bias_act(const float *__restrict x,
+                            const float *__restrict w, float *__restrict y,
+                            const float *__restrict bias, float lo, float hi) {
+  constexpr int P = OH * OW, FG = F / G;
+  constexpr bool gathers =
+      G == 1 && !detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW);
+  constexpr int FB = gathers ? F : detail::biasActBlock<F, FG, P>();
+  for (int n = 0; n < N; ++n)
+    for (int f0 = 0; f0 < F; f0 += FB) {
+      float *block = y + (n * F + f0) * P;
+      detail::broadcastBias<FB, P>(bias + f0, block);
+      const float *xb = x + (n * C + f0 / FG * CG) * HP * WP;
+      const float *wb = w + f0 * CG * KH * KW;
+      if constexpr (G == 1)
+        conv2d<1, C, HP, WP, FB, CG, KH, KW, OH, OW, SH, SW, DH, DW, 1>(xb, wb,
+                                                                        block);
+      else
+        conv2d<1, FB / FG * CG, HP, WP, FB, CG, KH, KW, OH, OW, SH, SW, DH, DW,
+               FB / FG>(xb, wb, block);
+      detail::activate<Act>(block, FB * P, lo, hi);
+    }
+}
+
+/// depthwise_conv2d with y = act(bias + ...), a plane at a time.
+template <int N, int C, int H, int W, int HP, int WP, int T, int L, int KH,
+          int KW, int OH, int OW, int SH, int SW, int DH, int DW, int Act>
+inline void
+depthwise_conv2d_bias_act(const float *__restrict x, const float *__restrict w,
+                          float *__restrict y, float *__restrict plane,
+                          const float *__restrict bias, float lo, float hi) {
+  using Weight = detail::ForwardWeight<1, KH, KW>;
+  detail::zeroPlane<HP * WP>(plane);
+  for (int p = 0; p < N * C; ++p) {
+    detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
+    const float *wc = w + p % C * KH * KW;
+    float *yc = y + p * OH * OW;
+    detail::broadcastBias<1, OH * OW>(bias + p % C, yc);
+    if constexpr (!detail::kScalar && SH == 1 && SW == 1 &&
+                  OW >= detail::kLanes)
+      detail::depthwiseRows<1, 1, HP, WP, KH, KW, OH, OW, DH, DW, Weight>(
+          plane, wc, yc);
+    else
+      detail::correlate<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1,
+                        Weight>(plane, wc, yc);
+    detail::activate<Act>(yc, OH * OW, lo, hi);
+  }
+}
+
 /// y (M x N) += alpha * op(A) op(B) (Overwrite: y = ...), op(A) M x K,
 /// op(B) K x N; TA/TB: A is stored K x M / B is stored N x K.
 template <int M, int N, int K, int TA, int TB, bool Overwrite = false>

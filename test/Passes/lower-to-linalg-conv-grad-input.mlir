@@ -77,6 +77,9 @@ func.func @unit_stride(%dy: tensor<1x3x4x4xf32>, %w: tensor<3x2x3x3xf32>) -> ten
 // CHECK: %[[DYP:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #[[ZI]]]{{.*}} outs(%{{.*}} : tensor<1x4x10x10xf32>)
 // CHECK: linalg.generic {{.*}} ins(%[[DYP]], %arg1
 // CHECK-SAME: "mcutrain::kernels::conv2d_grad_input<1,4,8,8,4,1,3,3,10,10,1,1,4>"
+// (dy's 4x4 planes at rows and columns 1 + 2i of the 10x10 plane)
+// CHECK-SAME: mcutrain.kernel_planes = "mcutrain::kernels::depthwise_conv2d_grad_input<1,4,8,8,3,3,4,4,10,10,1,1,2,2,1,1>"
+// CHECK-SAME: mcutrain.kernel_spread_operand = 0
 func.func @depthwise_strided(%dy: tensor<1x4x4x4xf32>, %w: tensor<4x1x3x3xf32>) -> tensor<1x4x8x8xf32> {
   %dx = nn.conv2d_grad_input %dy, %w {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 4} : (tensor<1x4x4x4xf32>, tensor<4x1x3x3xf32>) -> tensor<1x4x8x8xf32>
   return %dx : tensor<1x4x8x8xf32>

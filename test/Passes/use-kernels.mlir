@@ -165,6 +165,180 @@ func.func @strided(%x: memref<4x4xf32>, %y: memref<2x2xf32>) {
 
 // -----
 
+// A depthwise kernel whose input is a spread copy (fill with zero, copy
+// into the interior) that nothing else reads: the plane-at-a-time variant
+// on the copy's source, with one plane of scratch; fill and copy go.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#pad = affine_map<(n, c, h, w) -> (n, c, h + 1, w + 1)>
+#win = affine_map<(n, c, h, w) -> (n, c, h + 2, w + 2)>
+#tap = affine_map<(n, c, h, w) -> (c, 0, 0, 0)>
+// CHECK-LABEL: func.func @planes
+// CHECK-SAME: (%[[X:.*]]: memref<1x2x4x4xf32>, %[[W:.*]]: memref<2x1x3x3xf32>, %[[Y:.*]]: memref<1x2x4x4xf32>)
+// CHECK-NOT: linalg
+// CHECK: %[[PLANE:.*]] = memref.alloc() {alignment = 64 : i64} : memref<6x6xf32>
+// CHECK-NEXT: train.runtime_call "dw_planes<>"(%[[X]], %[[W]], %[[Y]], %[[PLANE]])
+// CHECK-NOT: linalg
+// LOOPS-LABEL: func.func @planes
+// LOOPS: linalg.fill
+// LOOPS: linalg.generic
+// LOOPS: linalg.generic
+func.func @planes(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: memref<1x2x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %p = memref.alloc() {alignment = 64 : i64} : memref<1x2x6x6xf32>
+  linalg.fill ins(%zero : f32) outs(%p : memref<1x2x6x6xf32>)
+  linalg.generic {indexing_maps = [#id4, #pad], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x2x4x4xf32>) outs(%p : memref<1x2x6x6xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [#win, #tap, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%p, %w : memref<1x2x6x6xf32>, memref<2x1x3x3xf32>) outs(%y : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "dw<>", "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
+               "mcutrain.kernel_planes" = "dw_planes<>", "mcutrain.kernel_spread_operand" = 0 : i64} {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+// The spread copy stays, and the kernel reads it, when something else
+// reads it too or its source is written between the copy and the kernel.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#pad = affine_map<(n, c, h, w) -> (n, c, h + 1, w + 1)>
+#win = affine_map<(n, c, h, w) -> (n, c, h + 2, w + 2)>
+#tap = affine_map<(n, c, h, w) -> (c, 0, 0, 0)>
+// CHECK-LABEL: func.func @planes_kept
+// CHECK: linalg.fill
+// CHECK: linalg.generic
+// CHECK: train.runtime_call "dw<>"(%{{.*}}, %{{.*}}, %{{.*}}) : memref<1x2x6x6xf32>
+// CHECK: linalg.fill
+// CHECK: linalg.generic
+// CHECK: linalg.fill
+// CHECK: train.runtime_call "dw<>"(%{{.*}}, %{{.*}}, %{{.*}}) : memref<1x2x6x6xf32>
+func.func @planes_kept(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: memref<1x2x4x4xf32>, %z: memref<1x2x6x6xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %p = memref.alloc() {alignment = 64 : i64} : memref<1x2x6x6xf32>
+  linalg.fill ins(%zero : f32) outs(%p : memref<1x2x6x6xf32>)
+  linalg.generic {indexing_maps = [#id4, #pad], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x2x4x4xf32>) outs(%p : memref<1x2x6x6xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [#win, #tap, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%p, %w : memref<1x2x6x6xf32>, memref<2x1x3x3xf32>) outs(%y : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "dw<>", "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
+               "mcutrain.kernel_planes" = "dw_planes<>", "mcutrain.kernel_spread_operand" = 0 : i64} {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  memref.copy %p, %z : memref<1x2x6x6xf32> to memref<1x2x6x6xf32>
+  %q = memref.alloc() {alignment = 64 : i64} : memref<1x2x6x6xf32>
+  linalg.fill ins(%zero : f32) outs(%q : memref<1x2x6x6xf32>)
+  linalg.generic {indexing_maps = [#id4, #pad], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x2x4x4xf32>) outs(%q : memref<1x2x6x6xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%x : memref<1x2x4x4xf32>)
+  linalg.generic {indexing_maps = [#win, #tap, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%q, %w : memref<1x2x6x6xf32>, memref<2x1x3x3xf32>) outs(%y : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "dw<>", "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
+               "mcutrain.kernel_planes" = "dw_planes<>", "mcutrain.kernel_spread_operand" = 0 : i64} {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  return
+}
+
+// -----
+
+// A convolution whose output starts from the bias and is read only by a
+// clip: one call starts from the bias, adds the products and clips, into
+// the clip's buffer (allocated before the call); bounds as scalars.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#ch = affine_map<(n, c, h, w) -> (c)>
+// CHECK-LABEL: func.func @bias_act
+// CHECK-SAME: (%[[X:.*]]: memref<1x2x4x4xf32>, %[[B:.*]]: memref<2xf32>, %[[Z:.*]]: memref<1x2x4x4xf32>)
+// CHECK-NOT: linalg
+// CHECK-DAG: %[[H:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+// CHECK-DAG: %[[LO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG: %[[HI:.*]] = arith.constant 6.000000e+00 : f32
+// CHECK: train.runtime_call "conv_bias_act<1,2>"(%[[X]], %[[H]], %[[B]], %[[LO]], %[[HI]])
+// CHECK-NOT: linalg
+// CHECK: memref.copy %[[H]], %[[Z]]
+func.func @bias_act(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1x2x4x4xf32>) {
+  %y = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [#ch, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%bias : memref<2xf32>) outs(%y : memref<1x2x4x4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x2x4x4xf32>) outs(%y : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "conv<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_bias_act" = "conv_bias_act<1,"} {
+  ^bb0(%a: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  %h = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y : memref<1x2x4x4xf32>) outs(%h : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.activation" = "clip", "mcutrain.activation_bounds" = array<f32: 0.0, 6.0>} {
+  ^bb0(%a: f32, %o: f32):
+    %c0 = arith.constant 0.0 : f32
+    %c6 = arith.constant 6.0 : f32
+    %lt = arith.cmpf olt, %a, %c0 : f32
+    %l = arith.select %lt, %c0, %a : f32
+    %gt = arith.cmpf ogt, %l, %c6 : f32
+    %r = arith.select %gt, %c6, %l : f32
+    linalg.yield %r : f32
+  }
+  memref.copy %h, %z : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  return
+}
+
+// -----
+
+// The output is read after the kernel by more than the activation: only
+// the bias is fused (identity activation, code 0); the activation stays.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#ch = affine_map<(n, c, h, w) -> (c)>
+// CHECK-LABEL: func.func @bias_only
+// CHECK-SAME: (%[[X:.*]]: memref<1x2x4x4xf32>, %[[B:.*]]: memref<2xf32>, %[[Z:.*]]: memref<1x2x4x4xf32>)
+// CHECK: %[[Y:.*]] = memref.alloc()
+// CHECK: train.runtime_call "conv_bias_act<1,0>"(%[[X]], %[[Y]], %[[B]], %{{.*}}, %{{.*}})
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[Y]]
+// CHECK: memref.copy %[[Y]], %[[Z]]
+func.func @bias_only(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1x2x4x4xf32>) {
+  %y = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [#ch, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%bias : memref<2xf32>) outs(%y : memref<1x2x4x4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x2x4x4xf32>) outs(%y : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "conv<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_bias_act" = "conv_bias_act<1,"} {
+  ^bb0(%a: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  %h = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y : memref<1x2x4x4xf32>) outs(%h : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.activation" = "relu", "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  memref.copy %y, %z : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  return
+}
+
+// -----
+
 #id = affine_map<(i) -> (i)>
 func.func @bad_index(%x: memref<4xf32>, %y: memref<4xf32>) {
   // expected-error @below {{kernel operand index out of range}}

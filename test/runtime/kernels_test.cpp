@@ -185,6 +185,134 @@ template <int B, int M, int K> static void sumRowsCase() {
   check(what, y, sum, M);
 }
 
+/// act(bias + conv) against the products (forEachTap) and the activation
+/// written out; y's previous contents (NaN) must not matter.
+template <int N, int C, int H, int W, int F, int KH, int KW, int S, int P,
+          int G, int Act>
+static void biasActCase(const char *name) {
+  constexpr int CG = C / G, HP = H + 2 * P, WP = W + 2 * P;
+  constexpr int OH = (HP - KH) / S + 1, OW = (WP - KW) / S + 1;
+  static float x[N * C * H * W], xp[N * C * HP * WP], w[F * CG * KH * KW],
+      bias[F], y[N * F * OH * OW], want[N * F * OH * OW], plane[HP * WP];
+  fill(x, N * C * H * W);
+  fill(w, F * CG * KH * KW);
+  fill(bias, F);
+  for (int i = 0; i < F * CG * KH * KW; ++i)
+    w[i] *= 8.0f; // outputs beyond the clip's bounds too
+  for (int i = 0; i < N * C * HP * WP; ++i)
+    xp[i] = 0.0f;
+  for (int p = 0; p < N * C; ++p)
+    for (int h = 0; h < H; ++h)
+      for (int ww = 0; ww < W; ++ww)
+        xp[(p * HP + h + P) * WP + ww + P] = x[(p * H + h) * W + ww];
+  x[0] = xp[P * WP + P] = NAN; // NaN through ReLU (0) and the clip (NaN)
+  const float lo = -0.25f, hi = 0.5f;
+  for (int i = 0; i < N * F * OH * OW; ++i)
+    want[i] = bias[i / (OH * OW) % F];
+  forEachTap<N, C, HP, WP, F, KH, KW, OH, OW, S, 1, G>(
+      [&](int xi, int wi, int yi) { want[yi] += xp[xi] * w[wi]; });
+  for (int i = 0; i < N * F * OH * OW; ++i) {
+    float v = want[i];
+    if (Act == k::kRelu)
+      v = v > 0.0f ? v : 0.0f;
+    if (Act == k::kClip)
+      v = v < lo ? lo : v > hi ? hi : v;
+    want[i] = v;
+  }
+  auto same = [&](const char *kernel) {
+    // check() counts a NaN as an error: compare where both are numbers.
+    static float ref[N * F * OH * OW];
+    int nanMismatch = 0;
+    for (int i = 0; i < N * F * OH * OW; ++i) {
+      ref[i] = want[i];
+      if ((y[i] != y[i]) != (ref[i] != ref[i]))
+        ++nanMismatch;
+      else if (y[i] != y[i])
+        y[i] = ref[i] = 0.0f;
+    }
+    char what[160];
+    std::snprintf(what, sizeof what, "%s act %d %s%s", kernel, Act, name,
+                  nanMismatch ? " (NaN mismatch)" : "");
+    if (nanMismatch)
+      y[0] = NAN;
+    check(what, y, ref, N * F * OH * OW);
+  };
+  for (int i = 0; i < N * F * OH * OW; ++i)
+    y[i] = NAN;
+  k::conv2d_bias_act<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, 1, 1, G, Act>(
+      xp, w, y, bias, lo, hi);
+  same("conv2d_bias_act");
+  if constexpr (G == C && F == C) {
+    for (int i = 0; i < N * F * OH * OW; ++i)
+      y[i] = NAN;
+    k::depthwise_conv2d_bias_act<N, C, H, W, HP, WP, P, P, KH, KW, OH, OW, S, S,
+                                 1, 1, Act>(x, w, y, plane, bias, lo, hi);
+    same("depthwise_conv2d_bias_act");
+  }
+}
+
+/// The depthwise kernels that spread a plane at a time into scratch against
+/// the general kernels on the whole spread tensor (square padding P).
+template <int N, int C, int H, int W, int KH, int KW, int S, int D, int P>
+static void depthwisePlanesCase(const char *name) {
+  constexpr int HP = H + 2 * P, WP = W + 2 * P;
+  constexpr int OH = (HP - D * (KH - 1) - 1) / S + 1;
+  constexpr int OW = (WP - D * (KW - 1) - 1) / S + 1;
+  // dy zero-inserted by the stride and padded to the input plus the span.
+  constexpr int T = D * (KH - 1) - P, L = D * (KW - 1) - P;
+  constexpr int GH = H + D * (KH - 1), GW = W + D * (KW - 1);
+  constexpr int Plane = (HP * WP > GH * GW ? HP * WP : GH * GW);
+  static float x[N * C * H * W], xp[N * C * HP * WP], w[C * KH * KW],
+      dy[N * C * OH * OW], dyp[N * C * GH * GW], plane[Plane],
+      got[N * C * (H * W > OH * OW ? H * W : OH * OW)],
+      want[N * C * (H * W > OH * OW ? H * W : OH * OW)];
+  fill(x, N * C * H * W);
+  fill(w, C * KH * KW);
+  fill(dy, N * C * OH * OW);
+  for (int i = 0; i < N * C * HP * WP; ++i)
+    xp[i] = 0.0f;
+  for (int i = 0; i < N * C * GH * GW; ++i)
+    dyp[i] = 0.0f;
+  for (int p = 0; p < N * C; ++p) {
+    for (int h = 0; h < H; ++h)
+      for (int ww = 0; ww < W; ++ww)
+        xp[(p * HP + h + P) * WP + ww + P] = x[(p * H + h) * W + ww];
+    for (int h = 0; h < OH; ++h)
+      for (int ww = 0; ww < OW; ++ww)
+        dyp[(p * GH + T + h * S) * GW + L + ww * S] =
+            dy[(p * OH + h) * OW + ww];
+  }
+  auto start = [&](int n) { // the same starting output, scratch of NaNs
+    fill(got, n);
+    for (int i = 0; i < n; ++i)
+      want[i] = got[i];
+    for (int i = 0; i < Plane; ++i)
+      plane[i] = NAN;
+  };
+  char what[160];
+  start(N * C * OH * OW);
+  k::conv2d<N, C, HP, WP, C, 1, KH, KW, OH, OW, S, S, D, D, C>(xp, w, want);
+  k::depthwise_conv2d<N, C, H, W, HP, WP, P, P, KH, KW, OH, OW, S, S, D, D>(
+      x, w, got, plane);
+  std::snprintf(what, sizeof what, "depthwise_conv2d %s", name);
+  check(what, got, want, N * C * OH * OW);
+
+  start(N * C * H * W);
+  k::conv2d_grad_input<N, C, H, W, C, 1, KH, KW, GH, GW, D, D, C>(dyp, w, want);
+  k::depthwise_conv2d_grad_input<N, C, H, W, KH, KW, OH, OW, GH, GW, T, L, S, S,
+                                 D, D>(dy, w, got, plane);
+  std::snprintf(what, sizeof what, "depthwise_conv2d_grad_input %s", name);
+  check(what, got, want, N * C * H * W);
+
+  start(C * KH * KW);
+  k::conv2d_grad_weight<N, C, HP, WP, C, 1, KH, KW, OH, OW, S, S, D, D, C>(
+      dy, xp, want);
+  k::depthwise_conv2d_grad_weight<N, C, H, W, HP, WP, P, P, KH, KW, OH, OW, S,
+                                  S, D, D>(dy, x, got, plane);
+  std::snprintf(what, sizeof what, "depthwise_conv2d_grad_weight %s", name);
+  check(what, got, want, C * KH * KW);
+}
+
 int main() {
   convCase<1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1>("16->16 32x32 3x3");
   convCase<1, 16, 32, 32, 32, 3, 3, 2, 1, 1, 1>("16->32 32x32 3x3 s2");
@@ -226,6 +354,24 @@ int main() {
   convCase<1, 16, 64, 64, 16, 3, 3, 1, 1, 1, 16>("depthwise 16 64x64 (rows)");
   convCase<2, 8, 25, 21, 8, 3, 3, 1, 2, 2, 8>("depthwise batch 2 25x21 d2");
   convCase<1, 4, 7, 40, 4, 5, 3, 1, 1, 1, 4>("depthwise 7x40 5x3");
+  // The same layers padded a plane at a time: rows (stride 1, a long and an
+  // odd width), the zero-inserted input gradient of stride 2, short rows,
+  // dilation, a batch of two.
+  depthwisePlanesCase<1, 16, 64, 64, 3, 3, 1, 1, 1>("16 64x64");
+  depthwisePlanesCase<1, 6, 9, 37, 3, 3, 1, 1, 1>("6 9x37");
+  depthwisePlanesCase<1, 8, 32, 32, 3, 3, 2, 1, 1>("8 32x32 s2");
+  depthwisePlanesCase<1, 12, 8, 8, 3, 3, 1, 1, 1>("12 8x8");
+  depthwisePlanesCase<2, 5, 19, 21, 3, 3, 1, 2, 2>("batch 2 5 19x21 d2");
+  depthwisePlanesCase<1, 4, 11, 13, 5, 5, 2, 1, 2>("4 11x13 5x5 s2");
+  // Bias and activation fused: pointwise in blocks of channels (and one
+  // block per 64 KB), depthwise in blocks and a plane at a time, im2col in
+  // one block, grouped, a batch of two, each activation.
+  biasActCase<1, 8, 64, 64, 48, 1, 1, 1, 0, 1, k::kClip>("pointwise 8->48");
+  biasActCase<1, 16, 32, 32, 16, 3, 3, 1, 1, 16, k::kClip>("depthwise 32x32");
+  biasActCase<1, 8, 17, 19, 8, 3, 3, 2, 1, 8, k::kRelu>("depthwise s2");
+  biasActCase<1, 3, 16, 16, 16, 3, 3, 2, 1, 1, k::kRelu>("3->16 s2 (im2col)");
+  biasActCase<2, 6, 9, 9, 12, 3, 3, 1, 1, 3, k::kIdentity>("batch 2 groups 3");
+  biasActCase<1, 40, 1, 1, 24, 1, 1, 1, 0, 1, k::kClip>("pointwise 1x1");
   // Reductions to a shape: rows with and without a tail of lanes, batch
   // only (K = 1), and all values to one.
   sumRowsCase<1, 16, 4096>();
