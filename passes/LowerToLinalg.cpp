@@ -31,6 +31,23 @@ constexpr IteratorType kRed = IteratorType::reduction;
 
 using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
+/// `mcutrain::kernels::<kernel><args...,` — a callee whose last template
+/// argument use-kernels appends.
+std::string kernelPrefix(StringRef kernel, ArrayRef<int64_t> args) {
+  std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
+  for (int64_t a : args)
+    callee += std::to_string(a) + ",";
+  return callee;
+}
+
+/// `mcutrain::kernels::<kernel><args...>`.
+std::string kernelCallee(StringRef kernel, ArrayRef<int64_t> args) {
+  std::string callee = kernelPrefix(kernel, args);
+  if (callee.back() == ',')
+    callee.pop_back();
+  return callee + ">";
+}
+
 /// Small builder helpers shared by all op lowerings.
 struct Lowering {
   OpBuilder &b;
@@ -104,14 +121,11 @@ struct Lowering {
   void tagKernel(Value result, StringRef kernel, ArrayRef<int64_t> args,
                  ArrayRef<int64_t> operands, ArrayRef<float> scalars = {},
                  bool overwrites = false) {
-    std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
-    for (auto [i, a] : llvm::enumerate(args))
-      callee += (i ? "," : "") + std::to_string(a);
     Operation *op = result.getDefiningOp();
     if (overwrites)
-      op->setAttr(kKernelOverwriteAttr, b.getStringAttr(callee + ",true>"));
-    callee += ">";
-    op->setAttr(kKernelAttr, b.getStringAttr(callee));
+      op->setAttr(kKernelOverwriteAttr,
+                  b.getStringAttr(kernelPrefix(kernel, args) + "true>"));
+    op->setAttr(kKernelAttr, b.getStringAttr(kernelCallee(kernel, args)));
     op->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr(operands));
     if (!scalars.empty())
       op->setAttr(kKernelScalarsAttr, b.getDenseF32ArrayAttr(scalars));
@@ -124,18 +138,17 @@ struct Lowering {
     Operation *op = result.getDefiningOp();
     if (!op->getOperand(spreadOperand).getDefiningOp<linalg::GenericOp>())
       return;
-    std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
-    for (auto [i, a] : llvm::enumerate(args))
-      callee += (i ? "," : "") + std::to_string(a);
-    op->setAttr(kKernelPlanesAttr, b.getStringAttr(callee + ">"));
+    op->setAttr(kKernelPlanesAttr, b.getStringAttr(kernelCallee(kernel, args)));
     op->setAttr(kKernelSpreadOperandAttr, b.getI64IntegerAttr(spreadOperand));
   }
   /// Marks the elementwise generic that computes `result` as the
-  /// activation `kind` (relu, or clip to [lo, hi]), which use-kernels may
-  /// fuse into the convolution that produces its input.
-  void tagActivation(Value result, StringRef kind, float lo, float hi) {
+  /// activation (`mark` kActivationAttr) or activation gradient
+  /// (kActivationGradAttr) of `kind` (relu, or clip to [lo, hi]), which
+  /// use-kernels may fuse into the convolution that produces its input.
+  void tagActivation(Value result, StringRef mark, StringRef kind, float lo,
+                     float hi) {
     Operation *op = result.getDefiningOp();
-    op->setAttr(kActivationAttr, b.getStringAttr(kind));
+    op->setAttr(mark, b.getStringAttr(kind));
     op->setAttr(kActivationBoundsAttr,
                 b.getDenseF32ArrayAttr(ArrayRef<float>{lo, hi}));
   }
@@ -361,22 +374,16 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
   if (op.getBias()) {
     // The variants that start from the bias and end with an activation
     // (use-kernels appends the activation's template argument).
-    auto prefix = [](StringRef kernel, ArrayRef<int64_t> args) {
-      std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
-      for (int64_t a : args)
-        callee += std::to_string(a) + ",";
-      return callee;
-    };
     Operation *conv = y.getDefiningOp();
     conv->setAttr(kKernelBiasActAttr,
-                  L.b.getStringAttr(
-                      prefix("conv2d_bias_act",
-                             {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3],
-                              ys[2], ys[3], s[0], s[1], dl[0], dl[1], g})));
+                  L.b.getStringAttr(kernelPrefix(
+                      "conv2d_bias_act",
+                      {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3], ys[2],
+                       ys[3], s[0], s[1], dl[0], dl[1], g})));
     if (planes)
-      conv->setAttr(
-          kKernelPlanesBiasActAttr,
-          L.b.getStringAttr(prefix("depthwise_conv2d_bias_act", planeArgs)));
+      conv->setAttr(kKernelPlanesBiasActAttr,
+                    L.b.getStringAttr(
+                        kernelPrefix("depthwise_conv2d_bias_act", planeArgs)));
   }
   return y;
 }
@@ -530,12 +537,25 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
               {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3],
                xs[2] + span0, xs[3] + span1, dl[0], dl[1], g},
               {0, 1, 3});
-  if (isDepthwise(xs, ws, g) && dyp != op.getOutputGrad())
-    L.tagPlaneKernel(dx, "depthwise_conv2d_grad_input",
-                     {xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], dys[2], dys[3],
-                      xs[2] + span0, xs[3] + span1, span0 - p[0], span1 - p[1],
-                      s[0], s[1], dl[0], dl[1]},
-                     0);
+  SmallVector<int64_t> planeArgs = {
+      xs[0],  xs[1],  xs[2],         xs[3],         ws[2],        ws[3],
+      dys[2], dys[3], xs[2] + span0, xs[3] + span1, span0 - p[0], span1 - p[1],
+      s[0],   s[1],   dl[0],         dl[1]};
+  bool planes = isDepthwise(xs, ws, g) && dyp != op.getOutputGrad();
+  if (planes)
+    L.tagPlaneKernel(dx, "depthwise_conv2d_grad_input", planeArgs, 0);
+  // The variants that end with the gradient of the activation the layer's
+  // input came from (use-kernels appends its template argument).
+  Operation *conv = dx.getDefiningOp();
+  conv->setAttr(kKernelGradActAttr,
+                L.b.getStringAttr(kernelPrefix(
+                    "conv2d_grad_input_act",
+                    {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3],
+                     xs[2] + span0, xs[3] + span1, dl[0], dl[1], g})));
+  if (planes)
+    conv->setAttr(kKernelPlanesGradActAttr,
+                  L.b.getStringAttr(kernelPrefix(
+                      "depthwise_conv2d_grad_input_act", planeArgs)));
   return dx;
 }
 
@@ -1035,7 +1055,7 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
                                      c(6.0f));
       });
   if (kind == "clip")
-    L.tagActivation(y, "clip", alpha, beta);
+    L.tagActivation(y, kActivationAttr, "clip", alpha, beta);
   return y;
 }
 
@@ -1050,7 +1070,7 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
   // use but the clip, which use-kernels fuses into it.
   bool fromOutput =
       kind == "clip" || kind == "sigmoid" || kind == "tanh" || kind == "sqrt";
-  return elementwise(
+  Value dx = elementwise(
       L,
       ValueRange{op.getOutputGrad(),
                  fromOutput ? op.getOutput() : op.getInput()},
@@ -1101,6 +1121,9 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
         return pick(cmp(arith::CmpFPredicate::OLT, x, c(-3.0f)), c(0.0f),
                     upper);
       });
+  if (kind == "clip")
+    L.tagActivation(dx, kActivationGradAttr, "clip", alpha, beta);
+  return dx;
 }
 
 Value lowerBatchNorm(Lowering &L, nn::BatchNormOp op) {
@@ -1543,11 +1566,11 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
                                              zero)
                   .getResult();
             });
-        L.tagActivation(y, "relu", 0.0f, 0.0f);
+        L.tagActivation(y, kActivationAttr, "relu", 0.0f, 0.0f);
         return y;
       })
       .Case([&](nn::ReluGradOp o) {
-        return elementwise(
+        Value dx = elementwise(
             L, ValueRange{o.getOutputGrad(), o.getOutput()},
             [](OpBuilder &ob, Location l, ValueRange a) {
               Value zero =
@@ -1556,6 +1579,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
                                              zero)
                   .getResult();
             });
+        L.tagActivation(dx, kActivationGradAttr, "relu", 0.0f, 0.0f);
+        return dx;
       })
       .Case([&](nn::MaxPool2dOp o) { return lowerMaxPool(L, o); })
       .Case([&](nn::AvgPool2dOp o) { return lowerAvgPool(L, o); })

@@ -69,6 +69,15 @@ inline constexpr llvm::StringLiteral kKernelBiasActAttr =
 inline constexpr llvm::StringLiteral kKernelPlanesBiasActAttr =
     "mcutrain.kernel_planes_bias_act";
 inline constexpr llvm::StringLiteral kActivationAttr = "mcutrain.activation";
+/// Likewise an input gradient's kernels that end with the gradient of the
+/// activation the layer's input came from (from the activation's output),
+/// and the marks of those gradients (relu, clip; bounds as above).
+inline constexpr llvm::StringLiteral kKernelGradActAttr =
+    "mcutrain.kernel_grad_act";
+inline constexpr llvm::StringLiteral kKernelPlanesGradActAttr =
+    "mcutrain.kernel_planes_grad_act";
+inline constexpr llvm::StringLiteral kActivationGradAttr =
+    "mcutrain.activation_grad";
 inline constexpr llvm::StringLiteral kActivationBoundsAttr =
     "mcutrain.activation_bounds";
 

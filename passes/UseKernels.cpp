@@ -160,6 +160,52 @@ linalg::GenericOp biasBroadcastInto(Value out, Operation *kernel) {
   return {};
 }
 
+/// The activation gradient (lower-to-linalg's mark) that is the only
+/// reader of the input gradient `out` that `kernel` accumulates into a
+/// zero-filled fresh buffer: ins (out, the activation's output), a fresh
+/// buffer out, both read and written whole; or null.
+linalg::GenericOp activationGradOf(Value out, Operation *kernel) {
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  if (!alloc || alloc->getBlock() != kernel->getBlock() ||
+      llvm::range_size(out.getUsers()) != 3)
+    return {};
+  linalg::FillOp fill;
+  linalg::GenericOp mask;
+  for (Operation *user : out.getUsers()) {
+    if (user == kernel)
+      continue;
+    if (auto f = dyn_cast<linalg::FillOp>(user))
+      fill = f;
+    else if (auto g = dyn_cast<linalg::GenericOp>(user);
+             g && g->hasAttr(kActivationGradAttr))
+      mask = g;
+  }
+  if (!fill || !mask || fill.getDpsInitOperand(0)->get() != out ||
+      !matchPattern(fill.value(), m_PosZeroFloat()) ||
+      fill->getBlock() != kernel->getBlock() ||
+      !fill->isBeforeInBlock(kernel) ||
+      mask->getBlock() != kernel->getBlock() || !kernel->isBeforeInBlock(mask))
+    return {};
+  auto bounds = mask->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr);
+  if (!bounds || bounds.size() != 2 || mask.getNumDpsInputs() != 2 ||
+      mask.getNumDpsInits() != 1 || mask.getDpsInputOperand(0)->get() != out ||
+      !llvm::all_of(mask.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return {};
+  Value saved = mask.getDpsInputOperand(1)->get();
+  Value result = mask.getDpsInitOperand(0)->get();
+  auto resultAlloc = result.getDefiningOp<memref::AllocOp>();
+  Operation *savedDef = saved.getDefiningOp();
+  if (!isContiguous(saved) || !resultAlloc ||
+      resultAlloc->getBlock() != kernel->getBlock() ||
+      !onlyUsedAfter(result, mask, {mask}) ||
+      (savedDef && (savedDef->getBlock() != kernel->getBlock() ||
+                    !savedDef->isBeforeInBlock(kernel))) ||
+      writtenBetween(saved, kernel, mask))
+    return {};
+  return mask;
+}
+
 struct UseKernelsPass
     : public mcutrain::impl::UseKernelsPassBase<UseKernelsPass> {
   using UseKernelsPassBase::UseKernelsPassBase;
@@ -181,10 +227,14 @@ struct UseKernelsPass
       auto biasAct = op->getAttrOfType<StringAttr>(kKernelBiasActAttr);
       auto planesBiasAct =
           op->getAttrOfType<StringAttr>(kKernelPlanesBiasActAttr);
+      auto gradAct = op->getAttrOfType<StringAttr>(kKernelGradActAttr);
+      auto planesGradAct =
+          op->getAttrOfType<StringAttr>(kKernelPlanesGradActAttr);
       for (StringRef name :
            {kKernelAttr, kKernelOperandsAttr, kKernelScalarsAttr,
             kKernelOverwriteAttr, kKernelPlanesAttr, kKernelSpreadOperandAttr,
-            kKernelBiasActAttr, kKernelPlanesBiasActAttr})
+            kKernelBiasActAttr, kKernelPlanesBiasActAttr, kKernelGradActAttr,
+            kKernelPlanesGradActAttr})
         op->removeAttr(name);
       if (!callee || !operands || !op.hasPureBufferSemantics()) {
         op.emitError("malformed kernel mark");
@@ -247,7 +297,8 @@ struct UseKernelsPass
       // nothing else reads it, ends in an activation): one kernel does all
       // three a block at a time, and writes the activation's buffer.
       SmallVector<float> biasActScalars;
-      if (StringAttr fused = spread.empty() ? biasAct : planesBiasAct) {
+      bool padsPlanes = !spread.empty();
+      if (StringAttr fused = padsPlanes ? planesBiasAct : biasAct) {
         Value out = op.getDpsInitOperand(0)->get();
         auto outAlloc = out.getDefiningOp<memref::AllocOp>();
         linalg::GenericOp broadcast = biasBroadcastInto(out, op);
@@ -302,6 +353,34 @@ struct UseKernelsPass
         for (float v : scalars.asArrayRef())
           args.push_back(
               arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));
+      // An input gradient read only by the gradient of the activation its
+      // layer's input came from (and zero-filled before): one kernel
+      // computes it a block at a time and applies the activation's mask,
+      // into the mask's buffer.
+      if (StringAttr fused = padsPlanes ? planesGradAct : gradAct) {
+        Value out = op.getDpsInitOperand(0)->get();
+        if (auto mask = activationGradOf(out, op)) {
+          Value result = mask.getDpsInitOperand(0)->get();
+          Value saved = mask.getDpsInputOperand(1)->get();
+          StringRef kind =
+              mask->getAttrOfType<StringAttr>(kActivationGradAttr).getValue();
+          int code = kind == "relu" ? 1 : kind == "clip" ? 2 : 0;
+          fusedCallee = (fused.getValue() + std::to_string(code) + ">").str();
+          kernel = fusedCallee;
+          for (Value &arg : args)
+            if (arg == out)
+              arg = result;
+          args.push_back(saved);
+          auto bounds =
+              mask->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr);
+          biasActScalars = {bounds[0], bounds[1]};
+          result.getDefiningOp()->moveBefore(op);
+          for (Operation *user : out.getUsers())
+            if (user != op.getOperation())
+              spread.push_back(user); // the zero fill and the mask
+          fusedAway.push_back(out.getDefiningOp());
+        }
+      }
       for (float v : biasActScalars)
         args.push_back(
             arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));

@@ -1261,6 +1261,18 @@ template <int Size> inline void zeroPlane(float *__restrict plane) {
   for (int i = 0; i < Size; ++i)
     plane[i] = 0.0f;
 }
+/// out += the correlation of one padded plane with one channel's taps (the
+/// paths conv2d takes for a depthwise layer).
+template <int HP, int WP, int KH, int KW, int OH, int OW, int SH, int SW,
+          int DH, int DW, typename Weight>
+inline void correlatePlane(const float *__restrict plane,
+                           const float *__restrict w, float *__restrict out) {
+  if constexpr (!kScalar && SH == 1 && SW == 1 && OW >= kLanes)
+    depthwiseRows<1, 1, HP, WP, KH, KW, OH, OW, DH, DW, Weight>(plane, w, out);
+  else
+    correlate<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1, Weight>(
+        plane, w, out);
+}
 } // namespace detail
 
 /// conv2d of a depthwise layer on x (N x C x H x W) padded by T rows on top
@@ -1276,13 +1288,8 @@ inline void depthwise_conv2d(const float *__restrict x,
     detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
     const float *wc = w + p % C * KH * KW;
     float *yc = y + p * OH * OW;
-    if constexpr (!detail::kScalar && SH == 1 && SW == 1 &&
-                  OW >= detail::kLanes)
-      detail::depthwiseRows<1, 1, HP, WP, KH, KW, OH, OW, DH, DW, Weight>(
-          plane, wc, yc);
-    else
-      detail::correlate<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1,
-                        Weight>(plane, wc, yc);
+    detail::correlatePlane<HP, WP, KH, KW, OH, OW, SH, SW, DH, DW, Weight>(
+        plane, wc, yc);
   }
 }
 
@@ -1303,12 +1310,8 @@ inline void depthwise_conv2d_grad_input(const float *__restrict dy,
                                                        plane);
     const float *wc = w + p % C * KH * KW;
     float *dxc = dx + p * H * W;
-    if constexpr (!detail::kScalar && W >= detail::kLanes)
-      detail::depthwiseRows<1, 1, HP, WP, KH, KW, H, W, DH, DW, Weight>(
-          plane, wc, dxc);
-    else
-      detail::correlate<1, 1, HP, WP, 1, 1, KH, KW, H, W, 1, 1, DH, DW, 1,
-                        Weight>(plane, wc, dxc);
+    detail::correlatePlane<HP, WP, KH, KW, H, W, 1, 1, DH, DW, Weight>(plane,
+                                                                       wc, dxc);
   }
 }
 
@@ -1417,14 +1420,91 @@ depthwise_conv2d_bias_act(const float *__restrict x, const float *__restrict w,
     const float *wc = w + p % C * KH * KW;
     float *yc = y + p * OH * OW;
     detail::broadcastBias<1, OH * OW>(bias + p % C, yc);
-    if constexpr (!detail::kScalar && SH == 1 && SW == 1 &&
-                  OW >= detail::kLanes)
-      detail::depthwiseRows<1, 1, HP, WP, KH, KW, OH, OW, DH, DW, Weight>(
-          plane, wc, yc);
-    else
-      detail::correlate<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1,
-                        Weight>(plane, wc, yc);
+    detail::correlatePlane<HP, WP, KH, KW, OH, OW, SH, SW, DH, DW, Weight>(
+        plane, wc, yc);
     detail::activate<Act>(yc, OH * OW, lo, hi);
+  }
+}
+
+namespace detail {
+/// dx[i] = 0 where the activation's gradient is zero, from its output y:
+/// ReLU's where y is not > 0, the clip's where y is not strictly inside
+/// (lo, hi) (a NaN output passes no gradient), as the loops they replace.
+template <int Act>
+inline void maskByOutput(float *__restrict dx, const float *__restrict y, int n,
+                         float lo, float hi) {
+  for (int i = 0; i < n; ++i) {
+    const bool passes = Act == kRelu   ? y[i] > 0.0f
+                        : Act == kClip ? y[i] > lo && y[i] < hi
+                                       : true;
+    dx[i] = passes ? dx[i] : 0.0f;
+  }
+}
+template <int Size> inline void zeroFloats(float *__restrict v) {
+  for (int i = 0; i < Size; ++i)
+    v[i] = 0.0f;
+}
+} // namespace detail
+
+/// dx = act'(y) * conv2d_grad_input(dyp, w) (dx's previous contents unused;
+/// arguments as conv2d_grad_input; y is the activation's output, N x C x H x
+/// W, the activation the layer's input went through): blocks of input
+/// channels get their sums and the activation's mask while in cache, where
+/// the mask was a loop of its own over dx and y (MobileNetV2-128: a quarter
+/// of the step's own loops). Pointwise layers a block of dx's rows at a
+/// time, depthwise layers a block of channels; other layers whole.
+template <int N, int C, int H, int W, int F, int CG, int KH, int KW, int HP,
+          int WP, int DH, int DW, int G, int Act>
+inline void
+conv2d_grad_input_act(const float *__restrict dyp, const float *__restrict w,
+                      float *__restrict dx, const float *__restrict y, float lo,
+                      float hi) {
+  constexpr int P = H * W;
+  if constexpr (!detail::kScalar && G == 1 &&
+                detail::isPointwise(KH, KW, 1, 1, HP, WP, H, W) && P >= 32) {
+    // (pointwiseGradInput's product, on rows c0.. of dx: A = w's columns.)
+    constexpr int CB = detail::biasActBlock<C, 1, P>();
+    for (int n = 0; n < N; ++n)
+      for (int c0 = 0; c0 < C; c0 += CB) {
+        float *block = dx + (n * C + c0) * P;
+        detail::gemmBlocked<CB, P, F, 1, C, P, P, true>(w + c0, dyp + n * F * P,
+                                                        block, 1.0f);
+        detail::maskByOutput<Act>(block, y + (n * C + c0) * P, CB * P, lo, hi);
+      }
+  } else if constexpr (G > 1 && CG == 1 && F == G) {
+    constexpr int CB = detail::biasActBlock<C, 1, P>();
+    for (int n = 0; n < N; ++n)
+      for (int c0 = 0; c0 < C; c0 += CB) {
+        float *block = dx + (n * C + c0) * P;
+        detail::zeroFloats<CB * P>(block);
+        conv2d_grad_input<1, CB, H, W, CB, 1, KH, KW, HP, WP, DH, DW, CB>(
+            dyp + (n * F + c0) * HP * WP, w + c0 * KH * KW, block);
+        detail::maskByOutput<Act>(block, y + (n * C + c0) * P, CB * P, lo, hi);
+      }
+  } else {
+    detail::zeroFloats<N * C * P>(dx);
+    conv2d_grad_input<N, C, H, W, F, CG, KH, KW, HP, WP, DH, DW, G>(dyp, w, dx);
+    detail::maskByOutput<Act>(dx, y, N * C * P, lo, hi);
+  }
+}
+
+/// depthwise_conv2d_grad_input with dx = act'(y) * ..., a plane at a time.
+template <int N, int C, int H, int W, int KH, int KW, int DYH, int DYW, int HP,
+          int WP, int T, int L, int S0, int S1, int DH, int DW, int Act>
+inline void depthwise_conv2d_grad_input_act(
+    const float *__restrict dy, const float *__restrict w, float *__restrict dx,
+    float *__restrict plane, const float *__restrict y, float lo, float hi) {
+  using Weight = detail::FlippedWeight<1, 1, KH, KW>;
+  detail::zeroPlane<HP * WP>(plane);
+  for (int p = 0; p < N * C; ++p) {
+    detail::placePlane<DYH, DYW, HP, WP, T, L, S0, S1>(dy + p * DYH * DYW,
+                                                       plane);
+    const float *wc = w + p % C * KH * KW;
+    float *dxc = dx + p * H * W;
+    detail::zeroFloats<H * W>(dxc);
+    detail::correlatePlane<HP, WP, KH, KW, H, W, 1, 1, DH, DW, Weight>(plane,
+                                                                       wc, dxc);
+    detail::maskByOutput<Act>(dxc, y + p * H * W, H * W, lo, hi);
   }
 }
 

@@ -18,6 +18,7 @@
 // CHECK-SAME: mcutrain.kernel_spread_operand = 0 : i64
 // CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[C]] : {{.*}} attrs = {mcutrain.activation = "clip", mcutrain.activation_bounds = array<f32: 0.000000e+00, 6.000000e+00>}
 // CHECK: %[[G:.*]] = linalg.generic {{.*}} ins(%arg3, %[[H]] : tensor<1x4x6x6xf32>, tensor<1x4x6x6xf32>)
+// CHECK-SAME: mcutrain.activation_bounds = array<f32: 0.000000e+00, 6.000000e+00>, mcutrain.activation_grad = "clip"
 // CHECK-NOT: ins(%[[C]]
 // CHECK: return %[[H]], %[[G]]
 func.func @depthwise_clip(%x: tensor<1x4x6x6xf32>, %w: tensor<4x1x3x3xf32>, %b: tensor<4xf32>, %dy: tensor<1x4x6x6xf32>) -> (tensor<1x4x6x6xf32>, tensor<1x4x6x6xf32>) {
@@ -38,4 +39,18 @@ func.func @dense_relu(%x: tensor<1x2x4x4xf32>, %w: tensor<3x2x1x1xf32>) -> tenso
   %c = nn.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
   %r = nn.relu %c : tensor<1x3x4x4xf32>
   return %r : tensor<1x3x4x4xf32>
+}
+
+// An input gradient names the variants that end in the mask of the
+// activation the layer's input came from; ReLU's gradient is marked.
+// CHECK-LABEL: func.func @grad_input_relu
+// CHECK: linalg.generic {{.*}}mcutrain.kernel = "mcutrain::kernels::conv2d_grad_input<1,4,6,6,4,1,3,3,8,8,1,1,4>"
+// CHECK-SAME: mcutrain.kernel_grad_act = "mcutrain::kernels::conv2d_grad_input_act<1,4,6,6,4,1,3,3,8,8,1,1,4,"
+// CHECK-SAME: mcutrain.kernel_planes = "mcutrain::kernels::depthwise_conv2d_grad_input<1,4,6,6,3,3,6,6,8,8,1,1,1,1,1,1>"
+// CHECK-SAME: mcutrain.kernel_planes_grad_act = "mcutrain::kernels::depthwise_conv2d_grad_input_act<1,4,6,6,3,3,6,6,8,8,1,1,1,1,1,1,"
+// CHECK: mcutrain.activation_grad = "relu"
+func.func @grad_input_relu(%dy: tensor<1x4x6x6xf32>, %w: tensor<4x1x3x3xf32>, %r: tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32> {
+  %dx = nn.conv2d_grad_input %dy, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 4} : (tensor<1x4x6x6xf32>, tensor<4x1x3x3xf32>) -> tensor<1x4x6x6xf32>
+  %g = nn.relu_grad %dx, %r : tensor<1x4x6x6xf32>
+  return %g : tensor<1x4x6x6xf32>
 }

@@ -339,6 +339,94 @@ func.func @bias_only(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1
 
 // -----
 
+// An input gradient, zero-filled before its kernel and read only by the
+// gradient of a clip (from the clip's output %h): one call computes it and
+// applies the mask, into the mask's buffer; fill and mask go.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+// CHECK-LABEL: func.func @grad_act
+// CHECK-SAME: (%[[DY:.*]]: memref<1x2x4x4xf32>, %[[H:.*]]: memref<1x2x4x4xf32>, %[[Z:.*]]: memref<1x2x4x4xf32>)
+// CHECK-NOT: linalg
+// CHECK-DAG: %[[G:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+// CHECK-DAG: %[[HI:.*]] = arith.constant 6.000000e+00 : f32
+// CHECK: train.runtime_call "dx_act<1,2>"(%[[DY]], %[[G]], %[[H]], %{{.*}}, %[[HI]])
+// CHECK-NOT: linalg
+// CHECK: memref.copy %[[G]], %[[Z]]
+func.func @grad_act(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: memref<1x2x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %dx = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%dx : memref<1x2x4x4xf32>)
+  linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%dy : memref<1x2x4x4xf32>) outs(%dx : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "dx<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_grad_act" = "dx_act<1,"} {
+  ^bb0(%a: f32, %c: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  }
+  %g = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%dx, %h : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%g : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.activation_grad" = "clip", "mcutrain.activation_bounds" = array<f32: 0.0, 6.0>} {
+  ^bb0(%d: f32, %y: f32, %o: f32):
+    linalg.yield %d : f32
+  }
+  memref.copy %g, %z : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  return
+}
+
+// -----
+
+// Kept apart: the activation's output is written between the kernel and
+// the mask (the mask must read the new values), and a gradient read by
+// more than the mask.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+// CHECK-LABEL: func.func @grad_act_kept
+// CHECK: train.runtime_call "dx<1>"
+// CHECK: linalg.generic {{.*}}mcutrain.activation_grad
+// CHECK: train.runtime_call "dx<1>"
+// CHECK: linalg.generic {{.*}}mcutrain.activation_grad
+func.func @grad_act_kept(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: memref<1x2x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %dx = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%dx : memref<1x2x4x4xf32>)
+  linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%dy : memref<1x2x4x4xf32>) outs(%dx : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "dx<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_grad_act" = "dx_act<1,"} {
+  ^bb0(%a: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%h : memref<1x2x4x4xf32>)
+  %g = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%dx, %h : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%g : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.activation_grad" = "relu", "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
+  ^bb0(%d: f32, %y: f32, %o: f32):
+    linalg.yield %d : f32
+  }
+  memref.copy %g, %z : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  %dx2 = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%dx2 : memref<1x2x4x4xf32>)
+  linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%dy : memref<1x2x4x4xf32>) outs(%dx2 : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.kernel" = "dx<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_grad_act" = "dx_act<1,"} {
+  ^bb0(%a: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  %g2 = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
+  linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%dx2, %h : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%g2 : memref<1x2x4x4xf32>)
+      attrs = {"mcutrain.activation_grad" = "relu", "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
+  ^bb0(%d: f32, %y: f32, %o: f32):
+    linalg.yield %d : f32
+  }
+  memref.copy %dx2, %z : memref<1x2x4x4xf32> to memref<1x2x4x4xf32>
+  return
+}
+
+// -----
+
 #id = affine_map<(i) -> (i)>
 func.func @bad_index(%x: memref<4xf32>, %y: memref<4xf32>) {
   // expected-error @below {{kernel operand index out of range}}

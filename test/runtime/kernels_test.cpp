@@ -251,6 +251,60 @@ static void biasActCase(const char *name) {
   }
 }
 
+/// act'(y) * input gradient against the input-gradient kernel on a zeroed
+/// dx (tested above) and the mask written out; dx's previous contents (NaN)
+/// must not matter. Stride-1 layers (dyp: dy padded by the kernel's span).
+template <int N, int C, int H, int W, int F, int KH, int KW, int G, int Act>
+static void gradActCase(const char *name) {
+  constexpr int CG = C / G, HP = H + KH - 1, WP = W + KW - 1;
+  constexpr int T = KH / 2, L = KW / 2, OH = H, OW = W; // "same" padding
+  static float dyp[N * F * HP * WP], dy[N * F * OH * OW], w[F * CG * KH * KW],
+      y[N * C * H * W], dx[N * C * H * W], want[N * C * H * W], plane[HP * WP];
+  fill(dy, N * F * OH * OW);
+  fill(w, F * CG * KH * KW);
+  fill(y, N * C * H * W);
+  for (int i = 0; i < N * C * H * W; ++i)
+    y[i] *= 2.0f; // around both bounds
+  y[1] = NAN;
+  for (int i = 0; i < N * F * HP * WP; ++i)
+    dyp[i] = 0.0f;
+  for (int p = 0; p < N * F; ++p)
+    for (int h = 0; h < OH; ++h)
+      for (int ww = 0; ww < OW; ++ww)
+        dyp[(p * HP + h + KH - 1 - T) * WP + ww + KW - 1 - L] =
+            dy[(p * OH + h) * OW + ww];
+  const float lo = -0.25f, hi = 0.5f;
+  for (int i = 0; i < N * C * H * W; ++i)
+    want[i] = 0.0f;
+  k::conv2d_grad_input<N, C, H, W, F, CG, KH, KW, HP, WP, 1, 1, G>(dyp, w,
+                                                                   want);
+  for (int i = 0; i < N * C * H * W; ++i) {
+    bool passes = Act == k::kRelu   ? y[i] > 0.0f
+                  : Act == k::kClip ? y[i] > lo && y[i] < hi
+                                    : true;
+    want[i] = passes ? want[i] : 0.0f;
+  }
+  char what[160];
+  for (int i = 0; i < N * C * H * W; ++i)
+    dx[i] = NAN;
+  k::conv2d_grad_input_act<N, C, H, W, F, CG, KH, KW, HP, WP, 1, 1, G, Act>(
+      dyp, w, dx, y, lo, hi);
+  std::snprintf(what, sizeof what, "conv2d_grad_input_act %d %s", Act, name);
+  check(what, dx, want, N * C * H * W);
+  if constexpr (G == C && F == C && KH > 1) {
+    for (int i = 0; i < N * C * H * W; ++i)
+      dx[i] = NAN;
+    for (int i = 0; i < HP * WP; ++i)
+      plane[i] = NAN;
+    k::depthwise_conv2d_grad_input_act<N, C, H, W, KH, KW, OH, OW, HP, WP,
+                                       KH - 1 - T, KW - 1 - L, 1, 1, 1, 1, Act>(
+        dy, w, dx, plane, y, lo, hi);
+    std::snprintf(what, sizeof what, "depthwise_conv2d_grad_input_act %d %s",
+                  Act, name);
+    check(what, dx, want, N * C * H * W);
+  }
+}
+
 /// The depthwise kernels that spread a plane at a time into scratch against
 /// the general kernels on the whole spread tensor (square padding P).
 template <int N, int C, int H, int W, int KH, int KW, int S, int D, int P>
@@ -372,6 +426,14 @@ int main() {
   biasActCase<1, 3, 16, 16, 16, 3, 3, 2, 1, 1, k::kRelu>("3->16 s2 (im2col)");
   biasActCase<2, 6, 9, 9, 12, 3, 3, 1, 1, 3, k::kIdentity>("batch 2 groups 3");
   biasActCase<1, 40, 1, 1, 24, 1, 1, 1, 0, 1, k::kClip>("pointwise 1x1");
+  // Activation gradients fused into the input gradient: pointwise in
+  // blocks of rows (long and short planes), depthwise in blocks and a
+  // plane at a time (rows of a vector and shorter), a dense 3x3 whole.
+  gradActCase<1, 48, 64, 64, 8, 1, 1, 1, k::kClip>("pointwise 8->48 64x64");
+  gradActCase<2, 24, 4, 4, 40, 1, 1, 1, k::kRelu>("pointwise batch 2 4x4");
+  gradActCase<1, 32, 32, 32, 32, 3, 3, 32, k::kClip>("depthwise 32x32");
+  gradActCase<1, 12, 6, 6, 12, 3, 3, 12, k::kRelu>("depthwise 6x6");
+  gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
   // Reductions to a shape: rows with and without a tail of lanes, batch
   // only (K = 1), and all values to one.
   sumRowsCase<1, 16, 4096>();
