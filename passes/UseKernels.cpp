@@ -206,6 +206,13 @@ linalg::GenericOp activationGradOf(Value out, Operation *kernel) {
   return mask;
 }
 
+/// A fused kernel's callee: lower-to-linalg's prefix plus the
+/// mcutrain::kernels::Activation of `kind` (none, relu, clip).
+std::string activationCallee(StringAttr prefix, StringRef kind) {
+  int code = kind == "relu" ? 1 : kind == "clip" ? 2 : 0;
+  return (prefix.getValue() + std::to_string(code) + ">").str();
+}
+
 struct UseKernelsPass
     : public mcutrain::impl::UseKernelsPassBase<UseKernelsPass> {
   using UseKernelsPassBase::UseKernelsPassBase;
@@ -331,9 +338,7 @@ struct UseKernelsPass
             bounds = llvm::to_vector<2>(
                 act->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr)
                     .asArrayRef());
-          // mcutrain::kernels::Activation.
-          int code = kind == "relu" ? 1 : kind == "clip" ? 2 : 0;
-          fusedCallee = (fused.getValue() + std::to_string(code) + ">").str();
+          fusedCallee = activationCallee(fused, kind);
           kernel = fusedCallee;
           args.push_back(broadcast.getDpsInputOperand(0)->get());
           biasActScalars = {bounds[0], bounds[1]};
@@ -364,8 +369,7 @@ struct UseKernelsPass
           Value saved = mask.getDpsInputOperand(1)->get();
           StringRef kind =
               mask->getAttrOfType<StringAttr>(kActivationGradAttr).getValue();
-          int code = kind == "relu" ? 1 : kind == "clip" ? 2 : 0;
-          fusedCallee = (fused.getValue() + std::to_string(code) + ">").str();
+          fusedCallee = activationCallee(fused, kind);
           kernel = fusedCallee;
           for (Value &arg : args)
             if (arg == out)

@@ -1257,9 +1257,9 @@ inline void placePlane(const float *__restrict src, float *__restrict plane) {
     }
   }
 }
-template <int Size> inline void zeroPlane(float *__restrict plane) {
+template <int Size> inline void zeroFloats(float *__restrict v) {
   for (int i = 0; i < Size; ++i)
-    plane[i] = 0.0f;
+    v[i] = 0.0f;
 }
 /// out += the correlation of one padded plane with one channel's taps (the
 /// paths conv2d takes for a depthwise layer).
@@ -1283,7 +1283,7 @@ inline void depthwise_conv2d(const float *__restrict x,
                              const float *__restrict w, float *__restrict y,
                              float *__restrict plane) {
   using Weight = detail::ForwardWeight<1, KH, KW>;
-  detail::zeroPlane<HP * WP>(plane);
+  detail::zeroFloats<HP * WP>(plane);
   for (int p = 0; p < N * C; ++p) {
     detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
     const float *wc = w + p % C * KH * KW;
@@ -1304,7 +1304,7 @@ inline void depthwise_conv2d_grad_input(const float *__restrict dy,
                                         float *__restrict dx,
                                         float *__restrict plane) {
   using Weight = detail::FlippedWeight<1, 1, KH, KW>;
-  detail::zeroPlane<HP * WP>(plane);
+  detail::zeroFloats<HP * WP>(plane);
   for (int p = 0; p < N * C; ++p) {
     detail::placePlane<DYH, DYW, HP, WP, T, L, S0, S1>(dy + p * DYH * DYW,
                                                        plane);
@@ -1323,7 +1323,7 @@ inline void depthwise_conv2d_grad_weight(const float *__restrict dy,
                                          const float *__restrict x,
                                          float *__restrict dw,
                                          float *__restrict plane) {
-  detail::zeroPlane<HP * WP>(plane);
+  detail::zeroFloats<HP * WP>(plane);
   for (int p = 0; p < N * C; ++p) {
     detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
     const float *dyc = dy + p * OH * OW;
@@ -1414,7 +1414,7 @@ depthwise_conv2d_bias_act(const float *__restrict x, const float *__restrict w,
                           float *__restrict y, float *__restrict plane,
                           const float *__restrict bias, float lo, float hi) {
   using Weight = detail::ForwardWeight<1, KH, KW>;
-  detail::zeroPlane<HP * WP>(plane);
+  detail::zeroFloats<HP * WP>(plane);
   for (int p = 0; p < N * C; ++p) {
     detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
     const float *wc = w + p % C * KH * KW;
@@ -1439,10 +1439,6 @@ inline void maskByOutput(float *__restrict dx, const float *__restrict y, int n,
                                        : true;
     dx[i] = passes ? dx[i] : 0.0f;
   }
-}
-template <int Size> inline void zeroFloats(float *__restrict v) {
-  for (int i = 0; i < Size; ++i)
-    v[i] = 0.0f;
 }
 } // namespace detail
 
@@ -1495,7 +1491,7 @@ inline void depthwise_conv2d_grad_input_act(
     const float *__restrict dy, const float *__restrict w, float *__restrict dx,
     float *__restrict plane, const float *__restrict y, float lo, float hi) {
   using Weight = detail::FlippedWeight<1, 1, KH, KW>;
-  detail::zeroPlane<HP * WP>(plane);
+  detail::zeroFloats<HP * WP>(plane);
   for (int p = 0; p < N * C; ++p) {
     detail::placePlane<DYH, DYW, HP, WP, T, L, S0, S1>(dy + p * DYH * DYW,
                                                        plane);
