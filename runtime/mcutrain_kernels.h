@@ -97,15 +97,56 @@ constexpr int kLanes = 8;
 #endif
 typedef float VecF __attribute__((vector_size(kLanes * sizeof(float))));
 
+/// How many VecF the target's registers hold: a register tile larger than
+/// that spills on every step of its reduction (the AVX-512 tiles on an
+/// AVX2 build, 16 ymm registers, ran the steps 2.6-6x slower than the
+/// same core's AVX-512 build). Other targets keep the AVX-512 tiles: an
+/// SSE2-only build (two xmm registers a VecF, its scalar broadcasts made
+/// through memory) measured slower with smaller ones (ResNet-8 22 -> 36
+/// ms), and NEON builds are not measured here.
+#if defined(__AVX__) && !defined(__AVX512F__)
+constexpr int kVectorRegisters = 16;
+#else
+constexpr int kVectorRegisters = 32;
+#endif
+/// Accumulators of a register tile: the rest of the registers hold the
+/// operands of one step.
+constexpr int kTileAccumulators =
+    kVectorRegisters >= 32 ? 16 : kVectorRegisters * 3 / 4;
+/// Vectors of columns in a tile of `rows` rows of accumulators that load
+/// one vector per column and broadcast one scalar per step: up to 4, all in
+/// registers (rows x v accumulators + v + 1), within the `available`.
+constexpr int tileVectors(int rows, int available) {
+  const int fit = (kVectorRegisters - 1) / (rows + 1);
+  const int v = fit < 4 ? fit : 4;
+  return v < available ? v : available;
+}
+
+/// A vector's lanes at p (any float alignment), through a vector type
+/// rather than memcpy: g++ merged memcpys of adjacent vectors into one copy
+/// and, without AVX-512, made it with 16-byte moves through the stack, each
+/// tile step then reloading its vectors from there (a failed store
+/// forward per load; LeNet-5's AVX2 step ran 6x slower than AVX-512's).
+typedef float UnalignedVecF
+    __attribute__((vector_size(sizeof(VecF)), aligned(4), may_alias));
+/// (By reference: a vector wider than the baseline ABI's registers, passed
+/// by value, is an ABI note on every build without AVX.)
+inline void loadVector(VecF &v, const float *p) {
+  v = *reinterpret_cast<const UnalignedVecF *>(p);
+}
+inline void storeVector(float *p, const VecF &v) {
+  *reinterpret_cast<UnalignedVecF *>(p) = v;
+}
+
 /// out[0..kLanes) = v, or += v.
 template <bool Overwrite> inline void putVector(float *out, const VecF &v) {
   VecF sum = v;
   if constexpr (!Overwrite) {
     VecF old;
-    __builtin_memcpy(&old, out, sizeof(VecF));
+    loadVector(old, out);
     sum += old;
   }
-  __builtin_memcpy(out, &sum, sizeof(VecF));
+  storeVector(out, sum);
 }
 
 /// Keeps a loaded vector in a register: GCC otherwise folds the load into
@@ -144,11 +185,17 @@ template <int M, int N, int K, int AI, int AK, int LDB, int LDY,
 MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
                                  const float *__restrict b, float *__restrict y,
                                  float alpha) {
-  // Vector cores: tiles of up to 4 vectors of columns and 16 vectors in
-  // all (more rows when the rows are short); scalar cores: 4 x 4 of their
-  // 32 single-precision registers.
-  constexpr int NB = kScalar ? 4 : N < 4 * kLanes ? N : 4 * kLanes;
-  constexpr int MB = kScalar ? 4 : 16 * kLanes / NB < 8 ? 16 * kLanes / NB : 8;
+  // Vector cores: tiles of up to 4 vectors of columns (2 with 16
+  // registers) and kTileAccumulators vectors in all, more rows when the
+  // rows are short (with 32 registers counting a row's lanes, not its
+  // vectors: there is room for a partial tail vector); scalar cores: 4 x 4
+  // of their 32 single-precision registers.
+  constexpr int NV = kVectorRegisters >= 32 ? 4 : 2;
+  constexpr int NB = kScalar ? 4 : N < NV * kLanes ? N : NV * kLanes;
+  constexpr int RowsFit =
+      kVectorRegisters >= 32 ? kTileAccumulators * kLanes / NB
+                             : kTileAccumulators / ((NB + kLanes - 1) / kLanes);
+  constexpr int MB = kScalar ? 4 : RowsFit < 8 ? RowsFit : 8;
   forBlocks<M, MB>([&](auto mb, int i0) {
     constexpr int RB = decltype(mb)::value;
     forBlocks<N, NB>([&](auto nb, int j0) {
@@ -164,11 +211,9 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
         for (int k = 0; k < K; ++k) {
           VecF bv[VT];
           for (int v = 0; v < VB; ++v)
-            __builtin_memcpy(&bv[v], b + k * LDB + j0 + kLanes * v,
-                             sizeof(VecF));
+            loadVector(bv[v], b + k * LDB + j0 + kLanes * v);
           if constexpr (tailVector)
-            __builtin_memcpy(&bv[VB], b + k * LDB + j0 + CB - kLanes,
-                             sizeof(VecF));
+            loadVector(bv[VB], b + k * LDB + j0 + CB - kLanes);
           if constexpr (RB > 1 && VT > 1) // (measured: not for one vector)
             for (int v = 0; v < VT; ++v)
               MCUTRAIN_IN_REGISTER(bv[v]);
@@ -313,8 +358,8 @@ MCUTRAIN_KERNEL void gemmDotsFolded(const float *__restrict a,
     auto multiplyAdd = [&](int d, int k, bool masked) {
       const int i = M == 1 ? 0 : (t0 + d) / N, j = N == 1 ? 0 : (t0 + d) % N;
       VecF av, bv;
-      __builtin_memcpy(&av, a + i * K + k, sizeof(VecF));
-      __builtin_memcpy(&bv, b + j * K + k, sizeof(VecF));
+      loadVector(av, a + i * K + k);
+      loadVector(bv, b + j * K + k);
       VecF prod = av * bv;
       if (masked) {
         VecU bits;
@@ -354,26 +399,30 @@ inline void dotProducts(const float *__restrict a, const float *__restrict b,
 }
 
 /// y[i][j] += sum_k a[i][k] b[j][k] (A M x K, B N x K, rows contiguous,
-/// LDA and LDB apart) for long rows: a 4 x 3 tile of dot products, each in one
-/// vector of lanes, shares every load of A and B; the lanes are summed once at
-/// the end.
+/// LDA and LDB apart) for long rows: a 4 x 3 tile of dot products (3 x 3
+/// with 16 registers), each in one vector of lanes, shares every load of A
+/// and B; the lanes are summed once at the end.
 template <int M, int N, int K, int LDA = K, int LDB = K>
 MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
                             const float *__restrict b, float *__restrict y) {
   constexpr int KL = K / kLanes * kLanes;
-  forBlocks<M, 4>([&](auto mb, int i0) {
+  constexpr int TI = kVectorRegisters >= 32   ? 4
+                     : kVectorRegisters >= 16 ? 3
+                                              : 2;
+  constexpr int TJ = kVectorRegisters >= 16 ? 3 : 2;
+  forBlocks<M, TI>([&](auto mb, int i0) {
     constexpr int IB = decltype(mb)::value;
-    forBlocks<N, 3>([&](auto nb, int j0) {
+    forBlocks<N, TJ>([&](auto nb, int j0) {
       constexpr int JB = decltype(nb)::value;
       VecF part[IB][JB] = {};
       for (int k = 0; k < KL; k += kLanes) {
         VecF av[IB], bv[JB];
         for (int i = 0; i < IB; ++i) {
-          __builtin_memcpy(&av[i], a + (i0 + i) * LDA + k, sizeof(VecF));
+          loadVector(av[i], a + (i0 + i) * LDA + k);
           MCUTRAIN_IN_REGISTER(av[i]);
         }
         for (int j = 0; j < JB; ++j) {
-          __builtin_memcpy(&bv[j], b + (j0 + j) * LDB + k, sizeof(VecF));
+          loadVector(bv[j], b + (j0 + j) * LDB + k);
           MCUTRAIN_IN_REGISTER(bv[j]);
         }
         for (int i = 0; i < IB; ++i)
@@ -563,7 +612,7 @@ MCUTRAIN_KERNEL void correlateFlat(const float *__restrict in,
   // (OH - 1 + (KH - 1)*DH) = HP - 1 and (OW - 1 + (KW - 1)*DW) = WP - 1.
   constexpr int T = (OH - 1) * WP + OW;
   static_assert(T >= kLanes, "plane shorter than a vector");
-  constexpr int TV = T >= 4 * kLanes ? 4 : T / kLanes, TC = TV * kLanes;
+  constexpr int TV = tileVectors(FB, T / kLanes), TC = TV * kLanes;
   constexpr int R = CG * KH * KW;
   for (int n = 0; n < N; ++n)
     for (int f0 = 0; f0 < F; f0 += FB) {
@@ -588,7 +637,7 @@ MCUTRAIN_KERNEL void correlateFlat(const float *__restrict in,
               const float *wv = wt[(c * KH + kh) * KW + kw];
               VecF v[TV];
               for (int i = 0; i < TV; ++i) {
-                __builtin_memcpy(&v[i], src + i * kLanes, sizeof(VecF));
+                loadVector(v[i], src + i * kLanes);
                 MCUTRAIN_IN_REGISTER(v[i]);
               }
               for (int b = 0; b < FB; ++b)
@@ -630,7 +679,7 @@ MCUTRAIN_KERNEL void depthwiseRows(const float *__restrict in,
                                    float *__restrict out) {
   static_assert(OW >= kLanes, "rows shorter than a vector");
   constexpr int RB = largestDivisorAtMost(OH, 4);
-  constexpr int TV = OW >= 4 * kLanes ? 4 : OW / kLanes, TC = TV * kLanes;
+  constexpr int TV = tileVectors(RB, OW / kLanes), TC = TV * kLanes;
   constexpr int IR = RB + (KH - 1) * DH; // input rows per block
   for (int n = 0; n < N; ++n)
     for (int c = 0; c < C; ++c) {
@@ -652,9 +701,8 @@ MCUTRAIN_KERNEL void depthwiseRows(const float *__restrict in,
             for (int kw = 0; kw < KW; ++kw) {
               VecF v[TV];
               for (int t = 0; t < TV; ++t) {
-                __builtin_memcpy(
-                    &v[t], plane + (oh0 + i) * WP + kw * DW + o0 + t * kLanes,
-                    sizeof(VecF));
+                loadVector(v[t],
+                           plane + (oh0 + i) * WP + kw * DW + o0 + t * kLanes);
                 MCUTRAIN_IN_REGISTER(v[t]);
               }
               // Output row r reads input row r + kh*DH.
@@ -670,12 +718,8 @@ MCUTRAIN_KERNEL void depthwiseRows(const float *__restrict in,
           for (int r = 0; r < RB; ++r) {
             float *row = target + (oh0 + r) * OW + o0;
             if (s == o0) {
-              for (int t = 0; t < TV; ++t) {
-                VecF sum;
-                __builtin_memcpy(&sum, row + t * kLanes, sizeof(VecF));
-                sum += acc[r][t];
-                __builtin_memcpy(row + t * kLanes, &sum, sizeof(VecF));
-              }
+              for (int t = 0; t < TV; ++t)
+                putVector<false>(row + t * kLanes, acc[r][t]);
             } else { // only the lanes past the previous tile
               float sums[TC];
               __builtin_memcpy(sums, acc[r], sizeof sums);
@@ -724,8 +768,7 @@ MCUTRAIN_KERNEL void depthwiseGradWeight(const float *__restrict dy,
 #pragma GCC unroll 16
             for (int kw = 0; kw < KW; ++kw) {
               VecF v;
-              __builtin_memcpy(&v, plane + (oh0 + i) * WP + kw * DW + o0,
-                               sizeof v);
+              loadVector(v, plane + (oh0 + i) * WP + kw * DW + o0);
               MCUTRAIN_IN_REGISTER(v);
 #pragma GCC unroll 16
               for (int r = 0; r < RB; ++r) {
@@ -1248,8 +1291,8 @@ inline void placePlane(const float *__restrict src, float *__restrict plane) {
       for (int j = 0; j < W; j += kLanes) {
         const int at = j + kLanes <= W ? j : W - kLanes;
         VecF v;
-        __builtin_memcpy(&v, src + i * W + at, sizeof v);
-        __builtin_memcpy(row + at, &v, sizeof v);
+        loadVector(v, src + i * W + at);
+        storeVector(row + at, v);
       }
     } else {
       for (int j = 0; j < W; ++j)

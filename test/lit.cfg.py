@@ -30,6 +30,15 @@ llvm_config.add_tool_substitutions(
 if shutil.which("arm-none-eabi-g++"):
     config.available_features.add("arm-toolchain")
 
+# x86 hosts with AVX2 and FMA (the 16-register kernel tiles' build).
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu_flags = cpuinfo.read().split()
+except OSError:
+    cpu_flags = []
+if "avx2" in cpu_flags and "fma" in cpu_flags:
+    config.available_features.add("avx2")
+
 # The importer's libFuzzer target is built with clang only.
 if os.path.exists(os.path.join(config.mcutrain_tools_dir,
                                "mcutrain-fuzz-import")):
