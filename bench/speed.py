@@ -4,6 +4,7 @@ dense layers' fraction of the core's FP32 peak, all measured in one run.
 
   bench/speed.py [--mcutrain build/bin/mcutrain] [--out docs/benchmarks.md]
                  [--models a,b] [--rounds 7] [--min-round-seconds 0.2]
+                 [--cxxflags=-mno-avx512f]
 
 For every zoo model (opset-13 export, --trainable all, SGD, batch 1):
   * mcutrain's compile time (seconds, wall clock);
@@ -243,17 +244,23 @@ def main():
     ap.add_argument("--no-layers", action="store_true")
     ap.add_argument("--no-loops", action="store_true",
                     help="skip the --kernels=false comparison")
+    ap.add_argument("--cxxflags", default="",
+                    help="more g++ flags for the generated code and the "
+                    "peak, e.g. --cxxflags=-mno-avx512f for an AVX2 build "
+                    "on an AVX-512 host")
     ap.add_argument("--out", help="write the results as Markdown here")
     ap.add_argument("--workdir")
     args = ap.parse_args()
+    CXX.extend(args.cxxflags.split())
     work = args.workdir or tempfile.mkdtemp(prefix="mcutrain-speed-")
     os.makedirs(work, exist_ok=True)
     torch.manual_seed(0)
 
     peak = measure_peak(work)
-    lines = [f"CPU: {cpu_name()}, one thread; g++ {run(['g++', '-dumpfullversion']).strip()}"
-             f" -O3 -march=native; PyTorch {torch.__version__} eager, "
-             f"torch.set_num_threads(1)",
+    flags = " ".join(CXX[2:4] + CXX[6:])
+    lines = [f"CPU: {cpu_name()}, one thread; g++ "
+             f"{run(['g++', '-dumpfullversion']).strip()} {flags}; "
+             f"PyTorch {torch.__version__} eager, torch.set_num_threads(1)",
              f"measured FP32 peak (bench/fma_peak.cpp): {peak:.1f} GFLOP/s",
              ""]
     print("\n".join(lines), flush=True)
