@@ -1349,10 +1349,45 @@ Value lowerMatMul(Lowering &L, nn::MatMulOp op) {
       });
 }
 
+/// Mean of (prediction - target)^2. Large predictions are summed in
+/// kMseLanes interleaved partial sums, then divided once: a single running
+/// sum is a chain of one dependent addition per element, through memory
+/// once bufferized (16,384 of them were 8% of a 3x3 convolution layer's
+/// training step), where the partial sums' inner loop vectorizes.
+constexpr int64_t kMseLanes = 16;
+
 Value lowerMse(Lowering &L, train::MseLossOp op) {
   auto pt = op.getPrediction().getType();
   unsigned rank = pt.getRank();
-  float n = float(pt.getNumElements());
+  int64_t count = pt.getNumElements();
+  float n = float(count);
+  if (count >= 4 * kMseLanes && count % kMseLanes == 0) {
+    auto rows = L.tensorOf({count / kMseLanes, kMseLanes});
+    Value p = L.reshape(op.getPrediction(), rows);
+    Value t = L.reshape(op.getTarget(), rows);
+    AffineMap id2 = L.b.getMultiDimIdentityMap(2);
+    Value partial =
+        L.generic(L.filled({kMseLanes}, 0.0f), ValueRange{p, t},
+                  {id2, id2, L.map(2, {L.d(1)})}, {kRed, kPar},
+                  [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                    Value d = arith::SubFOp::create(ob, l, a[0], a[1]);
+                    return arith::AddFOp::create(
+                        ob, l, a[2], arith::MulFOp::create(ob, l, d, d));
+                  });
+    Value sum = L.generic(
+        L.filled({}, 0.0f), ValueRange{partial},
+        {L.b.getMultiDimIdentityMap(1),
+         AffineMap::get(1, 0, {}, L.b.getContext())},
+        {kRed}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+          return arith::AddFOp::create(ob, l, a[1], a[0]);
+        });
+    return L.generic(L.empty({}), ValueRange{sum},
+                     {AffineMap::get(0, 0, {}, L.b.getContext()),
+                      AffineMap::get(0, 0, {}, L.b.getContext())},
+                     {}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                       return arith::DivFOp::create(ob, l, a[0], L.f32c(ob, n));
+                     });
+  }
   AffineMap id = L.b.getMultiDimIdentityMap(rank);
   AffineMap scalar = AffineMap::get(rank, 0, {}, L.b.getContext());
   return L.generic(
