@@ -199,7 +199,12 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
   constexpr int RowsFit =
       kVectorRegisters >= 32 ? kTileAccumulators * kLanes / NB
                              : kTileAccumulators / ((NB + kLanes - 1) / kLanes);
-  constexpr int MB = kScalar ? 4 : RowsFit < 8 ? RowsFit : 8;
+  // Rows split evenly, up to 16 (18 rows of one vector: 9 + 9, not
+  // 8 + 8 + 2, whose two accumulators wait on the multiply-add latency; a
+  // core with two FMA pipes needs eight in flight).
+  constexpr int MaxRows = kScalar ? 4 : RowsFit < 16 ? RowsFit : 16;
+  constexpr int RowBlocks = (M + MaxRows - 1) / MaxRows;
+  constexpr int MB = (M + RowBlocks - 1) / RowBlocks;
   forBlocks<M, MB>([&](auto mb, int i0) {
     constexpr int RB = decltype(mb)::value;
     forBlocks<N, NB>([&](auto nb, int j0) {
@@ -987,17 +992,29 @@ MCUTRAIN_KERNEL void im2colCorrelate(const float *__restrict x,
   // keeps a 4 x 4 block of y in registers); columns (and copied weights)
   // within 16 KB each.
   constexpr int K = C * KH * KW, P = OH * OW;
-  using T = Tiles<C, KH, KW, OH, OW, 64, 4096,
-                  Weight::kRowMajor ? C : 4096 / (F * KH * KW)>;
+  // Flipped weights that fit 16 KB are copied into rows once per call
+  // rather than a tile at a time (ResNet-8's 16-channel input gradient
+  // copied each weight 16 times).
+  constexpr bool copyAll = !Weight::kRowMajor && F * K <= 4096;
+  constexpr bool rows = Weight::kRowMajor || copyAll;
+  using T = Tiles<C, KH, KW, OH, OW, 64, 4096, rows ? C : 4096 / (F * KH * KW)>;
   constexpr int RB = T::RB, PT = T::PT, CB = T::CB, KT = T::KT;
+  float wAll[copyAll ? F : 1][copyAll ? K : 1];
+  if constexpr (copyAll)
+    for (int f = 0; f < F; ++f)
+      for (int c = 0; c < C; ++c)
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            wAll[f][(c * KH + kh) * KW + kw] = w[Weight::index(f, c, kh, kw)];
+  const float *wRows = copyAll ? &wAll[0][0] : w;
   for (int n = 0; n < N; ++n)
     for (int oh0 = 0; oh0 < OH; oh0 += RB)
       for (int c0 = 0; c0 < C; c0 += CB) {
         float col[KT][PT];
         gatherColumns<CB, HP, WP, KH, KW, RB, OW, SH, SW, DH, DW>(
             x + (n * C + c0) * HP * WP, oh0, col);
-        if constexpr (Weight::kRowMajor) {
-          gemmBlocked<F, PT, KT, K, 1, PT, P>(w + c0 * KH * KW, &col[0][0],
+        if constexpr (rows) {
+          gemmBlocked<F, PT, KT, K, 1, PT, P>(wRows + c0 * KH * KW, &col[0][0],
                                               y + n * F * P + oh0 * OW, 1.0f);
         } else {
           float wt[F][KT];
