@@ -76,6 +76,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   UseKernelsPassOptions useKernels;
   useKernels.enabled = o.kernels;
   pm.addNestedPass<func::FuncOp>(createUseKernelsPass(useKernels));
+  pm.addNestedPass<func::FuncOp>(createCollapseLoopDimsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());

@@ -121,6 +121,22 @@ def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
                            "::mlir::bufferization::BufferizationDialect"];
 }
 
+def CollapseLoopDimsPass
+    : Pass<"mcutrain-collapse-loop-dims", "mlir::func::FuncOp"> {
+  let summary = "Merges the loop dimensions of a linalg.generic that every buffer stores contiguously";
+  let description = [{
+    After bufferization: consecutive loop dimensions of one iterator type
+    that every operand's map indexes as a contiguous run (or not at all),
+    on contiguous static buffers, become one loop (memref.collapse_shape
+    views, which flatten-memrefs folds away). An elementwise pass over a
+    64 x 25 x 5 tensor runs as one loop of 8,000 instead of 1,600 loops of
+    five, which the C++ compiler vectorizes; a channel broadcast keeps its
+    channel loop (64 x 125). Generics that read linalg.index keep their
+    loops.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def UseKernelsPass : Pass<"mcutrain-use-kernels", "mlir::func::FuncOp"> {
   let summary = "Replaces the linalg ops marked with a runtime kernel by calls to it";
   let description = [{
