@@ -338,6 +338,8 @@ def main():
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
     ap.add_argument("--no-sanitize", action="store_true",
                     help="build the harness -O2 without ASan/UBSan (big models)")
+    ap.add_argument("--no-kernels", action="store_true",
+                    help="compile with --kernels=false (the plain loop nests)")
     args = ap.parse_args()
 
     torch.manual_seed(1)
@@ -377,7 +379,8 @@ def main():
          "--dampening", str(args.dampening), "--sparsity", args.sparsity,
          "--weight-decay", str(args.weight_decay),
          "--lr-decay", str(args.lr_decay),
-         "--loss", "mse" if mse else "cross-entropy"])
+         "--loss", "mse" if mse else "cross-entropy",
+         "--kernels=" + ("false" if args.no_kernels else "true")])
 
     steps = args.steps
     xs = np.random.rand(steps, b, *in_shape).astype(np.float32)
