@@ -257,7 +257,7 @@ def main():
     torch.manual_seed(0)
 
     peak = measure_peak(work)
-    flags = " ".join(CXX[2:4] + CXX[6:])
+    flags = " ".join(f for f in CXX if f.startswith(("-O", "-m")))
     lines = [f"CPU: {cpu_name()}, one thread; g++ "
              f"{run(['g++', '-dumpfullversion']).strip()} {flags}; "
              f"PyTorch {torch.__version__} eager, torch.set_num_threads(1)",

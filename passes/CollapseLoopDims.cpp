@@ -19,23 +19,22 @@ bool contiguous(Type t) {
   return m && m.hasStaticShape() && m.getLayout().isIdentity();
 }
 
-/// Runs of consecutive loop dimensions of one iterator type that every
-/// operand indexes contiguously (or not at all), each as one group.
-SmallVector<ReassociationIndices> contiguousRuns(linalg::GenericOp op) {
-  SmallVector<ReassociationIndices> runs;
-  unsigned loops = op.getNumLoops();
+/// Runs of two or more consecutive loop dimensions of one iterator type
+/// that every operand indexes contiguously (or not at all), on contiguous
+/// buffers, each as one group (the upstream utility takes these only).
+/// Maps with constant results, (d0, d1) -> (d0, 0), are left alone: the
+/// utility expects projected permutations.
+SmallVector<ReassociationIndices> mergeableRuns(linalg::GenericOp op) {
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  // (Maps with constant results, (d0, d1) -> (d0, 0), are left alone: the
-  // upstream utility expects projected permutations.)
-  bool collapsible =
-      op.hasPureBufferSemantics() && !op.hasIndexSemantics() &&
-      llvm::all_of(op->getOperandTypes(),
-                   [](Type t) { return t.isIntOrFloat() || contiguous(t); }) &&
-      llvm::all_of(maps,
-                   [](AffineMap m) { return m.isProjectedPermutation(); });
+  if (!llvm::all_of(op->getOperandTypes(),
+                    [](Type t) { return t.isIntOrFloat() || contiguous(t); }) ||
+      !llvm::all_of(maps,
+                    [](AffineMap m) { return m.isProjectedPermutation(); }))
+    return {};
+  SmallVector<ReassociationIndices> runs;
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
-  for (unsigned d = 0; d < loops; ++d) {
-    if (collapsible && !runs.empty() && iters[d] == iters[runs.back()[0]]) {
+  for (unsigned d = 0; d < op.getNumLoops(); ++d) {
+    if (!runs.empty() && iters[d] == iters[runs.back()[0]]) {
       ReassociationIndices longer = runs.back();
       longer.push_back(d);
       if (linalg::areDimSequencesPreserved(maps, longer)) {
@@ -45,6 +44,8 @@ SmallVector<ReassociationIndices> contiguousRuns(linalg::GenericOp op) {
     }
     runs.push_back({int64_t(d)});
   }
+  llvm::erase_if(runs,
+                 [](const ReassociationIndices &r) { return r.size() < 2; });
   return runs;
 }
 
@@ -62,7 +63,6 @@ void dropUnitDimReads(linalg::GenericOp op, RewriterBase &rewriter) {
       continue;
     SmallVector<AffineExpr> kept;
     SmallVector<ReassociationIndices> groups;
-    SmallVector<int64_t> shape;
     bool unitConstants = true, anyConstant = false;
     for (auto [i, e] : llvm::enumerate(map.getResults())) {
       auto c = dyn_cast<AffineConstantExpr>(e);
@@ -82,7 +82,6 @@ void dropUnitDimReads(linalg::GenericOp op, RewriterBase &rewriter) {
       group.push_back(i);
       groups.push_back(group);
       kept.push_back(e);
-      shape.push_back(type.getDimSize(i));
     }
     if (!unitConstants || !anyConstant)
       continue;
@@ -113,13 +112,10 @@ struct CollapseLoopDimsPass
     SmallVector<linalg::GenericOp> ops;
     getOperation().walk([&](linalg::GenericOp op) { ops.push_back(op); });
     for (linalg::GenericOp op : ops) {
-      if (op.hasPureBufferSemantics() && !op.hasIndexSemantics())
-        dropUnitDimReads(op, rewriter);
-      // (The upstream utility takes the merged runs only.)
-      SmallVector<ReassociationIndices> merged;
-      for (ReassociationIndices &run : contiguousRuns(op))
-        if (run.size() > 1)
-          merged.push_back(run);
+      if (!op.hasPureBufferSemantics() || op.hasIndexSemantics())
+        continue;
+      dropUnitDimReads(op, rewriter);
+      SmallVector<ReassociationIndices> merged = mergeableRuns(op);
       if (merged.empty())
         continue;
       rewriter.setInsertionPoint(op);

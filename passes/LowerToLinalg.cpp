@@ -1374,16 +1374,13 @@ Value lowerMse(Lowering &L, train::MseLossOp op) {
                     return arith::AddFOp::create(
                         ob, l, a[2], arith::MulFOp::create(ob, l, d, d));
                   });
-    Value sum = L.generic(
-        L.filled({}, 0.0f), ValueRange{partial},
-        {L.b.getMultiDimIdentityMap(1),
-         AffineMap::get(1, 0, {}, L.b.getContext())},
-        {kRed}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-          return arith::AddFOp::create(ob, l, a[1], a[0]);
-        });
-    return L.generic(L.empty({}), ValueRange{sum},
-                     {AffineMap::get(0, 0, {}, L.b.getContext()),
-                      AffineMap::get(0, 0, {}, L.b.getContext())},
+    Value sum =
+        L.generic(L.filled({}, 0.0f), ValueRange{partial},
+                  {L.b.getMultiDimIdentityMap(1), L.map(1, {})}, {kRed},
+                  [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                    return arith::AddFOp::create(ob, l, a[1], a[0]);
+                  });
+    return L.generic(L.empty({}), ValueRange{sum}, {L.map(0, {}), L.map(0, {})},
                      {}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
                        return arith::DivFOp::create(ob, l, a[0], L.f32c(ob, n));
                      });

@@ -380,7 +380,7 @@ def main():
          "--weight-decay", str(args.weight_decay),
          "--lr-decay", str(args.lr_decay),
          "--loss", "mse" if mse else "cross-entropy",
-         "--kernels=" + ("false" if args.no_kernels else "true")])
+         *(["--kernels=false"] if args.no_kernels else [])])
 
     steps = args.steps
     xs = np.random.rand(steps, b, *in_shape).astype(np.float32)
