@@ -246,6 +246,48 @@ LogicalResult writeFile(StringRef dir, StringRef file, StringRef text) {
   return failure(os.has_error());
 }
 
+/// In the emitted definition of `function`, its first `count` parameters,
+/// arrays that nothing writes during the call (train_step's input and
+/// target or labels, which may be the same array), become
+/// restrict-qualified pointers: without that, g++ assumed any store to the
+/// arena could change them, so a loss summed over the target went through
+/// memory, one dependent load and store per element (a strided 1x1
+/// layer's step 15 -> 13 us).
+void restrictReadOnlyParams(std::string &code, StringRef function,
+                            size_t count) {
+  // The definition: a line "<return type> <function>(<params>) {".
+  std::string head = (" " + function + "(").str();
+  size_t at = 0, open = 0, close = 0;
+  for (;; at += head.size()) {
+    at = code.find(head, at);
+    if (at == std::string::npos)
+      return;
+    size_t lineStart = at == 0 ? 0 : code.rfind('\n', at - 1) + 1;
+    open = at + head.size();
+    close = code.find(')', open);
+    if (close != std::string::npos &&
+        StringRef(code).slice(lineStart, at).find(' ') == StringRef::npos &&
+        StringRef(code).substr(close).starts_with(") {\n"))
+      break;
+  }
+  SmallVector<StringRef> params;
+  StringRef(code).slice(open, close).split(params, ", ");
+  std::string rewritten;
+  for (size_t i = 0; i < params.size(); ++i) {
+    StringRef param = params[i];
+    size_t bracket = param.find('['), space = param.rfind(' ', bracket);
+    if (i < count && bracket != StringRef::npos && space != StringRef::npos)
+      rewritten += (param.take_front(space) + " *__restrict " +
+                    param.slice(space + 1, bracket))
+                       .str();
+    else
+      rewritten += param.str();
+    if (i + 1 < params.size())
+      rewritten += ", ";
+  }
+  code.replace(open, close - open, rewritten);
+}
+
 /// A compiled package, not yet written.
 struct BuiltPackage {
   std::string name, header, cpp, data, report, svg;
@@ -342,6 +384,10 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
   llvm::raw_string_ostream codeOs(code);
   if (failed(emitc::translateToCpp(*module, codeOs)))
     return failure();
+  // (Not forward's input: an application may predict in place, output
+  // over input, which a restrict-qualified input would make undefined.)
+  if (training)
+    restrictReadOnlyParams(code, "train_step", 2);
 
   const std::string &n = opts.name;
   size_t numIn = facts.inputShapes.size(), numOut = facts.outputShapes.size();

@@ -325,6 +325,54 @@ inline void foldPair(const VecF &p, const VecF &q, VecF &folded) {
 #undef MCUTRAIN_HIGH
 }
 
+/// One stage of an in-register transpose: rows i and i + S of every
+/// 2S-row group swap their off-diagonal S x S blocks (row i's lanes with
+/// bit S set take row i + S's lanes S to the left, and row i + S's lanes
+/// with bit S clear take row i's S to the right).
+template <int S> constexpr int swapUpper(int l) {
+  return l & S ? kLanes + l - S : l;
+}
+template <int S> constexpr int swapLower(int l) {
+  return l & S ? kLanes + l : l + S;
+}
+template <int S> inline void transposeStage(VecF *v) {
+#define MCUTRAIN_UPPER(i) swapUpper<S>(i)
+#define MCUTRAIN_LOWER(i) swapLower<S>(i)
+  for (int i = 0; i < kLanes; ++i)
+    if ((i & S) == 0) {
+      const VecF a = v[i], b = v[i + S];
+      v[i] = __builtin_shufflevector(a, b, MCUTRAIN_EACH_LANE(MCUTRAIN_UPPER));
+      v[i + S] =
+          __builtin_shufflevector(a, b, MCUTRAIN_EACH_LANE(MCUTRAIN_LOWER));
+    }
+#undef MCUTRAIN_UPPER
+#undef MCUTRAIN_LOWER
+  if constexpr (2 * S < kLanes)
+    transposeStage<2 * S>(v);
+}
+
+/// dst[j][i] = src[i][j] (i < R, j < CN; rows LDS and LDD floats apart):
+/// kLanes x kLanes blocks transposed in registers, log2(kLanes) stages of
+/// two-vector shuffles, the edges one float at a time (a scalar transpose
+/// is a load and a store per float: a fifth of a strided 1x1 layer's step).
+template <int R, int CN, int LDS, int LDD>
+inline void transpose(const float *__restrict src, float *__restrict dst) {
+  constexpr int RV = kScalar ? 0 : R / kLanes * kLanes;
+  constexpr int CV = kScalar ? 0 : CN / kLanes * kLanes;
+  for (int i0 = 0; i0 < RV; i0 += kLanes)
+    for (int j0 = 0; j0 < CV; j0 += kLanes) {
+      VecF v[kLanes];
+      for (int i = 0; i < kLanes; ++i)
+        loadVector(v[i], src + (i0 + i) * LDS + j0);
+      transposeStage<1>(v);
+      for (int j = 0; j < kLanes; ++j)
+        storeVector(dst + (j0 + j) * LDD + i0, v[j]);
+    }
+  for (int i = 0; i < R; ++i)
+    for (int j = i < RV ? CV : 0; j < CN; ++j)
+      dst[j * LDD + i] = src[i * LDS + j];
+}
+
 /// Lane d of `sums` is the sum of v[d]'s lanes (D <= kLanes vectors, each
 /// one dot product's partial sums): about 3 D vector operations for all of
 /// them, where summing each vector alone is a chain of log2(kLanes)
@@ -1076,9 +1124,7 @@ MCUTRAIN_KERNEL void im2colGradWeightT(const float *__restrict dy,
   for (int n = 0; n < N; ++n)
     for (int oh0 = 0; oh0 < OH; oh0 += RB) {
       float dyt[PT][F];
-      for (int f = 0; f < F; ++f)
-        for (int p = 0; p < PT; ++p)
-          dyt[p][f] = dy[(n * F + f) * P + oh0 * OW + p];
+      transpose<F, PT, P, F>(dy + n * F * P + oh0 * OW, &dyt[0][0]);
       for (int c0 = 0; c0 < C; c0 += CB) {
         float col[KT][PT];
         gatherColumns<CB, HP, WP, KH, KW, RB, OW, SH, SW, DH, DW>(

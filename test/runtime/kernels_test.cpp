@@ -162,6 +162,28 @@ template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
   check(what, y, product, M * N);
 }
 
+/// The in-register block transpose: exact copies, including the edges
+/// beyond whole kLanes x kLanes blocks along either axis, with row strides
+/// wider than the rows; floats outside the transposed block stay as they
+/// were.
+template <int R, int CN, int LDS, int LDD> static void transposeCase() {
+  static float src[R * LDS], dst[CN * LDD], want[CN * LDD];
+  fill(src, R * LDS);
+  fill(dst, CN * LDD);
+  for (int i = 0; i < CN * LDD; ++i)
+    want[i] = dst[i];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < CN; ++j)
+      want[j * LDD + i] = src[i * LDS + j];
+  k::detail::transpose<R, CN, LDS, LDD>(src, dst);
+  int wrong = 0;
+  for (int i = 0; i < CN * LDD; ++i)
+    wrong += dst[i] != want[i];
+  std::printf("%s transpose %dx%d (lds %d, ldd %d): %d wrong\n",
+              wrong ? "FAIL" : "ok  ", R, CN, LDS, LDD, wrong);
+  ++(wrong ? failed : passed);
+}
+
 template <int B, int M, int K> static void sumRowsCase() {
   static float x[B * M * K], y[M], sum[M], want[M];
   fill(x, B * M * K);
@@ -436,6 +458,11 @@ int main() {
   gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
   // Reductions to a shape: rows with and without a tail of lanes, batch
   // only (K = 1), and all values to one.
+  transposeCase<32, 64, 256, 32>();
+  transposeCase<16, 16, 16, 16>();
+  transposeCase<17, 35, 40, 20>();
+  transposeCase<5, 3, 3, 5>();
+  transposeCase<40, 8, 9, 48>();
   sumRowsCase<1, 16, 4096>();
   sumRowsCase<3, 5, 37>();
   sumRowsCase<4, 10, 1>();
