@@ -522,10 +522,25 @@ MCUTRAIN_KERNEL void im2colGradWeight(const float *__restrict dy,
                     kw = (k0 + k) % KW;
           offset[k] = (n * C + c) * HP * WP + kh * DH * WP + kw * DW;
         }
-        for (int p = 0; p < PT; ++p) {
-          const float *at = x + (p0 + p) / OW * SH * WP + (p0 + p) % OW * SW;
+        if constexpr (SW == 1 && PB % OW == 0 && !kScalar) {
+          // Whole output rows: each column's values along a row are
+          // contiguous input, copied a row at a time (memcpy: as a loop,
+          // g++ vectorized across k with gathers), then transposed in
+          // registers (a float-at-a-time gather was a sixth of the 32->32
+          // layer's step: 123 -> 107 us; 64->64 97 -> 88 us).
+          float col[KT][PT];
           for (int k = 0; k < KT; ++k)
-            xt[p][k] = at[offset[k]];
+            for (int r = 0; r < PT / OW; ++r)
+              __builtin_memcpy(&col[k][r * OW],
+                               x + offset[k] + (p0 / OW + r) * SH * WP,
+                               OW * sizeof(float));
+          transpose<KT, PT, PT, KT>(&col[0][0], &xt[0][0]);
+        } else {
+          for (int p = 0; p < PT; ++p) {
+            const float *at = x + (p0 + p) / OW * SH * WP + (p0 + p) % OW * SW;
+            for (int k = 0; k < KT; ++k)
+              xt[p][k] = at[offset[k]];
+          }
         }
         gemmBlocked<F, KT, PT, P, 1, KT, K>(dy + n * F * P + p0, &xt[0][0],
                                             dw + k0, 1.0f);

@@ -412,6 +412,10 @@ int main() {
   convCase<1, 32, 16, 16, 64, 3, 3, 2, 1, 1, 1>("32->64 16x16 3x3 s2 (im2col)");
   convCase<2, 9, 7, 9, 70, 3, 2, 1, 2, 2, 1>(
       "batch 2 9->70 7x9 3x2 d2 (im2col)");
+  // The weight gradient's columns copied a row at a time and transposed in
+  // registers: whole blocks, and 63 columns (edges beyond the blocks).
+  convCase<1, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1>("32->32 16x16 3x3 (rows)");
+  convCase<1, 7, 8, 8, 40, 3, 3, 1, 1, 1, 1>("7->40 8x8 3x3 (rows, edges)");
   convCase<2, 40, 8, 9, 6, 1, 1, 1, 1, 0, 1>("pointwise batch 2 40->6 8x9");
   // Strided layers: the input gradient's column tiles (rows and channels
   // per tile, odd widths, strides 2 and 3, dilation) and 1x1 shortcuts.
