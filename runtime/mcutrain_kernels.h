@@ -1194,8 +1194,8 @@ MCUTRAIN_KERNEL void gradInputStrided(const float *__restrict dy,
     for (int n = 0; n < N; ++n)
       for (int oh0 = 0; oh0 < OH; oh0 += RB)
         for (int c0 = 0; c0 < C; c0 += CB) {
-          float col[KT][PT] = {};
-          gemmBlocked<KT, PT, F, 1, K, P, PT>(
+          float col[KT][PT]; // (overwritten: no zero fill of 16 KB)
+          gemmBlocked<KT, PT, F, 1, K, P, PT, true>(
               w + c0 * KH * KW, dy + n * F * P + oh0 * OW, &col[0][0], 1.0f);
           for (int c = 0; c < CB; ++c)
             for (int kh = 0; kh < KH; ++kh)
