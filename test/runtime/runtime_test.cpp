@@ -119,7 +119,7 @@ static void testFinite() {
   for (int i = 0; i < 64; ++i)
     many[i] = i % 3 == 0 ? 3.4028235e38f : i % 3 == 1 ? -1e-45f : -0.0f;
   bool rejected = false, missed = false;
-  const int lengths[] = {1, 15, 16, 17, 32, 37, 64};
+  const int lengths[] = {1, 3, 4, 5, 7, 8, 10, 12, 15, 16, 17, 32, 37, 64};
   for (int n : lengths) {
     rejected |= !mcutrain::all_finite(many, n);
     for (int at = 0; at < n; ++at) {
@@ -155,6 +155,26 @@ static void testFinite() {
     agrees &= mcutrain::outer_product_finite(c[0], 3, c[1], 3) ==
               mcutrain::all_finite(products, 9);
   }
+  // Factors of the lengths a Linear layer has (lanes of 4, 8 and 16 with
+  // overlapping last blocks): the largest magnitude at every position of
+  // one factor, against one just below and one at the overflow line.
+  const int rows[] = {5, 10, 12, 20}, columns[] = {4, 9, 64};
+  const float tops[] = {big * 0.99f, big};
+  for (int m : rows)
+    for (int n : columns)
+      for (int at = 0; at < m; ++at)
+        for (float top : tops) {
+          float a[20], b[64], products[20 * 64];
+          for (int i = 0; i < m; ++i)
+            a[i] = i == at ? top : 0.5f + 0.01f * i;
+          for (int j = 0; j < n; ++j)
+            b[j] = j == n - 1 ? -big : -0.25f * j;
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j)
+              products[i * n + j] = a[i] * b[j];
+          agrees &= mcutrain::outer_product_finite(a, m, b, n) ==
+                    mcutrain::all_finite(products, m * n);
+        }
   check(agrees, "outer_product_finite agrees with the products' all_finite");
   check(!mcutrain::outer_product_finite(cases[1][0], 3, cases[1][1], 3) &&
             mcutrain::outer_product_finite(cases[2][0], 3, cases[2][1], 3),
