@@ -1350,24 +1350,32 @@ Value lowerMatMul(Lowering &L, nn::MatMulOp op) {
 }
 
 /// Mean of (prediction - target)^2. Large predictions are summed in
-/// kMseLanes interleaved partial sums, then divided once: a single running
-/// sum is a chain of one dependent addition per element, through memory
-/// once bufferized (16,384 of them were 8% of a 3x3 convolution layer's
-/// training step), where the partial sums' inner loop vectorizes.
-constexpr int64_t kMseLanes = 16;
+/// interleaved partial sums, then divided once: a single running sum is a
+/// chain of one dependent addition per element, through memory once
+/// bufferized (16,384 of them were 8% of a 3x3 convolution layer's
+/// training step), where the partial sums' inner loop vectorizes. Up to
+/// 128 of them (eight 16-float vectors): one vector of partial sums, held
+/// in a register, was still a chain of multiply-adds, one per 16 values
+/// (a strided 1x1 layer's 8,192 outputs: 6% of its step).
+int64_t mseLanes(int64_t count) {
+  for (int64_t lanes : {128, 64, 32, 16})
+    if (count >= 4 * lanes && count % lanes == 0)
+      return lanes;
+  return 0;
+}
 
 Value lowerMse(Lowering &L, train::MseLossOp op) {
   auto pt = op.getPrediction().getType();
   unsigned rank = pt.getRank();
   int64_t count = pt.getNumElements();
   float n = float(count);
-  if (count >= 4 * kMseLanes && count % kMseLanes == 0) {
-    auto rows = L.tensorOf({count / kMseLanes, kMseLanes});
+  if (int64_t lanes = mseLanes(count)) {
+    auto rows = L.tensorOf({count / lanes, lanes});
     Value p = L.reshape(op.getPrediction(), rows);
     Value t = L.reshape(op.getTarget(), rows);
     AffineMap id2 = L.b.getMultiDimIdentityMap(2);
     Value partial =
-        L.generic(L.filled({kMseLanes}, 0.0f), ValueRange{p, t},
+        L.generic(L.filled({lanes}, 0.0f), ValueRange{p, t},
                   {id2, id2, L.map(2, {L.d(1)})}, {kRed, kPar},
                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
                     Value d = arith::SubFOp::create(ob, l, a[0], a[1]);
