@@ -460,13 +460,15 @@ int main() {
   gradActCase<1, 32, 32, 32, 32, 3, 3, 32, k::kClip>("depthwise 32x32");
   gradActCase<1, 12, 6, 6, 12, 3, 3, 12, k::kRelu>("depthwise 6x6");
   gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
-  // Reductions to a shape: rows with and without a tail of lanes, batch
-  // only (K = 1), and all values to one.
+  // Block transposes: whole blocks with strided source rows, one block,
+  // edges on both axes, smaller than a block, a wider destination stride.
   transposeCase<32, 64, 256, 32>();
   transposeCase<16, 16, 16, 16>();
   transposeCase<17, 35, 40, 20>();
   transposeCase<5, 3, 3, 5>();
   transposeCase<40, 8, 9, 48>();
+  // Reductions to a shape: rows with and without a tail of lanes, batch
+  // only (K = 1), and all values to one.
   sumRowsCase<1, 16, 4096>();
   sumRowsCase<3, 5, 37>();
   sumRowsCase<4, 10, 1>();

@@ -155,9 +155,10 @@ static void testFinite() {
     agrees &= mcutrain::outer_product_finite(c[0], 3, c[1], 3) ==
               mcutrain::all_finite(products, 9);
   }
-  // Factors of the lengths a Linear layer has (lanes of 4, 8 and 16 with
-  // overlapping last blocks): the largest magnitude at every position of
-  // one factor, against one just below and one at the overflow line.
+  // Factors of the lengths a Linear layer has (below one block of 16
+  // lanes, above it with an overlapping last block, whole blocks): the
+  // largest magnitude at every position of one factor, against one just
+  // below and one at the overflow line.
   const int rows[] = {5, 10, 12, 20}, columns[] = {4, 9, 64};
   const float tops[] = {big * 0.99f, big};
   for (int m : rows)
