@@ -52,6 +52,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   pm.addPass(createSparsifyPass(sp));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseOuterProductUpdatesPass());
+  pm.addNestedPass<func::FuncOp>(createFuseInputGradIntoUpdatesPass());
 }
 
 void mcutrain::buildLoweringPipeline(OpPassManager &pm,
@@ -96,8 +97,9 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
 void mcutrain::registerPipelines() {
   PassPipelineRegistration<>(
       "mcutrain-training",
-      "derive-backward, sparsify, reorder-updates and "
-      "fuse-outer-product-updates (defaults)",
+      "derive-backward, sparsify, reorder-updates, "
+      "fuse-outer-product-updates and fuse-input-grad-into-updates "
+      "(defaults)",
       [](OpPassManager &pm) { buildTrainingPipeline(pm, TrainingOptions()); });
   PassPipelineRegistration<>(
       "mcutrain-lowering", "nn/train → planned EmitC (defaults)",

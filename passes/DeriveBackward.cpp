@@ -301,7 +301,7 @@ struct DeriveBackwardPass
       float eps =
           epsilon >= 0 ? epsilon : (optimizer == "adagrad" ? 1e-10 : 1e-8);
       auto upd = train::UpdateOp::create(
-          b, load.getLoc(),
+          b, load.getLoc(), /*input_grad=*/Type(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
           it->second, b.getF32FloatAttr(lr), b.getStringAttr(optimizer),
           b.getF32FloatAttr(momentum), b.getF32FloatAttr(beta1),

@@ -1843,7 +1843,7 @@ struct LowerToLinalgPass
       if (op->getNumResults() != 1 ||
           !isa<nn::NNDialect, train::TrainDialect>(op->getDialect()) ||
           isa<train::DgsuSelectOp, train::SparseConv2dGradInputOp,
-              train::SparseConv2dGradWeightOp>(op))
+              train::SparseConv2dGradWeightOp, train::UpdateOp>(op))
         return WalkResult::advance();
       b.setInsertionPoint(op);
       Lowering L{b, op->getLoc()};

@@ -35,20 +35,6 @@ inline std::string onnxNodeName(mlir::Location loc) {
   return "";
 }
 
-/// lower-to-linalg marks the linalg.generic ops that a runtime kernel
-/// (runtime/mcutrain_kernels.h) computes: the kernel's name with its
-/// template arguments, the generic's operands it takes and trailing f32
-/// arguments. use-kernels replaces the marked ops by the calls.
-inline constexpr llvm::StringLiteral kKernelAttr = "mcutrain.kernel";
-inline constexpr llvm::StringLiteral kKernelOperandsAttr =
-    "mcutrain.kernel_operands";
-inline constexpr llvm::StringLiteral kKernelScalarsAttr =
-    "mcutrain.kernel_scalars";
-/// The kernel's variant that overwrites its output (out = ...), for kernels
-/// that have one: use-kernels calls it instead of zero-filling the output.
-inline constexpr llvm::StringLiteral kKernelOverwriteAttr =
-    "mcutrain.kernel_overwrite";
-
 /// A depthwise kernel whose input is a spread (padded or zero-inserted)
 /// copy of another tensor also names the variant that spreads a plane at a
 /// time into scratch (kKernelPlanesAttr), and which of the generic's

@@ -110,6 +110,20 @@ def FuseOuterProductUpdatesPass
   }];
 }
 
+def FuseInputGradIntoUpdatesPass
+    : Pass<"mcutrain-fuse-input-grad-into-updates", "mlir::func::FuncOp"> {
+  let summary = "Computes batch-1 Linear input gradients in their weight's SGD update";
+  let description = [{
+    A plain SGD train.update with `outer` (fuse-outer-product-updates) whose
+    gradient also feeds nn.gemm grad P (P the parameter's loaded value, no
+    C, alpha 1; the layer's input gradient) yields that product itself
+    (`input_grad`) and moves up to the Gemm's place, which is legal when
+    nothing between them reads the parameter: the update's pass over the
+    weight reads each old value once for both (bufferization marks it for
+    the mcutrain::kernels::sgd_outer_update_input_grad kernel).
+  }];
+}
+
 def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
   let summary = "Lowers nn/train tensor ops to linalg and tensor ops; parameters to memref.global";
   let dependentDialects = ["::mlir::linalg::LinalgDialect",

@@ -66,10 +66,12 @@ SmallVector<int64_t> UpdateOp::getGradShape() {
   return {g.back(), getOuter().getType().getShape().back()};
 }
 
-/// With `outer`, the gradient's products (the Gemm's that it replaced) too.
+/// With `outer`, the gradient's products (the Gemm's that it replaced) too,
+/// and with `input_grad` the input gradient's.
 int64_t UpdateOp::getMacs() {
   int64_t n = ShapedType::getNumElements(getGradShape());
-  return n * (1 + getNumStateBuffers() + (getOuter() ? 1 : 0));
+  return n * (1 + getNumStateBuffers() + (getOuter() ? 1 : 0) +
+              (getInputGrad() ? 1 : 0));
 }
 
 unsigned UpdateOp::getNumStateBuffers() {
@@ -99,6 +101,12 @@ LogicalResult UpdateOp::verify() {
       return emitOpError() << "outer and channels are exclusive";
     if (!isRow(getGrad().getType()) || !isRow(getOuter().getType()))
       return emitOpError() << "outer-product factors must be 1 x M and 1 x N";
+  }
+  if (getInputGrad()) {
+    if (!getOuter())
+      return emitOpError() << "input_grad needs outer";
+    if (getInputGrad().getType() != getOuter().getType())
+      return emitOpError() << "input_grad must be shaped like outer";
   }
   return success();
 }
@@ -163,6 +171,18 @@ static Value loadScalarGlobal(RewriterBase &rewriter, Operation *from,
   return memref::LoadOp::create(rewriter, loc, m, ValueRange{});
 }
 
+/// A zero-filled buffer for a result (sparse gradients, an update's input
+/// gradient).
+static Value zeroedBuffer(RewriterBase &rewriter, Location loc,
+                          RankedTensorType type) {
+  Value buf = memref::AllocOp::create(
+      rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()));
+  Value zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
+  linalg::FillOp::create(rewriter, loc, zero, buf);
+  return buf;
+}
+
 /// Becomes one elementwise linalg.generic on memrefs that reads the gradient
 /// and rewrites the parameter and its state buffers in place: no copy of the
 /// parameter, no buffer beyond the gradient operand.
@@ -181,6 +201,15 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     outer = *buf;
   }
   Location loc = getLoc();
+  // The input gradient's buffer, zero-filled in each branch of the guard
+  // right before the generic that sums into it (use-kernels then calls the
+  // kernel variant that overwrites it instead).
+  Value inputGrad;
+  if (getInputGrad())
+    inputGrad = memref::AllocOp::create(
+        rewriter, loc,
+        MemRefType::get(getInputGrad().getType().getShape(),
+                        rewriter.getF32Type()));
   auto lookup = [&](StringRef name) -> Value {
     auto g = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
         *this, rewriter.getStringAttr(name));
@@ -350,11 +379,95 @@ UpdateOp::bufferize(RewriterBase &rewriter,
           memref::GetGlobalOp::create(rewriter, loc, flag.getType(),
                                       flag.getSymName()),
           ValueRange{index(0)});
+    // The input gradient does not depend on the update: a dropped update
+    // still yields it (grad P, the old parameter's).
+    if (inputGrad) {
+      MLIRContext *ctx = getContext();
+      AffineExpr zero = getAffineConstantExpr(0, ctx);
+      AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
+      Value g = *grad;
+      Value zeroF = arith::ConstantOp::create(rewriter, loc,
+                                              rewriter.getF32FloatAttr(0.0f));
+      linalg::FillOp::create(rewriter, loc, zeroF, inputGrad);
+      linalg::GenericOp::create(
+          rewriter, loc, TypeRange(), ValueRange{g, param},
+          ValueRange{inputGrad},
+          ArrayRef<AffineMap>{AffineMap::get(2, 0, {zero, i}, ctx),
+                              AffineMap::get(2, 0, {i, j}, ctx),
+                              AffineMap::get(2, 0, {zero, j}, ctx)},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::reduction,
+                                        utils::IteratorType::parallel},
+          [&](OpBuilder &b, Location l, ValueRange a) {
+            linalg::YieldOp::create(
+                b, l,
+                ValueRange{arith::AddFOp::create(
+                    b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]))});
+          });
+    }
     guardBody = &guard.getThenRegion().front();
   }
   rewriter.setInsertionPoint(guardBody->getTerminator());
 
   unsigned rank = getGradShape().size();
+  if (inputGrad) {
+    // One pass over the parameter for the update and the input gradient:
+    // i (the gradient's rows) is the input gradient's reduction,
+    // dx[0][j] += grad[0][i] * p[i][j] from the old p.
+    MLIRContext *ctx = getContext();
+    AffineExpr zero = getAffineConstantExpr(0, ctx);
+    AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
+    AffineMap id = rewriter.getMultiDimIdentityMap(2);
+    SmallVector<Value> ins{*grad, outer};
+    SmallVector<AffineMap> maps{AffineMap::get(2, 0, {zero, i}, ctx),
+                                AffineMap::get(2, 0, {zero, j}, ctx)};
+    // SGD without weight decay is a runtime kernel's (it reads the
+    // learning rate from its global, an operand here).
+    Value lrGlobal = lookup(kLearningRateGlobal);
+    bool kernel = opt == "sgd" && wd == 0.0f && lrGlobal &&
+                  cast<MemRefType>(lrGlobal.getType()).getRank() == 0;
+    if (kernel) {
+      ins.push_back(lrGlobal);
+      maps.push_back(AffineMap::get(2, 0, {}, ctx));
+    }
+    SmallVector<Value> results{inputGrad};
+    results.append(outs);
+    maps.push_back(AffineMap::get(2, 0, {zero, j}, ctx));
+    maps.append(outs.size(), id);
+    Value zeroF = arith::ConstantOp::create(rewriter, loc,
+                                            rewriter.getF32FloatAttr(0.0f));
+    linalg::FillOp::create(rewriter, loc, zeroF, inputGrad);
+    auto fused = linalg::GenericOp::create(
+        rewriter, loc, TypeRange(), ins, results, maps,
+        ArrayRef<utils::IteratorType>{utils::IteratorType::reduction,
+                                      utils::IteratorType::parallel},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value dy = a[0], x = a[1];
+          ValueRange rest = a.drop_front(ins.size());
+          Value p = rest[1];
+          Value dx = arith::AddFOp::create(b, l, rest[0],
+                                           arith::MulFOp::create(b, l, dy, p));
+          SmallVector<Value> yield{dx};
+          yield.append(step(b, l, arith::MulFOp::create(b, l, dy, x), p,
+                            rest.drop_front(2)));
+          linalg::YieldOp::create(b, l, yield);
+        });
+    if (kernel) {
+      int64_t m = getGrad().getType().getDimSize(1);
+      int64_t n = getOuter().getType().getDimSize(1);
+      auto callee = [&](bool overwrite) {
+        return rewriter.getStringAttr(
+            "mcutrain::kernels::sgd_outer_update_input_grad<" + llvm::Twine(m) +
+            "," + llvm::Twine(n) + "," + (overwrite ? "true" : "false") + ">");
+      };
+      fused->setAttr(kKernelAttr, callee(false));
+      fused->setAttr(kKernelOverwriteAttr, callee(true));
+      // (dy, x, lr, dx, w): the generic's operands in order.
+      fused->setAttr(kKernelOperandsAttr,
+                     rewriter.getDenseI64ArrayAttr({0, 1, 2, 3, 4}));
+    }
+    bufferization::replaceOpWithBufferizedValues(rewriter, *this, inputGrad);
+    return success();
+  }
   if (!getChannels()) {
     // One elementwise pass over the parameter: g read from the gradient,
     // or with `outer` formed where it is used, g[i][j] = grad[0][i] *
@@ -846,17 +959,6 @@ buildSparseConvLoops(RewriterBase &rewriter, Op op, Value dy, Value indices,
                           arith::AddIOp::create(rewriter, loc, old, done), macs,
                           ValueRange{zero});
   return success();
-}
-
-/// A zero-filled buffer for a sparse gradient's result.
-static Value zeroedBuffer(RewriterBase &rewriter, Location loc,
-                          RankedTensorType type) {
-  Value buf = memref::AllocOp::create(
-      rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()));
-  Value zero =
-      arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
-  linalg::FillOp::create(rewriter, loc, zero, buf);
-  return buf;
 }
 
 LogicalResult SparseConv2dGradWeightOp::bufferize(

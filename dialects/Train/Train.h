@@ -33,6 +33,23 @@ inline constexpr llvm::StringLiteral kDynamicMacsGlobal =
     "mcutrain_dynamic_macs";
 } // namespace mcutrain::train
 
+namespace mcutrain {
+/// lower-to-linalg (and train.update's bufferization) mark the
+/// linalg.generic ops that a runtime kernel (runtime/mcutrain_kernels.h)
+/// computes: the kernel's name with its template arguments, the generic's
+/// operands it takes and trailing f32 arguments. use-kernels replaces the
+/// marked ops by the calls.
+inline constexpr llvm::StringLiteral kKernelAttr = "mcutrain.kernel";
+inline constexpr llvm::StringLiteral kKernelOperandsAttr =
+    "mcutrain.kernel_operands";
+inline constexpr llvm::StringLiteral kKernelScalarsAttr =
+    "mcutrain.kernel_scalars";
+/// The kernel's variant that overwrites its output (out = ...), for kernels
+/// that have one: use-kernels calls it instead of zero-filling the output.
+inline constexpr llvm::StringLiteral kKernelOverwriteAttr =
+    "mcutrain.kernel_overwrite";
+} // namespace mcutrain
+
 #define GET_OP_CLASSES
 #include "dialects/Train/TrainOps.h.inc"
 

@@ -97,6 +97,10 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     weight), the gradient is the outer product of `grad` (1 x M) and `outer`
     (1 x N), g[i][j] = grad[0][i] * outer[0][j], computed where it is used:
     it is never stored, and its finiteness follows from the factors'.
+    With `outer`, the op may also yield `input_grad` = grad P (1 x N) from
+    the parameter's old value (fuse-input-grad-into-updates: the layer's
+    input gradient, computed in the same pass over the weight), also when a
+    non-finite gradient drops the update.
   }];
   let arguments = (ins FlatSymbolRefAttr:$param, RankedTensorOf<[F32]>:$grad,
                    F32Attr:$lr,
@@ -112,10 +116,11 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
                    Optional<1DTensorOf<[I32]>>:$channels,
                    DefaultValuedAttr<I64Attr, "1">:$channel_axis,
                    Optional<RankedTensorOf<[F32]>>:$outer);
+  let results = (outs Optional<RankedTensorOf<[F32]>>:$input_grad);
   let assemblyFormat = [{
     $param `,` $grad (`channels` `(` $channels^ `:` type($channels) `)`)?
     (`outer` `(` $outer^ `:` type($outer) `)`)?
-    attr-dict `:` type($grad)
+    attr-dict `:` type($grad) (`->` type($input_grad)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

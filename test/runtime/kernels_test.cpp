@@ -162,6 +162,49 @@ template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
   check(what, y, product, M * N);
 }
 
+/// A batch-1 Linear layer's SGD step with its input gradient: dx sums
+/// dy[i] * w[i][j] over the old weights, and every weight moves by
+/// lr * (dy[i] * x[j]), including the columns after the last whole vector.
+template <int M, int N> static void sgdOuterCase() {
+  static float dy[M], x[N], w[M * N], dx[N], oldW[M * N], wantW[M * N],
+      product[N], want[N];
+  fill(dy, M);
+  fill(x, N);
+  fill(w, M * N);
+  fill(dx, N);
+  const float lr = 0.375f;
+  for (int j = 0; j < N; ++j) {
+    float sum = 0.0f;
+    for (int i = 0; i < M; ++i) {
+      sum += dy[i] * w[i * N + j];
+      wantW[i * N + j] = w[i * N + j] - lr * (dy[i] * x[j]);
+    }
+    product[j] = sum;
+    want[j] = dx[j] + sum;
+  }
+  for (int t = 0; t < M * N; ++t)
+    oldW[t] = w[t];
+  k::sgd_outer_update_input_grad<M, N>(dy, x, &lr, dx, w);
+  char what[96];
+  std::snprintf(what, sizeof what, "sgd outer update %dx%d: input gradient", M,
+                N);
+  check(what, dx, want, N);
+  std::snprintf(what, sizeof what, "sgd outer update %dx%d: weights", M, N);
+  check(what, w, wantW, M * N);
+  // Overwrite: dx's old values (NaN here) must not matter.
+  for (int t = 0; t < M * N; ++t)
+    w[t] = oldW[t];
+  for (int j = 0; j < N; ++j)
+    dx[j] = __builtin_nanf("");
+  k::sgd_outer_update_input_grad<M, N, true>(dy, x, &lr, dx, w);
+  std::snprintf(what, sizeof what,
+                "sgd outer update %dx%d overwrite: input gradient", M, N);
+  check(what, dx, product, N);
+  std::snprintf(what, sizeof what, "sgd outer update %dx%d overwrite: weights",
+                M, N);
+  check(what, w, wantW, M * N);
+}
+
 /// The in-register block transpose: exact copies, including the edges
 /// beyond whole kLanes x kLanes blocks along either axis, with row strides
 /// wider than the rows; floats outside the transposed block stay as they
@@ -489,6 +532,14 @@ int main() {
   gemmCase<24, 1, 32, false, true>();
   gemmCase<2, 17, 33, false, true>();
   gemmCase<1, 40, 16, false, true>();
+  // A batch-1 Linear layer's fused SGD update and input gradient: fewer
+  // columns than a vector, whole vectors in one block and in two (8 + 4 with
+  // 32 registers) with a scalar tail.
+  sgdOuterCase<5, 7>();
+  sgdOuterCase<10, 64>();
+  sgdOuterCase<12, 64>();
+  sgdOuterCase<3, 200>();
+  sgdOuterCase<1, 16>();
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
