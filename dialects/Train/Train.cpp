@@ -171,21 +171,10 @@ static Value loadScalarGlobal(RewriterBase &rewriter, Operation *from,
   return memref::LoadOp::create(rewriter, loc, m, ValueRange{});
 }
 
-/// A zero-filled buffer for a result (sparse gradients, an update's input
-/// gradient).
-static Value zeroedBuffer(RewriterBase &rewriter, Location loc,
-                          RankedTensorType type) {
-  Value buf = memref::AllocOp::create(
-      rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()));
-  Value zero =
-      arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
-  linalg::FillOp::create(rewriter, loc, zero, buf);
-  return buf;
-}
-
 /// Becomes one elementwise linalg.generic on memrefs that reads the gradient
 /// and rewrites the parameter and its state buffers in place: no copy of the
-/// parameter, no buffer beyond the gradient operand.
+/// parameter, no buffer beyond the gradient operand. With `input_grad`, the
+/// generic also sums it (a new buffer) over the gradient's rows.
 LogicalResult
 UpdateOp::bufferize(RewriterBase &rewriter,
                     const bufferization::BufferizationOptions &options,
@@ -210,6 +199,20 @@ UpdateOp::bufferize(RewriterBase &rewriter,
         rewriter, loc,
         MemRefType::get(getInputGrad().getType().getShape(),
                         rewriter.getF32Type()));
+  auto zeroInputGrad = [&]() {
+    Value zero = arith::ConstantOp::create(rewriter, loc,
+                                           rewriter.getF32FloatAttr(0.0f));
+    linalg::FillOp::create(rewriter, loc, zero, inputGrad);
+  };
+  // Its maps over (i, j), i the gradient's index: grad[0][i], the parameter
+  // p[i][j], the input gradient (and `outer`) [0][j].
+  MLIRContext *ctx = getContext();
+  AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx);
+  AffineExpr c0 = getAffineConstantExpr(0, ctx);
+  AffineMap gradRow = AffineMap::get(2, 0, {c0, d0}, ctx);
+  AffineMap inputRow = AffineMap::get(2, 0, {c0, d1}, ctx);
+  SmallVector<utils::IteratorType> sumOverRows{utils::IteratorType::reduction,
+                                               utils::IteratorType::parallel};
   auto lookup = [&](StringRef name) -> Value {
     auto g = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
         *this, rewriter.getStringAttr(name));
@@ -382,22 +385,13 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     // The input gradient does not depend on the update: a dropped update
     // still yields it (grad P, the old parameter's).
     if (inputGrad) {
-      MLIRContext *ctx = getContext();
-      AffineExpr zero = getAffineConstantExpr(0, ctx);
-      AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
-      Value g = *grad;
-      Value zeroF = arith::ConstantOp::create(rewriter, loc,
-                                              rewriter.getF32FloatAttr(0.0f));
-      linalg::FillOp::create(rewriter, loc, zeroF, inputGrad);
+      zeroInputGrad();
       linalg::GenericOp::create(
-          rewriter, loc, TypeRange(), ValueRange{g, param},
+          rewriter, loc, TypeRange(), ValueRange{*grad, param},
           ValueRange{inputGrad},
-          ArrayRef<AffineMap>{AffineMap::get(2, 0, {zero, i}, ctx),
-                              AffineMap::get(2, 0, {i, j}, ctx),
-                              AffineMap::get(2, 0, {zero, j}, ctx)},
-          ArrayRef<utils::IteratorType>{utils::IteratorType::reduction,
-                                        utils::IteratorType::parallel},
-          [&](OpBuilder &b, Location l, ValueRange a) {
+          ArrayRef<AffineMap>{gradRow, rewriter.getMultiDimIdentityMap(2),
+                              inputRow},
+          sumOverRows, [&](OpBuilder &b, Location l, ValueRange a) {
             linalg::YieldOp::create(
                 b, l,
                 ValueRange{arith::AddFOp::create(
@@ -410,16 +404,10 @@ UpdateOp::bufferize(RewriterBase &rewriter,
 
   unsigned rank = getGradShape().size();
   if (inputGrad) {
-    // One pass over the parameter for the update and the input gradient:
-    // i (the gradient's rows) is the input gradient's reduction,
+    // One pass over the parameter for the update and the input gradient,
     // dx[0][j] += grad[0][i] * p[i][j] from the old p.
-    MLIRContext *ctx = getContext();
-    AffineExpr zero = getAffineConstantExpr(0, ctx);
-    AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
-    AffineMap id = rewriter.getMultiDimIdentityMap(2);
     SmallVector<Value> ins{*grad, outer};
-    SmallVector<AffineMap> maps{AffineMap::get(2, 0, {zero, i}, ctx),
-                                AffineMap::get(2, 0, {zero, j}, ctx)};
+    SmallVector<AffineMap> maps{gradRow, inputRow};
     // SGD without weight decay is a runtime kernel's (it reads the
     // learning rate from its global, an operand here).
     Value lrGlobal = lookup(kLearningRateGlobal);
@@ -431,15 +419,11 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     }
     SmallVector<Value> results{inputGrad};
     results.append(outs);
-    maps.push_back(AffineMap::get(2, 0, {zero, j}, ctx));
-    maps.append(outs.size(), id);
-    Value zeroF = arith::ConstantOp::create(rewriter, loc,
-                                            rewriter.getF32FloatAttr(0.0f));
-    linalg::FillOp::create(rewriter, loc, zeroF, inputGrad);
+    maps.push_back(inputRow);
+    maps.append(outs.size(), rewriter.getMultiDimIdentityMap(2));
+    zeroInputGrad();
     auto fused = linalg::GenericOp::create(
-        rewriter, loc, TypeRange(), ins, results, maps,
-        ArrayRef<utils::IteratorType>{utils::IteratorType::reduction,
-                                      utils::IteratorType::parallel},
+        rewriter, loc, TypeRange(), ins, results, maps, sumOverRows,
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value dy = a[0], x = a[1];
           ValueRange rest = a.drop_front(ins.size());
@@ -476,11 +460,8 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     SmallVector<Value> ins{*grad};
     SmallVector<AffineMap> maps{id};
     if (outer) {
-      MLIRContext *ctx = getContext();
-      AffineExpr zero = getAffineConstantExpr(0, ctx);
       ins.push_back(outer);
-      maps = {AffineMap::get(2, 0, {zero, getAffineDimExpr(0, ctx)}, ctx),
-              AffineMap::get(2, 0, {zero, getAffineDimExpr(1, ctx)}, ctx)};
+      maps = {gradRow, inputRow};
     }
     maps.append(outs.size(), id);
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
@@ -959,6 +940,17 @@ buildSparseConvLoops(RewriterBase &rewriter, Op op, Value dy, Value indices,
                           arith::AddIOp::create(rewriter, loc, old, done), macs,
                           ValueRange{zero});
   return success();
+}
+
+/// A zero-filled buffer for a sparse gradient's result.
+static Value zeroedBuffer(RewriterBase &rewriter, Location loc,
+                          RankedTensorType type) {
+  Value buf = memref::AllocOp::create(
+      rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()));
+  Value zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
+  linalg::FillOp::create(rewriter, loc, zero, buf);
+  return buf;
 }
 
 LogicalResult SparseConv2dGradWeightOp::bufferize(
