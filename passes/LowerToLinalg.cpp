@@ -509,7 +509,7 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   auto ws = op.getWeight().getType().getShape();
   auto xs = op.getInputGrad().getType().getShape();
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
-  bool oneOutputPerGroup = ws[0] == op.getGroup() && op.getGroup() > 1;
+  bool oneOutputPerGroup = ws[0] == (int64_t)op.getGroup() && op.getGroup() > 1;
   if ((s[0] != 1 || s[1] != 1) && !oneOutputPerGroup)
     return lowerStridedConvGradInput(L, op);
   int64_t span0 = (ws[2] - 1) * dl[0], span1 = (ws[3] - 1) * dl[1];

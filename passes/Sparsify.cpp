@@ -472,7 +472,7 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     bool depthwise = false;
     if (auto conv = dyn_cast_or_null<nn::Conv2dGradWeightOp>(producer)) {
       auto ws = conv.getWeightGrad().getType().getShape();
-      depthwise = conv.getGroup() == ws[0] && ws[1] == 1 &&
+      depthwise = (int64_t)conv.getGroup() == ws[0] && ws[1] == 1 &&
                   conv.getInput().getType().getDimSize(1) == ws[0];
       if (conv.getGroup() != 1 && !depthwise)
         return success(); // grouped: no channel selection
