@@ -27,6 +27,7 @@ namespace {
 nn::GemmOp inputGradientGemm(train::UpdateOp update) {
   Block *block = update->getBlock();
   Value grad = update.getGrad();
+  StringAttr param = update.getParamAttr().getAttr();
   for (Operation *user : grad.getUsers()) {
     auto gemm = dyn_cast<nn::GemmOp>(user);
     if (!gemm || gemm.getA() != grad || gemm->getBlock() != block ||
@@ -35,8 +36,7 @@ nn::GemmOp inputGradientGemm(train::UpdateOp update) {
         !gemm->isBeforeInBlock(update))
       continue;
     auto load = gemm.getB().getDefiningOp<ml_program::GlobalLoadOp>();
-    if (!load ||
-        load.getGlobal().getLeafReference() != update.getParamAttr().getAttr())
+    if (!load || load.getGlobal().getLeafReference() != param)
       continue;
     // The update moves up to the Gemm: nothing between them may read the
     // parameter (it would see the new value), and the outer factor must
@@ -48,14 +48,18 @@ nn::GemmOp inputGradientGemm(train::UpdateOp update) {
       continue;
     if (!outerDef && cast<BlockArgument>(outer).getOwner() != block)
       continue;
+    // (Reads through a load made before the Gemm, and anything naming the
+    // parameter: another load, another update of it.)
     bool readBetween = false;
     for (Operation *op = gemm->getNextNode(); op && op != update.getOperation();
          op = op->getNextNode())
       op->walk([&](Operation *inner) {
         for (Value v : inner->getOperands())
           if (auto l = v.getDefiningOp<ml_program::GlobalLoadOp>())
-            readBetween |= l.getGlobal().getLeafReference() ==
-                           update.getParamAttr().getAttr();
+            readBetween |= l.getGlobal().getLeafReference() == param;
+        if (auto uses = SymbolTable::getSymbolUses(inner))
+          for (const SymbolTable::SymbolUse &use : *uses)
+            readBetween |= use.getSymbolRef().getLeafReference() == param;
       });
     if (!readBetween)
       return gemm;

@@ -64,6 +64,25 @@ module {
 
 // -----
 
+// Another update of the same weight between the Gemm and this update
+// (moving this one above it would reorder the two): left alone.
+// CHECK-LABEL: func.func @updated_between
+// CHECK: nn.gemm
+// CHECK: train.update @w, %{{.*}} {lr = 1.000000e-01 : f32} : tensor<3x4xf32>{{$}}
+// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) {lr = 1.000000e-01 : f32} : tensor<1x3xf32>{{$}}
+module {
+  ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
+  func.func @updated_between(%x: tensor<1x4xf32>, %dy: tensor<1x3xf32>, %g: tensor<3x4xf32>) -> tensor<1x4xf32> {
+    %w = ml_program.global_load @w : tensor<3x4xf32>
+    %dx = nn.gemm %dy, %w : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
+    train.update @w, %g {lr = 0.1 : f32} : tensor<3x4xf32>
+    train.update @w, %dy outer(%x : tensor<1x4xf32>) {lr = 0.1 : f32} : tensor<1x3xf32>
+    return %dx : tensor<1x4xf32>
+  }
+}
+
+// -----
+
 // Left alone: optimizers with state or weight decay (not the kernel's),
 // a read of the weight between the Gemm and the update (moving the update
 // up would change it), alpha != 1, a C term, W transposed, and another
