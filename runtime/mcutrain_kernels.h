@@ -1672,7 +1672,9 @@ inline void sgdOuterColumns(const float *__restrict dy,
 
 /// See sgd_outer_update_input_grad: whole vectors of columns, NB at a
 /// time, then the last N % kLanes columns one at a time (a vector ending at
-/// the row's end would update the columns it overlaps twice).
+/// the row's end would update the columns it overlaps twice). Blocks by a
+/// plain loop, not forBlocks: g++ kept that lambda out of line here and
+/// passed the sums and inputs through the stack (no gain over two passes).
 template <int M, int N, bool Overwrite>
 MCUTRAIN_KERNEL void
 sgdOuterUpdateInputGrad(const float *__restrict dy, const float *__restrict x,
