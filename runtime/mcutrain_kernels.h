@@ -1770,14 +1770,19 @@ inline float floatOf(std::uint32_t b) {
 /// around it vectorize: libm's tanhf took a third of LeNet-5's step.
 /// tanh|x| = e / (e + 2) with e = expm1(2|x|) = 2^k (expm1(r) + 1) - 1,
 /// 2|x| = k ln2 + r, |r| <= ln2 / 2. NaN propagates, -0 stays -0.
+/// The clamp and the NaN pass-through select on the bits as integers: g++
+/// (with its default -ftrapping-math) will not if-convert a float compare,
+/// nor a select that lets it skip the float arithmetic on one side, so
+/// either left a branch in the loop and the loop scalar.
 inline float tanh(float x) {
   using detail::bitsOf;
   using detail::floatOf;
-  const float ax = floatOf(bitsOf(x) & 0x7fffffffu);
-  // tanh(9.1) rounds to 1; NaN fails the comparison and propagates.
-  const float a2 = 2.0f * (ax > 9.1f ? 9.1f : ax);
+  const std::uint32_t absBits = bitsOf(x) & 0x7fffffffu;
+  // tanh(9.1) rounds to 1. Non-negative floats order as their bits.
+  const std::uint32_t capBits = 0x4111999au; // 9.1f
+  const float a2 = 2.0f * floatOf(absBits < capBits ? absBits : capBits);
   // k = round(a2 / ln2) by the 1.5 * 2^23 trick: no float-to-int
-  // conversion, which would be undefined for NaN.
+  // conversion.
   const float shifter = 12582912.0f;
   const float t = a2 * 1.44269504f + shifter;
   const float k = t - shifter;
@@ -1795,7 +1800,11 @@ inline float tanh(float x) {
   const float p = floatOf((bitsOf(t) - bitsOf(shifter) + 127u) << 23);
   const float e = p * em1r + (p - 1.0f);
   const float th = e / (e + 2.0f);
-  return floatOf(bitsOf(th) | (bitsOf(x) & 0x80000000u));
+  const std::uint32_t signedBits = bitsOf(th) | (bitsOf(x) & 0x80000000u);
+  // All ones for a NaN x, which is returned as it came.
+  const std::uint32_t isNaN =
+      0u - static_cast<std::uint32_t>(absBits > 0x7f800000u);
+  return floatOf((signedBits & ~isNaN) | (bitsOf(x) & isNaN));
 }
 
 } // namespace kernels

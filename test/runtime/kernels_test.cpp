@@ -5,9 +5,12 @@
 // non-zero output is part of every check.
 #include "mcutrain_kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace k = mcutrain::kernels;
 
@@ -432,6 +435,65 @@ static void depthwisePlanesCase(const char *name) {
   check(what, got, want, C * KH * KW);
 }
 
+/// tanh against double-precision std::tanh rounded to float, within 3 ulp:
+/// every 4099th bit pattern of either sign (denormals to infinity, the
+/// clamp at 9.1 on both sides), then signed zeros, infinities and NaN; and
+/// a loop of it over an array (the form the generated code calls it in,
+/// which g++ vectorizes) against the same calls one at a time.
+static void tanhCase() {
+  auto bits = [](float v) {
+    std::uint32_t b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  };
+  auto ulps = [&](float a, float b) {
+    // Distance in representable floats (same sign: tanh keeps it).
+    std::uint32_t x = bits(a) & 0x7fffffffu, y = bits(b) & 0x7fffffffu;
+    return x > y ? x - y : y - x;
+  };
+  std::uint32_t worst = 0;
+  bool ok = true;
+  for (std::uint32_t b = 0; b <= 0x7f800000u; b += 4099u)
+    for (std::uint32_t sign : {0u, 0x80000000u}) {
+      float x;
+      std::uint32_t xb = b | sign;
+      std::memcpy(&x, &xb, sizeof x);
+      float got = k::tanh(x), want = float(std::tanh(double(x)));
+      ok &= std::signbit(got) == std::signbit(x);
+      worst = std::max(worst, ulps(got, want));
+    }
+  const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, 9.1f, -9.1f,
+                            1e-40f, -1e-40f};
+  for (float x : specials) {
+    float got = k::tanh(x), want = float(std::tanh(double(x)));
+    ok &= got == want && std::signbit(got) == std::signbit(want);
+  }
+  ok &= std::isnan(k::tanh(NAN)) && std::isnan(k::tanh(-NAN));
+  ok &= worst <= 3;
+  std::printf("%s tanh (max error %u ulp)\n", ok ? "ok  " : "FAIL",
+              static_cast<unsigned>(worst));
+  ++(ok ? passed : failed);
+
+  static float x[1000], y[1000], want[1000];
+  for (int i = 0; i < 1000; ++i)
+    x[i] = 24.0f * next();
+  x[7] = NAN;
+  x[8] = -0.0f;
+  x[9] = -INFINITY;
+  for (int i = 0; i < 1000; ++i)
+    y[i] = k::tanh(x[i]);
+  for (int i = 0; i < 1000; ++i) {
+    volatile float v = x[i];
+    want[i] = k::tanh(v);
+  }
+  bool same = true;
+  for (int i = 0; i < 1000; ++i)
+    same &= bits(y[i]) == bits(want[i]) ||
+            (std::isnan(y[i]) && std::isnan(want[i]));
+  std::printf("%s tanh over an array\n", same ? "ok  " : "FAIL");
+  ++(same ? passed : failed);
+}
+
 int main() {
   convCase<1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1>("16->16 32x32 3x3");
   convCase<1, 16, 32, 32, 32, 3, 3, 2, 1, 1, 1>("16->32 32x32 3x3 s2");
@@ -540,6 +602,7 @@ int main() {
   sgdOuterCase<12, 64>();
   sgdOuterCase<3, 200>();
   sgdOuterCase<1, 16>();
+  tanhCase();
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
