@@ -462,8 +462,8 @@ static void tanhCase() {
       ok &= std::signbit(got) == std::signbit(x);
       worst = std::max(worst, ulps(got, want));
     }
-  const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, 9.1f, -9.1f,
-                            1e-40f, -1e-40f};
+  const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY,
+                            9.1f, -9.1f, 1e-40f,   -1e-40f};
   for (float x : specials) {
     float got = k::tanh(x), want = float(std::tanh(double(x)));
     ok &= got == want && std::signbit(got) == std::signbit(want);
