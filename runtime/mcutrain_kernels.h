@@ -109,6 +109,16 @@ constexpr int kVectorRegisters = 16;
 #else
 constexpr int kVectorRegisters = 32;
 #endif
+/// Whether correlateFlat's register tiles (kVectorRegisters VecF, one
+/// register each) fit the target: on AVX and AVX-512 they ran an input
+/// gradient 1.5-2.8x faster than correlate's accumulator rows in memory; an
+/// SSE2-only build (two registers a VecF) spilled them, 3-4 GFLOP/s against
+/// correlate's 10-19. NEON is not measured here and keeps correlate.
+#if defined(__AVX__)
+constexpr bool kFlatCorrelation = true;
+#else
+constexpr bool kFlatCorrelation = false;
+#endif
 /// Accumulators of a register tile: the rest of the registers hold the
 /// operands of one step.
 constexpr int kTileAccumulators =
@@ -166,8 +176,9 @@ template <bool Overwrite> inline void putVector(float *out, const VecF &v) {
 /// by the tile's address kept the whole tile in memory: g++ then stored and
 /// reloaded every accumulator on each step of the reduction (gemmNT ran at
 /// a fifth of the core's peak on AVX2).
-inline void storeLanes(float *lanes, const VecF v) {
-  __builtin_memcpy(lanes, &v, sizeof v);
+inline void storeLanes(float *lanes, const VecF &v) {
+  const VecF copy = v;
+  __builtin_memcpy(lanes, &copy, sizeof copy);
 }
 
 /// part[0] + ... + part[L-1] as a tree (halves added pairwise): a serial
@@ -1282,11 +1293,13 @@ inline void conv2d_grad_input(const float *__restrict dyp,
     // the product's rows are too few to repay gathering the columns).
     detail::im2colCorrelate<N, F, HP, WP, C, KH, KW, H, W, 1, 1, DH, DW,
                             Weight>(dyp, w, dx);
-  } else if constexpr (!detail::kScalar && G == 1 && W < 16 &&
+  } else if constexpr (!detail::kScalar && detail::kFlatCorrelation && G == 1 &&
                        (H - 1) * WP + W >= detail::kLanes &&
                        F * KH * KW <= 2048) {
-    // Few channels on short rows (LeNet-5's second layer: 6 channels of
-    // 14): the plane as one long row, 28 -> 21 us.
+    // Fewer than 16 input channels: the plane as one long row in register
+    // tiles. LeNet-5's second layer (6 channels of 14): 28 -> 21 us;
+    // ResNet-8's first (3 channels of 32, AVX2): 30 -> 12 us; 1.4-2.8x on
+    // other shapes from 1 to 12 channels, 14 to 128 wide.
     detail::correlateFlat<N, F, HP, WP, C, F / G, KH, KW, H, W, DH, DW, G,
                           Weight>(dyp, w, dx);
   } else {

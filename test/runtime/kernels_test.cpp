@@ -533,6 +533,11 @@ int main() {
   convCase<1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 1>("1->6 28x28 5x5 (dots)");
   convCase<1, 6, 14, 14, 16, 5, 5, 1, 1, 0, 1>("6->16 14x14 5x5 (flat dx)");
   convCase<2, 5, 9, 7, 8, 3, 2, 1, 2, 1, 1>("batch 2 5->8 9x7 d2 (flat dx)");
+  // The flattened-plane input gradient on rows of 16 and more (AVX builds):
+  // ResNet-8's first layer, a batch of two with dilation on odd widths.
+  convCase<1, 3, 32, 32, 16, 3, 3, 1, 1, 1, 1>("3->16 32x32 3x3 (flat dx)");
+  convCase<2, 4, 21, 19, 8, 3, 3, 1, 2, 2, 1>(
+      "batch 2 4->8 21x19 d2 (flat dx)");
   // Depthwise at stride 1 on rows of at least a vector: blocks of rows
   // sharing input rows, the last column tile overlapping (odd widths),
   // dilation, row counts not a multiple of the block.
