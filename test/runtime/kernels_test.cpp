@@ -514,6 +514,7 @@ int main() {
   convCase<2, 130, 3, 5, 9, 1, 1, 1, 1, 0, 1>("pointwise batch 2 130->9 3x5");
   convCase<1, 6, 4, 4, 12, 1, 1, 1, 1, 0, 2>("pointwise groups 2 4x4");
   convCase<1, 5, 9, 11, 7, 1, 1, 1, 1, 0, 1>("pointwise 5->7 9x11 (dots)");
+  convCase<1, 5, 9, 11, 12, 1, 1, 1, 1, 0, 1>("pointwise 5->12 9x11 (dots)");
   convCase<1, 32, 16, 16, 64, 3, 3, 2, 1, 1, 1>("32->64 16x16 3x3 s2 (im2col)");
   convCase<2, 9, 7, 9, 70, 3, 2, 1, 2, 2, 1>(
       "batch 2 9->70 7x9 3x2 d2 (im2col)");
