@@ -490,6 +490,14 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
                      : kVectorRegisters >= 16 ? (M % 4 == 0 ? 4 : 3)
                                               : 2;
   constexpr int TJ = kVectorRegisters >= 32 ? 3 : 2;
+  // The last K % kLanes values (rows of at least a vector): one more
+  // vector ending at the row's end, the products already counted masked
+  // off bitwise (as in gemmDotsFolded), instead of a scalar loop per dot.
+  constexpr bool vectorTail = KL < K && K >= kLanes;
+  typedef std::uint32_t VecU __attribute__((vector_size(sizeof(VecF))));
+  VecU tailMask;
+  for (int l = 0; l < kLanes; ++l)
+    tailMask[l] = K - kLanes + l >= KL ? ~0u : 0u;
   forBlocks<M, TI>([&](auto mb, int i0) {
     constexpr int IB = decltype(mb)::value;
     forBlocks<N, TJ>([&](auto nb, int j0) {
@@ -509,12 +517,28 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
           for (int j = 0; j < JB; ++j)
             part[i][j] += av[i] * bv[j];
       }
+      if constexpr (vectorTail) {
+        VecF av[IB], bv[JB];
+        for (int i = 0; i < IB; ++i)
+          loadVector(av[i], a + (i0 + i) * LDA + K - kLanes);
+        for (int j = 0; j < JB; ++j)
+          loadVector(bv[j], b + (j0 + j) * LDB + K - kLanes);
+        for (int i = 0; i < IB; ++i)
+          for (int j = 0; j < JB; ++j) {
+            VecF prod = av[i] * bv[j];
+            VecU bits;
+            __builtin_memcpy(&bits, &prod, sizeof bits);
+            bits &= tailMask;
+            __builtin_memcpy(&prod, &bits, sizeof bits);
+            part[i][j] += prod;
+          }
+      }
       for (int i = 0; i < IB; ++i)
         for (int j = 0; j < JB; ++j) {
           float lanes[kLanes];
           storeLanes(lanes, part[i][j]);
           float sum = sumLanes<kLanes>(lanes);
-          for (int k = KL; k < K; ++k)
+          for (int k = vectorTail ? K : KL; k < K; ++k)
             sum += a[(i0 + i) * LDA + k] * b[(j0 + j) * LDB + k];
           y[(i0 + i) * N + j0 + j] += sum;
         }
