@@ -1824,8 +1824,9 @@ inline float floatOf(std::uint32_t b) {
 /// 2|x| = k ln2 + r, |r| <= ln2 / 2. NaN propagates, -0 stays -0.
 /// The clamp and the NaN pass-through select on the bits as integers: g++
 /// (with its default -ftrapping-math) will not if-convert a float compare,
-/// nor a select that lets it skip the float arithmetic on one side, so
-/// either left a branch in the loop and the loop scalar.
+/// nor a select that lets it skip the float arithmetic on one side, without
+/// AVX-512's masked operations: on AVX2 and SSE either left a branch in the
+/// loop and the loop scalar.
 inline float tanh(float x) {
   using detail::bitsOf;
   using detail::floatOf;
