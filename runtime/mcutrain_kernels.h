@@ -181,6 +181,26 @@ inline void storeLanes(float *lanes, const VecF &v) {
   __builtin_memcpy(lanes, &copy, sizeof copy);
 }
 
+/// The last K % kLanes values of a row of K >= kLanes floats are read as
+/// one more vector ending at the row's end; RowTail's mask keeps the lanes
+/// that the whole vectors before it did not cover. Bitwise, so that an
+/// infinity in a dropped lane does not turn into NaN.
+template <int K> struct RowTail {
+  typedef std::uint32_t VecU __attribute__((vector_size(sizeof(VecF))));
+  VecU mask;
+  RowTail() {
+    for (int l = 0; l < kLanes; ++l)
+      mask[l] = K - kLanes + l >= K / kLanes * kLanes ? ~0u : 0u;
+  }
+  /// v with the lanes already counted set to +0.
+  void keep(VecF &v) const {
+    VecU bits;
+    __builtin_memcpy(&bits, &v, sizeof bits);
+    bits &= mask;
+    __builtin_memcpy(&v, &bits, sizeof bits);
+  }
+};
+
 /// part[0] + ... + part[L-1] as a tree (halves added pairwise): a serial
 /// sum of 16 lanes is a chain of 16 dependent additions (a batch-1 Gemm's
 /// ten dot products spent most of their time there).
@@ -421,13 +441,7 @@ MCUTRAIN_KERNEL void gemmDotsFolded(const float *__restrict a,
                                     const float *__restrict b,
                                     float *__restrict y, float alpha) {
   constexpr int KV = K / kLanes * kLanes;
-  // The last K % kLanes values: one more vector ending at the row's end,
-  // its lanes already counted masked off (bitwise, so that an infinity
-  // there does not turn into NaN).
-  typedef std::uint32_t VecU __attribute__((vector_size(sizeof(VecF))));
-  VecU tailMask;
-  for (int l = 0; l < kLanes; ++l)
-    tailMask[l] = K - kLanes + l >= KV ? ~0u : 0u;
+  const RowTail<K> tail;
   forBlocks<M * N, kLanes>([&](auto tb, int t0) {
     constexpr int D = decltype(tb)::value;
     VecF acc[D] = {};
@@ -437,12 +451,8 @@ MCUTRAIN_KERNEL void gemmDotsFolded(const float *__restrict a,
       loadVector(av, a + i * K + k);
       loadVector(bv, b + j * K + k);
       VecF prod = av * bv;
-      if (masked) {
-        VecU bits;
-        __builtin_memcpy(&bits, &prod, sizeof bits);
-        bits &= tailMask;
-        __builtin_memcpy(&prod, &bits, sizeof bits);
-      }
+      if (masked)
+        tail.keep(prod);
       acc[d] += prod;
     };
     for (int k = 0; k < KV; k += kLanes)
@@ -490,14 +500,10 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
                      : kVectorRegisters >= 16 ? (M % 4 == 0 ? 4 : 3)
                                               : 2;
   constexpr int TJ = kVectorRegisters >= 32 ? 3 : 2;
-  // The last K % kLanes values (rows of at least a vector): one more
-  // vector ending at the row's end, the products already counted masked
-  // off bitwise (as in gemmDotsFolded), instead of a scalar loop per dot.
+  // The last K % kLanes values of rows of at least a vector as one more
+  // (RowTail) vector, not a scalar loop per dot product.
   constexpr bool vectorTail = KL < K && K >= kLanes;
-  typedef std::uint32_t VecU __attribute__((vector_size(sizeof(VecF))));
-  VecU tailMask;
-  for (int l = 0; l < kLanes; ++l)
-    tailMask[l] = K - kLanes + l >= KL ? ~0u : 0u;
+  const RowTail<K> tail;
   forBlocks<M, TI>([&](auto mb, int i0) {
     constexpr int IB = decltype(mb)::value;
     forBlocks<N, TJ>([&](auto nb, int j0) {
@@ -526,10 +532,7 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
         for (int i = 0; i < IB; ++i)
           for (int j = 0; j < JB; ++j) {
             VecF prod = av[i] * bv[j];
-            VecU bits;
-            __builtin_memcpy(&bits, &prod, sizeof bits);
-            bits &= tailMask;
-            __builtin_memcpy(&prod, &bits, sizeof bits);
+            tail.keep(prod);
             part[i][j] += prod;
           }
       }

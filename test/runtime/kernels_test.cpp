@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 namespace k = mcutrain::kernels;
 
@@ -441,23 +440,17 @@ static void depthwisePlanesCase(const char *name) {
 /// a loop of it over an array (the form the generated code calls it in,
 /// which g++ vectorizes) against the same calls one at a time.
 static void tanhCase() {
-  auto bits = [](float v) {
-    std::uint32_t b;
-    std::memcpy(&b, &v, sizeof b);
-    return b;
-  };
+  using k::detail::bitsOf;
   auto ulps = [&](float a, float b) {
     // Distance in representable floats (same sign: tanh keeps it).
-    std::uint32_t x = bits(a) & 0x7fffffffu, y = bits(b) & 0x7fffffffu;
+    std::uint32_t x = bitsOf(a) & 0x7fffffffu, y = bitsOf(b) & 0x7fffffffu;
     return x > y ? x - y : y - x;
   };
   std::uint32_t worst = 0;
   bool ok = true;
   for (std::uint32_t b = 0; b <= 0x7f800000u; b += 4099u)
     for (std::uint32_t sign : {0u, 0x80000000u}) {
-      float x;
-      std::uint32_t xb = b | sign;
-      std::memcpy(&x, &xb, sizeof x);
+      float x = k::detail::floatOf(b | sign);
       float got = k::tanh(x), want = float(std::tanh(double(x)));
       ok &= std::signbit(got) == std::signbit(x);
       worst = std::max(worst, ulps(got, want));
@@ -488,7 +481,7 @@ static void tanhCase() {
   }
   bool same = true;
   for (int i = 0; i < 1000; ++i)
-    same &= bits(y[i]) == bits(want[i]) ||
+    same &= bitsOf(y[i]) == bitsOf(want[i]) ||
             (std::isnan(y[i]) && std::isnan(want[i]));
   std::printf("%s tanh over an array\n", same ? "ok  " : "FAIL");
   ++(same ? passed : failed);
