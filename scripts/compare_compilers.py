@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Compiles a set of models under many options with two mcutrain binaries and
+diffs the packages file by file: the proof that a change to the compiler
+leaves generated code alone where it should.
+
+  scripts/compare_compilers.py --old OLD/mcutrain --new build/bin/mcutrain \\
+      --work /tmp/compare [--models lenet5,ds_cnn] [--quick]
+
+Models: the zoo (examples/zoo/zoo.py, exported as the zoo tests do), the demo
+CNN (random weights). Options: a matrix over trainable sets, optimizers, sparsity methods,
+kernels, alignment, --sram/--update auto and --inference-only. A pair of
+runs that both fail with the same message counts as equal. Prints one line
+per difference and a summary; exits 1 if anything differs.
+--report-ignore KEYS compares report.json without keys a change added on
+purpose (the rest of it, and every other file, byte for byte).
+"""
+import argparse
+import filecmp
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "examples", "zoo"))
+sys.path.insert(0, os.path.join(ROOT, "examples", "fashion-mnist"))
+
+OPTION_SETS = {
+    "default": [],
+    "last2": ["--trainable", "last:2"],
+    "bias": ["--trainable", "bias-only"],
+    "adam": ["--optimizer", "adam", "--weight-decay", "0.01"],
+    "momentum": ["--optimizer", "momentum"],
+    "adagrad": ["--optimizer", "adagrad"],
+    "static": ["--sparsity", "static:0.25"],
+    "dgsu": ["--sparsity", "dgsu:0.1"],
+    "tinyprop2": ["--sparsity", "tinyprop2"],
+    "combined": ["--sparsity", "combined"],
+    "loops": ["--kernels=false"],
+    "align16": ["--alignment", "16"],
+    "auto": ["--sram", "96KiB", "--update", "auto"],
+    "inference": ["--inference-only"],
+}
+QUICK = ["default", "last2", "dgsu", "inference"]
+
+
+def export_models(names, out):
+    import torch
+    import zoo
+    from model import DemoCNN, export as export_demo
+    paths = {}
+    for name in names:
+        path = os.path.join(out, name + ".onnx")
+        if not os.path.exists(path):
+            if name == "demo":
+                torch.manual_seed(0)
+                export_demo(DemoCNN(), path)
+            else:
+                zoo.export(name, path)
+        paths[name] = path
+    return paths
+
+
+def compile_one(mcutrain, onnx, options, out):
+    loss = ["--loss", "mse"] if "autoencoder" in onnx else []
+    res = subprocess.run([mcutrain, "compile", onnx, "-o", out, "--name", "m"]
+                         + loss + options, capture_output=True, text=True)
+    # Diagnostics name the file, not the compiler: comparable as they are.
+    return res.returncode, res.stderr
+
+
+def without_keys(value, keys):
+    """A JSON value with the given object keys dropped, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_keys(v, keys) for k, v in value.items()
+                if k not in keys}
+    if isinstance(value, list):
+        return [without_keys(v, keys) for v in value]
+    return value
+
+
+def same_file(old, new, report_ignore):
+    if not (os.path.exists(old) and os.path.exists(new)):
+        return False
+    if filecmp.cmp(old, new, shallow=False):
+        return True
+    if report_ignore and os.path.basename(old) == "report.json":
+        return (without_keys(json.load(open(old)), report_ignore) ==
+                without_keys(json.load(open(new)), report_ignore))
+    return False
+
+
+def compare(old_dir, new_dir, report_ignore=()):
+    """Files that differ or exist on one side only."""
+    names = sorted(set(os.listdir(old_dir)) | set(os.listdir(new_dir)))
+    return [n for n in names
+            if not same_file(os.path.join(old_dir, n),
+                             os.path.join(new_dir, n), report_ignore)]
+
+
+def main():
+    import zoo
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--old", required=True)
+    ap.add_argument("--new", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--models", default=",".join(["demo"] + list(zoo.MODELS)))
+    ap.add_argument("--options", default=",".join(OPTION_SETS),
+                    help="option sets to run (names above)")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the option sets " + ",".join(QUICK))
+    ap.add_argument("--report-ignore", default="",
+                    help="comma-separated report.json keys a change added "
+                         "on purpose: compared without them")
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    models = export_models(args.models.split(","), args.work)
+    sets = QUICK if args.quick else args.options.split(",")
+    differ = same = 0
+    for name, onnx in models.items():
+        for opt in sets:
+            pkgs = [os.path.join(args.work, f"{name}.{opt}.{side}")
+                    for side in ("old", "new")]
+            runs = [compile_one(binary, onnx, OPTION_SETS[opt], pkg)
+                    for binary, pkg in zip((args.old, args.new), pkgs)]
+            if runs[0][0] or runs[1][0]:
+                ok = runs[0] == runs[1]
+                what = "both fail alike" if ok else (
+                    f"exit {runs[0][0]} vs {runs[1][0]}: "
+                    f"{(runs[0][1] or runs[1][1]).strip()[:300]}")
+            else:
+                files = compare(*pkgs, [k for k in
+                                        args.report_ignore.split(",") if k])
+                ok = not files
+                what = "identical" if ok else "differ: " + ", ".join(files)
+            same += ok
+            differ += not ok
+            if not ok:
+                print(f"DIFF {name} [{opt}] {what}")
+            else:
+                print(f"same {name} [{opt}] {what}")
+            sys.stdout.flush()
+    print(f"{same} identical, {differ} different")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
