@@ -24,12 +24,41 @@ static std::string onnxName(ml_program::GlobalOp g) {
   return g.getSymName().str();
 }
 
+/// An error at `op` that names its ONNX node (the printed location is the
+/// model file's).
+static InFlightDiagnostic nodeError(Operation *op) {
+  InFlightDiagnostic diag = op->emitError();
+  std::string node = onnxNodeName(op->getLoc());
+  if (!node.empty())
+    diag << "ONNX node '" << node << "' (" << op->getName() << "): ";
+  return diag;
+}
+
+/// Whether `pattern` matches a name of `g`: its ONNX name, its symbol or an
+/// alias tied to it (--tie-shared-initializers).
+static bool matchesName(const llvm::GlobPattern &pattern,
+                        ml_program::GlobalOp g) {
+  if (pattern.match(onnxName(g)) || pattern.match(g.getSymName()))
+    return true;
+  auto tied = g->getAttrOfType<ArrayAttr>("onnx.tied_aliases");
+  return tied && llvm::any_of(tied.getAsValueRange<StringAttr>(),
+                              [&](StringRef a) { return pattern.match(a); });
+}
+
+/// What --trainable selects.
+struct TrainableSet {
+  llvm::SetVector<ml_program::GlobalOp> params;
+  /// Those named exactly (no glob): one that cannot train is an error.
+  llvm::DenseSet<Operation *> named;
+};
+
 /// Resolves --trainable into the set of parameter globals that train.
 /// "last:K" counts parameterised layers (ops that read a parameter) from the
 /// output backwards.
-static FailureOr<llvm::SetVector<ml_program::GlobalOp>>
+static FailureOr<TrainableSet>
 resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
-  llvm::SetVector<ml_program::GlobalOp> result;
+  TrainableSet set;
+  llvm::SetVector<ml_program::GlobalOp> &result = set.params;
   SymbolTable symbols(module);
   auto globalOf = [&](Value v) -> ml_program::GlobalOp {
     auto load = v.getDefiningOp<ml_program::GlobalLoadOp>();
@@ -88,10 +117,13 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
                    << "--trainable pattern '" << name << "' is malformed",
                failure();
       }
+      bool exact = name.find_first_of("*?[\\{") == StringRef::npos;
       for (auto &l : layers)
         for (auto g : l)
-          if (pattern->match(onnxName(g)) || pattern->match(g.getSymName())) {
+          if (matchesName(*pattern, g)) {
             result.insert(g);
+            if (exact)
+              set.named.insert(g);
             found = true;
           }
       if (!found)
@@ -105,7 +137,7 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
     return emitError(forward.getLoc())
                << "--trainable '" << spec << "' selects no parameter",
            failure();
-  return result;
+  return set;
 }
 
 struct DeriveBackwardPass
@@ -149,7 +181,7 @@ struct DeriveBackwardPass
     auto trainableOr = resolveTrainable(module, forward, trainable);
     if (failed(trainableOr))
       return signalPassFailure();
-    llvm::SetVector<ml_program::GlobalOp> &params = *trainableOr;
+    llvm::SetVector<ml_program::GlobalOp> &params = trainableOr->params;
     for (auto g : params)
       g.setIsMutable(true);
 
@@ -262,14 +294,14 @@ struct DeriveBackwardPass
       for (auto [i, v] : llvm::enumerate(op->getOperands())) {
         bool n = active.contains(v);
         if (n && ad && !ad.isDifferentiableOperand(i)) {
-          op->emitError("operand #") << i << " of this op cannot train";
+          reportUntrainableUse(op, i, paramOf.lookup(v));
           return signalPassFailure();
         }
         need.push_back(n);
       }
       if (!ad && llvm::is_contained(need, true)) {
         // Never drop a gradient silently.
-        op->emitError("no gradient is defined for this op");
+        nodeError(op) << "no gradient is defined for this op";
         return signalPassFailure();
       }
       if (llvm::none_of(need, [](bool x) { return x; }))
@@ -278,7 +310,7 @@ struct DeriveBackwardPass
       bool wasEmpty = body->empty();
       SmallVector<Value> operandGrads;
       if (failed(ad.buildAdjoint(b, it->second, need, operandGrads))) {
-        op->emitError("cannot build the adjoint of this op");
+        nodeError(op) << "cannot build the adjoint of this op";
         return signalPassFailure();
       }
       for (Operation &made : llvm::make_range(
@@ -291,6 +323,7 @@ struct DeriveBackwardPass
 
     // One update per trainable parameter load, at the end; reorder-updates
     // moves each to its earliest legal point.
+    llvm::DenseSet<Operation *> updated;
     for (Operation *op : forwardOps) {
       auto load = dyn_cast<ml_program::GlobalLoadOp>(op);
       if (!load || !paramOf.count(load.getResult()))
@@ -298,6 +331,7 @@ struct DeriveBackwardPass
       auto it = grads.find(load.getResult());
       if (it == grads.end())
         continue;
+      updated.insert(paramOf[load.getResult()]);
       float eps =
           epsilon >= 0 ? epsilon : (optimizer == "adagrad" ? 1e-10 : 1e-8);
       auto upd = train::UpdateOp::create(
@@ -317,6 +351,54 @@ struct DeriveBackwardPass
     Value scalar =
         tensor::ExtractOp::create(b, lossLoc, lossValue, ValueRange{});
     func::ReturnOp::create(b, step.getLoc(), scalar);
+    if (failed(freezeUngraded(*trainableOr, updated)))
+      return signalPassFailure();
+  }
+
+  /// A selected parameter that gets no gradient (nothing it feeds reaches
+  /// the loss) is never frozen silently: an error if --trainable named it,
+  /// else a warning, and it stays in flash.
+  LogicalResult freezeUngraded(const TrainableSet &set,
+                               const llvm::DenseSet<Operation *> &updated) {
+    bool anyUpdated = false;
+    for (ml_program::GlobalOp g : set.params) {
+      if (updated.contains(g)) {
+        anyUpdated = true;
+        continue;
+      }
+      if (set.named.contains(g))
+        return emitError(g.getLoc())
+               << "--trainable names parameter '" << onnxName(g)
+               << "', but no gradient reaches it from the loss (nothing "
+                  "it feeds affects the loss through differentiable ops)";
+      emitWarning(g.getLoc())
+          << "parameter '" << onnxName(g) << "' (selected by --trainable "
+          << trainable << ") gets no gradient from the loss; it stays frozen";
+      g.setIsMutable(false);
+    }
+    if (!anyUpdated)
+      return emitError(getOperation().getLoc())
+             << "--trainable '" << trainable
+             << "' selects no parameter that the loss depends on";
+    return success();
+  }
+
+  /// A trainable value reaches an operand the op has no gradient for (a
+  /// BatchNorm's running statistics, an index): an error naming the
+  /// parameter, and how it came to be shared.
+  static void reportUntrainableUse(Operation *op, unsigned operand,
+                                   ml_program::GlobalOp param) {
+    auto diag = nodeError(op)
+                << "operand #" << operand << " of this op cannot train";
+    if (!param)
+      return;
+    diag << ", but it reads trainable parameter '" << onnxName(param) << "'";
+    if (auto tied = param->getAttrOfType<ArrayAttr>("onnx.tied_aliases"))
+      diag << ", which --tie-shared-initializers shares with " << tied.size()
+           << " alias" << (tied.size() == 1 ? "" : "es")
+           << " (without that option each alias is a parameter of its own)";
+    else
+      diag << " (freeze it with --trainable)";
   }
 };
 
