@@ -60,6 +60,33 @@ struct ModelFacts {
   std::vector<Param> trainable;
 };
 
+/// Where a parameter's data came from (report.json): an ONNX initializer, an
+/// alias of one the exporter merged (untied: a tensor of its own), or a
+/// folded constant; and the other names that read it.
+void describeOrigin(ml_program::GlobalOp g, llvm::json::Object &param) {
+  auto names = [&](StringRef attr) {
+    llvm::json::Array list;
+    if (auto a = g->getAttrOfType<ArrayAttr>(attr))
+      for (StringRef n : a.getAsValueRange<StringAttr>())
+        list.push_back(n.str());
+    return list;
+  };
+  if (g->hasAttr("onnx.constant")) {
+    param["origin"] = "constant";
+  } else if (auto of = g->getAttrOfType<StringAttr>("onnx.alias_of")) {
+    param["origin"] = "untied alias";
+    param["alias_of"] = of.str();
+  } else {
+    param["origin"] = "initializer";
+  }
+  // One tensor under several names (--tie-shared-initializers).
+  if (g->hasAttr("onnx.tied_aliases"))
+    param["tied_aliases"] = names("onnx.tied_aliases");
+  // Frozen untied aliases that read this data (share-frozen-aliases).
+  if (g->hasAttr("mcutrain.frozen_aliases"))
+    param["frozen_aliases"] = names("mcutrain.frozen_aliases");
+}
+
 ModelFacts gatherFacts(ModuleOp module) {
   ModelFacts f;
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -163,10 +190,12 @@ ModelFacts gatherFacts(ModuleOp module) {
       onnx = a.str();
     if (g.getIsMutable())
       f.trainable.push_back({g.getSymName().str(), onnx, bytes / 4});
-    f.params.push_back(llvm::json::Object{{"symbol", g.getSymName().str()},
-                                          {"onnx_name", onnx},
-                                          {"bytes", bytes},
-                                          {"trainable", g.getIsMutable()}});
+    llvm::json::Object param{{"symbol", g.getSymName().str()},
+                             {"onnx_name", onnx},
+                             {"bytes", bytes},
+                             {"trainable", g.getIsMutable()}};
+    describeOrigin(g, param);
+    f.params.push_back(std::move(param));
   }
   return f;
 }
@@ -337,9 +366,12 @@ buildPackage(MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts) {
                                "supported with --inference-only",
              failure();
   }
-  if (training) {
+  {
     PassManager pm(&ctx);
-    buildTrainingPipeline(pm, opts.training);
+    if (training)
+      buildTrainingPipeline(pm, opts.training);
+    else
+      buildInferencePipeline(pm);
     if (failed(pm.run(*module)))
       return failure();
   }

@@ -47,12 +47,17 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   db.lrDecay = o.lrDecay;
   db.dampening = o.dampening;
   pm.addPass(createDeriveBackwardPass(db));
+  pm.addPass(createShareFrozenAliasesPass());
   SparsifyPassOptions sp;
   sp.sparsity = o.sparsity;
   pm.addPass(createSparsifyPass(sp));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseOuterProductUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseInputGradIntoUpdatesPass());
+}
+
+void mcutrain::buildInferencePipeline(OpPassManager &pm) {
+  pm.addPass(createShareFrozenAliasesPass());
 }
 
 void mcutrain::buildLoweringPipeline(OpPassManager &pm,
@@ -97,7 +102,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
 void mcutrain::registerPipelines() {
   PassPipelineRegistration<>(
       "mcutrain-training",
-      "derive-backward, sparsify, reorder-updates, "
+      "derive-backward, share-frozen-aliases, sparsify, reorder-updates, "
       "fuse-outer-product-updates and fuse-input-grad-into-updates "
       "(defaults)",
       [](OpPassManager &pm) { buildTrainingPipeline(pm, TrainingOptions()); });

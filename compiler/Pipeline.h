@@ -31,8 +31,12 @@ struct LoweringOptions {
 void registerAllDialects(mlir::DialectRegistry &registry);
 
 /// import output → @train_step on nn/train ops (derive-backward,
-/// reorder-updates).
+/// share-frozen-aliases, sparsify, reorder-updates, fusions).
 void buildTrainingPipeline(mlir::OpPassManager &pm, const TrainingOptions &o);
+
+/// import output → what lowering takes under --inference-only (every
+/// parameter frozen: share-frozen-aliases).
+void buildInferencePipeline(mlir::OpPassManager &pm);
 
 /// nn/train tensors → planned, flat-buffer EmitC ready for translateToCpp
 /// (lower-to-linalg, bufferize, use-kernels, loops, flatten, plan-memory,

@@ -1656,6 +1656,14 @@ struct LowerToLinalgPass
     SmallVector<ml_program::GlobalOp> globals(
         module.getOps<ml_program::GlobalOp>());
     SmallVector<std::pair<StringRef, StringRef>> trainable;
+    // Flash data by ONNX initializer: a frozen parameter's constant (one per
+    // initializer after share-frozen-aliases), else the first image made;
+    // the other trainable parameters untied from it take that as image.
+    llvm::DenseMap<StringAttr, std::pair<StringAttr, Attribute>> flashCopy;
+    for (auto g : globals)
+      if (!g.getIsMutable() && !g->hasAttr("onnx.constant"))
+        if (StringAttr source = initializerOf(g))
+          flashCopy.try_emplace(source, g.getSymNameAttr(), g.getValueAttr());
     for (auto g : globals) {
       auto type = cast<RankedTensorType>(g.getType());
       auto mtype = MemRefType::get(type.getShape(), type.getElementType());
@@ -1670,12 +1678,21 @@ struct LowerToLinalgPass
         param = memref::GlobalOp::create(
             b, g.getLoc(), g.getSymName(), b.getStringAttr("public"), mtype,
             Attribute(), /*constant=*/false, IntegerAttr());
-        std::string initName = (g.getSymName() + "__init").str();
-        auto image = memref::GlobalOp::create(
-            b, g.getLoc(), initName, b.getStringAttr("public"), mtype, init,
-            /*constant=*/true, IntegerAttr());
-        image->setAttr("mcutrain.image_of", b.getStringAttr(g.getSymName()));
-        trainable.push_back({param.getSymName(), image.getSymName()});
+        StringAttr source = initializerOf(g), image;
+        auto copy = source ? flashCopy.find(source) : flashCopy.end();
+        if (copy != flashCopy.end() && copy->second.second == init) {
+          image = copy->second.first;
+        } else {
+          std::string initName = (g.getSymName() + "__init").str();
+          auto imageOp = memref::GlobalOp::create(
+              b, g.getLoc(), initName, b.getStringAttr("public"), mtype, init,
+              /*constant=*/true, IntegerAttr());
+          imageOp->setAttr("mcutrain.image_of", g.getSymNameAttr());
+          image = imageOp.getSymNameAttr();
+          if (source)
+            flashCopy.insert_or_assign(source, std::make_pair(image, init));
+        }
+        trainable.push_back({param.getSymName(), image.getValue()});
       } else {
         param = memref::GlobalOp::create(b, g.getLoc(), g.getSymName(),
                                          b.getStringAttr("public"), mtype, init,

@@ -67,6 +67,14 @@ inline constexpr llvm::StringLiteral kActivationGradAttr =
 inline constexpr llvm::StringLiteral kActivationBoundsAttr =
     "mcutrain.activation_bounds";
 
+/// The ONNX initializer whose data a parameter global starts from: the one
+/// an untied alias names (onnx.alias_of), else its own (onnx.name).
+inline mlir::StringAttr initializerOf(mlir::Operation *global) {
+  if (auto of = global->getAttrOfType<mlir::StringAttr>("onnx.alias_of"))
+    return of;
+  return global->getAttrOfType<mlir::StringAttr>("onnx.name");
+}
+
 /// derive-backward tags the locations of the ops it builds (fused with the
 /// forward op's location); lowering keeps locations, so the tag survives to
 /// the planner and guard-backward.

@@ -40,6 +40,23 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def ShareFrozenAliasesPass
+    : Pass<"mcutrain-share-frozen-aliases", "mlir::ModuleOp"> {
+  let summary = "Frozen parameters untied from one ONNX initializer read one constant";
+  let description = [{
+    Runs right after derive-backward, which decides what trains (and alone
+    before lowering under --inference-only). The importer gives each alias
+    of an initializer that torch.onnx.export merged behind Identity nodes a
+    global of its own (onnx.alias_of names the initializer). Frozen ones
+    never change and all hold the initializer's data, so one constant global
+    serves them: the initializer's own if it is frozen, else the first
+    frozen alias. The others' loads read it, they are erased, and their
+    names are listed in its mcutrain.frozen_aliases (report.json).
+    lower-to-linalg then takes that constant as the flash image of the
+    trainable members of the group, so the data is in flash once.
+  }];
+}
+
 def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
   let summary = "Sparse updates: the weight channels that train, and only their saved features";
   let description = [{
