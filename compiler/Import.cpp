@@ -83,7 +83,11 @@ struct ConstTensor {
   std::vector<int64_t> i;
   bool isFloat = true;
   int32_t dtype = onnx::TensorProto::FLOAT;
-  std::string onnxName; // initializer name; empty for folded values
+  // The parameter's name: its initializer's, or for an untied alias the
+  // alias's (see forwardInput); empty for folded values.
+  std::string onnxName;
+  // An untied alias: the initializer whose data it starts from.
+  std::string aliasOf;
   int64_t numElements() const {
     int64_t n = 1;
     for (int64_t d : shape)
@@ -113,6 +117,8 @@ private:
   llvm::StringMap<ConstTensor> consts;
   llvm::StringMap<Value> loadedGlobals;
   llvm::StringMap<int> usedSymbols;
+  // --tie-shared-initializers: initializer name -> the aliases tied to it.
+  llvm::StringMap<SmallVector<std::string>> tiedAliases;
   Block *entry = nullptr;
   Operation *lastLoad = nullptr;
   int64_t opset = 17;
@@ -141,6 +147,8 @@ private:
                            const onnx::NodeProto *node);
   LogicalResult importNode(const onnx::NodeProto &n);
   LogicalResult importBatchNormTraining(const onnx::NodeProto &n);
+  LogicalResult forwardInput(const onnx::NodeProto &n);
+  bool castKeepsType(const onnx::NodeProto &n);
   FailureOr<ConstTensor> foldIntegerNode(const onnx::NodeProto &n);
   FailureOr<Value> tensorOperand(const onnx::NodeProto &n, int idx);
   const ConstTensor *constOperand(const onnx::NodeProto &n, int idx);
@@ -278,15 +286,18 @@ std::string OnnxImporter::uniqueSymbol(StringRef onnxName) {
   return s;
 }
 
-/// Weights are globals, loaded once at the top of @forward.
-Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef name) {
+/// Weights are globals, loaded once at the top of @forward: a parameter
+/// once per parameter name (a tied alias loads its initializer), a folded
+/// value once per value name.
+Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef valueName) {
+  StringRef name = c.onnxName.empty() ? valueName : StringRef(c.onnxName);
   auto it = loadedGlobals.find(name);
   if (it != loadedGlobals.end())
     return it->second;
   std::optional<ElementKind> kind = elementKind(c.dtype);
   auto type =
       cast<RankedTensorType>(tensorType(c.shape, mlirElementType(*kind)));
-  std::string sym = uniqueSymbol(c.onnxName.empty() ? name : c.onnxName);
+  std::string sym = uniqueSymbol(name);
   OpBuilder::InsertionGuard g(builder);
   builder.setInsertionPoint(func);
   DenseElementsAttr data;
@@ -303,6 +314,8 @@ Value OnnxImporter::loadGlobal(const ConstTensor &c, StringRef name) {
       builder, NameLoc::get(builder.getStringAttr(name), fileLoc()), sym, type,
       /*is_mutable=*/false, data, builder.getStringAttr("private"));
   global->setAttr("onnx.name", builder.getStringAttr(name));
+  if (!c.aliasOf.empty())
+    global->setAttr("onnx.alias_of", builder.getStringAttr(c.aliasOf));
   // Values of Constant nodes are not parameters: they never train.
   if (c.onnxName.empty())
     global->setAttr("onnx.constant", builder.getUnitAttr());
@@ -429,6 +442,50 @@ LogicalResult OnnxImporter::importBatchNormTraining(const onnx::NodeProto &n) {
                            "not supported",
            failure();
   return success();
+}
+
+/// Identity, inference Dropout and a Cast to the input's own type: the
+/// output is the input. A parameter seen through such a node is an alias:
+/// torch.onnx.export (do_constant_folding) merges initializers of equal
+/// value (zero biases, a fresh model's BN-folded biases, gamma = 1 and
+/// beta = 0) into one plus Identity nodes whose outputs keep the PyTorch
+/// names. By default each alias is a parameter of its own, starting from the
+/// shared data, as the separate tensors of the user's PyTorch model are;
+/// with --tie-shared-initializers it is the initializer itself (one tensor
+/// whose gradient sums over its uses, the ONNX graph's meaning).
+LogicalResult OnnxImporter::forwardInput(const onnx::NodeProto &n) {
+  const std::string &out = n.output(0);
+  auto c = consts.find(n.input(0));
+  if (c == consts.end()) {
+    FailureOr<Value> x = tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    values[out] = *x;
+    return success();
+  }
+  ConstTensor alias = c->second;
+  if (!alias.onnxName.empty() && opts.tieSharedInitializers) {
+    tiedAliases[alias.onnxName].push_back(out);
+  } else if (!alias.onnxName.empty()) {
+    if (alias.aliasOf.empty())
+      alias.aliasOf = alias.onnxName;
+    alias.onnxName = out;
+  }
+  consts[out] = std::move(alias);
+  return success();
+}
+
+/// A Cast whose `to` is its input's element type (a no-op).
+bool OnnxImporter::castKeepsType(const onnx::NodeProto &n) {
+  std::optional<ElementKind> to = elementKind(attrInt(n, "to", 0));
+  if (!to)
+    return false;
+  if (const ConstTensor *c = constOperand(n, 0))
+    return c->dtype == to->onnx;
+  auto v = values.find(n.input(0));
+  return v != values.end() &&
+         elementTypeOf(v->second) == mlirElementType(*to) &&
+         unsignedValues.contains(v->second) == to->isUnsigned;
 }
 
 /// Row-major strides of `shape`.
@@ -695,16 +752,10 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         consts[n.output(1)] = std::move(mask);
       }
     }
-    if (consts.count(n.input(0))) {
-      ConstTensor c = consts[n.input(0)];
-      c.onnxName.clear();
-      return defineConst(std::move(c));
-    }
-    FailureOr<Value> x = tensorOperand(n, 0);
-    if (failed(x))
-      return failure();
-    return define(*x);
+    return forwardInput(n);
   }
+  if (op == "Cast" && castKeepsType(n))
+    return forwardInput(n);
   // Integer shape arithmetic (F.pad's pads, view sizes) folds at compile
   // time; these ops never reach the runtime on integer constants.
   if (allConst() && !consts[n.input(0)].isFloat &&
@@ -1553,6 +1604,16 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
           unsignedValues.insert(v->second);
       }
     builder.setInsertionPointToEnd(entry);
+  }
+  // Tied aliases are names of their initializer too (--trainable matches
+  // them; the report lists them).
+  for (auto g : module.getOps<ml_program::GlobalOp>()) {
+    auto tied =
+        tiedAliases.find(g->getAttrOfType<StringAttr>("onnx.name").getValue());
+    if (tied != tiedAliases.end())
+      g->setAttr("onnx.tied_aliases",
+                 builder.getStrArrayAttr(SmallVector<StringRef>(
+                     tied->second.begin(), tied->second.end())));
   }
   SmallVector<Value> results;
   for (const auto &output : graph.output()) {

@@ -10,6 +10,10 @@ namespace mcutrain {
 struct ImportOptions {
   /// Used for a symbolic (dim_param) batch dimension of the graph input.
   int64_t batchSize = 1;
+  /// Initializers the ONNX exporter merged behind Identity nodes (equal
+  /// values) stay one tensor, its gradient summed over every use; by
+  /// default each alias becomes a parameter of its own.
+  bool tieSharedInitializers = false;
 };
 
 /// Reads an ONNX model file into a module with `func.func @forward` on static

@@ -63,14 +63,22 @@ static cl::opt<double> lr("lr", cl::desc("Learning rate"), cl::init(0.01),
 static cl::opt<std::string>
     trainable("trainable",
               cl::desc("Which parameters train: all | last:K (last K "
-                       "parameterised layers) | comma-separated ONNX "
-                       "initializer names"),
+                       "parameterised layers) | bias-only | comma-separated "
+                       "ONNX initializer (or alias) names and globs"),
               cl::init("all"), cl::sub(compileCmd));
 static cl::opt<int64_t> batch("batch",
                               cl::desc("Batch size used when the model's "
                                        "batch dimension is symbolic"),
                               cl::init(1), cl::sub(compileCmd),
                               cl::sub(importCmd));
+static cl::opt<bool> tieSharedInitializers(
+    "tie-shared-initializers",
+    cl::desc("Initializers the ONNX exporter merged behind Identity nodes "
+             "(equal values) stay one tensor whose gradient sums over every "
+             "use (the ONNX graph's meaning); by default each alias is a "
+             "parameter of its own, named after the alias, as in the "
+             "PyTorch model"),
+    cl::init(false), cl::sub(compileCmd), cl::sub(importCmd));
 static cl::opt<bool> printDebugInfo("print-debuginfo",
                                     cl::desc("Print locations (ONNX nodes)"),
                                     cl::init(false), cl::sub(importCmd));
@@ -139,6 +147,7 @@ int main(int argc, char **argv) {
   }
   mcutrain::ImportOptions importOpts;
   importOpts.batchSize = batch;
+  importOpts.tieSharedInitializers = tieSharedInitializers;
 
   if (importCmd) {
     auto module = mcutrain::importOnnxFile(ctx, modelPath, importOpts);

@@ -182,3 +182,37 @@ def types_model(out):
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "types":
     os.makedirs(sys.argv[1], exist_ok=True)
     types_model(os.path.join(sys.argv[1], "types.onnx"))
+
+
+def aliases_model(out):
+    """The exporter's merged initializers: one zero bias behind Identity
+    nodes (the second through a chain), a Dropout and a Cast to its own type
+    of initializers, a Constant's Identity, a runtime Cast to float."""
+    n = helper.make_node
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [
+        n("Identity", ["zeros"], ["fc2.bias"], name="Identity_0"),
+        n("Identity", ["zeros"], ["tmp"], name="Identity_1"),
+        n("Identity", ["tmp"], ["fc3.bias"], name="Identity_2"),
+        n("Dropout", ["w"], ["fc2.weight"], name="Dropout_3"),
+        n("Cast", ["w"], ["fc3.weight"], name="Cast_4", to=TensorProto.FLOAT),
+        n("Constant", [], ["k"], name="Constant_5",
+          value=numpy_helper.from_array(np.full(8, 2.0, np.float32))),
+        n("Identity", ["k"], ["k_alias"], name="Identity_6"),
+        n("Cast", ["x"], ["xf"], name="Cast_7", to=TensorProto.FLOAT),
+        n("Mul", ["xf", "k_alias"], ["xs"], name="scale"),
+        n("Gemm", ["xs", "w", "zeros"], ["h1"], name="fc1", transB=1),
+        n("Gemm", ["h1", "fc2.weight", "fc2.bias"], ["h2"], name="fc2",
+          transB=1),
+        n("Gemm", ["h2", "fc3.weight", "fc3.bias"], ["y"], name="fc3",
+          transB=1),
+    ]
+    inits = [weight("w", (8, 8), 1),
+             numpy_helper.from_array(np.zeros(8, np.float32), "zeros")]
+    save(helper.make_graph(nodes, "aliases", [x], [y], inits), out)
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "aliases":
+    os.makedirs(sys.argv[1], exist_ok=True)
+    aliases_model(os.path.join(sys.argv[1], "aliases.onnx"))
