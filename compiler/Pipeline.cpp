@@ -34,23 +34,9 @@ void mcutrain::registerAllDialects(DialectRegistry &registry) {
 
 void mcutrain::buildTrainingPipeline(OpPassManager &pm,
                                      const TrainingOptions &o) {
-  DeriveBackwardPassOptions db;
-  db.loss = o.loss;
-  db.trainable = o.trainable;
-  db.lr = o.lr;
-  db.optimizer = o.optimizer;
-  db.momentum = o.momentum;
-  db.beta1 = o.beta1;
-  db.beta2 = o.beta2;
-  db.epsilon = o.epsilon;
-  db.weightDecay = o.weightDecay;
-  db.lrDecay = o.lrDecay;
-  db.dampening = o.dampening;
-  pm.addPass(createDeriveBackwardPass(db));
+  pm.addPass(createDeriveBackwardPass(o));
   pm.addPass(createShareFrozenAliasesPass());
-  SparsifyPassOptions sp;
-  sp.sparsity = o.sparsity;
-  pm.addPass(createSparsifyPass(sp));
+  pm.addPass(createSparsifyPass(o));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseOuterProductUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseInputGradIntoUpdatesPass());
@@ -79,9 +65,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   outParams.modifyPublicFunctions = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
 
-  UseKernelsPassOptions useKernels;
-  useKernels.enabled = o.kernels;
-  pm.addNestedPass<func::FuncOp>(createUseKernelsPass(useKernels));
+  pm.addNestedPass<func::FuncOp>(createUseKernelsPass(o));
   pm.addNestedPass<func::FuncOp>(createCollapseLoopDimsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());
@@ -89,9 +73,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createFlattenMemRefsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  PlanMemoryPassOptions plan;
-  plan.alignment = o.alignment;
-  pm.addPass(createPlanMemoryPass(plan));
+  pm.addPass(createPlanMemoryPass(o));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createGuardBackwardPass());
   // No form-expressions: it copies multi-use values into every use, which
@@ -99,14 +81,31 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createLowerToEmitCPass());
 }
 
+#define MCUTRAIN_COPY_OPTION(Type, Field, Arg, Default, Help) o.Field = Field;
+
+mcutrain::TrainingOptions mcutrain::TrainingPipelineOptions::values() const {
+  TrainingOptions o;
+  MCUTRAIN_TRAINING_OPTIONS(MCUTRAIN_COPY_OPTION)
+  return o;
+}
+
+mcutrain::LoweringOptions mcutrain::LoweringPipelineOptions::values() const {
+  LoweringOptions o;
+  MCUTRAIN_LOWERING_OPTIONS(MCUTRAIN_COPY_OPTION)
+  return o;
+}
+
 void mcutrain::registerPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<TrainingPipelineOptions>(
       "mcutrain-training",
       "derive-backward, share-frozen-aliases, sparsify, reorder-updates, "
-      "fuse-outer-product-updates and fuse-input-grad-into-updates "
-      "(defaults)",
-      [](OpPassManager &pm) { buildTrainingPipeline(pm, TrainingOptions()); });
-  PassPipelineRegistration<>(
-      "mcutrain-lowering", "nn/train → planned EmitC (defaults)",
-      [](OpPassManager &pm) { buildLoweringPipeline(pm, LoweringOptions()); });
+      "fuse-outer-product-updates and fuse-input-grad-into-updates",
+      [](OpPassManager &pm, const TrainingPipelineOptions &o) {
+        buildTrainingPipeline(pm, o.values());
+      });
+  PassPipelineRegistration<LoweringPipelineOptions>(
+      "mcutrain-lowering", "nn/train → planned EmitC",
+      [](OpPassManager &pm, const LoweringPipelineOptions &o) {
+        buildLoweringPipeline(pm, o.values());
+      });
 }

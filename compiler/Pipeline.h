@@ -2,30 +2,12 @@
 #ifndef MCUTRAIN_COMPILER_PIPELINE_H
 #define MCUTRAIN_COMPILER_PIPELINE_H
 
+#include "compiler/Options.h"
+
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 
-#include <string>
-
 namespace mcutrain {
-
-struct TrainingOptions {
-  std::string loss = "cross-entropy";
-  std::string trainable = "all";
-  double lr = 0.01;
-  std::string optimizer = "sgd";
-  double momentum = 0.9, beta1 = 0.9, beta2 = 0.999;
-  double epsilon = -1; // optimizer's default
-  double weightDecay = 0, lrDecay = 0, dampening = 0;
-  std::string sparsity = "none";
-};
-
-struct LoweringOptions {
-  int64_t alignment = 8;
-  /// Dense convolutions and Gemm call runtime/mcutrain_kernels.h (false:
-  /// plain loop nests).
-  bool kernels = true;
-};
 
 /// Every dialect and external interface model the compiler uses.
 void registerAllDialects(mlir::DialectRegistry &registry);
@@ -44,7 +26,7 @@ void buildInferencePipeline(mlir::OpPassManager &pm);
 void buildLoweringPipeline(mlir::OpPassManager &pm, const LoweringOptions &o);
 
 /// Registers `mcutrain-training` and `mcutrain-lowering` pass pipelines (for
-/// mcutrain-opt).
+/// mcutrain-opt), with every option of their passes.
 void registerPipelines();
 
 } // namespace mcutrain

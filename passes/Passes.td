@@ -16,22 +16,24 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
     Option<"loss", "loss", "std::string", "\"cross-entropy\"",
            "Loss: cross-entropy | mse">,
     Option<"trainable", "trainable", "std::string", "\"all\"",
-           "all | last:K | bias-only | comma-separated ONNX initializer "
-           "names or glob patterns">,
+           "Which parameters train: all | last:K (last K parameterised "
+           "layers) | bias-only | comma-separated ONNX initializer (or "
+           "alias) names and globs">,
     Option<"lr", "lr", "double", "0.01", "Learning rate">,
     Option<"optimizer", "optimizer", "std::string", "\"sgd\"",
-           "sgd | momentum | nesterov | adam | adagrad">,
+           "Optimizer: sgd | momentum | nesterov | adam | adagrad">,
     Option<"momentum", "momentum", "double", "0.9",
            "Momentum (momentum, nesterov)">,
     Option<"beta1", "beta1", "double", "0.9", "Adam beta1">,
     Option<"beta2", "beta2", "double", "0.999", "Adam beta2">,
     Option<"epsilon", "epsilon", "double", "-1",
-           "Adam/Adagrad epsilon (default 1e-8 for Adam, 1e-10 for Adagrad)">,
+           "Adam/Adagrad epsilon (default 1e-8 / 1e-10)">,
     Option<"weightDecay", "weight-decay", "double", "0",
-           "L2 weight decay added to the gradient">,
+           "L2 weight decay (as torch.optim)">,
     Option<"lrDecay", "lr-decay", "double", "0", "Adagrad learning-rate decay">,
     Option<"dampening", "dampening", "double", "0",
-           "Momentum dampening (as torch.optim.SGD)">,
+           "Momentum dampening (as torch.optim.SGD; none on the first "
+           "step)">,
   ];
   let dependentDialects = ["::mcutrain::nn::NNDialect",
                            "::mcutrain::train::TrainDialect",
@@ -95,10 +97,17 @@ def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"sparsity", "sparsity", "std::string", "\"none\"",
-           "none | static:RATIO | static:NAME=RATIO,... | dgsu:RATIO | "
-           "dgsu:NAME=RATIO,... | tinyprop[:SMIN,SMAX,ZETA] | "
-           "tinyprop2[:SMIN,SMAX,ZETA,TAU] | "
-           "combined[:RATIO[,SMIN,SMAX,ZETA,TAU]]">,
+           "Sparse updates: none; static:RATIO (every trainable Conv/Gemm "
+           "weight updates its RATIO x C input channels of largest L2 "
+           "norm) or static:NAME=RATIO,... (ONNX names or globs); "
+           "dgsu:RATIO or dgsu:NAME=RATIO,... (channels chosen each step "
+           "at run time); tinyprop[:SMIN,SMAX,ZETA] (each layer "
+           "back-propagates only its top-k output errors, k adapted to "
+           "the error each step; defaults 0.1,0.9,0.5; batch 1); "
+           "tinyprop2[:SMIN,SMAX,ZETA,TAU] (also skips the backward pass "
+           "when the output error is below TAU x its running max; TAU "
+           "0.05); combined[:RATIO[,SMIN,SMAX,ZETA,TAU]] (DGSU channels "
+           "and TinyPropv2 errors together; RATIO 0.1)">,
   ];
   let dependentDialects = ["::mcutrain::train::TrainDialect",
                            "::mlir::arith::ArithDialect",
@@ -187,8 +196,9 @@ def UseKernelsPass : Pass<"mcutrain-use-kernels", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mcutrain::train::TrainDialect",
                            "::mlir::arith::ArithDialect"];
   let options = [
-    Option<"enabled", "enabled", "bool", /*default=*/"true",
-           "call the kernels (false: keep the generic loop nests)">
+    Option<"kernels", "kernels", "bool", /*default=*/"true",
+           "Dense convolutions and Gemm call the kernels of "
+           "mcutrain_kernels.h (false: plain loops)">
   ];
 }
 
@@ -220,7 +230,7 @@ def PlanMemoryPass : Pass<"mcutrain-plan-memory", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"alignment", "alignment", "int64_t", "8",
-           "Byte alignment of every buffer in the arena">,
+           "Byte alignment of arena buffers">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect"];

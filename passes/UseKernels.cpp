@@ -255,7 +255,7 @@ struct UseKernelsPass
         }
         args.push_back(op->getOperand(i));
       }
-      if (!enabled)
+      if (!kernels)
         continue;
       // A strided view keeps the loops: the kernels index dense buffers.
       if (!llvm::all_of(args, isContiguous))

@@ -30,42 +30,6 @@ static cl::opt<std::string> name("name",
                                  cl::desc("C++ namespace and file stem of the "
                                           "package"),
                                  cl::init("model"), cl::sub(compileCmd));
-static cl::opt<std::string> loss("loss", cl::desc("Loss: cross-entropy | mse"),
-                                 cl::init("cross-entropy"),
-                                 cl::sub(compileCmd));
-static cl::opt<std::string> optimizer("optimizer",
-                                      cl::desc("Optimizer: sgd | momentum | "
-                                               "nesterov | adam | adagrad"),
-                                      cl::init("sgd"), cl::sub(compileCmd));
-static cl::opt<double> momentum("momentum",
-                                cl::desc("Momentum (momentum, nesterov)"),
-                                cl::init(0.9), cl::sub(compileCmd));
-static cl::opt<double> beta1("beta1", cl::desc("Adam beta1"), cl::init(0.9),
-                             cl::sub(compileCmd));
-static cl::opt<double> beta2("beta2", cl::desc("Adam beta2"), cl::init(0.999),
-                             cl::sub(compileCmd));
-static cl::opt<double>
-    epsilon("epsilon", cl::desc("Adam/Adagrad epsilon (default 1e-8 / 1e-10)"),
-            cl::init(-1), cl::sub(compileCmd));
-static cl::opt<double> weightDecay("weight-decay",
-                                   cl::desc("L2 weight decay (as torch.optim)"),
-                                   cl::init(0.0), cl::sub(compileCmd));
-static cl::opt<double> lrDecay("lr-decay",
-                               cl::desc("Adagrad learning-rate decay"),
-                               cl::init(0.0), cl::sub(compileCmd));
-static cl::opt<double>
-    dampening("dampening",
-              cl::desc("Momentum dampening (as torch.optim.SGD; none on "
-                       "the first step)"),
-              cl::init(0.0), cl::sub(compileCmd));
-static cl::opt<double> lr("lr", cl::desc("Learning rate"), cl::init(0.01),
-                          cl::sub(compileCmd));
-static cl::opt<std::string>
-    trainable("trainable",
-              cl::desc("Which parameters train: all | last:K (last K "
-                       "parameterised layers) | bias-only | comma-separated "
-                       "ONNX initializer (or alias) names and globs"),
-              cl::init("all"), cl::sub(compileCmd));
 static cl::opt<int64_t> batch("batch",
                               cl::desc("Batch size used when the model's "
                                        "batch dimension is symbolic"),
@@ -87,20 +51,6 @@ static cl::opt<bool> inferenceOnly(
     cl::desc("Generate only predict() (no training step); allows any number "
              "of inputs and outputs"),
     cl::init(false), cl::sub(compileCmd));
-static cl::opt<std::string> sparsity(
-    "sparsity",
-    cl::desc("Sparse updates: none; static:RATIO (every trainable Conv/Gemm "
-             "weight updates its RATIO x C input channels of largest L2 "
-             "norm) or static:NAME=RATIO,... (ONNX names or globs); "
-             "dgsu:RATIO or dgsu:NAME=RATIO,... (channels chosen each step "
-             "at run time); tinyprop[:SMIN,SMAX,ZETA] (each layer "
-             "back-propagates only its top-k output errors, k adapted to "
-             "the error each step; defaults 0.1,0.9,0.5; batch 1); "
-             "tinyprop2[:SMIN,SMAX,ZETA,TAU] (also skips the backward pass "
-             "when the output error is below TAU x its running max; TAU "
-             "0.05); combined[:RATIO[,SMIN,SMAX,ZETA,TAU]] (DGSU channels "
-             "and TinyPropv2 errors together; RATIO 0.1)"),
-    cl::init("none"), cl::sub(compileCmd));
 static cl::opt<std::string>
     sram("sram",
          cl::desc("RAM budget (e.g. 256KiB, 0.5MiB, 200000): arena + "
@@ -112,14 +62,16 @@ static cl::opt<std::string>
            cl::desc("dense: train what --trainable says; auto: the densest "
                     "scheme (all, last:K, bias-only) that fits --sram"),
            cl::init("dense"), cl::sub(compileCmd));
-static cl::opt<bool>
-    kernels("kernels",
-            cl::desc("Dense convolutions and Gemm call the kernels of "
-                     "mcutrain_kernels.h (--kernels=false: plain loops)"),
-            cl::init(true), cl::sub(compileCmd));
-static cl::opt<int64_t> alignment("alignment",
-                                  cl::desc("Byte alignment of arena buffers"),
-                                  cl::init(8), cl::sub(compileCmd));
+
+// The flags of the passes' options (passes/Passes.td, compiler/Options.h).
+namespace flags {
+#define MCUTRAIN_FLAG(Type, Field, Arg, Default, Help)                         \
+  static cl::opt<Type> Field(Arg, cl::desc(Help), cl::init(Default),           \
+                             cl::sub(compileCmd));
+MCUTRAIN_TRAINING_OPTIONS(MCUTRAIN_FLAG)
+MCUTRAIN_LOWERING_OPTIONS(MCUTRAIN_FLAG)
+#undef MCUTRAIN_FLAG
+} // namespace flags
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -153,10 +105,10 @@ int main(int argc, char **argv) {
     auto module = mcutrain::importOnnxFile(ctx, modelPath, importOpts);
     if (!module)
       return 1;
-    mlir::OpPrintingFlags flags;
+    mlir::OpPrintingFlags printing;
     if (printDebugInfo)
-      flags.enableDebugInfo();
-    module->print(outs(), flags);
+      printing.enableDebugInfo();
+    module->print(outs(), printing);
     return 0;
   }
   if (compileCmd) {
@@ -167,23 +119,17 @@ int main(int argc, char **argv) {
     mcutrain::PackageOptions opts;
     opts.name = name;
     opts.outDir = outDir;
-    opts.training.optimizer = optimizer;
-    opts.training.momentum = momentum;
-    opts.training.beta1 = beta1;
-    opts.training.beta2 = beta2;
-    opts.training.epsilon = epsilon;
-    opts.training.weightDecay = weightDecay;
-    opts.training.lrDecay = lrDecay;
-    opts.training.dampening = dampening;
-    opts.training.sparsity = sparsity;
     opts.inferenceOnly = inferenceOnly;
     opts.import = importOpts;
-    opts.training.loss = loss;
-    opts.training.lr = lr;
-    opts.training.trainable = trainable;
-    opts.lowering.alignment = alignment;
-    opts.lowering.kernels = kernels;
     opts.update = update;
+#define MCUTRAIN_SET(Type, Field, Arg, Default, Help)                          \
+  opts.training.Field = flags::Field;
+    MCUTRAIN_TRAINING_OPTIONS(MCUTRAIN_SET)
+#undef MCUTRAIN_SET
+#define MCUTRAIN_SET(Type, Field, Arg, Default, Help)                          \
+  opts.lowering.Field = flags::Field;
+    MCUTRAIN_LOWERING_OPTIONS(MCUTRAIN_SET)
+#undef MCUTRAIN_SET
     if (!sram.empty()) {
       opts.sramBytes = mcutrain::parseByteSize(sram);
       if (opts.sramBytes <= 0) {
