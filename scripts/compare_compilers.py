@@ -6,8 +6,8 @@ leaves generated code alone where it should.
   scripts/compare_compilers.py --old OLD/mcutrain --new build/bin/mcutrain \\
       --work /tmp/compare [--models lenet5,ds_cnn] [--quick]
 
-Models: the zoo (examples/zoo/zoo.py, exported as the zoo tests do), the demo
-CNN (random weights). Options: a matrix over trainable sets, optimizers, sparsity methods,
+Models: the zoo (examples/zoo/zoo.py, exported as the zoo tests do) and the
+demo CNN (random weights), at opsets 13 and 17. Options: a matrix over trainable sets, optimizers, sparsity methods,
 kernels, alignment, --sram/--update auto and --inference-only. A pair of
 runs that both fail with the same message counts as equal. Prints one line
 per difference and a summary; exits 1 if anything differs.
@@ -32,32 +32,39 @@ OPTION_SETS = {
     "bias": ["--trainable", "bias-only"],
     "adam": ["--optimizer", "adam", "--weight-decay", "0.01"],
     "momentum": ["--optimizer", "momentum"],
+    "nesterov": ["--optimizer", "nesterov", "--dampening", "0.1"],
     "adagrad": ["--optimizer", "adagrad"],
     "static": ["--sparsity", "static:0.25"],
     "dgsu": ["--sparsity", "dgsu:0.1"],
+    "tinyprop": ["--sparsity", "tinyprop"],
     "tinyprop2": ["--sparsity", "tinyprop2"],
     "combined": ["--sparsity", "combined"],
     "loops": ["--kernels=false"],
     "align16": ["--alignment", "16"],
     "auto": ["--sram", "96KiB", "--update", "auto"],
     "inference": ["--inference-only"],
+    "mixed": ["--trainable", "last:3", "--optimizer", "adam", "--sparsity",
+              "dgsu:0.25", "--lr", "0.002"],
 }
 QUICK = ["default", "last2", "dgsu", "inference"]
 
 
 def export_models(names, out):
+    """NAME or NAME@OPSET (default 13) -> its ONNX file under `out`."""
     import torch
     import zoo
     from model import DemoCNN, export as export_demo
     paths = {}
     for name in names:
-        path = os.path.join(out, name + ".onnx")
+        model, _, opset = name.partition("@")
+        opset = int(opset or 13)
+        path = os.path.join(out, f"{model}.{opset}.onnx")
         if not os.path.exists(path):
-            if name == "demo":
+            if model == "demo":
                 torch.manual_seed(0)
-                export_demo(DemoCNN(), path)
+                export_demo(DemoCNN(), path, opset=opset)
             else:
-                zoo.export(name, path)
+                zoo.export(model, path, opset)
         paths[name] = path
     return paths
 
@@ -106,7 +113,11 @@ def main():
     ap.add_argument("--old", required=True)
     ap.add_argument("--new", required=True)
     ap.add_argument("--work", required=True)
-    ap.add_argument("--models", default=",".join(["demo"] + list(zoo.MODELS)))
+    models = ["demo"] + list(zoo.MODELS)
+    ap.add_argument("--models", default=",".join(
+        models + [m + "@17" for m in models]),
+        help="NAME or NAME@OPSET (13 if not given); default: the demo CNN "
+             "and the zoo at opsets 13 and 17")
     ap.add_argument("--options", default=",".join(OPTION_SETS),
                     help="option sets to run (names above)")
     ap.add_argument("--quick", action="store_true",
