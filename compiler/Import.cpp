@@ -29,33 +29,31 @@ using namespace mcutrain;
 namespace {
 
 /// How an ONNX element type is represented: MLIR integers are signless (as
-/// in arith), so uint8 is i8 with `unsigned` set; `cType` is the C++ type at
-/// the generated API.
+/// in arith), so uint8 is i8 with `unsigned` set.
 struct ElementKind {
   int32_t onnx = 0;
   unsigned bits = 0; // 0: f32
   bool isUnsigned = false;
-  const char *cType = nullptr;
 };
 
 static std::optional<ElementKind> elementKind(int32_t onnxType) {
   switch (onnxType) {
   case onnx::TensorProto::FLOAT:
-    return ElementKind{onnxType, 0, false, "float"};
+    return ElementKind{onnxType, 0, false};
   case onnx::TensorProto::BOOL:
-    return ElementKind{onnxType, 1, false, "bool"};
+    return ElementKind{onnxType, 1, false};
   case onnx::TensorProto::INT8:
-    return ElementKind{onnxType, 8, false, "std::int8_t"};
+    return ElementKind{onnxType, 8, false};
   case onnx::TensorProto::UINT8:
-    return ElementKind{onnxType, 8, true, "std::uint8_t"};
+    return ElementKind{onnxType, 8, true};
   case onnx::TensorProto::INT16:
-    return ElementKind{onnxType, 16, false, "std::int16_t"};
+    return ElementKind{onnxType, 16, false};
   case onnx::TensorProto::UINT16:
-    return ElementKind{onnxType, 16, true, "std::uint16_t"};
+    return ElementKind{onnxType, 16, true};
   case onnx::TensorProto::INT32:
-    return ElementKind{onnxType, 32, false, "std::int32_t"};
+    return ElementKind{onnxType, 32, false};
   case onnx::TensorProto::INT64:
-    return ElementKind{onnxType, 64, false, "std::int64_t"};
+    return ElementKind{onnxType, 64, false};
   default:
     return std::nullopt;
   }
@@ -412,8 +410,8 @@ LogicalResult OnnxImporter::importBatchNormTraining(const onnx::NodeProto &n) {
       builder, loc,
       nn::AddOp::create(builder, loc, st, var, scalar(eps, "epsilon"),
                         UnitAttr()),
-      builder.getStringAttr("sqrt"), builder.getF32FloatAttr(0.0f),
-      builder.getF32FloatAttr(0.0f), UnitAttr());
+      nn::ActivationKindAttr::get(&ctx, nn::ActivationKind::sqrt),
+      builder.getF32FloatAttr(0.0f), builder.getF32FloatAttr(0.0f), UnitAttr());
   Value norm = nn::DivOp::create(builder, loc, xt, centred, sd, UnitAttr());
   Value y = nn::AddOp::create(
       builder, loc, xt,
@@ -1195,7 +1193,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
         tensorType({xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
                    elementTypeOf(*x)),
         *x, builder.getDenseI64ArrayAttr(p), builder.getF32FloatAttr(value),
-        builder.getStringAttr(mode)));
+        nn::PadModeAttr::get(&ctx, *nn::symbolizePadMode(mode))));
   }
   if (op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" ||
       op == "HardSigmoid" || op == "HardSwish" || op == "Clip") {
@@ -1203,22 +1201,22 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     if (failed(x))
       return failure();
     float alpha = 0.0f, beta = 0.0f;
-    std::string kind;
+    nn::ActivationKind kind;
     if (op == "LeakyRelu") {
-      kind = "leaky_relu";
+      kind = nn::ActivationKind::leaky_relu;
       alpha = attrFloat(n, "alpha", 0.01f);
     } else if (op == "Sigmoid") {
-      kind = "sigmoid";
+      kind = nn::ActivationKind::sigmoid;
     } else if (op == "Tanh") {
-      kind = "tanh";
+      kind = nn::ActivationKind::tanh;
     } else if (op == "HardSigmoid") {
-      kind = "hard_sigmoid";
+      kind = nn::ActivationKind::hard_sigmoid;
       alpha = attrFloat(n, "alpha", 0.2f);
       beta = attrFloat(n, "beta", 0.5f);
     } else if (op == "HardSwish") {
-      kind = "hard_swish";
+      kind = nn::ActivationKind::hard_swish;
     } else {
-      kind = "clip";
+      kind = nn::ActivationKind::clip;
       alpha = -std::numeric_limits<float>::infinity();
       beta = std::numeric_limits<float>::infinity();
       if (opset < 11) {
@@ -1244,7 +1242,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
       }
     }
     return define(nn::ActivationOp::create(
-        builder, loc, *x, builder.getStringAttr(kind),
+        builder, loc, *x, nn::ActivationKindAttr::get(&ctx, kind),
         builder.getF32FloatAttr(alpha), builder.getF32FloatAttr(beta),
         isUnsigned(*x)));
   }
@@ -1566,12 +1564,11 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
                               builder.getFunctionType(inTypes, {}));
   entry = func.addEntryBlock();
   // MLIR's signless integers do not say whether uint8 or int8 was meant:
-  // unsigned inputs and outputs carry their C++ type as an attribute.
+  // unsigned inputs and outputs are marked.
   for (auto [i, input] : llvm::enumerate(inputs)) {
     values[input->name()] = entry->getArgument(i);
     if (inKinds[i].isUnsigned) {
-      func.setArgAttr(i, "mcutrain.ctype",
-                      builder.getStringAttr(inKinds[i].cType));
+      func.setArgAttr(i, "mcutrain.unsigned", builder.getUnitAttr());
       unsignedValues.insert(entry->getArgument(i));
     }
   }
@@ -1637,10 +1634,7 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   for (auto [i, v] : llvm::enumerate(results)) {
     Type et = elementTypeOf(v);
     if (unsignedValues.contains(v) && et.isInteger() && !et.isInteger(1))
-      func.setResultAttr(
-          i, "mcutrain.ctype",
-          builder.getStringAttr(
-              "std::uint" + std::to_string(et.getIntOrFloatBitWidth()) + "_t"));
+      func.setResultAttr(i, "mcutrain.unsigned", builder.getUnitAttr());
   }
   return OwningOpRef<ModuleOp>(module);
 }

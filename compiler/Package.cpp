@@ -36,8 +36,9 @@ bool isIdentifier(StringRef s) {
 /// Facts about the model gathered at the nn level, before lowering.
 struct ModelFacts {
   SmallVector<SmallVector<int64_t>> inputShapes, outputShapes;
-  // C++ types at the API (the importer's mcutrain.ctype) and inside the
-  // generated code (signless integers are intN_t there).
+  // C++ types at the API (uintN_t where the importer marked the value
+  // mcutrain.unsigned) and inside the generated code (signless integers are
+  // intN_t there).
   SmallVector<std::string> inputCTypes, outputCTypes;
   SmallVector<std::string> inputCodeTypes, outputCodeTypes;
   int64_t forwardMacs = 0, trainForwardMacs = 0, backwardMacs = 0;
@@ -100,8 +101,11 @@ ModelFacts gatherFacts(ModuleOp module) {
     return "std::int" + std::to_string(e.getIntOrFloatBitWidth()) + "_t";
   };
   auto apiType = [&](DictionaryAttr attrs, Type t) -> std::string {
-    if (auto c = attrs ? attrs.getAs<StringAttr>("mcutrain.ctype") : nullptr)
-      return c.str();
+    if (attrs && attrs.get("mcutrain.unsigned"))
+      return "std::uint" +
+             std::to_string(
+                 cast<ShapedType>(t).getElementType().getIntOrFloatBitWidth()) +
+             "_t";
     return codeType(t);
   };
   for (auto [i, t] : llvm::enumerate(forward.getArgumentTypes())) {

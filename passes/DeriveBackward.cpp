@@ -157,9 +157,7 @@ struct DeriveBackwardPass
       module.emitError("the module already has @train_step");
       return signalPassFailure();
     }
-    static const char *optimizers[] = {"sgd", "momentum", "nesterov", "adam",
-                                       "adagrad"};
-    if (!llvm::is_contained(optimizers, StringRef(optimizer))) {
+    if (!train::symbolizeOptimizerKind(optimizer)) {
       module.emitError() << "unsupported optimizer '" << optimizer
                          << "' (supported: sgd, momentum, nesterov, adam, "
                             "adagrad)";
@@ -323,6 +321,7 @@ struct DeriveBackwardPass
 
     // One update per trainable parameter load, at the end; reorder-updates
     // moves each to its earliest legal point.
+    train::OptimizerAttr rule = optimizerAttr();
     llvm::DenseSet<Operation *> updated;
     for (Operation *op : forwardOps) {
       auto load = dyn_cast<ml_program::GlobalLoadOp>(op);
@@ -332,20 +331,11 @@ struct DeriveBackwardPass
       if (it == grads.end())
         continue;
       updated.insert(paramOf[load.getResult()]);
-      float eps =
-          epsilon >= 0 ? epsilon : (optimizer == "adagrad" ? 1e-10 : 1e-8);
       auto upd = train::UpdateOp::create(
           b, load.getLoc(), /*input_grad=*/Type(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
-          it->second, b.getF32FloatAttr(lr), b.getStringAttr(optimizer),
-          b.getF32FloatAttr(momentum), b.getF32FloatAttr(beta1),
-          b.getF32FloatAttr(beta2), b.getF32FloatAttr(eps),
-          b.getF32FloatAttr(weightDecay), b.getF32FloatAttr(lrDecay),
-          b.getF32FloatAttr(optimizer == "momentum" || optimizer == "nesterov"
-                                ? dampening
-                                : 0.0),
-          b.getStringAttr("pytorch"), /*channels=*/Value(),
-          b.getI64IntegerAttr(1), /*outer=*/Value());
+          it->second, rule, /*channels=*/Value(), b.getI64IntegerAttr(1),
+          /*outer=*/Value());
       tagBackward(upd);
     }
     Value scalar =
@@ -353,6 +343,22 @@ struct DeriveBackwardPass
     func::ReturnOp::create(b, step.getLoc(), scalar);
     if (failed(freezeUngraded(*trainableOr, updated)))
       return signalPassFailure();
+  }
+
+  /// The update rule of the options (the optimizer's default epsilon;
+  /// dampening only for the rules that have it).
+  train::OptimizerAttr optimizerAttr() {
+    train::OptimizerKind kind = *train::symbolizeOptimizerKind(optimizer);
+    bool momentumRule = kind == train::OptimizerKind::momentum ||
+                        kind == train::OptimizerKind::nesterov;
+    float eps = epsilon >= 0                            ? epsilon
+                : kind == train::OptimizerKind::adagrad ? 1e-10
+                                                        : 1e-8;
+    auto f = [](double v) { return APFloat((float)v); };
+    return train::OptimizerAttr::get(
+        &getContext(), kind, f(lr), f(momentum), f(beta1), f(beta2), f(eps),
+        f(weightDecay), f(lrDecay), f(momentumRule ? (double)dampening : 0.0),
+        train::AdamForm::pytorch);
   }
 
   /// A selected parameter that gets no gradient (nothing it feeds reaches

@@ -77,8 +77,8 @@ struct FuseInputGradIntoUpdatesPass
       // The runtime kernel's case: plain SGD (other optimizers would keep
       // their state in the same pass as loops, slower than apart).
       if (!update.getOuter() || update.getInputGrad() ||
-          update.getOptimizer() != "sgd" ||
-          update.getWeightDecay().convertToFloat() != 0.0f)
+          update.getOptimizer().getKind() != train::OptimizerKind::sgd ||
+          !update.getOptimizer().getWeightDecay().isZero())
         continue;
       nn::GemmOp gemm = inputGradientGemm(update);
       if (!gemm)

@@ -116,7 +116,7 @@ struct RuntimeCallToEmitC : OpConversionPattern<train::RuntimeCallOp> {
     if (failed(getTypeConverter()->convertTypes(op->getResultTypes(), results)))
       return failure();
     rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(op, results,
-                                                     op.getCallee(), args);
+                                                     op.getCalleeName(), args);
     return success();
   }
 };

@@ -31,23 +31,6 @@ constexpr IteratorType kRed = IteratorType::reduction;
 
 using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
-/// `mcutrain::kernels::<kernel><args...,` — a callee whose last template
-/// argument use-kernels appends.
-std::string kernelPrefix(StringRef kernel, ArrayRef<int64_t> args) {
-  std::string callee = ("mcutrain::kernels::" + kernel + "<").str();
-  for (int64_t a : args)
-    callee += std::to_string(a) + ",";
-  return callee;
-}
-
-/// `mcutrain::kernels::<kernel><args...>`.
-std::string kernelCallee(StringRef kernel, ArrayRef<int64_t> args) {
-  std::string callee = kernelPrefix(kernel, args);
-  if (callee.back() == ',')
-    callee.pop_back();
-  return callee + ">";
-}
-
 /// Small builder helpers shared by all op lowerings.
 struct Lowering {
   OpBuilder &b;
@@ -112,20 +95,23 @@ struct Lowering {
         });
     return op.getResult(0);
   }
+  /// A kernel call with its template arguments (TrainKernels.td).
+  train::KernelAttr kernel(train::KernelName name, ArrayRef<int64_t> args) {
+    return train::KernelAttr::get(b.getContext(), name, args);
+  }
   /// Marks the linalg.generic that computes `result` as the runtime kernel
-  /// `mcutrain::kernels::<kernel><args...>`, called with the generic's
-  /// operands `operands` (inputs then the output) and then `scalars`;
-  /// use-kernels makes the call once the operands are buffers. Kernels
-  /// with a trailing `bool Overwrite` template parameter (`overwrites`)
-  /// also name that variant, for outputs that need no initial value.
-  void tagKernel(Value result, StringRef kernel, ArrayRef<int64_t> args,
+  /// call `callee`, with the generic's operands `operands` (inputs then the
+  /// output) and then `scalars`; use-kernels makes the call once the
+  /// operands are buffers. Kernels with a trailing `bool Overwrite` template
+  /// parameter (`overwrites`) may call that variant, for outputs that need
+  /// no initial value.
+  void tagKernel(Value result, train::KernelName name, ArrayRef<int64_t> args,
                  ArrayRef<int64_t> operands, ArrayRef<float> scalars = {},
                  bool overwrites = false) {
     Operation *op = result.getDefiningOp();
     if (overwrites)
-      op->setAttr(kKernelOverwriteAttr,
-                  b.getStringAttr(kernelPrefix(kernel, args) + "true>"));
-    op->setAttr(kKernelAttr, b.getStringAttr(kernelCallee(kernel, args)));
+      op->setAttr(kKernelOverwriteAttr, b.getUnitAttr());
+    op->setAttr(kKernelAttr, kernel(name, args));
     op->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr(operands));
     if (!scalars.empty())
       op->setAttr(kKernelScalarsAttr, b.getDenseF32ArrayAttr(scalars));
@@ -133,22 +119,31 @@ struct Lowering {
   /// Names the plane-at-a-time variant of the kernel `result` is tagged
   /// with (see kKernelPlanesAttr), when its operand `spreadOperand` is a
   /// spread copy (a fill and a copy generic; not a generate).
-  void tagPlaneKernel(Value result, StringRef kernel, ArrayRef<int64_t> args,
-                      int64_t spreadOperand) {
+  void tagPlaneKernel(Value result, train::KernelName name,
+                      ArrayRef<int64_t> args, int64_t spreadOperand) {
     Operation *op = result.getDefiningOp();
     if (!op->getOperand(spreadOperand).getDefiningOp<linalg::GenericOp>())
       return;
-    op->setAttr(kKernelPlanesAttr, b.getStringAttr(kernelCallee(kernel, args)));
+    op->setAttr(kKernelPlanesAttr, kernel(name, args));
     op->setAttr(kKernelSpreadOperandAttr, b.getI64IntegerAttr(spreadOperand));
+  }
+  /// Names a fused variant (`mark`) of the kernel `result` is tagged with:
+  /// `name` with `args` and Act = none, which use-kernels sets to the
+  /// activation it fuses.
+  void tagFusedKernel(Value result, StringRef mark, train::KernelName name,
+                      ArrayRef<int64_t> args) {
+    SmallVector<int64_t> withAct(args);
+    withAct.push_back(static_cast<int64_t>(train::FusedActivation::none));
+    result.getDefiningOp()->setAttr(mark, kernel(name, withAct));
   }
   /// Marks the elementwise generic that computes `result` as the
   /// activation (`mark` kActivationAttr) or activation gradient
   /// (kActivationGradAttr) of `kind` (relu, or clip to [lo, hi]), which
   /// use-kernels may fuse into the convolution that produces its input.
-  void tagActivation(Value result, StringRef mark, StringRef kind, float lo,
-                     float hi) {
+  void tagActivation(Value result, StringRef mark, train::FusedActivation kind,
+                     float lo, float hi) {
     Operation *op = result.getDefiningOp();
-    op->setAttr(mark, b.getStringAttr(kind));
+    op->setAttr(mark, train::FusedActivationAttr::get(b.getContext(), kind));
     op->setAttr(kActivationBoundsAttr,
                 b.getDenseF32ArrayAttr(ArrayRef<float>{lo, hi}));
   }
@@ -361,7 +356,7 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
                         Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
                         return arith::AddFOp::create(ob, l, a[2], m);
                       });
-  L.tagKernel(y, "conv2d",
+  L.tagKernel(y, train::KernelName::conv2d,
               {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3], ys[2], ys[3],
                s[0], s[1], dl[0], dl[1], g},
               {0, 1, 2});
@@ -370,20 +365,16 @@ Value lowerConv(Lowering &L, nn::Conv2dOp op) {
                                     s[0],  s[1],  dl[0], dl[1]};
   bool planes = isDepthwise(xs, ws, g) && xp != op.getInput();
   if (planes)
-    L.tagPlaneKernel(y, "depthwise_conv2d", planeArgs, 0);
+    L.tagPlaneKernel(y, train::KernelName::depthwise_conv2d, planeArgs, 0);
   if (op.getBias()) {
     // The variants that start from the bias and end with an activation
     // (use-kernels appends the activation's template argument).
-    Operation *conv = y.getDefiningOp();
-    conv->setAttr(kKernelBiasActAttr,
-                  L.b.getStringAttr(kernelPrefix(
-                      "conv2d_bias_act",
-                      {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3], ys[2],
-                       ys[3], s[0], s[1], dl[0], dl[1], g})));
+    L.tagFusedKernel(y, kKernelBiasActAttr, train::KernelName::conv2d_bias_act,
+                     {xs[0], xs[1], hp, wp, ws[0], ws[1], ws[2], ws[3], ys[2],
+                      ys[3], s[0], s[1], dl[0], dl[1], g});
     if (planes)
-      conv->setAttr(kKernelPlanesBiasActAttr,
-                    L.b.getStringAttr(
-                        kernelPrefix("depthwise_conv2d_bias_act", planeArgs)));
+      L.tagFusedKernel(y, kKernelPlanesBiasActAttr,
+                       train::KernelName::depthwise_conv2d_bias_act, planeArgs);
   }
   return y;
 }
@@ -411,13 +402,13 @@ Value lowerConvGradWeight(Lowering &L, nn::Conv2dGradWeightOp op) {
                   return arith::AddFOp::create(ob, l, a[2], m);
                 });
   auto dys = op.getOutputGrad().getType().getShape();
-  L.tagKernel(dw, "conv2d_grad_weight",
+  L.tagKernel(dw, train::KernelName::conv2d_grad_weight,
               {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3], ws[0],
                ws[1], ws[2], ws[3], dys[2], dys[3], s[0], s[1], dl[0], dl[1],
                g},
               {0, 1, 2});
   if (isDepthwise(xs, ws, g) && xp != op.getInput())
-    L.tagPlaneKernel(dw, "depthwise_conv2d_grad_weight",
+    L.tagPlaneKernel(dw, train::KernelName::depthwise_conv2d_grad_weight,
                      {xs[0], xs[1], xs[2], xs[3], xs[2] + p[0] + p[2],
                       xs[3] + p[1] + p[3], p[0], p[1], ws[2], ws[3], dys[2],
                       dys[3], s[0], s[1], dl[0], dl[1]},
@@ -474,7 +465,7 @@ Value lowerStridedConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
         Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
         return arith::AddFOp::create(ob, l, a[3], m);
       });
-  L.tagKernel(dxp, "conv2d_grad_input_strided",
+  L.tagKernel(dxp, train::KernelName::conv2d_grad_input_strided,
               {xs[0], xs[1], xps[2], xps[3], ws[0], ws[1], ws[2], ws[3], dys[2],
                dys[3], s[0], s[1], dl[0], dl[1], g},
               {0, 1, 3});
@@ -533,7 +524,7 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
         Value m = arith::MulFOp::create(ob, l, a[0], a[1]);
         return arith::AddFOp::create(ob, l, a[3], m);
       });
-  L.tagKernel(dx, "conv2d_grad_input",
+  L.tagKernel(dx, train::KernelName::conv2d_grad_input,
               {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3],
                xs[2] + span0, xs[3] + span1, dl[0], dl[1], g},
               {0, 1, 3});
@@ -543,19 +534,18 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
       s[0],   s[1],   dl[0],         dl[1]};
   bool planes = isDepthwise(xs, ws, g) && dyp != op.getOutputGrad();
   if (planes)
-    L.tagPlaneKernel(dx, "depthwise_conv2d_grad_input", planeArgs, 0);
+    L.tagPlaneKernel(dx, train::KernelName::depthwise_conv2d_grad_input,
+                     planeArgs, 0);
   // The variants that end with the gradient of the activation the layer's
   // input came from (use-kernels appends its template argument).
-  Operation *conv = dx.getDefiningOp();
-  conv->setAttr(kKernelGradActAttr,
-                L.b.getStringAttr(kernelPrefix(
-                    "conv2d_grad_input_act",
-                    {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3],
-                     xs[2] + span0, xs[3] + span1, dl[0], dl[1], g})));
+  L.tagFusedKernel(dx, kKernelGradActAttr,
+                   train::KernelName::conv2d_grad_input_act,
+                   {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3],
+                    xs[2] + span0, xs[3] + span1, dl[0], dl[1], g});
   if (planes)
-    conv->setAttr(kKernelPlanesGradActAttr,
-                  L.b.getStringAttr(kernelPrefix(
-                      "depthwise_conv2d_grad_input_act", planeArgs)));
+    L.tagFusedKernel(dx, kKernelPlanesGradActAttr,
+                     train::KernelName::depthwise_conv2d_grad_input_act,
+                     planeArgs);
   return dx;
 }
 
@@ -594,7 +584,7 @@ Value lowerGemm(Lowering &L, nn::GemmOp op) {
                 });
   auto as = op.getA().getType().getShape();
   int64_t k = op.getTransA() ? as[0] : as[1];
-  L.tagKernel(y, "gemm",
+  L.tagKernel(y, train::KernelName::gemm,
               {ys[0], ys[1], k, op.getTransA() ? 1 : 0, op.getTransB() ? 1 : 0},
               {0, 1, 2}, {alpha}, /*overwrites=*/true);
   return y;
@@ -926,7 +916,8 @@ Value lowerReduceSumTo(Lowering &L, nn::ReduceSumToOp op) {
       rows[group] *= xs[i];
   }
   if (group < 3)
-    L.tagKernel(sum, "sum_rows", {rows[0], rows[1], rows[2]}, {0, 1}, {scale},
+    L.tagKernel(sum, train::KernelName::sum_rows, {rows[0], rows[1], rows[2]},
+                {0, 1}, {scale},
                 /*overwrites=*/true);
   return L.reshape(sum, outTy);
 }
@@ -999,7 +990,7 @@ Value lowerCrossEntropyGrad(Lowering &L, train::CrossEntropyLossGradOp op) {
 }
 
 Value lowerActivation(Lowering &L, nn::ActivationOp op) {
-  StringRef kind = op.getKind();
+  nn::ActivationKind kind = op.getKind();
   float alpha = op.getAlpha().convertToFloat();
   float beta = op.getBeta().convertToFloat();
   Type et = op.getInput().getType().getElementType();
@@ -1029,21 +1020,21 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
           Value low = sel(arith::CmpFPredicate::OLT, v, c(lo), c(lo), v);
           return sel(arith::CmpFPredicate::OGT, low, c(hi), c(hi), low);
         };
-        if (kind == "leaky_relu")
+        if (kind == nn::ActivationKind::leaky_relu)
           return sel(arith::CmpFPredicate::OGT, x, c(0.0f), x,
                      arith::MulFOp::create(ob, l, x, c(alpha)));
-        if (kind == "clip")
+        if (kind == nn::ActivationKind::clip)
           return clampTo(x, alpha, beta);
-        if (kind == "sigmoid") {
+        if (kind == nn::ActivationKind::sigmoid) {
           Value e = math::ExpOp::create(ob, l, arith::NegFOp::create(ob, l, x));
           return arith::DivFOp::create(
               ob, l, c(1.0f), arith::AddFOp::create(ob, l, c(1.0f), e));
         }
-        if (kind == "tanh")
+        if (kind == nn::ActivationKind::tanh)
           return math::TanhOp::create(ob, l, x);
-        if (kind == "sqrt")
+        if (kind == nn::ActivationKind::sqrt)
           return math::SqrtOp::create(ob, l, x);
-        if (kind == "hard_sigmoid")
+        if (kind == nn::ActivationKind::hard_sigmoid)
           return clampTo(
               arith::AddFOp::create(
                   ob, l, arith::MulFOp::create(ob, l, x, c(alpha)), c(beta)),
@@ -1054,13 +1045,14 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
         return arith::DivFOp::create(ob, l, arith::MulFOp::create(ob, l, x, r6),
                                      c(6.0f));
       });
-  if (kind == "clip")
-    L.tagActivation(y, kActivationAttr, "clip", alpha, beta);
+  if (kind == nn::ActivationKind::clip)
+    L.tagActivation(y, kActivationAttr, train::FusedActivation::clip, alpha,
+                    beta);
   return y;
 }
 
 Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
-  StringRef kind = op.getKind();
+  nn::ActivationKind kind = op.getKind();
   float alpha = op.getAlpha().convertToFloat();
   float beta = op.getBeta().convertToFloat();
   // Each kind reads the forward input or the forward output, not both, so
@@ -1069,7 +1061,8 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
   // (NaN neither), and a convolution's pre-activation output then has no
   // use but the clip, which use-kernels fuses into it.
   bool fromOutput =
-      kind == "clip" || kind == "sigmoid" || kind == "tanh" || kind == "sqrt";
+      kind == nn::ActivationKind::clip || kind == nn::ActivationKind::sigmoid ||
+      kind == nn::ActivationKind::tanh || kind == nn::ActivationKind::sqrt;
   Value dx = elementwise(
       L,
       ValueRange{op.getOutputGrad(),
@@ -1093,20 +1086,21 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
         auto both = [&](Value u, Value v) -> Value {
           return arith::AndIOp::create(ob, l, u, v);
         };
-        if (kind == "leaky_relu")
+        if (kind == nn::ActivationKind::leaky_relu)
           return pick(cmp(arith::CmpFPredicate::OGT, x, c(0.0f)), dy,
                       mul(dy, c(alpha)));
-        if (kind == "clip") // strictly inside, as ReLU6 / hardtanh
+        if (kind ==
+            nn::ActivationKind::clip) // strictly inside, as ReLU6 / hardtanh
           return pick(both(cmp(arith::CmpFPredicate::OGT, y, c(alpha)),
                            cmp(arith::CmpFPredicate::OLT, y, c(beta))),
                       dy, c(0.0f));
-        if (kind == "sigmoid")
+        if (kind == nn::ActivationKind::sigmoid)
           return mul(dy, mul(y, sub(c(1.0f), y)));
-        if (kind == "tanh")
+        if (kind == nn::ActivationKind::tanh)
           return mul(dy, sub(c(1.0f), mul(y, y)));
-        if (kind == "sqrt") // d sqrt(x) = 1 / (2 sqrt(x))
+        if (kind == nn::ActivationKind::sqrt) // d sqrt(x) = 1 / (2 sqrt(x))
           return arith::DivFOp::create(ob, l, dy, mul(y, c(2.0f)));
-        if (kind == "hard_sigmoid") {
+        if (kind == nn::ActivationKind::hard_sigmoid) {
           Value z = arith::AddFOp::create(ob, l, mul(x, c(alpha)), c(beta));
           return pick(both(cmp(arith::CmpFPredicate::OGT, z, c(0.0f)),
                            cmp(arith::CmpFPredicate::OLT, z, c(1.0f))),
@@ -1121,8 +1115,9 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
         return pick(cmp(arith::CmpFPredicate::OLT, x, c(-3.0f)), c(0.0f),
                     upper);
       });
-  if (kind == "clip")
-    L.tagActivation(dx, kActivationGradAttr, "clip", alpha, beta);
+  if (kind == nn::ActivationKind::clip)
+    L.tagActivation(dx, kActivationGradAttr, train::FusedActivation::clip,
+                    alpha, beta);
   return dx;
 }
 
@@ -1437,12 +1432,12 @@ Value foldedIndex(Lowering &L, OpBuilder &ob, Value i, int64_t shift, int64_t n,
 Value lowerPad(Lowering &L, nn::Pad2dOp op) {
   auto ys = op.getOutput().getType().getShape();
   auto p = op.getPads();
-  if (op.getMode() == "constant") {
+  if (op.getMode() == nn::PadMode::constant) {
     double v = op.getValue().convertToFloat();
     // Non-negative values keep their bit pattern in unsigned tensors.
     return L.spread(op.getInput(), ys, p[0], p[1], 1, 1, v, v >= 0);
   }
-  bool reflect = op.getMode() == "reflect";
+  bool reflect = op.getMode() == nn::PadMode::reflect;
   Value x = op.getInput();
   auto xs = op.getInput().getType().getShape();
   auto gen = tensor::GenerateOp::create(
@@ -1465,7 +1460,7 @@ Value lowerPadGrad(Lowering &L, nn::Pad2dGradOp op) {
   auto ys = op.getOutputGrad().getType().getShape();
   auto xs = op.getInputGrad().getType().getShape();
   auto p = op.getPads();
-  bool reflect = op.getMode() == "reflect";
+  bool reflect = op.getMode() == nn::PadMode::reflect;
   auto d = [&](unsigned i) { return L.d(i); };
   // Fold rows: t[n,c,i,q] = sum_o [fold(o) == i] dy[n,c,o,q]; dims n c o i q.
   auto foldBody = [&](int64_t shift, int64_t n, unsigned srcDim,
@@ -1606,7 +1601,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
                                              zero)
                   .getResult();
             });
-        L.tagActivation(y, kActivationAttr, "relu", 0.0f, 0.0f);
+        L.tagActivation(y, kActivationAttr, train::FusedActivation::relu, 0.0f,
+                        0.0f);
         return y;
       })
       .Case([&](nn::ReluGradOp o) {
@@ -1619,7 +1615,8 @@ FailureOr<Value> lowerOp(Lowering &L, Operation *op) {
                                              zero)
                   .getResult();
             });
-        L.tagActivation(dx, kActivationGradAttr, "relu", 0.0f, 0.0f);
+        L.tagActivation(dx, kActivationGradAttr, train::FusedActivation::relu,
+                        0.0f, 0.0f);
         return dx;
       })
       .Case([&](nn::MaxPool2dOp o) { return lowerMaxPool(L, o); })
@@ -1721,11 +1718,11 @@ struct LowerToLinalgPass
     };
     std::optional<train::UpdateOp> adam;
     for (auto u : updates)
-      if (u.getOptimizer() == "adam" && !adam)
+      if (u.getOptimizer().getKind() == train::OptimizerKind::adam && !adam)
         adam = u;
     if (!updates.empty()) {
       scalarGlobal(train::kLearningRateGlobal,
-                   updates.front().getLr().convertToFloat());
+                   updates.front().getOptimizer().getLr().convertToFloat());
       scalarGlobal(train::kStepCountGlobal, 0.0f);
     }
     if (adam) {
@@ -1776,9 +1773,9 @@ struct LowerToLinalgPass
       scale(b, loc, train::kStepCountGlobal, 1.0f, true);
       if (adam) {
         scale(b, loc, train::kBeta1PowerGlobal,
-              adam->getBeta1().convertToFloat(), false);
+              adam->getOptimizer().getBeta1().convertToFloat(), false);
         scale(b, loc, train::kBeta2PowerGlobal,
-              adam->getBeta2().convertToFloat(), false);
+              adam->getOptimizer().getBeta2().convertToFloat(), false);
       }
     }
 

@@ -37,19 +37,19 @@ inline std::string onnxNodeName(mlir::Location loc) {
 
 /// A depthwise kernel whose input is a spread (padded or zero-inserted)
 /// copy of another tensor also names the variant that spreads a plane at a
-/// time into scratch (kKernelPlanesAttr), and which of the generic's
-/// operands is the spread copy: use-kernels calls that variant on the copy's
-/// source when nothing else reads the copy.
+/// time into scratch (kKernelPlanesAttr, a train::KernelAttr), and which of
+/// the generic's operands is the spread copy: use-kernels calls that
+/// variant on the copy's source when nothing else reads the copy.
 inline constexpr llvm::StringLiteral kKernelPlanesAttr =
     "mcutrain.kernel_planes";
 inline constexpr llvm::StringLiteral kKernelSpreadOperandAttr =
     "mcutrain.kernel_spread_operand";
 
 /// A convolution with a bias also names the kernels that start from the
-/// bias and end with an activation (without the trailing activation
-/// template argument: use-kernels appends it and the closing `>`), for the
-/// whole input and for a spread input a plane at a time; lower-to-linalg
-/// marks the activations they can take (relu, clip) with their bounds.
+/// bias and end with an activation (train::KernelAttr with Act = none:
+/// use-kernels sets it), for the whole input and for a spread input a plane
+/// at a time; lower-to-linalg marks the activations they can take
+/// (train::FusedActivationAttr: relu, clip) with their bounds.
 inline constexpr llvm::StringLiteral kKernelBiasActAttr =
     "mcutrain.kernel_bias_act";
 inline constexpr llvm::StringLiteral kKernelPlanesBiasActAttr =

@@ -158,7 +158,8 @@ def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
                            "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::bufferization::BufferizationDialect"];
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mcutrain::train::TrainDialect"];
 }
 
 def CollapseLoopDimsPass
@@ -190,7 +191,7 @@ def UseKernelsPass : Pass<"mcutrain-use-kernels", "mlir::func::FuncOp"> {
     between) and the kernel has an overwriting variant
     (`mcutrain.kernel_overwrite`: out = ...), the fill goes and that variant
     is called. A marked op whose buffers are not contiguous keeps its loops.
-    With `enabled=false` the marks are dropped and everything stays loops
+    With `kernels=false` the marks are dropped and everything stays loops
     (for comparison).
   }];
   let dependentDialects = ["::mcutrain::train::TrainDialect",

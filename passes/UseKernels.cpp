@@ -206,11 +206,10 @@ linalg::GenericOp activationGradOf(Value out, Operation *kernel) {
   return mask;
 }
 
-/// A fused kernel's callee: lower-to-linalg's prefix plus the
-/// mcutrain::kernels::Activation of `kind` (none, relu, clip).
-std::string activationCallee(StringAttr prefix, StringRef kind) {
-  int code = kind == "relu" ? 1 : kind == "clip" ? 2 : 0;
-  return (prefix.getValue() + std::to_string(code) + ">").str();
+/// A fused kernel ending with the activation `kind` (its Act argument).
+train::KernelAttr withActivation(train::KernelAttr fused,
+                                 train::FusedActivation kind) {
+  return fused.withLastArg(static_cast<int64_t>(kind));
 }
 
 struct UseKernelsPass
@@ -224,19 +223,20 @@ struct UseKernelsPass
         marked.push_back(op);
     });
     for (linalg::GenericOp op : marked) {
-      auto callee = op->getAttrOfType<StringAttr>(kKernelAttr);
+      auto kernelAttr = [&](StringRef name) {
+        return op->getAttrOfType<train::KernelAttr>(name);
+      };
+      train::KernelAttr callee = kernelAttr(kKernelAttr);
       auto operands = op->getAttrOfType<DenseI64ArrayAttr>(kKernelOperandsAttr);
       auto scalars = op->getAttrOfType<DenseF32ArrayAttr>(kKernelScalarsAttr);
-      auto overwrite = op->getAttrOfType<StringAttr>(kKernelOverwriteAttr);
-      auto planes = op->getAttrOfType<StringAttr>(kKernelPlanesAttr);
+      bool overwrite = op->hasAttr(kKernelOverwriteAttr);
+      train::KernelAttr planes = kernelAttr(kKernelPlanesAttr);
       auto spreadOperand =
           op->getAttrOfType<IntegerAttr>(kKernelSpreadOperandAttr);
-      auto biasAct = op->getAttrOfType<StringAttr>(kKernelBiasActAttr);
-      auto planesBiasAct =
-          op->getAttrOfType<StringAttr>(kKernelPlanesBiasActAttr);
-      auto gradAct = op->getAttrOfType<StringAttr>(kKernelGradActAttr);
-      auto planesGradAct =
-          op->getAttrOfType<StringAttr>(kKernelPlanesGradActAttr);
+      train::KernelAttr biasAct = kernelAttr(kKernelBiasActAttr);
+      train::KernelAttr planesBiasAct = kernelAttr(kKernelPlanesBiasActAttr);
+      train::KernelAttr gradAct = kernelAttr(kKernelGradActAttr);
+      train::KernelAttr planesGradAct = kernelAttr(kKernelPlanesGradActAttr);
       for (StringRef name :
            {kKernelAttr, kKernelOperandsAttr, kKernelScalarsAttr,
             kKernelOverwriteAttr, kKernelPlanesAttr, kKernelSpreadOperandAttr,
@@ -263,17 +263,16 @@ struct UseKernelsPass
       // out = ... where the output was just zeroed: the fill, and the
       // kernel's reading it back, go (for a small Gemm they cost as much as
       // the products).
-      StringRef kernel = callee.getValue();
+      train::KernelAttr kernel = callee;
       if (overwrite) {
         if (linalg::FillOp fill =
                 zeroFillBefore(op, op.getDpsInitOperand(0)->get())) {
           fill.erase();
-          kernel = overwrite.getValue();
+          kernel = callee.withLastArg(1);
         }
       }
       OpBuilder b(op);
       SmallVector<Operation *> spread, fusedAway;
-      std::string fusedCallee;
       // A depthwise layer's spread input: the kernel spreads a plane at a
       // time into scratch; the whole spread copy, and its pass over memory,
       // go (MobileNetV2-128: 12% of the step's own loops, plus the fills).
@@ -292,7 +291,7 @@ struct UseKernelsPass
                               paddedType.getElementType()),
               alloc.getAlignmentAttr());
           args.push_back(plane);
-          kernel = planes.getValue();
+          kernel = planes;
           // The spread goes with the op (its other users: fill and copy).
           spread = {alloc.getOperation()};
           for (Operation *user : alloc->getUsers())
@@ -305,7 +304,7 @@ struct UseKernelsPass
       // three a block at a time, and writes the activation's buffer.
       SmallVector<float> biasActScalars;
       bool padsPlanes = !spread.empty();
-      if (StringAttr fused = padsPlanes ? planesBiasAct : biasAct) {
+      if (train::KernelAttr fused = padsPlanes ? planesBiasAct : biasAct) {
         Value out = op.getDpsInitOperand(0)->get();
         auto outAlloc = out.getDefiningOp<memref::AllocOp>();
         linalg::GenericOp broadcast = biasBroadcastInto(out, op);
@@ -330,16 +329,17 @@ struct UseKernelsPass
         }
         if (outAlloc && broadcast &&
             onlyUsedAfter(out, op, {broadcast, op, act})) {
-          StringRef kind =
-              act ? act->getAttrOfType<StringAttr>(kActivationAttr).getValue()
-                  : "";
+          train::FusedActivation kind =
+              act ? act->getAttrOfType<train::FusedActivationAttr>(
+                           kActivationAttr)
+                        .getValue()
+                  : train::FusedActivation::none;
           SmallVector<float, 2> bounds = {0.0f, 0.0f};
           if (act)
             bounds = llvm::to_vector<2>(
                 act->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr)
                     .asArrayRef());
-          fusedCallee = activationCallee(fused, kind);
-          kernel = fusedCallee;
+          kernel = withActivation(fused, kind);
           args.push_back(broadcast.getDpsInputOperand(0)->get());
           biasActScalars = {bounds[0], bounds[1]};
           spread.push_back(broadcast);
@@ -362,15 +362,15 @@ struct UseKernelsPass
       // layer's input came from (and zero-filled before): one kernel
       // computes it a block at a time and applies the activation's mask,
       // into the mask's buffer.
-      if (StringAttr fused = padsPlanes ? planesGradAct : gradAct) {
+      if (train::KernelAttr fused = padsPlanes ? planesGradAct : gradAct) {
         Value out = op.getDpsInitOperand(0)->get();
         if (auto mask = activationGradOf(out, op)) {
           Value result = mask.getDpsInitOperand(0)->get();
           Value saved = mask.getDpsInputOperand(1)->get();
-          StringRef kind =
-              mask->getAttrOfType<StringAttr>(kActivationGradAttr).getValue();
-          fusedCallee = activationCallee(fused, kind);
-          kernel = fusedCallee;
+          kernel = withActivation(
+              fused, mask->getAttrOfType<train::FusedActivationAttr>(
+                             kActivationGradAttr)
+                         .getValue());
           for (Value &arg : args)
             if (arg == out)
               arg = result;

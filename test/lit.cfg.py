@@ -16,6 +16,7 @@ config.test_exec_root = os.path.join(config.mcutrain_obj_root, "test")
 # system interpreter, not to a pyenv python3 that may come first on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%src_root", config.mcutrain_src_root))
+config.substitutions.append(("%obj_root", config.mcutrain_obj_root))
 config.substitutions.append(("%cxx", shutil.which("g++") or "g++"))
 config.substitutions.append(("%tools_dir", config.mcutrain_tools_dir))
 

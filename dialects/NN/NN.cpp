@@ -6,13 +6,23 @@
 using namespace mlir;
 using namespace mcutrain::nn;
 
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include "dialects/NN/NNEnums.cpp.inc"
 #include "dialects/NN/NNInterfaces.cpp.inc"
 #include "dialects/NN/NNOpsDialect.cpp.inc"
+#define GET_ATTRDEF_CLASSES
+#include "dialects/NN/NNAttrs.cpp.inc"
 
 void NNDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "dialects/NN/NNOps.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/NN/NNAttrs.cpp.inc"
       >();
 }
 
@@ -156,12 +166,8 @@ LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
 
 LogicalResult ActivationOp::verify() {
-  static const char *kinds[] = {"leaky_relu",   "clip",       "sigmoid", "tanh",
-                                "hard_sigmoid", "hard_swish", "sqrt"};
-  if (!llvm::is_contained(kinds, getKind()))
-    return emitOpError() << "unknown activation '" << getKind() << "'";
   Type et = elementTypeOf(getInput());
-  if (!et.isF32() && (getKind() != "clip" || et.isInteger(1)))
+  if (!et.isF32() && (getKind() != ActivationKind::clip || et.isInteger(1)))
     return emitOpError() << "integer operands support clip only";
   return verifyUnsignedFlag(*this, getInput(), getIsUnsigned());
 }
@@ -290,11 +296,8 @@ LogicalResult Pad2dOp::verify() {
     return emitOpError() << "result shape does not match the padding";
   if (elementTypeOf(getInput()) != elementTypeOf(getOutput()))
     return emitOpError() << "result element type must equal the input's";
-  StringRef mode = getMode();
-  if (mode != "constant" && mode != "edge" && mode != "reflect")
-    return emitOpError() << "unknown mode '" << mode << "'";
   // Reflection mirrors inside the input, so it cannot reach past the border.
-  if (mode == "reflect" &&
+  if (getMode() == PadMode::reflect &&
       (p[0] >= x[2] || p[2] >= x[2] || p[1] >= x[3] || p[3] >= x[3]))
     return emitOpError() << "reflect pads must be smaller than the input";
   return success();

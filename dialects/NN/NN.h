@@ -10,8 +10,12 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "dialects/NN/NNEnums.h.inc"
 #include "dialects/NN/NNInterfaces.h.inc"
 #include "dialects/NN/NNOpsDialect.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/NN/NNAttrs.h.inc"
 
 #define GET_OP_CLASSES
 #include "dialects/NN/NNOps.h.inc"

@@ -122,7 +122,7 @@ LogicalResult Pad2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                     ArrayRef<bool> needGrad,
                                     SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
-  if (needGrad[0] && getMode() != "constant")
+  if (needGrad[0] && getMode() != PadMode::constant)
     grads[0] = Pad2dGradOp::create(b, getLoc(), getInput().getType(), dy,
                                    getPadsAttr(), getModeAttr());
   else if (needGrad[0])

@@ -14,6 +14,7 @@ def NN_Dialect : Dialect {
     the ONNX node name as its location.
   }];
   let cppNamespace = "::mcutrain::nn";
+  let useDefaultAttributePrinterParser = 1;
 }
 
 class NN_Op<string mnemonic, list<Trait> traits = []>

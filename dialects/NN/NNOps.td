@@ -2,6 +2,7 @@
 #define MCUTRAIN_NN_OPS_TD
 
 include "dialects/NN/NNBase.td"
+include "dialects/NN/NNEnums.td"
 include "dialects/NN/NNInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/OpBase.td"
@@ -88,12 +89,12 @@ def NN_ActivationOp : NN_ForwardOp<"activation", [SameOperandsAndResultType]> {
     hard_sigmoid (max(0, min(1, alpha*x + beta))), hard_swish, sqrt (from
     training-mode batch normalization's standard deviation).
   }];
-  let arguments = (ins NN_Tensor:$input, StrAttr:$kind,
+  let arguments = (ins NN_Tensor:$input, NN_ActivationKindAttr:$kind,
                    DefaultValuedAttr<F32Attr, "0.0f">:$alpha,
                    DefaultValuedAttr<F32Attr, "0.0f">:$beta,
                    UnitAttr:$is_unsigned);
   let results = (outs NN_Tensor:$output);
-  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let assemblyFormat = "`` $kind $input attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
 
@@ -222,7 +223,8 @@ def NN_Pad2dOp : NN_ForwardOp<"pad2d"> {
   }];
   let arguments = (ins NN_Tensor4D:$input, DenseI64ArrayAttr:$pads,
                    DefaultValuedAttr<F32Attr, "0.0f">:$value,
-                   DefaultValuedAttr<StrAttr, "\"constant\"">:$mode);
+                   DefaultValuedAttr<NN_PadModeAttr,
+                                     "::mcutrain::nn::PadMode::constant">:$mode);
   let results = (outs NN_Tensor4D:$output);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
@@ -287,12 +289,12 @@ def NN_SliceOp : NN_GradOp<"slice"> {
 def NN_ActivationGradOp : NN_GradOp<"activation_grad", [SameOperandsAndResultType]> {
   let summary = "Gradient of nn.activation from its input and output";
   let arguments = (ins NN_F32Tensor:$output_grad, NN_F32Tensor:$input,
-                   NN_F32Tensor:$output, StrAttr:$kind,
+                   NN_F32Tensor:$output, NN_ActivationKindAttr:$kind,
                    DefaultValuedAttr<F32Attr, "0.0f">:$alpha,
                    DefaultValuedAttr<F32Attr, "0.0f">:$beta);
   let results = (outs NN_F32Tensor:$input_grad);
   let assemblyFormat = [{
-    $output_grad `,` $input `,` $output attr-dict `:` type($input_grad)
+    `` $kind $output_grad `,` $input `,` $output attr-dict `:` type($input_grad)
   }];
 }
 
@@ -334,7 +336,7 @@ def NN_Pad2dGradOp : NN_GradOp<"pad2d_grad"> {
     from (the border for edge, the mirrored element for reflect).
   }];
   let arguments = (ins NN_F32Tensor4D:$output_grad, DenseI64ArrayAttr:$pads,
-                   StrAttr:$mode);
+                   NN_PadModeAttr:$mode);
   let results = (outs NN_F32Tensor4D:$input_grad);
   let assemblyFormat = [{
     $output_grad attr-dict `:` functional-type(operands, results)

@@ -11,13 +11,120 @@
 using namespace mlir;
 using namespace mcutrain::train;
 
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include "dialects/Train/TrainEnums.cpp.inc"
 #include "dialects/Train/TrainOpsDialect.cpp.inc"
+#define GET_ATTRDEF_CLASSES
+#include "dialects/Train/TrainAttrs.cpp.inc"
 
 void TrainDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "dialects/Train/TrainOps.cpp.inc"
       >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/Train/TrainAttrs.cpp.inc"
+      >();
+}
+
+FailureOr<APFloat> mcutrain::train::parseF32(AsmParser &parser) {
+  APFloat value(0.0f);
+  if (parser.parseFloat(APFloat::IEEEsingle(), value))
+    return failure();
+  return value;
+}
+
+namespace {
+/// A kernel's template parameters (TrainKernels.td via mcutrain-tblgen).
+struct KernelSignature {
+  unsigned parameters, required;
+  uint64_t boolMask;
+  const char *declaration;
+};
+} // namespace
+
+static const KernelSignature &signatureOf(KernelName kernel) {
+  static const KernelSignature table[] = {
+#define MCUTRAIN_KERNEL(name, parameters, required, boolMask, declaration)     \
+  {parameters, required, boolMask, declaration},
+#include "dialects/Train/TrainKernels.inc"
+#undef MCUTRAIN_KERNEL
+  };
+  return table[static_cast<unsigned>(kernel)];
+}
+
+LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 KernelName kernel, ArrayRef<int64_t> args) {
+  const KernelSignature &sig = signatureOf(kernel);
+  if (args.size() < sig.required || args.size() > sig.parameters) {
+    auto diag = emitError() << "kernel " << stringifyKernelName(kernel)
+                            << " takes " << sig.required;
+    if (sig.parameters != sig.required)
+      diag << " to " << sig.parameters;
+    return diag << " template arguments (" << sig.declaration << "), not "
+                << args.size();
+  }
+  for (auto [i, a] : llvm::enumerate(args))
+    if ((sig.boolMask >> i & 1) && a != 0 && a != 1)
+      return emitError() << "template argument " << i << " of kernel "
+                         << stringifyKernelName(kernel) << " is a bool";
+  return success();
+}
+
+std::string KernelAttr::getCallee() const {
+  const KernelSignature &sig = signatureOf(getKernel());
+  std::string callee =
+      ("mcutrain::kernels::" + stringifyKernelName(getKernel()) + "<").str();
+  for (auto [i, a] : llvm::enumerate(getArgs())) {
+    if (i)
+      callee += ",";
+    callee +=
+        (sig.boolMask >> i & 1) ? (a ? "true" : "false") : std::to_string(a);
+  }
+  return callee + ">";
+}
+
+KernelAttr KernelAttr::withLastArg(int64_t value) const {
+  SmallVector<int64_t> args(getArgs());
+  if (args.size() == signatureOf(getKernel()).parameters)
+    args.pop_back();
+  args.push_back(value);
+  return KernelAttr::get(getContext(), getKernel(), args);
+}
+
+std::string RuntimeCallOp::getCalleeName() {
+  if (auto kernel = dyn_cast<KernelAttr>(getCallee()))
+    return kernel.getCallee();
+  return ("mcutrain::" + stringifyRuntimeFunction(
+                             cast<RuntimeFunctionAttr>(getCallee()).getValue()))
+      .str();
+}
+
+unsigned OptimizerAttr::getNumStateBuffers() const {
+  switch (getKind()) {
+  case OptimizerKind::adam:
+    return 2;
+  case OptimizerKind::momentum:
+  case OptimizerKind::nesterov:
+  case OptimizerKind::adagrad:
+    return 1;
+  case OptimizerKind::sgd:
+    return 0;
+  }
+  llvm_unreachable("unknown optimizer");
+}
+
+LogicalResult
+OptimizerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      OptimizerKind kind, APFloat, APFloat, APFloat, APFloat,
+                      APFloat, APFloat, APFloat, APFloat dampening, AdamForm) {
+  if (!dampening.isZero() && kind != OptimizerKind::momentum &&
+      kind != OptimizerKind::nesterov)
+    return emitError() << "dampening applies to momentum and nesterov only";
+  return success();
 }
 
 LogicalResult CrossEntropyLossOp::verify() {
@@ -74,25 +181,7 @@ int64_t UpdateOp::getMacs() {
               (getInputGrad() ? 1 : 0));
 }
 
-unsigned UpdateOp::getNumStateBuffers() {
-  StringRef o = getOptimizer();
-  if (o == "adam")
-    return 2;
-  if (o == "momentum" || o == "nesterov" || o == "adagrad")
-    return 1;
-  return 0;
-}
-
 LogicalResult UpdateOp::verify() {
-  StringRef o = getOptimizer();
-  if (o != "sgd" && o != "momentum" && o != "nesterov" && o != "adam" &&
-      o != "adagrad")
-    return emitOpError() << "unknown optimizer '" << o << "'";
-  if (getAdamForm() != "pytorch" && getAdamForm() != "onnx")
-    return emitOpError() << "unknown adam_form '" << getAdamForm() << "'";
-  if (getDampening().convertToFloat() != 0.0f && o != "momentum" &&
-      o != "nesterov")
-    return emitOpError() << "dampening applies to momentum and nesterov only";
   if (getOuter()) {
     auto isRow = [](RankedTensorType t) {
       return t.getRank() == 2 && t.getDimSize(0) == 1;
@@ -233,9 +322,10 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     outs.push_back(st);
   }
   // The learning rate is a global the application may change at run time.
+  OptimizerAttr hp = getOptimizer();
+  OptimizerKind opt = hp.getKind();
   Value lr = loadScalarGlobal(rewriter, *this, kLearningRateGlobal, loc,
-                              getLr().convertToFloat());
-  StringRef opt = getOptimizer();
+                              hp.getLr().convertToFloat());
   Value bc1, bc2, clr, gscale;
   auto f = [&](OpBuilder &b, float v) -> Value {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
@@ -249,12 +339,12 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     return arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::OLE,
                                  previousSteps(), f(rewriter, 0.0f));
   };
-  float damp = getDampening().convertToFloat();
+  float damp = hp.getDampening().convertToFloat();
   if (damp != 0.0f) // no dampening on the first step, as PyTorch and ONNX
     gscale =
         arith::SelectOp::create(rewriter, loc, isFirstStep(), f(rewriter, 1.0f),
                                 f(rewriter, 1.0f - damp));
-  if (opt == "adam" && getAdamForm() == "onnx") {
+  if (opt == OptimizerKind::adam && hp.getAdamForm() == AdamForm::onnx) {
     // lr * sqrt(1 - beta2^T) / (1 - beta1^T), T = t - 1; lr when T = 0. The
     // running powers hold beta^t, so beta^T = beta^t / beta.
     auto power = [&](StringRef global, float beta) -> Value {
@@ -266,17 +356,17 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     };
     Value c1 = arith::SubFOp::create(
         rewriter, loc, f(rewriter, 1.0f),
-        power(kBeta1PowerGlobal, getBeta1().convertToFloat()));
+        power(kBeta1PowerGlobal, hp.getBeta1().convertToFloat()));
     Value c2 = arith::SubFOp::create(
         rewriter, loc, f(rewriter, 1.0f),
-        power(kBeta2PowerGlobal, getBeta2().convertToFloat()));
+        power(kBeta2PowerGlobal, hp.getBeta2().convertToFloat()));
     Value adjusted = arith::DivFOp::create(
         rewriter, loc,
         arith::MulFOp::create(rewriter, loc, lr,
                               math::SqrtOp::create(rewriter, loc, c2)),
         c1);
     clr = arith::SelectOp::create(rewriter, loc, isFirstStep(), lr, adjusted);
-  } else if (opt == "adam") {
+  } else if (opt == OptimizerKind::adam) {
     // Bias corrections 1 - beta^t from the running powers.
     bc1 = arith::SubFOp::create(
         rewriter, loc, f(rewriter, 1.0f),
@@ -284,19 +374,20 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     bc2 = arith::SubFOp::create(
         rewriter, loc, f(rewriter, 1.0f),
         loadScalarGlobal(rewriter, *this, kBeta2PowerGlobal, loc, 0.0f));
-  } else if (opt == "adagrad") {
+  } else if (opt == OptimizerKind::adagrad) {
     // lr / (1 + (t - 1) * lr_decay)
     Value tm1 = previousSteps();
     Value den = arith::AddFOp::create(
         rewriter, loc, f(rewriter, 1.0f),
         arith::MulFOp::create(rewriter, loc, tm1,
-                              f(rewriter, getLrDecay().convertToFloat())));
+                              f(rewriter, hp.getLrDecay().convertToFloat())));
     clr = arith::DivFOp::create(rewriter, loc, lr, den);
   }
-  float wd = getWeightDecay().convertToFloat();
-  float mu = getMomentum().convertToFloat();
-  float b1 = getBeta1().convertToFloat(), b2 = getBeta2().convertToFloat();
-  float eps = getEpsilon().convertToFloat();
+  float wd = hp.getWeightDecay().convertToFloat();
+  float mu = hp.getMomentum().convertToFloat();
+  float b1 = hp.getBeta1().convertToFloat();
+  float b2 = hp.getBeta2().convertToFloat();
+  float eps = hp.getEpsilon().convertToFloat();
 
   Block *guardBody = nullptr;
   // The optimizer on one element: gradient g, parameter p, state st[i];
@@ -317,14 +408,14 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     };
     if (wd != 0.0f)
       g = add(g, mul(p, f(b, wd)));
-    if (opt == "sgd")
+    if (opt == OptimizerKind::sgd)
       return {sub(p, mul(lr, g))};
-    if (opt == "momentum" || opt == "nesterov") {
+    if (opt == OptimizerKind::momentum || opt == OptimizerKind::nesterov) {
       Value m = add(mul(st[0], f(b, mu)), gscale ? mul(g, gscale) : g);
-      Value d = opt == "nesterov" ? add(g, mul(m, f(b, mu))) : m;
+      Value d = opt == OptimizerKind::nesterov ? add(g, mul(m, f(b, mu))) : m;
       return {sub(p, mul(lr, d)), m};
     }
-    if (opt == "adam") {
+    if (opt == OptimizerKind::adam) {
       Value m = add(mul(st[0], f(b, b1)), mul(g, f(b, 1.0f - b1)));
       Value v = add(mul(st[1], f(b, b2)), mul(mul(g, g), f(b, 1.0f - b2)));
       if (clr) { // ONNX form
@@ -365,11 +456,14 @@ UpdateOp::bufferize(RewriterBase &rewriter,
       }
       args.append({contiguous, index(type.getNumElements())});
     }
-    Value all = RuntimeCallOp::create(rewriter, loc, rewriter.getI1Type(),
-                                      outer ? "mcutrain::outer_product_finite"
-                                            : "mcutrain::all_finite",
-                                      args, DenseI64ArrayAttr())
-                    .getResult();
+    Value all =
+        RuntimeCallOp::create(
+            rewriter, loc, rewriter.getI1Type(),
+            RuntimeFunctionAttr::get(
+                getContext(), outer ? RuntimeFunction::outer_product_finite
+                                    : RuntimeFunction::all_finite),
+            args, DenseI64ArrayAttr())
+            .getResult();
     rewriter.setInsertionPointAfterValue(all);
     auto guard = scf::IfOp::create(rewriter, loc, all, /*withElseRegion=*/true);
     rewriter.setInsertionPointToStart(&guard.getElseRegion().front());
@@ -411,7 +505,7 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     // SGD without weight decay is a runtime kernel's (it reads the
     // learning rate from its global, an operand here).
     Value lrGlobal = lookup(kLearningRateGlobal);
-    bool kernel = opt == "sgd" && wd == 0.0f && lrGlobal &&
+    bool kernel = opt == OptimizerKind::sgd && wd == 0.0f && lrGlobal &&
                   cast<MemRefType>(lrGlobal.getType()).getRank() == 0;
     if (kernel) {
       ins.push_back(lrGlobal);
@@ -438,13 +532,12 @@ UpdateOp::bufferize(RewriterBase &rewriter,
     if (kernel) {
       int64_t m = getGrad().getType().getDimSize(1);
       int64_t n = getOuter().getType().getDimSize(1);
-      auto callee = [&](bool overwrite) {
-        return rewriter.getStringAttr(
-            "mcutrain::kernels::sgd_outer_update_input_grad<" + llvm::Twine(m) +
-            "," + llvm::Twine(n) + "," + (overwrite ? "true" : "false") + ">");
-      };
-      fused->setAttr(kKernelAttr, callee(false));
-      fused->setAttr(kKernelOverwriteAttr, callee(true));
+      // (Overwrite = false spelled out, as the generated code always had.)
+      fused->setAttr(kKernelAttr,
+                     KernelAttr::get(getContext(),
+                                     KernelName::sgd_outer_update_input_grad,
+                                     {m, n, 0}));
+      fused->setAttr(kKernelOverwriteAttr, rewriter.getUnitAttr());
       // (dy, x, lr, dx, w): the generic's operands in order.
       fused->setAttr(kKernelOperandsAttr,
                      rewriter.getDenseI64ArrayAttr({0, 1, 2, 3, 4}));
@@ -556,7 +649,8 @@ DgsuSelectOp::bufferize(RewriterBase &rewriter,
   Value c = arith::ConstantIndexOp::create(rewriter, loc, channels);
   Value ratio = arith::ConstantOp::create(rewriter, loc, getRatioAttr());
   RuntimeCallOp::create(
-      rewriter, loc, TypeRange{}, "mcutrain::dgsu_select",
+      rewriter, loc, TypeRange{},
+      RuntimeFunctionAttr::get(getContext(), RuntimeFunction::dgsu_select),
       ValueRange{age, importance, c, ratio, selection, scratch},
       DenseI64ArrayAttr());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, selection);
@@ -724,7 +818,8 @@ TopkErrorOp::bufferize(RewriterBase &rewriter,
   Value depth = arith::ConstantOp::create(
       rewriter, loc, rewriter.getI32IntegerAttr(getDepth()));
   auto call = RuntimeCallOp::create(
-      rewriter, loc, TypeRange{}, "mcutrain::tinyprop_select",
+      rewriter, loc, TypeRange{},
+      RuntimeFunctionAttr::get(getContext(), RuntimeFunction::tinyprop_select),
       ValueRange{*error, index(getError().getType().getNumElements()),
                  index(kmax), ymax, ratios, index(getLayer()), depth,
                  f32(getSMinAttr()), f32(getSMaxAttr()), f32(getZetaAttr()),
@@ -764,7 +859,9 @@ FiniteGuardOp::bufferize(RewriterBase &rewriter,
   if (!skip)
     return emitOpError() << "global " << kSkipStepGlobal << " missing";
   auto call = RuntimeCallOp::create(
-      rewriter, loc, TypeRange{}, "mcutrain::skip_unless_finite",
+      rewriter, loc, TypeRange{},
+      RuntimeFunctionAttr::get(getContext(),
+                               RuntimeFunction::skip_unless_finite),
       ValueRange{*loss, arith::ConstantIndexOp::create(rewriter, loc, 1), skip},
       DenseI64ArrayAttr());
   call->setAttr("mcutrain.skip_decision", rewriter.getUnitAttr());

@@ -6,7 +6,16 @@
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include "dialects/Train/TrainEnums.h.inc"
 #include "dialects/Train/TrainOpsDialect.h.inc"
+
+namespace mcutrain::train {
+/// An f32 hyperparameter of an attribute.
+mlir::FailureOr<llvm::APFloat> parseF32(mlir::AsmParser &parser);
+} // namespace mcutrain::train
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/Train/TrainAttrs.h.inc"
 
 namespace mcutrain::train {
 /// Name of the f32 global holding the run-time learning rate.
@@ -36,16 +45,17 @@ inline constexpr llvm::StringLiteral kDynamicMacsGlobal =
 namespace mcutrain {
 /// lower-to-linalg (and train.update's bufferization) mark the
 /// linalg.generic ops that a runtime kernel (runtime/mcutrain_kernels.h)
-/// computes: the kernel's name with its template arguments, the generic's
-/// operands it takes and trailing f32 arguments. use-kernels replaces the
-/// marked ops by the calls.
+/// computes: the kernel with its template arguments (a train::KernelAttr),
+/// the generic's operands it takes and trailing f32 arguments. use-kernels
+/// replaces the marked ops by the calls.
 inline constexpr llvm::StringLiteral kKernelAttr = "mcutrain.kernel";
 inline constexpr llvm::StringLiteral kKernelOperandsAttr =
     "mcutrain.kernel_operands";
 inline constexpr llvm::StringLiteral kKernelScalarsAttr =
     "mcutrain.kernel_scalars";
-/// The kernel's variant that overwrites its output (out = ...), for kernels
-/// that have one: use-kernels calls it instead of zero-filling the output.
+/// (unit) The kernel has a variant that overwrites its output (out = ...,
+/// KernelAttr::withLastArg(1)): use-kernels calls it instead of
+/// zero-filling the output.
 inline constexpr llvm::StringLiteral kKernelOverwriteAttr =
     "mcutrain.kernel_overwrite";
 } // namespace mcutrain

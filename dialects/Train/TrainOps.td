@@ -18,7 +18,10 @@ def Train_Dialect : Dialect {
     update work.
   }];
   let cppNamespace = "::mcutrain::train";
+  let useDefaultAttributePrinterParser = 1;
 }
+
+include "dialects/Train/TrainAttrs.td"
 
 class Train_Op<string mnemonic, list<Trait> traits = []>
     : Op<Train_Dialect, mnemonic, traits>;
@@ -75,15 +78,15 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
          "getAliasingValues", "bufferize"]>]> {
   let summary = "One optimizer step on an ml_program.global parameter, in place";
   let description = [{
-    optimizer: sgd (p -= lr * g), momentum and nesterov (PyTorch SGD with
-    momentum and dampening: v = momentum * v + (1 - dampening) * g, with no
-    dampening on the first step; ONNX Momentum with beta = 1 - dampening),
-    adam (with bias correction), adagrad (PyTorch Adagrad with lr_decay,
-    which is ONNX Adagrad's decay_factor). weight_decay adds
-    weight_decay * p to the gradient (L2, as torch.optim and ONNX's
-    norm_coefficient).
-    adam_form: "pytorch" (torch.optim.Adam: p -= lr * m_hat / (sqrt(v_hat) +
-    eps), corrections 1 - beta^t) or "onnx" (ONNX Adam: p -= lr * sqrt(1 -
+    The optimizer attribute holds the rule and its hyperparameters: sgd
+    (p -= lr * g), momentum and nesterov (PyTorch SGD with momentum and
+    dampening: v = momentum * v + (1 - dampening) * g, with no dampening on
+    the first step; ONNX Momentum with beta = 1 - dampening), adam (with
+    bias correction), adagrad (PyTorch Adagrad with lr_decay, which is ONNX
+    Adagrad's decay_factor). weight_decay adds weight_decay * p to the
+    gradient (L2, as torch.optim and ONNX's norm_coefficient). adam_form:
+    pytorch (torch.optim.Adam: p -= lr * m_hat / (sqrt(v_hat) + eps),
+    corrections 1 - beta^t) or onnx (ONNX Adam: p -= lr * sqrt(1 -
     beta2^T) / (1 - beta1^T) * m / (sqrt(v) + eps) with T = t - 1 previous
     steps, and no correction when T = 0). State buffers (momentum, Adam's moments,
     Adagrad's sum) are globals named `<param>__state<i>` that
@@ -103,29 +106,22 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     non-finite gradient drops the update.
   }];
   let arguments = (ins FlatSymbolRefAttr:$param, RankedTensorOf<[F32]>:$grad,
-                   F32Attr:$lr,
-                   DefaultValuedAttr<StrAttr, "\"sgd\"">:$optimizer,
-                   DefaultValuedAttr<F32Attr, "0.9f">:$momentum,
-                   DefaultValuedAttr<F32Attr, "0.9f">:$beta1,
-                   DefaultValuedAttr<F32Attr, "0.999f">:$beta2,
-                   DefaultValuedAttr<F32Attr, "1e-8f">:$epsilon,
-                   DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
-                   DefaultValuedAttr<F32Attr, "0.0f">:$lr_decay,
-                   DefaultValuedAttr<F32Attr, "0.0f">:$dampening,
-                   DefaultValuedAttr<StrAttr, "\"pytorch\"">:$adam_form,
+                   Train_OptimizerAttr:$optimizer,
                    Optional<1DTensorOf<[I32]>>:$channels,
                    DefaultValuedAttr<I64Attr, "1">:$channel_axis,
                    Optional<RankedTensorOf<[F32]>>:$outer);
   let results = (outs Optional<RankedTensorOf<[F32]>>:$input_grad);
   let assemblyFormat = [{
     $param `,` $grad (`channels` `(` $channels^ `:` type($channels) `)`)?
-    (`outer` `(` $outer^ `:` type($outer) `)`)?
+    (`outer` `(` $outer^ `:` type($outer) `)`)? $optimizer
     attr-dict `:` type($grad) (`->` type($input_grad)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// How many state buffers (shaped like the parameter) the optimizer keeps.
-    unsigned getNumStateBuffers();
+    unsigned getNumStateBuffers() {
+      return getOptimizer().getNumStateBuffers();
+    }
     /// The gradient's shape: `grad`'s, or with `outer` M x N.
     llvm::SmallVector<int64_t> getGradShape();
     /// Symbol of state buffer `i` of parameter `param`.
@@ -198,9 +194,17 @@ def Train_RuntimeCallOp : Train_Op<"runtime_call"> {
     Memrefs are passed as pointers to their first element. After memory
     planning a buffer argument is the arena itself, and `arena_offsets`
     (one entry per argument) says at which element the buffer starts.
-    A call may return a scalar (e.g. `mcutrain::all_finite`'s i1).
+    A call may return a scalar (e.g. `mcutrain::all_finite`'s i1). The
+    callee is a runtime function (#train.runtime_function) or a kernel
+    (#train.kernel).
   }];
-  let arguments = (ins StrAttr:$callee, Variadic<AnyType>:$args,
+  let extraClassDeclaration = [{
+    /// The C++ function called: `mcutrain::<function>` or the kernel's.
+    std::string getCalleeName();
+  }];
+  let arguments = (ins AnyAttrOf<[Train_RuntimeFunctionAttr,
+                                  Train_KernelAttr]>:$callee,
+                   Variadic<AnyType>:$args,
                    OptionalAttr<DenseI64ArrayAttr>:$arena_offsets);
   let results = (outs Optional<AnySignlessIntegerOrIndex>:$result);
   let assemblyFormat = [{

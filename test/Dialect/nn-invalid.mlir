@@ -67,7 +67,7 @@ func.func @loss_batch(%x: tensor<2x3xf32>, %l: tensor<3xi32>) -> tensor<f32> {
 ml_program.global private @frozen(dense<1.0> : tensor<2xf32>) : tensor<2xf32>
 func.func @update_frozen(%g: tensor<2xf32>) {
   // expected-error @+1 {{parameter @frozen is frozen (immutable global)}}
-  train.update @frozen, %g {lr = 0.1 : f32} : tensor<2xf32>
+  train.update @frozen, %g <sgd, lr = 0.1> : tensor<2xf32>
   return
 }
 
@@ -76,7 +76,7 @@ func.func @update_frozen(%g: tensor<2xf32>) {
 ml_program.global private mutable @w(dense<1.0> : tensor<3x4xf32>) : tensor<3x4xf32>
 func.func @update_outer_shape(%dy: tensor<1x3xf32>, %x: tensor<1x5xf32>) {
   // expected-error @+1 {{gradient shape differs from parameter @w}}
-  train.update @w, %dy outer(%x : tensor<1x5xf32>) {lr = 0.1 : f32} : tensor<1x3xf32>
+  train.update @w, %dy outer(%x : tensor<1x5xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
   return
 }
 
@@ -85,7 +85,7 @@ func.func @update_outer_shape(%dy: tensor<1x3xf32>, %x: tensor<1x5xf32>) {
 ml_program.global private mutable @w(dense<1.0> : tensor<3x4xf32>) : tensor<3x4xf32>
 func.func @update_outer_rows(%dy: tensor<2x3xf32>, %x: tensor<2x4xf32>) {
   // expected-error @+1 {{outer-product factors must be 1 x M and 1 x N}}
-  train.update @w, %dy outer(%x : tensor<2x4xf32>) {lr = 0.1 : f32} : tensor<2x3xf32>
+  train.update @w, %dy outer(%x : tensor<2x4xf32>) <sgd, lr = 0.1> : tensor<2x3xf32>
   return
 }
 
@@ -94,6 +94,6 @@ func.func @update_outer_rows(%dy: tensor<2x3xf32>, %x: tensor<2x4xf32>) {
 ml_program.global private mutable @w(dense<1.0> : tensor<3x4xf32>) : tensor<3x4xf32>
 func.func @update_outer_channels(%dy: tensor<1x3xf32>, %x: tensor<1x4xf32>, %c: tensor<3xi32>) {
   // expected-error @+1 {{outer and channels are exclusive}}
-  train.update @w, %dy channels(%c : tensor<3xi32>) outer(%x : tensor<1x4xf32>) {lr = 0.1 : f32} : tensor<1x3xf32>
+  train.update @w, %dy channels(%c : tensor<3xi32>) outer(%x : tensor<1x4xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
   return
 }

@@ -46,7 +46,7 @@ module {
 // CHECK-NOT: nn.conv2d_grad_input
 // CHECK: nn.conv2d_grad_weight
 // CHECK: nn.reduce_sum_to {{.*}} -> tensor<1x2x1x1xf32>
-// CHECK-DAG: train.update @cw, {{.*}} {lr = 0.00999999977 : f32, mcutrain.backward} : tensor<2x1x3x3xf32>
+// CHECK-DAG: train.update @cw, {{.*}} <sgd, lr = 0.00999999977> {mcutrain.backward} : tensor<2x1x3x3xf32>
 // CHECK-DAG: train.update @cb,
 // CHECK-DAG: train.update @fw,
 // CHECK-DAG: train.update @fb,
@@ -69,7 +69,7 @@ module {
 // NAMED: ml_program.global private mutable @cb
 // NAMED-LABEL: func.func @train_step
 // NAMED-NOT: nn.conv2d_grad_weight
-// NAMED: train.update @cb, {{.*}} {lr = 5.000000e-01 : f32, mcutrain.backward}
+// NAMED: train.update @cb, {{.*}} <sgd, lr = 5.000000e-01> {mcutrain.backward}
 // NAMED-NOT: train.update
 
 // TOOMANY: error: --trainable last:5 but the model has only 2 parameterised layers
@@ -80,5 +80,5 @@ module {
 // MSE-LABEL: func.func @train_step(%arg0: tensor<1x1x4x4xf32>, %arg1: tensor<1x3xf32>) -> f32
 // MSE: train.mse_loss %{{.*}}, %arg1 : (tensor<1x3xf32>, tensor<1x3xf32>) -> tensor<f32>
 // MSE: train.mse_loss_grad
-// MSE: train.update @fw, {{.*}}optimizer = "adam"
+// MSE: train.update @fw, {{.*}}<adam, lr = 0.00999999977>
 // BADOPT: error: unsupported optimizer 'lbfgs' (supported: sgd, momentum, nesterov, adam, adagrad)

@@ -8,7 +8,7 @@
 // CHECK-LABEL: func.func @linear
 // CHECK-SAME: (%[[X:.*]]: tensor<1x4xf32>, %[[DY:.*]]: tensor<1x3xf32>)
 // CHECK-NOT: nn.gemm
-// CHECK: %[[DX:.*]] = train.update @w, %[[DY]] outer(%[[X]] : tensor<1x4xf32>) {lr = 1.000000e-01 : f32} : tensor<1x3xf32> -> tensor<1x4xf32>
+// CHECK: %[[DX:.*]] = train.update @w, %[[DY]] outer(%[[X]] : tensor<1x4xf32>) <sgd, lr = 1.000000e-01> : tensor<1x3xf32> -> tensor<1x4xf32>
 // CHECK-NEXT: %[[USE:.*]] = nn.mul %[[DX]], %[[X]]
 // CHECK-NOT: train.update
 // CHECK: return %[[USE]]
@@ -17,16 +17,16 @@
 // still yields the input gradient.
 // LOWERED-LABEL: func.func @linear
 // LOWERED: %[[DXBUF:.*]] = memref.alloc() : memref<1x4xf32>
-// LOWERED: %[[OK:.*]] = train.runtime_call "mcutrain::outer_product_finite"(%{{.*}}, %c3, %{{.*}}, %c4)
+// LOWERED: %[[OK:.*]] = train.runtime_call #train<runtime_function outer_product_finite>(%{{.*}}, %c3, %{{.*}}, %c4)
 // LOWERED: scf.if %[[OK]] {
 // LOWERED: %[[LR:.*]] = memref.get_global @mcutrain_learning_rate : memref<f32>
 // LOWERED: linalg.fill ins(%{{.*}} : f32) outs(%[[DXBUF]] : memref<1x4xf32>)
 // LOWERED-NEXT: linalg.generic {indexing_maps = [#[[DYMAP:.*]], #[[XMAP:.*]], #[[LRMAP:.*]], #[[XMAP]], #[[ID:.*]]], iterator_types = ["reduction", "parallel"]}
 // LOWERED-SAME: ins(%{{.*}}, %{{.*}}, %[[LR]] : memref<1x3xf32>, memref<1x4xf32>, memref<f32>)
 // LOWERED-SAME: outs(%[[DXBUF]], %{{.*}} : memref<1x4xf32>, memref<3x4xf32>)
-// LOWERED-SAME: mcutrain.kernel = "mcutrain::kernels::sgd_outer_update_input_grad<3,4,false>"
+// LOWERED-SAME: mcutrain.kernel = #train.kernel<sgd_outer_update_input_grad<3, 4, 0>>
 // LOWERED-SAME: mcutrain.kernel_operands = array<i64: 0, 1, 2, 3, 4>
-// LOWERED-SAME: mcutrain.kernel_overwrite = "mcutrain::kernels::sgd_outer_update_input_grad<3,4,true>"
+// LOWERED-SAME: mcutrain.kernel_overwrite
 // LOWERED-NEXT: ^bb0(%[[DYI:.*]]: f32, %[[XJ:.*]]: f32, %{{.*}}: f32, %[[DXJ:.*]]: f32, %[[P:.*]]: f32):
 // LOWERED-NEXT: %[[PROD:.*]] = arith.mulf %[[DYI]], %[[P]] : f32
 // LOWERED-NEXT: %[[SUM:.*]] = arith.addf %[[DXJ]], %[[PROD]] : f32
@@ -46,7 +46,7 @@
 // KERNEL-LABEL: func.func @linear
 // KERNEL: scf.if
 // KERNEL-NOT: linalg.fill
-// KERNEL: train.runtime_call "mcutrain::kernels::sgd_outer_update_input_grad<3,4,true>"(%{{.*}}, %{{.*}}, %{{.*}}, %[[DXK:.*]], %{{.*}}) : memref<1x3xf32>, memref<1x4xf32>, memref<f32>, memref<1x4xf32>, memref<3x4xf32>
+// KERNEL: train.runtime_call #train.kernel<sgd_outer_update_input_grad<3, 4, 1>>(%{{.*}}, %{{.*}}, %{{.*}}, %[[DXK:.*]], %{{.*}}) : memref<1x3xf32>, memref<1x4xf32>, memref<f32>, memref<1x4xf32>, memref<3x4xf32>
 // KERNEL: } else {
 // KERNEL: linalg.fill
 // KERNEL: linalg.generic
@@ -57,7 +57,7 @@ module {
     %w = ml_program.global_load @w : tensor<3x4xf32>
     %dx = nn.gemm %dy, %w : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
     %use = nn.mul %dx, %x : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
-    train.update @w, %dy outer(%x : tensor<1x4xf32>) {lr = 0.1 : f32} : tensor<1x3xf32>
+    train.update @w, %dy outer(%x : tensor<1x4xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
     return %use : tensor<1x4xf32>
   }
 }
@@ -68,15 +68,15 @@ module {
 // (moving this one above it would reorder the two): left alone.
 // CHECK-LABEL: func.func @updated_between
 // CHECK: nn.gemm
-// CHECK: train.update @w, %{{.*}} {lr = 1.000000e-01 : f32} : tensor<3x4xf32>{{$}}
-// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) {lr = 1.000000e-01 : f32} : tensor<1x3xf32>{{$}}
+// CHECK: train.update @w, %{{.*}} <sgd, lr = 1.000000e-01> : tensor<3x4xf32>{{$}}
+// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) <sgd, lr = 1.000000e-01> : tensor<1x3xf32>{{$}}
 module {
   ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
   func.func @updated_between(%x: tensor<1x4xf32>, %dy: tensor<1x3xf32>, %g: tensor<3x4xf32>) -> tensor<1x4xf32> {
     %w = ml_program.global_load @w : tensor<3x4xf32>
     %dx = nn.gemm %dy, %w : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
-    train.update @w, %g {lr = 0.1 : f32} : tensor<3x4xf32>
-    train.update @w, %dy outer(%x : tensor<1x4xf32>) {lr = 0.1 : f32} : tensor<1x3xf32>
+    train.update @w, %g <sgd, lr = 0.1> : tensor<3x4xf32>
+    train.update @w, %dy outer(%x : tensor<1x4xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
     return %dx : tensor<1x4xf32>
   }
 }
@@ -89,11 +89,11 @@ module {
 // parameter's Gemm.
 // CHECK-LABEL: func.func @left_alone
 // CHECK-COUNT-8: nn.gemm
-// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) {lr = 1.000000e-01 : f32, optimizer = "momentum"} : tensor<1x3xf32>{{$}}
-// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) {lr = 1.000000e-01 : f32, weight_decay = 0.00999999977 : f32} : tensor<1x3xf32>{{$}}
-// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) {lr = 1.000000e-01 : f32} : tensor<1x3xf32>{{$}}
-// CHECK: train.update @s, %{{.*}} outer(%{{.*}} : tensor<1x3xf32>) {lr = 1.000000e-01 : f32} : tensor<1x3xf32>{{$}}
-// CHECK: train.update @v, %{{.*}} {lr = 1.000000e-01 : f32} : tensor<3x4xf32>{{$}}
+// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) <momentum, lr = 1.000000e-01> : tensor<1x3xf32>{{$}}
+// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) <sgd, lr = 1.000000e-01, weight_decay = 0.00999999977> : tensor<1x3xf32>{{$}}
+// CHECK: train.update @w, %{{.*}} outer(%{{.*}} : tensor<1x4xf32>) <sgd, lr = 1.000000e-01> : tensor<1x3xf32>{{$}}
+// CHECK: train.update @s, %{{.*}} outer(%{{.*}} : tensor<1x3xf32>) <sgd, lr = 1.000000e-01> : tensor<1x3xf32>{{$}}
+// CHECK: train.update @v, %{{.*}} <sgd, lr = 1.000000e-01> : tensor<3x4xf32>{{$}}
 module {
   ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
   ml_program.global private mutable @v(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
@@ -110,11 +110,11 @@ module {
     %transposed = nn.gemm %dy, %s {trans_b = true} : (tensor<1x3xf32>, tensor<3x3xf32>) -> tensor<1x3xf32>
     %v = ml_program.global_load @v : tensor<3x4xf32>
     %other = nn.gemm %dy, %v : (tensor<1x3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
-    train.update @w, %dy outer(%x : tensor<1x4xf32>) {lr = 0.1 : f32, optimizer = "momentum"} : tensor<1x3xf32>
-    train.update @w, %dy outer(%x : tensor<1x4xf32>) {lr = 0.1 : f32, weight_decay = 0.01 : f32} : tensor<1x3xf32>
-    train.update @w, %dy outer(%x : tensor<1x4xf32>) {lr = 0.1 : f32} : tensor<1x3xf32>
-    train.update @s, %dy outer(%x3 : tensor<1x3xf32>) {lr = 0.1 : f32} : tensor<1x3xf32>
-    train.update @v, %g {lr = 0.1 : f32} : tensor<3x4xf32>
+    train.update @w, %dy outer(%x : tensor<1x4xf32>) <momentum, lr = 0.1> : tensor<1x3xf32>
+    train.update @w, %dy outer(%x : tensor<1x4xf32>) <sgd, lr = 0.1, weight_decay = 0.01> : tensor<1x3xf32>
+    train.update @w, %dy outer(%x : tensor<1x4xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
+    train.update @s, %dy outer(%x3 : tensor<1x3xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
+    train.update @v, %g <sgd, lr = 0.1> : tensor<3x4xf32>
     return %momentum, %decay, %dx, %later, %scaled, %biased, %transposed, %other : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x3xf32>, tensor<1x4xf32>
   }
 }

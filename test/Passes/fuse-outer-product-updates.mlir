@@ -6,13 +6,13 @@
 // CHECK-LABEL: func.func @linear
 // CHECK-SAME: (%[[X:.*]]: tensor<1x4xf32>, %[[DY:.*]]: tensor<1x3xf32>)
 // CHECK-NOT: nn.gemm
-// CHECK: train.update @w, %[[DY]] outer(%[[X]] : tensor<1x4xf32>) {lr = 1.000000e-01 : f32, optimizer = "momentum"} : tensor<1x3xf32>
+// CHECK: train.update @w, %[[DY]] outer(%[[X]] : tensor<1x4xf32>) <momentum, lr = 1.000000e-01> : tensor<1x3xf32>
 // The update checks the factors and multiplies them where the optimizer
 // reads the gradient (momentum here: the state still sees g).
 // LOWERED-LABEL: func.func @linear
 // LOWERED-SAME: (%[[X:.*]]: memref<1x4xf32{{.*}}>, %[[DY:.*]]: memref<1x3xf32{{.*}}>)
 // LOWERED-NOT: memref.alloc
-// LOWERED: %[[OK:.*]] = train.runtime_call "mcutrain::outer_product_finite"(%{{.*}}, %c3, %{{.*}}, %c4)
+// LOWERED: %[[OK:.*]] = train.runtime_call #train<runtime_function outer_product_finite>(%{{.*}}, %c3, %{{.*}}, %c4)
 // LOWERED: scf.if %[[OK]] {
 // LOWERED: linalg.generic {indexing_maps = [#[[A:.*]], #[[B:.*]], #[[ID:.*]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
 // LOWERED-SAME: ins(%{{.*}}, %{{.*}} : memref<1x3xf32{{.*}}>, memref<1x4xf32{{.*}}>)
@@ -23,7 +23,7 @@ module {
   ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
   func.func @linear(%x: tensor<1x4xf32>, %dy: tensor<1x3xf32>) {
     %dw = nn.gemm %dy, %x {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
-    train.update @w, %dw {lr = 0.1 : f32, optimizer = "momentum"} : tensor<3x4xf32>
+    train.update @w, %dw <momentum, lr = 0.1> : tensor<3x4xf32>
     return
   }
 }
@@ -36,9 +36,9 @@ module {
 // CHECK: %[[SCALED:.*]] = nn.gemm %{{.*}}, %{{.*}} {alpha = 5.000000e-01 : f32, trans_a = true}
 // CHECK: %[[SHARED:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>)
 // CHECK: %[[SPARSE:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<1x2xf32>, tensor<1x4xf32>)
-// CHECK: train.update @w, %[[BATCH]] {
-// CHECK: train.update @w, %[[SCALED]] {
-// CHECK: train.update @w, %[[SHARED]] {
+// CHECK: train.update @w, %[[BATCH]] <
+// CHECK: train.update @w, %[[SCALED]] <
+// CHECK: train.update @w, %[[SHARED]] <
 // CHECK: train.update @w, %[[SPARSE]] channels
 // CHECK: return %[[SHARED]]
 module {
@@ -48,10 +48,10 @@ module {
     %scaled = nn.gemm %dy, %x {trans_a = true, alpha = 0.5 : f32} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
     %shared = nn.gemm %dy, %x {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
     %sparse = nn.gemm %dys, %x {trans_a = true} : (tensor<1x2xf32>, tensor<1x4xf32>) -> tensor<2x4xf32>
-    train.update @w, %batch {lr = 0.1 : f32} : tensor<3x4xf32>
-    train.update @w, %scaled {lr = 0.1 : f32} : tensor<3x4xf32>
-    train.update @w, %shared {lr = 0.1 : f32} : tensor<3x4xf32>
-    train.update @w, %sparse channels(%c : tensor<2xi32>) {channel_axis = 0 : i64, lr = 0.1 : f32} : tensor<2x4xf32>
+    train.update @w, %batch <sgd, lr = 0.1> : tensor<3x4xf32>
+    train.update @w, %scaled <sgd, lr = 0.1> : tensor<3x4xf32>
+    train.update @w, %shared <sgd, lr = 0.1> : tensor<3x4xf32>
+    train.update @w, %sparse channels(%c : tensor<2xi32>) <sgd, lr = 0.1> {channel_axis = 0 : i64} : tensor<2x4xf32>
     return %shared : tensor<3x4xf32>
   }
 }

@@ -8,8 +8,8 @@ module {
   // CHECK-LABEL: func.func @train_step
   func.func @train_step(%err: memref<4xf32>, %p: memref<4xf32>, %loss: memref<1xf32>) -> f32 {
     %c0 = arith.constant 0 : index
-    // CHECK: train.runtime_call "mcutrain::tinyprop_select"
-    train.runtime_call "mcutrain::tinyprop_select"(%err) {mcutrain.skip_decision} : memref<4xf32>
+    // CHECK: train.runtime_call #train<runtime_function tinyprop_select>
+    train.runtime_call #train<runtime_function tinyprop_select>(%err) {mcutrain.skip_decision} : memref<4xf32>
     // CHECK-NEXT: %[[L:.*]] = memref.load %arg2
     // CHECK-NEXT: %[[FLAG:.*]] = memref.get_global @mcutrain_skip_step
     // CHECK: %[[SKIP:.*]] = memref.load %[[FLAG]]
@@ -49,7 +49,7 @@ module {
   func.func @train_step(%err: memref<4xf32>, %p: memref<4xf32>) {
     %c0 = arith.constant 0 : index
     %f = arith.constant 1.0 : f32
-    train.runtime_call "mcutrain::tinyprop_select"(%err) {mcutrain.skip_decision} : memref<4xf32>
+    train.runtime_call #train<runtime_function tinyprop_select>(%err) {mcutrain.skip_decision} : memref<4xf32>
     // expected-error @below {{writes memory after the step's skip decision but is not part of the backward pass}}
     memref.store %f, %p[%c0] : memref<4xf32>
     return

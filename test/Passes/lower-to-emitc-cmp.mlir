@@ -22,7 +22,7 @@ func.func @cmp(%a: f32, %b: f32, %g: memref<4xf32>, %out: memref<1xf32>) -> i1 {
   %c0 = arith.constant 0 : index
   memref.store %t, %out[%c0] : memref<1xf32>
   %c4 = arith.constant 4 : index
-  %ok = train.runtime_call "mcutrain::all_finite"(%g, %c4) : memref<4xf32>, index -> i1
+  %ok = train.runtime_call #train<runtime_function all_finite>(%g, %c4) : memref<4xf32>, index -> i1
   %r0 = arith.andi %lt, %ge : i1
   %r1 = arith.andi %r0, %ne : i1
   %r2 = arith.andi %r1, %ult : i1

@@ -6,7 +6,7 @@
 
 // CHECK-LABEL: func.func @channel_grad
 // CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel", "reduction", "reduction"]
-// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::sum_rows<2,3,20>", mcutrain.kernel_operands = array<i64: 0, 1>, mcutrain.kernel_overwrite = "mcutrain::kernels::sum_rows<2,3,20,true>", mcutrain.kernel_scalars = array<f32: 5.000000e-01>
+// CHECK-SAME: mcutrain.kernel = #train.kernel<sum_rows<2, 3, 20>>, mcutrain.kernel_operands = array<i64: 0, 1>, mcutrain.kernel_overwrite, mcutrain.kernel_scalars = array<f32: 5.000000e-01>
 // CHECK: tensor.expand_shape {{.*}} into tensor<1x3x1x1xf32>
 func.func @channel_grad(%dy: tensor<2x3x4x5xf32>) -> tensor<1x3x1x1xf32> {
   %g = nn.reduce_sum_to %dy {scale = 0.5 : f32} : (tensor<2x3x4x5xf32>) -> tensor<1x3x1x1xf32>
@@ -15,7 +15,7 @@ func.func @channel_grad(%dy: tensor<2x3x4x5xf32>) -> tensor<1x3x1x1xf32> {
 
 // A Gemm bias gradient: the batch only (K = 1).
 // CHECK-LABEL: func.func @bias_grad
-// CHECK: mcutrain.kernel = "mcutrain::kernels::sum_rows<4,10,1>"
+// CHECK: mcutrain.kernel = #train.kernel<sum_rows<4, 10, 1>>
 func.func @bias_grad(%dy: tensor<4x10xf32>) -> tensor<10xf32> {
   %g = nn.reduce_sum_to %dy : (tensor<4x10xf32>) -> tensor<10xf32>
   return %g : tensor<10xf32>
@@ -23,7 +23,7 @@ func.func @bias_grad(%dy: tensor<4x10xf32>) -> tensor<10xf32> {
 
 // Size-1 dimensions do not split the groups.
 // CHECK-LABEL: func.func @unit_dims
-// CHECK: mcutrain.kernel = "mcutrain::kernels::sum_rows<1,6,8>"
+// CHECK: mcutrain.kernel = #train.kernel<sum_rows<1, 6, 8>>
 func.func @unit_dims(%dy: tensor<1x6x1x8xf32>) -> tensor<6x1x1xf32> {
   %g = nn.reduce_sum_to %dy : (tensor<1x6x1x8xf32>) -> tensor<6x1x1xf32>
   return %g : tensor<6x1x1xf32>

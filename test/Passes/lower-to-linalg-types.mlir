@@ -20,7 +20,7 @@ func.func @ints(%u: tensor<1x2x4x4xi8>, %s: tensor<1x2x4x4xi8>)
         tensor<1x2x2x2xi8>) {
   %0 = nn.div %u, %u {is_unsigned} : (tensor<1x2x4x4xi8>, tensor<1x2x4x4xi8>) -> tensor<1x2x4x4xi8>
   %1 = nn.div %s, %s : (tensor<1x2x4x4xi8>, tensor<1x2x4x4xi8>) -> tensor<1x2x4x4xi8>
-  %2 = nn.activation %u {kind = "clip", alpha = 0xFF800000 : f32, beta = 0x7F800000 : f32, is_unsigned} : tensor<1x2x4x4xi8>
+  %2 = nn.activation clip %u {alpha = 0xFF800000 : f32, beta = 0x7F800000 : f32, is_unsigned} : tensor<1x2x4x4xi8>
   %3 = nn.max_pool2d %s {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>} : (tensor<1x2x4x4xi8>) -> tensor<1x2x2x2xi8>
   return %0, %1, %2, %3 : tensor<1x2x4x4xi8>, tensor<1x2x4x4xi8>, tensor<1x2x4x4xi8>, tensor<1x2x2x2xi8>
 }
@@ -43,8 +43,8 @@ func.func @ints(%u: tensor<1x2x4x4xi8>, %s: tensor<1x2x4x4xi8>)
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]
 func.func @pads(%x: tensor<1x1x4x4xf32>, %dy: tensor<1x1x7x6xf32>)
     -> (tensor<1x1x7x6xf32>, tensor<1x1x4x4xf32>) {
-  %0 = nn.pad2d %x {mode = "reflect", pads = array<i64: 2, 1, 1, 1>} : (tensor<1x1x4x4xf32>) -> tensor<1x1x7x6xf32>
-  %1 = nn.pad2d_grad %dy {mode = "reflect", pads = array<i64: 2, 1, 1, 1>} : (tensor<1x1x7x6xf32>) -> tensor<1x1x4x4xf32>
+  %0 = nn.pad2d %x {mode = #nn<pad_mode reflect>, pads = array<i64: 2, 1, 1, 1>} : (tensor<1x1x4x4xf32>) -> tensor<1x1x7x6xf32>
+  %1 = nn.pad2d_grad %dy {mode = #nn<pad_mode reflect>, pads = array<i64: 2, 1, 1, 1>} : (tensor<1x1x7x6xf32>) -> tensor<1x1x4x4xf32>
   return %0, %1 : tensor<1x1x7x6xf32>, tensor<1x1x4x4xf32>
 }
 

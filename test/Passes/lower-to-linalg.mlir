@@ -25,12 +25,12 @@
 // H and W, F, C per group, kernel, output, strides, dilations, groups) and
 // the operands it takes.
 // CHECK: linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], #[[YMAP]]], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction", "parallel", "parallel"]} ins(%[[XP]], %[[CW]] :
-// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::conv2d<1,1,6,6,2,1,3,3,2,2,2,2,1,1,1>", mcutrain.kernel_operands = array<i64: 0, 1, 2>
+// CHECK-SAME: mcutrain.kernel = #train.kernel<conv2d<1, 1, 6, 6, 2, 1, 3, 3, 2, 2, 2, 2, 1, 1, 1>>, mcutrain.kernel_operands = array<i64: 0, 1, 2>
 // CHECK: arith.mulf
 // CHECK: arith.addf
 // The weight gradient reduces over batch and output positions.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
-// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::conv2d_grad_weight<1,1,6,6,2,1,3,3,2,2,2,2,1,1,1>"
+// CHECK-SAME: mcutrain.kernel = #train.kernel<conv2d_grad_weight<1, 1, 6, 6, 2, 1, 3, 3, 2, 2, 2, 2, 1, 1, 1>>
 // Right before the first update the step count advances (as part of the
 // backward pass: a step TinyPropv2 skips does not count).
 // CHECK: memref.get_global @mcutrain_step_count
@@ -43,7 +43,7 @@
 // CHECK: tensor.expand_shape {{.*}} into tensor<1x8xf32>
 // Gemm loops i, k, j.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]
-// CHECK-SAME: mcutrain.kernel = "mcutrain::kernels::gemm<1,3,8,0,1>", mcutrain.kernel_operands = array<i64: 0, 1, 2>, mcutrain.kernel_overwrite = "mcutrain::kernels::gemm<1,3,8,0,1,true>", mcutrain.kernel_scalars = array<f32: 1.000000e+00>
+// CHECK-SAME: mcutrain.kernel = #train.kernel<gemm<1, 3, 8, 0, 1>>, mcutrain.kernel_operands = array<i64: 0, 1, 2>, mcutrain.kernel_overwrite, mcutrain.kernel_scalars = array<f32: 1.000000e+00>
 // @init copies the flash image of each trainable parameter and resets the
 // step count.
 // CHECK-LABEL: func.func @init()
@@ -60,7 +60,7 @@ module {
     %fw = ml_program.global_load @fw : tensor<3x8xf32>
     %c = nn.conv2d %x, %cw {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x1x4x4xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x2x2xf32>
     %dw = nn.conv2d_grad_weight %dy, %x {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1x1x4x4xf32>) -> tensor<2x1x3x3xf32>
-    train.update @cw, %dw {lr = 0.1 : f32} : tensor<2x1x3x3xf32>
+    train.update @cw, %dw <sgd, lr = 0.1> : tensor<2x1x3x3xf32>
     %f = nn.reshape %c : (tensor<1x2x2x2xf32>) -> tensor<1x8xf32>
     %y = nn.gemm %f, %fw {trans_b = true} : (tensor<1x8xf32>, tensor<3x8xf32>) -> tensor<1x3xf32>
     return %y : tensor<1x3xf32>

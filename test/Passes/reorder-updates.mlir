@@ -19,8 +19,8 @@ module {
     // CHECK-NEXT: train.update @v, %[[DV]]
     // CHECK: nn.add
     %s = nn.add %dx, %dx : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
-    train.update @w, %dw {lr = 0.1 : f32} : tensor<4x4xf32>
-    train.update @v, %dv {lr = 0.1 : f32} : tensor<4x4xf32>
+    train.update @w, %dw <sgd, lr = 0.1> : tensor<4x4xf32>
+    train.update @v, %dv <sgd, lr = 0.1> : tensor<4x4xf32>
     // CHECK: return
     return %s : tensor<4x4xf32>
   }
@@ -34,7 +34,7 @@ module {
   func.func @late_read(%g: tensor<4x4xf32>) -> tensor<4x4xf32> {
     %w = ml_program.global_load @w : tensor<4x4xf32>
     // expected-error @+1 {{parameter @w is read after its in-place update}}
-    train.update @w, %g {lr = 0.1 : f32} : tensor<4x4xf32>
+    train.update @w, %g <sgd, lr = 0.1> : tensor<4x4xf32>
     %s = nn.add %w, %g : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
     return %s : tensor<4x4xf32>
   }

@@ -23,12 +23,12 @@
 // CHECK: %[[CG:.*]] = nn.conv2d_grad_weight {{.*}} -> tensor<2x2x1x1xf32>
 // CHECK: train.update @cw, %[[CG]] channels(%[[CIDX]] : tensor<2xi32>)
 // Biases stay dense.
-// CHECK: train.update @cb, %{{.*}} {lr
+// CHECK: train.update @cb, %{{.*}} <sgd, lr
 // CHECK: train.update @fw, %[[FCG]] channels(%[[FCIDX]] : tensor<4xi32>)
 
 // NAMED: arith.constant dense<2> : tensor<1xi32>
 // NAMED: train.update @cw, %{{.*}} channels(
-// NAMED: train.update @fw, %{{.*}} {lr
+// NAMED: train.update @fw, %{{.*}} <sgd, lr
 
 // Run-time selection: the controller's state as zero-initialised RAM globals, its choice
 // at the top of the step, the importance from the forward input and weight.

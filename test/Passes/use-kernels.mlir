@@ -1,5 +1,5 @@
 // RUN: mcutrain-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(mcutrain-use-kernels))' | FileCheck %s
-// RUN: mcutrain-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(mcutrain-use-kernels{enabled=false}))' | FileCheck %s --check-prefix=LOOPS
+// RUN: mcutrain-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(mcutrain-use-kernels{kernels=false}))' | FileCheck %s --check-prefix=LOOPS
 
 // A marked generic on contiguous buffers becomes the kernel call on the
 // operands the mark names (here the Gemm's A, B, Y) plus its scalars.
@@ -9,7 +9,7 @@
 // CHECK-LABEL: func.func @gemm
 // CHECK-SAME: (%[[A:.*]]: memref<1x4xf32>, %[[B:.*]]: memref<3x4xf32>, %[[Y:.*]]: memref<1x3xf32>)
 // CHECK: %[[ALPHA:.*]] = arith.constant 5.000000e-01 : f32
-// CHECK: train.runtime_call "mcutrain::kernels::gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]], %[[ALPHA]]) : memref<1x4xf32>, memref<3x4xf32>, memref<1x3xf32>, f32
+// CHECK: train.runtime_call #train.kernel<gemm<1, 3, 4, 0, 1>>(%[[A]], %[[B]], %[[Y]], %[[ALPHA]]) : memref<1x4xf32>, memref<3x4xf32>, memref<1x3xf32>, f32
 // CHECK-NOT: linalg.generic
 // LOOPS-LABEL: func.func @gemm
 // LOOPS: linalg.generic
@@ -19,7 +19,7 @@ func.func @gemm(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf32>) {
   linalg.generic {indexing_maps = [#a, #b, #y],
                   iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
-      attrs = {"mcutrain.kernel" = "mcutrain::kernels::gemm<1,3,4,0,1>",
+      attrs = {"mcutrain.kernel" = #train.kernel<gemm<1, 3, 4, 0, 1>>,
                "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
                "mcutrain.kernel_scalars" = array<f32: 0.5>} {
   ^bb0(%x: f32, %w: f32, %acc: f32):
@@ -40,14 +40,14 @@ func.func @gemm(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf32>) {
 #m1 = affine_map<(i, j) -> (j)>
 // CHECK-LABEL: func.func @operand_subset
 // CHECK-SAME: (%[[X:.*]]: memref<2x3xf32>, %[[W:.*]]: memref<3xf32>, %[[Y:.*]]: memref<2x3xf32>)
-// CHECK: train.runtime_call "k<2>"(%[[X]], %[[Y]]) : memref<2x3xf32>, memref<2x3xf32>
+// CHECK: train.runtime_call #train.kernel<sum_rows<1, 2, 3>>(%[[X]], %[[Y]]) : memref<2x3xf32>, memref<2x3xf32>
 // CHECK: linalg.generic
 // CHECK-NOT: mcutrain.kernel
 func.func @operand_subset(%x: memref<2x3xf32>, %w: memref<3xf32>, %y: memref<2x3xf32>) {
   linalg.generic {indexing_maps = [#m3, #m1, #m3],
                   iterator_types = ["parallel", "parallel"]}
       ins(%x, %w : memref<2x3xf32>, memref<3xf32>) outs(%y : memref<2x3xf32>)
-      attrs = {"mcutrain.kernel" = "k<2>",
+      attrs = {"mcutrain.kernel" = #train.kernel<sum_rows<1, 2, 3>>,
                "mcutrain.kernel_operands" = array<i64: 0, 2>} {
   ^bb0(%a: f32, %b: f32, %c: f32):
     %s = arith.addf %a, %c : f32
@@ -75,15 +75,15 @@ func.func @operand_subset(%x: memref<2x3xf32>, %w: memref<3xf32>, %y: memref<2x3
 // CHECK-LABEL: func.func @overwrite
 // CHECK-SAME: (%[[A:.*]]: memref<1x4xf32>, %[[B:.*]]: memref<3x4xf32>, %[[Y:.*]]: memref<1x3xf32>, %[[Z:.*]]: memref<1x3xf32>)
 // CHECK-NOT: linalg.fill
-// CHECK: train.runtime_call "gemm<1,3,4,0,1,true>"(%[[A]], %[[B]], %[[Y]])
+// CHECK: train.runtime_call #train.kernel<gemm<1, 3, 4, 0, 1, 1>>(%[[A]], %[[B]], %[[Y]])
 // CHECK-NEXT: %[[HALF:.*]] = arith.constant 5.000000e-01
 // CHECK-NEXT: linalg.fill ins(%[[HALF]] : f32) outs(%[[Y]]
-// CHECK: train.runtime_call "gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]])
+// CHECK: train.runtime_call #train.kernel<gemm<1, 3, 4, 0, 1>>(%[[A]], %[[B]], %[[Y]])
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[Z]]
-// CHECK: train.runtime_call "gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]])
+// CHECK: train.runtime_call #train.kernel<gemm<1, 3, 4, 0, 1>>(%[[A]], %[[B]], %[[Y]])
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[Y]]
 // CHECK: memref.store
-// CHECK: train.runtime_call "gemm<1,3,4,0,1>"(%[[A]], %[[B]], %[[Y]])
+// CHECK: train.runtime_call #train.kernel<gemm<1, 3, 4, 0, 1>>(%[[A]], %[[B]], %[[Y]])
 // LOOPS-LABEL: func.func @overwrite
 // LOOPS-COUNT-4: linalg.fill
 // LOOPS-NOT: runtime_call
@@ -94,8 +94,8 @@ func.func @overwrite(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf3
   linalg.generic {indexing_maps = [#a, #b, #y],
                   iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
-      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
-               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+      attrs = {"mcutrain.kernel" = #train.kernel<gemm<1, 3, 4, 0, 1>>,
+               "mcutrain.kernel_overwrite",
                "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
   ^bb0(%x: f32, %w: f32, %acc: f32):
     %m = arith.mulf %x, %w : f32
@@ -107,8 +107,8 @@ func.func @overwrite(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf3
   linalg.generic {indexing_maps = [#a, #b, #y],
                   iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
-      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
-               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+      attrs = {"mcutrain.kernel" = #train.kernel<gemm<1, 3, 4, 0, 1>>,
+               "mcutrain.kernel_overwrite",
                "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
   ^bb0(%x: f32, %w: f32, %acc: f32):
     %m = arith.mulf %x, %w : f32
@@ -119,8 +119,8 @@ func.func @overwrite(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf3
   linalg.generic {indexing_maps = [#a, #b, #y],
                   iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
-      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
-               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+      attrs = {"mcutrain.kernel" = #train.kernel<gemm<1, 3, 4, 0, 1>>,
+               "mcutrain.kernel_overwrite",
                "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
   ^bb0(%x: f32, %w: f32, %acc: f32):
     %m = arith.mulf %x, %w : f32
@@ -133,8 +133,8 @@ func.func @overwrite(%a: memref<1x4xf32>, %b: memref<3x4xf32>, %y: memref<1x3xf3
   linalg.generic {indexing_maps = [#a, #b, #y],
                   iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<1x4xf32>, memref<3x4xf32>) outs(%y : memref<1x3xf32>)
-      attrs = {"mcutrain.kernel" = "gemm<1,3,4,0,1>",
-               "mcutrain.kernel_overwrite" = "gemm<1,3,4,0,1,true>",
+      attrs = {"mcutrain.kernel" = #train.kernel<gemm<1, 3, 4, 0, 1>>,
+               "mcutrain.kernel_overwrite",
                "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
   ^bb0(%x: f32, %w: f32, %acc: f32):
     %m = arith.mulf %x, %w : f32
@@ -156,7 +156,7 @@ func.func @strided(%x: memref<4x4xf32>, %y: memref<2x2xf32>) {
   %v = memref.subview %x[0, 0] [2, 2] [1, 1] : memref<4x4xf32> to memref<2x2xf32, strided<[4, 1]>>
   linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
       ins(%v : memref<2x2xf32, strided<[4, 1]>>) outs(%y : memref<2x2xf32>)
-      attrs = {"mcutrain.kernel" = "k<>", "mcutrain.kernel_operands" = array<i64: 0, 1>} {
+      attrs = {"mcutrain.kernel" = #train.kernel<sum_rows<1, 2, 3>>, "mcutrain.kernel_operands" = array<i64: 0, 1>} {
   ^bb0(%a: f32, %c: f32):
     linalg.yield %a : f32
   }
@@ -176,7 +176,7 @@ func.func @strided(%x: memref<4x4xf32>, %y: memref<2x2xf32>) {
 // CHECK-SAME: (%[[X:.*]]: memref<1x2x4x4xf32>, %[[W:.*]]: memref<2x1x3x3xf32>, %[[Y:.*]]: memref<1x2x4x4xf32>)
 // CHECK-NOT: linalg
 // CHECK: %[[PLANE:.*]] = memref.alloc() {alignment = 64 : i64} : memref<6x6xf32>
-// CHECK-NEXT: train.runtime_call "dw_planes<>"(%[[X]], %[[W]], %[[Y]], %[[PLANE]])
+// CHECK-NEXT: train.runtime_call #train.kernel<depthwise_conv2d<1, 2, 4, 4, 6, 6, 1, 1, 3, 3, 4, 4, 1, 1, 1, 1>>(%[[X]], %[[W]], %[[Y]], %[[PLANE]])
 // CHECK-NOT: linalg
 // LOOPS-LABEL: func.func @planes
 // LOOPS: linalg.fill
@@ -193,8 +193,8 @@ func.func @planes(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: memref<1
   }
   linalg.generic {indexing_maps = [#win, #tap, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%p, %w : memref<1x2x6x6xf32>, memref<2x1x3x3xf32>) outs(%y : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "dw<>", "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
-               "mcutrain.kernel_planes" = "dw_planes<>", "mcutrain.kernel_spread_operand" = 0 : i64} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
+               "mcutrain.kernel_planes" = #train.kernel<depthwise_conv2d<1, 2, 4, 4, 6, 6, 1, 1, 3, 3, 4, 4, 1, 1, 1, 1>>, "mcutrain.kernel_spread_operand" = 0 : i64} {
   ^bb0(%a: f32, %b: f32, %c: f32):
     linalg.yield %a : f32
   }
@@ -212,11 +212,11 @@ func.func @planes(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: memref<1
 // CHECK-LABEL: func.func @planes_kept
 // CHECK: linalg.fill
 // CHECK: linalg.generic
-// CHECK: train.runtime_call "dw<>"(%{{.*}}, %{{.*}}, %{{.*}}) : memref<1x2x6x6xf32>
+// CHECK: train.runtime_call #train.kernel<conv2d<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1>>(%{{.*}}, %{{.*}}, %{{.*}}) : memref<1x2x6x6xf32>
 // CHECK: linalg.fill
 // CHECK: linalg.generic
 // CHECK: linalg.fill
-// CHECK: train.runtime_call "dw<>"(%{{.*}}, %{{.*}}, %{{.*}}) : memref<1x2x6x6xf32>
+// CHECK: train.runtime_call #train.kernel<conv2d<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1>>(%{{.*}}, %{{.*}}, %{{.*}}) : memref<1x2x6x6xf32>
 func.func @planes_kept(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: memref<1x2x4x4xf32>, %z: memref<1x2x6x6xf32>) {
   %zero = arith.constant 0.0 : f32
   %p = memref.alloc() {alignment = 64 : i64} : memref<1x2x6x6xf32>
@@ -228,8 +228,8 @@ func.func @planes_kept(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: mem
   }
   linalg.generic {indexing_maps = [#win, #tap, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%p, %w : memref<1x2x6x6xf32>, memref<2x1x3x3xf32>) outs(%y : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "dw<>", "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
-               "mcutrain.kernel_planes" = "dw_planes<>", "mcutrain.kernel_spread_operand" = 0 : i64} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
+               "mcutrain.kernel_planes" = #train.kernel<depthwise_conv2d<1, 2, 4, 4, 6, 6, 1, 1, 3, 3, 4, 4, 1, 1, 1, 1>>, "mcutrain.kernel_spread_operand" = 0 : i64} {
   ^bb0(%a: f32, %b: f32, %c: f32):
     linalg.yield %a : f32
   }
@@ -244,8 +244,8 @@ func.func @planes_kept(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: mem
   linalg.fill ins(%zero : f32) outs(%x : memref<1x2x4x4xf32>)
   linalg.generic {indexing_maps = [#win, #tap, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%q, %w : memref<1x2x6x6xf32>, memref<2x1x3x3xf32>) outs(%y : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "dw<>", "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
-               "mcutrain.kernel_planes" = "dw_planes<>", "mcutrain.kernel_spread_operand" = 0 : i64} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1, 2>,
+               "mcutrain.kernel_planes" = #train.kernel<depthwise_conv2d<1, 2, 4, 4, 6, 6, 1, 1, 3, 3, 4, 4, 1, 1, 1, 1>>, "mcutrain.kernel_spread_operand" = 0 : i64} {
   ^bb0(%a: f32, %b: f32, %c: f32):
     linalg.yield %a : f32
   }
@@ -265,7 +265,7 @@ func.func @planes_kept(%x: memref<1x2x4x4xf32>, %w: memref<2x1x3x3xf32>, %y: mem
 // CHECK-DAG: %[[H:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
 // CHECK-DAG: %[[LO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK-DAG: %[[HI:.*]] = arith.constant 6.000000e+00 : f32
-// CHECK: train.runtime_call "conv_bias_act<1,2>"(%[[X]], %[[H]], %[[B]], %[[LO]], %[[HI]])
+// CHECK: train.runtime_call #train.kernel<conv2d_bias_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1, 2>>(%[[X]], %[[H]], %[[B]], %[[LO]], %[[HI]])
 // CHECK-NOT: linalg
 // CHECK: memref.copy %[[H]], %[[Z]]
 func.func @bias_act(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1x2x4x4xf32>) {
@@ -277,15 +277,15 @@ func.func @bias_act(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1x
   }
   linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%x : memref<1x2x4x4xf32>) outs(%y : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "conv<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
-               "mcutrain.kernel_bias_act" = "conv_bias_act<1,"} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_bias_act" = #train.kernel<conv2d_bias_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1, 0>>} {
   ^bb0(%a: f32, %c: f32):
     linalg.yield %a : f32
   }
   %h = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
   linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%y : memref<1x2x4x4xf32>) outs(%h : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.activation" = "clip", "mcutrain.activation_bounds" = array<f32: 0.0, 6.0>} {
+      attrs = {"mcutrain.activation" = #train<fused_activation clip>, "mcutrain.activation_bounds" = array<f32: 0.0, 6.0>} {
   ^bb0(%a: f32, %o: f32):
     %c0 = arith.constant 0.0 : f32
     %c6 = arith.constant 6.0 : f32
@@ -308,7 +308,7 @@ func.func @bias_act(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1x
 // CHECK-LABEL: func.func @bias_only
 // CHECK-SAME: (%[[X:.*]]: memref<1x2x4x4xf32>, %[[B:.*]]: memref<2xf32>, %[[Z:.*]]: memref<1x2x4x4xf32>)
 // CHECK: %[[Y:.*]] = memref.alloc()
-// CHECK: train.runtime_call "conv_bias_act<1,0>"(%[[X]], %[[Y]], %[[B]], %{{.*}}, %{{.*}})
+// CHECK: train.runtime_call #train.kernel<conv2d_bias_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1, 0>>(%[[X]], %[[Y]], %[[B]], %{{.*}}, %{{.*}})
 // CHECK: linalg.generic
 // CHECK-SAME: ins(%[[Y]]
 // CHECK: memref.copy %[[Y]], %[[Z]]
@@ -321,15 +321,15 @@ func.func @bias_only(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1
   }
   linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%x : memref<1x2x4x4xf32>) outs(%y : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "conv<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
-               "mcutrain.kernel_bias_act" = "conv_bias_act<1,"} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_bias_act" = #train.kernel<conv2d_bias_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 1, 1, 0>>} {
   ^bb0(%a: f32, %c: f32):
     linalg.yield %a : f32
   }
   %h = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
   linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%y : memref<1x2x4x4xf32>) outs(%h : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.activation" = "relu", "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
+      attrs = {"mcutrain.activation" = #train<fused_activation relu>, "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
   ^bb0(%a: f32, %o: f32):
     linalg.yield %a : f32
   }
@@ -348,7 +348,7 @@ func.func @bias_only(%x: memref<1x2x4x4xf32>, %bias: memref<2xf32>, %z: memref<1
 // CHECK-NOT: linalg
 // CHECK-DAG: %[[G:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
 // CHECK-DAG: %[[HI:.*]] = arith.constant 6.000000e+00 : f32
-// CHECK: train.runtime_call "dx_act<1,2>"(%[[DY]], %[[G]], %[[H]], %{{.*}}, %[[HI]])
+// CHECK: train.runtime_call #train.kernel<conv2d_grad_input_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 2>>(%[[DY]], %[[G]], %[[H]], %{{.*}}, %[[HI]])
 // CHECK-NOT: linalg
 // CHECK: memref.copy %[[G]], %[[Z]]
 func.func @grad_act(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: memref<1x2x4x4xf32>) {
@@ -357,8 +357,8 @@ func.func @grad_act(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: memre
   linalg.fill ins(%zero : f32) outs(%dx : memref<1x2x4x4xf32>)
   linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%dy : memref<1x2x4x4xf32>) outs(%dx : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "dx<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
-               "mcutrain.kernel_grad_act" = "dx_act<1,"} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d_grad_input<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_grad_act" = #train.kernel<conv2d_grad_input_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 0>>} {
   ^bb0(%a: f32, %c: f32):
     %s = arith.addf %a, %c : f32
     linalg.yield %s : f32
@@ -366,7 +366,7 @@ func.func @grad_act(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: memre
   %g = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
   linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%dx, %h : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%g : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.activation_grad" = "clip", "mcutrain.activation_bounds" = array<f32: 0.0, 6.0>} {
+      attrs = {"mcutrain.activation_grad" = #train<fused_activation clip>, "mcutrain.activation_bounds" = array<f32: 0.0, 6.0>} {
   ^bb0(%d: f32, %y: f32, %o: f32):
     linalg.yield %d : f32
   }
@@ -381,9 +381,9 @@ func.func @grad_act(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: memre
 // more than the mask.
 #id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
 // CHECK-LABEL: func.func @grad_act_kept
-// CHECK: train.runtime_call "dx<1>"
+// CHECK: train.runtime_call #train.kernel<conv2d_grad_input<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1>>
 // CHECK: linalg.generic {{.*}}mcutrain.activation_grad
-// CHECK: train.runtime_call "dx<1>"
+// CHECK: train.runtime_call #train.kernel<conv2d_grad_input<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1>>
 // CHECK: linalg.generic {{.*}}mcutrain.activation_grad
 func.func @grad_act_kept(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: memref<1x2x4x4xf32>) {
   %zero = arith.constant 0.0 : f32
@@ -391,8 +391,8 @@ func.func @grad_act_kept(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: 
   linalg.fill ins(%zero : f32) outs(%dx : memref<1x2x4x4xf32>)
   linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%dy : memref<1x2x4x4xf32>) outs(%dx : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "dx<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
-               "mcutrain.kernel_grad_act" = "dx_act<1,"} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d_grad_input<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_grad_act" = #train.kernel<conv2d_grad_input_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 0>>} {
   ^bb0(%a: f32, %c: f32):
     linalg.yield %a : f32
   }
@@ -400,7 +400,7 @@ func.func @grad_act_kept(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: 
   %g = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
   linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%dx, %h : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%g : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.activation_grad" = "relu", "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
+      attrs = {"mcutrain.activation_grad" = #train<fused_activation relu>, "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
   ^bb0(%d: f32, %y: f32, %o: f32):
     linalg.yield %d : f32
   }
@@ -409,15 +409,15 @@ func.func @grad_act_kept(%dy: memref<1x2x4x4xf32>, %h: memref<1x2x4x4xf32>, %z: 
   linalg.fill ins(%zero : f32) outs(%dx2 : memref<1x2x4x4xf32>)
   linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%dy : memref<1x2x4x4xf32>) outs(%dx2 : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.kernel" = "dx<1>", "mcutrain.kernel_operands" = array<i64: 0, 1>,
-               "mcutrain.kernel_grad_act" = "dx_act<1,"} {
+      attrs = {"mcutrain.kernel" = #train.kernel<conv2d_grad_input<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1>>, "mcutrain.kernel_operands" = array<i64: 0, 1>,
+               "mcutrain.kernel_grad_act" = #train.kernel<conv2d_grad_input_act<1, 2, 4, 4, 3, 2, 1, 1, 4, 4, 1, 1, 1, 0>>} {
   ^bb0(%a: f32, %c: f32):
     linalg.yield %a : f32
   }
   %g2 = memref.alloc() {alignment = 64 : i64} : memref<1x2x4x4xf32>
   linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%dx2, %h : memref<1x2x4x4xf32>, memref<1x2x4x4xf32>) outs(%g2 : memref<1x2x4x4xf32>)
-      attrs = {"mcutrain.activation_grad" = "relu", "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
+      attrs = {"mcutrain.activation_grad" = #train<fused_activation relu>, "mcutrain.activation_bounds" = array<f32: 0.0, 0.0>} {
   ^bb0(%d: f32, %y: f32, %o: f32):
     linalg.yield %d : f32
   }
@@ -432,7 +432,7 @@ func.func @bad_index(%x: memref<4xf32>, %y: memref<4xf32>) {
   // expected-error @below {{kernel operand index out of range}}
   linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
       ins(%x : memref<4xf32>) outs(%y : memref<4xf32>)
-      attrs = {"mcutrain.kernel" = "k<>", "mcutrain.kernel_operands" = array<i64: 0, 2>} {
+      attrs = {"mcutrain.kernel" = #train.kernel<sum_rows<1, 2, 3>>, "mcutrain.kernel_operands" = array<i64: 0, 2>} {
   ^bb0(%a: f32, %c: f32):
     linalg.yield %a : f32
   }

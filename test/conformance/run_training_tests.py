@@ -112,7 +112,7 @@ def c_array(a, ctype="float"):
 
 
 def f32(v):
-    return f"{float(np.float32(v)):.9e} : f32"
+    return f"{float(np.float32(v)):.9e}"
 
 
 def optimizer_case(node, ins, outs, fixes):
@@ -128,23 +128,24 @@ def optimizer_case(node, ins, outs, fixes):
     norm = attrs.get("norm_coefficient", 0.0)
     if op == "Momentum":
         mode = attrs["mode"].decode()
-        update = {"optimizer": f'"{"nesterov" if mode == "nesterov" else "momentum"}"',
-                  "momentum": f32(attrs["alpha"]),
+        kind = "nesterov" if mode == "nesterov" else "momentum"
+        update = {"momentum": f32(attrs["alpha"]),
                   "dampening": f32(1.0 - attrs["beta"])}
     elif op == "Adagrad":
-        update = {"optimizer": '"adagrad"',
-                  "lr_decay": f32(attrs.get("decay_factor", 0.0)),
+        kind = "adagrad"
+        update = {"lr_decay": f32(attrs.get("decay_factor", 0.0)),
                   "epsilon": f32(attrs.get("epsilon", 1e-6))}
     else:
         if attrs.get("norm_coefficient_post", 0.0) != 0.0:
             return None, "norm_coefficient_post is not supported"
-        update = {"optimizer": '"adam"', "adam_form": '"onnx"',
-                  "beta1": f32(attrs.get("alpha", 0.9)),
+        kind = "adam"
+        update = {"beta1": f32(attrs.get("alpha", 0.9)),
                   "beta2": f32(attrs.get("beta", 0.999)),
-                  "epsilon": f32(attrs.get("epsilon", 1e-6))}
-    update["lr"] = f32(r)
-    update["weight_decay"] = f32(norm)
-    attr_text = ", ".join(f"{k} = {v}" for k, v in update.items())
+                  "epsilon": f32(attrs.get("epsilon", 1e-6)),
+                  "adam_form": "onnx"}
+    update = {"lr": f32(r), "weight_decay": f32(norm), **update}
+    # #train.optimizer: the rule, then its hyperparameters in any order.
+    attr_text = kind + "".join(f", {k} = {v}" for k, v in update.items())
     lines = ["module {"]
     for i, x in enumerate(xs):
         lines.append(f"  ml_program.global private mutable @x{i}({dense(x)}) "
@@ -152,7 +153,7 @@ def optimizer_case(node, ins, outs, fixes):
     args = ", ".join(f"%g{i}: {tensor_type(g)}" for i, g in enumerate(gs))
     lines.append(f"  func.func @train_step({args}) {{")
     for i, g in enumerate(gs):
-        lines.append(f"    train.update @x{i}, %g{i} {{{attr_text}}} : "
+        lines.append(f"    train.update @x{i}, %g{i} <{attr_text}> : "
                      f"{tensor_type(g)}")
     lines += ["    return", "  }", "}"]
     # Harness: ONNX's T counts the steps before this one; the generated step

@@ -1,0 +1,61 @@
+#ifndef MCUTRAIN_TRAIN_KERNELS_TD
+#define MCUTRAIN_TRAIN_KERNELS_TD
+
+include "mlir/IR/EnumAttr.td"
+
+/// A kernel of runtime/mcutrain_kernels.h: its C++ template parameters,
+/// written as the header declares them (test/runtime/kernel-signatures.test
+/// checks that they agree, name for name and in order). The compiler builds
+/// each call's template arguments from this list (#train.kernel), so it
+/// cannot pass them in the wrong number; a trailing `bool Overwrite = false`
+/// is the variant that overwrites its output instead of adding to it, a
+/// trailing `int Act` the activation a fused kernel ends with.
+class Train_Kernel<string name, int value, list<string> params>
+    : I32EnumAttrCase<name, value> {
+  list<string> templateParameters = params;
+}
+
+defvar Train_ConvStrided = ["int N", "int C", "int HP", "int WP", "int F",
+                            "int CG", "int KH", "int KW", "int OH", "int OW",
+                            "int SH", "int SW", "int DH", "int DW", "int G"];
+defvar Train_ConvGradInput = ["int N", "int C", "int H", "int W", "int F",
+                              "int CG", "int KH", "int KW", "int HP",
+                              "int WP", "int DH", "int DW", "int G"];
+defvar Train_DepthwisePlanes = ["int N", "int C", "int H", "int W", "int HP",
+                                "int WP", "int T", "int L", "int KH",
+                                "int KW", "int OH", "int OW", "int SH",
+                                "int SW", "int DH", "int DW"];
+defvar Train_DepthwiseGradInput = ["int N", "int C", "int H", "int W",
+                                   "int KH", "int KW", "int DYH", "int DYW",
+                                   "int HP", "int WP", "int T", "int L",
+                                   "int S0", "int S1", "int DH", "int DW"];
+
+def Train_KernelName : I32EnumAttr<"KernelName",
+    "a kernel of runtime/mcutrain_kernels.h", [
+      Train_Kernel<"conv2d", 0, Train_ConvStrided>,
+      Train_Kernel<"conv2d_grad_input", 1, Train_ConvGradInput>,
+      Train_Kernel<"conv2d_grad_input_strided", 2, Train_ConvStrided>,
+      Train_Kernel<"conv2d_grad_weight", 3, Train_ConvStrided>,
+      Train_Kernel<"depthwise_conv2d", 4, Train_DepthwisePlanes>,
+      Train_Kernel<"depthwise_conv2d_grad_input", 5,
+                   Train_DepthwiseGradInput>,
+      Train_Kernel<"depthwise_conv2d_grad_weight", 6, Train_DepthwisePlanes>,
+      Train_Kernel<"conv2d_bias_act", 7, !listconcat(Train_ConvStrided,
+                                                     ["int Act"])>,
+      Train_Kernel<"depthwise_conv2d_bias_act", 8,
+                   !listconcat(Train_DepthwisePlanes, ["int Act"])>,
+      Train_Kernel<"conv2d_grad_input_act", 9,
+                   !listconcat(Train_ConvGradInput, ["int Act"])>,
+      Train_Kernel<"depthwise_conv2d_grad_input_act", 10,
+                   !listconcat(Train_DepthwiseGradInput, ["int Act"])>,
+      Train_Kernel<"gemm", 11, ["int M", "int N", "int K", "int TA", "int TB",
+                                "bool Overwrite = false"]>,
+      Train_Kernel<"sgd_outer_update_input_grad", 12,
+                   ["int M", "int N", "bool Overwrite = false"]>,
+      Train_Kernel<"sum_rows", 13, ["int B", "int M", "int K",
+                                    "bool Overwrite = false"]>]> {
+  let cppNamespace = "::mcutrain::train";
+  let genSpecializedAttr = 0;
+}
+
+#endif
