@@ -48,6 +48,7 @@ void mcutrain::buildInferencePipeline(OpPassManager &pm) {
 
 void mcutrain::buildLoweringPipeline(OpPassManager &pm,
                                      const LoweringOptions &o) {
+  pm.addPass(createLowerParametersPass());
   pm.addPass(createLowerToLinalgPass());
   pm.addPass(createCanonicalizerPass());
 

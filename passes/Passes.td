@@ -150,8 +150,38 @@ def FuseInputGradIntoUpdatesPass
   }];
 }
 
+def LowerParametersPass
+    : Pass<"mcutrain-lower-parameters", "mlir::ModuleOp"> {
+  let summary = "Parameters become memref globals; run-time scalars, optimizer state and @init";
+  let description = [{
+    The first step of lowering (before lower-to-linalg). Frozen parameters
+    become constant memref.globals (flash); trainable ones a RAM global plus
+    a constant flash image (shared with a frozen copy of the same ONNX
+    initializer, see share-frozen-aliases). Then the run-time scalars (the
+    learning rate, the step count, Adam's beta powers), the optimizer state
+    buffers, the counters' advance before each step's first update, and
+    @init, which copies the parameters from their images and zeroes the
+    state. Loads of parameters become memref.get_global read through a
+    restrict bufferization.to_tensor (no copy).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
 def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
-  let summary = "Lowers nn/train tensor ops to linalg and tensor ops; parameters to memref.global";
+  let summary = "Lowers nn/train tensor ops to linalg and tensor ops";
+  let description = [{
+    After lower-parameters. One DialectConversion over a pattern per op
+    (passes/LowerToLinalg/, a file per op family: convolutions,
+    contractions, elementwise and activations, pooling, reductions and
+    softmax, losses, data movement). Dense convolutions, Gemm and row sums
+    are marked (#train.kernel) for use-kernels; ReLU/clip and their
+    gradients for fusion into the convolution kernels. train.update and the
+    sparse-update ops are left to bufferize themselves.
+  }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",

@@ -1,4 +1,4 @@
-// RUN: mcutrain-opt %s --mcutrain-lower-to-linalg --mlir-print-debuginfo | FileCheck %s
+// RUN: mcutrain-opt %s --mcutrain-lower-parameters --mcutrain-lower-to-linalg --mlir-print-debuginfo | FileCheck %s
 
 // CHECK-DAG: #[[XMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d5 * 2 + d3, d6 * 2 + d4)>
 // CHECK-DAG: #[[WMAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d2, d3, d4)>

@@ -2,7 +2,7 @@
 // constant: the initializer's own global if it is frozen, else the first
 // frozen alias. Trainable members, constants and other initializers stay.
 // RUN: mcutrain-opt %s --mcutrain-share-frozen-aliases | FileCheck %s
-// RUN: mcutrain-opt %s --mcutrain-share-frozen-aliases --mcutrain-lower-to-linalg | FileCheck %s --check-prefix=LOWER
+// RUN: mcutrain-opt %s --mcutrain-share-frozen-aliases --mcutrain-lower-parameters | FileCheck %s --check-prefix=LOWER
 
 module {
   // Group "zeros": the initializer and two aliases frozen, one alias trains.

@@ -1,0 +1,240 @@
+//===- Elementwise.cpp - elementwise ops and activations -------===//
+//
+// Elementwise arithmetic (numpy broadcasting), activations and their
+// gradients, inference batch normalization: one linalg.generic each;
+// ReLU/clip and their gradients are marked for fusion into the
+// convolution kernels.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/LowerToLinalg/Lowering.h"
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::lowering;
+
+namespace {
+
+/// Elementwise binary op with numpy broadcasting.
+template <typename BinaryOp, typename FloatOp, typename IntOp,
+          typename UnsignedIntOp = IntOp>
+Value lowerBinary(Lowering &L, BinaryOp op) {
+  auto yt = op.getOutput().getType();
+  auto ys = yt.getShape();
+  SmallVector<IteratorType> iters(ys.size(), kPar);
+  bool isUnsigned = op.getIsUnsigned();
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, yt.getElementType()),
+                   ValueRange{op.getLhs(), op.getRhs()},
+                   {L.broadcastMap(op.getLhs().getType().getShape(), ys),
+                    L.broadcastMap(op.getRhs().getType().getShape(), ys),
+                    L.b.getMultiDimIdentityMap(ys.size())},
+                   iters,
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     if (a[0].getType().isF32())
+                       return FloatOp::create(ob, l, a[0], a[1]);
+                     if (isUnsigned)
+                       return UnsignedIntOp::create(ob, l, a[0], a[1]);
+                     return IntOp::create(ob, l, a[0], a[1]);
+                   });
+}
+
+Value positive(OpBuilder &ob, Location l, Value x) {
+  Value zero = arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(0.0f));
+  return arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, x, zero);
+}
+
+Value lowerActivation(Lowering &L, nn::ActivationOp op) {
+  nn::ActivationKind kind = op.getKind();
+  float alpha = op.getAlpha().convertToFloat();
+  float beta = op.getBeta().convertToFloat();
+  Type et = op.getInput().getType().getElementType();
+  if (!et.isF32()) { // integer clip (the verifier allows nothing else)
+    bool isUnsigned = op.getIsUnsigned();
+    return elementwise(
+        L, op.getInput(),
+        [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+          Value lo = L.typedConstant(ob, et, alpha, isUnsigned);
+          Value hi = L.typedConstant(ob, et, beta, isUnsigned);
+          Value low = arith::SelectOp::create(
+              ob, l, L.greater(ob, lo, a[0], isUnsigned), lo, a[0]);
+          return arith::SelectOp::create(
+              ob, l, L.greater(ob, low, hi, isUnsigned), hi, low);
+        });
+  }
+  Value y = elementwise(
+      L, op.getInput(), [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        auto c = [&](float v) { return L.f32c(ob, v); };
+        auto sel = [&](arith::CmpFPredicate p, Value u, Value v, Value t,
+                       Value f) -> Value {
+          return arith::SelectOp::create(
+              ob, l, arith::CmpFOp::create(ob, l, p, u, v), t, f);
+        };
+        auto clampTo = [&](Value v, float lo, float hi) {
+          Value low = sel(arith::CmpFPredicate::OLT, v, c(lo), c(lo), v);
+          return sel(arith::CmpFPredicate::OGT, low, c(hi), c(hi), low);
+        };
+        if (kind == nn::ActivationKind::leaky_relu)
+          return sel(arith::CmpFPredicate::OGT, x, c(0.0f), x,
+                     arith::MulFOp::create(ob, l, x, c(alpha)));
+        if (kind == nn::ActivationKind::clip)
+          return clampTo(x, alpha, beta);
+        if (kind == nn::ActivationKind::sigmoid) {
+          Value e = math::ExpOp::create(ob, l, arith::NegFOp::create(ob, l, x));
+          return arith::DivFOp::create(
+              ob, l, c(1.0f), arith::AddFOp::create(ob, l, c(1.0f), e));
+        }
+        if (kind == nn::ActivationKind::tanh)
+          return math::TanhOp::create(ob, l, x);
+        if (kind == nn::ActivationKind::sqrt)
+          return math::SqrtOp::create(ob, l, x);
+        if (kind == nn::ActivationKind::hard_sigmoid)
+          return clampTo(
+              arith::AddFOp::create(
+                  ob, l, arith::MulFOp::create(ob, l, x, c(alpha)), c(beta)),
+              0.0f, 1.0f);
+        // hard_swish: x * relu6(x + 3) / 6
+        Value r6 =
+            clampTo(arith::AddFOp::create(ob, l, x, c(3.0f)), 0.0f, 6.0f);
+        return arith::DivFOp::create(ob, l, arith::MulFOp::create(ob, l, x, r6),
+                                     c(6.0f));
+      });
+  if (kind == nn::ActivationKind::clip)
+    L.tagActivation(y, kActivationAttr, train::FusedActivation::clip, alpha,
+                    beta);
+  return y;
+}
+
+Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
+  nn::ActivationKind kind = op.getKind();
+  float alpha = op.getAlpha().convertToFloat();
+  float beta = op.getBeta().convertToFloat();
+  // Each kind reads the forward input or the forward output, not both, so
+  // that the other need not be kept for the backward pass. The clip's
+  // gradient reads the output: lo < clip(x) < hi exactly when lo < x < hi
+  // (NaN neither), and a convolution's pre-activation output then has no
+  // use but the clip, which use-kernels fuses into it.
+  bool fromOutput =
+      kind == nn::ActivationKind::clip || kind == nn::ActivationKind::sigmoid ||
+      kind == nn::ActivationKind::tanh || kind == nn::ActivationKind::sqrt;
+  Value dx = elementwise(
+      L,
+      ValueRange{op.getOutputGrad(),
+                 fromOutput ? op.getOutput() : op.getInput()},
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        // a[1] is what the kind reads: x (input) or y (output).
+        Value dy = a[0], x = a[1], y = a[1];
+        auto c = [&](float v) { return L.f32c(ob, v); };
+        auto cmp = [&](arith::CmpFPredicate p, Value u, Value v) -> Value {
+          return arith::CmpFOp::create(ob, l, p, u, v);
+        };
+        auto pick = [&](Value cond, Value t, Value f) -> Value {
+          return arith::SelectOp::create(ob, l, cond, t, f);
+        };
+        auto mul = [&](Value u, Value v) -> Value {
+          return arith::MulFOp::create(ob, l, u, v);
+        };
+        auto sub = [&](Value u, Value v) -> Value {
+          return arith::SubFOp::create(ob, l, u, v);
+        };
+        auto both = [&](Value u, Value v) -> Value {
+          return arith::AndIOp::create(ob, l, u, v);
+        };
+        if (kind == nn::ActivationKind::leaky_relu)
+          return pick(cmp(arith::CmpFPredicate::OGT, x, c(0.0f)), dy,
+                      mul(dy, c(alpha)));
+        if (kind ==
+            nn::ActivationKind::clip) // strictly inside, as ReLU6 / hardtanh
+          return pick(both(cmp(arith::CmpFPredicate::OGT, y, c(alpha)),
+                           cmp(arith::CmpFPredicate::OLT, y, c(beta))),
+                      dy, c(0.0f));
+        if (kind == nn::ActivationKind::sigmoid)
+          return mul(dy, mul(y, sub(c(1.0f), y)));
+        if (kind == nn::ActivationKind::tanh)
+          return mul(dy, sub(c(1.0f), mul(y, y)));
+        if (kind == nn::ActivationKind::sqrt) // d sqrt(x) = 1 / (2 sqrt(x))
+          return arith::DivFOp::create(ob, l, dy, mul(y, c(2.0f)));
+        if (kind == nn::ActivationKind::hard_sigmoid) {
+          Value z = arith::AddFOp::create(ob, l, mul(x, c(alpha)), c(beta));
+          return pick(both(cmp(arith::CmpFPredicate::OGT, z, c(0.0f)),
+                           cmp(arith::CmpFPredicate::OLT, z, c(1.0f))),
+                      mul(dy, c(alpha)), c(0.0f));
+        }
+        // hard_swish: 0 below -3, dy above 3, dy * (2x + 3) / 6 between.
+        Value slope = arith::DivFOp::create(
+            ob, l, arith::AddFOp::create(ob, l, mul(x, c(2.0f)), c(3.0f)),
+            c(6.0f));
+        Value upper = pick(cmp(arith::CmpFPredicate::OGT, x, c(3.0f)), dy,
+                           mul(dy, slope));
+        return pick(cmp(arith::CmpFPredicate::OLT, x, c(-3.0f)), c(0.0f),
+                    upper);
+      });
+  if (kind == nn::ActivationKind::clip)
+    L.tagActivation(dx, kActivationGradAttr, train::FusedActivation::clip,
+                    alpha, beta);
+  return dx;
+}
+
+Value lowerBatchNorm(Lowering &L, nn::BatchNormOp op) {
+  auto xt = op.getInput().getType();
+  unsigned rank = xt.getRank();
+  float eps = op.getEpsilon().convertToFloat();
+  AffineMap id = L.b.getMultiDimIdentityMap(rank);
+  AffineMap ch = L.map(rank, {L.d(1)});
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, xt.getShape(), L.f32()),
+      ValueRange{op.getInput(), op.getScale(), op.getBias(), op.getMean(),
+                 op.getVariance()},
+      {id, ch, ch, ch, ch, id}, SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value sd = math::SqrtOp::create(
+            ob, l, arith::AddFOp::create(ob, l, a[4], L.f32c(ob, eps)));
+        Value xhat = arith::DivFOp::create(
+            ob, l, arith::SubFOp::create(ob, l, a[0], a[3]), sd);
+        return arith::AddFOp::create(
+            ob, l, arith::MulFOp::create(ob, l, xhat, a[1]), a[2]);
+      });
+}
+
+Value lowerRelu(Lowering &L, nn::ReluOp o) {
+  Value y =
+      elementwise(L, o.getInput(), [](OpBuilder &ob, Location l, ValueRange a) {
+        Value zero = arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(0.0f));
+        return arith::SelectOp::create(ob, l, positive(ob, l, a[0]), a[0], zero)
+            .getResult();
+      });
+  L.tagActivation(y, kActivationAttr, train::FusedActivation::relu, 0.0f, 0.0f);
+  return y;
+}
+
+Value lowerReluGrad(Lowering &L, nn::ReluGradOp o) {
+  Value dx = elementwise(
+      L, ValueRange{o.getOutputGrad(), o.getOutput()},
+      [](OpBuilder &ob, Location l, ValueRange a) {
+        Value zero = arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(0.0f));
+        return arith::SelectOp::create(ob, l, positive(ob, l, a[1]), a[0], zero)
+            .getResult();
+      });
+  L.tagActivation(dx, kActivationGradAttr, train::FusedActivation::relu, 0.0f,
+                  0.0f);
+  return dx;
+}
+
+} // namespace
+
+void mcutrain::lowering::populateElementwisePatterns(
+    RewritePatternSet &patterns) {
+  addLowering<nn::AddOp>(patterns,
+                         lowerBinary<nn::AddOp, arith::AddFOp, arith::AddIOp>);
+  addLowering<nn::SubOp>(patterns,
+                         lowerBinary<nn::SubOp, arith::SubFOp, arith::SubIOp>);
+  addLowering<nn::MulOp>(patterns,
+                         lowerBinary<nn::MulOp, arith::MulFOp, arith::MulIOp>);
+  addLowering<nn::DivOp>(
+      patterns,
+      lowerBinary<nn::DivOp, arith::DivFOp, arith::DivSIOp, arith::DivUIOp>);
+  addLowering<nn::ReluOp>(patterns, lowerRelu);
+  addLowering<nn::ReluGradOp>(patterns, lowerReluGrad);
+  addLowering<nn::ActivationOp>(patterns, lowerActivation);
+  addLowering<nn::ActivationGradOp>(patterns, lowerActivationGrad);
+  addLowering<nn::BatchNormOp>(patterns, lowerBatchNorm);
+}
