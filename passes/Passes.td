@@ -145,7 +145,7 @@ def FuseInputGradIntoUpdatesPass
     C, alpha 1; the layer's input gradient) yields that product itself
     (`input_grad`) and moves up to the Gemm's place, which is legal when
     nothing between them reads the parameter: the update's pass over the
-    weight reads each old value once for both (bufferization marks it for
+    weight reads each old value once for both (lower-train-buffers marks it for
     the mcutrain::kernels::sgd_outer_update_input_grad kernel).
   }];
 }
@@ -180,7 +180,8 @@ def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
     softmax, losses, data movement). Dense convolutions, Gemm and row sums
     are marked (#train.kernel) for use-kernels; ReLU/clip and their
     gradients for fusion into the convolution kernels. train.update and the
-    sparse-update ops are left to bufferize themselves.
+    sparse-update ops bufferize into their train.buffer.* forms, which
+    lower-train-buffers expands.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
@@ -189,6 +190,31 @@ def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::bufferization::BufferizationDialect",
+                           "::mcutrain::train::TrainDialect"];
+}
+
+def LowerTrainBuffersPass
+    : Pass<"mcutrain-lower-train-buffers", "mlir::ModuleOp"> {
+  let summary = "Expands the train ops' buffer forms into loops, linalg ops and runtime calls";
+  let description = [{
+    Right after one-shot bufferization, which only turns each train op into
+    its train.buffer.* form on memrefs. train.buffer.update becomes the
+    optimizer step (one helper per rule: sgd, momentum/nesterov, adam in
+    PyTorch's and ONNX's form, adagrad; weight decay first) as one linalg
+    generic over the parameter and its state (a fused outer-product
+    gradient, a fused input gradient marked for the
+    sgd_outer_update_input_grad kernel, or loops over the selected channels
+    of a sparse update), under a finiteness check of the gradient. The
+    sparse convolution gradients become loops over the kept errors' window
+    taps (adding the MACs done to mcutrain_dynamic_macs); DGSU's selection,
+    TinyProp's and the loss's checks runtime calls; DGSU's importance loops
+    over the channels.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mcutrain::train::TrainDialect"];
 }
 

@@ -10,6 +10,11 @@
 #include "dialects/Train/TrainOpsDialect.h.inc"
 
 namespace mcutrain::train {
+/// The train ops' bufferization into their train.buffer.* forms
+/// (BufferizableOpInterfaceImpl.cpp).
+void registerBufferizableOpInterfaceExternalModels(
+    mlir::DialectRegistry &registry);
+
 /// An f32 hyperparameter of an attribute.
 mlir::FailureOr<llvm::APFloat> parseF32(mlir::AsmParser &parser);
 } // namespace mcutrain::train
@@ -43,7 +48,7 @@ inline constexpr llvm::StringLiteral kDynamicMacsGlobal =
 } // namespace mcutrain::train
 
 namespace mcutrain {
-/// lower-to-linalg (and train.update's bufferization) mark the
+/// lower-to-linalg (and lower-train-buffers, for train.update) mark the
 /// linalg.generic ops that a runtime kernel (runtime/mcutrain_kernels.h)
 /// computes: the kernel with its template arguments (a train::KernelAttr),
 /// the generic's operands it takes and trailing f32 arguments. use-kernels

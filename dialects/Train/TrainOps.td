@@ -4,7 +4,6 @@
 include "mlir/IR/OpBase.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
-include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 include "dialects/NN/NNInterfaces.td"
 
 def Train_Dialect : Dialect {
@@ -72,10 +71,7 @@ def Train_MseLossGradOp : Train_Op<"mse_loss_grad",
 
 def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<SymbolUserOpInterface>,
-    DeclareOpInterfaceMethods<MacCountOpInterface>,
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+    DeclareOpInterfaceMethods<MacCountOpInterface>]> {
   let summary = "One optimizer step on an ml_program.global parameter, in place";
   let description = [{
     The optimizer attribute holds the rule and its hyperparameters: sgd
@@ -131,10 +127,7 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
   }];
 }
 
-def Train_DgsuSelectOp : Train_Op<"dgsu_select", [
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+def Train_DgsuSelectOp : Train_Op<"dgsu_select", []> {
   let summary = "DGSU's input channels for this iteration, chosen at run time";
   let description = [{
     Calls the runtime's mcutrain::dgsu_select on the layer's state globals
@@ -152,10 +145,7 @@ def Train_DgsuSelectOp : Train_Op<"dgsu_select", [
   }];
 }
 
-def Train_DgsuImportanceOp : Train_Op<"dgsu_importance", [
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+def Train_DgsuImportanceOp : Train_Op<"dgsu_importance", []> {
   let summary = "Updates DGSU's channel importance from a layer's input and weight";
   let description = [{
     importance[c] = decay * importance[c] + (1 - decay) * mean|input[:, c]|
@@ -171,10 +161,7 @@ def Train_DgsuImportanceOp : Train_Op<"dgsu_importance", [
   }];
 }
 
-def Train_FiniteGuardOp : Train_Op<"finite_guard", [
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+def Train_FiniteGuardOp : Train_Op<"finite_guard", []> {
   let summary = "Skips the step's backward pass and updates when the loss is not finite";
   let description = [{
     Right after the loss: sets `mcutrain_skip_step` to 1 if the loss is NaN
@@ -234,10 +221,7 @@ def Train_GatherChannelsOp : Train_Op<"gather_channels",
 //===----------------------------------------------------------------------===//
 
 def Train_TopkErrorOp : Train_Op<"topk_error", [
-    AllTypesMatch<["error", "kept"]>,
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+    AllTypesMatch<["error", "kept"]>]> {
   let summary = "TinyProp: keeps a layer's k largest output errors, k chosen at run time";
   let description = [{
     Calls the runtime's mcutrain::tinyprop_select on the error (one sample):
@@ -269,10 +253,7 @@ def Train_TopkErrorOp : Train_Op<"topk_error", [
 }
 
 class Train_SparseConvGradOp<string mnemonic> : Train_Op<mnemonic, [
-    DeclareOpInterfaceMethods<MacCountOpInterface>,
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+    DeclareOpInterfaceMethods<MacCountOpInterface>]> {
   let extraClassDeclaration = [{
     /// MACs per selected output element (the MAC count is the worst case,
     /// kmax of them; the generated code adds the real count to
@@ -322,6 +303,115 @@ def Train_SparseConv2dGradInputOp
     $output_grad `,` $weight `,` $indices `,` $count attr-dict `:`
     functional-type(operands, results)
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Buffer forms: what the tensor ops above bufferize into (destination-passing
+// style: memref operands, the results' buffers as operands). Their
+// bufferization only swaps tensors for memrefs; lower-train-buffers then
+// expands each into loops, linalg ops and runtime calls.
+//===----------------------------------------------------------------------===//
+
+class Train_BufferOp<string mnemonic, list<Trait> traits = []>
+    : Train_Op<"buffer." # mnemonic, traits>;
+
+def Train_BufferUpdateOp : Train_BufferOp<"update", [AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "train.update on buffers";
+  let description = [{
+    The optimizer step of train.update on the memref.global `param` (and its
+    state buffers), from the gradient buffer; `input_grad` is the buffer
+    the step writes grad P into (fuse-input-grad-into-updates).
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$param, MemRefOf<[F32]>:$grad,
+                   Train_OptimizerAttr:$optimizer,
+                   Optional<MemRefOf<[I32]>>:$channels,
+                   DefaultValuedAttr<I64Attr, "1">:$channel_axis,
+                   Optional<MemRefOf<[F32]>>:$outer,
+                   Optional<MemRefOf<[F32]>>:$input_grad);
+  let assemblyFormat = [{
+    $param `,` $grad (`channels` `(` $channels^ `:` type($channels) `)`)?
+    (`outer` `(` $outer^ `:` type($outer) `)`)?
+    (`input_grad` `(` $input_grad^ `:` type($input_grad) `)`)? $optimizer
+    attr-dict `:` type($grad)
+  }];
+  let extraClassDeclaration = [{
+    /// The gradient's shape: `grad`'s, or with `outer` M x N.
+    llvm::SmallVector<int64_t> getGradShape();
+  }];
+}
+
+def Train_BufferSparseConv2dGradWeightOp
+    : Train_BufferOp<"sparse_conv2d_grad_weight"> {
+  let summary = "train.sparse_conv2d_grad_weight on buffers";
+  let arguments = (ins MemRefOf<[F32]>:$output_grad, MemRefOf<[F32]>:$input,
+                   MemRefOf<[I32]>:$indices, MemRefOf<[I32]>:$count,
+                   MemRefOf<[F32]>:$weight_grad, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
+  let assemblyFormat = [{
+    $output_grad `,` $input `,` $indices `,` $count `into` $weight_grad
+    attr-dict `:` type(operands)
+  }];
+}
+
+def Train_BufferSparseConv2dGradInputOp
+    : Train_BufferOp<"sparse_conv2d_grad_input"> {
+  let summary = "train.sparse_conv2d_grad_input on buffers";
+  let arguments = (ins MemRefOf<[F32]>:$output_grad, MemRefOf<[F32]>:$weight,
+                   MemRefOf<[I32]>:$indices, MemRefOf<[I32]>:$count,
+                   MemRefOf<[F32]>:$input_grad, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
+  let assemblyFormat = [{
+    $output_grad `,` $weight `,` $indices `,` $count `into` $input_grad
+    attr-dict `:` type(operands)
+  }];
+}
+
+def Train_BufferTopkErrorOp : Train_BufferOp<"topk_error"> {
+  let summary = "train.topk_error on buffers: zeroes the error in place";
+  let description = [{
+    The run-time state it reads and writes is given as buffers: the running
+    maxima (ymax), the ratios it reports, the step's skip flag.
+  }];
+  let arguments = (ins MemRefOf<[F32]>:$error, MemRefOf<[F32]>:$ymax,
+                   MemRefOf<[F32]>:$ratios, MemRefOf<[I32]>:$skip,
+                   MemRefOf<[I32]>:$indices, MemRefOf<[I32]>:$count,
+                   I64Attr:$layer, I64Attr:$depth, F32Attr:$s_min,
+                   F32Attr:$s_max, F32Attr:$zeta,
+                   DefaultValuedAttr<F32Attr, "0.0f">:$tau);
+  let assemblyFormat = [{
+    $error `,` $ymax `,` $ratios `,` $skip `into` $indices `,` $count attr-dict
+    `:` type(operands)
+  }];
+}
+
+def Train_BufferDgsuSelectOp : Train_BufferOp<"dgsu_select"> {
+  let summary = "train.dgsu_select on its state's buffers (the selection's too)";
+  let arguments = (ins AnyMemRef:$age, MemRefOf<[F32]>:$importance,
+                   MemRefOf<[I32]>:$selection, MemRefOf<[I32]>:$scratch,
+                   F32Attr:$ratio);
+  let assemblyFormat = [{
+    $age `,` $importance `,` $scratch `into` $selection attr-dict `:`
+    type(operands)
+  }];
+}
+
+def Train_BufferDgsuImportanceOp : Train_BufferOp<"dgsu_importance"> {
+  let summary = "train.dgsu_importance on buffers";
+  let arguments = (ins MemRefOf<[F32]>:$input, MemRefOf<[F32]>:$weight,
+                   MemRefOf<[F32]>:$importance, I64Attr:$weight_axis,
+                   F32Attr:$decay);
+  let assemblyFormat = [{
+    $input `,` $weight `into` $importance attr-dict `:` type(operands)
+  }];
+}
+
+def Train_BufferFiniteGuardOp : Train_BufferOp<"finite_guard"> {
+  let summary = "train.finite_guard on the loss's buffer and the skip flag";
+  let arguments = (ins MemRefOf<[F32]>:$loss, MemRefOf<[I32]>:$skip);
+  let assemblyFormat = "$loss `into` $skip attr-dict `:` type(operands)";
 }
 
 #endif

@@ -1,6 +1,6 @@
 // RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-input-grad-into-updates))' | FileCheck %s
-// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-input-grad-into-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map})' | FileCheck %s --check-prefix=LOWERED
-// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-input-grad-into-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},func.func(mcutrain-use-kernels))' | FileCheck %s --check-prefix=KERNEL
+// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-input-grad-into-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},mcutrain-lower-train-buffers)' | FileCheck %s --check-prefix=LOWERED
+// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-input-grad-into-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},mcutrain-lower-train-buffers,func.func(mcutrain-use-kernels))' | FileCheck %s --check-prefix=KERNEL
 
 // A batch-1 Linear layer's input gradient dy W (1 x 3 times 3 x 4) comes
 // out of its weight's SGD update, which moves up to the Gemm's place (the

@@ -1,5 +1,5 @@
 // RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates))' | FileCheck %s
-// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map})' | FileCheck %s --check-prefix=LOWERED
+// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},mcutrain-lower-train-buffers)' | FileCheck %s --check-prefix=LOWERED
 
 // A batch-1 Linear layer's weight gradient dy^T x (1 x 3 and 1 x 4 rows)
 // moves into its update: no 3 x 4 gradient is formed.

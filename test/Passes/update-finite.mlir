@@ -1,4 +1,4 @@
-// RUN: mcutrain-opt %s --mcutrain-lower-parameters --mcutrain-lower-to-linalg --one-shot-bufferize="bufferize-function-boundaries" | FileCheck %s
+// RUN: mcutrain-opt %s --mcutrain-lower-parameters --mcutrain-lower-to-linalg --one-shot-bufferize="bufferize-function-boundaries" --mcutrain-lower-train-buffers | FileCheck %s
 
 // An update whose gradient holds a NaN or an infinity is dropped (the
 // parameter never becomes non-finite) and the step's flag records it (2).

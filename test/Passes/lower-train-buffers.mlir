@@ -1,0 +1,161 @@
+// RUN: mcutrain-opt %s --split-input-file --mcutrain-lower-train-buffers | FileCheck %s
+
+// lower-train-buffers expands each train.buffer.* op. An update: the rule's
+// per-step scalars, then under the gradient's finiteness check one generic
+// over the parameter and its state (weight decay first); else the step's
+// flag says the update was dropped (2).
+module {
+  memref.global "public" @w : memref<3x4xf32>
+  memref.global "public" @w__state0 : memref<3x4xf32>
+  memref.global "public" @w__state1 : memref<3x4xf32>
+  memref.global "public" @mcutrain_learning_rate : memref<f32> = dense<1.0e-01>
+  memref.global "public" @mcutrain_step_count : memref<f32> = dense<0.0>
+  memref.global "public" @mcutrain_beta1_power : memref<f32> = dense<1.0>
+  memref.global "public" @mcutrain_beta2_power : memref<f32> = dense<1.0>
+  memref.global "private" @mcutrain_skip_step : memref<1xi32>
+  // CHECK-LABEL: func.func @sgd
+  // CHECK: %[[W:.*]] = memref.get_global @w
+  // CHECK: %[[LR:.*]] = memref.load %{{.*}}[] : memref<f32>
+  // CHECK: %[[OK:.*]] = train.runtime_call #train<runtime_function all_finite>(%arg0, %c12)
+  // CHECK: scf.if %[[OK]] {
+  // CHECK: linalg.generic {{.*}} ins(%arg0 : memref<3x4xf32>) outs(%[[W]] : memref<3x4xf32>)
+  // CHECK: ^bb0(%[[G:.*]]: f32, %[[P:.*]]: f32):
+  // CHECK: %[[WD:.*]] = arith.mulf %[[P]], %{{.*}} : f32
+  // CHECK: %[[GD:.*]] = arith.addf %[[G]], %[[WD]] : f32
+  // CHECK: %[[STEP:.*]] = arith.mulf %[[LR]], %[[GD]] : f32
+  // CHECK: arith.subf %[[P]], %[[STEP]] : f32
+  // CHECK: } else {
+  // CHECK: %[[TWO:.*]] = arith.constant 2 : i32
+  // CHECK: %[[FLAG:.*]] = memref.get_global @mcutrain_skip_step
+  // CHECK: memref.store %[[TWO]], %[[FLAG]]
+  func.func @sgd(%g: memref<3x4xf32>) {
+    train.buffer.update @w, %g <sgd, lr = 0.1, weight_decay = 0.5> : memref<3x4xf32>
+    return
+  }
+  // Nesterov with dampening: no dampening on the first step (t - 1 <= 0).
+  // CHECK-LABEL: func.func @momentum
+  // CHECK: memref.get_global @mcutrain_step_count
+  // CHECK-NEXT: %[[T:.*]] = memref.load %{{.*}}[] : memref<f32>
+  // CHECK: %[[PREV:.*]] = arith.subf %[[T]], %{{.*}} : f32
+  // CHECK: %[[FIRST:.*]] = arith.cmpf ole, %[[PREV]], %{{.*}} : f32
+  // CHECK: %[[SCALE:.*]] = arith.select %[[FIRST]], %{{.*}}, %{{.*}} : f32
+  // CHECK: linalg.generic {{.*}} outs(%{{.*}}, %{{.*}} : memref<3x4xf32>, memref<3x4xf32>)
+  // CHECK: ^bb0(%[[G:.*]]: f32, %[[P:.*]]: f32, %[[V:.*]]: f32):
+  // CHECK: %[[MV:.*]] = arith.mulf %[[V]], %{{.*}} : f32
+  // CHECK: %[[GS:.*]] = arith.mulf %[[G]], %[[SCALE]] : f32
+  // CHECK: %[[M:.*]] = arith.addf %[[MV]], %[[GS]] : f32
+  // CHECK: %[[MM:.*]] = arith.mulf %[[M]], %{{.*}} : f32
+  // CHECK: %[[D:.*]] = arith.addf %[[G]], %[[MM]] : f32
+  // CHECK: linalg.yield %{{.*}}, %[[M]] : f32, f32
+  func.func @momentum(%g: memref<3x4xf32>) {
+    train.buffer.update @w, %g <nesterov, lr = 0.1, momentum = 0.5, dampening = 0.25> : memref<3x4xf32>
+    return
+  }
+  // PyTorch's Adam: bias corrections 1 - beta^t from the running powers.
+  // CHECK-LABEL: func.func @adam
+  // CHECK: %[[B1:.*]] = memref.get_global @mcutrain_beta1_power
+  // CHECK: %[[BC1:.*]] = arith.subf %{{.*}}, %{{.*}} : f32
+  // CHECK: memref.get_global @mcutrain_beta2_power
+  // CHECK: %[[BC2:.*]] = arith.subf
+  // CHECK: linalg.generic {{.*}} outs(%{{.*}}, %{{.*}}, %{{.*}} : memref<3x4xf32>, memref<3x4xf32>, memref<3x4xf32>)
+  // CHECK: arith.divf %{{.*}}, %[[BC1]] : f32
+  // CHECK: arith.divf %{{.*}}, %[[BC2]] : f32
+  // CHECK: math.sqrt
+  func.func @adam(%g: memref<3x4xf32>) {
+    train.buffer.update @w, %g <adam, lr = 0.1> : memref<3x4xf32>
+    return
+  }
+  // ONNX's Adam: the corrected rate lr sqrt(1 - beta2^T) / (1 - beta1^T),
+  // beta^T = beta^t / beta; lr itself on the first step.
+  // CHECK-LABEL: func.func @adam_onnx
+  // CHECK: %[[LR:.*]] = memref.load %{{.*}}[] : memref<f32>
+  // CHECK: arith.divf %{{.*}}, %{{.*}} : f32
+  // CHECK: %[[C1:.*]] = arith.subf
+  // CHECK: %[[C2:.*]] = arith.subf
+  // CHECK: %[[S:.*]] = math.sqrt %[[C2]] : f32
+  // CHECK: %[[N:.*]] = arith.mulf %[[LR]], %[[S]] : f32
+  // CHECK: %[[ADJ:.*]] = arith.divf %[[N]], %[[C1]] : f32
+  // CHECK: %[[CLR:.*]] = arith.select %{{.*}}, %[[LR]], %[[ADJ]] : f32
+  // CHECK: linalg.generic
+  // CHECK: arith.mulf %[[CLR]], %{{.*}} : f32
+  func.func @adam_onnx(%g: memref<3x4xf32>) {
+    train.buffer.update @w, %g <adam, lr = 0.1, adam_form = onnx> : memref<3x4xf32>
+    return
+  }
+  // Adagrad: lr / (1 + (t - 1) lr_decay).
+  // CHECK-LABEL: func.func @adagrad
+  // CHECK: %[[LR:.*]] = memref.load %{{.*}}[] : memref<f32>
+  // CHECK: memref.get_global @mcutrain_step_count
+  // CHECK: %[[PREV:.*]] = arith.subf
+  // CHECK: %[[DEC:.*]] = arith.mulf %[[PREV]], %{{.*}} : f32
+  // CHECK: %[[DEN:.*]] = arith.addf %{{.*}}, %[[DEC]] : f32
+  // CHECK: %[[CLR:.*]] = arith.divf %[[LR]], %[[DEN]] : f32
+  // CHECK: linalg.generic
+  // CHECK: arith.mulf %[[CLR]], %{{.*}} : f32
+  func.func @adagrad(%g: memref<3x4xf32>) {
+    train.buffer.update @w, %g <adagrad, lr = 0.1, lr_decay = 0.5> : memref<3x4xf32>
+    return
+  }
+  // A sparse update: loops over the gradient, the parameter addressed
+  // through the channel list along channel_axis.
+  // CHECK-LABEL: func.func @sparse
+  // CHECK: scf.if
+  // CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: %[[C:.*]] = memref.load %arg1[%[[J]]] : memref<2xi32>
+  // CHECK: %[[CI:.*]] = arith.index_cast %[[C]] : i32 to index
+  // CHECK: memref.load %arg0[%[[I]], %[[J]]] : memref<3x2xf32>
+  // CHECK: memref.load %{{.*}}[%[[I]], %[[CI]]] : memref<3x4xf32>
+  // CHECK: memref.store %{{.*}}, %{{.*}}[%[[I]], %[[CI]]] : memref<3x4xf32>
+  func.func @sparse(%g: memref<3x2xf32>, %c: memref<2xi32>) {
+    train.buffer.update @w, %g channels(%c : memref<2xi32>) <sgd, lr = 0.1> : memref<3x2xf32>
+    return
+  }
+}
+
+// -----
+
+// TinyProp's sparse weight gradient: zero-filled, then loops over the kept
+// errors' window taps inside the input; the MACs done (k x taps per
+// element) go to mcutrain_dynamic_macs.
+module {
+  memref.global "private" @mcutrain_dynamic_macs : memref<1xi64>
+  // CHECK-LABEL: func.func @sparse_conv
+  // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%arg4 : memref<2x1x3x3xf32>)
+  // CHECK: %[[K:.*]] = memref.load %arg3[%{{.*}}] : memref<1xi32>
+  // CHECK: scf.for
+  // CHECK: memref.load %arg2
+  // CHECK: scf.for
+  // CHECK: scf.for
+  // CHECK: scf.for
+  // CHECK: arith.cmpi sge
+  // CHECK: arith.cmpi slt
+  // CHECK: scf.if
+  // CHECK: memref.load %arg1
+  // CHECK: memref.load %arg4
+  // CHECK: memref.store %{{.*}}, %arg4
+  // CHECK: %[[MACS:.*]] = memref.get_global @mcutrain_dynamic_macs
+  // CHECK: %[[K64:.*]] = arith.extsi %[[K]] : i32 to i64
+  // CHECK: %[[PER:.*]] = arith.constant 9 : i64
+  // CHECK: arith.muli %[[K64]], %[[PER]] : i64
+  func.func @sparse_conv(%dy: memref<1x2x3x3xf32>, %x: memref<1x1x5x5xf32>, %idx: memref<4xi32>, %n: memref<1xi32>, %dw: memref<2x1x3x3xf32>) {
+    train.buffer.sparse_conv2d_grad_weight %dy, %x, %idx, %n into %dw {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : memref<1x2x3x3xf32>, memref<1x1x5x5xf32>, memref<4xi32>, memref<1xi32>, memref<2x1x3x3xf32>
+    return
+  }
+}
+
+// -----
+
+// The run-time decisions are calls of mcutrain_runtime.h; TinyPropv2's and
+// the loss's are the step's skip decisions.
+// CHECK-LABEL: func.func @decisions
+// CHECK: train.runtime_call #train<runtime_function tinyprop_select>(%arg0, %c12, %c4, %arg1, %arg2, %c3, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %arg4, %arg5, %arg3) {mcutrain.skip_decision}
+// CHECK: train.runtime_call #train<runtime_function skip_unless_finite>(%arg6, %c1, %arg3) {mcutrain.skip_decision}
+// CHECK: train.runtime_call #train<runtime_function dgsu_select>(%arg7, %arg8, %c5, %{{.*}}, %arg9, %arg10)
+// CHECK-NOT: train.buffer
+func.func @decisions(%err: memref<1x12xf32>, %ymax: memref<4xf32>, %ratios: memref<4xf32>, %skip: memref<1xi32>, %idx: memref<4xi32>, %n: memref<1xi32>, %loss: memref<f32>, %age: memref<5xi16>, %imp: memref<5xf32>, %sel: memref<2xi32>, %scratch: memref<5xi32>) {
+  train.buffer.topk_error %err, %ymax, %ratios, %skip into %idx, %n {layer = 3, depth = 1, s_min = 0.1 : f32, s_max = 0.9 : f32, zeta = 0.5 : f32, tau = 0.05 : f32} : memref<1x12xf32>, memref<4xf32>, memref<4xf32>, memref<1xi32>, memref<4xi32>, memref<1xi32>
+  train.buffer.finite_guard %loss into %skip : memref<f32>, memref<1xi32>
+  train.buffer.dgsu_select %age, %imp, %scratch into %sel {ratio = 0.25 : f32} : memref<5xi16>, memref<5xf32>, memref<2xi32>, memref<5xi32>
+  return
+}
