@@ -8,6 +8,7 @@ using namespace mcutrain::nn;
 
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/InterleavedRange.h"
 
 #include "dialects/NN/NNEnums.cpp.inc"
 #include "dialects/NN/NNInterfaces.cpp.inc"
@@ -66,6 +67,159 @@ mcutrain::nn::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
   return out;
 }
 
+/// Spatial extents of a window op over an NCHW input (0 where the window
+/// does not fit): floor mode for convolutions, ONNX's ceil_mode for pooling.
+static SmallVector<int64_t, 4>
+windowShape(ArrayRef<int64_t> x, int64_t channels, ArrayRef<int64_t> kernel,
+            ArrayRef<int64_t> s, ArrayRef<int64_t> p, ArrayRef<int64_t> d,
+            bool ceilMode) {
+  return {x[0], channels,
+          poolOutputSize(x[2], kernel[0], s[0], p[0], p[2], d[0], ceilMode),
+          poolOutputSize(x[3], kernel[1], s[1], p[1], p[3], d[1], ceilMode)};
+}
+
+static std::optional<SmallVector<int64_t, 4>>
+ifFits(SmallVector<int64_t, 4> shape) {
+  if (shape[2] <= 0 || shape[3] <= 0)
+    return std::nullopt;
+  return shape;
+}
+
+std::optional<SmallVector<int64_t, 4>>
+mcutrain::nn::conv2dShape(ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
+                          ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+                          ArrayRef<int64_t> dilations) {
+  return ifFits(windowShape(input, weight[0], weight.drop_front(2), strides,
+                            pads, dilations, /*ceilMode=*/false));
+}
+
+std::optional<SmallVector<int64_t, 4>>
+mcutrain::nn::pool2dShape(ArrayRef<int64_t> input, ArrayRef<int64_t> kernel,
+                          ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+                          ArrayRef<int64_t> dilations, bool ceilMode) {
+  return ifFits(
+      windowShape(input, input[1], kernel, strides, pads, dilations, ceilMode));
+}
+
+std::optional<SmallVector<int64_t>>
+mcutrain::nn::matMulShape(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  if (a.size() < 2 || b.size() < 2 || a.back() != b[b.size() - 2])
+    return std::nullopt;
+  auto batch = broadcastShapes(a.drop_back(2), b.drop_back(2));
+  if (failed(batch))
+    return std::nullopt;
+  SmallVector<int64_t> shape(*batch);
+  shape.push_back(a[a.size() - 2]);
+  shape.push_back(b.back());
+  return shape;
+}
+
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getShape();
+}
+
+static Type tensorLike(Value v, ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(shape,
+                               cast<ShapedType>(v.getType()).getElementType());
+}
+
+Type mcutrain::nn::binaryResultType(Value lhs, Value rhs) {
+  auto shape = broadcastShapes(shapeOf(lhs), shapeOf(rhs));
+  return succeeded(shape) ? tensorLike(lhs, *shape) : lhs.getType();
+}
+
+//===----------------------------------------------------------------------===//
+// Builders that infer the result type
+//===----------------------------------------------------------------------===//
+
+void Conv2dOp::build(OpBuilder &b, OperationState &state, Value input,
+                     Value weight, Value bias, ArrayRef<int64_t> strides,
+                     ArrayRef<int64_t> pads, ArrayRef<int64_t> dilations,
+                     int64_t group) {
+  auto shape = windowShape(shapeOf(input), shapeOf(weight)[0],
+                           shapeOf(weight).drop_front(2), strides, pads,
+                           dilations, /*ceilMode=*/false);
+  build(b, state, tensorLike(input, shape), input, weight, bias, strides, pads,
+        dilations, static_cast<uint64_t>(group));
+}
+
+void GemmOp::build(OpBuilder &b, OperationState &state, Value lhs, Value rhs,
+                   Value c, bool transA, bool transB, float alpha, float beta) {
+  auto as = shapeOf(lhs), bs = shapeOf(rhs);
+  SmallVector<int64_t, 2> shape{transA ? as[1] : as[0], transB ? bs[0] : bs[1]};
+  build(b, state, tensorLike(lhs, shape), lhs, rhs, c, transA, transB,
+        APFloat(alpha), APFloat(beta));
+}
+
+void MatMulOp::build(OpBuilder &b, OperationState &state, Value lhs,
+                     Value rhs) {
+  auto shape = matMulShape(shapeOf(lhs), shapeOf(rhs));
+  build(b, state, shape ? tensorLike(lhs, *shape) : lhs.getType(), lhs, rhs);
+}
+
+void TransposeOp::build(OpBuilder &b, OperationState &state, Value input,
+                        ArrayRef<int64_t> perm) {
+  auto xs = shapeOf(input);
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(p >= 0 && p < (int64_t)xs.size() ? xs[p] : 0);
+  build(b, state, tensorLike(input, shape), input, perm);
+}
+
+void ConcatOp::build(OpBuilder &b, OperationState &state, ValueRange inputs,
+                     int64_t axis) {
+  SmallVector<int64_t> shape(shapeOf(inputs.front()));
+  if (axis >= 0 && axis < (int64_t)shape.size()) {
+    shape[axis] = 0;
+    for (Value v : inputs)
+      shape[axis] += shapeOf(v)[axis];
+  }
+  build(b, state, tensorLike(inputs.front(), shape), inputs, axis);
+}
+
+void Pad2dOp::build(OpBuilder &b, OperationState &state, Value input,
+                    ArrayRef<int64_t> pads, float value, PadMode mode) {
+  auto xs = shapeOf(input);
+  SmallVector<int64_t, 4> shape{xs[0], xs[1], xs[2] + pads[0] + pads[2],
+                                xs[3] + pads[1] + pads[3]};
+  build(b, state, tensorLike(input, shape), input, pads, APFloat(value), mode);
+}
+
+void MaxPool2dOp::build(OpBuilder &b, OperationState &state, Value input,
+                        ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                        ArrayRef<int64_t> pads, bool ceilMode,
+                        ArrayRef<int64_t> dilations, UnitAttr isUnsigned) {
+  auto xs = shapeOf(input);
+  auto shape =
+      windowShape(xs, xs[1], kernel, strides, pads, dilations, ceilMode);
+  build(b, state, tensorLike(input, shape), input, kernel, strides, pads,
+        /*count_include_pad=*/false, ceilMode, dilations, bool(isUnsigned));
+}
+
+void MaxPool2dIndicesOp::build(OpBuilder &b, OperationState &state, Value input,
+                               ArrayRef<int64_t> kernel,
+                               ArrayRef<int64_t> strides,
+                               ArrayRef<int64_t> pads, bool ceilMode,
+                               ArrayRef<int64_t> dilations, UnitAttr isUnsigned,
+                               bool columnMajor) {
+  auto xs = shapeOf(input);
+  auto shape =
+      windowShape(xs, xs[1], kernel, strides, pads, dilations, ceilMode);
+  build(b, state, RankedTensorType::get(shape, b.getI64Type()), input, kernel,
+        strides, pads, ceilMode, dilations, bool(isUnsigned), columnMajor);
+}
+
+void AvgPool2dOp::build(OpBuilder &b, OperationState &state, Value input,
+                        ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                        ArrayRef<int64_t> pads, bool countIncludePad,
+                        bool ceilMode, ArrayRef<int64_t> dilations) {
+  auto xs = shapeOf(input);
+  auto shape =
+      windowShape(xs, xs[1], kernel, strides, pads, dilations, ceilMode);
+  build(b, state, tensorLike(input, shape), input, kernel, strides, pads,
+        countIncludePad, ceilMode, dilations);
+}
+
 static int64_t numElements(Value v) {
   return cast<ShapedType>(v.getType()).getNumElements();
 }
@@ -103,13 +257,11 @@ LogicalResult Conv2dOp::verify() {
   if (getBias() && getBias().getType().getDimSize(0) != w[0])
     return emitOpError() << "bias has " << getBias().getType().getDimSize(0)
                          << " elements, expected " << w[0];
-  auto s = getStrides(), p = getPads(), d = getDilations();
-  int64_t oh = slidingOutputSize(x[2], w[2], s[0], p[0], p[2], d[0]);
-  int64_t ow = slidingOutputSize(x[3], w[3], s[1], p[1], p[3], d[1]);
-  if (y[0] != x[0] || y[1] != w[0] || y[2] != oh || y[3] != ow)
+  auto expected = windowShape(x, w[0], w.drop_front(2), getStrides(), getPads(),
+                              getDilations(), /*ceilMode=*/false);
+  if (y != ArrayRef<int64_t>(expected))
     return emitOpError() << "result shape does not match the convolution ("
-                         << x[0] << "x" << w[0] << "x" << oh << "x" << ow
-                         << ")";
+                         << llvm::interleaved(expected, "x") << ")";
   return success();
 }
 
@@ -240,13 +392,10 @@ LogicalResult MatMulOp::verify() {
     return emitOpError() << "operands must have rank >= 2";
   if (a.back() != b[b.size() - 2])
     return emitOpError() << "inner dimensions differ";
-  auto batch = broadcastShapes(a.drop_back(2), b.drop_back(2));
-  if (failed(batch))
+  auto expected = matMulShape(a, b);
+  if (!expected)
     return emitOpError() << "batch dimensions do not broadcast";
-  SmallVector<int64_t> expect(*batch);
-  expect.push_back(a[a.size() - 2]);
-  expect.push_back(b.back());
-  if (ArrayRef<int64_t>(expect) != y)
+  if (ArrayRef<int64_t>(*expected) != y)
     return emitOpError() << "result shape is wrong";
   return success();
 }
@@ -262,13 +411,10 @@ template <typename PoolOp> static LogicalResult verifyPool(PoolOp op) {
   auto d = op.getDilations();
   if (failed(checkPairs(op, d, 2, "dilations")))
     return failure();
-  int64_t oh =
-      poolOutputSize(x[2], k[0], s[0], p[0], p[2], d[0], op.getCeilMode());
-  int64_t ow =
-      poolOutputSize(x[3], k[1], s[1], p[1], p[3], d[1], op.getCeilMode());
-  if (y[0] != x[0] || y[1] != x[1] || y[2] != oh || y[3] != ow)
-    return op.emitOpError() << "result shape does not match the pooling (" << oh
-                            << "x" << ow << " spatial)";
+  auto expected = windowShape(x, x[1], k, s, p, d, op.getCeilMode());
+  if (y != ArrayRef<int64_t>(expected))
+    return op.emitOpError() << "result shape does not match the pooling ("
+                            << expected[2] << "x" << expected[3] << " spatial)";
   if (p[0] >= k[0] || p[1] >= k[1] || p[2] >= k[0] || p[3] >= k[1])
     return op.emitOpError() << "pads must be smaller than the kernel";
   return success();

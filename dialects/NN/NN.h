@@ -10,6 +10,8 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <optional>
+
 #include "dialects/NN/NNEnums.h.inc"
 #include "dialects/NN/NNInterfaces.h.inc"
 #include "dialects/NN/NNOpsDialect.h.inc"
@@ -32,6 +34,27 @@ int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride,
 /// Numpy-style broadcast of two static shapes; failure if incompatible.
 mlir::FailureOr<llvm::SmallVector<int64_t>>
 broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+
+// Result shapes, shared by the ops' builders and verifiers (the importer
+// checks an op's operands with them, then builds it without a type).
+/// nn.conv2d of an NCHW input and an FCHW weight; nothing if the kernel does
+/// not fit the padded input.
+std::optional<llvm::SmallVector<int64_t, 4>>
+conv2dShape(llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
+            llvm::ArrayRef<int64_t> strides, llvm::ArrayRef<int64_t> pads,
+            llvm::ArrayRef<int64_t> dilations);
+/// 2-D pooling of an NCHW input; nothing if the window does not fit.
+std::optional<llvm::SmallVector<int64_t, 4>>
+pool2dShape(llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> kernel,
+            llvm::ArrayRef<int64_t> strides, llvm::ArrayRef<int64_t> pads,
+            llvm::ArrayRef<int64_t> dilations, bool ceilMode);
+/// Batched matrix product with broadcast batch dims; nothing if the inner
+/// dimensions differ or the batch dims do not broadcast.
+std::optional<llvm::SmallVector<int64_t>>
+matMulShape(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+/// The broadcast result type of an elementwise binary op (the lhs's type if
+/// the shapes do not broadcast, for the verifier to report).
+mlir::Type binaryResultType(mlir::Value lhs, mlir::Value rhs);
 } // namespace mcutrain::nn
 
 #endif

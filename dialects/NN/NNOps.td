@@ -42,6 +42,9 @@ def NN_Conv2dOp : NN_ForwardOp<"conv2d"> {
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+      "::mlir::Value":$bias, "::llvm::ArrayRef<int64_t>":$strides, "::llvm::ArrayRef<int64_t>":$pads,
+      "::llvm::ArrayRef<int64_t>":$dilations, "int64_t":$group)>];
   let hasVerifier = 1;
 }
 
@@ -57,6 +60,8 @@ def NN_GemmOp : NN_ForwardOp<"gemm"> {
   let assemblyFormat = [{
     $a `,` $b (`,` $c^)? attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$a, "::mlir::Value":$b, "::mlir::Value":$c,
+      "bool":$trans_a, "bool":$trans_b, "float":$alpha, "float":$beta)>];
   let hasVerifier = 1;
 }
 
@@ -67,6 +72,11 @@ class NN_BinaryOp<string mnemonic, string what> : NN_ForwardOp<mnemonic> {
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$lhs, "::mlir::Value":$rhs,
+      "::mlir::UnitAttr":$is_unsigned), [{
+    build($_builder, $_state,
+          ::mcutrain::nn::binaryResultType(lhs, rhs), lhs, rhs, is_unsigned);
+  }]>];
   let hasVerifier = 1;
 }
 
@@ -121,6 +131,7 @@ def NN_TransposeOp : NN_ForwardOp<"transpose"> {
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$input, "::llvm::ArrayRef<int64_t>":$perm)>];
   let hasVerifier = 1;
 }
 
@@ -131,6 +142,7 @@ def NN_ConcatOp : NN_ForwardOp<"concat"> {
   let assemblyFormat = [{
     $inputs attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::ValueRange":$inputs, "int64_t":$axis)>];
   let hasVerifier = 1;
 }
 
@@ -150,6 +162,7 @@ def NN_MatMulOp : NN_ForwardOp<"matmul"> {
   let assemblyFormat = [{
     $a `,` $b attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$a, "::mlir::Value":$b)>];
   let hasVerifier = 1;
 }
 
@@ -163,6 +176,10 @@ class NN_Pool2dForward<string mnemonic> : NN_ForwardOp<mnemonic> {
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$input, "::llvm::ArrayRef<int64_t>":$kernel,
+      "::llvm::ArrayRef<int64_t>":$strides, "::llvm::ArrayRef<int64_t>":$pads,
+      "bool":$count_include_pad, "bool":$ceil_mode,
+      "::llvm::ArrayRef<int64_t>":$dilations)>];
   let hasVerifier = 1;
 }
 
@@ -178,6 +195,10 @@ def NN_MaxPool2dOp : NN_ForwardOp<"max_pool2d"> {
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$input, "::llvm::ArrayRef<int64_t>":$kernel,
+      "::llvm::ArrayRef<int64_t>":$strides, "::llvm::ArrayRef<int64_t>":$pads,
+      "bool":$ceil_mode, "::llvm::ArrayRef<int64_t>":$dilations,
+      "::mlir::UnitAttr":$is_unsigned)>];
   let hasVerifier = 1;
 }
 
@@ -196,6 +217,10 @@ def NN_MaxPool2dIndicesOp : NN_Op<"max_pool2d_indices", [Pure]> {
                    UnitAttr:$is_unsigned,
                    DefaultValuedAttr<BoolAttr, "false">:$column_major);
   let results = (outs 4DTensorOf<[I64]>:$indices);
+  let builders = [OpBuilder<(ins "::mlir::Value":$input, "::llvm::ArrayRef<int64_t>":$kernel,
+      "::llvm::ArrayRef<int64_t>":$strides, "::llvm::ArrayRef<int64_t>":$pads,
+      "bool":$ceil_mode, "::llvm::ArrayRef<int64_t>":$dilations,
+      "::mlir::UnitAttr":$is_unsigned, "bool":$column_major)>];
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
@@ -229,6 +254,8 @@ def NN_Pad2dOp : NN_ForwardOp<"pad2d"> {
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$input, "::llvm::ArrayRef<int64_t>":$pads,
+      "float":$value, "::mcutrain::nn::PadMode":$mode)>];
   let hasVerifier = 1;
 }
 

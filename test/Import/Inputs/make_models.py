@@ -216,3 +216,65 @@ def aliases_model(out):
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "aliases":
     os.makedirs(sys.argv[1], exist_ok=True)
     aliases_model(os.path.join(sys.argv[1], "aliases.onnx"))
+
+
+def op_versions_models(out):
+    """One small model per op version the handler table treats differently:
+    each is refused or imported by the handler of its (op, opset)."""
+    n = helper.make_node
+    f = TensorProto.FLOAT
+
+    def one(name, nodes, in_shape, opset, inits=()):
+        x = helper.make_tensor_value_info("x", f, in_shape)
+        outs = [helper.make_tensor_value_info(o, f, None)
+                for o in nodes[-1].output if o]
+        save(helper.make_graph(nodes, name, [x], outs, list(inits)),
+             os.path.join(out, name + ".onnx"), opset)
+
+    ones = numpy_helper.from_array(np.ones(2, np.float32), "s")
+    shape = numpy_helper.from_array(np.array([1, 4], np.int64), "shape")
+    # Add before opset 7: the broadcast attribute (refused); integer
+    # constants still fold (a Reshape's shape computed by Add).
+    one("add6", [n("Add", ["x", "x"], ["y"], name="add6")], [1, 4], 6)
+    one("add6_fold", [n("Add", ["shape", "shape"], ["s2"], name="shape_add"),
+                      n("Div", ["s2", "two"], ["s1"], name="shape_div"),
+                      n("Reshape", ["x", "s1"], ["y"], name="view")],
+        [2, 2], 6, [shape, numpy_helper.from_array(np.array(2, np.int64),
+                                                    "two")])
+    # Softmax before opset 13 flattens to 2-D at axis (default 1): only the
+    # last axis means the same; opset 13's default is -1.
+    one("softmax11_axis0", [n("Softmax", ["x"], ["y"], name="sm", axis=0)],
+        [2, 3], 11)
+    one("softmax11", [n("Softmax", ["x"], ["y"], name="sm")], [2, 3], 11)
+    one("softmax13", [n("LogSoftmax", ["x"], ["y"], name="lsm")], [2, 3, 4],
+        13)
+    # BatchNormalization: opset 9's extra outputs are saved statistics
+    # (refused); opset 15's training form imports.
+    bn_outs = ["y", "running_mean", "running_var"]
+    one("bn9_training", [n("BatchNormalization", ["x", "s", "s", "s", "s"],
+                           bn_outs + ["saved_mean", "saved_var"],
+                           name="bn9")], [1, 2, 3, 3], 9, [ones])
+    one("bn15_training", [n("BatchNormalization", ["x", "s", "s", "s", "s"],
+                            bn_outs, name="bn15", training_mode=1)],
+        [1, 2, 3, 3], 15, [ones])
+    # Reshape before opset 5: the shape attribute (refused).
+    one("reshape4", [n("Reshape", ["x"], ["y"], name="view4", shape=[4])],
+        [1, 4], 4)
+    # Clip: attributes before opset 11, constant inputs from 11 on.
+    one("clip6", [n("Clip", ["x"], ["y"], name="clip6", min=-1.0, max=2.5)],
+        [1, 4], 6)
+    lo = numpy_helper.from_array(np.array(-0.5, np.float32), "lo")
+    one("clip11", [n("Clip", ["x", "lo"], ["y"], name="clip11")], [1, 4], 11,
+        [lo])
+    one("clip11_runtime", [n("Clip", ["x", "x"], ["y"], name="clip11")],
+        [1, 4], 11)
+    # Dropout: is_test=0 trains before opset 7; always inference 7 to 11.
+    one("dropout6", [n("Dropout", ["x"], ["y"], name="drop6", is_test=0)],
+        [1, 4], 6)
+    one("dropout7", [n("Dropout", ["x"], ["y"], name="drop7", ratio=0.3)],
+        [1, 4], 7)
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "versions":
+    os.makedirs(sys.argv[1], exist_ok=True)
+    op_versions_models(sys.argv[1])

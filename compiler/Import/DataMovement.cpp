@@ -1,0 +1,417 @@
+//===- DataMovement.cpp - Identity, Dropout, Cast, Pad, views, Concat -----===//
+//
+// Ops that move data without arithmetic: Identity, inference Dropout and a
+// Cast to the input's own type (the input itself; parameters seen through
+// them are aliases, see OnnxImporter::forwardInput), Pad, Transpose,
+// (Un)squeeze, Flatten, Reshape and Concat. On constants the integer ones
+// fold (ShapeFolding.cpp).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import/Importer.h"
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::importer;
+
+namespace {
+
+LogicalResult importIdentity(OnnxImporter &I, const onnx::NodeProto &n) {
+  return I.forwardInput(n);
+}
+
+/// A random mask cannot be compiled; Dropout that keeps everything
+/// (inference, or ratio 0) is the identity with an all-true mask.
+LogicalResult importKeepingDropout(OnnxImporter &I, const onnx::NodeProto &n,
+                                   bool training, float ratio) {
+  if (training && ratio != 0.0f)
+    return I.nodeError(n) << "training-mode Dropout (a random mask, ratio "
+                          << ratio
+                          << ") is not supported; export the model in "
+                             "eval mode",
+           failure();
+  if (n.output_size() > 1 && !n.output(1).empty()) {
+    SmallVector<int64_t> shape;
+    if (const ConstTensor *k = I.constOperand(n, 0)) {
+      shape = k->shape;
+    } else {
+      FailureOr<Value> x = I.tensorOperand(n, 0);
+      if (failed(x))
+        return failure();
+      shape = shapeOf(*x);
+    }
+    ConstTensor mask;
+    mask.isFloat = false;
+    mask.dtype = onnx::TensorProto::BOOL;
+    mask.shape = shape;
+    mask.i.assign(mask.numElements(), 1);
+    I.consts[n.output(1)] = std::move(mask);
+  }
+  return I.forwardInput(n);
+}
+
+/// Opset 1-6: is_test and ratio attributes.
+LogicalResult importDropout1(OnnxImporter &I, const onnx::NodeProto &n) {
+  return importKeepingDropout(I, n, attrInt(n, "is_test", 0) == 0,
+                              attrFloat(n, "ratio", 0.5f));
+}
+
+/// Opset 7-11: always inference.
+LogicalResult importDropout7(OnnxImporter &I, const onnx::NodeProto &n) {
+  return importKeepingDropout(I, n, false, attrFloat(n, "ratio", 0.5f));
+}
+
+/// Opset 12+: ratio and training_mode inputs (constants).
+LogicalResult importDropout12(OnnxImporter &I, const onnx::NodeProto &n) {
+  float ratio = 0.5f;
+  bool training = false;
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    const ConstTensor *r = I.constOperand(n, 1);
+    if (!r || !r->isFloat || r->f.size() != 1)
+      return I.nodeError(n) << "a ratio computed at run time is not "
+                               "supported (constants only)",
+             failure();
+    ratio = r->f[0];
+  }
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    const ConstTensor *t = I.constOperand(n, 2);
+    if (!t || t->isFloat || t->i.size() != 1)
+      return I.nodeError(n) << "a training_mode computed at run time is "
+                               "not supported (constants only)",
+             failure();
+    training = t->i[0] != 0;
+  }
+  return importKeepingDropout(I, n, training, ratio);
+}
+
+/// A Cast whose `to` is its input's element type (a no-op).
+bool castKeepsType(OnnxImporter &I, const onnx::NodeProto &n) {
+  std::optional<ElementKind> to = elementKind(attrInt(n, "to", 0));
+  if (!to)
+    return false;
+  if (const ConstTensor *c = I.constOperand(n, 0))
+    return c->dtype == to->onnx;
+  auto v = I.values.find(n.input(0));
+  return v != I.values.end() &&
+         OnnxImporter::elementTypeOf(v->second) == I.mlirElementType(*to) &&
+         I.unsignedValues.contains(v->second) == to->isUnsigned;
+}
+
+/// Cast to the same type is the input; of constants it folds; a runtime
+/// cast between types is not supported.
+LogicalResult importCast(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (castKeepsType(I, n))
+    return I.forwardInput(n);
+  if (I.allConst(n))
+    return foldConstantNode(I, n);
+  return I.unsupported(n);
+}
+
+/// The pads input as (top, left, bottom, right) of a 4-D tensor's spatial
+/// dims; failure (diagnosed) for other paddings.
+FailureOr<SmallVector<int64_t>> spatialPads(OnnxImporter &I,
+                                            const onnx::NodeProto &n,
+                                            const ConstTensor &pads,
+                                            ArrayRef<int64_t> xs) {
+  size_t rank = xs.size();
+  if (pads.i.size() != 2 * rank)
+    return I.nodeError(n) << "pads must have 2 values per dimension", failure();
+  if (rank != 4 || pads.i[0] || pads.i[1] || pads.i[4] || pads.i[5] ||
+      llvm::any_of(pads.i, [](int64_t p) { return p < 0; }))
+    return I.nodeError(n) << "only non-negative padding of the two spatial "
+                             "dims of a 4-D tensor is supported; this "
+                             "padding is not supported",
+           failure();
+  return SmallVector<int64_t>{pads.i[2], pads.i[3], pads.i[6], pads.i[7]};
+}
+
+/// The constant_value input, exact as a float.
+FailureOr<float> padValue(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (n.input_size() <= 2 || n.input(2).empty())
+    return 0.0f;
+  const ConstTensor *v = I.constOperand(n, 2);
+  if (!v || v->numElements() != 1)
+    return I.nodeError(n) << "a constant_value computed at run time is not "
+                             "supported (constants only)",
+           failure();
+  float value = v->isFloat ? v->f[0] : (float)v->i[0];
+  if (!v->isFloat && (int64_t)value != v->i[0])
+    return I.nodeError(n) << "integer constant_value " << v->i[0]
+                          << " is not supported (|value| < 2^24 is)",
+           failure();
+  return value;
+}
+
+LogicalResult importPad(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  std::string mode = attrString(n, "mode", "constant");
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    return I.nodeError(n) << "mode '" << mode << "' is not supported",
+           failure();
+  const ConstTensor *pads = I.constOperand(n, 1);
+  if (!pads || pads->isFloat)
+    return I.nodeError(n) << "pads must be a compile-time integer constant",
+           failure();
+  if (n.input_size() > 3 && !n.input(3).empty())
+    return I.nodeError(n) << "the axes input is not supported", failure();
+  FailureOr<float> value = padValue(I, n);
+  if (failed(value))
+    return failure();
+  auto xs = shapeOf(*x);
+  if (pads->i.size() == 2 * xs.size() &&
+      llvm::all_of(pads->i, [](int64_t p) { return p == 0; }))
+    return I.define(n, *x);
+  FailureOr<SmallVector<int64_t>> p = spatialPads(I, n, *pads, xs);
+  if (failed(p))
+    return failure();
+  if (mode == "reflect" && ((*p)[0] >= xs[2] || (*p)[2] >= xs[2] ||
+                            (*p)[1] >= xs[3] || (*p)[3] >= xs[3]))
+    return I.nodeError(n) << "reflect pads must be smaller than the input",
+           failure();
+  return I.define(n, nn::Pad2dOp::create(I.builder, I.nodeLoc(n), *x, *p,
+                                         *value, *nn::symbolizePadMode(mode)));
+}
+
+LogicalResult importTranspose(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (isIntegerConst(I, n)) {
+    FailureOr<ConstTensor> c = foldIntegerNode(I, n);
+    return failed(c) ? failure() : I.defineConst(n, std::move(*c));
+  }
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  auto xs = shapeOf(*x);
+  SmallVector<int64_t> rev;
+  for (int64_t d = xs.size() - 1; d >= 0; --d)
+    rev.push_back(d);
+  auto perm = attrInts(n, "perm", rev);
+  SmallVector<bool> seen(xs.size(), false);
+  if (perm.size() != xs.size())
+    return I.nodeError(n) << "perm is not a permutation of the dims", failure();
+  for (int64_t p : perm) {
+    if (p < 0 || p >= (int64_t)xs.size() || seen[p])
+      return I.nodeError(n) << "perm is not a permutation of the dims",
+             failure();
+    seen[p] = true;
+  }
+  return I.define(n,
+                  nn::TransposeOp::create(I.builder, I.nodeLoc(n), *x, perm));
+}
+
+/// The shape (Un)squeeze gives `xs`, or failure (diagnosed).
+FailureOr<SmallVector<int64_t>> squeezedShape(OnnxImporter &I,
+                                              const onnx::NodeProto &n,
+                                              ArrayRef<int64_t> xs,
+                                              ArrayRef<int64_t> axes) {
+  SmallVector<int64_t> ys;
+  if (n.op_type() == "Unsqueeze") {
+    int64_t rank = xs.size() + axes.size();
+    SmallVector<bool> inserted(rank, false);
+    for (int64_t a : axes) {
+      a = a < 0 ? a + rank : a;
+      if (a < 0 || a >= rank || inserted[a])
+        return I.nodeError(n) << "axes out of range", failure();
+      inserted[a] = true;
+    }
+    size_t next = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      ys.push_back(inserted[d] ? 1 : xs[next++]);
+    return ys;
+  }
+  int64_t rank = xs.size();
+  SmallVector<bool> drop(rank, axes.empty());
+  for (int64_t a : axes) {
+    a = a < 0 ? a + rank : a;
+    if (a < 0 || a >= rank || xs[a] != 1)
+      return I.nodeError(n) << "can only squeeze dims of extent 1", failure();
+    drop[a] = true;
+  }
+  for (int64_t d = 0; d < rank; ++d)
+    if (!(drop[d] && xs[d] == 1))
+      ys.push_back(xs[d]);
+  return ys;
+}
+
+LogicalResult importSqueeze(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (I.allConst(n))
+    return foldConstantNode(I, n);
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  SmallVector<int64_t> axes = attrInts(n, "axes", {});
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    const ConstTensor *ax = I.constOperand(n, 1);
+    if (!ax || ax->isFloat)
+      return I.nodeError(n) << "axes computed at run time are not supported",
+             failure();
+    axes.assign(ax->i.begin(), ax->i.end());
+  }
+  FailureOr<SmallVector<int64_t>> ys = squeezedShape(I, n, shapeOf(*x), axes);
+  if (failed(ys))
+    return failure();
+  return I.define(n,
+                  nn::ReshapeOp::create(
+                      I.builder, I.nodeLoc(n),
+                      I.tensorType(*ys, OnnxImporter::elementTypeOf(*x)), *x));
+}
+
+LogicalResult importConcat(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (I.allConst(n))
+    return foldConstantNode(I, n);
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  SmallVector<Value> ins;
+  for (int i = 0; i < n.input_size(); ++i) {
+    FailureOr<Value> v = I.tensorOperand(n, i);
+    if (failed(v))
+      return failure();
+    ins.push_back(*v);
+  }
+  if (ins.empty())
+    return I.nodeError(n) << "needs at least one input", failure();
+  auto ys = shapeOf(ins[0]);
+  int64_t axis = attrInt(n, "axis", 0);
+  if (axis < 0)
+    axis += ys.size();
+  if (axis < 0 || axis >= (int64_t)ys.size())
+    return I.nodeError(n) << "axis out of range", failure();
+  for (Value v : ins) {
+    auto s = shapeOf(v);
+    if (OnnxImporter::elementTypeOf(v) != OnnxImporter::elementTypeOf(ins[0]))
+      return I.nodeError(n) << "inputs differ in element type", failure();
+    if (s.size() != ys.size())
+      return I.nodeError(n) << "inputs differ in rank", failure();
+    for (size_t d = 0; d < s.size(); ++d)
+      if ((int64_t)d != axis && s[d] != ys[d])
+        return I.nodeError(n) << "inputs differ outside the axis", failure();
+  }
+  if (ins.size() == 1)
+    return I.define(n, ins[0]);
+  return I.define(n, nn::ConcatOp::create(I.builder, I.nodeLoc(n), ins, axis));
+}
+
+LogicalResult importFlatten(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  auto xs = shapeOf(*x);
+  int64_t total = 1;
+  for (int64_t d : xs)
+    total *= d;
+  int64_t axis = attrInt(n, "axis", 1);
+  if (axis < 0)
+    axis += xs.size();
+  if (axis < 0 || axis > (int64_t)xs.size())
+    return I.nodeError(n) << "axis out of range", failure();
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= xs[d];
+  return I.define(
+      n, nn::ReshapeOp::create(I.builder, I.nodeLoc(n),
+                               I.tensorType({outer, total / outer},
+                                            OnnxImporter::elementTypeOf(*x)),
+                               *x));
+}
+
+/// Reshape's target for an input of `total` elements: 0 copies the input's
+/// dimension (unless allowzero), one -1 is inferred.
+FailureOr<SmallVector<int64_t>>
+reshapeTarget(OnnxImporter &I, const onnx::NodeProto &n, const ConstTensor &s,
+              ArrayRef<int64_t> xs, int64_t total) {
+  SmallVector<int64_t> shape;
+  bool allowZero = attrInt(n, "allowzero", 0);
+  int64_t known = 1, inferAt = -1;
+  for (size_t d = 0; d < s.i.size(); ++d) {
+    int64_t v = s.i[d];
+    if (v == 0 && !allowZero) {
+      if (d >= xs.size())
+        return I.nodeError(n) << "0 in shape refers to a missing dimension",
+               failure();
+      v = xs[d];
+    }
+    if (v == -1) {
+      if (inferAt >= 0)
+        return I.nodeError(n) << "more than one -1 in the shape", failure();
+      inferAt = d;
+      shape.push_back(1);
+      continue;
+    }
+    if (v < 0)
+      return I.nodeError(n) << "negative dimension in the shape", failure();
+    shape.push_back(v);
+    if (!checkedElements(shape))
+      return I.nodeError(n) << "the shape is too large", failure();
+    known *= v;
+  }
+  if (inferAt >= 0) {
+    if (known == 0 || total % known)
+      return I.nodeError(n) << "cannot infer the -1 dimension", failure();
+    shape[inferAt] = total / known;
+    known = total;
+  }
+  if (known != total)
+    return I.nodeError(n) << "the shape has " << known
+                          << " elements but the input has " << total,
+           failure();
+  return shape;
+}
+
+/// Opset 1-4: the shape is an attribute.
+LogicalResult importReshape1(OnnxImporter &I, const onnx::NodeProto &n) {
+  return I.refuseForm(n, "shape attribute");
+}
+
+LogicalResult importReshape5(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (isIntegerConst(I, n)) {
+    FailureOr<ConstTensor> c = foldIntegerNode(I, n);
+    return failed(c) ? failure() : I.defineConst(n, std::move(*c));
+  }
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  auto xs = shapeOf(*x);
+  int64_t total = 1;
+  for (int64_t d : xs)
+    total *= d;
+  const ConstTensor *s = I.constOperand(n, 1);
+  if (!s || s->isFloat)
+    return I.nodeError(n) << "the target shape must be a compile-time "
+                             "constant",
+           failure();
+  FailureOr<SmallVector<int64_t>> shape = reshapeTarget(I, n, *s, xs, total);
+  if (failed(shape))
+    return failure();
+  return I.define(n, nn::ReshapeOp::create(
+                         I.builder, I.nodeLoc(n),
+                         I.tensorType(*shape, OnnxImporter::elementTypeOf(*x)),
+                         *x));
+}
+
+} // namespace
+
+void mcutrain::importer::registerDataMovementHandlers(HandlerTable &table) {
+  table.on("Identity", 1, importIdentity);
+  table.on("Dropout", 1, importDropout1);
+  table.on("Dropout", 7, importDropout7);
+  table.on("Dropout", 12, importDropout12);
+  table.on("Cast", 1, importCast);
+  table.on("Pad", 1, importPad);
+  table.on("Transpose", 1, importTranspose);
+  table.on("Squeeze", 1, importSqueeze);
+  table.on("Unsqueeze", 1, importSqueeze);
+  table.on("Concat", 1, importConcat);
+  table.on("Flatten", 1, importFlatten);
+  table.on("Reshape", 1, importReshape1);
+  table.on("Reshape", 5, importReshape5);
+}

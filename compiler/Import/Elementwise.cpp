@@ -1,0 +1,183 @@
+//===- Elementwise.cpp - arithmetic, activations, Softmax
+//------------------===//
+//
+// Add/Sub/Mul/Div with numpy broadcasting (integer constants fold, see
+// ShapeFolding.cpp), Relu, the activations of nn.activation (LeakyRelu,
+// Sigmoid, Tanh, HardSigmoid, HardSwish, Clip) and Softmax/LogSoftmax.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import/Importer.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::importer;
+
+namespace {
+
+/// Integer shape arithmetic (F.pad's pads, view sizes) folds at compile time;
+/// it never reaches the runtime on integer constants.
+LogicalResult foldIntegerArithmetic(OnnxImporter &I, const onnx::NodeProto &n) {
+  FailureOr<ConstTensor> c = foldIntegerNode(I, n);
+  return failed(c) ? failure() : I.defineConst(n, std::move(*c));
+}
+
+/// Opset 1-6: the broadcast attribute's semantics (not numpy's).
+LogicalResult importBinary1(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (isIntegerConst(I, n))
+    return foldIntegerArithmetic(I, n);
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  return I.refuseForm(n, "broadcast attribute");
+}
+
+LogicalResult importBinary7(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (isIntegerConst(I, n))
+    return foldIntegerArithmetic(I, n);
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  FailureOr<Value> lhs = I.tensorOperand(n, 0), rhs = I.tensorOperand(n, 1);
+  if (failed(lhs) || failed(rhs))
+    return failure();
+  if (failed(nn::broadcastShapes(shapeOf(*lhs), shapeOf(*rhs))))
+    return I.nodeError(n) << "operand shapes do not broadcast", failure();
+  if (OnnxImporter::elementTypeOf(*lhs) != OnnxImporter::elementTypeOf(*rhs))
+    return I.nodeError(n) << "operands differ in element type", failure();
+  OpBuilder &builder = I.builder;
+  Location loc = I.nodeLoc(n);
+  UnitAttr u = I.isUnsigned(*lhs);
+  const std::string &op = n.op_type();
+  if (op == "Add")
+    return I.define(n, nn::AddOp::create(builder, loc, *lhs, *rhs, u));
+  if (op == "Sub")
+    return I.define(n, nn::SubOp::create(builder, loc, *lhs, *rhs, u));
+  if (op == "Mul")
+    return I.define(n, nn::MulOp::create(builder, loc, *lhs, *rhs, u));
+  return I.define(n, nn::DivOp::create(builder, loc, *lhs, *rhs, u));
+}
+
+LogicalResult importRelu(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Float)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  return I.define(n, nn::ReluOp::create(I.builder, I.nodeLoc(n), *x));
+}
+
+/// An nn.activation's kind and its two parameters.
+struct Activation {
+  nn::ActivationKind kind;
+  float alpha = 0.0f, beta = 0.0f;
+};
+
+LogicalResult buildActivation(OnnxImporter &I, const onnx::NodeProto &n,
+                              const Activation &act) {
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  return I.define(
+      n, nn::ActivationOp::create(I.builder, I.nodeLoc(n), *x,
+                                  nn::ActivationKindAttr::get(&I.ctx, act.kind),
+                                  I.builder.getF32FloatAttr(act.alpha),
+                                  I.builder.getF32FloatAttr(act.beta),
+                                  I.isUnsigned(*x)));
+}
+
+/// LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish (float32 only).
+LogicalResult importActivation(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Float)))
+    return failure();
+  const std::string &op = n.op_type();
+  Activation act{nn::ActivationKind::hard_swish};
+  if (op == "LeakyRelu")
+    act = {nn::ActivationKind::leaky_relu, attrFloat(n, "alpha", 0.01f)};
+  else if (op == "Sigmoid")
+    act = {nn::ActivationKind::sigmoid};
+  else if (op == "Tanh")
+    act = {nn::ActivationKind::tanh};
+  else if (op == "HardSigmoid")
+    act = {nn::ActivationKind::hard_sigmoid, attrFloat(n, "alpha", 0.2f),
+           attrFloat(n, "beta", 0.5f)};
+  return buildActivation(I, n, act);
+}
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+/// Opset 1-10: min and max are attributes.
+LogicalResult importClip1(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  return buildActivation(I, n,
+                         {nn::ActivationKind::clip, attrFloat(n, "min", -kInf),
+                          attrFloat(n, "max", kInf)});
+}
+
+/// Opset 11+: min and max are optional inputs, compile-time constants here.
+LogicalResult importClip11(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  Activation act{nn::ActivationKind::clip, -kInf, kInf};
+  for (int i = 1; i < 3; ++i) {
+    if (n.input_size() <= i || n.input(i).empty())
+      continue;
+    const ConstTensor *c = I.constOperand(n, i);
+    if (!c || c->numElements() != 1)
+      return I.nodeError(n) << "min/max computed at run time are not "
+                               "supported (constants only)",
+             failure();
+    float bound = c->isFloat ? c->f[0] : (float)c->i[0];
+    // Integer bounds travel as f32 attributes: they must be exact.
+    if (!c->isFloat && (int64_t)bound != c->i[0])
+      return I.nodeError(n) << "integer bound " << c->i[0]
+                            << " is not supported (|bound| < 2^24 is)",
+             failure();
+    (i == 1 ? act.alpha : act.beta) = bound;
+  }
+  return buildActivation(I, n, act);
+}
+
+/// Softmax and LogSoftmax along one axis. Before opset 13 the input is
+/// flattened to 2-D at `axis` (default 1); that equals the per-axis form
+/// only for the last axis.
+LogicalResult importSoftmax(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Float)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  int64_t rank = shapeOf(*x).size();
+  bool flattening = I.opset < 13;
+  int64_t axis = attrInt(n, "axis", flattening ? 1 : -1);
+  if (axis < 0)
+    axis += rank;
+  if (axis < 0 || axis >= rank)
+    return I.nodeError(n) << "axis out of range", failure();
+  if (flattening && axis != rank - 1)
+    return I.nodeError(n) << "the opset " << I.opset
+                          << " (flatten-to-2-D) form on a non-last axis is "
+                             "not supported",
+           failure();
+  return I.define(n, nn::SoftmaxOp::create(
+                         I.builder, I.nodeLoc(n), *x,
+                         I.builder.getI64IntegerAttr(axis),
+                         I.builder.getBoolAttr(n.op_type() == "LogSoftmax")));
+}
+
+} // namespace
+
+void mcutrain::importer::registerElementwiseHandlers(HandlerTable &table) {
+  for (StringRef op : {"Add", "Sub", "Mul", "Div"}) {
+    table.on(op, 1, importBinary1);
+    table.on(op, 7, importBinary7);
+  }
+  table.on("Relu", 1, importRelu);
+  for (StringRef op :
+       {"LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish"})
+    table.on(op, 1, importActivation);
+  table.on("Clip", 1, importClip1);
+  table.on("Clip", 11, importClip11);
+  table.on("Softmax", 1, importSoftmax);
+  table.on("LogSoftmax", 1, importSoftmax);
+}

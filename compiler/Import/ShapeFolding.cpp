@@ -1,0 +1,357 @@
+//===- ShapeFolding.cpp - compile-time folding of shape computations ------===//
+//
+// Constant, Shape and ConstantOfShape, and the integer arithmetic, Reshape,
+// Slice, Transpose, Gather, (Un)squeeze, Concat and Cast that
+// torch.onnx.export emits for view/flatten sizes and F.pad's pads: folded
+// at import, they never reach the runtime on constants.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import/Importer.h"
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::importer;
+
+namespace {
+
+LogicalResult importConstant(OnnxImporter &I, const onnx::NodeProto &n) {
+  const auto *a = findAttr(n, "value");
+  if (!a || !a->has_t())
+    return I.nodeError(n)
+               << "forms other than the 'value' tensor are not supported",
+           failure();
+  ConstTensor c;
+  if (failed(I.readTensor(a->t(), c, &n)))
+    return failure();
+  return I.defineConst(n, std::move(c));
+}
+
+LogicalResult importShape(OnnxImporter &I, const onnx::NodeProto &n) {
+  SmallVector<int64_t> dims;
+  if (const ConstTensor *k = I.constOperand(n, 0)) {
+    dims = k->shape;
+  } else {
+    FailureOr<Value> x = I.tensorOperand(n, 0);
+    if (failed(x))
+      return failure();
+    dims = shapeOf(*x);
+  }
+  ConstTensor c;
+  c.isFloat = false;
+  c.dtype = onnx::TensorProto::INT64;
+  c.i.assign(dims.begin(), dims.end());
+  int64_t rank = c.i.size();
+  int64_t start = attrInt(n, "start", 0), end = attrInt(n, "end", rank);
+  start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+  end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+  c.i = std::vector<int64_t>(c.i.begin() + start,
+                             c.i.begin() + std::max(start, end));
+  c.shape = {(int64_t)c.i.size()};
+  return I.defineConst(n, std::move(c));
+}
+
+LogicalResult importConstantOfShape(OnnxImporter &I, const onnx::NodeProto &n) {
+  const ConstTensor *shape = I.constOperand(n, 0);
+  if (!shape || shape->isFloat)
+    return I.nodeError(n) << "a shape computed at run time is not supported",
+           failure();
+  ConstTensor value; // default: one float 0
+  value.f = {0.0f};
+  if (const auto *a = findAttr(n, "value"))
+    if (failed(I.readTensor(a->t(), value, &n)))
+      return failure();
+  if (value.numElements() != 1)
+    return I.nodeError(n) << "value must hold one element", failure();
+  ConstTensor c = value;
+  c.onnxName.clear();
+  c.shape.assign(shape->i.begin(), shape->i.end());
+  if (!checkedElements(c.shape))
+    return I.nodeError(n) << "negative or too large dimensions in the shape",
+           failure();
+  if (c.isFloat)
+    c.f.assign(c.numElements(), value.f[0]);
+  else
+    c.i.assign(c.numElements(), value.i[0]);
+  return I.defineConst(n, std::move(c));
+}
+
+/// Integer Add/Sub/Mul/Div with numpy broadcasting.
+FailureOr<ConstTensor> foldArithmetic(OnnxImporter &I, const onnx::NodeProto &n,
+                                      const ConstTensor &a, ConstTensor c) {
+  const std::string &op = n.op_type();
+  const ConstTensor &b = I.consts[n.input(1)];
+  if (b.isFloat)
+    return I.nodeError(n) << "operands differ in element type", failure();
+  auto shape = nn::broadcastShapes(a.shape, b.shape);
+  if (failed(shape))
+    return I.nodeError(n) << "operand shapes do not broadcast", failure();
+  c.shape = *shape;
+  if (!checkedElements(c.shape))
+    return I.nodeError(n) << "the result is too large", failure();
+  auto ys = stridesOf(c.shape);
+  // Index of output element k in an operand broadcast to c.shape.
+  auto at = [&](const ConstTensor &t, int64_t k) {
+    auto ts = stridesOf(t.shape);
+    size_t off = c.shape.size() - t.shape.size();
+    int64_t idx = 0;
+    for (size_t d = 0; d < t.shape.size(); ++d) {
+      int64_t i = (k / ys[d + off]) % c.shape[d + off];
+      idx += (t.shape[d] == 1 ? 0 : i) * ts[d];
+    }
+    return t.i[idx];
+  };
+  for (int64_t k = 0; k < c.numElements(); ++k) {
+    int64_t x = at(a, k), y = at(b, k);
+    if (op == "Div" && y == 0)
+      return I.nodeError(n) << "integer division by zero", failure();
+    c.i.push_back(op == "Add"   ? x + y
+                  : op == "Sub" ? x - y
+                  : op == "Mul" ? x * y
+                                : x / y);
+  }
+  return c;
+}
+
+FailureOr<ConstTensor> foldReshape(OnnxImporter &I, const onnx::NodeProto &n,
+                                   const ConstTensor &a, ConstTensor c) {
+  const ConstTensor &s = I.consts[n.input(1)];
+  int64_t known = 1, inferAt = -1;
+  for (size_t d = 0; d < s.i.size(); ++d) {
+    int64_t v = s.i[d];
+    if (v == 0 && !attrInt(n, "allowzero", 0))
+      v = d < a.shape.size() ? a.shape[d] : -2;
+    if (v == -1 && inferAt < 0) {
+      inferAt = d;
+      c.shape.push_back(1);
+      continue;
+    }
+    if (v < 0)
+      return I.nodeError(n) << "invalid dimension in the shape", failure();
+    c.shape.push_back(v);
+    if (!checkedElements(c.shape))
+      return I.nodeError(n) << "the shape is too large", failure();
+    known *= v;
+  }
+  if (inferAt >= 0 && known > 0)
+    c.shape[inferAt] = a.numElements() / known;
+  if (c.numElements() != a.numElements())
+    return I.nodeError(n) << "the shape does not match the element count",
+           failure();
+  c.i = a.i;
+  return c;
+}
+
+FailureOr<ConstTensor> foldTranspose(OnnxImporter &I, const onnx::NodeProto &n,
+                                     const ConstTensor &a, ConstTensor c) {
+  int64_t rank = a.shape.size();
+  auto as = stridesOf(a.shape);
+  SmallVector<int64_t> rev;
+  for (int64_t d = rank - 1; d >= 0; --d)
+    rev.push_back(d);
+  auto perm = attrInts(n, "perm", rev);
+  if ((int64_t)perm.size() != rank)
+    return I.nodeError(n) << "perm is not a permutation of the dims", failure();
+  SmallVector<bool> seen(rank, false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= rank || seen[p])
+      return I.nodeError(n) << "perm is not a permutation of the dims",
+             failure();
+    seen[p] = true;
+    c.shape.push_back(a.shape[p]);
+  }
+  auto ys = stridesOf(c.shape);
+  for (int64_t k = 0; k < c.numElements(); ++k) {
+    int64_t idx = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      idx += ((k / ys[d]) % c.shape[d]) * as[perm[d]];
+    c.i.push_back(a.i[idx]);
+  }
+  return c;
+}
+
+/// Slice: starts, ends[, axes[, steps]] as constants (opset 10+).
+FailureOr<ConstTensor> foldSlice(OnnxImporter &I, const onnx::NodeProto &n,
+                                 const ConstTensor &a, ConstTensor c) {
+  if (n.input_size() < 3)
+    return I.refuseForm(n, "attributes");
+  int64_t rank = a.shape.size();
+  const ConstTensor &starts = I.consts[n.input(1)];
+  const ConstTensor &ends = I.consts[n.input(2)];
+  SmallVector<int64_t> axes, steps;
+  for (size_t k = 0; k < starts.i.size(); ++k)
+    axes.push_back(k);
+  if (const ConstTensor *ax = I.constOperand(n, 3))
+    axes.assign(ax->i.begin(), ax->i.end());
+  steps.assign(axes.size(), 1);
+  if (const ConstTensor *st = I.constOperand(n, 4))
+    steps.assign(st->i.begin(), st->i.end());
+  if (ends.i.size() != starts.i.size() || axes.size() != starts.i.size() ||
+      steps.size() != starts.i.size())
+    return I.nodeError(n) << "starts, ends, axes and steps differ in length",
+           failure();
+  SmallVector<int64_t> first(rank, 0), step(rank, 1);
+  c.shape.assign(a.shape.begin(), a.shape.end());
+  for (size_t k = 0; k < axes.size(); ++k) {
+    int64_t ax = axes[k] < 0 ? axes[k] + rank : axes[k];
+    if (ax < 0 || ax >= rank || steps[k] == 0)
+      return I.nodeError(n) << "invalid axis or zero step", failure();
+    int64_t dim = a.shape[ax], s = steps[k];
+    auto norm = [&](int64_t v, int64_t lo, int64_t hi) {
+      v = v < 0 ? v + dim : v;
+      return std::clamp(v, lo, hi);
+    };
+    int64_t b =
+        s > 0 ? norm(starts.i[k], 0, dim) : norm(starts.i[k], -1, dim - 1);
+    int64_t e = s > 0 ? norm(ends.i[k], 0, dim) : norm(ends.i[k], -1, dim - 1);
+    int64_t len = s > 0 ? (e > b ? (e - b + s - 1) / s : 0)
+                        : (b > e ? (b - e - s - 1) / -s : 0);
+    first[ax] = b;
+    step[ax] = s;
+    c.shape[ax] = len;
+  }
+  auto as = stridesOf(a.shape);
+  auto ys = stridesOf(c.shape);
+  for (int64_t k = 0; k < c.numElements(); ++k) {
+    int64_t idx = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      idx += (first[d] + ((k / ys[d]) % c.shape[d]) * step[d]) * as[d];
+    c.i.push_back(a.i[idx]);
+  }
+  return c;
+}
+
+/// Cast of a constant to int64/int32 (floats truncate).
+FailureOr<ConstTensor> foldCast(OnnxImporter &I, const onnx::NodeProto &n,
+                                const ConstTensor &a) {
+  int64_t to = attrInt(n, "to", 0);
+  if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)
+    return I.nodeError(n) << "Cast of a runtime tensor is not supported "
+                             "(constants only)",
+           failure();
+  ConstTensor c = a;
+  c.dtype = to;
+  c.onnxName.clear();
+  if (a.isFloat) {
+    c.isFloat = false;
+    c.i.assign(a.f.begin(), a.f.end());
+    c.f.clear();
+  }
+  return c;
+}
+
+FailureOr<ConstTensor> foldGather(OnnxImporter &I, const onnx::NodeProto &n,
+                                  const ConstTensor &a, ConstTensor c) {
+  if (failed(I.needInputs(n, 2)))
+    return failure();
+  const ConstTensor &idx = I.consts[n.input(1)];
+  if (a.shape.size() != 1 || attrInt(n, "axis", 0) != 0)
+    return I.nodeError(n) << "only 1-D constant Gather is folded", failure();
+  c.shape = idx.shape;
+  for (int64_t k : idx.i) {
+    int64_t j = k < 0 ? k + (int64_t)a.i.size() : k;
+    if (j < 0 || j >= (int64_t)a.i.size())
+      return I.nodeError(n) << "Gather index out of range", failure();
+    c.i.push_back(a.i[j]);
+  }
+  return c;
+}
+
+/// Unsqueeze / Squeeze: data unchanged, shape only.
+ConstTensor foldSqueeze(OnnxImporter &I, const onnx::NodeProto &n,
+                        const ConstTensor &a) {
+  ConstTensor c = a;
+  c.onnxName.clear();
+  SmallVector<int64_t> axes = attrInts(n, "axes", {});
+  if (const ConstTensor *ax = I.constOperand(n, 1))
+    axes.assign(ax->i.begin(), ax->i.end());
+  if (n.op_type() == "Unsqueeze") {
+    int64_t rank = c.shape.size() + axes.size();
+    for (int64_t &x : axes)
+      x = x < 0 ? x + rank : x;
+    llvm::sort(axes);
+    for (int64_t x : axes)
+      c.shape.insert(c.shape.begin() + std::min<int64_t>(x, c.shape.size()), 1);
+    return c;
+  }
+  SmallVector<int64_t> s;
+  for (int64_t d = 0; d < (int64_t)c.shape.size(); ++d)
+    if (!(axes.empty()
+              ? c.shape[d] == 1
+              : llvm::is_contained(axes, d) ||
+                    llvm::is_contained(axes, d - (int64_t)c.shape.size())))
+      s.push_back(c.shape[d]);
+  c.shape = s;
+  return c;
+}
+
+/// Slice and Gather only fold; on runtime tensors they are not supported.
+LogicalResult importFoldOnly(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (n.op_type() == "Slice" && isIntegerConst(I, n)) {
+    FailureOr<ConstTensor> c = foldIntegerNode(I, n);
+    return failed(c) ? failure() : I.defineConst(n, std::move(*c));
+  }
+  if (n.op_type() == "Gather" && I.allConst(n))
+    return foldConstantNode(I, n);
+  return I.unsupported(n);
+}
+
+} // namespace
+
+bool mcutrain::importer::isIntegerConst(OnnxImporter &I,
+                                        const onnx::NodeProto &n) {
+  return I.allConst(n) && !I.consts[n.input(0)].isFloat;
+}
+
+FailureOr<ConstTensor>
+mcutrain::importer::foldIntegerNode(OnnxImporter &I, const onnx::NodeProto &n) {
+  const std::string &op = n.op_type();
+  if (failed(I.needInputs(n, op == "Slice" ? 3 : op == "Transpose" ? 1 : 2)))
+    return failure();
+  const ConstTensor &a = I.consts[n.input(0)];
+  ConstTensor c;
+  c.isFloat = false;
+  c.dtype = a.dtype;
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div")
+    return foldArithmetic(I, n, a, std::move(c));
+  if (op == "Reshape")
+    return foldReshape(I, n, a, std::move(c));
+  if (op == "Transpose")
+    return foldTranspose(I, n, a, std::move(c));
+  return foldSlice(I, n, a, std::move(c));
+}
+
+LogicalResult mcutrain::importer::foldConstantNode(OnnxImporter &I,
+                                                   const onnx::NodeProto &n) {
+  const std::string &op = n.op_type();
+  const ConstTensor &a = I.consts[n.input(0)];
+  if (a.isFloat && op != "Cast")
+    return I.nodeError(n) << "folding float constants is not supported",
+           failure();
+  ConstTensor c;
+  c.isFloat = false;
+  c.dtype = onnx::TensorProto::INT64;
+  FailureOr<ConstTensor> folded = failure();
+  if (op == "Cast") {
+    folded = foldCast(I, n, a);
+  } else if (op == "Gather") {
+    folded = foldGather(I, n, a, std::move(c));
+  } else if (op == "Concat") {
+    for (const auto &in : n.input())
+      c.i.insert(c.i.end(), I.consts[in].i.begin(), I.consts[in].i.end());
+    c.shape = {(int64_t)c.i.size()};
+    folded = std::move(c);
+  } else {
+    folded = foldSqueeze(I, n, a);
+  }
+  if (failed(folded))
+    return failure();
+  return I.defineConst(n, std::move(*folded));
+}
+
+void mcutrain::importer::registerShapeFoldingHandlers(HandlerTable &table) {
+  table.on("Constant", 1, importConstant);
+  table.on("Shape", 1, importShape);
+  table.on("ConstantOfShape", 1, importConstantOfShape);
+  table.on("Slice", 1, importFoldOnly);
+  table.on("Gather", 1, importFoldOnly);
+}
