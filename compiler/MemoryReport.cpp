@@ -165,132 +165,182 @@ void mcutrain::describeOverrun(raw_ostream &os, const MemorySummary &m,
                         live[i]->first, live[i]->last);
 }
 
-std::string mcutrain::renderMemorySvg(const MemorySummary &m, int64_t budget) {
-  // The training step if there is one, else inference.
+namespace {
+
+struct BufferKind {
+  const char *name, *colour;
+};
+constexpr BufferKind kBufferKinds[] = {{"activation", "#4e79a7"},
+                                       {"gradient", "#e15759"},
+                                       {"parameter", "#59a14f"},
+                                       {"optimizer state", "#f28e2b"},
+                                       {"run-time scalars", "#9c755f"}};
+
+/// memory.svg: arena buffers over the schedule of one function, the
+/// whole-step RAM above them, the budget line.
+struct MemoryChart {
+  const MemorySummary &m;
+  int64_t budget;
+  llvm::raw_ostream &os;
   std::string func = "forward";
-  for (const MemoryBuffer &b : m.buffers)
-    if (b.func == "train_step")
-      func = "train_step";
-  int64_t steps = 1;
-  for (const MemoryBuffer &b : m.buffers)
-    if (b.func == func)
-      steps = std::max(steps, b.last + 1);
-  const double width = 960, height = 560, left = 90, right = 190, top = 40,
-               bottom = 50;
-  double plotW = width - left - right, plotH = height - top - bottom;
-  int64_t yMax = std::max<int64_t>({m.total, budget, 1});
-  auto x = [&](double step) { return left + plotW * step / steps; };
-  auto y = [&](double bytes) { return top + plotH * (1 - bytes / yMax); };
-  struct Kind {
-    const char *name, *colour;
-  } kinds[] = {{"activation", "#4e79a7"},
-               {"gradient", "#e15759"},
-               {"parameter", "#59a14f"},
-               {"optimizer state", "#f28e2b"},
-               {"run-time scalars", "#9c755f"}};
-  auto colour = [&](StringRef kind) {
-    for (const Kind &k : kinds)
+  int64_t steps = 1, yMax = 1;
+  static constexpr double width = 960, height = 560, left = 90, right = 190,
+                          top = 40, bottom = 50;
+  static constexpr double plotW = width - left - right,
+                          plotH = height - top - bottom;
+
+  MemoryChart(const MemorySummary &m, int64_t budget, llvm::raw_ostream &os)
+      : m(m), budget(budget), os(os) {
+    // The training step if there is one, else inference.
+    for (const MemoryBuffer &b : m.buffers)
+      if (b.func == "train_step")
+        func = "train_step";
+    for (const MemoryBuffer &b : m.buffers)
+      if (b.func == func)
+        steps = std::max(steps, b.last + 1);
+    yMax = std::max<int64_t>({m.total, budget, 1});
+  }
+  double x(double step) const { return left + plotW * step / steps; }
+  double y(double bytes) const { return top + plotH * (1 - bytes / yMax); }
+  static const char *colour(StringRef kind) {
+    for (const BufferKind &k : kBufferKinds)
       if (kind == k.name)
         return k.colour;
     return "#bab0ac";
-  };
+  }
+
+  void header() {
+    os << llvm::formatv(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+        "width=\"{0}\" height=\"{1}\" font-family=\"sans-serif\" "
+        "font-size=\"12\">\n",
+        width, height);
+    os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    os << llvm::formatv("<text x=\"{0}\" y=\"22\" font-size=\"15\">RAM of "
+                        "@{1}: {2} B (arena {3} B, lower bound {4} B)</text>\n",
+                        left, func, grouped(m.total), grouped(m.arena),
+                        grouped(m.lowerBound));
+  }
+
+  /// Each arena's base: the main f32 arena at offset 0, others stacked
+  /// above it in the order of the plan.
+  std::vector<std::pair<std::string, int64_t>> arenaBases() const {
+    std::vector<std::string> arenas;
+    for (const MemoryBuffer &b : m.buffers)
+      if (!llvm::is_contained(arenas, b.arena))
+        arenas.push_back(b.arena);
+    llvm::stable_sort(arenas, [](const std::string &a, const std::string &b) {
+      return a == "mcutrain_arena" && b != "mcutrain_arena";
+    });
+    std::vector<std::pair<std::string, int64_t>> bases;
+    int64_t base = 0;
+    for (const std::string &arena : arenas) {
+      bases.push_back({arena, base});
+      int64_t end = 0;
+      for (const MemoryBuffer &b : m.buffers)
+        if (b.arena == arena)
+          end = std::max(end, b.offset + b.bytes);
+      base += end;
+    }
+    return bases;
+  }
+
+  void arenaBuffers() {
+    auto bases = arenaBases();
+    for (const MemoryBuffer &b : m.buffers) {
+      if (b.func != func)
+        continue;
+      int64_t base = llvm::find_if(bases, [&](auto &a) {
+                       return a.first == b.arena;
+                     })->second;
+      double y0 = y(base + b.offset + b.bytes), y1 = y(base + b.offset);
+      os << llvm::formatv(
+          "<rect x=\"{0:f1}\" y=\"{1:f1}\" width=\"{2:f1}\" "
+          "height=\"{3:f1}\" fill=\"{4}\" stroke=\"white\" "
+          "stroke-width=\"0.3\"><title>{5}: {6} B, {7}, steps "
+          "{8}..{9}, offset {10}</title></rect>\n",
+          x(b.first), y0, std::max(0.5, x(b.last + 1) - x(b.first)),
+          std::max(0.5, y1 - y0), colour(b.kind), xmlEscape(b.name),
+          grouped(b.bytes), b.kind, b.first, b.last, b.offset);
+    }
+  }
+
+  /// Whole-step RAM above the arena: parameters, optimizer state, scalars.
+  void wholeStepBands() {
+    int64_t at = m.arena;
+    std::pair<const char *, int64_t> bands[] = {{"parameter", m.params},
+                                                {"optimizer state", m.state},
+                                                {"run-time scalars", m.other}};
+    for (auto [kind, bytes] : bands) {
+      if (bytes <= 0)
+        continue;
+      os << llvm::formatv("<rect x=\"{0}\" y=\"{1:f1}\" width=\"{2}\" "
+                          "height=\"{3:f1}\" fill=\"{4}\" opacity=\"0.85\">"
+                          "<title>{5}: {6} B (whole step)</title></rect>\n",
+                          left, y(at + bytes), plotW,
+                          std::max(0.5, y(at) - y(at + bytes)), colour(kind),
+                          kind, grouped(bytes));
+      at += bytes;
+    }
+  }
+
+  void axes() {
+    os << llvm::formatv("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" "
+                        "stroke=\"black\"/>\n",
+                        left, top, top + plotH);
+    os << llvm::formatv("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
+                        "stroke=\"black\"/>\n",
+                        left, top + plotH, left + plotW);
+    for (int i = 0; i <= 4; ++i) {
+      int64_t v = yMax * i / 4;
+      os << llvm::formatv("<text x=\"{0}\" y=\"{1:f1}\" "
+                          "text-anchor=\"end\">{2}</text>\n",
+                          left - 6, y(v) + 4, grouped(v));
+      int64_t st = steps * i / 4;
+      os << llvm::formatv("<text x=\"{0:f1}\" y=\"{1}\" "
+                          "text-anchor=\"middle\">{2}</text>\n",
+                          x(st), top + plotH + 16, st);
+    }
+    os << llvm::formatv("<text x=\"{0:f1}\" y=\"{1}\" text-anchor=\"middle\">"
+                        "schedule step (top-level op of @{2})</text>\n",
+                        left + plotW / 2, height - 10, func);
+    os << llvm::formatv("<text x=\"14\" y=\"{0:f1}\" transform=\"rotate(-90 "
+                        "14 {0:f1})\" text-anchor=\"middle\">bytes (arena "
+                        "offset, then whole-step RAM)</text>\n",
+                        top + plotH / 2);
+  }
+
+  void budgetAndLegend() {
+    if (budget > 0)
+      os << llvm::formatv(
+          "<line x1=\"{0}\" y1=\"{1:f1}\" x2=\"{2}\" y2=\"{1:f1}\" "
+          "stroke=\"black\" stroke-dasharray=\"6 4\"/><text "
+          "x=\"{2}\" y=\"{3:f1}\" text-anchor=\"end\">--sram "
+          "{4} B</text>\n",
+          left, y(budget), left + plotW, y(budget) - 4, grouped(budget));
+    double ly = top + 10;
+    for (const BufferKind &k : kBufferKinds) {
+      os << llvm::formatv("<rect x=\"{0}\" y=\"{1}\" width=\"14\" "
+                          "height=\"14\" fill=\"{2}\"/><text x=\"{3}\" "
+                          "y=\"{4}\">{5}</text>\n",
+                          left + plotW + 16, ly, k.colour, left + plotW + 36,
+                          ly + 11, k.name);
+      ly += 22;
+    }
+    os << "</svg>\n";
+  }
+};
+
+} // namespace
+
+std::string mcutrain::renderMemorySvg(const MemorySummary &m, int64_t budget) {
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << llvm::formatv("<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                      "width=\"{0}\" height=\"{1}\" font-family=\"sans-serif\" "
-                      "font-size=\"12\">\n",
-                      width, height);
-  os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  os << llvm::formatv("<text x=\"{0}\" y=\"22\" font-size=\"15\">RAM of @{1}: "
-                      "{2} B (arena {3} B, lower bound {4} B)</text>\n",
-                      left, func, grouped(m.total), grouped(m.arena),
-                      grouped(m.lowerBound));
-  // Arena buffers (the main f32 arena at offset 0; others stacked above it
-  // in the order of the plan).
-  std::vector<std::string> arenas;
-  for (const MemoryBuffer &b : m.buffers)
-    if (!llvm::is_contained(arenas, b.arena))
-      arenas.push_back(b.arena);
-  llvm::stable_sort(arenas, [](const std::string &a, const std::string &b) {
-    return a == "mcutrain_arena" && b != "mcutrain_arena";
-  });
-  std::vector<int64_t> base(arenas.size(), 0);
-  for (size_t i = 1; i < arenas.size(); ++i) {
-    int64_t end = 0;
-    for (const MemoryBuffer &b : m.buffers)
-      if (b.arena == arenas[i - 1])
-        end = std::max(end, b.offset + b.bytes);
-    base[i] = base[i - 1] + end;
-  }
-  for (const MemoryBuffer &b : m.buffers) {
-    if (b.func != func)
-      continue;
-    size_t a = llvm::find(arenas, b.arena) - arenas.begin();
-    double y0 = y(base[a] + b.offset + b.bytes), y1 = y(base[a] + b.offset);
-    os << llvm::formatv(
-        "<rect x=\"{0:f1}\" y=\"{1:f1}\" width=\"{2:f1}\" "
-        "height=\"{3:f1}\" fill=\"{4}\" stroke=\"white\" "
-        "stroke-width=\"0.3\"><title>{5}: {6} B, {7}, steps "
-        "{8}..{9}, offset {10}</title></rect>\n",
-        x(b.first), y0, std::max(0.5, x(b.last + 1) - x(b.first)),
-        std::max(0.5, y1 - y0), colour(b.kind), xmlEscape(b.name),
-        grouped(b.bytes), b.kind, b.first, b.last, b.offset);
-  }
-  // Whole-step RAM above the arena: parameters, optimizer state, scalars.
-  int64_t at = m.arena;
-  std::pair<const char *, int64_t> bands[] = {{"parameter", m.params},
-                                              {"optimizer state", m.state},
-                                              {"run-time scalars", m.other}};
-  for (auto [kind, bytes] : bands) {
-    if (bytes <= 0)
-      continue;
-    os << llvm::formatv("<rect x=\"{0}\" y=\"{1:f1}\" width=\"{2}\" "
-                        "height=\"{3:f1}\" fill=\"{4}\" opacity=\"0.85\">"
-                        "<title>{5}: {6} B (whole step)</title></rect>\n",
-                        left, y(at + bytes), plotW,
-                        std::max(0.5, y(at) - y(at + bytes)), colour(kind),
-                        kind, grouped(bytes));
-    at += bytes;
-  }
-  // Axes, ticks, budget, legend.
-  os << llvm::formatv("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" "
-                      "stroke=\"black\"/>\n",
-                      left, top, top + plotH);
-  os << llvm::formatv("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
-                      "stroke=\"black\"/>\n",
-                      left, top + plotH, left + plotW);
-  for (int i = 0; i <= 4; ++i) {
-    int64_t v = yMax * i / 4;
-    os << llvm::formatv("<text x=\"{0}\" y=\"{1:f1}\" text-anchor=\"end\">{2}"
-                        "</text>\n",
-                        left - 6, y(v) + 4, grouped(v));
-    int64_t st = steps * i / 4;
-    os << llvm::formatv("<text x=\"{0:f1}\" y=\"{1}\" text-anchor=\"middle\">"
-                        "{2}</text>\n",
-                        x(st), top + plotH + 16, st);
-  }
-  os << llvm::formatv("<text x=\"{0:f1}\" y=\"{1}\" text-anchor=\"middle\">"
-                      "schedule step (top-level op of @{2})</text>\n",
-                      left + plotW / 2, height - 10, func);
-  os << llvm::formatv("<text x=\"14\" y=\"{0:f1}\" transform=\"rotate(-90 14 "
-                      "{0:f1})\" text-anchor=\"middle\">bytes (arena offset, "
-                      "then whole-step RAM)</text>\n",
-                      top + plotH / 2);
-  if (budget > 0)
-    os << llvm::formatv(
-        "<line x1=\"{0}\" y1=\"{1:f1}\" x2=\"{2}\" y2=\"{1:f1}\" "
-        "stroke=\"black\" stroke-dasharray=\"6 4\"/><text "
-        "x=\"{2}\" y=\"{3:f1}\" text-anchor=\"end\">--sram "
-        "{4} B</text>\n",
-        left, y(budget), left + plotW, y(budget) - 4, grouped(budget));
-  double ly = top + 10;
-  for (const Kind &k : kinds) {
-    os << llvm::formatv("<rect x=\"{0}\" y=\"{1}\" width=\"14\" height=\"14\" "
-                        "fill=\"{2}\"/><text x=\"{3}\" y=\"{4}\">{5}</text>\n",
-                        left + plotW + 16, ly, k.colour, left + plotW + 36,
-                        ly + 11, k.name);
-    ly += 22;
-  }
-  os << "</svg>\n";
+  MemoryChart chart(m, budget, os);
+  chart.header();
+  chart.arenaBuffers();
+  chart.wholeStepBands();
+  chart.axes();
+  chart.budgetAndLegend();
   return s;
 }

@@ -24,7 +24,8 @@ llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.mcutrain_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["mcutrain", "mcutrain-opt", "mcutrain-fuzz-import", "FileCheck", "not",
+    ["mcutrain", "mcutrain-opt", "mcutrain-fuzz-import", "mcutrain-unit-tests",
+     "FileCheck", "not",
      "count"],
     [config.mcutrain_tools_dir, config.llvm_tools_dir])
 

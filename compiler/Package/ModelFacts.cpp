@@ -1,0 +1,193 @@
+//===- ModelFacts.cpp - what the API and report say about the model -------===//
+//
+// Read at the nn level, after the training pipeline and before lowering:
+// the API's shapes and C++ types, MAC counts (forward, step, backward, the
+// TinyProp and skip-decision parts), the byte counts of parameters,
+// optimizer state and weight-gradient features, and each parameter's
+// origin.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Package/PackageParts.h"
+
+#include "passes/Passes.h"
+
+#include "dialects/NN/NN.h"
+#include "dialects/Train/Train.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::package;
+
+namespace {
+
+/// The C++ element type inside the generated code (signless: intN_t).
+std::string codeType(Type t) {
+  Type e = cast<ShapedType>(t).getElementType();
+  if (e.isF32())
+    return "float";
+  if (e.isInteger(1))
+    return "bool";
+  return "std::int" + std::to_string(e.getIntOrFloatBitWidth()) + "_t";
+}
+
+/// The C++ element type at the API: uintN_t where marked unsigned.
+std::string apiType(DictionaryAttr attrs, Type t) {
+  if (attrs && attrs.get("mcutrain.unsigned"))
+    return "std::uint" +
+           std::to_string(
+               cast<ShapedType>(t).getElementType().getIntOrFloatBitWidth()) +
+           "_t";
+  return codeType(t);
+}
+
+void gatherInterface(func::FuncOp forward, ModelFacts &f) {
+  for (auto [i, t] : llvm::enumerate(forward.getArgumentTypes())) {
+    f.inputShapes.emplace_back(cast<ShapedType>(t).getShape());
+    f.inputCTypes.push_back(apiType(forward.getArgAttrDict(i), t));
+    f.inputCodeTypes.push_back(codeType(t));
+  }
+  for (auto [i, t] : llvm::enumerate(forward.getResultTypes())) {
+    f.outputShapes.emplace_back(cast<ShapedType>(t).getShape());
+    f.outputCTypes.push_back(apiType(forward.getResultAttrDict(i), t));
+    f.outputCodeTypes.push_back(codeType(t));
+  }
+}
+
+bool fromBackward(Value v) {
+  Operation *def = v.getDefiningOp();
+  return def && def->hasAttr("mcutrain.backward");
+}
+
+/// Counts the layer inputs weight gradients read, once each.
+struct FeatureCounter {
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  int64_t bytes = 0;
+
+  void count(Operation *op) {
+    SmallVector<Value> inputs;
+    if (auto gw = dyn_cast<nn::Conv2dGradWeightOp>(op))
+      inputs.push_back(gw.getInput());
+    else if (auto gw = dyn_cast<train::SparseConv2dGradWeightOp>(op))
+      inputs.push_back(gw.getInput());
+    else if (auto g = dyn_cast<nn::GemmOp>(op);
+             g && op->hasAttr("mcutrain.backward") && g.getTransA())
+      inputs.append({g.getA(), g.getB()});
+    else if (auto u = dyn_cast<train::UpdateOp>(op); u && u.getOuter())
+      inputs.append({u.getGrad(), u.getOuter()});
+    for (Value v : inputs) {
+      // Through the views TinyProp puts on a Linear layer's input.
+      while (auto r = v.getDefiningOp<nn::ReshapeOp>())
+        if (r->hasAttr("mcutrain.backward"))
+          v = r.getInput();
+        else
+          break;
+      Operation *def = v.getDefiningOp();
+      if (def && !fromBackward(v) && seen.insert(def).second)
+        bytes += cast<ShapedType>(v.getType()).getNumElements() * 4;
+    }
+  }
+};
+
+/// MACs of one op of train_step, by phase, with its report entry.
+void countStepMacs(Operation *op, nn::MacCountOpInterface mc, ModelFacts &f) {
+  bool backward = op->hasAttr("mcutrain.backward");
+  int64_t macs = mc.getMacs();
+  (backward ? f.backwardMacs : f.trainForwardMacs) += macs;
+  if (auto gi = dyn_cast<train::SparseConv2dGradInputOp>(op)) {
+    f.sparseWorstMacs += macs;
+    f.sparseDenseMacs += gi.getDenseMacs();
+  } else if (auto gw = dyn_cast<train::SparseConv2dGradWeightOp>(op)) {
+    f.sparseWorstMacs += macs;
+    f.sparseDenseMacs += gw.getDenseMacs();
+  }
+  f.ops.push_back(
+      llvm::json::Object{{"node", onnxNodeName(op->getLoc())},
+                         {"op", op->getName().getStringRef().str()},
+                         {"phase", backward ? "backward" : "forward"},
+                         {"macs", macs}});
+}
+
+void gatherStep(func::FuncOp step, ModelFacts &f) {
+  FeatureCounter features;
+  step.walk([&](Operation *op) {
+    if (auto u = dyn_cast<train::UpdateOp>(op))
+      f.optimizerStateBytes += u.getNumStateBuffers() *
+                               ShapedType::getNumElements(u.getGradShape()) * 4;
+    features.count(op);
+    // A skipped step still did the backward work before its last skip
+    // decision (the non-finite loss guard, TinyPropv2's choice).
+    auto topk = dyn_cast<train::TopkErrorOp>(op);
+    if (topk)
+      ++f.tinypropLayers;
+    if (isa<train::FiniteGuardOp>(op) ||
+        (topk && topk.getTau().convertToFloat() > 0.0f))
+      f.preSkipMacs = f.backwardMacs;
+    if (auto mc = dyn_cast<nn::MacCountOpInterface>(op))
+      countStepMacs(op, mc, f);
+  });
+  f.weightGradFeatureBytes = features.bytes;
+}
+
+/// Where a parameter's data came from (report.json): an ONNX initializer, an
+/// alias of one the exporter merged (untied: a tensor of its own), or a
+/// folded constant; and the other names that read it.
+void describeOrigin(ml_program::GlobalOp g, llvm::json::Object &param) {
+  auto names = [&](StringRef attr) {
+    llvm::json::Array list;
+    if (auto a = g->getAttrOfType<ArrayAttr>(attr))
+      for (StringRef n : a.getAsValueRange<StringAttr>())
+        list.push_back(n.str());
+    return list;
+  };
+  if (g->hasAttr("onnx.constant")) {
+    param["origin"] = "constant";
+  } else if (auto of = g->getAttrOfType<StringAttr>("onnx.alias_of")) {
+    param["origin"] = "untied alias";
+    param["alias_of"] = of.str();
+  } else {
+    param["origin"] = "initializer";
+  }
+  // One tensor under several names (--tie-shared-initializers).
+  if (g->hasAttr("onnx.tied_aliases"))
+    param["tied_aliases"] = names("onnx.tied_aliases");
+  // Frozen untied aliases that read this data (share-frozen-aliases).
+  if (g->hasAttr("mcutrain.frozen_aliases"))
+    param["frozen_aliases"] = names("mcutrain.frozen_aliases");
+}
+
+void gatherParams(ModuleOp module, ModelFacts &f) {
+  for (auto g : module.getOps<ml_program::GlobalOp>()) {
+    auto gt = cast<ShapedType>(g.getType());
+    int64_t bytes = gt.getNumElements() *
+                    std::max<int64_t>(1, (gt.getElementTypeBitWidth() + 7) / 8);
+    (g.getIsMutable() ? f.trainableBytes : f.frozenBytes) += bytes;
+    std::string onnx = g.getSymName().str();
+    if (auto a = g->getAttrOfType<StringAttr>("onnx.name"))
+      onnx = a.str();
+    if (g.getIsMutable())
+      f.trainable.push_back({g.getSymName().str(), onnx, bytes / 4});
+    llvm::json::Object param{{"symbol", g.getSymName().str()},
+                             {"onnx_name", onnx},
+                             {"bytes", bytes},
+                             {"trainable", g.getIsMutable()}};
+    describeOrigin(g, param);
+    f.params.push_back(std::move(param));
+  }
+}
+
+} // namespace
+
+ModelFacts mcutrain::package::gatherFacts(ModuleOp module) {
+  ModelFacts f;
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  gatherInterface(forward, f);
+  forward.walk(
+      [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
+  if (auto step = module.lookupSymbol<func::FuncOp>("train_step"))
+    gatherStep(step, f);
+  gatherParams(module, f);
+  return f;
+}

@@ -1,0 +1,97 @@
+//===- Report.cpp - report.json -------------------------------------------===//
+//
+// The machine-readable account of a package: the options it was built
+// with, the arena plan (every buffer), parameters (with their origin), the
+// RAM breakdown with its peak, and MACs per op.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Package/PackageParts.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::package;
+
+/// The plan's buffers (dictionaries of strings and integers) as JSON.
+static llvm::json::Array planBuffers(DictionaryAttr plan) {
+  llvm::json::Array buffers;
+  for (Attribute a : cast<ArrayAttr>(plan.get("buffers"))) {
+    llvm::json::Object o;
+    for (NamedAttribute na : cast<DictionaryAttr>(a)) {
+      if (auto s = dyn_cast<StringAttr>(na.getValue()))
+        o[na.getName().str()] = s.str();
+      else
+        o[na.getName().str()] = cast<IntegerAttr>(na.getValue()).getInt();
+    }
+    buffers.push_back(std::move(o));
+  }
+  return buffers;
+}
+
+static llvm::json::Object ramReport(const MemorySummary &memory,
+                                    const ModelFacts &facts,
+                                    int64_t sramBytes) {
+  return llvm::json::Object{
+      {"total_bytes", memory.total},
+      {"arena_bytes", memory.arena},
+      {"trainable_parameter_bytes", memory.params},
+      {"optimizer_state_bytes", memory.state},
+      {"runtime_scalar_bytes", memory.other},
+      {"weight_gradient_feature_bytes", facts.weightGradFeatureBytes},
+      {"sram_budget_bytes", sramBytes},
+      {"peak", llvm::json::Object{{"func", memory.peakFunc},
+                                  {"position", memory.peakPosition},
+                                  {"node", memory.peakNode},
+                                  {"phase", memory.peakPhase},
+                                  {"live_bytes", memory.peakBytes}}}};
+}
+
+std::string mcutrain::package::renderReport(StringRef onnxPath,
+                                            const ApiDescription &api,
+                                            ModelFacts facts,
+                                            DictionaryAttr plan,
+                                            const MemorySummary &memory,
+                                            const PackageOptions &opts) {
+  auto planInt = [&](StringRef key) {
+    return cast<IntegerAttr>(plan.get(key)).getInt();
+  };
+  const TrainingOptions &t = opts.training;
+  llvm::json::Object report{
+      {"model", onnxPath.str()},
+      {"name", api.name},
+      {"batch", api.batch},
+      {"input_shape", facts.inputShapes.empty()
+                          ? llvm::json::Array()
+                          : llvm::json::Array(facts.inputShapes[0])},
+      {"output_shape", llvm::json::Array(facts.outputShapes[0])},
+      {"mode", api.training ? "training" : "inference"},
+      {"loss", t.loss},
+      {"optimizer", t.optimizer},
+      {"lr", t.lr},
+      {"trainable", t.trainable},
+      {"sparsity", t.sparsity},
+      {"arena",
+       llvm::json::Object{{"bytes", planInt("arena_bytes")},
+                          {"lower_bound_bytes", planInt("lower_bound_bytes")},
+                          {"no_reuse_bytes", planInt("no_reuse_bytes")},
+                          {"alignment", planInt("alignment")},
+                          {"buffers", planBuffers(plan)}}},
+      {"parameters",
+       llvm::json::Object{{"trainable_bytes", facts.trainableBytes},
+                          {"frozen_bytes", facts.frozenBytes},
+                          {"optimizer_state_bytes", facts.optimizerStateBytes},
+                          {"list", std::move(facts.params)}}},
+      {"ram_bytes", memory.total},
+      {"ram", ramReport(memory, facts, opts.sramBytes)},
+      {"macs",
+       llvm::json::Object{{"forward", facts.forwardMacs},
+                          {"train_step_forward", facts.trainForwardMacs},
+                          {"backward", facts.backwardMacs},
+                          {"per_op", std::move(facts.ops)}}}};
+  std::string text;
+  llvm::raw_string_ostream r(text);
+  r << llvm::formatv("{0:2}", llvm::json::Value(std::move(report))) << "\n";
+  return text;
+}
