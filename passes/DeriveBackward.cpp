@@ -140,6 +140,128 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
   return set;
 }
 
+/// A trainable value reaches an operand the op has no gradient for (a
+/// BatchNorm's running statistics, an index): an error naming the
+/// parameter, and how it came to be shared.
+void reportUntrainableUse(Operation *op, unsigned operand,
+                          ml_program::GlobalOp param) {
+  auto diag = nodeError(op)
+              << "operand #" << operand << " of this op cannot train";
+  if (!param)
+    return;
+  diag << ", but it reads trainable parameter '" << onnxName(param) << "'";
+  if (auto tied = param->getAttrOfType<ArrayAttr>("onnx.tied_aliases"))
+    diag << ", which --tie-shared-initializers shares with " << tied.size()
+         << " alias" << (tied.size() == 1 ? "" : "es")
+         << " (without that option each alias is a parameter of its own)";
+  else
+    diag << " (freeze it with --trainable)";
+}
+
+/// The marks of a backward op: the attribute for MAC counting; the location
+/// tag survives lowering, so the planner can tell gradients from
+/// activations.
+void tagBackward(OpBuilder &b, Operation *op) {
+  op->setAttr("mcutrain.backward", b.getUnitAttr());
+  op->setLoc(FusedLoc::get(b.getContext(), {op->getLoc()},
+                           b.getStringAttr("mcutrain.backward")));
+}
+
+/// @train_step's forward part: which values depend on a trainable
+/// parameter (and so need gradients), and which parameter each load reads.
+struct ForwardPart {
+  SmallVector<Operation *> ops;
+  llvm::DenseSet<Value> active;
+  llvm::DenseMap<Value, ml_program::GlobalOp> paramOf;
+};
+
+ForwardPart
+analyseForward(ModuleOp module, Block *body,
+               const llvm::SetVector<ml_program::GlobalOp> &params) {
+  ForwardPart fw;
+  for (Operation &op : *body) {
+    fw.ops.push_back(&op);
+    if (auto load = dyn_cast<ml_program::GlobalLoadOp>(op)) {
+      auto g = module.lookupSymbol<ml_program::GlobalOp>(
+          load.getGlobal().getLeafReference());
+      if (g && params.contains(g)) {
+        fw.active.insert(load.getResult());
+        fw.paramOf[load.getResult()] = g;
+      }
+      continue;
+    }
+    if (llvm::any_of(op.getOperands(),
+                     [&](Value v) { return fw.active.contains(v); }))
+      fw.active.insert(op.getResults().begin(), op.getResults().end());
+  }
+  return fw;
+}
+
+/// Reverse-mode differentiation of the forward part, op by op through
+/// AutodiffOpInterface, appending to the step's body.
+struct Backward {
+  OpBuilder &b;
+  Block *body;
+  const ForwardPart &fw;
+  llvm::DenseMap<Value, Value> grads;
+
+  Backward(OpBuilder &b, Block *body, const ForwardPart &fw)
+      : b(b), body(body), fw(fw) {}
+  void accumulate(Value v, Value g, Location loc) {
+    auto it = grads.find(v);
+    if (it == grads.end()) {
+      grads[v] = g;
+      return;
+    }
+    auto add = nn::AddOp::create(b, loc, g.getType(), it->second, g);
+    tagBackward(b, add);
+    it->second = add;
+  }
+  /// The gradients of `op`'s operands from its result's.
+  LogicalResult propagate(Operation *op, Value resultGrad);
+};
+
+LogicalResult Backward::propagate(Operation *op, Value resultGrad) {
+  auto ad = dyn_cast<nn::AutodiffOpInterface>(op);
+  SmallVector<bool> need;
+  for (auto [i, v] : llvm::enumerate(op->getOperands())) {
+    bool n = fw.active.contains(v);
+    if (n && ad && !ad.isDifferentiableOperand(i))
+      return reportUntrainableUse(op, i, fw.paramOf.lookup(v)), failure();
+    need.push_back(n);
+  }
+  if (!ad && llvm::is_contained(need, true))
+    // Never drop a gradient silently.
+    return nodeError(op) << "no gradient is defined for this op", failure();
+  if (llvm::none_of(need, [](bool x) { return x; }))
+    return success();
+  Block::iterator before = std::prev(body->end());
+  bool wasEmpty = body->empty();
+  SmallVector<Value> operandGrads;
+  if (failed(ad.buildAdjoint(b, resultGrad, need, operandGrads)))
+    return nodeError(op) << "cannot build the adjoint of this op", failure();
+  for (Operation &made : llvm::make_range(
+           wasEmpty ? body->begin() : std::next(before), body->end()))
+    tagBackward(b, &made);
+  for (auto [v, g] : llvm::zip(op->getOperands(), operandGrads))
+    if (g)
+      accumulate(v, g, op->getLoc());
+  return success();
+}
+
+/// The skip flag the step's decisions write (guard-backward, TinyPropv2).
+void declareSkipFlag(ModuleOp module, OpBuilder &b, func::FuncOp step) {
+  if (module.lookupSymbol(train::kSkipStepGlobal))
+    return;
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(step);
+  auto flag = memref::GlobalOp::create(
+      b, step.getLoc(), train::kSkipStepGlobal, b.getStringAttr("private"),
+      MemRefType::get({1}, b.getI32Type()), Attribute(),
+      /*constant=*/false, IntegerAttr());
+  flag->setAttr("mcutrain.zero_at_init", b.getUnitAttr());
+}
+
 struct DeriveBackwardPass
     : public mcutrain::impl::DeriveBackwardPassBase<DeriveBackwardPass> {
   using DeriveBackwardPassBase::DeriveBackwardPassBase;
@@ -147,54 +269,80 @@ struct DeriveBackwardPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto forward = module.lookupSymbol<func::FuncOp>("forward");
-    if (!forward || forward.getNumArguments() != 1 ||
-        forward.getNumResults() != 1) {
-      module.emitError("training needs a model with one input and one output "
-                       "(--inference-only compiles any other)");
+    if (failed(checkModel(module, forward)))
       return signalPassFailure();
-    }
-    if (module.lookupSymbol("train_step")) {
-      module.emitError("the module already has @train_step");
-      return signalPassFailure();
-    }
-    if (!train::symbolizeOptimizerKind(optimizer)) {
-      module.emitError() << "unsupported optimizer '" << optimizer
-                         << "' (supported: sgd, momentum, nesterov, adam, "
-                            "adagrad)";
-      return signalPassFailure();
-    }
-    if (loss != "cross-entropy" && loss != "mse") {
-      module.emitError() << "unsupported loss '" << loss
-                         << "' (supported: cross-entropy, mse)";
-      return signalPassFailure();
-    }
-    bool mse = loss == "mse";
-    auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-    if (!logitsType || (!mse && logitsType.getRank() != 2)) {
-      forward.emitError("cross-entropy needs 2-D logits [batch, classes], "
-                        "the model returns ")
-          << forward.getResultTypes()[0];
-      return signalPassFailure();
-    }
     auto trainableOr = resolveTrainable(module, forward, trainable);
     if (failed(trainableOr))
       return signalPassFailure();
-    llvm::SetVector<ml_program::GlobalOp> &params = trainableOr->params;
-    for (auto g : params)
+    for (auto g : trainableOr->params)
       g.setIsMutable(true);
 
-    // @train_step(input, labels) -> loss, starting as a copy of @forward.
     OpBuilder b(module.getBodyRegion());
+    auto [step, logits] = createStep(b, forward);
+    Block *body = &step.getBody().front();
+    ForwardPart fw = analyseForward(module, body, trainableOr->params);
+    Location lossLoc = NameLoc::get(b.getStringAttr("loss"), step.getLoc());
+    Value lossValue = buildLoss(b, lossLoc, logits, step.getArgument(1));
+    // A sample whose loss is not finite touches no weight: the first skip
+    // decision of the step (guard-backward puts the backward pass under it).
+    train::FiniteGuardOp::create(b, lossLoc, lossValue);
+    declareSkipFlag(module, b, step);
+
+    Backward bw(b, body, fw);
+    if (fw.active.contains(logits))
+      bw.grads[logits] = seedGradient(b, lossLoc, logits, step.getArgument(1));
+    for (Operation *op : llvm::reverse(fw.ops)) {
+      if (op->getNumResults() != 1 || isa<ml_program::GlobalLoadOp>(op))
+        continue; // parameters: updated below
+      auto it = bw.grads.find(op->getResult(0));
+      if (it != bw.grads.end() && failed(bw.propagate(op, it->second)))
+        return signalPassFailure();
+    }
+    llvm::DenseSet<Operation *> updated = createUpdates(b, fw, bw.grads);
+    Value scalar =
+        tensor::ExtractOp::create(b, lossLoc, lossValue, ValueRange{});
+    func::ReturnOp::create(b, step.getLoc(), scalar);
+    if (failed(freezeUngraded(*trainableOr, updated)))
+      return signalPassFailure();
+  }
+
+  LogicalResult checkModel(ModuleOp module, func::FuncOp forward) {
+    if (!forward || forward.getNumArguments() != 1 ||
+        forward.getNumResults() != 1)
+      return module.emitError("training needs a model with one input and one "
+                              "output (--inference-only compiles any other)");
+    if (module.lookupSymbol("train_step"))
+      return module.emitError("the module already has @train_step");
+    if (!train::symbolizeOptimizerKind(optimizer))
+      return module.emitError()
+             << "unsupported optimizer '" << optimizer
+             << "' (supported: sgd, momentum, nesterov, adam, adagrad)";
+    if (loss != "cross-entropy" && loss != "mse")
+      return module.emitError() << "unsupported loss '" << loss
+                                << "' (supported: cross-entropy, mse)";
+    auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+    if (!logitsType || (loss != "mse" && logitsType.getRank() != 2))
+      return forward.emitError("cross-entropy needs 2-D logits [batch, "
+                               "classes], the model returns ")
+             << forward.getResultTypes()[0];
+    return success();
+  }
+
+  /// @train_step(input, labels) -> loss, starting as a copy of @forward;
+  /// returns it and the copied logits. Labels are integer classes for
+  /// cross-entropy, a target like the output for MSE.
+  std::pair<func::FuncOp, Value> createStep(OpBuilder &b,
+                                            func::FuncOp forward) {
     b.setInsertionPointAfter(forward);
-    Type inType = forward.getArgumentTypes()[0];
-    // Integer class labels for cross-entropy, a target like the output for
-    // MSE.
+    auto logitsType = cast<RankedTensorType>(forward.getResultTypes()[0]);
     Type labelsType =
-        mse ? Type(logitsType)
+        loss == "mse"
+            ? Type(logitsType)
             : RankedTensorType::get({logitsType.getDimSize(0)}, b.getI32Type());
     auto step = func::FuncOp::create(
         b, forward.getLoc(), "train_step",
-        b.getFunctionType({inType, labelsType}, {b.getF32Type()}));
+        b.getFunctionType({forward.getArgumentTypes()[0], labelsType},
+                          {b.getF32Type()}));
     Block *body = step.addEntryBlock();
     IRMapping map;
     map.map(forward.getArgument(0), step.getArgument(0));
@@ -207,142 +355,53 @@ struct DeriveBackwardPass
       }
       b.clone(op, map);
     }
+    return {step, logits};
+  }
 
-    // Which values depend on a trainable parameter (and so need gradients).
-    llvm::DenseSet<Value> active;
-    llvm::DenseMap<Value, ml_program::GlobalOp> paramOf;
-    SmallVector<Operation *> forwardOps;
-    for (Operation &op : *body) {
-      forwardOps.push_back(&op);
-      if (auto load = dyn_cast<ml_program::GlobalLoadOp>(op)) {
-        auto g = module.lookupSymbol<ml_program::GlobalOp>(
-            load.getGlobal().getLeafReference());
-        if (g && params.contains(g)) {
-          active.insert(load.getResult());
-          paramOf[load.getResult()] = g;
-        }
-        continue;
-      }
-      if (llvm::any_of(op.getOperands(),
-                       [&](Value v) { return active.contains(v); }))
-        active.insert(op.getResults().begin(), op.getResults().end());
-    }
-
-    Location lossLoc = NameLoc::get(b.getStringAttr("loss"), step.getLoc());
-    Value labels = step.getArgument(1);
+  Value buildLoss(OpBuilder &b, Location loc, Value logits, Value labels) {
     auto scalarType = RankedTensorType::get({}, b.getF32Type());
-    Value lossValue =
-        mse ? train::MseLossOp::create(b, lossLoc, scalarType, logits, labels)
-                  .getResult()
-            : train::CrossEntropyLossOp::create(b, lossLoc, scalarType, logits,
-                                                labels)
-                  .getResult();
-    // A sample whose loss is not finite touches no weight: the first skip
-    // decision of the step (guard-backward puts the backward pass under it).
-    train::FiniteGuardOp::create(b, lossLoc, lossValue);
-    if (!module.lookupSymbol(train::kSkipStepGlobal)) {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPoint(step);
-      auto flag = memref::GlobalOp::create(
-          b, step.getLoc(), train::kSkipStepGlobal, b.getStringAttr("private"),
-          MemRefType::get({1}, b.getI32Type()), Attribute(),
-          /*constant=*/false, IntegerAttr());
-      flag->setAttr("mcutrain.zero_at_init", b.getUnitAttr());
-    }
-    // The attribute marks backward ops for MAC counting; the location tag
-    // survives lowering, so the planner can tell gradients from activations.
-    auto tagBackward = [&](Operation *op) {
-      op->setAttr("mcutrain.backward", b.getUnitAttr());
-      op->setLoc(FusedLoc::get(b.getContext(), {op->getLoc()},
-                               b.getStringAttr("mcutrain.backward")));
-    };
+    if (loss == "mse")
+      return train::MseLossOp::create(b, loc, scalarType, logits, labels);
+    return train::CrossEntropyLossOp::create(b, loc, scalarType, logits,
+                                             labels);
+  }
 
-    llvm::DenseMap<Value, Value> grads;
-    auto accumulate = [&](Value v, Value g, Location loc) {
-      auto it = grads.find(v);
-      if (it == grads.end()) {
-        grads[v] = g;
-        return;
-      }
-      auto add = nn::AddOp::create(b, loc, g.getType(), it->second, g);
-      tagBackward(add);
-      it->second = add;
-    };
-    if (active.contains(logits)) {
-      Operation *seed = mse ? train::MseLossGradOp::create(
-                                  b, lossLoc, logitsType, logits, labels)
-                                  .getOperation()
-                            : train::CrossEntropyLossGradOp::create(
-                                  b, lossLoc, logitsType, logits, labels)
-                                  .getOperation();
-      tagBackward(seed);
-      grads[logits] = seed->getResult(0);
-    }
+  /// The loss's gradient with respect to the logits.
+  Value seedGradient(OpBuilder &b, Location loc, Value logits, Value labels) {
+    Type t = logits.getType();
+    Operation *seed =
+        loss == "mse"
+            ? train::MseLossGradOp::create(b, loc, t, logits, labels)
+                  .getOperation()
+            : train::CrossEntropyLossGradOp::create(b, loc, t, logits, labels)
+                  .getOperation();
+    tagBackward(b, seed);
+    return seed->getResult(0);
+  }
 
-    for (Operation *op : llvm::reverse(forwardOps)) {
-      if (op->getNumResults() != 1)
-        continue;
-      auto it = grads.find(op->getResult(0));
-      if (it == grads.end())
-        continue;
-      if (isa<ml_program::GlobalLoadOp>(op))
-        continue; // parameters: updated below
-      auto ad = dyn_cast<nn::AutodiffOpInterface>(op);
-      SmallVector<bool> need;
-      for (auto [i, v] : llvm::enumerate(op->getOperands())) {
-        bool n = active.contains(v);
-        if (n && ad && !ad.isDifferentiableOperand(i)) {
-          reportUntrainableUse(op, i, paramOf.lookup(v));
-          return signalPassFailure();
-        }
-        need.push_back(n);
-      }
-      if (!ad && llvm::is_contained(need, true)) {
-        // Never drop a gradient silently.
-        nodeError(op) << "no gradient is defined for this op";
-        return signalPassFailure();
-      }
-      if (llvm::none_of(need, [](bool x) { return x; }))
-        continue;
-      Block::iterator before = std::prev(body->end());
-      bool wasEmpty = body->empty();
-      SmallVector<Value> operandGrads;
-      if (failed(ad.buildAdjoint(b, it->second, need, operandGrads))) {
-        nodeError(op) << "cannot build the adjoint of this op";
-        return signalPassFailure();
-      }
-      for (Operation &made : llvm::make_range(
-               wasEmpty ? body->begin() : std::next(before), body->end()))
-        tagBackward(&made);
-      for (auto [v, g] : llvm::zip(op->getOperands(), operandGrads))
-        if (g)
-          accumulate(v, g, op->getLoc());
-    }
-
-    // One update per trainable parameter load, at the end; reorder-updates
-    // moves each to its earliest legal point.
+  /// One update per trainable parameter load, at the end; reorder-updates
+  /// moves each to its earliest legal point. Returns the updated globals.
+  llvm::DenseSet<Operation *>
+  createUpdates(OpBuilder &b, const ForwardPart &fw,
+                const llvm::DenseMap<Value, Value> &grads) {
     train::OptimizerAttr rule = optimizerAttr();
     llvm::DenseSet<Operation *> updated;
-    for (Operation *op : forwardOps) {
+    for (Operation *op : fw.ops) {
       auto load = dyn_cast<ml_program::GlobalLoadOp>(op);
-      if (!load || !paramOf.count(load.getResult()))
+      if (!load || !fw.paramOf.count(load.getResult()))
         continue;
       auto it = grads.find(load.getResult());
       if (it == grads.end())
         continue;
-      updated.insert(paramOf[load.getResult()]);
+      updated.insert(fw.paramOf.lookup(load.getResult()));
       auto upd = train::UpdateOp::create(
           b, load.getLoc(), /*input_grad=*/Type(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
           it->second, rule, /*channels=*/Value(), b.getI64IntegerAttr(1),
           /*outer=*/Value());
-      tagBackward(upd);
+      tagBackward(b, upd);
     }
-    Value scalar =
-        tensor::ExtractOp::create(b, lossLoc, lossValue, ValueRange{});
-    func::ReturnOp::create(b, step.getLoc(), scalar);
-    if (failed(freezeUngraded(*trainableOr, updated)))
-      return signalPassFailure();
+    return updated;
   }
 
   /// The update rule of the options (the optimizer's default epsilon;
@@ -387,24 +446,6 @@ struct DeriveBackwardPass
              << "--trainable '" << trainable
              << "' selects no parameter that the loss depends on";
     return success();
-  }
-
-  /// A trainable value reaches an operand the op has no gradient for (a
-  /// BatchNorm's running statistics, an index): an error naming the
-  /// parameter, and how it came to be shared.
-  static void reportUntrainableUse(Operation *op, unsigned operand,
-                                   ml_program::GlobalOp param) {
-    auto diag = nodeError(op)
-                << "operand #" << operand << " of this op cannot train";
-    if (!param)
-      return;
-    diag << ", but it reads trainable parameter '" << onnxName(param) << "'";
-    if (auto tied = param->getAttrOfType<ArrayAttr>("onnx.tied_aliases"))
-      diag << ", which --tie-shared-initializers shares with " << tied.size()
-           << " alias" << (tied.size() == 1 ? "" : "es")
-           << " (without that option each alias is a parameter of its own)";
-    else
-      diag << " (freeze it with --trainable)";
   }
 };
 

@@ -205,14 +205,267 @@ int64_t liveLowerBound(const std::vector<Buffer> &bufs) {
   return peak;
 }
 
+/// Where the most bytes are live: the schedule point a budget error names.
+struct Peak {
+  std::string func;
+  int64_t position = 0, bytes = 0;
+  std::string node;
+  bool backward = false;
+};
+
+/// The position of each top-level op of a function's body.
+using Positions = llvm::DenseMap<Operation *, int64_t>;
+
+/// The plan of every function of a module, built function by function.
+struct Planner {
+  MLIRContext *ctx;
+  int64_t alignment;
+  OpBuilder b;
+  int64_t lowerBound = 0, noReuse = 0;
+  llvm::MapVector<Type, int64_t> arenaOf; // bytes each arena needs
+  Peak peak;
+  SmallVector<Attribute> bufferAttrs;
+  SmallVector<std::pair<func::FuncOp, std::vector<Buffer>>> plans;
+
+  Planner(MLIRContext *ctx, int64_t alignment)
+      : ctx(ctx), alignment(alignment), b(ctx) {}
+
+  LogicalResult planFunction(func::FuncOp func);
+  FailureOr<std::vector<Buffer>> collectBuffers(func::FuncOp func,
+                                                const Positions &position);
+  int64_t placeByElementType(std::vector<Buffer> &bufs);
+  void recordPeak(func::FuncOp func, const std::vector<Buffer> &bufs,
+                  const Positions &position);
+  Attribute bufferAttr(func::FuncOp func, const Buffer &buf);
+  llvm::DenseMap<Type, MemRefType> createArenas(ModuleOp module,
+                                                int64_t &arenaBytes);
+  void rewriteUses(func::FuncOp func, std::vector<Buffer> &bufs,
+                   const llvm::DenseMap<Type, MemRefType> &arenaTypes);
+  void rewriteUser(Operation *user, Buffer &buf, Value arena);
+  DictionaryAttr planAttr(int64_t arenaBytes);
+};
+
+LogicalResult Planner::planFunction(func::FuncOp func) {
+  if (!func.getBody().hasOneBlock())
+    return func.emitError("memory planning needs a straight-line function");
+  Positions position;
+  int64_t pos = 0;
+  for (Operation &op : func.getBody().front())
+    position[&op] = pos++;
+  FailureOr<std::vector<Buffer>> bufs = collectBuffers(func, position);
+  if (failed(bufs))
+    return failure();
+  lowerBound = std::max(lowerBound, placeByElementType(*bufs));
+  if (failed(verifyNoOverlap(func, *bufs)))
+    return failure();
+  recordPeak(func, *bufs, position);
+  int64_t sum = 0;
+  for (const Buffer &buf : *bufs) {
+    sum += buf.bytes;
+    bufferAttrs.push_back(bufferAttr(func, buf));
+  }
+  noReuse = std::max(noReuse, sum);
+  plans.push_back({func, std::move(*bufs)});
+  return success();
+}
+
+/// Every allocation of the body, its size and the top-level positions of
+/// its first and last use.
+FailureOr<std::vector<Buffer>>
+Planner::collectBuffers(func::FuncOp func, const Positions &position) {
+  Block &body = func.getBody().front();
+  std::vector<Buffer> bufs;
+  // Shape-only operands of loops leave allocations nobody reads.
+  func.walk([&](memref::AllocOp alloc) {
+    if (alloc->use_empty())
+      alloc.erase();
+  });
+  WalkResult r = func.walk([&](memref::AllocOp alloc) {
+    if (alloc->getBlock() != &body) {
+      alloc.emitError("allocation inside a region cannot be planned");
+      return WalkResult::interrupt();
+    }
+    MemRefType t = alloc.getType();
+    if (!t.getElementType().isIntOrFloat() || t.getRank() != 1) {
+      alloc.emitError("the arena holds flat buffers of scalars only, got ")
+          << t;
+      return WalkResult::interrupt();
+    }
+    Buffer buf;
+    buf.alloc = alloc;
+    buf.element = t.getElementType();
+    buf.gradient = isBackwardLoc(alloc.getLoc());
+    buf.name = bufferName(alloc.getLoc(), bufs.size());
+    buf.bytes =
+        alignTo(t.getNumElements() * elementBytes(buf.element), alignment);
+    buf.first = buf.last = position.lookup(alloc);
+    for (Operation *user : alloc->getUsers()) {
+      if (!isa<memref::LoadOp, memref::StoreOp, train::RuntimeCallOp>(user)) {
+        user->emitError("planned buffers may only be loaded and stored");
+        return WalkResult::interrupt();
+      }
+      Operation *top = body.findAncestorOpInBlock(*user);
+      buf.last = std::max(buf.last, position.lookup(top));
+    }
+    bufs.push_back(std::move(buf));
+    return WalkResult::advance();
+  });
+  if (r.wasInterrupted())
+    return failure();
+  return bufs;
+}
+
+/// f32 buffers go to the main arena; the rare integer and boolean tensors
+/// to one arena per element type (a load must read its type). Returns the
+/// function's lower bound.
+int64_t Planner::placeByElementType(std::vector<Buffer> &bufs) {
+  int64_t funcBound = 0;
+  SmallVector<Type> types;
+  for (const Buffer &buf : bufs)
+    if (!llvm::is_contained(types, buf.element))
+      types.push_back(buf.element);
+  for (Type t : types) {
+    std::vector<Buffer> group;
+    for (const Buffer &buf : bufs)
+      if (buf.element == t)
+        group.push_back(buf);
+    int64_t &need = arenaOf[t];
+    need = std::max(need, placeBuffers(group, std::max<int64_t>(
+                                                  alignment, elementBytes(t))));
+    funcBound += liveLowerBound(group);
+    size_t k = 0;
+    for (Buffer &buf : bufs)
+      if (buf.element == t)
+        buf.offset = group[k++].offset;
+  }
+  return funcBound;
+}
+
+void Planner::recordPeak(func::FuncOp func, const std::vector<Buffer> &bufs,
+                         const Positions &position) {
+  auto [peakPos, peakBytes] = livePeak(bufs);
+  if (peakBytes <= peak.bytes)
+    return;
+  Operation *at = nullptr;
+  for (Operation &op : func.getBody().front())
+    if (position.lookup(&op) == peakPos)
+      at = &op;
+  peak = {func.getSymName().str(), peakPos, peakBytes,
+          at ? onnxNodeName(at->getLoc()) : "",
+          at && isBackwardLoc(at->getLoc())};
+}
+
+Attribute Planner::bufferAttr(func::FuncOp func, const Buffer &buf) {
+  return DictionaryAttr::get(
+      ctx,
+      {b.getNamedAttr("func", b.getStringAttr(func.getSymName())),
+       b.getNamedAttr("name", b.getStringAttr(buf.name)),
+       b.getNamedAttr("bytes", b.getI64IntegerAttr(buf.bytes)),
+       b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
+       b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
+       b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
+       b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.element))),
+       b.getNamedAttr(
+           "kind", b.getStringAttr(buf.gradient ? "gradient" : "activation"))});
+}
+
+/// The arenas: one flat global per element type (f32 always). Their
+/// alignment is in the plan attribute (EmitC globals carry none; the
+/// package adds alignas).
+llvm::DenseMap<Type, MemRefType> Planner::createArenas(ModuleOp module,
+                                                       int64_t &arenaBytes) {
+  b.setInsertionPointToStart(module.getBody());
+  arenaOf.try_emplace(b.getF32Type(), 0);
+  llvm::DenseMap<Type, MemRefType> arenaTypes;
+  for (auto [t, bytes] : arenaOf) {
+    arenaBytes += bytes;
+    auto type =
+        MemRefType::get({std::max<int64_t>(bytes / elementBytes(t), 1)}, t);
+    arenaTypes[t] = type;
+    memref::GlobalOp::create(b, module.getLoc(), arenaName(t),
+                             b.getStringAttr("private"), type, Attribute(),
+                             /*constant=*/false, IntegerAttr());
+  }
+  return arenaTypes;
+}
+
+/// Loads, stores and runtime calls of `buf` address the arena instead.
+void Planner::rewriteUser(Operation *user, Buffer &buf, Value arena) {
+  int64_t offsetElems = buf.offset / elementBytes(buf.element);
+  b.setInsertionPoint(user);
+  Location loc = user->getLoc();
+  auto shifted = [&](Value idx) -> Value {
+    if (offsetElems == 0)
+      return idx;
+    Value off = arith::ConstantIndexOp::create(b, loc, offsetElems);
+    return arith::AddIOp::create(b, loc, idx, off);
+  };
+  if (auto call = dyn_cast<train::RuntimeCallOp>(user)) {
+    // The runtime gets a pointer into the arena.
+    SmallVector<int64_t> offsets(call.getArgs().size(), 0);
+    if (auto old = call.getArenaOffsets())
+      offsets.assign(old->begin(), old->end());
+    for (OpOperand &arg : call.getArgsMutable())
+      if (arg.get() == buf.alloc.getResult()) {
+        offsets[arg.getOperandNumber()] = offsetElems;
+        arg.set(arena);
+      }
+    call.setArenaOffsets(offsets);
+  } else if (auto ld = dyn_cast<memref::LoadOp>(user)) {
+    Value v =
+        memref::LoadOp::create(b, loc, arena, shifted(ld.getIndices()[0]));
+    ld.replaceAllUsesWith(v);
+    ld.erase();
+  } else {
+    auto st = cast<memref::StoreOp>(user);
+    memref::StoreOp::create(b, loc, st.getValueToStore(), arena,
+                            shifted(st.getIndices()[0]));
+    st.erase();
+  }
+}
+
+void Planner::rewriteUses(func::FuncOp func, std::vector<Buffer> &bufs,
+                          const llvm::DenseMap<Type, MemRefType> &arenaTypes) {
+  Block &body = func.getBody().front();
+  llvm::DenseMap<Type, Value> arenas;
+  for (Buffer &buf : bufs) {
+    Value &arena = arenas[buf.element];
+    if (!arena) {
+      b.setInsertionPointToStart(&body);
+      arena = memref::GetGlobalOp::create(b, func.getLoc(),
+                                          arenaTypes.lookup(buf.element),
+                                          arenaName(buf.element));
+    }
+    for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers()))
+      rewriteUser(user, buf, arena);
+    buf.alloc.erase();
+  }
+}
+
+DictionaryAttr Planner::planAttr(int64_t arenaBytes) {
+  auto peakAttr = b.getDictionaryAttr(
+      {b.getNamedAttr("func", b.getStringAttr(peak.func)),
+       b.getNamedAttr("position", b.getI64IntegerAttr(peak.position)),
+       b.getNamedAttr("bytes", b.getI64IntegerAttr(peak.bytes)),
+       b.getNamedAttr("node", b.getStringAttr(peak.node)),
+       b.getNamedAttr(
+           "phase", b.getStringAttr(peak.backward ? "backward" : "forward"))});
+  return DictionaryAttr::get(
+      ctx,
+      {b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arenaBytes)),
+       b.getNamedAttr("lower_bound_bytes", b.getI64IntegerAttr(lowerBound)),
+       b.getNamedAttr("no_reuse_bytes", b.getI64IntegerAttr(noReuse)),
+       b.getNamedAttr("alignment", b.getI64IntegerAttr(alignment)),
+       b.getNamedAttr("peak", peakAttr),
+       b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))});
+}
+
 struct PlanMemoryPass
     : public mcutrain::impl::PlanMemoryPassBase<PlanMemoryPass> {
   using PlanMemoryPassBase::PlanMemoryPassBase;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    MLIRContext *ctx = module.getContext();
-    OpBuilder b(ctx);
     if (alignment < 4 || (alignment & (alignment - 1))) {
       module.emitError("alignment must be a power of two >= 4");
       return signalPassFailure();
@@ -221,215 +474,16 @@ struct PlanMemoryPass
       module.emitError("memory is already planned");
       return signalPassFailure();
     }
-
-    int64_t arenaBytes = 0, lowerBound = 0, noReuse = 0;
-    llvm::MapVector<Type, int64_t> arenaOf; // bytes each arena needs
-    struct {
-      std::string func;
-      int64_t position = 0, bytes = 0;
-      std::string node;
-      bool backward = false;
-    } peak;
-    SmallVector<Attribute> bufferAttrs;
-    SmallVector<std::pair<func::FuncOp, std::vector<Buffer>>> plans;
-    for (auto func : module.getOps<func::FuncOp>()) {
-      if (func.isExternal())
-        continue;
-      if (!func.getBody().hasOneBlock()) {
-        func.emitError("memory planning needs a straight-line function");
+    Planner planner(module.getContext(), alignment);
+    for (auto func : module.getOps<func::FuncOp>())
+      if (!func.isExternal() && failed(planner.planFunction(func)))
         return signalPassFailure();
-      }
-      Block &body = func.getBody().front();
-      llvm::DenseMap<Operation *, int64_t> position;
-      int64_t pos = 0;
-      for (Operation &op : body)
-        position[&op] = pos++;
-      std::vector<Buffer> bufs;
-      // Shape-only operands of loops leave allocations nobody reads.
-      func.walk([&](memref::AllocOp alloc) {
-        if (alloc->use_empty())
-          alloc.erase();
-      });
-      WalkResult r = func.walk([&](memref::AllocOp alloc) {
-        if (alloc->getBlock() != &body) {
-          alloc.emitError("allocation inside a region cannot be planned");
-          return WalkResult::interrupt();
-        }
-        MemRefType t = alloc.getType();
-        if (!t.getElementType().isIntOrFloat() || t.getRank() != 1) {
-          alloc.emitError("the arena holds flat buffers of scalars only, got ")
-              << t;
-          return WalkResult::interrupt();
-        }
-        Buffer buf;
-        buf.alloc = alloc;
-        buf.element = t.getElementType();
-        buf.gradient = isBackwardLoc(alloc.getLoc());
-        buf.name = bufferName(alloc.getLoc(), bufs.size());
-        buf.bytes =
-            alignTo(t.getNumElements() * elementBytes(buf.element), alignment);
-        buf.first = buf.last = position[alloc];
-        for (Operation *user : alloc->getUsers()) {
-          if (!isa<memref::LoadOp, memref::StoreOp, train::RuntimeCallOp>(
-                  user)) {
-            user->emitError("planned buffers may only be loaded and stored");
-            return WalkResult::interrupt();
-          }
-          Operation *top = body.findAncestorOpInBlock(*user);
-          buf.last = std::max(buf.last, position[top]);
-        }
-        bufs.push_back(std::move(buf));
-        return WalkResult::advance();
-      });
-      if (r.wasInterrupted())
-        return signalPassFailure();
-      // f32 buffers go to the main arena; the rare integer and boolean
-      // tensors to one arena per element type (a load must read its type).
-      int64_t funcBound = 0;
-      SmallVector<Type> types;
-      for (const Buffer &buf : bufs)
-        if (!llvm::is_contained(types, buf.element))
-          types.push_back(buf.element);
-      for (Type t : types) {
-        std::vector<Buffer> group;
-        for (const Buffer &buf : bufs)
-          if (buf.element == t)
-            group.push_back(buf);
-        int64_t &need = arenaOf[t];
-        need = std::max(
-            need,
-            placeBuffers(group, std::max<int64_t>(alignment, elementBytes(t))));
-        funcBound += liveLowerBound(group);
-        size_t k = 0;
-        for (Buffer &buf : bufs)
-          if (buf.element == t)
-            buf.offset = group[k++].offset;
-      }
-      lowerBound = std::max(lowerBound, funcBound);
-      if (failed(verifyNoOverlap(func, bufs)))
-        return signalPassFailure();
-      // The peak of the step: where a budget error points.
-      auto [peakPos, peakBytes] = livePeak(bufs);
-      if (peakBytes > peak.bytes) {
-        Operation *at = nullptr;
-        for (Operation &op : body)
-          if (position[&op] == peakPos)
-            at = &op;
-        peak = {func.getSymName().str(), peakPos, peakBytes,
-                at ? onnxNodeName(at->getLoc()) : "",
-                at && isBackwardLoc(at->getLoc())};
-      }
-      int64_t sum = 0;
-      for (const Buffer &buf : bufs) {
-        sum += buf.bytes;
-        bufferAttrs.push_back(DictionaryAttr::get(
-            ctx,
-            {b.getNamedAttr("func", b.getStringAttr(func.getSymName())),
-             b.getNamedAttr("name", b.getStringAttr(buf.name)),
-             b.getNamedAttr("bytes", b.getI64IntegerAttr(buf.bytes)),
-             b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
-             b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
-             b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
-             b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.element))),
-             b.getNamedAttr(
-                 "kind",
-                 b.getStringAttr(buf.gradient ? "gradient" : "activation"))}));
-      }
-      noReuse = std::max(noReuse, sum);
-      plans.push_back({func, std::move(bufs)});
-    }
-
-    // The arenas: one flat global per element type (f32 always). Their
-    // alignment is in the plan attribute (EmitC globals carry none; the
-    // package adds alignas).
-    b.setInsertionPointToStart(module.getBody());
-    arenaOf.try_emplace(b.getF32Type(), 0);
-    llvm::DenseMap<Type, MemRefType> arenaTypes;
-    for (auto [t, bytes] : arenaOf) {
-      arenaBytes += bytes;
-      auto type =
-          MemRefType::get({std::max<int64_t>(bytes / elementBytes(t), 1)}, t);
-      arenaTypes[t] = type;
-      memref::GlobalOp::create(b, module.getLoc(), arenaName(t),
-                               b.getStringAttr("private"), type, Attribute(),
-                               /*constant=*/false, IntegerAttr());
-    }
-
-    for (auto &[func, bufs] : plans) {
-      if (bufs.empty())
-        continue;
-      Block &body = func.getBody().front();
-      b.setInsertionPointToStart(&body);
-      llvm::DenseMap<Type, Value> arenas;
-      for (Buffer &buf : bufs) {
-        Value &arena = arenas[buf.element];
-        if (!arena) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPointToStart(&body);
-          arena = memref::GetGlobalOp::create(b, func.getLoc(),
-                                              arenaTypes[buf.element],
-                                              arenaName(buf.element));
-        }
-        int64_t offsetElems = buf.offset / elementBytes(buf.element);
-        for (Operation *user :
-             llvm::make_early_inc_range(buf.alloc->getUsers())) {
-          b.setInsertionPoint(user);
-          Location loc = user->getLoc();
-          auto shifted = [&](Value idx) -> Value {
-            if (offsetElems == 0)
-              return idx;
-            Value off = arith::ConstantIndexOp::create(b, loc, offsetElems);
-            return arith::AddIOp::create(b, loc, idx, off);
-          };
-          if (auto call = dyn_cast<train::RuntimeCallOp>(user)) {
-            // The runtime gets a pointer into the arena.
-            SmallVector<int64_t> offsets(call.getArgs().size(), 0);
-            if (auto old = call.getArenaOffsets())
-              offsets.assign(old->begin(), old->end());
-            for (OpOperand &arg : call.getArgsMutable())
-              if (arg.get() == buf.alloc.getResult()) {
-                offsets[arg.getOperandNumber()] = offsetElems;
-                arg.set(arena);
-              }
-            call.setArenaOffsets(offsets);
-          } else if (auto ld = dyn_cast<memref::LoadOp>(user)) {
-            Value v = memref::LoadOp::create(b, loc, arena,
-                                             shifted(ld.getIndices()[0]));
-            ld.replaceAllUsesWith(v);
-            ld.erase();
-          } else {
-            auto st = cast<memref::StoreOp>(user);
-            memref::StoreOp::create(b, loc, st.getValueToStore(), arena,
-                                    shifted(st.getIndices()[0]));
-            st.erase();
-          }
-        }
-        buf.alloc.erase();
-      }
-    }
-
-    module->setAttr(
-        "mcutrain.memory_plan",
-        DictionaryAttr::get(
-            ctx,
-            {b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arenaBytes)),
-             b.getNamedAttr("lower_bound_bytes",
-                            b.getI64IntegerAttr(lowerBound)),
-             b.getNamedAttr("no_reuse_bytes", b.getI64IntegerAttr(noReuse)),
-             b.getNamedAttr("alignment", b.getI64IntegerAttr(alignment)),
-             b.getNamedAttr(
-                 "peak",
-                 b.getDictionaryAttr(
-                     {b.getNamedAttr("func", b.getStringAttr(peak.func)),
-                      b.getNamedAttr("position",
-                                     b.getI64IntegerAttr(peak.position)),
-                      b.getNamedAttr("bytes", b.getI64IntegerAttr(peak.bytes)),
-                      b.getNamedAttr("node", b.getStringAttr(peak.node)),
-                      b.getNamedAttr("phase",
-                                     b.getStringAttr(peak.backward
-                                                         ? "backward"
-                                                         : "forward"))})),
-             b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))}));
+    int64_t arenaBytes = 0;
+    auto arenaTypes = planner.createArenas(module, arenaBytes);
+    for (auto &[func, bufs] : planner.plans)
+      if (!bufs.empty())
+        planner.rewriteUses(func, bufs, arenaTypes);
+    module->setAttr("mcutrain.memory_plan", planner.planAttr(arenaBytes));
   }
 };
 

@@ -212,6 +212,217 @@ train::KernelAttr withActivation(train::KernelAttr fused,
   return fused.withLastArg(static_cast<int64_t>(kind));
 }
 
+/// The kernel marks lower-to-linalg puts on a generic op (removed from it
+/// as they are read).
+struct KernelMarks {
+  train::KernelAttr callee, planes, biasAct, planesBiasAct, gradAct,
+      planesGradAct;
+  DenseI64ArrayAttr operands;
+  DenseF32ArrayAttr scalars;
+  IntegerAttr spreadOperand;
+  bool overwrite = false;
+
+  static KernelMarks take(linalg::GenericOp op) {
+    auto kernel = [&](StringRef name) {
+      return op->getAttrOfType<train::KernelAttr>(name);
+    };
+    KernelMarks m;
+    m.callee = kernel(kKernelAttr);
+    m.operands = op->getAttrOfType<DenseI64ArrayAttr>(kKernelOperandsAttr);
+    m.scalars = op->getAttrOfType<DenseF32ArrayAttr>(kKernelScalarsAttr);
+    m.overwrite = op->hasAttr(kKernelOverwriteAttr);
+    m.planes = kernel(kKernelPlanesAttr);
+    m.spreadOperand = op->getAttrOfType<IntegerAttr>(kKernelSpreadOperandAttr);
+    m.biasAct = kernel(kKernelBiasActAttr);
+    m.planesBiasAct = kernel(kKernelPlanesBiasActAttr);
+    m.gradAct = kernel(kKernelGradActAttr);
+    m.planesGradAct = kernel(kKernelPlanesGradActAttr);
+    for (StringRef name :
+         {kKernelAttr, kKernelOperandsAttr, kKernelScalarsAttr,
+          kKernelOverwriteAttr, kKernelPlanesAttr, kKernelSpreadOperandAttr,
+          kKernelBiasActAttr, kKernelPlanesBiasActAttr, kKernelGradActAttr,
+          kKernelPlanesGradActAttr})
+      op->removeAttr(name);
+    return m;
+  }
+};
+
+/// The activation generic that alone reads the convolution output `out`
+/// (besides its bias broadcast and `op`), into a fresh buffer used only
+/// after it; or null.
+linalg::GenericOp fusibleActivation(Value out, linalg::GenericOp op,
+                                    linalg::GenericOp broadcast) {
+  linalg::GenericOp act;
+  for (Operation *user : out.getUsers())
+    if (user->hasAttr(kActivationAttr) && user != op.getOperation())
+      act = dyn_cast<linalg::GenericOp>(user);
+  if (!act)
+    return {};
+  Value result = act.getDpsInitOperand(0)->get();
+  auto resultAlloc = result.getDefiningOp<memref::AllocOp>();
+  auto bounds = act->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr);
+  if (!bounds || bounds.size() != 2 || act.getNumDpsInputs() != 1 ||
+      act.getDpsInputOperand(0)->get() != out ||
+      !act.getIndexingMapsArray()[0].isIdentity() ||
+      !act.getIndexingMapsArray()[1].isIdentity() || !resultAlloc ||
+      resultAlloc->getBlock() != op->getBlock() || !op->isBeforeInBlock(act) ||
+      !onlyUsedAfter(result, act, {act}) ||
+      !onlyUsedAfter(out, op, {broadcast, op, act}) ||
+      llvm::range_size(out.getUsers()) != 3)
+    return {};
+  return act;
+}
+
+/// One marked op becoming a kernel call, with what fuses into it.
+struct KernelCall {
+  linalg::GenericOp op;
+  const KernelMarks &marks;
+  OpBuilder b;
+  train::KernelAttr kernel;
+  SmallVector<Value> args;
+  SmallVector<Operation *> spread, fusedAway;
+  SmallVector<float> activationBounds;
+  bool padsPlanes = false; // the kernel spreads planes itself
+
+  KernelCall(linalg::GenericOp op, const KernelMarks &marks)
+      : op(op), marks(marks), b(op), kernel(marks.callee) {}
+
+  void dropZeroFill();
+  void fuseSpread();
+  void fuseBiasActivation();
+  void fuseActivationGrad();
+  void create();
+  void replaceArg(Value from, Value to) {
+    for (Value &arg : args)
+      if (arg == from)
+        arg = to;
+  }
+  void appendConstants(ArrayRef<float> values) {
+    for (float v : values)
+      args.push_back(
+          arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));
+  }
+};
+
+/// out = ... where the output was just zeroed: the fill, and the kernel's
+/// reading it back, go (for a small Gemm they cost as much as the
+/// products).
+void KernelCall::dropZeroFill() {
+  if (!marks.overwrite)
+    return;
+  if (linalg::FillOp fill =
+          zeroFillBefore(op, op.getDpsInitOperand(0)->get())) {
+    fill.erase();
+    kernel = marks.callee.withLastArg(1);
+  }
+}
+
+/// A depthwise layer's spread input: the kernel spreads a plane at a time
+/// into scratch; the whole spread copy, and its pass over memory, go
+/// (MobileNetV2-128: 12% of the step's own loops, plus the fills).
+void KernelCall::fuseSpread() {
+  if (!marks.planes || !marks.spreadOperand)
+    return;
+  int64_t index = marks.spreadOperand.getInt();
+  Value padded = op->getOperand(index);
+  linalg::GenericOp copy = spreadCopyInto(padded, op);
+  if (!copy)
+    return;
+  for (auto [i, operand] : llvm::enumerate(marks.operands.asArrayRef()))
+    if (operand == index)
+      args[i] = copy.getDpsInputOperand(0)->get();
+  auto paddedType = cast<MemRefType>(padded.getType());
+  auto alloc = padded.getDefiningOp<memref::AllocOp>();
+  auto plane = memref::AllocOp::create(
+      b, op.getLoc(),
+      MemRefType::get(paddedType.getShape().take_back(2),
+                      paddedType.getElementType()),
+      alloc.getAlignmentAttr());
+  args.push_back(plane);
+  kernel = marks.planes;
+  padsPlanes = true;
+  // The spread goes with the op (its other users: fill and copy).
+  spread = {alloc.getOperation()};
+  for (Operation *user : alloc->getUsers())
+    if (user != op.getOperation())
+      spread.push_back(user);
+}
+
+/// A convolution's output that starts from the bias (and, when nothing else
+/// reads it, ends in an activation): one kernel does all three a block at a
+/// time, and writes the activation's buffer.
+void KernelCall::fuseBiasActivation() {
+  train::KernelAttr fused = padsPlanes ? marks.planesBiasAct : marks.biasAct;
+  if (!fused)
+    return;
+  Value out = op.getDpsInitOperand(0)->get();
+  auto outAlloc = out.getDefiningOp<memref::AllocOp>();
+  linalg::GenericOp broadcast = biasBroadcastInto(out, op);
+  linalg::GenericOp act = fusibleActivation(out, op, broadcast);
+  if (!outAlloc || !broadcast || !onlyUsedAfter(out, op, {broadcast, op, act}))
+    return;
+  train::FusedActivation kind =
+      act ? act->getAttrOfType<train::FusedActivationAttr>(kActivationAttr)
+                .getValue()
+          : train::FusedActivation::none;
+  SmallVector<float, 2> bounds = {0.0f, 0.0f};
+  if (act)
+    bounds = llvm::to_vector<2>(
+        act->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr)
+            .asArrayRef());
+  kernel = withActivation(fused, kind);
+  args.push_back(broadcast.getDpsInputOperand(0)->get());
+  activationBounds = {bounds[0], bounds[1]};
+  spread.push_back(broadcast);
+  if (!act)
+    return;
+  Value result = act.getDpsInitOperand(0)->get();
+  replaceArg(out, result);
+  result.getDefiningOp()->moveBefore(op);
+  spread.push_back(act);
+  fusedAway.push_back(outAlloc);
+}
+
+/// An input gradient read only by the gradient of the activation its
+/// layer's input came from (and zero-filled before): one kernel computes
+/// it a block at a time and applies the activation's mask, into the mask's
+/// buffer.
+void KernelCall::fuseActivationGrad() {
+  train::KernelAttr fused = padsPlanes ? marks.planesGradAct : marks.gradAct;
+  if (!fused)
+    return;
+  Value out = op.getDpsInitOperand(0)->get();
+  linalg::GenericOp mask = activationGradOf(out, op);
+  if (!mask)
+    return;
+  Value result = mask.getDpsInitOperand(0)->get();
+  Value saved = mask.getDpsInputOperand(1)->get();
+  kernel = withActivation(
+      fused,
+      mask->getAttrOfType<train::FusedActivationAttr>(kActivationGradAttr)
+          .getValue());
+  replaceArg(out, result);
+  args.push_back(saved);
+  auto bounds = mask->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr);
+  activationBounds = {bounds[0], bounds[1]};
+  result.getDefiningOp()->moveBefore(op);
+  for (Operation *user : out.getUsers())
+    if (user != op.getOperation())
+      spread.push_back(user); // the zero fill and the mask
+  fusedAway.push_back(out.getDefiningOp());
+}
+
+void KernelCall::create() {
+  appendConstants(activationBounds);
+  train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{}, kernel, args,
+                               DenseI64ArrayAttr());
+  op.erase();
+  for (Operation *dead : llvm::reverse(spread))
+    dead->erase();
+  for (Operation *dead : fusedAway)
+    dead->erase();
+}
+
 struct UseKernelsPass
     : public mcutrain::impl::UseKernelsPassBase<UseKernelsPass> {
   using UseKernelsPassBase::UseKernelsPassBase;
@@ -222,180 +433,34 @@ struct UseKernelsPass
       if (op->hasAttr(kKernelAttr))
         marked.push_back(op);
     });
-    for (linalg::GenericOp op : marked) {
-      auto kernelAttr = [&](StringRef name) {
-        return op->getAttrOfType<train::KernelAttr>(name);
-      };
-      train::KernelAttr callee = kernelAttr(kKernelAttr);
-      auto operands = op->getAttrOfType<DenseI64ArrayAttr>(kKernelOperandsAttr);
-      auto scalars = op->getAttrOfType<DenseF32ArrayAttr>(kKernelScalarsAttr);
-      bool overwrite = op->hasAttr(kKernelOverwriteAttr);
-      train::KernelAttr planes = kernelAttr(kKernelPlanesAttr);
-      auto spreadOperand =
-          op->getAttrOfType<IntegerAttr>(kKernelSpreadOperandAttr);
-      train::KernelAttr biasAct = kernelAttr(kKernelBiasActAttr);
-      train::KernelAttr planesBiasAct = kernelAttr(kKernelPlanesBiasActAttr);
-      train::KernelAttr gradAct = kernelAttr(kKernelGradActAttr);
-      train::KernelAttr planesGradAct = kernelAttr(kKernelPlanesGradActAttr);
-      for (StringRef name :
-           {kKernelAttr, kKernelOperandsAttr, kKernelScalarsAttr,
-            kKernelOverwriteAttr, kKernelPlanesAttr, kKernelSpreadOperandAttr,
-            kKernelBiasActAttr, kKernelPlanesBiasActAttr, kKernelGradActAttr,
-            kKernelPlanesGradActAttr})
-        op->removeAttr(name);
-      if (!callee || !operands || !op.hasPureBufferSemantics()) {
-        op.emitError("malformed kernel mark");
+    for (linalg::GenericOp op : marked)
+      if (failed(rewrite(op)))
         return signalPassFailure();
-      }
-      SmallVector<Value> args;
-      for (int64_t i : operands.asArrayRef()) {
-        if (i < 0 || i >= (int64_t)op->getNumOperands()) {
-          op.emitError("kernel operand index out of range");
-          return signalPassFailure();
-        }
-        args.push_back(op->getOperand(i));
-      }
-      if (!kernels)
-        continue;
-      // A strided view keeps the loops: the kernels index dense buffers.
-      if (!llvm::all_of(args, isContiguous))
-        continue;
-      // out = ... where the output was just zeroed: the fill, and the
-      // kernel's reading it back, go (for a small Gemm they cost as much as
-      // the products).
-      train::KernelAttr kernel = callee;
-      if (overwrite) {
-        if (linalg::FillOp fill =
-                zeroFillBefore(op, op.getDpsInitOperand(0)->get())) {
-          fill.erase();
-          kernel = callee.withLastArg(1);
-        }
-      }
-      OpBuilder b(op);
-      SmallVector<Operation *> spread, fusedAway;
-      // A depthwise layer's spread input: the kernel spreads a plane at a
-      // time into scratch; the whole spread copy, and its pass over memory,
-      // go (MobileNetV2-128: 12% of the step's own loops, plus the fills).
-      if (planes && spreadOperand) {
-        int64_t index = spreadOperand.getInt();
-        Value padded = op->getOperand(index);
-        if (linalg::GenericOp copy = spreadCopyInto(padded, op)) {
-          for (auto [i, operand] : llvm::enumerate(operands.asArrayRef()))
-            if (operand == index)
-              args[i] = copy.getDpsInputOperand(0)->get();
-          auto paddedType = cast<MemRefType>(padded.getType());
-          auto alloc = padded.getDefiningOp<memref::AllocOp>();
-          auto plane = memref::AllocOp::create(
-              b, op.getLoc(),
-              MemRefType::get(paddedType.getShape().take_back(2),
-                              paddedType.getElementType()),
-              alloc.getAlignmentAttr());
-          args.push_back(plane);
-          kernel = planes;
-          // The spread goes with the op (its other users: fill and copy).
-          spread = {alloc.getOperation()};
-          for (Operation *user : alloc->getUsers())
-            if (user != op.getOperation())
-              spread.push_back(user);
-        }
-      }
-      // A convolution's output that starts from the bias (and, when
-      // nothing else reads it, ends in an activation): one kernel does all
-      // three a block at a time, and writes the activation's buffer.
-      SmallVector<float> biasActScalars;
-      bool padsPlanes = !spread.empty();
-      if (train::KernelAttr fused = padsPlanes ? planesBiasAct : biasAct) {
-        Value out = op.getDpsInitOperand(0)->get();
-        auto outAlloc = out.getDefiningOp<memref::AllocOp>();
-        linalg::GenericOp broadcast = biasBroadcastInto(out, op);
-        linalg::GenericOp act;
-        for (Operation *user : out.getUsers())
-          if (user->hasAttr(kActivationAttr) && user != op.getOperation())
-            act = dyn_cast<linalg::GenericOp>(user);
-        if (act) {
-          Value result = act.getDpsInitOperand(0)->get();
-          auto resultAlloc = result.getDefiningOp<memref::AllocOp>();
-          auto bounds =
-              act->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr);
-          if (!bounds || bounds.size() != 2 || act.getNumDpsInputs() != 1 ||
-              act.getDpsInputOperand(0)->get() != out ||
-              !act.getIndexingMapsArray()[0].isIdentity() ||
-              !act.getIndexingMapsArray()[1].isIdentity() || !resultAlloc ||
-              resultAlloc->getBlock() != op->getBlock() ||
-              !op->isBeforeInBlock(act) || !onlyUsedAfter(result, act, {act}) ||
-              !onlyUsedAfter(out, op, {broadcast, op, act}) ||
-              llvm::range_size(out.getUsers()) != 3)
-            act = {};
-        }
-        if (outAlloc && broadcast &&
-            onlyUsedAfter(out, op, {broadcast, op, act})) {
-          train::FusedActivation kind =
-              act ? act->getAttrOfType<train::FusedActivationAttr>(
-                           kActivationAttr)
-                        .getValue()
-                  : train::FusedActivation::none;
-          SmallVector<float, 2> bounds = {0.0f, 0.0f};
-          if (act)
-            bounds = llvm::to_vector<2>(
-                act->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr)
-                    .asArrayRef());
-          kernel = withActivation(fused, kind);
-          args.push_back(broadcast.getDpsInputOperand(0)->get());
-          biasActScalars = {bounds[0], bounds[1]};
-          spread.push_back(broadcast);
-          if (act) {
-            Value result = act.getDpsInitOperand(0)->get();
-            for (Value &arg : args)
-              if (arg == out)
-                arg = result;
-            result.getDefiningOp()->moveBefore(op);
-            spread.push_back(act);
-            fusedAway.push_back(outAlloc);
-          }
-        }
-      }
-      if (scalars)
-        for (float v : scalars.asArrayRef())
-          args.push_back(
-              arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));
-      // An input gradient read only by the gradient of the activation its
-      // layer's input came from (and zero-filled before): one kernel
-      // computes it a block at a time and applies the activation's mask,
-      // into the mask's buffer.
-      if (train::KernelAttr fused = padsPlanes ? planesGradAct : gradAct) {
-        Value out = op.getDpsInitOperand(0)->get();
-        if (auto mask = activationGradOf(out, op)) {
-          Value result = mask.getDpsInitOperand(0)->get();
-          Value saved = mask.getDpsInputOperand(1)->get();
-          kernel = withActivation(
-              fused, mask->getAttrOfType<train::FusedActivationAttr>(
-                             kActivationGradAttr)
-                         .getValue());
-          for (Value &arg : args)
-            if (arg == out)
-              arg = result;
-          args.push_back(saved);
-          auto bounds =
-              mask->getAttrOfType<DenseF32ArrayAttr>(kActivationBoundsAttr);
-          biasActScalars = {bounds[0], bounds[1]};
-          result.getDefiningOp()->moveBefore(op);
-          for (Operation *user : out.getUsers())
-            if (user != op.getOperation())
-              spread.push_back(user); // the zero fill and the mask
-          fusedAway.push_back(out.getDefiningOp());
-        }
-      }
-      for (float v : biasActScalars)
-        args.push_back(
-            arith::ConstantOp::create(b, op.getLoc(), b.getF32FloatAttr(v)));
-      train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{}, kernel, args,
-                                   DenseI64ArrayAttr());
-      op.erase();
-      for (Operation *dead : llvm::reverse(spread))
-        dead->erase();
-      for (Operation *dead : fusedAway)
-        dead->erase();
+  }
+
+  /// The marked op as a kernel call (with kernels=false, or on a strided
+  /// view, the loops stay and only the marks go).
+  LogicalResult rewrite(linalg::GenericOp op) {
+    KernelMarks marks = KernelMarks::take(op);
+    if (!marks.callee || !marks.operands || !op.hasPureBufferSemantics())
+      return op.emitError("malformed kernel mark");
+    KernelCall call(op, marks);
+    for (int64_t i : marks.operands.asArrayRef()) {
+      if (i < 0 || i >= (int64_t)op->getNumOperands())
+        return op.emitError("kernel operand index out of range");
+      call.args.push_back(op->getOperand(i));
     }
+    // A strided view keeps the loops: the kernels index dense buffers.
+    if (!kernels || !llvm::all_of(call.args, isContiguous))
+      return success();
+    call.dropZeroFill();
+    call.fuseSpread();
+    call.fuseBiasActivation();
+    if (marks.scalars)
+      call.appendConstants(marks.scalars.asArrayRef());
+    call.fuseActivationGrad();
+    call.create();
+    return success();
   }
 };
 
