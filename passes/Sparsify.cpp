@@ -173,6 +173,137 @@ int64_t tinypropKmax(int64_t n, float sMax, float zeta, int64_t depth) {
   return (int64_t)mcutrain::tinyprop_k((std::size_t)n, r);
 }
 
+/// A weight gradient whose channels can be selected: which operand of the
+/// gradient op is the layer input, and which axis of the weight its
+/// channels are.
+struct SelectableGrad {
+  Value input;
+  unsigned inputOperand = 0;
+  int64_t weightAxis = 1;
+  bool depthwise = false;
+  bool grouped = false; // a grouped convolution: no channel selection
+};
+
+std::optional<SelectableGrad> selectableGrad(Operation *producer) {
+  SelectableGrad g;
+  if (auto conv = dyn_cast_or_null<nn::Conv2dGradWeightOp>(producer)) {
+    auto ws = conv.getWeightGrad().getType().getShape();
+    g.depthwise = (int64_t)conv.getGroup() == ws[0] && ws[1] == 1 &&
+                  conv.getInput().getType().getDimSize(1) == ws[0];
+    g.grouped = conv.getGroup() != 1 && !g.depthwise;
+    g.input = conv.getInput();
+    g.inputOperand = 1;
+    // Depthwise: filter c reads input channel c alone, so selecting input
+    // channels selects filters (axis 0) and their output errors too.
+    g.weightAxis = g.depthwise ? 0 : 1;
+    return g;
+  }
+  auto gemm = dyn_cast_or_null<nn::GemmOp>(producer);
+  if (!gemm || !gemm.getTransA() || gemm.getTransB() || gemm.getC())
+    return std::nullopt;
+  // derive-backward's weight gradients are dy^T x (weight [out, in]) and
+  // x^T dy (weight [in, out]); dy comes from a backward op, x from the
+  // forward pass.
+  auto fromBackward = [](Value v) {
+    Operation *def = v.getDefiningOp();
+    return def && def->hasAttr("mcutrain.backward");
+  };
+  if (fromBackward(gemm.getA()) && !fromBackward(gemm.getB()))
+    g = {gemm.getB(), 1, 1};
+  else if (fromBackward(gemm.getB()) && !fromBackward(gemm.getA()))
+    g = {gemm.getA(), 0, 0};
+  else
+    return std::nullopt;
+  return g;
+}
+
+/// One layer's gradient ops that read its output error.
+struct ErrorUsers {
+  Value error;
+  Operation *gradInput = nullptr, *gradWeight = nullptr;
+};
+
+/// TinyProp's replacement of one layer's gradient ops by loops over the
+/// kept errors (all tagged backward).
+struct SparseGradients {
+  OpBuilder &b;
+  Location tagged;
+  train::TopkErrorOp topk;
+
+  Operation *tag(Operation *op) {
+    op->setAttr("mcutrain.backward", b.getUnitAttr());
+    return op;
+  }
+  Value reshape(Value v, ArrayRef<int64_t> shape) {
+    return tag(nn::ReshapeOp::create(
+                   b, tagged, RankedTensorType::get(shape, b.getF32Type()), v))
+        ->getResult(0);
+  }
+  void replace(Operation *old, Operation *sparse) {
+    tag(sparse);
+    Value r = sparse->getResult(0);
+    if (r.getType() != old->getResult(0).getType())
+      r = reshape(
+          r, cast<RankedTensorType>(old->getResult(0).getType()).getShape());
+    old->getResult(0).replaceAllUsesWith(r);
+    old->erase();
+  }
+  void forConv(nn::Conv2dOp conv, const ErrorUsers &users);
+  void forGemm(nn::GemmOp gemm, const ErrorUsers &users);
+};
+
+void SparseGradients::forConv(nn::Conv2dOp conv, const ErrorUsers &users) {
+  Value kept = topk.getKept(), idx = topk.getIndices(), count = topk.getCount();
+  if (Operation *gi = users.gradInput) {
+    b.setInsertionPoint(gi);
+    replace(gi,
+            train::SparseConv2dGradInputOp::create(
+                b, tagged, gi->getResult(0).getType(), kept, conv.getWeight(),
+                idx, count, conv.getStridesAttr(), conv.getPadsAttr(),
+                conv.getDilationsAttr(), conv.getGroupAttr()));
+  }
+  if (Operation *gw = users.gradWeight) {
+    // The gradient's own input: under DGSU only the selected channels.
+    b.setInsertionPoint(gw);
+    replace(gw, train::SparseConv2dGradWeightOp::create(
+                    b, tagged, gw->getResult(0).getType(), kept,
+                    cast<nn::Conv2dGradWeightOp>(gw).getInput(), idx, count,
+                    conv.getStridesAttr(), conv.getPadsAttr(),
+                    conv.getDilationsAttr(), conv.getGroupAttr()));
+  }
+}
+
+/// A Linear layer is a 1x1 convolution of a 1x1 image.
+void SparseGradients::forGemm(nn::GemmOp gemm, const ErrorUsers &users) {
+  Value idx = topk.getIndices(), count = topk.getCount();
+  auto ws = gemm.getB().getType().getShape(); // [out, in]
+  auto ones = b.getDenseI64ArrayAttr({1, 1});
+  auto zeros = b.getDenseI64ArrayAttr({0, 0, 0, 0});
+  auto one = b.getI64IntegerAttr(1);
+  // The kept errors as the convolution's [1, out, 1, 1].
+  b.setInsertionPointAfter(topk);
+  Value dy = reshape(topk.getKept(), {1, ws[0], 1, 1});
+  if (Operation *gi = users.gradInput) {
+    b.setInsertionPoint(gi);
+    Value w = reshape(gemm.getB(), {ws[0], ws[1], 1, 1});
+    replace(gi, train::SparseConv2dGradInputOp::create(
+                    b, tagged,
+                    RankedTensorType::get({1, ws[1], 1, 1}, b.getF32Type()), dy,
+                    w, idx, count, ones, zeros, ones, one));
+  }
+  if (Operation *gw = users.gradWeight) {
+    // Input [1, in] (or, under DGSU, its gathered [1, m]).
+    b.setInsertionPoint(gw);
+    Value in = cast<nn::GemmOp>(gw).getB();
+    int64_t inCh = cast<RankedTensorType>(in.getType()).getDimSize(1);
+    Value x = reshape(in, {1, inCh, 1, 1});
+    replace(gw, train::SparseConv2dGradWeightOp::create(
+                    b, tagged,
+                    RankedTensorType::get({ws[0], inCh, 1, 1}, b.getF32Type()),
+                    dy, x, idx, count, ones, zeros, ones, one));
+  }
+}
+
 struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
   using SparsifyPassBase::SparsifyPassBase;
   bool dynamic = false; // DGSU: the runtime chooses the channels each step
@@ -249,12 +380,6 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
       }
   }
 
-  /// One layer's gradient ops that read its output error.
-  struct ErrorUsers {
-    Value error;
-    Operation *gradInput = nullptr, *gradWeight = nullptr;
-  };
-
   /// The output error of forward layer `layer` and the ops derive-backward
   /// built from it (they carry the layer's location, tagged backward).
   FailureOr<ErrorUsers> findErrorUsers(Operation *layer, Location tagged,
@@ -300,140 +425,16 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
 
   LogicalResult sparsifyTinyProp(ModuleOp module, func::FuncOp step,
                                  const TinyPropSpec &tp) {
-    MLIRContext *ctx = module.getContext();
     SmallVector<Operation *> layers;
     for (Operation &op : step.getBody().front())
       if (isa<nn::Conv2dOp, nn::GemmOp>(op) && !op.hasAttr("mcutrain.backward"))
         layers.push_back(&op);
-    OpBuilder b(ctx);
     int64_t depth = 0;
     for (Operation *layer : llvm::reverse(layers)) {
-      Location tagged = FusedLoc::get(
-          ctx, {layer->getLoc()}, StringAttr::get(ctx, "mcutrain.backward"));
-      FailureOr<ErrorUsers> users = findErrorUsers(layer, tagged, step);
-      if (failed(users))
+      FailureOr<bool> cut = cutLayerError(layer, step, tp, depth);
+      if (failed(cut))
         return failure();
-      if (!users->error)
-        continue; // no gradient flows through this layer
-      if (auto gemm = dyn_cast<nn::GemmOp>(layer)) {
-        if (gemm.getTransA() || !gemm.getTransB() ||
-            gemm.getAlpha().convertToFloat() != 1.0f) {
-          layer->emitWarning("tinyprop: this Gemm's backward stays dense "
-                             "(only transA = 0, transB = 1, alpha = 1, as "
-                             "PyTorch's Linear exports, are selected)");
-          continue;
-        }
-      }
-      Value error = users->error;
-      auto et = cast<RankedTensorType>(error.getType());
-      if (et.getDimSize(0) != 1)
-        return layer->emitError("tinyprop selects errors per sample: compile "
-                                "with batch 1 (this layer's error is ")
-                   << et << ")",
-               failure();
-      int64_t n = et.getNumElements();
-      int64_t kmax = tinypropKmax(n, tp.sMax, tp.zeta, depth);
-      if (Operation *def = error.getDefiningOp())
-        b.setInsertionPointAfter(def);
-      else
-        b.setInsertionPointToStart(&step.getBody().front());
-      // TinyPropv2's skip is decided at the output layer's error.
-      auto topk = train::TopkErrorOp::create(b, tagged, error, kmax, depth,
-                                             depth, tp.sMin, tp.sMax, tp.zeta,
-                                             depth == 0 ? tp.tau : 0.0f);
-      topk->setAttr("mcutrain.backward", b.getUnitAttr());
-      Value kept = topk.getKept();
-      // Every use among the layer's own gradient ops (the bias gradient too)
-      // sees the kept errors; other users of the same error (a residual
-      // branch) keep the dense one.
-      error.replaceUsesWithIf(kept, [&](OpOperand &use) {
-        Operation *user = use.getOwner();
-        if (user == topk)
-          return false;
-        if (user->getLoc() == tagged)
-          return true;
-        auto upd = dyn_cast<train::UpdateOp>(user);
-        return upd && layer->getNumOperands() == 3 && [&] {
-          auto load =
-              layer->getOperand(2).getDefiningOp<ml_program::GlobalLoadOp>();
-          return load && load.getGlobal().getLeafReference() == upd.getParam();
-        }();
-      });
-      auto tag = [&](Operation *op) {
-        op->setAttr("mcutrain.backward", b.getUnitAttr());
-        return op;
-      };
-      auto reshape = [&](Value v, ArrayRef<int64_t> shape) -> Value {
-        return tag(nn::ReshapeOp::create(
-                       b, tagged, RankedTensorType::get(shape, b.getF32Type()),
-                       v))
-            ->getResult(0);
-      };
-      auto replace = [&](Operation *old, Operation *sparse) {
-        tag(sparse);
-        Value r = sparse->getResult(0);
-        if (r.getType() != old->getResult(0).getType())
-          r = reshape(
-              r,
-              cast<RankedTensorType>(old->getResult(0).getType()).getShape());
-        old->getResult(0).replaceAllUsesWith(r);
-        old->erase();
-      };
-      Value idx = topk.getIndices(), count = topk.getCount();
-      if (auto conv = dyn_cast<nn::Conv2dOp>(layer)) {
-        if (Operation *gi = users->gradInput) {
-          b.setInsertionPoint(gi);
-          replace(gi, train::SparseConv2dGradInputOp::create(
-                          b, tagged, gi->getResult(0).getType(), kept,
-                          conv.getWeight(), idx, count, conv.getStridesAttr(),
-                          conv.getPadsAttr(), conv.getDilationsAttr(),
-                          conv.getGroupAttr()));
-        }
-        if (Operation *gw = users->gradWeight) {
-          // The gradient's own input: under DGSU only the selected channels.
-          b.setInsertionPoint(gw);
-          replace(gw, train::SparseConv2dGradWeightOp::create(
-                          b, tagged, gw->getResult(0).getType(), kept,
-                          cast<nn::Conv2dGradWeightOp>(gw).getInput(), idx,
-                          count, conv.getStridesAttr(), conv.getPadsAttr(),
-                          conv.getDilationsAttr(), conv.getGroupAttr()));
-        }
-      } else {
-        // A Linear layer is a 1x1 convolution of a 1x1 image.
-        auto gemm = cast<nn::GemmOp>(layer);
-        auto ws = gemm.getB().getType().getShape(); // [out, in]
-        auto ones = b.getDenseI64ArrayAttr({1, 1});
-        auto zeros = b.getDenseI64ArrayAttr({0, 0, 0, 0});
-        auto one = b.getI64IntegerAttr(1);
-        auto conv4 = [](ArrayRef<int64_t> s) {
-          return SmallVector<int64_t>{s[0], s[1], 1, 1};
-        };
-        // The kept errors as the convolution's [1, out, 1, 1].
-        b.setInsertionPointAfter(topk);
-        Value dy = reshape(kept, {1, ws[0], 1, 1});
-        if (Operation *gi = users->gradInput) {
-          b.setInsertionPoint(gi);
-          Value w = reshape(gemm.getB(), conv4(ws));
-          replace(gi,
-                  train::SparseConv2dGradInputOp::create(
-                      b, tagged,
-                      RankedTensorType::get({1, ws[1], 1, 1}, b.getF32Type()),
-                      dy, w, idx, count, ones, zeros, ones, one));
-        }
-        if (Operation *gw = users->gradWeight) {
-          // Input [1, in] (or, under DGSU, its gathered [1, m]).
-          b.setInsertionPoint(gw);
-          Value in = cast<nn::GemmOp>(gw).getB();
-          int64_t inCh = cast<RankedTensorType>(in.getType()).getDimSize(1);
-          Value x = reshape(in, {1, inCh, 1, 1});
-          replace(gw, train::SparseConv2dGradWeightOp::create(
-                          b, tagged,
-                          RankedTensorType::get({ws[0], inCh, 1, 1},
-                                                b.getF32Type()),
-                          dy, x, idx, count, ones, zeros, ones, one));
-        }
-      }
-      ++depth;
+      depth += *cut;
     }
     if (depth == 0)
       return emitError(module.getLoc())
@@ -441,7 +442,7 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                     "backward pass",
              failure();
     // Controller state and statistics: zeroed by init().
-    b.setInsertionPoint(step);
+    OpBuilder b(step);
     auto global = [&](StringRef name, int64_t n, Type et) {
       auto g = memref::GlobalOp::create(b, module.getLoc(), name,
                                         b.getStringAttr("private"),
@@ -455,6 +456,74 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     return success();
   }
 
+  /// Cuts the output error of `layer` (the depth-th from the output) to its
+  /// top k and makes its gradients loop over those; false if it has no
+  /// error to cut or keeps a dense backward.
+  FailureOr<bool> cutLayerError(Operation *layer, func::FuncOp step,
+                                const TinyPropSpec &tp, int64_t depth) {
+    MLIRContext *ctx = layer->getContext();
+    Location tagged = FusedLoc::get(ctx, {layer->getLoc()},
+                                    StringAttr::get(ctx, "mcutrain.backward"));
+    FailureOr<ErrorUsers> users = findErrorUsers(layer, tagged, step);
+    if (failed(users))
+      return failure();
+    if (!users->error)
+      return false; // no gradient flows through this layer
+    if (auto gemm = dyn_cast<nn::GemmOp>(layer))
+      if (gemm.getTransA() || !gemm.getTransB() ||
+          gemm.getAlpha().convertToFloat() != 1.0f) {
+        layer->emitWarning("tinyprop: this Gemm's backward stays dense "
+                           "(only transA = 0, transB = 1, alpha = 1, as "
+                           "PyTorch's Linear exports, are selected)");
+        return false;
+      }
+    Value error = users->error;
+    auto et = cast<RankedTensorType>(error.getType());
+    if (et.getDimSize(0) != 1)
+      return layer->emitError("tinyprop selects errors per sample: compile "
+                              "with batch 1 (this layer's error is ")
+                 << et << ")",
+             failure();
+    OpBuilder b(ctx);
+    if (Operation *def = error.getDefiningOp())
+      b.setInsertionPointAfter(def);
+    else
+      b.setInsertionPointToStart(&step.getBody().front());
+    // TinyPropv2's skip is decided at the output layer's error.
+    int64_t kmax = tinypropKmax(et.getNumElements(), tp.sMax, tp.zeta, depth);
+    auto topk = train::TopkErrorOp::create(b, tagged, error, kmax, depth, depth,
+                                           tp.sMin, tp.sMax, tp.zeta,
+                                           depth == 0 ? tp.tau : 0.0f);
+    topk->setAttr("mcutrain.backward", b.getUnitAttr());
+    keepErrorForLayer(layer, error, topk, tagged);
+    SparseGradients sparse{b, tagged, topk};
+    if (auto conv = dyn_cast<nn::Conv2dOp>(layer))
+      sparse.forConv(conv, *users);
+    else
+      sparse.forGemm(cast<nn::GemmOp>(layer), *users);
+    return true;
+  }
+
+  /// Every use among the layer's own gradient ops (the bias gradient too)
+  /// sees the kept errors; other users of the same error (a residual
+  /// branch) keep the dense one.
+  static void keepErrorForLayer(Operation *layer, Value error,
+                                train::TopkErrorOp topk, Location tagged) {
+    error.replaceUsesWithIf(topk.getKept(), [&](OpOperand &use) {
+      Operation *user = use.getOwner();
+      if (user == topk)
+        return false;
+      if (user->getLoc() == tagged)
+        return true;
+      auto upd = dyn_cast<train::UpdateOp>(user);
+      return upd && layer->getNumOperands() == 3 && [&] {
+        auto load =
+            layer->getOperand(2).getDefiningOp<ml_program::GlobalLoadOp>();
+        return load && load.getGlobal().getLeafReference() == upd.getParam();
+      }();
+    });
+  }
+
   LogicalResult sparsify(ModuleOp module, train::UpdateOp upd,
                          ChannelSpec &spec) {
     auto global = module.lookupSymbol<ml_program::GlobalOp>(upd.getParam());
@@ -464,48 +533,14 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     if (auto a = global->getAttrOfType<StringAttr>("onnx.name"))
       name = a.str();
     Operation *producer = upd.getGrad().getDefiningOp();
-    // Which operand of the gradient op is the layer input, and which axis
-    // of the weight its channels are.
-    Value input;
-    unsigned inputOperand = 0;
-    int64_t weightAxis = 1;
-    bool depthwise = false;
-    if (auto conv = dyn_cast_or_null<nn::Conv2dGradWeightOp>(producer)) {
-      auto ws = conv.getWeightGrad().getType().getShape();
-      depthwise = (int64_t)conv.getGroup() == ws[0] && ws[1] == 1 &&
-                  conv.getInput().getType().getDimSize(1) == ws[0];
-      if (conv.getGroup() != 1 && !depthwise)
-        return success(); // grouped: no channel selection
-      input = conv.getInput();
-      inputOperand = 1;
-      // Depthwise: filter c reads input channel c alone, so selecting input
-      // channels selects filters (axis 0) and their output errors too.
-      weightAxis = depthwise ? 0 : 1;
-    } else if (auto gemm = dyn_cast_or_null<nn::GemmOp>(producer)) {
-      // derive-backward's weight gradients are dy^T x (weight [out, in])
-      // and x^T dy (weight [in, out]); dy comes from a backward op, x from
-      // the forward pass.
-      auto fromBackward = [](Value v) {
-        Operation *def = v.getDefiningOp();
-        return def && def->hasAttr("mcutrain.backward");
-      };
-      if (gemm.getTransA() && !gemm.getTransB() && !gemm.getC()) {
-        if (fromBackward(gemm.getA()) && !fromBackward(gemm.getB())) {
-          input = gemm.getB();
-          inputOperand = 1;
-          weightAxis = 1;
-        } else if (fromBackward(gemm.getB()) && !fromBackward(gemm.getA())) {
-          input = gemm.getA();
-          inputOperand = 0;
-          weightAxis = 0;
-        }
-      }
-    }
+    std::optional<SelectableGrad> grad = selectableGrad(producer);
+    if (grad && grad->grouped)
+      return success(); // grouped: no channel selection
     bool named = false;
     float ratio = spec.ratioFor(name, named);
-    if (ratio >= 1.0f || (!input && !named))
+    if (ratio >= 1.0f || (!grad && !named))
       return success(); // static:RATIO applies to the weights it can select
-    if (!input)
+    if (!grad)
       return upd.emitError("--sparsity cannot select channels of @")
                  << upd.getParam()
                  << " (its gradient is not that of a Conv with group 1 or a "
@@ -517,7 +552,7 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                  << upd.getParam() << " has no initial value",
              failure();
     auto ws = cast<ShapedType>(global.getType()).getShape();
-    int64_t channels = ws[weightAxis];
+    int64_t channels = ws[grad->weightAxis];
     int64_t m =
         std::clamp<int64_t>((int64_t)std::ceil(ratio * channels), 1, channels);
     if (m == channels)
@@ -525,40 +560,60 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     OpBuilder b(producer);
     auto step = upd->getParentOfType<func::FuncOp>();
     b.setInsertionPointToStart(&step.getBody().front());
+    auto [idx, importance] =
+        dynamic ? dgsuChoice(b, upd, step, channels, m, ratio)
+                : staticChoice(b, upd, value, grad->weightAxis, m);
+    Value selected = gatherSelected(b, grad->input, idx, m);
+    if (dynamic &&
+        failed(addImportance(b, upd, step, *grad, selected, importance)))
+      return failure();
+    restrictGradient(b, upd, producer, *grad, selected, idx, ws, m);
+    return success();
+  }
+
+  /// The selected indices: a constant, at the top of the step.
+  std::pair<Value, std::string> staticChoice(OpBuilder &b, train::UpdateOp upd,
+                                             DenseElementsAttr value,
+                                             int64_t weightAxis, int64_t m) {
     auto idxType = RankedTensorType::get({m}, b.getI32Type());
-    Value idx;
-    std::string importance;
-    if (!dynamic) {
-      // The selected indices: a constant, at the top of the step.
-      SmallVector<int32_t> keep = strongestChannels(value, weightAxis, m);
-      idx = arith::ConstantOp::create(
-          b, upd.getLoc(), DenseElementsAttr::get(idxType, ArrayRef(keep)));
-    } else {
-      // DGSU: the controller's state as RAM globals zeroed by init(), and
-      // its choice at the top of the step (before the forward pass gathers
-      // the selected channels).
-      std::string base = upd.getParam().str() + "__dgsu_";
-      auto makeGlobal = [&](StringRef what, int64_t n, Type et) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(step);
-        auto gl = memref::GlobalOp::create(
-            b, upd.getLoc(), base + what.str(), b.getStringAttr("private"),
-            MemRefType::get({n}, et), Attribute(), /*constant=*/false,
-            IntegerAttr());
-        gl->setAttr("mcutrain.zero_at_init", b.getUnitAttr());
-        return FlatSymbolRefAttr::get(gl.getSymNameAttr());
-      };
-      auto age = makeGlobal("age", channels, b.getIntegerType(16));
-      auto imp = makeGlobal("importance", channels, b.getF32Type());
-      auto sel = makeGlobal("selection", m, b.getI32Type());
-      auto scratch = makeGlobal("scratch", channels, b.getI32Type());
-      importance = imp.getValue().str();
-      idx = train::DgsuSelectOp::create(b, upd.getLoc(), idxType, age, imp, sel,
-                                        scratch, b.getF32FloatAttr(ratio));
-    }
-    // The saved features: only the selected channels of the layer input,
-    // gathered where the input is made so the full input can die with the
-    // forward pass.
+    SmallVector<int32_t> keep = strongestChannels(value, weightAxis, m);
+    Value idx = arith::ConstantOp::create(
+        b, upd.getLoc(), DenseElementsAttr::get(idxType, ArrayRef(keep)));
+    return {idx, ""};
+  }
+
+  /// DGSU: the controller's state as RAM globals zeroed by init(), and its
+  /// choice at the top of the step (before the forward pass gathers the
+  /// selected channels). Returns the indices and the importance global.
+  std::pair<Value, std::string> dgsuChoice(OpBuilder &b, train::UpdateOp upd,
+                                           func::FuncOp step, int64_t channels,
+                                           int64_t m, float ratio) {
+    std::string base = upd.getParam().str() + "__dgsu_";
+    auto makeGlobal = [&](StringRef what, int64_t n, Type et) {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(step);
+      auto gl = memref::GlobalOp::create(b, upd.getLoc(), base + what.str(),
+                                         b.getStringAttr("private"),
+                                         MemRefType::get({n}, et), Attribute(),
+                                         /*constant=*/false, IntegerAttr());
+      gl->setAttr("mcutrain.zero_at_init", b.getUnitAttr());
+      return FlatSymbolRefAttr::get(gl.getSymNameAttr());
+    };
+    auto age = makeGlobal("age", channels, b.getIntegerType(16));
+    auto imp = makeGlobal("importance", channels, b.getF32Type());
+    auto sel = makeGlobal("selection", m, b.getI32Type());
+    auto scratch = makeGlobal("scratch", channels, b.getI32Type());
+    auto idxType = RankedTensorType::get({m}, b.getI32Type());
+    Value idx =
+        train::DgsuSelectOp::create(b, upd.getLoc(), idxType, age, imp, sel,
+                                    scratch, b.getF32FloatAttr(ratio));
+    return {idx, imp.getValue().str()};
+  }
+
+  /// The saved features: only the selected channels of the layer input,
+  /// gathered where the input is made so the full input can die with the
+  /// forward pass.
+  static Value gatherSelected(OpBuilder &b, Value input, Value idx, int64_t m) {
     auto inType = cast<RankedTensorType>(input.getType());
     SmallVector<int64_t> selShape(inType.getShape());
     selShape[1] = m;
@@ -567,36 +622,47 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
       b.setInsertionPointAfter(def);
     else
       b.setInsertionPointAfterValue(idx);
-    Value selected = train::GatherChannelsOp::create(
+    return train::GatherChannelsOp::create(
         b, input.getLoc(), RankedTensorType::get(selShape, b.getF32Type()),
         input, idx, b.getI64IntegerAttr(1));
-    if (dynamic) {
-      // Importance from this step's input and the current weight, for the
-      // next steps' choices.
-      Value weight;
-      step.walk([&](ml_program::GlobalLoadOp load) {
-        if (load.getGlobal().getLeafReference() == upd.getParam())
-          weight = load.getResult();
-      });
-      if (!weight)
-        return upd.emitError("no load of @") << upd.getParam(), failure();
-      // After both the input and the weight's load.
-      OpBuilder::InsertionGuard g(b);
-      Operation *load = weight.getDefiningOp();
-      if (selected.getDefiningOp()->isBeforeInBlock(load))
-        b.setInsertionPointAfter(load);
-      else
-        b.setInsertionPointAfter(selected.getDefiningOp());
-      train::DgsuImportanceOp::create(
-          b, input.getLoc(), input, weight,
-          FlatSymbolRefAttr::get(b.getContext(), importance),
-          b.getI64IntegerAttr(weightAxis), b.getF32FloatAttr(0.9f));
-    }
-    // The gradient of the selected channels only.
+  }
+
+  /// DGSU's importance from this step's input and the current weight, for
+  /// the next steps' choices: after both the input and the weight's load.
+  static LogicalResult addImportance(OpBuilder &b, train::UpdateOp upd,
+                                     func::FuncOp step,
+                                     const SelectableGrad &grad, Value selected,
+                                     StringRef importance) {
+    Value weight;
+    step.walk([&](ml_program::GlobalLoadOp load) {
+      if (load.getGlobal().getLeafReference() == upd.getParam())
+        weight = load.getResult();
+    });
+    if (!weight)
+      return upd.emitError("no load of @") << upd.getParam(), failure();
+    OpBuilder::InsertionGuard g(b);
+    Operation *load = weight.getDefiningOp();
+    if (selected.getDefiningOp()->isBeforeInBlock(load))
+      b.setInsertionPointAfter(load);
+    else
+      b.setInsertionPointAfter(selected.getDefiningOp());
+    train::DgsuImportanceOp::create(
+        b, grad.input.getLoc(), grad.input, weight,
+        FlatSymbolRefAttr::get(b.getContext(), importance),
+        b.getI64IntegerAttr(grad.weightAxis), b.getF32FloatAttr(0.9f));
+    return success();
+  }
+
+  /// The gradient of the selected channels only, which the update applies
+  /// to their slices.
+  static void restrictGradient(OpBuilder &b, train::UpdateOp upd,
+                               Operation *producer, const SelectableGrad &grad,
+                               Value selected, Value idx, ArrayRef<int64_t> ws,
+                               int64_t m) {
     b.setInsertionPoint(producer);
     Operation *sparse = b.clone(*producer);
-    sparse->setOperand(inputOperand, selected);
-    if (depthwise) {
+    sparse->setOperand(grad.inputOperand, selected);
+    if (grad.depthwise) {
       auto conv = cast<nn::Conv2dGradWeightOp>(sparse);
       auto dyType = conv.getOutputGrad().getType();
       SmallVector<int64_t> dyShape(dyType.getShape());
@@ -610,15 +676,14 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
       conv.setGroup(m);
     }
     SmallVector<int64_t> gradShape(ws);
-    gradShape[weightAxis] = m;
+    gradShape[grad.weightAxis] = m;
     sparse->getResult(0).setType(
         RankedTensorType::get(gradShape, b.getF32Type()));
     upd.getGradMutable().assign(sparse->getResult(0));
     upd.getChannelsMutable().assign(idx);
-    upd.setChannelAxis(weightAxis);
+    upd.setChannelAxis(grad.weightAxis);
     if (producer->use_empty())
       producer->erase();
-    return success();
   }
 };
 
