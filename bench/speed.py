@@ -5,6 +5,8 @@ dense layers' fraction of the core's FP32 peak, all measured in one run.
   bench/speed.py [--mcutrain build/bin/mcutrain] [--out docs/benchmarks.md]
                  [--models a,b] [--rounds 7] [--min-round-seconds 0.2]
                  [--cxxflags=-mno-avx512f]
+  bench/speed.py --compile-baseline OLD_MCUTRAIN [--rounds 5]
+                 (compile time only, against another build of mcutrain)
 
 For every zoo model (opset-13 export, --trainable all, SGD, batch 1):
   * mcutrain's compile time (seconds, wall clock);
@@ -233,6 +235,36 @@ def layer_macs(layer, shape):
     return y.numel() * k * layer.in_channels // layer.groups
 
 
+def compare_compile_time(args, work):
+    """--compile-baseline OLD: the zoo's compile time under the baseline
+    compiler and --mcutrain, alternating runs in this one session (median of
+    --rounds each); prints per-model medians and the ratio of the totals."""
+    total = {"baseline": 0.0, "mcutrain": 0.0}
+    print("| model | baseline s | mcutrain s | ratio |\n|---|---:|---:|---:|")
+    for name in args.models.split(","):
+        model, shape = zoo.build(name, seed=0)
+        onnx = os.path.join(work, name + ".onnx")
+        torch.onnx.export(model, torch.zeros(*shape), onnx, opset_version=13,
+                          input_names=["input"], output_names=["output"])
+        loss = "mse" if name == "autoencoder" else "cross-entropy"
+        times = {"baseline": [], "mcutrain": []}
+        for _ in range(args.rounds):
+            for which, binary in (("baseline", args.compile_baseline),
+                                  ("mcutrain", args.mcutrain)):
+                t0 = time.perf_counter()
+                run([binary, "compile", onnx, "-o",
+                     os.path.join(work, name + "-" + which), "--name", "net",
+                     "--trainable", "all", "--loss", loss])
+                times[which].append(time.perf_counter() - t0)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        for k in total:
+            total[k] += med[k]
+        print(f"| {name} | {med['baseline']:.3f} | {med['mcutrain']:.3f} | "
+              f"{med['mcutrain'] / med['baseline']:.3f} |", flush=True)
+    print(f"| total | {total['baseline']:.3f} | {total['mcutrain']:.3f} | "
+          f"{total['mcutrain'] / total['baseline']:.3f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -249,12 +281,17 @@ def main():
                     "peak, e.g. --cxxflags=-mno-avx512f for an AVX2 build "
                     "on an AVX-512 host")
     ap.add_argument("--out", help="write the results as Markdown here")
+    ap.add_argument("--compile-baseline", metavar="OLD_MCUTRAIN",
+                    help="only compare the zoo's compile time with this "
+                    "compiler's (same run, alternating; --rounds each)")
     ap.add_argument("--workdir")
     args = ap.parse_args()
     CXX.extend(args.cxxflags.split())
     work = args.workdir or tempfile.mkdtemp(prefix="mcutrain-speed-")
     os.makedirs(work, exist_ok=True)
     torch.manual_seed(0)
+    if args.compile_baseline:
+        return compare_compile_time(args, work)
 
     peak = measure_peak(work)
     flags = " ".join(f for f in CXX if f.startswith(("-O", "-m")))
