@@ -315,4 +315,22 @@ def LowerToEmitCPass : Pass<"mcutrain-lower-to-emitc", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::emitc::EmitCDialect"];
 }
 
+def CommentNodesPass : Pass<"mcutrain-comment-nodes", "mlir::ModuleOp"> {
+  let summary = "Names each ONNX node's code in the generated C++ in a comment";
+  let description = [{
+    The last pass of the lowering pipeline, after lower-to-emitc. In every
+    function but @init, a run of top-level statements that comes from one
+    ONNX node in one phase is preceded by an `emitc.verbatim` comment:
+    `// forward: NODE`, `// backward of NODE`, `// update of PARAMETER`
+    (in @forward, `// NODE`). The phase and node are read from the
+    locations the importer and derive-backward set (a NameLoc per node, a
+    FusedLoc tagged mcutrain.backward around it in the backward pass; an
+    update carries its parameter's location). Statements without a node
+    (hoisted constants, global accesses) and loop bodies get none. Node
+    names are the user's: characters that could end or escape the comment
+    are replaced by '?'.
+  }];
+  let dependentDialects = ["::mlir::emitc::EmitCDialect"];
+}
+
 #endif

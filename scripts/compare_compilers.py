@@ -13,11 +13,14 @@ runs that both fail with the same message counts as equal. Prints one line
 per difference and a summary; exits 1 if anything differs.
 --report-ignore KEYS compares report.json without keys a change added on
 purpose (the rest of it, and every other file, byte for byte).
+--ignore-comments compares C++ files without their whole-line // comments
+(the node comments of the generated code).
 """
 import argparse
 import filecmp
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -87,7 +90,14 @@ def without_keys(value, keys):
     return value
 
 
-def same_file(old, new, report_ignore):
+COMMENT_LINE = re.compile(r"^[ \t]*//.*\n", re.M)
+
+
+def without_comments(path):
+    return COMMENT_LINE.sub("", open(path).read())
+
+
+def same_file(old, new, report_ignore, ignore_comments):
     if not (os.path.exists(old) and os.path.exists(new)):
         return False
     if filecmp.cmp(old, new, shallow=False):
@@ -95,15 +105,18 @@ def same_file(old, new, report_ignore):
     if report_ignore and os.path.basename(old) == "report.json":
         return (without_keys(json.load(open(old)), report_ignore) ==
                 without_keys(json.load(open(new)), report_ignore))
+    if ignore_comments and old.endswith((".cpp", ".h")):
+        return without_comments(old) == without_comments(new)
     return False
 
 
-def compare(old_dir, new_dir, report_ignore=()):
+def compare(old_dir, new_dir, report_ignore=(), ignore_comments=False):
     """Files that differ or exist on one side only."""
     names = sorted(set(os.listdir(old_dir)) | set(os.listdir(new_dir)))
     return [n for n in names
             if not same_file(os.path.join(old_dir, n),
-                             os.path.join(new_dir, n), report_ignore)]
+                             os.path.join(new_dir, n), report_ignore,
+                             ignore_comments)]
 
 
 def main():
@@ -125,6 +138,9 @@ def main():
     ap.add_argument("--report-ignore", default="",
                     help="comma-separated report.json keys a change added "
                          "on purpose: compared without them")
+    ap.add_argument("--ignore-comments", action="store_true",
+                    help="compare .cpp/.h files without whole-line // "
+                         "comments")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     models = export_models(args.models.split(","), args.work)
@@ -143,7 +159,8 @@ def main():
                     f"{(runs[0][1] or runs[1][1]).strip()[:300]}")
             else:
                 files = compare(*pkgs, [k for k in
-                                        args.report_ignore.split(",") if k])
+                                        args.report_ignore.split(",") if k],
+                                args.ignore_comments)
                 ok = not files
                 what = "identical" if ok else "differ: " + ", ".join(files)
             same += ok
