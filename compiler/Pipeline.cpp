@@ -82,6 +82,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   // No form-expressions: it copies multi-use values into every use, which
   // grows select chains exponentially; g++ forms the expressions itself.
   pm.addPass(createLowerToEmitCPass());
+  pm.addPass(createNameArenaPointersPass());
   pm.addPass(createCommentNodesPass());
 }
 

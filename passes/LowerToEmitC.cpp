@@ -115,8 +115,11 @@ struct RuntimeCallToEmitC : OpConversionPattern<train::RuntimeCallOp> {
     SmallVector<Type> results;
     if (failed(getTypeConverter()->convertTypes(op->getResultTypes(), results)))
       return failure();
-    rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(op, results,
-                                                     op.getCalleeName(), args);
+    auto call = rewriter.replaceOpWithNewOp<emitc::CallOpaqueOp>(
+        op, results, op.getCalleeName(), args);
+    // For name-arena-pointers.
+    if (auto names = op.getArenaNamesAttr())
+      call->setAttr(kArenaNamesAttr, names);
     return success();
   }
 };

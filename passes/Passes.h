@@ -78,6 +78,10 @@ inline mlir::StringAttr initializerOf(mlir::Operation *global) {
 /// derive-backward tags the locations of the ops it builds (fused with the
 /// forward op's location); lowering keeps locations, so the tag survives to
 /// the planner and guard-backward.
+/// On an emitc.call_opaque from a runtime call: the planned buffers' pointer
+/// names, one per argument (lower-to-emitc -> name-arena-pointers).
+constexpr llvm::StringLiteral kArenaNamesAttr = "mcutrain.arena_names";
+
 inline bool isBackwardLoc(mlir::Location loc) {
   auto f = llvm::dyn_cast<mlir::FusedLoc>(loc);
   auto tag =

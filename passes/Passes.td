@@ -315,6 +315,22 @@ def LowerToEmitCPass : Pass<"mcutrain-lower-to-emitc", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::emitc::EmitCDialect"];
 }
 
+def NameArenaPointersPass : Pass<"mcutrain-name-arena-pointers", "mlir::ModuleOp"> {
+  let summary = "Planned buffers passed to kernels and runtime calls get named pointers";
+  let description = [{
+    After lower-to-emitc. A buffer plan-memory placed in the arena reaches
+    a kernel or runtime call as `&mcutrain_arena[OFFSET]` in an anonymous
+    local; this pass declares one named pointer per such buffer at the top
+    of its function - `float *const act_features_0_Conv_3 =
+    mcutrain_arena + 4704;` (an emitc.verbatim) - and passes it by name (an
+    emitc.literal), so a kernel call reads `gemm<...>(act_flatten_12,
+    classifier_1_weight, act_classifier_1_Gemm_13, ...)`. Names come from
+    plan-memory (`arena_names`: act_/grad_, the node, the buffer's index);
+    one that collides with a symbol of the module gets a trailing '_'.
+  }];
+  let dependentDialects = ["::mlir::emitc::EmitCDialect"];
+}
+
 def CommentNodesPass : Pass<"mcutrain-comment-nodes", "mlir::ModuleOp"> {
   let summary = "Names each ONNX node's code in the generated C++ in a comment";
   let description = [{

@@ -4,6 +4,7 @@
 #include "llvm/ADT/MapVector.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include <cctype>
 #include <functional>
 #include <map>
 
@@ -24,6 +25,7 @@ struct Buffer {
   Type element;          // buffers of one element type share one arena
   bool gradient = false; // allocated by a backward op (derive-backward)
   std::string name;
+  std::string pointerName; // a C identifier for the generated code
   int64_t bytes = 0;
   int64_t first = 0, last = 0; // top-level op positions, inclusive
   int64_t offset = -1;
@@ -32,6 +34,32 @@ struct Buffer {
 std::string bufferName(Location loc, size_t index) {
   std::string base = onnxNodeName(loc);
   return (base.empty() ? "buffer" : base) + "#" + std::to_string(index);
+}
+
+/// "act_<node>_<index>" or "grad_<node>_<index>", <node> the last two
+/// components of the ONNX node's name as a C identifier ("/features/
+/// features.0/Conv" -> features_0_Conv): the name of the buffer's pointer
+/// in the generated code, unique within its function.
+std::string pointerName(Location loc, bool gradient, size_t index) {
+  std::string nodeName = onnxNodeName(loc);
+  StringRef node = StringRef(nodeName).trim('/');
+  size_t cut = node.rfind('/');
+  if (cut != StringRef::npos && cut > 0)
+    cut = node.rfind('/', cut - 1);
+  if (cut != StringRef::npos)
+    node = node.drop_front(cut + 1);
+  std::string id;
+  for (char c : node) {
+    bool keep = isalnum((unsigned char)c) && (unsigned char)c < 0x80;
+    if (keep)
+      id += c;
+    else if (!id.empty() && id.back() != '_')
+      id += '_';
+  }
+  while (!id.empty() && id.back() == '_')
+    id.pop_back();
+  return (gradient ? "grad_" : "act_") + (id.empty() ? "buffer" : id) + "_" +
+         std::to_string(index);
 }
 
 int64_t alignTo(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
@@ -296,6 +324,7 @@ Planner::collectBuffers(func::FuncOp func, const Positions &position) {
     buf.element = t.getElementType();
     buf.gradient = isBackwardLoc(alloc.getLoc());
     buf.name = bufferName(alloc.getLoc(), bufs.size());
+    buf.pointerName = pointerName(alloc.getLoc(), buf.gradient, bufs.size());
     buf.bytes =
         alignTo(t.getNumElements() * elementBytes(buf.element), alignment);
     buf.first = buf.last = position.lookup(alloc);
@@ -405,12 +434,17 @@ void Planner::rewriteUser(Operation *user, Buffer &buf, Value arena) {
     SmallVector<int64_t> offsets(call.getArgs().size(), 0);
     if (auto old = call.getArenaOffsets())
       offsets.assign(old->begin(), old->end());
+    SmallVector<StringRef> names(call.getArgs().size(), "");
+    if (auto old = call.getArenaNames())
+      names = llvm::to_vector(old->getAsValueRange<StringAttr>());
     for (OpOperand &arg : call.getArgsMutable())
       if (arg.get() == buf.alloc.getResult()) {
         offsets[arg.getOperandNumber()] = offsetElems;
+        names[arg.getOperandNumber()] = buf.pointerName;
         arg.set(arena);
       }
     call.setArenaOffsets(offsets);
+    call.setArenaNamesAttr(b.getStrArrayAttr(names));
   } else if (auto ld = dyn_cast<memref::LoadOp>(user)) {
     Value v =
         memref::LoadOp::create(b, loc, arena, shifted(ld.getIndices()[0]));

@@ -415,7 +415,7 @@ void KernelCall::fuseActivationGrad() {
 void KernelCall::create() {
   appendConstants(activationBounds);
   train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{}, kernel, args,
-                               DenseI64ArrayAttr());
+                               DenseI64ArrayAttr(), ArrayAttr());
   op.erase();
   for (Operation *dead : llvm::reverse(spread))
     dead->erase();

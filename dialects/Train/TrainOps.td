@@ -183,7 +183,8 @@ def Train_RuntimeCallOp : Train_Op<"runtime_call"> {
     (one entry per argument) says at which element the buffer starts.
     A call may return a scalar (e.g. `mcutrain::all_finite`'s i1). The
     callee is a runtime function (#train.runtime_function) or a kernel
-    (#train.kernel).
+    (#train.kernel). `arena_names` (one entry per argument, empty where
+    not a planned buffer) names each buffer's pointer in the generated C++.
   }];
   let extraClassDeclaration = [{
     /// The C++ function called: `mcutrain::<function>` or the kernel's.
@@ -192,7 +193,8 @@ def Train_RuntimeCallOp : Train_Op<"runtime_call"> {
   let arguments = (ins AnyAttrOf<[Train_RuntimeFunctionAttr,
                                   Train_KernelAttr]>:$callee,
                    Variadic<AnyType>:$args,
-                   OptionalAttr<DenseI64ArrayAttr>:$arena_offsets);
+                   OptionalAttr<DenseI64ArrayAttr>:$arena_offsets,
+                   OptionalAttr<StrArrayAttr>:$arena_names);
   let results = (outs Optional<AnySignlessIntegerOrIndex>:$result);
   let assemblyFormat = [{
     $callee `(` $args `)` attr-dict `:` type($args) (`->` type($result)^)?

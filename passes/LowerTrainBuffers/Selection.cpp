@@ -29,7 +29,7 @@ struct LowerDgsuSelect : OpConversionPattern<BufferDgsuSelectOp> {
         RuntimeFunctionAttr::get(op.getContext(), RuntimeFunction::dgsu_select),
         ValueRange{op.getAge(), op.getImportance(), c, ratio, op.getSelection(),
                    op.getScratch()},
-        DenseI64ArrayAttr());
+        DenseI64ArrayAttr(), ArrayAttr());
     rewriter.eraseOp(op);
     return success();
   }
@@ -142,7 +142,7 @@ struct LowerTopkError : OpConversionPattern<BufferTopkErrorOp> {
                    f32(op.getSMinAttr()), f32(op.getSMaxAttr()),
                    f32(op.getZetaAttr()), f32(op.getTauAttr()), op.getIndices(),
                    op.getCount(), op.getSkip()},
-        DenseI64ArrayAttr());
+        DenseI64ArrayAttr(), ArrayAttr());
     if (op.getTau().convertToFloat() > 0.0f)
       call->setAttr("mcutrain.skip_decision", rewriter.getUnitAttr());
     rewriter.eraseOp(op);
@@ -164,7 +164,7 @@ struct LowerFiniteGuard : OpConversionPattern<BufferFiniteGuardOp> {
         ValueRange{op.getLoss(),
                    arith::ConstantIndexOp::create(rewriter, loc, 1),
                    op.getSkip()},
-        DenseI64ArrayAttr());
+        DenseI64ArrayAttr(), ArrayAttr());
     call->setAttr("mcutrain.skip_decision", rewriter.getUnitAttr());
     rewriter.eraseOp(op);
     return success();

@@ -234,7 +234,7 @@ Block *guardFinite(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
                       b.getContext(),
                       op.getOuter() ? RuntimeFunction::outer_product_finite
                                     : RuntimeFunction::all_finite),
-                  args, DenseI64ArrayAttr())
+                  args, DenseI64ArrayAttr(), ArrayAttr())
                   .getResult();
   b.setInsertionPointAfterValue(all);
   auto guard = scf::IfOp::create(b, loc, all, /*withElseRegion=*/true);
