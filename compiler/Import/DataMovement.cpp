@@ -238,7 +238,12 @@ FailureOr<SmallVector<int64_t>> squeezedShape(OnnxImporter &I,
 }
 
 LogicalResult importSqueeze(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (I.allConst(n))
+  // Constants fold, except a parameter (an initializer the exporter
+  // reshapes, e.g. a PReLU's [C] slope made [C, 1, 1]): that stays a view
+  // of the parameter, so it keeps its name and can train.
+  const ConstTensor *in = I.constOperand(n, 0);
+  bool parameter = in && in->isFloat && !in->onnxName.empty();
+  if (I.allConst(n) && !parameter)
     return foldConstantNode(I, n);
   if (failed(I.checkElementTypes(n, ElementTypes::Any)))
     return failure();

@@ -3,7 +3,8 @@
 //
 // Add/Sub/Mul/Div with numpy broadcasting (integer constants fold, see
 // ShapeFolding.cpp), Relu, the activations of nn.activation (LeakyRelu,
-// Sigmoid, Tanh, HardSigmoid, HardSwish, Clip) and Softmax/LogSoftmax.
+// Sigmoid, Tanh, HardSigmoid, HardSwish, Clip), PRelu, Neg and
+// Softmax/LogSoftmax.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
@@ -138,6 +139,44 @@ LogicalResult importClip11(OnnxImporter &I, const onnx::NodeProto &n) {
   return buildActivation(I, n, act);
 }
 
+/// PRelu: the slope broadcasts to X (a PyTorch PReLU's weight, [C] made
+/// [C, 1, 1] by the exporter's Unsqueeze, stays the trainable parameter).
+LogicalResult importPRelu(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Float)) ||
+      failed(I.needInputs(n, 2)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0), slope = I.tensorOperand(n, 1);
+  if (failed(x) || failed(slope))
+    return failure();
+  auto xs = shapeOf(*x), ss = shapeOf(*slope);
+  auto bs = nn::broadcastShapes(xs, ss);
+  if (failed(bs) || ArrayRef<int64_t>(*bs) != ArrayRef<int64_t>(xs))
+    return I.nodeError(n) << "the slope (" << ss.size()
+                          << "-D) does not broadcast to the input",
+           failure();
+  // Before opset 7 a slope that is neither one value nor X's shape meant
+  // the channel axis; no exporter we know wrote that.
+  int64_t slopeElements = 1;
+  for (int64_t d : ss)
+    slopeElements *= d;
+  if (I.opset < 7 && slopeElements != 1 && ss != xs)
+    return I.refuseForm(n, "slope broadcast along the channel axis");
+  return I.define(n, nn::PReluOp::create(I.builder, I.nodeLoc(n), *x, *slope));
+}
+
+LogicalResult importNeg(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  if (I.isUnsigned(*x))
+    return I.nodeError(n) << "Neg of an unsigned tensor is not defined by "
+                             "ONNX (signed integers and float32 are)",
+           failure();
+  return I.define(n, nn::NegOp::create(I.builder, I.nodeLoc(n), *x));
+}
+
 /// Softmax and LogSoftmax along one axis. Before opset 13 the input is
 /// flattened to 2-D at `axis` (default 1); that equals the per-axis form
 /// only for the last axis.
@@ -178,6 +217,8 @@ void mcutrain::importer::registerElementwiseHandlers(HandlerTable &table) {
     table.on(op, 1, importActivation);
   table.on("Clip", 1, importClip1);
   table.on("Clip", 11, importClip11);
+  table.on("PRelu", 1, importPRelu);
+  table.on("Neg", 1, importNeg);
   table.on("Softmax", 1, importSoftmax);
   table.on("LogSoftmax", 1, importSoftmax);
 }

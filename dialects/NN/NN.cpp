@@ -324,6 +324,33 @@ LogicalResult ActivationOp::verify() {
   return verifyUnsignedFlag(*this, getInput(), getIsUnsigned());
 }
 
+/// `slope` broadcasts to `input` and the result is the input's type.
+static LogicalResult verifyPReluOperands(Operation *op, Value input,
+                                         Value slope, Value result) {
+  auto xs = cast<RankedTensorType>(input.getType()).getShape();
+  auto bs =
+      broadcastShapes(xs, cast<RankedTensorType>(slope.getType()).getShape());
+  if (failed(bs) || ArrayRef<int64_t>(*bs) != xs)
+    return op->emitOpError() << "slope does not broadcast to the input";
+  if (result.getType() != input.getType())
+    return op->emitOpError() << "result type must equal the input type";
+  return success();
+}
+LogicalResult PReluOp::verify() {
+  return verifyPReluOperands(*this, getInput(), getSlope(), getOutput());
+}
+LogicalResult PReluGradInputOp::verify() {
+  if (getOutputGrad().getType() != getInput().getType())
+    return emitOpError() << "output_grad must have the input's type";
+  return verifyPReluOperands(*this, getInput(), getSlope(), getInputGrad());
+}
+
+LogicalResult NegOp::verify() {
+  if (elementTypeOf(getInput()).isInteger(1))
+    return emitOpError() << "does not take i1 (boolean) operands";
+  return success();
+}
+
 LogicalResult BatchNormOp::verify() {
   auto x = getInput().getType();
   if (x.getRank() < 2)
@@ -513,6 +540,9 @@ int64_t SubOp::getMacs() { return numElements(getOutput()); }
 int64_t MulOp::getMacs() { return numElements(getOutput()); }
 int64_t DivOp::getMacs() { return numElements(getOutput()); }
 int64_t ActivationOp::getMacs() { return numElements(getOutput()); }
+int64_t PReluOp::getMacs() { return numElements(getOutput()); }
+int64_t PReluGradInputOp::getMacs() { return numElements(getInputGrad()); }
+int64_t NegOp::getMacs() { return numElements(getOutput()); }
 int64_t ActivationGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t BatchNormOp::getMacs() { return numElements(getOutput()); }
 int64_t TransposeOp::getMacs() { return numElements(getOutput()); }

@@ -10,6 +10,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mcutrain::nn;
 
@@ -184,6 +186,37 @@ LogicalResult ActivationOp::buildAdjoint(OpBuilder &b, Value dy,
     grads[0] = ActivationGradOp::create(b, getLoc(), dy.getType(), dy,
                                         getInput(), getOutput(), getKindAttr(),
                                         getAlphaAttr(), getBetaAttr());
+  return success();
+}
+
+/// d/dx: dy where x > 0, else slope * dy; d/dslope: dy * min(x, 0) summed
+/// over what the slope was broadcast to (PyTorch's PReLU backward).
+LogicalResult PReluOp::buildAdjoint(OpBuilder &b, Value dy,
+                                    ArrayRef<bool> needGrad,
+                                    SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value());
+  Location loc = getLoc();
+  Type t = dy.getType();
+  if (needGrad[0])
+    grads[0] = PReluGradInputOp::create(b, loc, t, dy, getInput(), getSlope());
+  if (needGrad[1]) {
+    float inf = std::numeric_limits<float>::infinity();
+    Value negativePart = ActivationOp::create(
+        b, loc, getInput(),
+        ActivationKindAttr::get(b.getContext(), ActivationKind::clip),
+        b.getF32FloatAttr(-inf), b.getF32FloatAttr(0.0f), UnitAttr());
+    Value prod = MulOp::create(b, loc, t, dy, negativePart);
+    grads[1] = sumToShape(b, loc, prod, getSlope().getType());
+  }
+  return success();
+}
+
+LogicalResult NegOp::buildAdjoint(OpBuilder &b, Value dy,
+                                  ArrayRef<bool> needGrad,
+                                  SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = NegOp::create(b, getLoc(), dy);
   return success();
 }
 

@@ -108,6 +108,32 @@ def NN_ActivationOp : NN_ForwardOp<"activation", [SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+def NN_PReluOp : NN_ForwardOp<"prelu"> {
+  let summary = "x where x > 0, else slope * x (ONNX PRelu, torch.nn.PReLU)";
+  let description = [{
+    `slope` broadcasts to the input (ONNX's unidirectional broadcasting: a
+    PReLU's per-channel slope is [C, 1, 1]); it is usually a trainable
+    parameter. The result has the input's type.
+  }];
+  let arguments = (ins NN_F32Tensor:$input, NN_F32Tensor:$slope);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $slope attr-dict `:` functional-type(operands, results)
+  }];
+  let builders = [OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$slope), [{
+    build($_builder, $_state, input.getType(), input, slope);
+  }]>];
+  let hasVerifier = 1;
+}
+
+def NN_NegOp : NN_ForwardOp<"neg", [SameOperandsAndResultType]> {
+  let summary = "-x (ONNX Neg)";
+  let arguments = (ins NN_Tensor:$input);
+  let results = (outs NN_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 def NN_BatchNormOp : NN_Op<"batch_norm", [Pure,
     DeclareOpInterfaceMethods<AutodiffOpInterface,
                               ["isDifferentiableOperand"]>,
@@ -342,6 +368,22 @@ def NN_ReluGradOp : NN_GradOp<"relu_grad", [SameOperandsAndResultType]> {
   let assemblyFormat = [{
     $output_grad `,` $output attr-dict `:` type($input_grad)
   }];
+}
+
+def NN_PReluGradInputOp : NN_GradOp<"prelu_grad_input"> {
+  let summary = "output_grad where input > 0, else slope * output_grad";
+  let description = [{
+    The gradient of nn.prelu with respect to its input (PyTorch's: the
+    slope's side at input = 0); `slope` broadcasts as in the forward op.
+  }];
+  let arguments = (ins NN_F32Tensor:$output_grad, NN_F32Tensor:$input,
+                   NN_F32Tensor:$slope);
+  let results = (outs NN_F32Tensor:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $input `,` $slope attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 def NN_MaxPool2dGradOp : NN_GradOp<"max_pool2d_grad"> {

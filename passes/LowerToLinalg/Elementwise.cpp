@@ -219,6 +219,60 @@ Value lowerReluGrad(Lowering &L, nn::ReluGradOp o) {
   return dx;
 }
 
+/// One generic over `shape` reading `ins` (all of that shape) and the
+/// broadcast `slope` last.
+Value withBroadcastSlope(Lowering &L, ValueRange ins, Value slope,
+                         BodyFn body) {
+  auto ty = cast<RankedTensorType>(ins[0].getType());
+  auto shape = ty.getShape();
+  SmallVector<Value> operands(ins);
+  operands.push_back(slope);
+  SmallVector<AffineMap> maps(ins.size(),
+                              L.b.getMultiDimIdentityMap(shape.size()));
+  maps.push_back(L.broadcastMap(
+      cast<RankedTensorType>(slope.getType()).getShape(), shape));
+  maps.push_back(L.b.getMultiDimIdentityMap(shape.size()));
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, shape, L.f32()),
+                   operands, maps,
+                   SmallVector<IteratorType>(shape.size(), kPar), body);
+}
+
+/// x > 0 ? x : slope * x.
+Value lowerPRelu(Lowering &L, nn::PReluOp o) {
+  return withBroadcastSlope(
+      L, o.getInput(), o.getSlope(),
+      [](OpBuilder &ob, Location l, ValueRange a) {
+        Value scaled = arith::MulFOp::create(ob, l, a[1], a[0]);
+        return arith::SelectOp::create(ob, l, positive(ob, l, a[0]), a[0],
+                                       scaled)
+            .getResult();
+      });
+}
+
+/// x > 0 ? dy : slope * dy.
+Value lowerPReluGradInput(Lowering &L, nn::PReluGradInputOp o) {
+  return withBroadcastSlope(
+      L, ValueRange{o.getOutputGrad(), o.getInput()}, o.getSlope(),
+      [](OpBuilder &ob, Location l, ValueRange a) {
+        Value scaled = arith::MulFOp::create(ob, l, a[2], a[0]);
+        return arith::SelectOp::create(ob, l, positive(ob, l, a[1]), a[0],
+                                       scaled)
+            .getResult();
+      });
+}
+
+/// -x: negf, or 0 - x on integers (two's complement, as C++ does).
+Value lowerNeg(Lowering &L, nn::NegOp o) {
+  return elementwise(
+      L, o.getInput(), [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Type t = a[0].getType();
+        if (t.isF32())
+          return arith::NegFOp::create(ob, l, a[0]);
+        Value zero = arith::ConstantOp::create(ob, l, ob.getIntegerAttr(t, 0));
+        return arith::SubIOp::create(ob, l, zero, a[0]);
+      });
+}
+
 } // namespace
 
 void mcutrain::lowering::populateElementwisePatterns(
@@ -237,4 +291,7 @@ void mcutrain::lowering::populateElementwisePatterns(
   addLowering<nn::ActivationOp>(patterns, lowerActivation);
   addLowering<nn::ActivationGradOp>(patterns, lowerActivationGrad);
   addLowering<nn::BatchNormOp>(patterns, lowerBatchNorm);
+  addLowering<nn::PReluOp>(patterns, lowerPRelu);
+  addLowering<nn::PReluGradInputOp>(patterns, lowerPReluGradInput);
+  addLowering<nn::NegOp>(patterns, lowerNeg);
 }

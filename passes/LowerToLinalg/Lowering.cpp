@@ -179,7 +179,13 @@ Value Lowering::reshape(Value x, RankedTensorType to) {
   if (from == to)
     return x;
   Value flat = x;
-  if (from.getRank() != 1) {
+  if (from.getRank() == 0) {
+    // A scalar (e.g. a sum over every dimension) becomes [1] by expanding
+    // with no reassociation groups; collapsing would need one.
+    flat = tensor::ExpandShapeOp::create(b, loc,
+                                         tensorOf({1}, from.getElementType()),
+                                         x, ArrayRef<ReassociationIndices>{});
+  } else if (from.getRank() != 1) {
     ReassociationIndices all;
     for (int64_t i = 0; i < from.getRank(); ++i)
       all.push_back(i);

@@ -97,3 +97,36 @@ func.func @update_outer_channels(%dy: tensor<1x3xf32>, %x: tensor<1x4xf32>, %c: 
   train.update @w, %dy channels(%c : tensor<3xi32>) outer(%x : tensor<1x4xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
   return
 }
+
+// -----
+
+func.func @prelu_slope(%x: tensor<1x3x2x2xf32>, %s: tensor<4xf32>) -> tensor<1x3x2x2xf32> {
+  // expected-error @+1 {{slope does not broadcast to the input}}
+  %y = nn.prelu %x, %s : (tensor<1x3x2x2xf32>, tensor<4xf32>) -> tensor<1x3x2x2xf32>
+  return %y : tensor<1x3x2x2xf32>
+}
+
+// -----
+
+// The slope may not grow the input: ONNX's broadcasting here is one-way.
+func.func @prelu_slope_grows(%x: tensor<3x1x1xf32>, %s: tensor<1x3x2x2xf32>) -> tensor<3x1x1xf32> {
+  // expected-error @+1 {{slope does not broadcast to the input}}
+  %y = nn.prelu %x, %s : (tensor<3x1x1xf32>, tensor<1x3x2x2xf32>) -> tensor<3x1x1xf32>
+  return %y : tensor<3x1x1xf32>
+}
+
+// -----
+
+func.func @prelu_grad_types(%dy: tensor<1x3xf32>, %x: tensor<2x3xf32>, %s: tensor<3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{output_grad must have the input's type}}
+  %dx = nn.prelu_grad_input %dy, %x, %s : (tensor<1x3xf32>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  return %dx : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @neg_bool(%x: tensor<3xi1>) -> tensor<3xi1> {
+  // expected-error @+1 {{does not take i1 (boolean) operands}}
+  %y = nn.neg %x : tensor<3xi1>
+  return %y : tensor<3xi1>
+}

@@ -38,3 +38,15 @@ func.func @interleaved(%dy: tensor<3x4x5xf32>) -> tensor<3x1x5xf32> {
   %g = nn.reduce_sum_to %dy : (tensor<3x4x5xf32>) -> tensor<3x1x5xf32>
   return %g : tensor<3x1x5xf32>
 }
+
+// A sum over every dimension into [1, 1, 1] (a PReLU's one shared slope):
+// the scalar sum is expanded, never collapsed (collapsing a rank-0 tensor
+// has no reassociation group and does not verify).
+// CHECK-LABEL: func.func @to_all_ones
+// CHECK: linalg.generic {{.*}} outs({{.*}} : tensor<f32>)
+// CHECK: %[[ONE:.*]] = tensor.expand_shape %{{.*}} [] output_shape [1] : tensor<f32> into tensor<1xf32>
+// CHECK: tensor.expand_shape %[[ONE]] {{\[\[}}0, 1, 2]] output_shape [1, 1, 1] : tensor<1xf32> into tensor<1x1x1xf32>
+func.func @to_all_ones(%x: tensor<1x3x4x4xf32>) -> tensor<1x1x1xf32> {
+  %s = nn.reduce_sum_to %x : (tensor<1x3x4x4xf32>) -> tensor<1x1x1xf32>
+  return %s : tensor<1x1x1xf32>
+}

@@ -39,6 +39,7 @@ SUPPORTED_OPS = [
     "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
     "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat",
     "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant", "Pad",
+    "PRelu", "Neg",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.

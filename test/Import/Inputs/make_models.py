@@ -278,3 +278,44 @@ def op_versions_models(out):
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "versions":
     os.makedirs(sys.argv[1], exist_ok=True)
     op_versions_models(sys.argv[1])
+
+
+def prelu_neg_models(out):
+    """PRelu as torch.onnx.export writes a PReLU(3) (its [3] weight made
+    [3, 1, 1] by an Unsqueeze), Neg on floats and integers, and refusals."""
+    n = helper.make_node
+    f = TensorProto.FLOAT
+    x4 = helper.make_tensor_value_info("x", f, [1, 3, 2, 2])
+    y = helper.make_tensor_value_info("y", f, None)
+    slope = numpy_helper.from_array(np.array([0.25, 0.5, 0.75], np.float32),
+                                    "act.weight")
+    axes = numpy_helper.from_array(np.array([1, 2], np.int64), "axes")
+    nodes = [n("Unsqueeze", ["act.weight", "axes"], ["slope"],
+               name="/act/Unsqueeze"),
+             n("PRelu", ["x", "slope"], ["p"], name="/act/PRelu"),
+             n("Neg", ["p"], ["y"], name="/neg/Neg")]
+    save(helper.make_graph(nodes, "prelu", [x4], [y], [slope, axes]),
+         os.path.join(out, "prelu.onnx"))
+    xi = helper.make_tensor_value_info("x", TensorProto.INT32, [2, 3])
+    yi = helper.make_tensor_value_info("y", TensorProto.INT32, None)
+    save(helper.make_graph([n("Neg", ["x"], ["y"], name="neg_i32")],
+                           "neg_int", [xi], [yi]),
+         os.path.join(out, "neg_int.onnx"))
+    xu = helper.make_tensor_value_info("x", TensorProto.UINT8, [2, 3])
+    yu = helper.make_tensor_value_info("y", TensorProto.UINT8, None)
+    save(helper.make_graph([n("Neg", ["x"], ["y"], name="neg_u8")],
+                           "neg_uint", [xu], [yu]),
+         os.path.join(out, "neg_uint8.onnx"))
+    bad = numpy_helper.from_array(np.ones(4, np.float32), "s4")
+    save(helper.make_graph([n("PRelu", ["x", "s4"], ["y"], name="bad_prelu")],
+                           "bad", [x4], [y], [bad]),
+         os.path.join(out, "prelu_bad_slope.onnx"))
+    chan = numpy_helper.from_array(np.ones((3, 1, 1), np.float32), "s311")
+    save(helper.make_graph([n("PRelu", ["x", "s311"], ["y"], name="prelu6")],
+                           "prelu6", [x4], [y], [chan]),
+         os.path.join(out, "prelu6_channel.onnx"), opset=6)
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "prelu_neg":
+    os.makedirs(sys.argv[1], exist_ok=True)
+    prelu_neg_models(sys.argv[1])
