@@ -14,7 +14,10 @@ per difference and a summary; exits 1 if anything differs.
 --report-ignore KEYS compares report.json without keys a change added on
 purpose (the rest of it, and every other file, byte for byte).
 --ignore-comments compares C++ files without their whole-line // comments
-(the node comments of the generated code).
+(the node comments of the generated code); --ignore-arena-names with every
+arena pointer spelled as its address (the named pointers of
+name-arena-pointers against the older size_t/&arena[] pairs) and the
+emitter's locals renumbered.
 """
 import argparse
 import filecmp
@@ -97,7 +100,63 @@ def without_comments(path):
     return COMMENT_LINE.sub("", open(path).read())
 
 
-def same_file(old, new, report_ignore, ignore_comments):
+OLD_ARENA_POINTER = re.compile(
+    r"^[ \t]*\w+\* (v\d+) = &(mcutrain_arena\w*)\[(v\d+)\];\n", re.M)
+NAMED_ARENA_POINTER = re.compile(
+    r"^[ \t]*\w+ \*const (\w+) = (mcutrain_arena\w*)(?: \+ (\d+))?;\n",
+    re.M)
+SIZE_CONSTANT = re.compile(r"^[ \t]*size_t (v\d+) = (\d+);\n", re.M)
+LOCAL_NAME = re.compile(r"\b[a-z]\d+\b")
+
+
+def arena_address(arena, offset):
+    return arena if int(offset or 0) == 0 else f"{arena} + {offset}"
+
+
+FUNCTION_BODY = re.compile(r"(?:^[ \t]+\S.*\n)+", re.M)
+
+
+def without_arena_names(text):
+    """C++ with every arena pointer spelled as its address, function by
+    function (the emitter's names are local to one)."""
+    return FUNCTION_BODY.sub(lambda m: body_without_arena_names(m.group(0)),
+                             text)
+
+
+def body_without_arena_names(text):
+    """The old form (size_t vA = N; float* vB = &arena[vA];) and the named
+    one (float *const act_x = arena + N;) both become 'arena + N' at their
+    uses; size_t constants nothing uses any more are dropped and the
+    emitter's locals (v12, i40, ...) renumbered in order of appearance,
+    since removing the old pairs shifts their numbers."""
+    sizes = {m.group(1): m.group(2) for m in SIZE_CONSTANT.finditer(text)}
+    uses = {}
+    for m in OLD_ARENA_POINTER.finditer(text):
+        uses[m.group(1)] = arena_address(m.group(2), sizes.get(m.group(3)))
+    text = OLD_ARENA_POINTER.sub("", text)
+    for m in NAMED_ARENA_POINTER.finditer(text):
+        uses[m.group(1)] = arena_address(m.group(2), m.group(3))
+    text = NAMED_ARENA_POINTER.sub("", text)
+    if uses:
+        text = re.sub(r"\b(" + "|".join(map(re.escape, uses)) + r")\b",
+                      lambda m: uses[m.group(1)], text)
+    counts = {}
+    for name in re.findall(r"\bv\d+\b", text):
+        counts[name] = counts.get(name, 0) + 1
+    text = SIZE_CONSTANT.sub(
+        lambda m: "" if counts.get(m.group(1)) == 1 else m.group(0), text)
+    numbers = {}
+    return LOCAL_NAME.sub(
+        lambda m: numbers.setdefault(m.group(0), f"_{len(numbers)}"), text)
+
+
+def normalized(path, ignore_comments, ignore_arena_names):
+    text = without_comments(path) if ignore_comments else open(path).read()
+    return without_arena_names(text) if ignore_arena_names else text
+
+
+def same_file(old, new, report_ignore, ignore_comments,
+              ignore_arena_names=False):
     if not (os.path.exists(old) and os.path.exists(new)):
         return False
     if filecmp.cmp(old, new, shallow=False):
@@ -105,18 +164,21 @@ def same_file(old, new, report_ignore, ignore_comments):
     if report_ignore and os.path.basename(old) == "report.json":
         return (without_keys(json.load(open(old)), report_ignore) ==
                 without_keys(json.load(open(new)), report_ignore))
-    if ignore_comments and old.endswith((".cpp", ".h")):
-        return without_comments(old) == without_comments(new)
+    if (ignore_comments or ignore_arena_names) and old.endswith(
+            (".cpp", ".h")):
+        return (normalized(old, ignore_comments, ignore_arena_names) ==
+                normalized(new, ignore_comments, ignore_arena_names))
     return False
 
 
-def compare(old_dir, new_dir, report_ignore=(), ignore_comments=False):
+def compare(old_dir, new_dir, report_ignore=(), ignore_comments=False,
+            ignore_arena_names=False):
     """Files that differ or exist on one side only."""
     names = sorted(set(os.listdir(old_dir)) | set(os.listdir(new_dir)))
     return [n for n in names
             if not same_file(os.path.join(old_dir, n),
                              os.path.join(new_dir, n), report_ignore,
-                             ignore_comments)]
+                             ignore_comments, ignore_arena_names)]
 
 
 def main():
@@ -141,6 +203,10 @@ def main():
     ap.add_argument("--ignore-comments", action="store_true",
                     help="compare .cpp/.h files without whole-line // "
                          "comments")
+    ap.add_argument("--ignore-arena-names", action="store_true",
+                    help="compare .cpp/.h files with arena pointers spelled "
+                         "as addresses and locals renumbered (the named "
+                         "arena pointers of name-arena-pointers)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     models = export_models(args.models.split(","), args.work)
@@ -160,7 +226,8 @@ def main():
             else:
                 files = compare(*pkgs, [k for k in
                                         args.report_ignore.split(",") if k],
-                                args.ignore_comments)
+                                args.ignore_comments,
+                                args.ignore_arena_names)
                 ok = not files
                 what = "identical" if ok else "differ: " + ", ".join(files)
             same += ok

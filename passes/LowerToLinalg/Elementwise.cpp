@@ -237,28 +237,26 @@ Value withBroadcastSlope(Lowering &L, ValueRange ins, Value slope,
                    SmallVector<IteratorType>(shape.size(), kPar), body);
 }
 
-/// x > 0 ? x : slope * x.
-Value lowerPRelu(Lowering &L, nn::PReluOp o) {
-  return withBroadcastSlope(
-      L, o.getInput(), o.getSlope(),
-      [](OpBuilder &ob, Location l, ValueRange a) {
-        Value scaled = arith::MulFOp::create(ob, l, a[1], a[0]);
-        return arith::SelectOp::create(ob, l, positive(ob, l, a[0]), a[0],
-                                       scaled)
-            .getResult();
-      });
+/// x > 0 ? value : slope * value (PReLU and its input gradient).
+Value preluSelect(OpBuilder &ob, Location l, Value x, Value value,
+                  Value slope) {
+  Value scaled = arith::MulFOp::create(ob, l, slope, value);
+  return arith::SelectOp::create(ob, l, positive(ob, l, x), value, scaled);
 }
 
-/// x > 0 ? dy : slope * dy.
+Value lowerPRelu(Lowering &L, nn::PReluOp o) {
+  return withBroadcastSlope(L, o.getInput(), o.getSlope(),
+                            [](OpBuilder &ob, Location l, ValueRange a) {
+                              return preluSelect(ob, l, a[0], a[0], a[1]);
+                            });
+}
+
 Value lowerPReluGradInput(Lowering &L, nn::PReluGradInputOp o) {
-  return withBroadcastSlope(
-      L, ValueRange{o.getOutputGrad(), o.getInput()}, o.getSlope(),
-      [](OpBuilder &ob, Location l, ValueRange a) {
-        Value scaled = arith::MulFOp::create(ob, l, a[2], a[0]);
-        return arith::SelectOp::create(ob, l, positive(ob, l, a[1]), a[0],
-                                       scaled)
-            .getResult();
-      });
+  return withBroadcastSlope(L, ValueRange{o.getOutputGrad(), o.getInput()},
+                            o.getSlope(),
+                            [](OpBuilder &ob, Location l, ValueRange a) {
+                              return preluSelect(ob, l, a[1], a[0], a[2]);
+                            });
 }
 
 /// -x: negf, or 0 - x on integers (two's complement, as C++ does).
