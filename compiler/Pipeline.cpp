@@ -36,6 +36,7 @@ void mcutrain::registerAllDialects(DialectRegistry &registry) {
 void mcutrain::buildTrainingPipeline(OpPassManager &pm,
                                      const TrainingOptions &o) {
   pm.addPass(createDeriveBackwardPass(o));
+  pm.addPass(createFoldFrozenQuantizationPass());
   pm.addPass(createShareFrozenAliasesPass());
   pm.addPass(createSparsifyPass(o));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
@@ -44,6 +45,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
 }
 
 void mcutrain::buildInferencePipeline(OpPassManager &pm) {
+  pm.addPass(createFoldFrozenQuantizationPass());
   pm.addPass(createShareFrozenAliasesPass());
 }
 

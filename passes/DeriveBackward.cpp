@@ -320,6 +320,16 @@ struct DeriveBackwardPass
     if (loss != "cross-entropy" && loss != "mse")
       return module.emitError() << "unsupported loss '" << loss
                                 << "' (supported: cross-entropy, mse)";
+    // int8 training (QAS, in-place int8 updates) is not built yet.
+    Operation *quantized = nullptr;
+    forward.walk([&](Operation *op) {
+      if (!quantized && isa<nn::QuantizeOp, nn::DequantizeOp>(op))
+        quantized = op;
+    });
+    if (quantized)
+      return nodeError(quantized)
+             << "training a quantized (QDQ) model is not supported yet; "
+                "compile it with --inference-only";
     auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
     if (!logitsType || (loss != "mse" && logitsType.getRank() != 2))
       return forward.emitError("cross-entropy needs 2-D logits [batch, "

@@ -147,6 +147,8 @@ struct LowerToEmitCPass
                                                  "mcutrain::kernels::tanh");
     patterns.add<MathToCallOpaque<math::SqrtOp>>(ctx, "std::sqrt");
     patterns.add<MathToCallOpaque<math::AbsFOp>>(ctx, "std::fabs");
+    // Ties to even in the default rounding mode (ONNX QuantizeLinear).
+    patterns.add<MathToCallOpaque<math::RoundEvenOp>>(ctx, "std::nearbyint");
     patterns.add<RuntimeCallToEmitC, CmpFToEmitC>(converter, ctx);
 
     ConversionTarget target(*ctx);

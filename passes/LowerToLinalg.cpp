@@ -32,6 +32,7 @@ struct LowerToLinalgPass
     lowering::populateReductionPatterns(patterns);
     lowering::populateLossPatterns(patterns);
     lowering::populateDataMovementPatterns(patterns);
+    lowering::populateQuantizationPatterns(patterns);
 
     // Every nn op and the train ops of the loss and of sparse updates'
     // gathers; the rest of the train dialect bufferizes itself.

@@ -42,6 +42,25 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def FoldFrozenQuantizationPass
+    : Pass<"mcutrain-fold-frozen-quantization", "mlir::ModuleOp"> {
+  let summary = "Quantize-dequantize of a frozen parameter becomes its fake-quantized data";
+  let description = [{
+    Runs where mutability is final: right after derive-backward, and first
+    under --inference-only (before share-frozen-aliases, whose merging
+    compares values). A QDQ model quantizes each weight at run time
+    (nn.dequantize(nn.quantize(load @w))); for a frozen @w that is the same
+    every step and would put a float copy of the whole weight in the arena.
+    When every load of a frozen float global feeds only such pairs of one
+    !quant.uniform type, the global's data is replaced by the pairs' result
+    (computed as the generated code computes it: x * f32(1/scale), ties to
+    even, zero point, saturation, then (q - zero) * scale) and the pairs are
+    erased; likewise an integer global read only by nn.dequantize (an int32
+    bias) becomes a float global of its dequantized values. Values and
+    names are unchanged; only the run-time work and the arena go.
+  }];
+}
+
 def ShareFrozenAliasesPass
     : Pass<"mcutrain-share-frozen-aliases", "mlir::ModuleOp"> {
   let summary = "Frozen parameters untied from one ONNX initializer read one constant";

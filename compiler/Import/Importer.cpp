@@ -552,6 +552,7 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   registerNormalizationHandlers(table);
   registerDataMovementHandlers(table);
   registerShapeFoldingHandlers(table);
+  registerQuantizationHandlers(table);
   const onnx::GraphProto &graph = model.graph();
   if (failed(readInitializers(graph)))
     return nullptr;

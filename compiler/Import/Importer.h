@@ -110,6 +110,7 @@ void registerElementwiseHandlers(HandlerTable &table);
 void registerNormalizationHandlers(HandlerTable &table);
 void registerDataMovementHandlers(HandlerTable &table);
 void registerShapeFoldingHandlers(HandlerTable &table);
+void registerQuantizationHandlers(HandlerTable &table);
 
 /// The state of one model's import, which handlers read and extend.
 class OnnxImporter {

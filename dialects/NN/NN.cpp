@@ -351,6 +351,45 @@ LogicalResult NegOp::verify() {
   return success();
 }
 
+/// `quantType` is a !quant.uniform type (per tensor or per axis) of f32
+/// values whose storage is `stored`'s element type, and `stored` and `real`
+/// (the integer and the float tensor) have one shape.
+static LogicalResult verifyQuantization(Operation *op, Type quantType,
+                                        Value stored, Value real) {
+  auto uniform = dyn_cast<quant::UniformQuantizedType>(quantType);
+  auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(quantType);
+  if (!uniform && !perAxis)
+    return op->emitOpError()
+           << "quant_type must be a !quant.uniform type, got " << quantType;
+  auto q = cast<quant::QuantizedType>(quantType);
+  if (!q.getExpressedType().isF32())
+    return op->emitOpError() << "quant_type must quantize f32 values";
+  auto storedType = cast<RankedTensorType>(stored.getType());
+  if (storedType.getElementType() != q.getStorageType())
+    return op->emitOpError() << "the integer tensor's element type must be "
+                                "the storage type "
+                             << q.getStorageType();
+  auto shape = storedType.getShape();
+  if (shape != cast<RankedTensorType>(real.getType()).getShape())
+    return op->emitOpError() << "input and result shapes differ";
+  if (!perAxis)
+    return success();
+  int64_t axis = perAxis.getQuantizedDimension();
+  if (axis >= static_cast<int64_t>(shape.size()))
+    return op->emitOpError()
+           << "quantized dimension " << axis << " is out of range";
+  if (static_cast<int64_t>(perAxis.getScales().size()) != shape[axis])
+    return op->emitOpError() << "needs one scale per element of dimension "
+                             << axis << " (" << shape[axis] << ")";
+  return success();
+}
+LogicalResult QuantizeOp::verify() {
+  return verifyQuantization(*this, getQuantType(), getOutput(), getInput());
+}
+LogicalResult DequantizeOp::verify() {
+  return verifyQuantization(*this, getQuantType(), getInput(), getOutput());
+}
+
 LogicalResult BatchNormOp::verify() {
   auto x = getInput().getType();
   if (x.getRank() < 2)
@@ -543,6 +582,8 @@ int64_t ActivationOp::getMacs() { return numElements(getOutput()); }
 int64_t PReluOp::getMacs() { return numElements(getOutput()); }
 int64_t PReluGradInputOp::getMacs() { return numElements(getInputGrad()); }
 int64_t NegOp::getMacs() { return numElements(getOutput()); }
+int64_t QuantizeOp::getMacs() { return numElements(getOutput()); }
+int64_t DequantizeOp::getMacs() { return numElements(getOutput()); }
 int64_t ActivationGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t BatchNormOp::getMacs() { return numElements(getOutput()); }
 int64_t TransposeOp::getMacs() { return numElements(getOutput()); }

@@ -14,6 +14,8 @@ def NN_Dialect : Dialect {
     the ONNX node name as its location.
   }];
   let cppNamespace = "::mcutrain::nn";
+  // nn.quantize / nn.dequantize describe their quantization with its types.
+  let dependentDialects = ["::mlir::quant::QuantDialect"];
   let useDefaultAttributePrinterParser = 1;
 }
 

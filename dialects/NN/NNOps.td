@@ -134,6 +134,50 @@ def NN_NegOp : NN_ForwardOp<"neg", [SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+// Quantization (ONNX QuantizeLinear / DequantizeLinear). The scale, zero
+// point, storage type and range are an upstream quant dialect type,
+// !quant.uniform<...> per tensor or per axis, held as an attribute: the
+// tensors themselves stay in their signless storage type (i8, i32), as
+// every other integer tensor here.
+class NN_QuantOp<string mnemonic>
+    : NN_Op<mnemonic, [Pure,
+        DeclareOpInterfaceMethods<MacCountOpInterface>]>;
+
+def NN_QuantizeOp : NN_QuantOp<"quantize"> {
+  let summary = "saturate(round_half_even(x * (1 / scale)) + zero_point)";
+  let description = [{
+    ONNX QuantizeLinear: `quant_type` (a !quant.uniform type, per tensor or
+    per axis) gives the scale(s), zero point(s), storage type and range; the
+    result is the storage type's signless integer tensor (uint8 storage is
+    i8, its signedness in `quant_type`). x is multiplied by the f32
+    reciprocal of the scale, as PyTorch's fake quantization does (ONNX's text
+    divides; they differ next to ties), rounded to nearest, ties to even,
+    and saturated to the storage range. No gradient: training a
+    quantized model is not supported yet.
+  }];
+  let arguments = (ins NN_F32Tensor:$input, TypeAttr:$quant_type);
+  let results = (outs RankedTensorOf<[I8, I16, I32]>:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_DequantizeOp : NN_QuantOp<"dequantize"> {
+  let summary = "(q - zero_point) * scale";
+  let description = [{
+    ONNX DequantizeLinear: `quant_type` as in nn.quantize; the input is its
+    storage type (int32 for a quantized bias), the result float32.
+  }];
+  let arguments = (ins RankedTensorOf<[I8, I16, I32]>:$input,
+                   TypeAttr:$quant_type);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def NN_BatchNormOp : NN_Op<"batch_norm", [Pure,
     DeclareOpInterfaceMethods<AutodiffOpInterface,
                               ["isDifferentiableOperand"]>,

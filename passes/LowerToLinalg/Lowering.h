@@ -180,6 +180,7 @@ void populatePoolingPatterns(RewritePatternSet &patterns);
 void populateReductionPatterns(RewritePatternSet &patterns);
 void populateLossPatterns(RewritePatternSet &patterns);
 void populateDataMovementPatterns(RewritePatternSet &patterns);
+void populateQuantizationPatterns(RewritePatternSet &patterns);
 
 } // namespace mcutrain::lowering
 

@@ -130,3 +130,43 @@ func.func @neg_bool(%x: tensor<3xi1>) -> tensor<3xi1> {
   %y = nn.neg %x : tensor<3xi1>
   return %y : tensor<3xi1>
 }
+
+// -----
+
+func.func @quantize_not_uniform(%x: tensor<4xf32>) -> tensor<4xi8> {
+  // expected-error @+1 {{quant_type must be a !quant.uniform type, got 'f32'}}
+  %q = nn.quantize %x {quant_type = f32} : (tensor<4xf32>) -> tensor<4xi8>
+  return %q : tensor<4xi8>
+}
+
+// -----
+
+func.func @quantize_storage(%x: tensor<4xf32>) -> tensor<4xi32> {
+  // expected-error @+1 {{the integer tensor's element type must be the storage type 'i8'}}
+  %q = nn.quantize %x {quant_type = !quant.uniform<u8:f32, 0.5:3>} : (tensor<4xf32>) -> tensor<4xi32>
+  return %q : tensor<4xi32>
+}
+
+// -----
+
+func.func @dequantize_axis_size(%q: tensor<2x3xi8>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{needs one scale per element of dimension 1 (3)}}
+  %x = nn.dequantize %q {quant_type = !quant.uniform<i8:f32:1, {0.5,0.25}>} : (tensor<2x3xi8>) -> tensor<2x3xf32>
+  return %x : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @dequantize_axis_range(%q: tensor<2x3xi8>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{quantized dimension 2 is out of range}}
+  %x = nn.dequantize %q {quant_type = !quant.uniform<i8:f32:2, {0.5,0.25}>} : (tensor<2x3xi8>) -> tensor<2x3xf32>
+  return %x : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @dequantize_shape(%q: tensor<2x3xi8>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{input and result shapes differ}}
+  %x = nn.dequantize %q {quant_type = !quant.uniform<i8:f32, 0.5>} : (tensor<2x3xi8>) -> tensor<3x2xf32>
+  return %x : tensor<3x2xf32>
+}

@@ -2,7 +2,8 @@
 """ONNX backend node tests (Debian's libonnx-testdata) through mcutrain.
 
 Every single-node test of a supported operator is compiled with
-(int64 and float scalar inputs - shapes, axes, pads, clip bounds - bound as
+(int64 and float scalar inputs - shapes, axes, pads, clip bounds - and
+quantization scales and zero points bound as
 initializers from the test data, since mcutrain compiles static shapes)
 `mcutrain compile --inference-only`, the generated C++ is built and run on the
 test's inputs, and its outputs are compared with the test's expected outputs
@@ -39,7 +40,7 @@ SUPPORTED_OPS = [
     "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
     "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat",
     "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant", "Pad",
-    "PRelu", "Neg",
+    "PRelu", "Neg", "QuantizeLinear", "DequantizeLinear",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.
@@ -96,10 +97,14 @@ def size_name(base, i, count):
 def bind_static_inputs(src, work):
     """mcutrain compiles static shapes: graph inputs that are int64 tensors
     (shapes, axes, pads) or scalars (Clip's min/max, Pad's constant_value,
-    Dropout's ratio and training_mode) become initializers holding the
-    test's values, as they are constants in models exported from PyTorch.
-    Returns the model path to compile."""
+    Dropout's ratio and training_mode) or quantization parameters (the
+    scales and zero points of QuantizeLinear/DequantizeLinear) become
+    initializers holding the test's values, as they are constants in models
+    exported from PyTorch. Returns the model path to compile."""
     model = onnx.load(os.path.join(src, "model.onnx"))
+    qparams = {name for n in model.graph.node
+               if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+               for name in n.input[1:3]}
     data = os.path.join(src, "test_data_set_0")
     inits = {i.name for i in model.graph.initializer}
     runtime = [i for i in model.graph.input if i.name not in inits]
@@ -109,7 +114,8 @@ def bind_static_inputs(src, work):
         scalar = tt.HasField("shape") and len(tt.shape.dim) == 0
         path = os.path.join(data, f"input_{idx}.pb")
         if vi.type.HasField("tensor_type") and os.path.exists(path) and (
-                tt.elem_type == onnx.TensorProto.INT64 or scalar):
+                tt.elem_type == onnx.TensorProto.INT64 or scalar or
+                vi.name in qparams):
             t = onnx.TensorProto()
             t.ParseFromString(open(path, "rb").read())
             t.name = vi.name

@@ -319,3 +319,67 @@ def prelu_neg_models(out):
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "prelu_neg":
     os.makedirs(sys.argv[1], exist_ok=True)
     prelu_neg_models(sys.argv[1])
+
+
+def quant_models(out):
+    """QuantizeLinear/DequantizeLinear as quantize.py's exports use them (a
+    uint8 activation pair, an int8 per-channel weight quantized from a float
+    initializer, an int32 bias), and what is refused."""
+    n = helper.make_node
+    f = TensorProto.FLOAT
+    x = helper.make_tensor_value_info("x", f, [1, 2, 3, 3])
+    y = helper.make_tensor_value_info("y", f, None)
+    const = numpy_helper.from_array
+    inits = [
+        const(np.array([0.05], np.float32), "x_scale"),
+        const(np.array([128], np.uint8), "x_zero"),
+        const(np.full((4, 2, 1, 1), 0.3, np.float32), "conv.weight"),
+        const(np.array([0.01, 0.02, 0.03, 0.04], np.float32), "w_scale"),
+        const(np.zeros(4, np.int8), "w_zero"),
+        const(np.array([100, -100, 7, 0], np.int32), "b_q"),
+        const(np.array([0.0005, 0.001, 0.0015, 0.002], np.float32), "b_scale"),
+        const(np.zeros(4, np.int32), "b_zero"),
+    ]
+    nodes = [n("QuantizeLinear", ["x", "x_scale", "x_zero"], ["xq"], name="q_x"),
+             n("DequantizeLinear", ["xq", "x_scale", "x_zero"], ["xd"],
+               name="dq_x"),
+             n("QuantizeLinear", ["conv.weight", "w_scale", "w_zero"], ["wq"],
+               name="q_w", axis=0),
+             n("DequantizeLinear", ["wq", "w_scale", "w_zero"], ["wd"],
+               name="dq_w", axis=0),
+             n("DequantizeLinear", ["b_q", "b_scale", "b_zero"], ["bd"],
+               name="dq_b", axis=0),
+             n("Conv", ["xd", "wd", "bd"], ["y"], name="conv")]
+    save(helper.make_graph(nodes, "qdq", [x], [y], inits),
+         os.path.join(out, "qdq.onnx"))
+    # A scale that is a runtime input.
+    s = helper.make_tensor_value_info("s", f, [])
+    save(helper.make_graph([n("QuantizeLinear", ["x", "s"], ["y"], name="q_rt")],
+                           "q_rt", [x, s], [helper.make_tensor_value_info(
+                               "y", TensorProto.UINT8, None)]),
+         os.path.join(out, "runtime_scale.onnx"))
+    # Per-axis at opset 10 (the axis attribute came in 13).
+    save(helper.make_graph([n("QuantizeLinear", ["x", "c_scale"], ["y"],
+                              name="q10")], "q10", [x],
+                           [helper.make_tensor_value_info(
+                               "y", TensorProto.UINT8, None)],
+                           [const(np.array([0.1, 0.2], np.float32), "c_scale")]),
+         os.path.join(out, "per_axis10.onnx"), opset=10)
+    # A zero scale; a zero point of another type than the input.
+    save(helper.make_graph([n("QuantizeLinear", ["x", "zero_scale"], ["y"],
+                              name="q_zero")], "qz", [x],
+                           [helper.make_tensor_value_info(
+                               "y", TensorProto.UINT8, None)],
+                           [const(np.array(0.0, np.float32), "zero_scale")]),
+         os.path.join(out, "zero_scale.onnx"))
+    xi = helper.make_tensor_value_info("xi", TensorProto.INT8, [2, 3])
+    save(helper.make_graph([n("DequantizeLinear", ["xi", "sc", "zu"], ["y"],
+                              name="dq_mixed")], "dqm", [xi], [y],
+                           [const(np.array(0.5, np.float32), "sc"),
+                            const(np.array(3, np.uint8), "zu")]),
+         os.path.join(out, "zero_point_type.onnx"))
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "quant":
+    os.makedirs(sys.argv[1], exist_ok=True)
+    quant_models(sys.argv[1])

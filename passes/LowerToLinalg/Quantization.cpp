@@ -1,0 +1,121 @@
+//===- Quantization.cpp - nn.quantize, nn.dequantize ----------------------===//
+//
+// One linalg.generic each. Per-tensor scales and zero points are constants
+// in the body; per-axis ones are constant tensors read along the axis.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/LowerToLinalg/Lowering.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::lowering;
+
+namespace {
+
+using QuantBody = llvm::function_ref<Value(OpBuilder &, Location, Value x,
+                                           Value scale, Value zero)>;
+
+/// A generic over `x`'s shape with result element type `resultElement`;
+/// `body` gets each element with its scale (or, if `reciprocal`, 1/scale
+/// rounded to f32) and zero point, as f32.
+Value quantGeneric(Lowering &L, Value x, Type quantType, Type resultElement,
+                   bool reciprocal, QuantBody body) {
+  auto f32Scale = [&](double s) {
+    return reciprocal ? 1.0f / static_cast<float>(s) : static_cast<float>(s);
+  };
+  auto shape = cast<RankedTensorType>(x.getType()).getShape();
+  unsigned rank = shape.size();
+  SmallVector<Value> ins{x};
+  SmallVector<AffineMap> maps{L.b.getMultiDimIdentityMap(rank)};
+  float scale = 0.0f, zero = 0.0f;
+  auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(quantType);
+  if (perAxis) {
+    SmallVector<float> scales, zeros;
+    for (double s : perAxis.getScales())
+      scales.push_back(f32Scale(s));
+    for (int64_t z : perAxis.getZeroPoints())
+      zeros.push_back(static_cast<float>(z));
+    auto type = RankedTensorType::get({int64_t(scales.size())}, L.f32());
+    for (ArrayRef<float> values : {ArrayRef(scales), ArrayRef(zeros)}) {
+      ins.push_back(arith::ConstantOp::create(
+          L.b, L.loc, DenseElementsAttr::get(type, values)));
+      maps.push_back(L.map(rank, {L.d(perAxis.getQuantizedDimension())}));
+    }
+  } else {
+    auto uniform = cast<quant::UniformQuantizedType>(quantType);
+    scale = f32Scale(uniform.getScale());
+    zero = static_cast<float>(uniform.getZeroPoint());
+  }
+  maps.push_back(L.b.getMultiDimIdentityMap(rank));
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, shape, resultElement),
+                   ins, maps,
+                   SmallVector<IteratorType>(rank, IteratorType::parallel),
+                   [&](OpBuilder &ob, Location l, ValueRange a) {
+                     Value s = perAxis ? a[1] : L.f32c(ob, scale);
+                     Value z = perAxis ? a[2] : L.f32c(ob, zero);
+                     return body(ob, l, a[0], s, z);
+                   });
+}
+
+/// round_half_even(x * (1/scale)) + zero, clamped to the storage range,
+/// then converted (in range, so the C++ conversion is defined). The ONNX
+/// text says x / scale; PyTorch's fake quantization, which a QDQ model was
+/// calibrated and trained with, multiplies by the f32 reciprocal. They
+/// differ where x / scale is within an ulp of a tie, and symmetric
+/// per-channel weights put each channel's largest weight exactly on one
+/// (127.5): dividing rounded LeNet-5's outputs up to 4 steps away from
+/// PyTorch's, multiplying matches it exactly. The ONNX node tests pass
+/// either way.
+Value lowerQuantize(Lowering &L, nn::QuantizeOp op) {
+  auto q = cast<quant::QuantizedType>(op.getQuantType());
+  float lo = static_cast<float>(q.getStorageTypeMin());
+  float hi = static_cast<float>(q.getStorageTypeMax());
+  Type storage = q.getStorageType();
+  bool isSigned = q.isSigned();
+  return quantGeneric(
+      L, op.getInput(), q, storage, /*reciprocal=*/true,
+      [&](OpBuilder &ob, Location l, Value x, Value inv, Value z) -> Value {
+        Value scaled = arith::MulFOp::create(ob, l, x, inv);
+        Value rounded = math::RoundEvenOp::create(ob, l, scaled);
+        Value shifted = arith::AddFOp::create(ob, l, rounded, z);
+        // Ordered compares: NaN saturates low (never an undefined
+        // conversion in C++).
+        Value loC = L.f32c(ob, lo), hiC = L.f32c(ob, hi);
+        Value aboveLo = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT,
+                                              shifted, loC);
+        Value low = arith::SelectOp::create(ob, l, aboveLo, shifted, loC);
+        Value belowHi =
+            arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, low, hiC);
+        Value both = arith::SelectOp::create(ob, l, belowHi, low, hiC);
+        if (isSigned)
+          return arith::FPToSIOp::create(ob, l, storage, both);
+        return arith::FPToUIOp::create(ob, l, storage, both);
+      });
+}
+
+/// (q - zero) * scale, the difference exact in f32 (|q - zero| < 2^24 for
+/// 8-bit storage; int32 biases have zero point 0).
+Value lowerDequantize(Lowering &L, nn::DequantizeOp op) {
+  auto q = cast<quant::QuantizedType>(op.getQuantType());
+  bool isSigned = q.isSigned();
+  return quantGeneric(
+      L, op.getInput(), q, L.f32(), /*reciprocal=*/false,
+      [&](OpBuilder &ob, Location l, Value x, Value s, Value z) -> Value {
+        Value f = isSigned
+                      ? arith::SIToFPOp::create(ob, l, L.f32(), x).getResult()
+                      : arith::UIToFPOp::create(ob, l, L.f32(), x).getResult();
+        Value centered = arith::SubFOp::create(ob, l, f, z);
+        return arith::MulFOp::create(ob, l, centered, s);
+      });
+}
+
+} // namespace
+
+void mcutrain::lowering::populateQuantizationPatterns(
+    RewritePatternSet &patterns) {
+  addLowering<nn::QuantizeOp>(patterns, lowerQuantize);
+  addLowering<nn::DequantizeOp>(patterns, lowerDequantize);
+}
