@@ -176,10 +176,8 @@ LogicalResult importPad(OnnxImporter &I, const onnx::NodeProto &n) {
 }
 
 LogicalResult importTranspose(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (isIntegerConst(I, n)) {
-    FailureOr<ConstTensor> c = foldIntegerNode(I, n);
-    return failed(c) ? failure() : I.defineConst(n, std::move(*c));
-  }
+  if (isIntegerConst(I, n))
+    return defineFoldedInteger(I, n);
   if (failed(I.checkElementTypes(n, ElementTypes::Any)))
     return failure();
   FailureOr<Value> x = I.tensorOperand(n, 0);
@@ -376,10 +374,8 @@ LogicalResult importReshape1(OnnxImporter &I, const onnx::NodeProto &n) {
 }
 
 LogicalResult importReshape5(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (isIntegerConst(I, n)) {
-    FailureOr<ConstTensor> c = foldIntegerNode(I, n);
-    return failed(c) ? failure() : I.defineConst(n, std::move(*c));
-  }
+  if (isIntegerConst(I, n))
+    return defineFoldedInteger(I, n);
   if (failed(I.checkElementTypes(n, ElementTypes::Any)))
     return failure();
   FailureOr<Value> x = I.tensorOperand(n, 0);

@@ -17,17 +17,10 @@ using namespace mcutrain::importer;
 
 namespace {
 
-/// Integer shape arithmetic (F.pad's pads, view sizes) folds at compile time;
-/// it never reaches the runtime on integer constants.
-LogicalResult foldIntegerArithmetic(OnnxImporter &I, const onnx::NodeProto &n) {
-  FailureOr<ConstTensor> c = foldIntegerNode(I, n);
-  return failed(c) ? failure() : I.defineConst(n, std::move(*c));
-}
-
 /// Opset 1-6: the broadcast attribute's semantics (not numpy's).
 LogicalResult importBinary1(OnnxImporter &I, const onnx::NodeProto &n) {
   if (isIntegerConst(I, n))
-    return foldIntegerArithmetic(I, n);
+    return defineFoldedInteger(I, n);
   if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
     return failure();
   return I.refuseForm(n, "broadcast attribute");
@@ -35,7 +28,7 @@ LogicalResult importBinary1(OnnxImporter &I, const onnx::NodeProto &n) {
 
 LogicalResult importBinary7(OnnxImporter &I, const onnx::NodeProto &n) {
   if (isIntegerConst(I, n))
-    return foldIntegerArithmetic(I, n);
+    return defineFoldedInteger(I, n);
   if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
     return failure();
   FailureOr<Value> lhs = I.tensorOperand(n, 0), rhs = I.tensorOperand(n, 1);

@@ -214,6 +214,9 @@ private:
 /// Integer Add/Sub/Mul/Div, Reshape, Slice or Transpose on constants.
 FailureOr<ConstTensor> foldIntegerNode(OnnxImporter &I,
                                        const onnx::NodeProto &n);
+/// Integer shape arithmetic (F.pad's pads, view sizes) folded and defined
+/// as the node's constant result: it never reaches the runtime.
+LogicalResult defineFoldedInteger(OnnxImporter &I, const onnx::NodeProto &n);
 /// Gather, Unsqueeze, Squeeze, Concat or Cast of constants (float ones
 /// only for Cast).
 LogicalResult foldConstantNode(OnnxImporter &I, const onnx::NodeProto &n);

@@ -286,16 +286,21 @@ ConstTensor foldSqueeze(OnnxImporter &I, const onnx::NodeProto &n,
 
 /// Slice and Gather only fold; on runtime tensors they are not supported.
 LogicalResult importFoldOnly(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (n.op_type() == "Slice" && isIntegerConst(I, n)) {
-    FailureOr<ConstTensor> c = foldIntegerNode(I, n);
-    return failed(c) ? failure() : I.defineConst(n, std::move(*c));
-  }
+  if (n.op_type() == "Slice" && isIntegerConst(I, n))
+    return defineFoldedInteger(I, n);
   if (n.op_type() == "Gather" && I.allConst(n))
     return foldConstantNode(I, n);
   return I.unsupported(n);
 }
 
 } // namespace
+
+LogicalResult
+mcutrain::importer::defineFoldedInteger(OnnxImporter &I,
+                                        const onnx::NodeProto &n) {
+  FailureOr<ConstTensor> c = foldIntegerNode(I, n);
+  return failed(c) ? failure() : I.defineConst(n, std::move(*c));
+}
 
 bool mcutrain::importer::isIntegerConst(OnnxImporter &I,
                                         const onnx::NodeProto &n) {
