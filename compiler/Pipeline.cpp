@@ -35,6 +35,7 @@ void mcutrain::registerAllDialects(DialectRegistry &registry) {
 
 void mcutrain::buildTrainingPipeline(OpPassManager &pm,
                                      const TrainingOptions &o) {
+  pm.addPass(createFuseQuantizedLayersPass());
   pm.addPass(createDeriveBackwardPass(o));
   pm.addPass(createFoldFrozenQuantizationPass());
   pm.addPass(createShareFrozenAliasesPass());
@@ -45,6 +46,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
 }
 
 void mcutrain::buildInferencePipeline(OpPassManager &pm) {
+  pm.addPass(createFuseQuantizedLayersPass());
   pm.addPass(createFoldFrozenQuantizationPass());
   pm.addPass(createShareFrozenAliasesPass());
 }
@@ -105,7 +107,8 @@ mcutrain::LoweringOptions mcutrain::LoweringPipelineOptions::values() const {
 void mcutrain::registerPipelines() {
   PassPipelineRegistration<TrainingPipelineOptions>(
       "mcutrain-training",
-      "derive-backward, share-frozen-aliases, sparsify, reorder-updates, "
+      "fuse-quantized-layers, derive-backward, fold-frozen-quantization, "
+      "share-frozen-aliases, sparsify, reorder-updates, "
       "fuse-outer-product-updates and fuse-input-grad-into-updates",
       [](OpPassManager &pm, const TrainingPipelineOptions &o) {
         buildTrainingPipeline(pm, o.values());

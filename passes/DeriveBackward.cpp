@@ -323,7 +323,8 @@ struct DeriveBackwardPass
     // int8 training (QAS, in-place int8 updates) is not built yet.
     Operation *quantized = nullptr;
     forward.walk([&](Operation *op) {
-      if (!quantized && isa<nn::QuantizeOp, nn::DequantizeOp>(op))
+      if (!quantized &&
+          isa<nn::QuantizeOp, nn::DequantizeOp, nn::QConv2dOp, nn::QGemmOp>(op))
         quantized = op;
     });
     if (quantized)

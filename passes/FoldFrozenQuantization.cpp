@@ -37,65 +37,97 @@ std::pair<float, float> paramsAt(Type quantType, ArrayRef<int64_t> shape,
 
 /// nn.quantize then nn.dequantize of one element, in the generated code's
 /// float arithmetic (lower-to-linalg's Quantization.cpp).
+float quantizeValue(float x, float scale, float zero, float lo, float hi);
 float fakeQuantize(float x, float scale, float zero, float lo, float hi) {
-  float q = std::nearbyint(x * (1.0f / scale)) + zero;
-  q = q > lo ? q : lo;
-  q = q < hi ? q : hi;
-  return (q - zero) * scale;
+  return (quantizeValue(x, scale, zero, lo, hi) - zero) * scale;
 }
 
-/// The type every load of `g` is (de)quantized with, if each load feeds
-/// only nn.quantize -> nn.dequantize pairs (`viaQuantize`) or only
-/// nn.dequantize (an integer global), all of one quant_type.
-FailureOr<Type> uniqueQuantization(ArrayRef<ml_program::GlobalLoadOp> loads,
-                                   bool viaQuantize) {
+/// What a frozen global's loads feed.
+enum class Use {
+  quantizeDequantize, // float data, each load -> nn.quantize -> dequantize
+  quantize,           // float data, each load -> nn.quantize (int8 layers)
+  dequantize,         // integer data, each load -> nn.dequantize
+};
+
+/// The type every load of `g` is (de)quantized with, and how, if all of
+/// its loads are used one way (`Use`) with one quant_type.
+FailureOr<std::pair<Type, Use>>
+uniqueQuantization(ArrayRef<ml_program::GlobalLoadOp> loads, bool isFloat) {
   Type found;
-  auto same = [&](Type t) {
-    if (!found)
+  std::optional<Use> use;
+  auto same = [&](Type t, Use u) {
+    if (!found) {
       found = t;
-    return found == t;
+      use = u;
+    }
+    return found == t && use == u;
   };
   for (auto load : loads)
     for (Operation *user : load->getUsers()) {
-      if (viaQuantize) {
-        auto q = dyn_cast<nn::QuantizeOp>(user);
-        if (!q || !same(q.getQuantType()))
-          return failure();
-        for (Operation *qu : q->getUsers()) {
-          auto dq = dyn_cast<nn::DequantizeOp>(qu);
-          if (!dq || dq.getQuantType() != q.getQuantType())
-            return failure();
-        }
-      } else {
+      if (!isFloat) {
         auto dq = dyn_cast<nn::DequantizeOp>(user);
-        if (!dq || !same(dq.getQuantType()))
+        if (!dq || !same(dq.getQuantType(), Use::dequantize))
           return failure();
+        continue;
       }
+      auto q = dyn_cast<nn::QuantizeOp>(user);
+      if (!q)
+        return failure();
+      bool pairs =
+          !q->use_empty() && llvm::all_of(q->getUsers(), [&](Operation *qu) {
+            auto dq = dyn_cast<nn::DequantizeOp>(qu);
+            return dq && dq.getQuantType() == q.getQuantType();
+          });
+      bool layers = llvm::none_of(q->getUsers(), [](Operation *qu) {
+        return isa<nn::DequantizeOp>(qu);
+      });
+      if ((!pairs && !layers) ||
+          !same(q.getQuantType(),
+                pairs ? Use::quantizeDequantize : Use::quantize))
+        return failure();
     }
   if (!found)
     return failure();
-  return found;
+  return std::make_pair(found, *use);
 }
 
-/// The dequantized (and, for a float global, first quantized) data.
-DenseElementsAttr foldedData(DenseElementsAttr data, Type quantType,
-                             bool viaQuantize) {
+/// x quantized in the generated code's float arithmetic, saturated.
+float quantizeValue(float x, float scale, float zero, float lo, float hi) {
+  float q = std::nearbyint(x * (1.0f / scale)) + zero;
+  q = q > lo ? q : lo;
+  return q < hi ? q : hi;
+}
+
+/// The folded data: the quantized integers (`Use::quantize`), or the
+/// dequantized floats of the (first quantized) data.
+DenseElementsAttr foldedData(DenseElementsAttr data, Type quantType, Use use) {
   auto shape = cast<ShapedType>(data.getType()).getShape();
   auto q = cast<quant::QuantizedType>(quantType);
   float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
   SmallVector<float> out;
+  SmallVector<APInt> ints;
+  unsigned bits = q.getStorageTypeIntegralWidth();
   int64_t i = 0;
   auto push = [&](float v) {
     auto [scale, zero] = paramsAt(quantType, shape, i++);
-    out.push_back(viaQuantize ? fakeQuantize(v, scale, zero, lo, hi)
-                              : (v - zero) * scale);
+    if (use == Use::dequantize)
+      out.push_back((v - zero) * scale);
+    else if (use == Use::quantizeDequantize)
+      out.push_back(fakeQuantize(v, scale, zero, lo, hi));
+    else
+      ints.push_back(APInt(
+          bits, static_cast<int64_t>(quantizeValue(v, scale, zero, lo, hi)),
+          /*isSigned=*/true, /*implicitTrunc=*/true));
   };
-  if (viaQuantize)
-    for (float v : data.getValues<float>())
-      push(v);
-  else
+  if (use == Use::dequantize)
     for (const APInt &v : data.getValues<APInt>())
       push(q.isSigned() ? float(v.getSExtValue()) : float(v.getZExtValue()));
+  else
+    for (float v : data.getValues<float>())
+      push(v);
+  if (use == Use::quantize)
+    return DenseElementsAttr::get(
+        RankedTensorType::get(shape, q.getStorageType()), ints);
   auto type = RankedTensorType::get(shape, Float32Type::get(data.getContext()));
   return DenseElementsAttr::get(type, ArrayRef<float>(out));
 }
@@ -114,35 +146,45 @@ struct FoldFrozenQuantizationPass
         fold(g, loads.lookup(g.getSymNameAttr()));
   }
 
+  /// Folds until the global's loads feed no quantization (an int32 bias
+  /// read through a dequantize that an int8 layer quantizes again folds
+  /// twice).
   void fold(ml_program::GlobalOp g, ArrayRef<ml_program::GlobalLoadOp> loads) {
+    while (foldOnce(g, loads)) {
+    }
+  }
+
+  bool foldOnce(ml_program::GlobalOp g,
+                ArrayRef<ml_program::GlobalLoadOp> loads) {
     auto data = dyn_cast_or_null<DenseElementsAttr>(g.getValueAttr());
     if (!data || loads.empty())
-      return;
-    bool viaQuantize = data.getElementType().isF32();
-    FailureOr<Type> quantType = uniqueQuantization(loads, viaQuantize);
-    if (failed(quantType))
-      return;
-    DenseElementsAttr folded = foldedData(data, *quantType, viaQuantize);
+      return false;
+    auto quantization =
+        uniqueQuantization(loads, data.getElementType().isF32());
+    if (failed(quantization))
+      return false;
+    auto [quantType, use] = *quantization;
+    DenseElementsAttr folded = foldedData(data, quantType, use);
     g.setValueAttr(folded);
     g.setType(folded.getType());
     for (auto load : loads) {
       load.getResult().setType(folded.getType());
       for (Operation *user : llvm::make_early_inc_range(load->getUsers()))
-        replaceWithLoad(user, load);
+        replaceWithLoad(user, load, use);
     }
+    return true;
   }
 
-  /// `user` (nn.quantize or nn.dequantize) and the dequantize after it are
-  /// replaced by the load, which now holds their result.
-  static void replaceWithLoad(Operation *user, ml_program::GlobalLoadOp load) {
-    if (auto q = dyn_cast<nn::QuantizeOp>(user)) {
-      for (Operation *dq : llvm::make_early_inc_range(q->getUsers())) {
+  /// `user` (nn.quantize or nn.dequantize) and, for quantize-dequantize
+  /// pairs, the dequantize after it are replaced by the load, which now
+  /// holds their result.
+  static void replaceWithLoad(Operation *user, ml_program::GlobalLoadOp load,
+                              Use use) {
+    if (use == Use::quantizeDequantize)
+      for (Operation *dq : llvm::make_early_inc_range(user->getUsers())) {
         dq->getResult(0).replaceAllUsesWith(load.getResult());
         dq->erase();
       }
-      q->erase();
-      return;
-    }
     user->getResult(0).replaceAllUsesWith(load.getResult());
     user->erase();
   }

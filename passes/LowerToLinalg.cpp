@@ -33,6 +33,7 @@ struct LowerToLinalgPass
     lowering::populateLossPatterns(patterns);
     lowering::populateDataMovementPatterns(patterns);
     lowering::populateQuantizationPatterns(patterns);
+    lowering::populateQuantizedLayerPatterns(patterns);
 
     // Every nn op and the train ops of the loss and of sparse updates'
     // gathers; the rest of the train dialect bufferizes itself.

@@ -3,7 +3,9 @@
 //
 // The contractions: 2-D convolutions (groups, depthwise, strides, pads,
 // dilations, auto_pad), Gemm (transposes, alpha, beta, C) and MatMul (2-D
-// and batched). Result shapes come from the nn ops' builders.
+// and batched), and their int8 forms QLinearConv, ConvInteger (nn.qconv2d),
+// QLinearMatMul and MatMulInteger (nn.qgemm, 2-D). Result shapes come from
+// the nn ops' builders.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
@@ -142,10 +144,167 @@ LogicalResult importGemm(OnnxImporter &I, const onnx::NodeProto &n) {
                                         attrFloat(n, "beta", 1.0f)));
 }
 
+/// An 8-bit integer operand and its ONNX type (uint8 or int8).
+FailureOr<std::pair<Value, int32_t>>
+int8Operand(OnnxImporter &I, const onnx::NodeProto &n, int idx) {
+  FailureOr<Value> v = I.tensorOperand(n, idx);
+  if (failed(v))
+    return failure();
+  if (!OnnxImporter::elementTypeOf(*v).isInteger(8))
+    return I.nodeError(n) << "input " << idx << " must be uint8 or int8",
+           failure();
+  return std::make_pair(*v, I.isUnsigned(*v)
+                                ? int32_t(onnx::TensorProto::UINT8)
+                                : int32_t(onnx::TensorProto::INT8));
+}
+
+/// The operands and types of an int8 layer node: x and w at `xIdx`,
+/// `wIdx`; x_scale/x_zero at xIdx + 1/+2 and likewise for w (scaleIdx < 0:
+/// ConvInteger/MatMulInteger, zero points at `xZeroIdx`, `wZeroIdx`, scale
+/// 1); the weight per axis along `weightAxis`.
+struct Int8Layer {
+  Value x, w;
+  Type xType, wType;
+};
+FailureOr<Int8Layer> int8Layer(OnnxImporter &I, const onnx::NodeProto &n,
+                               int xIdx, int wIdx, bool scaled,
+                               int64_t weightAxis) {
+  auto x = int8Operand(I, n, xIdx), w = int8Operand(I, n, wIdx);
+  if (failed(x) || failed(w))
+    return failure();
+  int xScale = scaled ? xIdx + 1 : -1, wScale = scaled ? wIdx + 1 : -1;
+  int xZero = scaled ? xIdx + 2 : 2, wZero = scaled ? wIdx + 2 : 3;
+  FailureOr<Type> xt =
+      quantParamsType(I, n, xScale, xZero, shapeOf(x->first), x->second, 1);
+  FailureOr<Type> wt = quantParamsType(I, n, wScale, wZero, shapeOf(w->first),
+                                       w->second, weightAxis);
+  if (failed(xt) || failed(wt))
+    return failure();
+  if (!isa<quant::UniformQuantizedType>(*xt))
+    return I.nodeError(n) << "the input's quantization must be per tensor",
+           failure();
+  auto matches = [&](Type t, int32_t onnxType) {
+    return cast<quant::QuantizedType>(t).isSigned() ==
+           (onnxType == onnx::TensorProto::INT8);
+  };
+  if (!matches(*xt, x->second) || !matches(*wt, w->second))
+    return I.nodeError(n) << "a zero point's type differs from its tensor's",
+           failure();
+  return Int8Layer{x->first, w->first, *xt, *wt};
+}
+
+/// The output type of QLinearConv/QLinearMatMul (y_scale, y_zero_point at
+/// inputs 6 and 7), per tensor.
+FailureOr<Type> int8OutputType(OnnxImporter &I, const onnx::NodeProto &n,
+                               ArrayRef<int64_t> shape) {
+  FailureOr<Type> t =
+      quantParamsType(I, n, 6, 7, shape, onnx::TensorProto::UINT8, 1);
+  if (succeeded(t) && !isa<quant::UniformQuantizedType>(*t))
+    return I.nodeError(n) << "the output's quantization must be per tensor",
+           failure();
+  return t;
+}
+
+/// QLinearConv (scaled, requantized to y's type, int32 bias) and
+/// ConvInteger (the int32 sums).
+LogicalResult importInt8Conv(OnnxImporter &I, const onnx::NodeProto &n) {
+  bool scaled = n.op_type() == "QLinearConv";
+  if (failed(I.needInputs(n, scaled ? 8 : 2)))
+    return failure();
+  FailureOr<Int8Layer> L = int8Layer(I, n, 0, scaled ? 3 : 1, scaled, 0);
+  if (failed(L))
+    return failure();
+  auto xs = shapeOf(L->x), ws = shapeOf(L->w);
+  int64_t group = attrInt(n, "group", 1);
+  if (xs.size() != 4 || ws.size() != 4 || group < 1 || ws[0] % group ||
+      xs[1] != ws[1] * group)
+    return I.nodeError(n) << "needs 2-D NCHW input and FCHW weight matching "
+                             "group="
+                          << group,
+           failure();
+  FailureOr<Window2d> win = convWindow(I, n, xs, {ws[2], ws[3]});
+  if (failed(win))
+    return failure();
+  auto ys = nn::conv2dShape(xs, ws, win->strides, win->pads, win->dilations);
+  if (!ys)
+    return I.nodeError(n) << "the kernel does not fit the padded input",
+           failure();
+  Value bias;
+  if (scaled && n.input_size() > 8 && !n.input(8).empty()) {
+    FailureOr<Value> b = I.tensorOperand(n, 8);
+    if (failed(b))
+      return failure();
+    if (!OnnxImporter::elementTypeOf(*b).isInteger(32) ||
+        shapeOf(*b) != ArrayRef<int64_t>{ws[0]})
+      return I.nodeError(n)
+                 << "the bias must be int32 of " << ws[0] << " elements",
+             failure();
+    bias = *b;
+  }
+  TypeAttr outType;
+  Type element = I.builder.getI32Type();
+  if (scaled) {
+    FailureOr<Type> yt = int8OutputType(I, n, *ys);
+    if (failed(yt))
+      return failure();
+    outType = TypeAttr::get(*yt);
+    element = I.builder.getI8Type();
+  }
+  Value y = nn::QConv2dOp::create(
+      I.builder, I.nodeLoc(n), I.tensorType(*ys, element), L->x, L->w, bias,
+      TypeAttr::get(L->xType), TypeAttr::get(L->wType), outType,
+      I.builder.getDenseI64ArrayAttr(win->strides),
+      I.builder.getDenseI64ArrayAttr(win->pads),
+      I.builder.getDenseI64ArrayAttr(win->dilations),
+      I.builder.getI64IntegerAttr(group), IntegerAttr(), IntegerAttr());
+  if (outType && !cast<quant::QuantizedType>(outType.getValue()).isSigned())
+    I.unsignedValues.insert(y);
+  return I.define(n, y);
+}
+
+/// QLinearMatMul and MatMulInteger of 2-D operands (b per tensor or per
+/// column); batched (N-D) forms are refused.
+LogicalResult importInt8MatMul(OnnxImporter &I, const onnx::NodeProto &n) {
+  bool scaled = n.op_type() == "QLinearMatMul";
+  if (failed(I.needInputs(n, scaled ? 8 : 2)))
+    return failure();
+  FailureOr<Int8Layer> L = int8Layer(I, n, 0, scaled ? 3 : 1, scaled, 1);
+  if (failed(L))
+    return failure();
+  auto as = shapeOf(L->x), bs = shapeOf(L->w);
+  if (as.size() != 2 || bs.size() != 2)
+    return I.refuseForm(n, "operands of rank other than 2");
+  if (as[1] != bs[0])
+    return I.nodeError(n) << "inner dimensions differ (" << as[1] << " vs "
+                          << bs[0] << ")",
+           failure();
+  SmallVector<int64_t> ys = {as[0], bs[1]};
+  TypeAttr outType;
+  Type element = I.builder.getI32Type();
+  if (scaled) {
+    FailureOr<Type> yt = int8OutputType(I, n, ys);
+    if (failed(yt))
+      return failure();
+    outType = TypeAttr::get(*yt);
+    element = I.builder.getI8Type();
+  }
+  Value y = nn::QGemmOp::create(
+      I.builder, I.nodeLoc(n), I.tensorType(ys, element), L->x, L->w, Value(),
+      TypeAttr::get(L->xType), TypeAttr::get(L->wType), outType,
+      I.builder.getBoolAttr(false), IntegerAttr(), IntegerAttr());
+  if (outType && !cast<quant::QuantizedType>(outType.getValue()).isSigned())
+    I.unsignedValues.insert(y);
+  return I.define(n, y);
+}
+
 } // namespace
 
 void mcutrain::importer::registerConvHandlers(HandlerTable &table) {
   table.on("Conv", 1, importConv);
   table.on("Gemm", 1, importGemm);
   table.on("MatMul", 1, importGemm);
+  table.on("QLinearConv", 10, importInt8Conv);
+  table.on("ConvInteger", 10, importInt8Conv);
+  table.on("QLinearMatMul", 10, importInt8MatMul);
+  table.on("MatMulInteger", 10, importInt8MatMul);
 }

@@ -112,6 +112,16 @@ void registerDataMovementHandlers(HandlerTable &table);
 void registerShapeFoldingHandlers(HandlerTable &table);
 void registerQuantizationHandlers(HandlerTable &table);
 
+class OnnxImporter;
+/// The !quant.uniform type of a node's scale (input `scaleIdx`, or -1 for
+/// scale 1) and zero point (input `zeroIdx`, optional) for a tensor of
+/// `shape`: per tensor, or per axis along `axis`. Diagnoses non-constant or
+/// invalid parameters.
+FailureOr<Type> quantParamsType(OnnxImporter &I, const onnx::NodeProto &n,
+                                int scaleIdx, int zeroIdx,
+                                ArrayRef<int64_t> shape, int32_t intType,
+                                int64_t axis);
+
 /// The state of one model's import, which handlers read and extend.
 class OnnxImporter {
 public:

@@ -32,15 +32,21 @@ std::optional<Storage> storageOf(int32_t onnxType) {
   }
 }
 
-/// The !quant.uniform type of a QuantizeLinear/DequantizeLinear node on a
-/// tensor of `shape`, whose integer side has ONNX type `intType` (the zero
-/// point's, or the quantized input's).
-FailureOr<Type> quantType(OnnxImporter &I, const onnx::NodeProto &n,
-                          ArrayRef<int64_t> shape, int32_t intType) {
-  const ConstTensor *scale = I.constOperand(n, 1);
-  const ConstTensor *zero = I.constOperand(n, 2);
-  bool hasZero = n.input_size() > 2 && !n.input(2).empty();
-  if (!scale || !scale->isFloat || (hasZero && !zero))
+} // namespace
+
+/// The !quant.uniform type of the scale at input `scaleIdx` (-1: scale 1,
+/// for ConvInteger/MatMulInteger) and zero point at `zeroIdx` of node `n`,
+/// for a tensor of `shape` whose integer side has ONNX type `intType` (the
+/// zero point's, if present). More than one value is per axis, along
+/// `axis` (negative counts from the end).
+FailureOr<Type> mcutrain::importer::quantParamsType(
+    OnnxImporter &I, const onnx::NodeProto &n, int scaleIdx, int zeroIdx,
+    ArrayRef<int64_t> shape, int32_t intType, int64_t axis) {
+  const ConstTensor *scale =
+      scaleIdx >= 0 ? I.constOperand(n, scaleIdx) : nullptr;
+  const ConstTensor *zero = I.constOperand(n, zeroIdx);
+  bool hasZero = n.input_size() > zeroIdx && !n.input(zeroIdx).empty();
+  if ((scaleIdx >= 0 && (!scale || !scale->isFloat)) || (hasZero && !zero))
     return I.nodeError(n) << "scale and zero point must be constants",
            failure();
   if (zero)
@@ -49,11 +55,12 @@ FailureOr<Type> quantType(OnnxImporter &I, const onnx::NodeProto &n,
   if (!storage)
     return I.nodeError(n) << "quantized type must be uint8, int8 or int32",
            failure();
-  int64_t count = scale->numElements();
+  int64_t count = scale ? scale->numElements() : zero ? zero->numElements() : 1;
   if (zero && zero->numElements() != count)
     return I.nodeError(n) << "scale and zero point differ in size", failure();
-  for (float s : scale->f)
-    if (!(s > 0.0f) || !std::isfinite(s))
+  auto scaleAt = [&](int64_t i) { return scale ? double(scale->f[i]) : 1.0; };
+  for (int64_t i = 0; i < count; ++i)
+    if (!(scaleAt(i) > 0.0) || !std::isfinite(scaleAt(i)))
       return I.nodeError(n) << "scales must be positive and finite", failure();
   MLIRContext *ctx = &I.ctx;
   Type storageType = IntegerType::get(ctx, storage->bits);
@@ -65,25 +72,38 @@ FailureOr<Type> quantType(OnnxImporter &I, const onnx::NodeProto &n,
   auto zeroAt = [&](int64_t i) { return zero ? zero->i[i] : int64_t(0); };
   if (count == 1)
     return Type(quant::UniformQuantizedType::get(
-        flags, storageType, f32, scale->f[0], zeroAt(0), qmin, qmax));
-  if (scale->shape.size() != 1)
+        flags, storageType, f32, scaleAt(0), zeroAt(0), qmin, qmax));
+  const ConstTensor *vector = scale ? scale : zero;
+  if (vector->shape.size() != 1)
     return I.nodeError(n) << "scale must be a scalar or 1-D", failure();
-  int64_t axis = I.opset >= 13 ? attrInt(n, "axis", 1) : 1;
   if (axis < 0)
     axis += shape.size();
-  if (I.opset < 13 && count != 1)
-    return I.refuseForm(n, "per-axis scale"), failure();
   if (axis < 0 || axis >= static_cast<int64_t>(shape.size()) ||
       shape[axis] != count)
     return I.nodeError(n) << "a per-axis scale needs one value per element "
                              "of its axis",
            failure();
-  SmallVector<double> scales(scale->f.begin(), scale->f.end());
+  SmallVector<double> scales;
   SmallVector<int64_t> zeros;
-  for (int64_t i = 0; i < count; ++i)
+  for (int64_t i = 0; i < count; ++i) {
+    scales.push_back(scaleAt(i));
     zeros.push_back(zeroAt(i));
+  }
   return Type(quant::UniformQuantizedPerAxisType::get(
       flags, storageType, f32, scales, zeros, axis, qmin, qmax));
+}
+
+namespace {
+
+/// The type of a QuantizeLinear/DequantizeLinear node (scale and zero point
+/// at inputs 1 and 2; per axis only from opset 13, along `axis`).
+FailureOr<Type> quantType(OnnxImporter &I, const onnx::NodeProto &n,
+                          ArrayRef<int64_t> shape, int32_t intType) {
+  const ConstTensor *scale = I.constOperand(n, 1);
+  if (I.opset < 13 && scale && scale->numElements() != 1)
+    return I.refuseForm(n, "per-axis scale"), failure();
+  int64_t axis = I.opset >= 13 ? attrInt(n, "axis", 1) : 1;
+  return quantParamsType(I, n, 1, 2, shape, intType, axis);
 }
 
 LogicalResult importQuantizeLinear(OnnxImporter &I, const onnx::NodeProto &n) {

@@ -390,6 +390,105 @@ LogicalResult DequantizeOp::verify() {
   return verifyQuantization(*this, getQuantType(), getInput(), getOutput());
 }
 
+/// The per-tensor !quant.uniform f32 type of an int8 layer's input/output.
+static LogicalResult verifyPerTensor(Operation *op, Type t, StringRef what) {
+  auto u = dyn_cast_or_null<quant::UniformQuantizedType>(t);
+  if (!u || !u.getExpressedType().isF32() ||
+      u.getStorageTypeIntegralWidth() != 8)
+    return op->emitOpError()
+           << what << " must be a per-tensor 8-bit !quant.uniform of f32";
+  return success();
+}
+
+/// What nn.qconv2d and nn.qgemm share: 8-bit quant types for input and
+/// weight (the weight per tensor or per output channel, along
+/// `weightAxis`), an 8-bit output type or an i32 result without one, and
+/// a clamp inside the output range.
+static LogicalResult verifyQuantizedLayer(Operation *op, Type inputType,
+                                          Type weightType, Type outputType,
+                                          Value bias, Value output,
+                                          int64_t weightAxis,
+                                          std::optional<int64_t> lo,
+                                          std::optional<int64_t> hi) {
+  if (failed(verifyPerTensor(op, inputType, "input_type")))
+    return failure();
+  auto w = dyn_cast<quant::QuantizedType>(weightType);
+  if (!w || w.getStorageTypeIntegralWidth() != 8 ||
+      !w.getExpressedType().isF32())
+    return op->emitOpError() << "weight_type must be an 8-bit !quant.uniform "
+                                "of f32";
+  if (auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(weightType)) {
+    if (axis.getQuantizedDimension() != weightAxis)
+      return op->emitOpError() << "a per-axis weight_type must quantize the "
+                                  "output channel dimension "
+                               << weightAxis;
+  } else if (!isa<quant::UniformQuantizedType>(weightType)) {
+    return op->emitOpError() << "weight_type must be a !quant.uniform type";
+  }
+  unsigned resultBits = elementTypeOf(output).getIntOrFloatBitWidth();
+  if (!outputType) {
+    if (resultBits != 32 || lo || hi)
+      return op->emitOpError() << "without output_type the result is the "
+                                  "int32 accumulator, unclamped";
+    if (bias && elementTypeOf(bias).isF32())
+      return op->emitOpError() << "a float bias needs an output_type";
+    return success();
+  }
+  if (failed(verifyPerTensor(op, outputType, "output_type")))
+    return failure();
+  if (resultBits != 8)
+    return op->emitOpError() << "the result must be i8 with an output_type";
+  auto out = cast<quant::QuantizedType>(outputType);
+  if ((lo && *lo < out.getStorageTypeMin()) ||
+      (hi && *hi > out.getStorageTypeMax()) || (lo && hi && *lo > *hi))
+    return op->emitOpError() << "output_min/output_max must lie in the "
+                                "output range";
+  return success();
+}
+
+LogicalResult QConv2dOp::verify() {
+  auto x = getInput().getType().getShape();
+  auto w = getWeight().getType().getShape();
+  auto y = getOutput().getType().getShape();
+  if (failed(checkPairs(*this, getStrides(), 2, "strides")) ||
+      failed(checkPairs(*this, getPads(), 4, "pads")) ||
+      failed(checkPairs(*this, getDilations(), 2, "dilations")))
+    return failure();
+  int64_t g = getGroup();
+  if (g < 1 || w[0] % g || x[1] != w[1] * g)
+    return emitOpError() << "group " << g << " does not match " << x[1]
+                         << " input and " << w[0] << " output channels";
+  if (getBias() && getBias().getType().getDimSize(0) != w[0])
+    return emitOpError() << "bias must have " << w[0] << " elements";
+  auto expected = windowShape(x, w[0], w.drop_front(2), getStrides(), getPads(),
+                              getDilations(), /*ceilMode=*/false);
+  if (y != ArrayRef<int64_t>(expected))
+    return emitOpError() << "result shape does not match the convolution ("
+                         << llvm::interleaved(expected, "x") << ")";
+  return verifyQuantizedLayer(*this, getInputType(), getWeightType(),
+                              getOutputTypeAttr() ? *getOutputType() : Type(),
+                              getBias(), getOutput(), 0, getOutputMin(),
+                              getOutputMax());
+}
+
+LogicalResult QGemmOp::verify() {
+  auto a = getA().getType().getShape();
+  auto b = getB().getType().getShape();
+  bool tb = getTransB();
+  int64_t kb = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (a[1] != kb)
+    return emitOpError() << "inner dimensions differ: " << a[1] << " vs " << kb;
+  auto y = getOutput().getType().getShape();
+  if (y[0] != a[0] || y[1] != n)
+    return emitOpError() << "result must be " << a[0] << "x" << n;
+  if (getBias() && getBias().getType().getDimSize(0) != n)
+    return emitOpError() << "bias must have " << n << " elements";
+  return verifyQuantizedLayer(*this, getInputType(), getWeightType(),
+                              getOutputTypeAttr() ? *getOutputType() : Type(),
+                              getBias(), getOutput(), tb ? 0 : 1,
+                              getOutputMin(), getOutputMax());
+}
+
 LogicalResult BatchNormOp::verify() {
   auto x = getInput().getType();
   if (x.getRank() < 2)
@@ -582,6 +681,13 @@ int64_t ActivationOp::getMacs() { return numElements(getOutput()); }
 int64_t PReluOp::getMacs() { return numElements(getOutput()); }
 int64_t PReluGradInputOp::getMacs() { return numElements(getInputGrad()); }
 int64_t NegOp::getMacs() { return numElements(getOutput()); }
+int64_t QConv2dOp::getMacs() {
+  auto w = getWeight().getType().getShape();
+  return numElements(getOutput()) * w[1] * w[2] * w[3];
+}
+int64_t QGemmOp::getMacs() {
+  return numElements(getOutput()) * getA().getType().getShape()[1];
+}
 int64_t QuantizeOp::getMacs() { return numElements(getOutput()); }
 int64_t DequantizeOp::getMacs() { return numElements(getOutput()); }
 int64_t ActivationGradOp::getMacs() { return numElements(getInputGrad()); }

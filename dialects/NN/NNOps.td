@@ -178,6 +178,69 @@ def NN_DequantizeOp : NN_QuantOp<"dequantize"> {
   let hasVerifier = 1;
 }
 
+// int8 layers: integer inputs and weights, int32 accumulation, then
+// either requantization to `output_type` (QLinearConv, a fused QDQ layer)
+// or the int32 accumulator itself (ConvInteger, MatMulInteger). The
+// weight may be quantized per output channel; input and output per tensor.
+// A bias is int32 with scale input_scale * weight_scale and zero point 0
+// (ONNX QLinearConv), or float (a QDQ layer's, kept exact).
+class NN_QuantizedLayerOp<string mnemonic>
+    : NN_Op<mnemonic, [Pure,
+        DeclareOpInterfaceMethods<MacCountOpInterface>]>;
+
+def NN_QConv2dOp : NN_QuantizedLayerOp<"qconv2d"> {
+  let summary = "int8 2-D convolution, int32 accumulation, requantization";
+  let description = [{
+    acc[n,f,i,j] = sum (x - x_zero) * (w - w_zero[f]) over f's window
+    (padding reads x_zero, so it adds nothing), exact in int32, plus an
+    int32 bias. With `output_type`, the result is
+    clamp(y_zero + (acc * M[f] + B[f] + 2^(S[f]-1)) >> S[f]) in int64, with
+    the output range narrowed by `output_min`/`output_max` (a fused ReLU or
+    Clip, in output units): M[f] * 2^-S[f] is the fixed-point (Q31
+    multiplier, right shift) form of x_scale * w_scale[f] / y_scale, and a
+    float bias enters as B[f] = round(bias[f] / y_scale * 2^S[f]), so it
+    keeps its precision instead of being rounded to an int32 multiple of
+    x_scale * w_scale[f]. One rounding, to nearest with ties toward
+    +infinity (CMSIS-NN's single-rounding arm_nn_requantize, whose
+    SMULL/SMLAL form this is). Without `output_type` the result is acc.
+  }];
+  let arguments = (ins 4DTensorOf<[I8]>:$input, 4DTensorOf<[I8]>:$weight,
+                   Optional<1DTensorOf<[I32, F32]>>:$bias,
+                   TypeAttr:$input_type, TypeAttr:$weight_type,
+                   OptionalAttr<TypeAttr>:$output_type,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group,
+                   OptionalAttr<I64Attr>:$output_min,
+                   OptionalAttr<I64Attr>:$output_max);
+  let results = (outs 4DTensorOf<[I8, I32]>:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_QGemmOp : NN_QuantizedLayerOp<"qgemm"> {
+  let summary = "int8 matrix product a * op(b), int32 accumulation, requantization";
+  let description = [{
+    a is [M, K]; b is [K, N], or [N, K] with `trans_b`; a per-axis weight
+    type is per output column (b's N dimension). Accumulation, bias,
+    requantization and the optional clamp as in nn.qconv2d.
+  }];
+  let arguments = (ins 2DTensorOf<[I8]>:$a, 2DTensorOf<[I8]>:$b,
+                   Optional<1DTensorOf<[I32, F32]>>:$bias,
+                   TypeAttr:$input_type, TypeAttr:$weight_type,
+                   OptionalAttr<TypeAttr>:$output_type,
+                   DefaultValuedAttr<BoolAttr, "false">:$trans_b,
+                   OptionalAttr<I64Attr>:$output_min,
+                   OptionalAttr<I64Attr>:$output_max);
+  let results = (outs 2DTensorOf<[I8, I32]>:$output);
+  let assemblyFormat = [{
+    $a `,` $b (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def NN_BatchNormOp : NN_Op<"batch_norm", [Pure,
     DeclareOpInterfaceMethods<AutodiffOpInterface,
                               ["isDifferentiableOperand"]>,

@@ -13,16 +13,16 @@ accepts - and calibrates their observers on real inputs with the
 quantization itself off (histogram observers for activations, min/max for
 weights). The fake-quant model, quantization on, is exported at opset 13:
 each quantized tensor becomes a QuantizeLinear/DequantizeLinear pair, the
-layers between them stay float ops (docs/quantization.md; mcutrain's
-import of these files, fusing the pairs into int8 layers, is in progress).
+layers between them stay float ops; mcutrain makes each Conv/Gemm between
+such pairs an int8 layer (docs/quantization.md).
 
 Calibration inputs: --data (a float32 .npy of [N, ...] in the model's input
 shape) or, by default, Fashion-MNIST images (/usr/share/datasets) scaled to
 [-1, 1] and resized to the model's input (repeated over its channels; for a
 vector input, the resized image flattened) - real images, a stand-in for a
 model trained on other data. --reference writes a few other inputs with the
-float and the fake-quant model's outputs, to check a compiled package
-against.
+float and the fake-quant model's outputs (the latter also evaluated in
+float64), to check a compiled package against.
 """
 import argparse
 import copy
@@ -156,6 +156,20 @@ def quantize(model, shape, inputs, batch=16):
     return qat
 
 
+def float64_copy(qat):
+    """The fake-quant model evaluated in float64: the same quantization of
+    weights (done once, in float32, as the float32 model does it) and of
+    activations, the layers' sums without float32 rounding. An int8 layer's
+    integer sum is exact, so this is the reference it should match."""
+    exact = copy.deepcopy(qat)
+    with torch.no_grad():
+        for m in exact.modules():
+            if hasattr(m, "weight_fake_quant"):
+                m.weight.copy_(m.weight_fake_quant(m.weight))
+                m.weight_fake_quant.disable_fake_quant()
+    return exact.double()
+
+
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -181,7 +195,8 @@ def main():
         with torch.no_grad():
             np.savez(args.reference, input=x.numpy(),
                      float_output=model(x).numpy(),
-                     quantized_output=qat(x).numpy())
+                     quantized_output=qat(x).numpy(),
+                     quantized_output_f64=float64_copy(qat)(x.double()).numpy())
     print(f"quantize.py: wrote {args.out}")
     return 0
 

@@ -181,6 +181,7 @@ void populateReductionPatterns(RewritePatternSet &patterns);
 void populateLossPatterns(RewritePatternSet &patterns);
 void populateDataMovementPatterns(RewritePatternSet &patterns);
 void populateQuantizationPatterns(RewritePatternSet &patterns);
+void populateQuantizedLayerPatterns(RewritePatternSet &patterns);
 
 } // namespace mcutrain::lowering
 

@@ -170,3 +170,43 @@ func.func @dequantize_shape(%q: tensor<2x3xi8>) -> tensor<3x2xf32> {
   %x = nn.dequantize %q {quant_type = !quant.uniform<i8:f32, 0.5>} : (tensor<2x3xi8>) -> tensor<3x2xf32>
   return %x : tensor<3x2xf32>
 }
+
+// -----
+
+func.func @qconv_weight_axis(%x: tensor<1x2x4x4xi8>, %w: tensor<3x2x1x1xi8>) -> tensor<1x3x4x4xi8> {
+  // expected-error @+1 {{a per-axis weight_type must quantize the output channel dimension 0}}
+  %y = nn.qconv2d %x, %w {dilations = array<i64: 1, 1>, input_type = !quant.uniform<u8:f32, 0.1:128>, output_type = !quant.uniform<u8:f32, 0.2:5>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>, weight_type = !quant.uniform<i8:f32:1, {0.1,0.2}>} : (tensor<1x2x4x4xi8>, tensor<3x2x1x1xi8>) -> tensor<1x3x4x4xi8>
+  return %y : tensor<1x3x4x4xi8>
+}
+
+// -----
+
+func.func @qconv_float_bias_i32(%x: tensor<1x2x4x4xi8>, %w: tensor<3x2x1x1xi8>, %b: tensor<3xf32>) -> tensor<1x3x4x4xi32> {
+  // expected-error @+1 {{a float bias needs an output_type}}
+  %y = nn.qconv2d %x, %w, %b {dilations = array<i64: 1, 1>, input_type = !quant.uniform<u8:f32, 0.1:128>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>, weight_type = !quant.uniform<i8:f32, 0.1>} : (tensor<1x2x4x4xi8>, tensor<3x2x1x1xi8>, tensor<3xf32>) -> tensor<1x3x4x4xi32>
+  return %y : tensor<1x3x4x4xi32>
+}
+
+// -----
+
+func.func @qconv_clamp(%x: tensor<1x2x4x4xi8>, %w: tensor<3x2x1x1xi8>) -> tensor<1x3x4x4xi8> {
+  // expected-error @+1 {{output_min/output_max must lie in the output range}}
+  %y = nn.qconv2d %x, %w {dilations = array<i64: 1, 1>, input_type = !quant.uniform<u8:f32, 0.1:128>, output_min = -1 : i64, output_type = !quant.uniform<u8:f32, 0.2:5>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>, weight_type = !quant.uniform<i8:f32, 0.1>} : (tensor<1x2x4x4xi8>, tensor<3x2x1x1xi8>) -> tensor<1x3x4x4xi8>
+  return %y : tensor<1x3x4x4xi8>
+}
+
+// -----
+
+func.func @qgemm_i8_without_output_type(%a: tensor<2x4xi8>, %b: tensor<4x5xi8>) -> tensor<2x5xi8> {
+  // expected-error @+1 {{without output_type the result is the int32 accumulator, unclamped}}
+  %y = nn.qgemm %a, %b {input_type = !quant.uniform<u8:f32, 0.1:3>, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<2x4xi8>, tensor<4x5xi8>) -> tensor<2x5xi8>
+  return %y : tensor<2x5xi8>
+}
+
+// -----
+
+func.func @qgemm_input_per_axis(%a: tensor<2x4xi8>, %b: tensor<4x5xi8>) -> tensor<2x5xi32> {
+  // expected-error @+1 {{input_type must be a per-tensor 8-bit !quant.uniform of f32}}
+  %y = nn.qgemm %a, %b {input_type = !quant.uniform<u8:f32:1, {0.1,0.1,0.1,0.1}>, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<2x4xi8>, tensor<4x5xi8>) -> tensor<2x5xi32>
+  return %y : tensor<2x5xi32>
+}

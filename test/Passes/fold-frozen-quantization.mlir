@@ -48,3 +48,28 @@ func.func @kept() -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
   %sum = nn.add %od, %o : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   return %md, %sum, %td, %t2d : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
 }
+
+// A frozen float weight read only by nn.quantize (an int8 layer's weight)
+// becomes an int8 global of the quantized values (0.3 -> 3, -0.26 -> -3,
+// 0.25 -> 2, 20 -> 127); one read both ways stays.
+// CHECK: ml_program.global private @w8(dense<[3, -3, 2, 127]> : tensor<4xi8>) : tensor<4xi8>
+// CHECK: ml_program.global private @mixed(dense<3.000000e-01> : tensor<4xf32>)
+ml_program.global private @w8(dense<[0.3, -0.26, 0.25, 20.0]> : tensor<4xf32>) : tensor<4xf32>
+ml_program.global private @mixed(dense<0.3> : tensor<4xf32>) : tensor<4xf32>
+
+// CHECK-LABEL: func.func @int8_layer
+// CHECK-NEXT: %[[W:.*]] = ml_program.global_load @w8 : tensor<4xi8>
+// CHECK-NEXT: %[[M:.*]] = ml_program.global_load @mixed : tensor<4xf32>
+// CHECK-NEXT: nn.quantize %[[M]]
+// CHECK-NEXT: nn.quantize %[[M]]
+// CHECK-NEXT: nn.dequantize
+// CHECK-NEXT: return %[[W]]
+func.func @int8_layer() -> (tensor<4xi8>, tensor<4xi8>, tensor<4xf32>) {
+  %w = ml_program.global_load @w8 : tensor<4xf32>
+  %q = nn.quantize %w {quant_type = !quant.uniform<i8:f32, 0.1>} : (tensor<4xf32>) -> tensor<4xi8>
+  %m = ml_program.global_load @mixed : tensor<4xf32>
+  %mq = nn.quantize %m {quant_type = !quant.uniform<i8:f32, 0.1>} : (tensor<4xf32>) -> tensor<4xi8>
+  %mq2 = nn.quantize %m {quant_type = !quant.uniform<i8:f32, 0.1>} : (tensor<4xf32>) -> tensor<4xi8>
+  %md = nn.dequantize %mq2 {quant_type = !quant.uniform<i8:f32, 0.1>} : (tensor<4xi8>) -> tensor<4xf32>
+  return %q, %mq, %md : tensor<4xi8>, tensor<4xi8>, tensor<4xf32>
+}

@@ -40,7 +40,8 @@ SUPPORTED_OPS = [
     "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
     "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat",
     "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant", "Pad",
-    "PRelu", "Neg", "QuantizeLinear", "DequantizeLinear",
+    "PRelu", "Neg", "QuantizeLinear", "DequantizeLinear", "QLinearConv",
+    "QLinearMatMul", "ConvInteger", "MatMulInteger",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.
@@ -94,17 +95,25 @@ def size_name(base, i, count):
     return base if count == 1 else f"{base}{i}"
 
 
+# The scale and zero-point inputs of each quantized op (constants in real
+# models; graph inputs in the node tests).
+QPARAM_INPUTS = {
+    "QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2),
+    "QLinearConv": (1, 2, 4, 5, 6, 7), "QLinearMatMul": (1, 2, 4, 5, 6, 7),
+    "ConvInteger": (2, 3), "MatMulInteger": (2, 3),
+}
+
+
 def bind_static_inputs(src, work):
     """mcutrain compiles static shapes: graph inputs that are int64 tensors
     (shapes, axes, pads) or scalars (Clip's min/max, Pad's constant_value,
     Dropout's ratio and training_mode) or quantization parameters (the
-    scales and zero points of QuantizeLinear/DequantizeLinear) become
+    scales and zero points of the quantized ops, QPARAM_INPUTS) become
     initializers holding the test's values, as they are constants in models
     exported from PyTorch. Returns the model path to compile."""
     model = onnx.load(os.path.join(src, "model.onnx"))
-    qparams = {name for n in model.graph.node
-               if n.op_type in ("QuantizeLinear", "DequantizeLinear")
-               for name in n.input[1:3]}
+    qparams = {n.input[i] for n in model.graph.node
+               for i in QPARAM_INPUTS.get(n.op_type, ()) if i < len(n.input)}
     data = os.path.join(src, "test_data_set_0")
     inits = {i.name for i in model.graph.initializer}
     runtime = [i for i in model.graph.input if i.name not in inits]

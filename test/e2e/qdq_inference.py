@@ -9,7 +9,16 @@ The generated C++ is built with -Wall -Wextra -Werror (and ASan/UBSan with
 --sanitize) and run on each reference input. The outputs are dequantized
 values, so they are compared in steps of the output's quantization scale:
 the largest difference, and the share of outputs that are exactly the
-reference's (less than half a step apart). Passes at <= 1 step and >= 99%.
+reference's (less than half a step apart).
+
+Passes when every output equals int8_reference.py's (mcutrain's int8
+arithmetic written independently in PyTorch) and lies within one step of
+PyTorch's fake-quant model. The share of outputs equal to the fake-quant
+model's is printed, for its float32 evaluation and (quantize.py's
+quantized_output_f64) its float64 one: the int8 layers' sums are exact, a
+float evaluation rounds them and flips values next to rounding boundaries,
+so neither is matched everywhere on deep models (the two evaluations do
+not match each other there either).
 """
 import argparse
 import os
@@ -19,7 +28,11 @@ import sys
 
 import numpy as np
 import onnx
+import torch
 from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import int8_reference  # noqa: E402
 
 HARNESS = r"""
 #include "m.h"
@@ -85,17 +98,34 @@ def main():
          "-fno-exceptions", "-fno-rtti", *flags, "-Ipkg", "h.cpp", "pkg/m.cpp",
          "pkg/m_params.cpp", "-o", "h"], w)
     ref = np.load(args.reference)
-    x, want = ref["input"], ref["quantized_output"]
+    x = ref["input"]
     x.astype(np.float32).tofile(os.path.join(w, "x.bin"))
     run(["./h", str(len(x))], w)
-    got = np.fromfile(os.path.join(w, "y.bin"), np.float32).reshape(want.shape)
-    steps = np.abs(got - want) / output_scale(onnx.load(args.model))
-    exact = float(np.mean(steps < 0.5))
-    worst = float(steps.max())
-    ok = worst <= 1.0 + 1e-3 and exact >= 0.99
-    print(f"{'ok' if ok else 'FAIL'} {os.path.basename(args.model)}: "
-          f"{len(x)} inputs, {want.size} outputs, largest difference "
-          f"{worst:.2f} output steps, {exact:.1%} exact")
+    scale = output_scale(onnx.load(args.model))
+
+    def compare(want):
+        got = np.fromfile(os.path.join(w, "y.bin"), np.float32)
+        steps = np.abs(got.reshape(want.shape) - want) / scale
+        return float(steps.max()), float(np.mean(steps < 0.5))
+
+    evaluator = int8_reference.Evaluator(
+        int8_reference.Graph(onnx.load(args.model)))
+    with torch.no_grad():
+        int8 = np.concatenate([evaluator.run(v[None].astype(np.float32))
+                               .numpy() for v in x])
+    same = compare(int8)
+    f32 = compare(ref["quantized_output"])
+    f64 = compare(ref["quantized_output_f64"]) \
+        if "quantized_output_f64" in ref else None
+    ok = same[1] == 1.0 and f32[0] <= 1.0 + 1e-3
+    line = (f"{'ok' if ok else 'FAIL'} {os.path.basename(args.model)}: "
+            f"{len(x)} inputs, {ref['quantized_output'].size} outputs; "
+            f"int8 reference: {same[1]:.1%} exact; fake-quant float32: "
+            f"largest difference {f32[0]:.2f} steps, {f32[1]:.1%} exact")
+    if f64:
+        line += (f"; float64: largest difference {f64[0]:.2f} steps, "
+                 f"{f64[1]:.1%} exact")
+    print(line)
     return 0 if ok else 1
 
 

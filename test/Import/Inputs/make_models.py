@@ -378,6 +378,47 @@ def quant_models(out):
                            [const(np.array(0.5, np.float32), "sc"),
                             const(np.array(3, np.uint8), "zu")]),
          os.path.join(out, "zero_point_type.onnx"))
+    qlinear_models(out)
+
+
+def qlinear_models(out):
+    """QLinearConv with constant int8 weights (per channel) and an int32
+    bias; a QLinearMatMul of 3-D operands (refused); a QLinearConv whose
+    output scale is a runtime input."""
+    n = helper.make_node
+    const = numpy_helper.from_array
+    x = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 2, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.UINT8, None)
+    qparams = [
+        const(np.array(0.05, np.float32), "x_scale"),
+        const(np.array(128, np.uint8), "x_zero"),
+        const(np.array([[[[1]], [[-2]]], [[[3]], [[4]]], [[[5]], [[-6]]]],
+                       np.int8), "w"),
+        const(np.array([0.01, 0.02, 0.03], np.float32), "w_scale"),
+        const(np.zeros(3, np.int8), "w_zero"),
+        const(np.array(0.1, np.float32), "y_scale"),
+        const(np.array(10, np.uint8), "y_zero"),
+        const(np.array([100, -100, 7], np.int32), "b"),
+    ]
+    inputs = ["x", "x_scale", "x_zero", "w", "w_scale", "w_zero", "y_scale",
+              "y_zero", "b"]
+    save(helper.make_graph([n("QLinearConv", inputs, ["y"], name="qconv",
+                              pads=[1, 1, 1, 1])], "qlc", [x], [y], qparams),
+         os.path.join(out, "qlinearconv.onnx"))
+    a = helper.make_tensor_value_info("a", TensorProto.UINT8, [2, 2, 4])
+    b = helper.make_tensor_value_info("b", TensorProto.UINT8, [2, 4, 3])
+    mm = [const(np.array(0.1, np.float32), "s"),
+          const(np.array(0, np.uint8), "z")]
+    save(helper.make_graph([n("QLinearMatMul", ["a", "s", "z", "b", "s", "z",
+                                                "s", "z"], ["y"],
+                              name="qmm3")], "qmm3", [a, b], [y], mm),
+         os.path.join(out, "qlinearmatmul_3d.onnx"))
+    ys = helper.make_tensor_value_info("ys", TensorProto.FLOAT, [])
+    inputs[6] = "ys"
+    save(helper.make_graph([n("QLinearConv", inputs, ["y"], name="qconv_rt")],
+                           "qlc_rt", [x, ys], [y],
+                           [q for q in qparams if q.name != "y_scale"]),
+         os.path.join(out, "qlinearconv_runtime_scale.onnx"))
 
 
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "quant":

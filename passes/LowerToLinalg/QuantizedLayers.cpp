@@ -1,0 +1,418 @@
+//===- QuantizedLayers.cpp - nn.qconv2d, nn.qgemm -------------------------===//
+//
+// int8 layers output-stationary: a linalg.generic over the output whose
+// element sums its products in an int32 register (an scf.for nest over the
+// reduction) and requantizes it to 8 bits by a fixed-point multiplier per
+// output channel. No int32 tensor of the whole output is ever stored: an
+// accumulate-then-requantize pair of generics put one (4 bytes per output)
+// in the arena, more than the float layer's.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/LowerToLinalg/Lowering.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mcutrain;
+using namespace mcutrain::lowering;
+
+namespace {
+
+Type i32Type(OpBuilder &b) { return b.getI32Type(); }
+
+/// An 8-bit quantized value widened to i32 (zero- or sign-extended as its
+/// type says) minus its zero point (`zero`, an i32 value or null for 0).
+Value centred(OpBuilder &ob, Location l, Value v, bool isSigned, Value zero) {
+  Value wide = isSigned
+                   ? arith::ExtSIOp::create(ob, l, i32Type(ob), v).getResult()
+                   : arith::ExtUIOp::create(ob, l, i32Type(ob), v).getResult();
+  return zero ? arith::SubIOp::create(ob, l, wide, zero).getResult() : wide;
+}
+
+int64_t zeroPointOf(quant::QuantizedType t) {
+  return cast<quant::UniformQuantizedType>(t).getZeroPoint();
+}
+
+/// The weight's zero points, one per output channel, or nothing when they
+/// are all 0 (symmetric weights: no subtraction in the inner loop).
+SmallVector<int32_t> weightZeros(quant::QuantizedType w, int64_t channels) {
+  SmallVector<int32_t> zeros;
+  if (auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(w))
+    for (int64_t z : axis.getZeroPoints())
+      zeros.push_back(static_cast<int32_t>(z));
+  else
+    zeros.assign(channels, static_cast<int32_t>(zeroPointOf(w)));
+  if (llvm::all_of(zeros, [](int32_t z) { return z == 0; }))
+    zeros.clear();
+  return zeros;
+}
+
+Value i32Vector(Lowering &L, ArrayRef<int32_t> values) {
+  auto type = RankedTensorType::get({int64_t(values.size())}, i32Type(L.b));
+  return arith::ConstantOp::create(L.b, L.loc,
+                                   DenseElementsAttr::get(type, values));
+}
+
+/// Largest right shift: a float bias in the fixed-point domain,
+/// bias / y_scale * 2^shift, then fits int64 up to 2^15 output steps.
+constexpr int32_t kMaxShift = 47;
+
+/// Q31 multiplier and right shift of a real multiplier m > 0:
+/// m ~= multiplier * 2^-shift, multiplier in [2^30, 2^31) unless the
+/// shift is capped at kMaxShift (m < 2^-16: the multiplier loses low bits,
+/// an error below 2^-16 steps for any int32 accumulator).
+std::pair<int32_t, int32_t> fixedPoint(double m) {
+  int exponent = 0;
+  double mantissa = std::frexp(m, &exponent); // m = mantissa * 2^exponent
+  int64_t q = std::llround(mantissa * double(int64_t(1) << 31));
+  if (q == (int64_t(1) << 31)) {
+    q /= 2;
+    ++exponent;
+  }
+  int32_t shift = 31 - exponent;
+  if (shift > kMaxShift) {
+    q = std::llround(std::ldexp(m, kMaxShift));
+    shift = kMaxShift;
+  }
+  return {static_cast<int32_t>(q), shift};
+}
+
+/// Everything the requantization of one layer needs.
+struct Requantization {
+  quant::UniformQuantizedType output;
+  SmallVector<int32_t> multipliers, shifts;
+  SmallVector<float> biasScales; // 2^shift / y_scale: a float bias's factor
+  int64_t lo, hi;
+};
+
+FailureOr<Requantization> requantization(Operation *op, Type inputType,
+                                         Type weightType, Type outputType,
+                                         int64_t channels,
+                                         std::optional<int64_t> lo,
+                                         std::optional<int64_t> hi) {
+  Requantization r;
+  r.output = cast<quant::UniformQuantizedType>(outputType);
+  double xs = cast<quant::UniformQuantizedType>(inputType).getScale();
+  auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(weightType);
+  for (int64_t c = 0; c < channels; ++c) {
+    double ws = perAxis
+                    ? perAxis.getScales()[c]
+                    : cast<quant::UniformQuantizedType>(weightType).getScale();
+    double m = xs * ws / r.output.getScale();
+    if (!(m > 0.0) || m >= double(int64_t(1) << 30))
+      return op->emitOpError()
+             << "requantization multiplier " << m << " is out of range";
+    auto [multiplier, shift] = fixedPoint(m);
+    r.multipliers.push_back(multiplier);
+    r.shifts.push_back(shift);
+    r.biasScales.push_back(
+        static_cast<float>(std::ldexp(1.0 / r.output.getScale(), shift)));
+  }
+  r.lo =
+      std::max<int64_t>(lo.value_or(INT64_MIN), r.output.getStorageTypeMin());
+  r.hi =
+      std::min<int64_t>(hi.value_or(INT64_MAX), r.output.getStorageTypeMax());
+  return r;
+}
+
+/// A float bias in the fixed-point domain, one int64 per channel:
+/// round(bias * 2^shift / y_scale) in f32 (ties to even), saturated to
+/// +-2^62 so that adding it to acc * multiplier (|.| < 2^62) cannot wrap.
+Value fixedPointBias(Lowering &L, Value bias, const Requantization &r) {
+  int64_t channels = r.biasScales.size();
+  auto type = RankedTensorType::get({channels}, L.f32());
+  Value scales = arith::ConstantOp::create(
+      L.b, L.loc, DenseElementsAttr::get(type, ArrayRef(r.biasScales)));
+  Value out = tensor::EmptyOp::create(L.b, L.loc, {channels}, L.b.getI64Type());
+  AffineMap id = L.b.getMultiDimIdentityMap(1);
+  return L.generic(out, ValueRange{bias, scales}, {id, id, id}, {kPar},
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value v = arith::MulFOp::create(ob, l, a[0], a[1]);
+                     v = math::RoundEvenOp::create(ob, l, v);
+                     float limit = 0x1p62f;
+                     Value lo = L.f32c(ob, -limit), hi = L.f32c(ob, limit);
+                     // Ordered compares: NaN goes low, never an undefined
+                     // conversion.
+                     Value above = arith::CmpFOp::create(
+                         ob, l, arith::CmpFPredicate::OGT, v, lo);
+                     v = arith::SelectOp::create(ob, l, above, v, lo);
+                     Value below = arith::CmpFOp::create(
+                         ob, l, arith::CmpFPredicate::OLT, v, hi);
+                     v = arith::SelectOp::create(ob, l, below, v, hi);
+                     return arith::FPToSIOp::create(ob, l, ob.getI64Type(), v);
+                   });
+}
+
+/// The f32 data of a frozen parameter (a constant global, as
+/// lower-parameters leaves it), or null.
+DenseElementsAttr frozenData(Value v) {
+  auto toTensor = v.getDefiningOp<bufferization::ToTensorOp>();
+  auto get = toTensor
+                 ? toTensor.getBuffer().getDefiningOp<memref::GetGlobalOp>()
+                 : memref::GetGlobalOp();
+  if (!get)
+    return {};
+  auto g = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      get, get.getNameAttr());
+  if (!g || !g.getConstant())
+    return {};
+  return dyn_cast_or_null<DenseElementsAttr>(g.getInitialValueAttr());
+}
+
+/// fixedPointBias's arithmetic at compile time, for a frozen bias: the
+/// int64 values go to flash and no int64 tensor is computed in the arena.
+Value foldedFixedPointBias(Lowering &L, DenseElementsAttr bias,
+                           const Requantization &r) {
+  SmallVector<int64_t> values;
+  int64_t c = 0;
+  for (float b : bias.getValues<float>()) {
+    float v = std::nearbyint(b * r.biasScales[c++]);
+    v = v > -0x1p62f ? v : -0x1p62f;
+    v = v < 0x1p62f ? v : 0x1p62f;
+    values.push_back(static_cast<int64_t>(v));
+  }
+  auto type = RankedTensorType::get({int64_t(values.size())}, L.b.getI64Type());
+  return arith::ConstantOp::create(
+      L.b, L.loc, DenseElementsAttr::get(type, ArrayRef(values)));
+}
+
+/// Per-channel requantization operands as tensors the element reads.
+struct RequantizeOperands {
+  const Requantization *r = nullptr;
+  Value multipliers, shifts, bias64; // bias64 may be null
+};
+
+/// clamp(zero + ((acc * multiplier + B + 2^(shift-1)) >> shift), lo, hi) in
+/// i64, then i8: one rounding, to nearest with ties toward +infinity
+/// (CMSIS-NN's arm_nn_requantize with single rounding). The product of two
+/// int32 values fits i64; so does the rounding term (shift <= 47).
+Value requantizeElement(Lowering &L, OpBuilder &ob, Location l, Value acc,
+                        Value channel, const RequantizeOperands &q) {
+  Type i64 = ob.getI64Type();
+  auto wide = [&](Value v) {
+    return arith::ExtSIOp::create(ob, l, i64, v).getResult();
+  };
+  auto c64 = [&](int64_t v) {
+    return arith::ConstantOp::create(ob, l, ob.getI64IntegerAttr(v))
+        .getResult();
+  };
+  auto at = [&](Value vector) {
+    return tensor::ExtractOp::create(ob, l, vector, channel).getResult();
+  };
+  Value sum = arith::MulIOp::create(ob, l, wide(acc), wide(at(q.multipliers)));
+  if (q.bias64)
+    sum = arith::AddIOp::create(ob, l, sum, at(q.bias64));
+  Value shift = wide(at(q.shifts));
+  Value half = arith::ShLIOp::create(
+      ob, l, c64(1), arith::SubIOp::create(ob, l, shift, c64(1)));
+  sum = arith::AddIOp::create(ob, l, sum, half);
+  Value scaled = arith::ShRSIOp::create(ob, l, sum, shift);
+  const Requantization &r = *q.r;
+  Value y = arith::AddIOp::create(ob, l, scaled, c64(r.output.getZeroPoint()));
+  Value above = L.cmp(ob, arith::CmpIPredicate::sgt, y, c64(r.lo));
+  y = arith::SelectOp::create(ob, l, above, y, c64(r.lo));
+  Value below = L.cmp(ob, arith::CmpIPredicate::slt, y, c64(r.hi));
+  y = arith::SelectOp::create(ob, l, below, y, c64(r.hi));
+  return arith::TruncIOp::create(ob, l, ob.getI8Type(), y);
+}
+
+/// What one output element of an int8 layer reads.
+struct LayerElement {
+  /// The element's output channel, from its output indices.
+  std::function<Value(ValueRange out)> channel;
+  /// (x - x_zero) * (w - w_zero) at output `out`, reduction indices `red`.
+  std::function<Value(OpBuilder &, Location, ValueRange out, ValueRange red)>
+      product;
+};
+
+/// An 8-bit value widened to i32 (as its type's signedness says) minus its
+/// zero point, if not 0.
+Value centredScalar(OpBuilder &ob, Location l, Value v, bool isSigned,
+                    int64_t zero) {
+  Value z = zero ? arith::ConstantOp::create(
+                       ob, l, ob.getI32IntegerAttr(static_cast<int32_t>(zero)))
+                       .getResult()
+                 : Value();
+  return centred(ob, l, v, isSigned, z);
+}
+
+/// The layer's result as a linalg.generic over the output (no inputs; the
+/// body reads x and w with tensor.extract at its linalg.index position):
+/// each element runs the reduction loops (`extents`) with an i32
+/// accumulator that starts from the int32 bias (if any), then is
+/// requantized (if `q.r`) or returned. Not a tensor.generate: the
+/// canonicalizer folds extract(generate) into a copy of the generate's body,
+/// which recomputed every earlier layer inside the next one's inner loop.
+Value outputStationary(Lowering &L, Operation *op, ArrayRef<int64_t> extents,
+                       Value bias, const RequantizeOperands &q,
+                       const LayerElement &element) {
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  unsigned rank = resultType.getRank();
+  bool intBias =
+      bias && cast<ShapedType>(bias.getType()).getElementType().isInteger(32);
+  Value init = tensor::EmptyOp::create(L.b, L.loc, resultType.getShape(),
+                                       resultType.getElementType());
+  return L.generic(
+      init, ValueRange{}, {L.b.getMultiDimIdentityMap(rank)},
+      SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &ob, Location l, ValueRange) -> Value {
+        SmallVector<Value> out;
+        for (unsigned d = 0; d < rank; ++d)
+          out.push_back(linalg::IndexOp::create(ob, l, d));
+        Value channel = element.channel(out);
+        Value start =
+            intBias
+                ? tensor::ExtractOp::create(ob, l, bias, channel).getResult()
+                : L.i32c(ob, 0);
+        SmallVector<Value> lbs, ubs, steps;
+        for (int64_t e : extents) {
+          lbs.push_back(arith::ConstantIndexOp::create(ob, l, 0));
+          ubs.push_back(arith::ConstantIndexOp::create(ob, l, e));
+          steps.push_back(arith::ConstantIndexOp::create(ob, l, 1));
+        }
+        scf::LoopNest nest = scf::buildLoopNest(
+            ob, l, lbs, ubs, steps, ValueRange{start},
+            [&](OpBuilder &ib, Location il, ValueRange red,
+                ValueRange acc) -> scf::ValueVector {
+              Value m = element.product(ib, il, out, red);
+              return {arith::AddIOp::create(ib, il, acc[0], m)};
+            });
+        Value acc = nest.results[0];
+        return q.r ? requantizeElement(L, ob, l, acc, channel, q) : acc;
+      });
+}
+
+/// The requantization operands of `op`, or (no output type) none; null
+/// `r` and failure() distinguish them.
+template <typename OpTy>
+FailureOr<RequantizeOperands> requantizeOperands(Lowering &L, OpTy op,
+                                                 int64_t channels,
+                                                 Requantization &storage) {
+  RequantizeOperands q;
+  if (!op.getOutputTypeAttr())
+    return q;
+  FailureOr<Requantization> r = requantization(
+      op, op.getInputType(), op.getWeightType(), *op.getOutputType(), channels,
+      op.getOutputMin(), op.getOutputMax());
+  if (failed(r))
+    return failure();
+  storage = std::move(*r);
+  q.r = &storage;
+  q.multipliers = i32Vector(L, storage.multipliers);
+  q.shifts = i32Vector(L, storage.shifts);
+  Value bias = op.getBias();
+  if (bias && cast<ShapedType>(bias.getType()).getElementType().isF32()) {
+    DenseElementsAttr frozen = frozenData(bias);
+    q.bias64 = frozen ? foldedFixedPointBias(L, frozen, storage)
+                      : fixedPointBias(L, bias, storage);
+  }
+  return q;
+}
+
+/// Index arithmetic: a * k + b * m (constants k, m).
+Value affineIndex(OpBuilder &ob, Location l, Value a, int64_t k, Value b,
+                  int64_t m) {
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(ob, l, v); };
+  Value x = arith::MulIOp::create(ob, l, a, c(k));
+  Value y = arith::MulIOp::create(ob, l, b, c(m));
+  return arith::AddIOp::create(ob, l, x, y);
+}
+
+Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
+  auto xs = op.getInput().getType().getShape();
+  auto ws = op.getWeight().getType().getShape();
+  auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t g = op.getGroup();
+  auto xt = cast<quant::QuantizedType>(op.getInputType());
+  auto wt = cast<quant::QuantizedType>(op.getWeightType());
+  Requantization storage;
+  FailureOr<RequantizeOperands> q = requantizeOperands(L, op, ws[0], storage);
+  if (failed(q))
+    return {};
+  // Padding holds the input's zero point: it adds nothing.
+  Value xp = L.spread(
+      op.getInput(), {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
+      p[0], p[1], 1, 1, double(zeroPointOf(xt)), !xt.isSigned());
+  Value w = op.getWeight();
+  SmallVector<int32_t> wZeros = weightZeros(wt, ws[0]);
+  Value wZeroVector = wZeros.empty() ? Value() : i32Vector(L, wZeros);
+  int64_t xZero = zeroPointOf(xt);
+  bool xSigned = xt.isSigned(), wSigned = wt.isSigned();
+  LayerElement element;
+  element.channel = [](ValueRange out) { return out[1]; };
+  // out: n f oh ow; red: c kh kw (c within f's group).
+  element.product = [&, xp, w, wZeroVector](OpBuilder &ob, Location l,
+                                            ValueRange out,
+                                            ValueRange red) -> Value {
+    Value xc = red[0];
+    if (g > 1) {
+      Value group = arith::DivUIOp::create(
+          ob, l, out[1], arith::ConstantIndexOp::create(ob, l, ws[0] / g));
+      xc = affineIndex(ob, l, group, ws[1], red[0], 1);
+    }
+    Value ih = affineIndex(ob, l, out[2], s[0], red[1], dl[0]);
+    Value iw = affineIndex(ob, l, out[3], s[1], red[2], dl[1]);
+    Value xv =
+        tensor::ExtractOp::create(ob, l, xp, ValueRange{out[0], xc, ih, iw});
+    Value wv = tensor::ExtractOp::create(
+        ob, l, w, ValueRange{out[1], red[0], red[1], red[2]});
+    Value xi = centredScalar(ob, l, xv, xSigned, xZero);
+    Value wz =
+        wZeroVector
+            ? tensor::ExtractOp::create(ob, l, wZeroVector, out[1]).getResult()
+            : Value();
+    Value wi = centred(ob, l, wv, wSigned, wz);
+    return arith::MulIOp::create(ob, l, xi, wi);
+  };
+  return outputStationary(L, op, {ws[1], ws[2], ws[3]}, op.getBias(), *q,
+                          element);
+}
+
+Value lowerQGemm(Lowering &L, nn::QGemmOp op) {
+  int64_t k = op.getA().getType().getDimSize(1);
+  int64_t n = op.getOutput().getType().getDimSize(1);
+  bool tb = op.getTransB();
+  auto xt = cast<quant::QuantizedType>(op.getInputType());
+  auto wt = cast<quant::QuantizedType>(op.getWeightType());
+  Requantization storage;
+  FailureOr<RequantizeOperands> q = requantizeOperands(L, op, n, storage);
+  if (failed(q))
+    return {};
+  Value a = op.getA(), b = op.getB();
+  SmallVector<int32_t> wZeros = weightZeros(wt, n);
+  Value wZeroVector = wZeros.empty() ? Value() : i32Vector(L, wZeros);
+  int64_t xZero = zeroPointOf(xt);
+  bool xSigned = xt.isSigned(), wSigned = wt.isSigned();
+  LayerElement element;
+  element.channel = [](ValueRange out) { return out[1]; };
+  // out: m n; red: k.
+  element.product = [&, a, b, wZeroVector](OpBuilder &ob, Location l,
+                                           ValueRange out,
+                                           ValueRange red) -> Value {
+    Value av = tensor::ExtractOp::create(ob, l, a, ValueRange{out[0], red[0]});
+    Value bv = tensor::ExtractOp::create(
+        ob, l, b, tb ? ValueRange{out[1], red[0]} : ValueRange{red[0], out[1]});
+    Value wz =
+        wZeroVector
+            ? tensor::ExtractOp::create(ob, l, wZeroVector, out[1]).getResult()
+            : Value();
+    Value ai = centredScalar(ob, l, av, xSigned, xZero);
+    Value bi = centred(ob, l, bv, wSigned, wz);
+    return arith::MulIOp::create(ob, l, ai, bi);
+  };
+  return outputStationary(L, op, {k}, op.getBias(), *q, element);
+}
+
+} // namespace
+
+void mcutrain::lowering::populateQuantizedLayerPatterns(
+    RewritePatternSet &patterns) {
+  addLowering<nn::QConv2dOp>(patterns, lowerQConv);
+  addLowering<nn::QGemmOp>(patterns, lowerQGemm);
+}
