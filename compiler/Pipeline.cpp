@@ -55,6 +55,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
                                      const LoweringOptions &o) {
   pm.addPass(createLowerParametersPass());
   pm.addPass(createLowerToLinalgPass());
+  pm.addPass(createFuseQuantizedElementwisePass());
   pm.addPass(createCanonicalizerPass());
 
   bufferization::OneShotBufferizePassOptions bufferize;

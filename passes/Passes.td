@@ -237,6 +237,23 @@ def LowerToLinalgPass : Pass<"mcutrain-lower-to-linalg", "mlir::ModuleOp"> {
                            "::mcutrain::train::TrainDialect"];
 }
 
+def FuseQuantizedElementwisePass
+    : Pass<"mcutrain-fuse-quantized-elementwise", "mlir::ModuleOp"> {
+  let summary = "Float elementwise ops between int8 tensors read and write int8";
+  let description = [{
+    Right after lower-to-linalg, on tensors. The float ops a QDQ model keeps
+    between its int8 layers (a residual Add and its ReLU, Tanh, Clip) lower
+    to a dequantize generic per input, one generic per op and a quantize
+    generic, each writing a whole float32 tensor to the arena. Each such
+    chain becomes one generic that reads the int8 inputs and writes the int8
+    result, computing the same float operations on each element in the same
+    order (upstream elementwise fusion, applied only where a producer or
+    consumer reads or writes an 8-bit tensor, so float models are
+    untouched; generics marked for kernel calls are left alone).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def LowerTrainBuffersPass
     : Pass<"mcutrain-lower-train-buffers", "mlir::ModuleOp"> {
   let summary = "Expands the train ops' buffer forms into loops, linalg ops and runtime calls";

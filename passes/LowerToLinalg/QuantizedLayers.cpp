@@ -324,6 +324,23 @@ Value affineIndex(OpBuilder &ob, Location l, Value a, int64_t k, Value b,
   return arith::AddIOp::create(ob, l, x, y);
 }
 
+/// Input row o * stride + k * dilation - pad of output row o and tap k,
+/// clamped into [0, n); `inside` says whether it was (always, unpadded).
+Value inputRow(Lowering &L, OpBuilder &ob, Value o, Value k, int64_t stride,
+               int64_t dilation, int64_t pad, int64_t n, bool padded,
+               Value &inside) {
+  if (!padded)
+    return affineIndex(ob, L.loc, o, stride, k, dilation);
+  Value r = arith::AddIOp::create(
+      ob, L.loc,
+      arith::MulIOp::create(ob, L.loc, L.toI32(ob, o), L.i32c(ob, stride)),
+      arith::MulIOp::create(ob, L.loc, L.toI32(ob, k), L.i32c(ob, dilation)));
+  r = arith::SubIOp::create(ob, L.loc, r, L.i32c(ob, pad));
+  inside = L.both(ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
+                  L.cmp(ob, arith::CmpIPredicate::slt, r, L.i32c(ob, n)));
+  return L.toIndex(ob, L.clamp(ob, r, n - 1));
+}
+
 Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ws = op.getWeight().getType().getShape();
@@ -335,10 +352,10 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
   FailureOr<RequantizeOperands> q = requantizeOperands(L, op, ws[0], storage);
   if (failed(q))
     return {};
-  // Padding holds the input's zero point: it adds nothing.
-  Value xp = L.spread(
-      op.getInput(), {xs[0], xs[1], xs[2] + p[0] + p[2], xs[3] + p[1] + p[3]},
-      p[0], p[1], 1, 1, double(zeroPointOf(xt)), !xt.isSigned());
+  // No padded copy of x (a depthwise layer's would be as large as its
+  // input): taps outside it are skipped, as reading the zero point would.
+  bool padded = llvm::any_of(p, [](int64_t v) { return v != 0; });
+  Value x = op.getInput();
   Value w = op.getWeight();
   SmallVector<int32_t> wZeros = weightZeros(wt, ws[0]);
   Value wZeroVector = wZeros.empty() ? Value() : i32Vector(L, wZeros);
@@ -347,19 +364,22 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
   LayerElement element;
   element.channel = [](ValueRange out) { return out[1]; };
   // out: n f oh ow; red: c kh kw (c within f's group).
-  element.product = [&, xp, w, wZeroVector](OpBuilder &ob, Location l,
-                                            ValueRange out,
-                                            ValueRange red) -> Value {
+  element.product = [&, x, w, wZeroVector](OpBuilder &ob, Location l,
+                                           ValueRange out,
+                                           ValueRange red) -> Value {
     Value xc = red[0];
     if (g > 1) {
       Value group = arith::DivUIOp::create(
           ob, l, out[1], arith::ConstantIndexOp::create(ob, l, ws[0] / g));
       xc = affineIndex(ob, l, group, ws[1], red[0], 1);
     }
-    Value ih = affineIndex(ob, l, out[2], s[0], red[1], dl[0]);
-    Value iw = affineIndex(ob, l, out[3], s[1], red[2], dl[1]);
+    Value inside, insideW;
+    Value ih = inputRow(L, ob, out[2], red[1], s[0], dl[0], p[0], xs[2], padded,
+                        inside);
+    Value iw = inputRow(L, ob, out[3], red[2], s[1], dl[1], p[1], xs[3], padded,
+                        insideW);
     Value xv =
-        tensor::ExtractOp::create(ob, l, xp, ValueRange{out[0], xc, ih, iw});
+        tensor::ExtractOp::create(ob, l, x, ValueRange{out[0], xc, ih, iw});
     Value wv = tensor::ExtractOp::create(
         ob, l, w, ValueRange{out[1], red[0], red[1], red[2]});
     Value xi = centredScalar(ob, l, xv, xSigned, xZero);
@@ -368,7 +388,11 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
             ? tensor::ExtractOp::create(ob, l, wZeroVector, out[1]).getResult()
             : Value();
     Value wi = centred(ob, l, wv, wSigned, wz);
-    return arith::MulIOp::create(ob, l, xi, wi);
+    Value product = arith::MulIOp::create(ob, l, xi, wi);
+    if (!padded)
+      return product;
+    return arith::SelectOp::create(ob, l, L.both(ob, inside, insideW), product,
+                                   L.i32c(ob, 0));
   };
   return outputStationary(L, op, {ws[1], ws[2], ws[3]}, op.getBias(), *q,
                           element);
