@@ -232,6 +232,46 @@ void foldActivationIntoLayer(nn::QuantizeOp q) {
   dq->erase();
 }
 
+/// quantize(op(y)), op a max pooling or a reshape read nowhere else,
+/// becomes op(quantize(y)) on the integers; returns the new quantize.
+/// Exact for a per-tensor quantization: it is non-decreasing, so max
+/// commutes with it (the integer pooling pads with the type's minimum,
+/// which no quantized element is below).
+nn::QuantizeOp moveBeforeDataMovement(nn::QuantizeOp q) {
+  Operation *op = q.getInput().getDefiningOp();
+  auto t = dyn_cast<quant::UniformQuantizedType>(q.getQuantType());
+  if (!isa_and_nonnull<nn::MaxPool2dOp, nn::ReshapeOp>(op) || !t ||
+      !op->getResult(0).hasOneUse())
+    return {};
+  OpBuilder b(op);
+  Value y = op->getOperand(0);
+  auto yType = cast<RankedTensorType>(y.getType());
+  auto quantized = nn::QuantizeOp::create(
+      b, q.getLoc(), yType.clone(t.getStorageType()), y, q.getQuantTypeAttr());
+  b.setInsertionPoint(q);
+  Operation *onIntegers = b.clone(*op);
+  onIntegers->setOperand(0, quantized);
+  onIntegers->getResult(0).setType(q.getType());
+  if (isa<nn::MaxPool2dOp>(op) && !t.isSigned())
+    onIntegers->setAttr("is_unsigned", b.getUnitAttr());
+  q.getResult().replaceAllUsesWith(onIntegers->getResult(0));
+  q->erase();
+  op->erase();
+  return quantized;
+}
+
+/// quantize(dequantize(x)) of one type is x.
+bool foldRoundTrip(nn::QuantizeOp q) {
+  auto dq = q.getInput().getDefiningOp<nn::DequantizeOp>();
+  if (!dq || dq.getQuantType() != q.getQuantType())
+    return false;
+  q.getResult().replaceAllUsesWith(dq.getInput());
+  q->erase();
+  if (dq->use_empty())
+    dq->erase();
+  return true;
+}
+
 struct FuseQuantizedLayersPass
     : public mcutrain::impl::FuseQuantizedLayersPassBase<
           FuseQuantizedLayersPass> {
@@ -247,10 +287,15 @@ struct FuseQuantizedLayersPass
       else
         fuseGemm(cast<nn::GemmOp>(op));
     }
-    SmallVector<nn::QuantizeOp> quantizes;
-    getOperation().walk([&](nn::QuantizeOp q) { quantizes.push_back(q); });
-    for (nn::QuantizeOp q : quantizes)
-      foldActivationIntoLayer(q);
+    SmallVector<nn::QuantizeOp> worklist;
+    getOperation().walk([&](nn::QuantizeOp q) { worklist.push_back(q); });
+    while (!worklist.empty()) {
+      nn::QuantizeOp q = worklist.pop_back_val();
+      if (nn::QuantizeOp earlier = moveBeforeDataMovement(q))
+        worklist.push_back(earlier);
+      else if (!foldRoundTrip(q))
+        foldActivationIntoLayer(q);
+    }
   }
 };
 

@@ -59,6 +59,10 @@ def FuseQuantizedLayersPass
     fixed-point form (nn.qconv2d), where an int32 multiple of x_scale *
     w_scale[c] would move outputs by a step next to rounding boundaries
     (0.02% of a layer's outputs; 28% of LeNet-5's logits after five layers).
+    A quantize after a max pooling or a reshape moves before it, which then
+    runs on the integers (exact: per-tensor quantization is non-decreasing,
+    so max commutes with it), and a quantize of a dequantize of one type
+    cancels.
     Layers that do not fit stay float between their dequantize and
     quantize.
   }];

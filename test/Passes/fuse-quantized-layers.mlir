@@ -83,3 +83,25 @@ func.func @kept(%xq: tensor<1x2x4x4xi8>, %wq: tensor<3x2x1x1xi8>, %w16: tensor<3
   %gq2 = nn.quantize %g {quant_type = !quant.uniform<u8:f32, 0.05:3>} : (tensor<2x5xf32>) -> tensor<2x5xi8>
   return %q1, %q2, %c2, %q3, %gq2 : tensor<1x3x4x4xi8>, tensor<1x3x4x4xi8>, tensor<1x3x4x4xf32>, tensor<1x3x4x4xi8>, tensor<2x5xi8>
 }
+
+// A quantize after a max pooling and a flatten moves before them (they run
+// on the integers, the pooling unsigned); the quantize of the layer's own
+// dequantized output then cancels, and the ReLU between becomes the
+// layer's clamp.
+// CHECK-LABEL: func.func @pool_flatten
+// CHECK: %[[Y:.*]] = nn.qconv2d {{.*}}output_min = 5 : i64
+// CHECK-NEXT: %[[P:.*]] = nn.max_pool2d %[[Y]] {is_unsigned, {{.*}}} : (tensor<1x3x4x4xi8>) -> tensor<1x3x2x2xi8>
+// CHECK-NEXT: %[[F:.*]] = nn.reshape %[[P]] : (tensor<1x3x2x2xi8>) -> tensor<1x12xi8>
+// CHECK-NEXT: return %[[F]]
+func.func @pool_flatten(%xq: tensor<1x2x4x4xi8>, %wq: tensor<3x2x1x1xi8>) -> tensor<1x12xi8> {
+  %xd = nn.dequantize %xq {quant_type = !quant.uniform<u8:f32, 0.1:128>} : (tensor<1x2x4x4xi8>) -> tensor<1x2x4x4xf32>
+  %wd = nn.dequantize %wq {quant_type = !quant.uniform<i8:f32, 0.01>} : (tensor<3x2x1x1xi8>) -> tensor<3x2x1x1xf32>
+  %c = nn.conv2d %xd, %wd {dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
+  %q1 = nn.quantize %c {quant_type = !quant.uniform<u8:f32, 0.2:5>} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xi8>
+  %d1 = nn.dequantize %q1 {quant_type = !quant.uniform<u8:f32, 0.2:5>} : (tensor<1x3x4x4xi8>) -> tensor<1x3x4x4xf32>
+  %r = nn.relu %d1 : tensor<1x3x4x4xf32>
+  %p = nn.max_pool2d %r {kernel = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 2, 2>} : (tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32>
+  %f = nn.reshape %p : (tensor<1x3x2x2xf32>) -> tensor<1x12xf32>
+  %q2 = nn.quantize %f {quant_type = !quant.uniform<u8:f32, 0.2:5>} : (tensor<1x12xf32>) -> tensor<1x12xi8>
+  return %q2 : tensor<1x12xi8>
+}
