@@ -158,17 +158,19 @@ int8Operand(OnnxImporter &I, const onnx::NodeProto &n, int idx) {
                                 : int32_t(onnx::TensorProto::INT8));
 }
 
-/// The operands and types of an int8 layer node: x and w at `xIdx`,
-/// `wIdx`; x_scale/x_zero at xIdx + 1/+2 and likewise for w (scaleIdx < 0:
-/// ConvInteger/MatMulInteger, zero points at `xZeroIdx`, `wZeroIdx`, scale
-/// 1); the weight per axis along `weightAxis`.
+/// The operands and types of an int8 layer node: x and w at inputs 0 and 3
+/// with their scales and zero points after each (QLinearConv/QLinearMatMul,
+/// `scaled`), or at 0 and 1 with optional zero points at 2 and 3 and scale
+/// 1 (ConvInteger/MatMulInteger); the weight per axis along `weightAxis`.
 struct Int8Layer {
   Value x, w;
   Type xType, wType;
 };
 FailureOr<Int8Layer> int8Layer(OnnxImporter &I, const onnx::NodeProto &n,
-                               int xIdx, int wIdx, bool scaled,
-                               int64_t weightAxis) {
+                               bool scaled, int64_t weightAxis) {
+  int xIdx = 0, wIdx = scaled ? 3 : 1;
+  if (failed(I.needInputs(n, scaled ? 8 : 2)))
+    return failure();
   auto x = int8Operand(I, n, xIdx), w = int8Operand(I, n, wIdx);
   if (failed(x) || failed(w))
     return failure();
@@ -209,9 +211,7 @@ FailureOr<Type> int8OutputType(OnnxImporter &I, const onnx::NodeProto &n,
 /// ConvInteger (the int32 sums).
 LogicalResult importInt8Conv(OnnxImporter &I, const onnx::NodeProto &n) {
   bool scaled = n.op_type() == "QLinearConv";
-  if (failed(I.needInputs(n, scaled ? 8 : 2)))
-    return failure();
-  FailureOr<Int8Layer> L = int8Layer(I, n, 0, scaled ? 3 : 1, scaled, 0);
+  FailureOr<Int8Layer> L = int8Layer(I, n, scaled, /*weightAxis=*/0);
   if (failed(L))
     return failure();
   auto xs = shapeOf(L->x), ws = shapeOf(L->w);
@@ -266,9 +266,7 @@ LogicalResult importInt8Conv(OnnxImporter &I, const onnx::NodeProto &n) {
 /// column); batched (N-D) forms are refused.
 LogicalResult importInt8MatMul(OnnxImporter &I, const onnx::NodeProto &n) {
   bool scaled = n.op_type() == "QLinearMatMul";
-  if (failed(I.needInputs(n, scaled ? 8 : 2)))
-    return failure();
-  FailureOr<Int8Layer> L = int8Layer(I, n, 0, scaled ? 3 : 1, scaled, 1);
+  FailureOr<Int8Layer> L = int8Layer(I, n, scaled, /*weightAxis=*/1);
   if (failed(L))
     return failure();
   auto as = shapeOf(L->x), bs = shapeOf(L->w);

@@ -239,31 +239,39 @@ static LogicalResult checkPairs(Operation *op, ArrayRef<int64_t> v, size_t n,
 // Verifiers
 //===----------------------------------------------------------------------===//
 
-LogicalResult Conv2dOp::verify() {
-  auto x = getInput().getType().getShape();
-  auto w = getWeight().getType().getShape();
-  auto y = getOutput().getType().getShape();
-  if (failed(checkPairs(*this, getStrides(), 2, "strides")) ||
-      failed(checkPairs(*this, getPads(), 4, "pads")) ||
-      failed(checkPairs(*this, getDilations(), 2, "dilations")))
+/// What nn.conv2d and nn.qconv2d check alike: window attributes, groups,
+/// the bias's size and the result shape.
+template <typename ConvOp> static LogicalResult verifyConvShapes(ConvOp op) {
+  auto x = op.getInput().getType().getShape();
+  auto w = op.getWeight().getType().getShape();
+  auto y = op.getOutput().getType().getShape();
+  if (failed(checkPairs(op, op.getStrides(), 2, "strides")) ||
+      failed(checkPairs(op, op.getPads(), 4, "pads")) ||
+      failed(checkPairs(op, op.getDilations(), 2, "dilations")))
     return failure();
-  int64_t g = getGroup();
+  int64_t g = op.getGroup();
   if (g < 1 || w[0] % g)
-    return emitOpError() << "group " << g << " does not divide the " << w[0]
-                         << " output channels";
+    return op.emitOpError() << "group " << g << " does not divide the " << w[0]
+                            << " output channels";
   if (x[1] != w[1] * g)
-    return emitOpError() << "input has " << x[1]
-                         << " channels but the weight expects " << w[1] * g;
-  if (getBias() && getBias().getType().getDimSize(0) != w[0])
-    return emitOpError() << "bias has " << getBias().getType().getDimSize(0)
-                         << " elements, expected " << w[0];
-  auto expected = windowShape(x, w[0], w.drop_front(2), getStrides(), getPads(),
-                              getDilations(), /*ceilMode=*/false);
+    return op.emitOpError() << "input has " << x[1]
+                            << " channels but the weight expects " << w[1] * g;
+  if (Value bias = op.getBias()) {
+    int64_t n = cast<ShapedType>(bias.getType()).getDimSize(0);
+    if (n != w[0])
+      return op.emitOpError()
+             << "bias has " << n << " elements, expected " << w[0];
+  }
+  auto expected =
+      windowShape(x, w[0], w.drop_front(2), op.getStrides(), op.getPads(),
+                  op.getDilations(), /*ceilMode=*/false);
   if (y != ArrayRef<int64_t>(expected))
-    return emitOpError() << "result shape does not match the convolution ("
-                         << llvm::interleaved(expected, "x") << ")";
+    return op.emitOpError() << "result shape does not match the convolution ("
+                            << llvm::interleaved(expected, "x") << ")";
   return success();
 }
+
+LogicalResult Conv2dOp::verify() { return verifyConvShapes(*this); }
 
 LogicalResult GemmOp::verify() {
   auto a = getA().getType().getShape();
@@ -447,24 +455,8 @@ static LogicalResult verifyQuantizedLayer(Operation *op, Type inputType,
 }
 
 LogicalResult QConv2dOp::verify() {
-  auto x = getInput().getType().getShape();
-  auto w = getWeight().getType().getShape();
-  auto y = getOutput().getType().getShape();
-  if (failed(checkPairs(*this, getStrides(), 2, "strides")) ||
-      failed(checkPairs(*this, getPads(), 4, "pads")) ||
-      failed(checkPairs(*this, getDilations(), 2, "dilations")))
+  if (failed(verifyConvShapes(*this)))
     return failure();
-  int64_t g = getGroup();
-  if (g < 1 || w[0] % g || x[1] != w[1] * g)
-    return emitOpError() << "group " << g << " does not match " << x[1]
-                         << " input and " << w[0] << " output channels";
-  if (getBias() && getBias().getType().getDimSize(0) != w[0])
-    return emitOpError() << "bias must have " << w[0] << " elements";
-  auto expected = windowShape(x, w[0], w.drop_front(2), getStrides(), getPads(),
-                              getDilations(), /*ceilMode=*/false);
-  if (y != ArrayRef<int64_t>(expected))
-    return emitOpError() << "result shape does not match the convolution ("
-                         << llvm::interleaved(expected, "x") << ")";
   return verifyQuantizedLayer(*this, getInputType(), getWeightType(),
                               getOutputTypeAttr() ? *getOutputType() : Type(),
                               getBias(), getOutput(), 0, getOutputMin(),

@@ -324,6 +324,35 @@ Value affineIndex(OpBuilder &ob, Location l, Value a, int64_t k, Value b,
   return arith::AddIOp::create(ob, l, x, y);
 }
 
+/// How an int8 layer centres its operands: signedness, the input's zero
+/// point and the weight's per channel (null when all are 0).
+struct Centring {
+  bool xSigned, wSigned;
+  int64_t xZero;
+  Value wZeros;
+
+  Centring(Lowering &L, Type inputType, Type weightType, int64_t channels) {
+    auto xt = cast<quant::QuantizedType>(inputType);
+    auto wt = cast<quant::QuantizedType>(weightType);
+    xSigned = xt.isSigned();
+    wSigned = wt.isSigned();
+    xZero = zeroPointOf(xt);
+    SmallVector<int32_t> zeros = weightZeros(wt, channels);
+    wZeros = zeros.empty() ? Value() : i32Vector(L, zeros);
+  }
+
+  /// (x - x_zero) * (w - w_zero[channel]) in i32.
+  Value product(OpBuilder &ob, Location l, Value x, Value w,
+                Value channel) const {
+    Value wz =
+        wZeros ? tensor::ExtractOp::create(ob, l, wZeros, channel).getResult()
+               : Value();
+    Value xi = centredScalar(ob, l, x, xSigned, xZero);
+    Value wi = centred(ob, l, w, wSigned, wz);
+    return arith::MulIOp::create(ob, l, xi, wi);
+  }
+};
+
 /// Input row o * stride + k * dilation - pad of output row o and tap k,
 /// clamped into [0, n); `inside` says whether it was (always, unpadded).
 Value inputRow(Lowering &L, OpBuilder &ob, Value o, Value k, int64_t stride,
@@ -346,8 +375,6 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
   auto ws = op.getWeight().getType().getShape();
   auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
   int64_t g = op.getGroup();
-  auto xt = cast<quant::QuantizedType>(op.getInputType());
-  auto wt = cast<quant::QuantizedType>(op.getWeightType());
   Requantization storage;
   FailureOr<RequantizeOperands> q = requantizeOperands(L, op, ws[0], storage);
   if (failed(q))
@@ -355,18 +382,13 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
   // No padded copy of x (a depthwise layer's would be as large as its
   // input): taps outside it are skipped, as reading the zero point would.
   bool padded = llvm::any_of(p, [](int64_t v) { return v != 0; });
-  Value x = op.getInput();
-  Value w = op.getWeight();
-  SmallVector<int32_t> wZeros = weightZeros(wt, ws[0]);
-  Value wZeroVector = wZeros.empty() ? Value() : i32Vector(L, wZeros);
-  int64_t xZero = zeroPointOf(xt);
-  bool xSigned = xt.isSigned(), wSigned = wt.isSigned();
+  Value x = op.getInput(), w = op.getWeight();
+  Centring centring(L, op.getInputType(), op.getWeightType(), ws[0]);
   LayerElement element;
   element.channel = [](ValueRange out) { return out[1]; };
   // out: n f oh ow; red: c kh kw (c within f's group).
-  element.product = [&, x, w, wZeroVector](OpBuilder &ob, Location l,
-                                           ValueRange out,
-                                           ValueRange red) -> Value {
+  element.product = [&, x, w](OpBuilder &ob, Location l, ValueRange out,
+                              ValueRange red) -> Value {
     Value xc = red[0];
     if (g > 1) {
       Value group = arith::DivUIOp::create(
@@ -382,13 +404,7 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
         tensor::ExtractOp::create(ob, l, x, ValueRange{out[0], xc, ih, iw});
     Value wv = tensor::ExtractOp::create(
         ob, l, w, ValueRange{out[1], red[0], red[1], red[2]});
-    Value xi = centredScalar(ob, l, xv, xSigned, xZero);
-    Value wz =
-        wZeroVector
-            ? tensor::ExtractOp::create(ob, l, wZeroVector, out[1]).getResult()
-            : Value();
-    Value wi = centred(ob, l, wv, wSigned, wz);
-    Value product = arith::MulIOp::create(ob, l, xi, wi);
+    Value product = centring.product(ob, l, xv, wv, out[1]);
     if (!padded)
       return product;
     return arith::SelectOp::create(ob, l, L.both(ob, inside, insideW), product,
@@ -402,33 +418,21 @@ Value lowerQGemm(Lowering &L, nn::QGemmOp op) {
   int64_t k = op.getA().getType().getDimSize(1);
   int64_t n = op.getOutput().getType().getDimSize(1);
   bool tb = op.getTransB();
-  auto xt = cast<quant::QuantizedType>(op.getInputType());
-  auto wt = cast<quant::QuantizedType>(op.getWeightType());
   Requantization storage;
   FailureOr<RequantizeOperands> q = requantizeOperands(L, op, n, storage);
   if (failed(q))
     return {};
   Value a = op.getA(), b = op.getB();
-  SmallVector<int32_t> wZeros = weightZeros(wt, n);
-  Value wZeroVector = wZeros.empty() ? Value() : i32Vector(L, wZeros);
-  int64_t xZero = zeroPointOf(xt);
-  bool xSigned = xt.isSigned(), wSigned = wt.isSigned();
+  Centring centring(L, op.getInputType(), op.getWeightType(), n);
   LayerElement element;
   element.channel = [](ValueRange out) { return out[1]; };
   // out: m n; red: k.
-  element.product = [&, a, b, wZeroVector](OpBuilder &ob, Location l,
-                                           ValueRange out,
-                                           ValueRange red) -> Value {
+  element.product = [&, a, b](OpBuilder &ob, Location l, ValueRange out,
+                              ValueRange red) -> Value {
     Value av = tensor::ExtractOp::create(ob, l, a, ValueRange{out[0], red[0]});
     Value bv = tensor::ExtractOp::create(
         ob, l, b, tb ? ValueRange{out[1], red[0]} : ValueRange{red[0], out[1]});
-    Value wz =
-        wZeroVector
-            ? tensor::ExtractOp::create(ob, l, wZeroVector, out[1]).getResult()
-            : Value();
-    Value ai = centredScalar(ob, l, av, xSigned, xZero);
-    Value bi = centred(ob, l, bv, wSigned, wz);
-    return arith::MulIOp::create(ob, l, ai, bi);
+    return centring.product(ob, l, av, bv, out[1]);
   };
   return outputStationary(L, op, {k}, op.getBias(), *q, element);
 }
