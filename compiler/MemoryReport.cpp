@@ -96,10 +96,10 @@ MemorySummary mcutrain::summarizeMemory(ModuleOp module) {
   if (auto list = plan.getAs<ArrayAttr>("buffers"))
     for (Attribute a : list) {
       auto d = cast<DictionaryAttr>(a);
-      m.buffers.push_back({string(d, "name"), string(d, "kind"),
-                           string(d, "func"), string(d, "arena"),
-                           integer(d, "bytes"), integer(d, "offset"),
-                           integer(d, "first"), integer(d, "last")});
+      m.buffers.push_back(
+          {string(d, "name"), string(d, "kind"), string(d, "func"),
+           string(d, "arena"), string(d, "dtype"), integer(d, "bytes"),
+           integer(d, "offset"), integer(d, "first"), integer(d, "last")});
     }
   return m;
 }
@@ -254,14 +254,18 @@ struct MemoryChart {
                        return a.first == b.arena;
                      })->second;
       double y0 = y(base + b.offset + b.bytes), y1 = y(base + b.offset);
+      // float32 unless the tooltip says otherwise.
+      std::string dtype = b.dtype.empty() || b.dtype == "float32"
+                              ? std::string()
+                              : " " + b.dtype;
       os << llvm::formatv(
           "<rect x=\"{0:f1}\" y=\"{1:f1}\" width=\"{2:f1}\" "
           "height=\"{3:f1}\" fill=\"{4}\" stroke=\"white\" "
-          "stroke-width=\"0.3\"><title>{5}: {6} B, {7}, steps "
+          "stroke-width=\"0.3\"><title>{5}: {6} B{11}, {7}, steps "
           "{8}..{9}, offset {10}</title></rect>\n",
           x(b.first), y0, std::max(0.5, x(b.last + 1) - x(b.first)),
           std::max(0.5, y1 - y0), colour(b.kind), xmlEscape(b.name),
-          grouped(b.bytes), b.kind, b.first, b.last, b.offset);
+          grouped(b.bytes), b.kind, b.first, b.last, b.offset, dtype);
     }
   }
 

@@ -13,7 +13,7 @@ namespace mcutrain {
 
 /// One planned arena buffer (plan-memory's `mcutrain.memory_plan`).
 struct MemoryBuffer {
-  std::string name, kind, func, arena;
+  std::string name, kind, func, arena, dtype;
   int64_t bytes = 0, offset = 0, first = 0, last = 0;
 };
 

@@ -25,6 +25,19 @@ namespace mcutrain {
 
 /// The ONNX node an op came from: the importer's NameLoc, possibly inside a
 /// fused location (derive-backward's tag); "" if there is none.
+/// A tensor element type as report.json names it: float32, int8, int16,
+/// int32, int64, bool (integers are signless in the IR; an int8 tensor of
+/// a uint8 quantization is int8 storage too).
+inline std::string dtypeName(mlir::Type t) {
+  if (t.isF32())
+    return "float32";
+  if (t.isInteger(1))
+    return "bool";
+  if (t.isInteger())
+    return "int" + std::to_string(t.getIntOrFloatBitWidth());
+  return "other";
+}
+
 inline std::string onnxNodeName(mlir::Location loc) {
   if (auto n = llvm::dyn_cast<mlir::NameLoc>(loc))
     return n.getName().str();

@@ -394,6 +394,7 @@ Attribute Planner::bufferAttr(func::FuncOp func, const Buffer &buf) {
        b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
        b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
        b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.element))),
+       b.getNamedAttr("dtype", b.getStringAttr(dtypeName(buf.element))),
        b.getNamedAttr(
            "kind", b.getStringAttr(buf.gradient ? "gradient" : "activation"))});
 }

@@ -172,6 +172,7 @@ void gatherParams(ModuleOp module, ModelFacts &f) {
     llvm::json::Object param{{"symbol", g.getSymName().str()},
                              {"onnx_name", onnx},
                              {"bytes", bytes},
+                             {"dtype", dtypeName(gt.getElementType())},
                              {"trainable", g.getIsMutable()}};
     describeOrigin(g, param);
     f.params.push_back(std::move(param));

@@ -5,11 +5,11 @@
 // RUN: mcutrain-opt %s --mcutrain-plan-memory=alignment=4 | FileCheck %s --check-prefix=ALIGN4
 
 // CHECK: arena_bytes = 48 : i64
-// CHECK-SAME: {arena = "mcutrain_arena_i8", bytes = 8 : i64, {{.*}} name = "bytes#0", offset = 0 : i64}
+// CHECK-SAME: {arena = "mcutrain_arena_i8", bytes = 8 : i64, dtype = "int8", {{.*}} name = "bytes#0", offset = 0 : i64}
 // A buffer allocated by a backward op (derive-backward's location tag) is a
 // gradient.
 // CHECK-SAME: {arena = "mcutrain_arena", bytes = 8 : i64, {{.*}} kind = "gradient", {{.*}} name = "floats#1", offset = 0 : i64}
-// CHECK-SAME: {arena = "mcutrain_arena_i64", bytes = 16 : i64, {{.*}} name = "wide#2", offset = 0 : i64}
+// CHECK-SAME: {arena = "mcutrain_arena_i64", bytes = 16 : i64, dtype = "int64", {{.*}} name = "wide#2", offset = 0 : i64}
 // CHECK-SAME: {arena = "mcutrain_arena_i64", bytes = 16 : i64, {{.*}} name = "wide2#3", offset = 16 : i64}
 // CHECK-DAG: memref.global "private" @mcutrain_arena_i8 : memref<8xi8>
 // CHECK-DAG: memref.global "private" @mcutrain_arena : memref<2xf32>

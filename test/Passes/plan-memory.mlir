@@ -3,9 +3,9 @@
 
 // %a dies before %c is born, so they share offset 0; %b overlaps both.
 // CHECK: module attributes {mcutrain.memory_plan = {alignment = 8 : i64, arena_bytes = 600 : i64, buffers = [
-// CHECK-SAME: {arena = "mcutrain_arena", bytes = 400 : i64, first = 2 : i64, func = "step", kind = "activation", last = 5 : i64, name = "a#0", offset = 0 : i64}
-// CHECK-SAME: {arena = "mcutrain_arena", bytes = 200 : i64, first = 4 : i64, func = "step", kind = "activation", last = 9 : i64, name = "b#1", offset = 400 : i64}
-// CHECK-SAME: {arena = "mcutrain_arena", bytes = 400 : i64, first = 6 : i64, func = "step", kind = "activation", last = 11 : i64, name = "c#2", offset = 0 : i64}
+// CHECK-SAME: {arena = "mcutrain_arena", bytes = 400 : i64, dtype = "float32", first = 2 : i64, func = "step", kind = "activation", last = 5 : i64, name = "a#0", offset = 0 : i64}
+// CHECK-SAME: {arena = "mcutrain_arena", bytes = 200 : i64, dtype = "float32", first = 4 : i64, func = "step", kind = "activation", last = 9 : i64, name = "b#1", offset = 400 : i64}
+// CHECK-SAME: {arena = "mcutrain_arena", bytes = 400 : i64, dtype = "float32", first = 6 : i64, func = "step", kind = "activation", last = 11 : i64, name = "c#2", offset = 0 : i64}
 // CHECK-SAME: lower_bound_bytes = 600 : i64, no_reuse_bytes = 1000 : i64
 // The peak: 600 B live from position 4 (%b's allocation) on.
 // CHECK-SAME: peak = {bytes = 600 : i64, func = "step", node = "b", phase = "forward", position = 4 : i64}}
