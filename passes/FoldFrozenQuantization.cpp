@@ -37,9 +37,8 @@ std::pair<float, float> paramsAt(Type quantType, ArrayRef<int64_t> shape,
 
 /// nn.quantize then nn.dequantize of one element, in the generated code's
 /// float arithmetic (lower-to-linalg's Quantization.cpp).
-float quantizeValue(float x, float scale, float zero, float lo, float hi);
 float fakeQuantize(float x, float scale, float zero, float lo, float hi) {
-  return (quantizeValue(x, scale, zero, lo, hi) - zero) * scale;
+  return (nn::quantizeScalar(x, scale, zero, lo, hi) - zero) * scale;
 }
 
 /// What a frozen global's loads feed.
@@ -91,13 +90,6 @@ uniqueQuantization(ArrayRef<ml_program::GlobalLoadOp> loads, bool isFloat) {
   return std::make_pair(found, *use);
 }
 
-/// x quantized in the generated code's float arithmetic, saturated.
-float quantizeValue(float x, float scale, float zero, float lo, float hi) {
-  float q = std::nearbyint(x * (1.0f / scale)) + zero;
-  q = q > lo ? q : lo;
-  return q < hi ? q : hi;
-}
-
 /// The folded data: the quantized integers (`Use::quantize`), or the
 /// dequantized floats of the (first quantized) data.
 DenseElementsAttr foldedData(DenseElementsAttr data, Type quantType, Use use) {
@@ -116,7 +108,8 @@ DenseElementsAttr foldedData(DenseElementsAttr data, Type quantType, Use use) {
       out.push_back(fakeQuantize(v, scale, zero, lo, hi));
     else
       ints.push_back(APInt(
-          bits, static_cast<int64_t>(quantizeValue(v, scale, zero, lo, hi)),
+          bits,
+          static_cast<int64_t>(nn::quantizeScalar(v, scale, zero, lo, hi)),
           /*isSigned=*/true, /*implicitTrunc=*/true));
   };
   if (use == Use::dequantize)

@@ -52,14 +52,12 @@ struct FusedOutput {
   std::optional<int64_t> lo, hi;
 };
 
-/// x quantized as nn.quantize computes it (x * f32(1/scale), ties to even),
-/// clamped to the storage range.
+/// x in output units, as nn.quantize computes it.
 int64_t quantizeScalar(float x, quant::UniformQuantizedType t) {
-  float q = std::nearbyint(x * (1.0f / static_cast<float>(t.getScale()))) +
-            static_cast<float>(t.getZeroPoint());
-  q = std::max(q, static_cast<float>(t.getStorageTypeMin()));
-  q = std::min(q, static_cast<float>(t.getStorageTypeMax()));
-  return static_cast<int64_t>(q);
+  return static_cast<int64_t>(nn::quantizeScalar(
+      x, static_cast<float>(t.getScale()), static_cast<float>(t.getZeroPoint()),
+      static_cast<float>(t.getStorageTypeMin()),
+      static_cast<float>(t.getStorageTypeMax())));
 }
 
 /// The real interval a ReLU or Clip keeps, if `op` is one.

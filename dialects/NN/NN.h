@@ -12,6 +12,7 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <cmath>
 #include <optional>
 
 #include "dialects/NN/NNEnums.h.inc"
@@ -25,6 +26,17 @@
 #include "dialects/NN/NNOps.h.inc"
 
 namespace mcutrain::nn {
+
+/// One value quantized as the generated code quantizes it (nn.quantize's
+/// lowering): x * f32(1/scale), rounded to nearest with ties to even, plus
+/// the zero point, saturated to [lo, hi] by ordered compares (NaN goes to
+/// lo). Compile-time folds use it so that they match run time bit for bit.
+inline float quantizeScalar(float x, float scale, float zero, float lo,
+                            float hi) {
+  float q = std::nearbyint(x * (1.0f / scale)) + zero;
+  q = q > lo ? q : lo;
+  return q < hi ? q : hi;
+}
 /// Output extent of a sliding window (convolution or pooling, floor mode).
 int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride,
                           int64_t padBegin, int64_t padEnd,
