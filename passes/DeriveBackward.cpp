@@ -2,6 +2,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
@@ -60,17 +61,24 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
   TrainableSet set;
   llvm::SetVector<ml_program::GlobalOp> &result = set.params;
   SymbolTable symbols(module);
+  // A weight an int8 layer reads through nn.quantize is that layer's.
   auto globalOf = [&](Value v) -> ml_program::GlobalOp {
+    if (auto q = v.getDefiningOp<nn::QuantizeOp>())
+      v = q.getInput();
     auto load = v.getDefiningOp<ml_program::GlobalLoadOp>();
     if (!load)
       return nullptr;
-    return symbols.lookup<ml_program::GlobalOp>(
+    auto g = symbols.lookup<ml_program::GlobalOp>(
         load.getGlobal().getLeafReference());
+    // Integer data (read through a dequantize) does not train.
+    if (g && !cast<ShapedType>(g.getType()).getElementType().isF32())
+      return ml_program::GlobalOp();
+    return g;
   };
   // Parameterised layers in program order.
   SmallVector<SmallVector<ml_program::GlobalOp>> layers;
   forward.walk([&](Operation *op) {
-    if (!isa<nn::AutodiffOpInterface>(op))
+    if (!isa<nn::AutodiffOpInterface>(op) || isa<nn::QuantizeOp>(op))
       return;
     SmallVector<ml_program::GlobalOp> params;
     auto ad = cast<nn::AutodiffOpInterface>(op);
@@ -135,7 +143,11 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
   }
   if (result.empty())
     return emitError(forward.getLoc())
-               << "--trainable '" << spec << "' selects no parameter",
+               << "--trainable '" << spec
+               << "' selects no parameter (only float32 initializers "
+                  "train, an int8 layer's through its QuantizeLinear; "
+                  "integer initializers read through DequantizeLinear do "
+                  "not)",
            failure();
   return set;
 }
@@ -274,8 +286,11 @@ struct DeriveBackwardPass
     auto trainableOr = resolveTrainable(module, forward, trainable);
     if (failed(trainableOr))
       return signalPassFailure();
-    for (auto g : trainableOr->params)
+    for (auto g : trainableOr->params) {
       g.setIsMutable(true);
+      if (weightUpdate == "int8")
+        makeInt8Weight(g, forward);
+    }
 
     OpBuilder b(module.getBodyRegion());
     auto [step, logits] = createStep(b, forward);
@@ -320,17 +335,13 @@ struct DeriveBackwardPass
     if (loss != "cross-entropy" && loss != "mse")
       return module.emitError() << "unsupported loss '" << loss
                                 << "' (supported: cross-entropy, mse)";
-    // int8 training (QAS, in-place int8 updates) is not built yet.
-    Operation *quantized = nullptr;
-    forward.walk([&](Operation *op) {
-      if (!quantized &&
-          isa<nn::QuantizeOp, nn::DequantizeOp, nn::QConv2dOp, nn::QGemmOp>(op))
-        quantized = op;
-    });
-    if (quantized)
-      return nodeError(quantized)
-             << "training a quantized (QDQ) model is not supported yet; "
-                "compile it with --inference-only";
+    if (weightUpdate != "int8" && weightUpdate != "fp32-master")
+      return module.emitError()
+             << "unsupported --weight-update '" << weightUpdate
+             << "' (supported: int8, fp32-master)";
+    if (qas != "on" && qas != "off")
+      return module.emitError()
+             << "unsupported --qas '" << qas << "' (supported: on, off)";
     auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
     if (!logitsType || (loss != "mse" && logitsType.getRank() != 2))
       return forward.emitError("cross-entropy needs 2-D logits [batch, "
@@ -404,15 +415,60 @@ struct DeriveBackwardPass
       auto it = grads.find(load.getResult());
       if (it == grads.end())
         continue;
-      updated.insert(fw.paramOf.lookup(load.getResult()));
+      ml_program::GlobalOp param = fw.paramOf.lookup(load.getResult());
+      updated.insert(param);
+      TypeAttr weightType = int8Weights.lookup(param);
       auto upd = train::UpdateOp::create(
           b, load.getLoc(), /*input_grad=*/Type(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
           it->second, rule, /*channels=*/Value(), b.getI64IntegerAttr(1),
-          /*outer=*/Value());
+          /*outer=*/Value(), weightType,
+          weightType && qas == "off" ? b.getUnitAttr() : UnitAttr());
       tagBackward(b, upd);
     }
     return updated;
+  }
+
+  /// The int8 weights (TTE): each trainable global whose loads all feed
+  /// one nn.quantize type with 8-bit storage (an int8 layer's weight, no
+  /// dequantize after it) becomes that type's integers, updated in place
+  /// with the type as the update's weight_type.
+  llvm::DenseMap<Operation *, TypeAttr> int8Weights;
+
+  void makeInt8Weight(ml_program::GlobalOp g, func::FuncOp forward) {
+    auto data = dyn_cast_or_null<DenseElementsAttr>(g.getValueAttr());
+    if (!data || !data.getElementType().isF32())
+      return;
+    SmallVector<ml_program::GlobalLoadOp> loads;
+    forward.walk([&](ml_program::GlobalLoadOp l) {
+      if (l.getGlobal().getLeafReference() == g.getSymNameAttr())
+        loads.push_back(l);
+    });
+    TypeAttr type;
+    for (auto load : loads)
+      for (Operation *user : load->getUsers()) {
+        auto q = dyn_cast<nn::QuantizeOp>(user);
+        if (!q || (type && type != q.getQuantTypeAttr()) ||
+            llvm::any_of(q->getUsers(),
+                         [](Operation *u) { return isa<nn::DequantizeOp>(u); }))
+          return;
+        type = q.getQuantTypeAttr();
+      }
+    auto quantType =
+        dyn_cast_or_null<quant::QuantizedType>(type ? type.getValue() : Type());
+    if (!quantType || quantType.getStorageTypeIntegralWidth() != 8)
+      return;
+    DenseElementsAttr ints = nn::quantizeElements(data, quantType);
+    g.setValueAttr(ints);
+    g.setType(ints.getType());
+    for (auto load : loads) {
+      load.getResult().setType(ints.getType());
+      for (Operation *q : llvm::make_early_inc_range(load->getUsers())) {
+        q->getResult(0).replaceAllUsesWith(load.getResult());
+        q->erase();
+      }
+    }
+    int8Weights[g] = type;
   }
 
   /// The update rule of the options (the optimizer's default epsilon;

@@ -22,19 +22,6 @@ using namespace mcutrain;
 
 namespace {
 
-/// Scale and zero point of element `index` of a tensor of `shape`.
-std::pair<float, float> paramsAt(Type quantType, ArrayRef<int64_t> shape,
-                                 int64_t index) {
-  if (auto u = dyn_cast<quant::UniformQuantizedType>(quantType))
-    return {float(u.getScale()), float(u.getZeroPoint())};
-  auto axis = cast<quant::UniformQuantizedPerAxisType>(quantType);
-  int64_t dim = axis.getQuantizedDimension(), stride = 1;
-  for (int64_t d = shape.size() - 1; d > dim; --d)
-    stride *= shape[d];
-  int64_t c = (index / stride) % shape[dim];
-  return {float(axis.getScales()[c]), float(axis.getZeroPoints()[c])};
-}
-
 /// nn.quantize then nn.dequantize of one element, in the generated code's
 /// float arithmetic (lower-to-linalg's Quantization.cpp).
 float fakeQuantize(float x, float scale, float zero, float lo, float hi) {
@@ -93,24 +80,19 @@ uniqueQuantization(ArrayRef<ml_program::GlobalLoadOp> loads, bool isFloat) {
 /// The folded data: the quantized integers (`Use::quantize`), or the
 /// dequantized floats of the (first quantized) data.
 DenseElementsAttr foldedData(DenseElementsAttr data, Type quantType, Use use) {
+  if (use == Use::quantize)
+    return nn::quantizeElements(data, quantType);
   auto shape = cast<ShapedType>(data.getType()).getShape();
   auto q = cast<quant::QuantizedType>(quantType);
   float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
   SmallVector<float> out;
-  SmallVector<APInt> ints;
-  unsigned bits = q.getStorageTypeIntegralWidth();
   int64_t i = 0;
   auto push = [&](float v) {
-    auto [scale, zero] = paramsAt(quantType, shape, i++);
+    auto [scale, zero] = nn::quantParamsAt(quantType, shape, i++);
     if (use == Use::dequantize)
       out.push_back((v - zero) * scale);
-    else if (use == Use::quantizeDequantize)
-      out.push_back(fakeQuantize(v, scale, zero, lo, hi));
     else
-      ints.push_back(APInt(
-          bits,
-          static_cast<int64_t>(nn::quantizeScalar(v, scale, zero, lo, hi)),
-          /*isSigned=*/true, /*implicitTrunc=*/true));
+      out.push_back(fakeQuantize(v, scale, zero, lo, hi));
   };
   if (use == Use::dequantize)
     for (const APInt &v : data.getValues<APInt>())
@@ -118,9 +100,6 @@ DenseElementsAttr foldedData(DenseElementsAttr data, Type quantType, Use use) {
   else
     for (float v : data.getValues<float>())
       push(v);
-  if (use == Use::quantize)
-    return DenseElementsAttr::get(
-        RankedTensorType::get(shape, q.getStorageType()), ints);
   auto type = RankedTensorType::get(shape, Float32Type::get(data.getContext()));
   return DenseElementsAttr::get(type, ArrayRef<float>(out));
 }

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mcutrain {
 #define GEN_PASS_DEF_FUSEQUANTIZEDELEMENTWISEPASS
@@ -45,8 +46,23 @@ bool isMarked(Operation *op) {
   });
 }
 
+/// Whether an op between `producer` and `consumer` may write memory (an
+/// in-place train.update): fusing would move the producer's reads after it,
+/// and an int8 layer's gradient reads the weight the update rewrites
+/// (through tensor.extract of the global's value, which carries no order).
+bool writeBetween(Operation *producer, Operation *consumer) {
+  if (producer->getBlock() != consumer->getBlock())
+    return true;
+  for (Operation *op = producer->getNextNode(); op && op != consumer;
+       op = op->getNextNode())
+    if (!isMemoryEffectFree(op))
+      return true;
+  return false;
+}
+
 /// An operand of `consumer` whose producer fuses into it: both elementwise
-/// generics, one touching int8 tensors, the producer read by nothing else.
+/// generics, one touching int8 tensors, the producer read by nothing else
+/// and no memory write between them.
 OpOperand *fusableOperand(linalg::GenericOp consumer) {
   if (!allParallel(consumer))
     return nullptr;
@@ -55,7 +71,8 @@ OpOperand *fusableOperand(linalg::GenericOp consumer) {
     if (!producer || !allParallel(producer) || !producer->hasOneUse() ||
         isMarked(producer) || isMarked(consumer))
       continue;
-    if (!touchesInt8(producer) && !touchesInt8(consumer))
+    if ((!touchesInt8(producer) && !touchesInt8(consumer)) ||
+        writeBetween(producer, consumer))
       continue;
     if (linalg::areElementwiseOpsFusable(operand))
       return operand;

@@ -127,8 +127,8 @@ struct LowerParametersPass
     }
   }
 
-  /// Optimizer state: RAM buffers shaped like their parameter, zeroed by
-  /// @init.
+  /// Optimizer state: float32 RAM buffers shaped like their parameter,
+  /// zeroed by @init.
   SmallVector<StringRef>
   createOptimizerState(OpBuilder &b, ArrayRef<train::UpdateOp> updates) {
     ModuleOp module = getOperation();
@@ -140,9 +140,11 @@ struct LowerParametersPass
         if (module.lookupSymbol(name))
           continue;
         b.setInsertionPointAfter(g);
+        // float32 also for an int8 parameter's (its updates' real values).
+        auto type = MemRefType::get(g.getType().getShape(), b.getF32Type());
         auto st = memref::GlobalOp::create(
-            b, g.getLoc(), name, b.getStringAttr("public"), g.getType(),
-            Attribute(), /*constant=*/false, IntegerAttr());
+            b, g.getLoc(), name, b.getStringAttr("public"), type, Attribute(),
+            /*constant=*/false, IntegerAttr());
         st->setAttr("mcutrain.optimizer_state", b.getUnitAttr());
         states.push_back(st.getSymName());
       }

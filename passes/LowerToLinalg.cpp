@@ -34,6 +34,7 @@ struct LowerToLinalgPass
     lowering::populateDataMovementPatterns(patterns);
     lowering::populateQuantizationPatterns(patterns);
     lowering::populateQuantizedLayerPatterns(patterns);
+    lowering::populateQuantizedGradientPatterns(patterns);
 
     // Every nn op and the train ops of the loss and of sparse updates'
     // gathers; the rest of the train dialect bufferizes itself.

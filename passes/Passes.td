@@ -10,7 +10,10 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
     each one (AutodiffOpInterface) for the gradients of those operands that
     depend on a trainable parameter. Each trainable parameter gets one
     optimizer update; trainable globals become mutable, frozen ones stay
-    immutable (flash).
+    immutable (flash). In a quantized model (nn.qconv2d / nn.qgemm after
+    fuse-quantized-layers) a trainable weight read only through one
+    nn.quantize becomes an int8 global updated in place (train.update's
+    weight_type), unless weight-update is fp32-master.
   }];
   let options = [
     Option<"loss", "loss", "std::string", "\"cross-entropy\"",
@@ -34,6 +37,13 @@ def DeriveBackwardPass : Pass<"mcutrain-derive-backward", "mlir::ModuleOp"> {
     Option<"dampening", "dampening", "double", "0",
            "Momentum dampening (as torch.optim.SGD; none on the first "
            "step)">,
+    Option<"weightUpdate", "weight-update", "std::string", "\"int8\"",
+           "int8 (QDQ) models: int8 (trainable int8 weights updated in "
+           "place, TTE's scheme) | fp32-master (an fp32 copy of each "
+           "trainable weight, quantized in every forward pass)">,
+    Option<"qas", "qas", "std::string", "\"on\"",
+           "int8 weight updates: on (quantization-aware scaling, the "
+           "integer weight's gradient divided by scale^2) | off">,
   ];
   let dependentDialects = ["::mcutrain::nn::NNDialect",
                            "::mcutrain::train::TrainDialect",

@@ -319,6 +319,20 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
       emitError(loc) << "--sparsity needs a training step";
       return signalPassFailure();
     }
+    // The sparse methods select among float layers' channels and errors;
+    // on an int8 layer they would silently select nothing.
+    Operation *int8Layer = nullptr;
+    step.walk([&](Operation *op) {
+      if (!int8Layer && isa<nn::QConv2dOp, nn::QGemmOp>(op))
+        int8Layer = op;
+    });
+    if (int8Layer) {
+      int8Layer->emitError()
+          << "--sparsity " << sparsity
+          << " on a model with int8 layers is not supported yet (dense "
+             "int8 training is)";
+      return signalPassFailure();
+    }
     if (spec.starts_with("tinyprop")) {
       FailureOr<TinyPropSpec> tp = parseTinyProp(spec, loc);
       if (failed(tp) || failed(sparsifyTinyProp(module, step, *tp)))

@@ -402,7 +402,10 @@ inline void update_importance(float &score, float value, float decay) {
 struct ParamInfo {
   const char *name; // the ONNX initializer name
   float *data;      // lives in RAM; updated in place by train_step
-  std::size_t size; // number of floats
+  std::size_t size; // number of elements
+  // An int8 weight (int8 training, --weight-update int8): its integers
+  // (the storage bytes of its quantization type), and data is null.
+  std::int8_t *int8_data = nullptr;
 };
 
 /// True when every label is a class index in [0, num_classes).

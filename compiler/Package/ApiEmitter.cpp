@@ -253,7 +253,10 @@ void emitTrainableParams(llvm::raw_ostream &c, const ModelFacts &f) {
   for (const auto &p : f.trainable) {
     c << "    {\"";
     c.write_escaped(p.onnxName);
-    c << "\", detail::" << p.symbol << ", " << p.elements << "},\n";
+    if (p.int8)
+      c << "\", nullptr, " << p.elements << ", detail::" << p.symbol << "},\n";
+    else
+      c << "\", detail::" << p.symbol << ", " << p.elements << "},\n";
   }
   if (f.trainable.empty())
     c << "    {nullptr, nullptr, 0},\n";

@@ -51,6 +51,7 @@ struct ModelFacts {
   struct Param {
     std::string symbol, onnxName;
     int64_t elements;
+    bool int8; // an int8 weight (int8 training), else float32
   };
   std::vector<Param> trainable;
 };

@@ -391,6 +391,37 @@ static LogicalResult verifyQuantization(Operation *op, Type quantType,
                              << axis << " (" << shape[axis] << ")";
   return success();
 }
+std::pair<float, float> mcutrain::nn::quantParamsAt(Type quantType,
+                                                    ArrayRef<int64_t> shape,
+                                                    int64_t index) {
+  if (auto u = dyn_cast<quant::UniformQuantizedType>(quantType))
+    return {float(u.getScale()), float(u.getZeroPoint())};
+  auto axis = cast<quant::UniformQuantizedPerAxisType>(quantType);
+  int64_t dim = axis.getQuantizedDimension(), stride = 1;
+  for (int64_t d = shape.size() - 1; d > dim; --d)
+    stride *= shape[d];
+  int64_t c = (index / stride) % shape[dim];
+  return {float(axis.getScales()[c]), float(axis.getZeroPoints()[c])};
+}
+
+DenseElementsAttr mcutrain::nn::quantizeElements(DenseElementsAttr data,
+                                                 Type quantType) {
+  auto shape = cast<ShapedType>(data.getType()).getShape();
+  auto q = cast<quant::QuantizedType>(quantType);
+  float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
+  unsigned bits = q.getStorageTypeIntegralWidth();
+  SmallVector<APInt> ints;
+  int64_t i = 0;
+  for (float v : data.getValues<float>()) {
+    auto [scale, zero] = quantParamsAt(quantType, shape, i++);
+    ints.push_back(APInt(
+        bits, static_cast<int64_t>(quantizeScalar(v, scale, zero, lo, hi)),
+        /*isSigned=*/true, /*implicitTrunc=*/true));
+  }
+  return DenseElementsAttr::get(
+      RankedTensorType::get(shape, q.getStorageType()), ints);
+}
+
 LogicalResult QuantizeOp::verify() {
   return verifyQuantization(*this, getQuantType(), getOutput(), getInput());
 }
@@ -682,6 +713,22 @@ int64_t QGemmOp::getMacs() {
 }
 int64_t QuantizeOp::getMacs() { return numElements(getOutput()); }
 int64_t DequantizeOp::getMacs() { return numElements(getOutput()); }
+int64_t QuantizeGradOp::getMacs() { return numElements(getInputGrad()); }
+int64_t QOutputGradOp::getMacs() { return numElements(getInputGrad()); }
+int64_t QConv2dGradInputOp::getMacs() {
+  auto w = getWeight().getType().getShape();
+  return numElements(getOutputGrad()) * w[1] * w[2] * w[3];
+}
+int64_t QConv2dGradWeightOp::getMacs() {
+  auto w = getWeightGrad().getType().getShape();
+  return numElements(getOutputGrad()) * w[1] * w[2] * w[3];
+}
+int64_t QGemmGradAOp::getMacs() {
+  return numElements(getOutputGrad()) * getAGrad().getType().getShape()[1];
+}
+int64_t QGemmGradBOp::getMacs() {
+  return numElements(getOutputGrad()) * getA().getType().getShape()[1];
+}
 int64_t ActivationGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t BatchNormOp::getMacs() { return numElements(getOutput()); }
 int64_t TransposeOp::getMacs() { return numElements(getOutput()); }

@@ -37,6 +37,16 @@ inline float quantizeScalar(float x, float scale, float zero, float lo,
   q = q > lo ? q : lo;
   return q < hi ? q : hi;
 }
+/// Scale and zero point of element `index` (row-major) of a tensor of
+/// `shape` quantized with `quantType` (a per-tensor or per-axis
+/// !quant.uniform).
+std::pair<float, float> quantParamsAt(mlir::Type quantType,
+                                      llvm::ArrayRef<int64_t> shape,
+                                      int64_t index);
+/// Float `data` quantized element by element with quantizeScalar: a dense
+/// tensor of `quantType`'s storage type.
+mlir::DenseElementsAttr quantizeElements(mlir::DenseElementsAttr data,
+                                         mlir::Type quantType);
 /// Output extent of a sliding window (convolution or pooling, floor mode).
 int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride,
                           int64_t padBegin, int64_t padEnd,

@@ -8,12 +8,20 @@
 #include "dialects/NN/NN.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Builders.h"
 
 #include <limits>
 
 using namespace mlir;
 using namespace mcutrain::nn;
+
+/// The gradient type of `v`: float32 of its shape (an integer tensor's
+/// gradient is in the real units its values stand for).
+static RankedTensorType gradType(Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  return RankedTensorType::get(t.getShape(), Float32Type::get(v.getContext()));
+}
 
 /// Sum `grad` down to `target`'s shape (the adjoint of broadcasting), or
 /// return it unchanged when nothing was broadcast.
@@ -94,9 +102,10 @@ LogicalResult MaxPool2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                         SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0])
-    grads[0] = MaxPool2dGradOp::create(
-        b, getLoc(), getInput().getType(), dy, getInput(), getKernelAttr(),
-        getStridesAttr(), getPadsAttr(), getDilationsAttr());
+    grads[0] = MaxPool2dGradOp::create(b, getLoc(), gradType(getInput()), dy,
+                                       getInput(), getKernelAttr(),
+                                       getStridesAttr(), getPadsAttr(),
+                                       getDilationsAttr(), getIsUnsignedAttr());
   return success();
 }
 
@@ -116,7 +125,7 @@ LogicalResult ReshapeOp::buildAdjoint(OpBuilder &b, Value dy,
                                       SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0])
-    grads[0] = ReshapeOp::create(b, getLoc(), getInput().getType(), dy);
+    grads[0] = ReshapeOp::create(b, getLoc(), gradType(getInput()), dy);
   return success();
 }
 
@@ -125,11 +134,11 @@ LogicalResult Pad2dOp::buildAdjoint(OpBuilder &b, Value dy,
                                     SmallVectorImpl<Value> &grads) {
   grads.assign(1, Value());
   if (needGrad[0] && getMode() != PadMode::constant)
-    grads[0] = Pad2dGradOp::create(b, getLoc(), getInput().getType(), dy,
+    grads[0] = Pad2dGradOp::create(b, getLoc(), gradType(getInput()), dy,
                                    getPadsAttr(), getModeAttr());
   else if (needGrad[0])
     grads[0] = SliceOp::create(
-        b, getLoc(), getInput().getType(), dy,
+        b, getLoc(), gradType(getInput()), dy,
         b.getDenseI64ArrayAttr({0, 0, getPads()[0], getPads()[1]}));
   return success();
 }
@@ -262,7 +271,7 @@ LogicalResult TransposeOp::buildAdjoint(OpBuilder &b, Value dy,
   SmallVector<int64_t> inverse(perm.size());
   for (size_t i = 0; i < perm.size(); ++i)
     inverse[perm[i]] = i;
-  grads[0] = TransposeOp::create(b, getLoc(), getInput().getType(), dy,
+  grads[0] = TransposeOp::create(b, getLoc(), gradType(getInput()), dy,
                                  b.getDenseI64ArrayAttr(inverse));
   return success();
 }
@@ -274,7 +283,7 @@ LogicalResult ConcatOp::buildAdjoint(OpBuilder &b, Value dy,
   int64_t axis = getAxis(), at = 0;
   unsigned rank = getOutput().getType().getRank();
   for (auto [i, v] : llvm::enumerate(getInputs())) {
-    auto t = cast<RankedTensorType>(v.getType());
+    auto t = gradType(v);
     if (needGrad[i]) {
       SmallVector<int64_t> offsets(rank, 0);
       offsets[axis] = at;
@@ -331,5 +340,92 @@ LogicalResult MatMulOp::buildAdjoint(OpBuilder &b, Value dy,
   if (needGrad[1])
     grads[1] = sumToShape(b, loc, product(transposeLast2(b, loc, getA()), dy),
                           getB().getType());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// int8 ops (TTE's scheme: int8 forward, float32 backward in real units from
+// the integer tensors and their scales)
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeOp::buildAdjoint(OpBuilder &b, Value dy,
+                                       ArrayRef<bool> needGrad,
+                                       SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = QuantizeGradOp::create(b, getLoc(), gradType(getInput()), dy,
+                                      getInput(), getQuantTypeAttr());
+  return success();
+}
+
+LogicalResult DequantizeOp::buildAdjoint(OpBuilder &b, Value dy,
+                                         ArrayRef<bool> needGrad,
+                                         SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = dy;
+  return success();
+}
+
+/// The gradient through an int8 layer's requantization and clamp; null for
+/// a layer without an output type (its int32 accumulator has no trained
+/// meaning here).
+template <typename OpTy>
+static Value maskedOutputGrad(OpBuilder &b, OpTy op, Value dy) {
+  if (!op.getOutputTypeAttr())
+    return {};
+  auto out = cast<mlir::quant::QuantizedType>(*op.getOutputType());
+  int64_t lo =
+      std::max<int64_t>(op.getOutputMin().value_or(out.getStorageTypeMin()),
+                        out.getStorageTypeMin());
+  int64_t hi =
+      std::min<int64_t>(op.getOutputMax().value_or(out.getStorageTypeMax()),
+                        out.getStorageTypeMax());
+  return QOutputGradOp::create(b, op.getLoc(), dy.getType(), dy, op.getOutput(),
+                               op.getOutputTypeAttr(), b.getI64IntegerAttr(lo),
+                               b.getI64IntegerAttr(hi));
+}
+
+LogicalResult QConv2dOp::buildAdjoint(OpBuilder &b, Value dy,
+                                      ArrayRef<bool> needGrad,
+                                      SmallVectorImpl<Value> &grads) {
+  Location loc = getLoc();
+  grads.assign(getNumOperands(), Value());
+  Value masked = maskedOutputGrad(b, *this, dy);
+  if (!masked)
+    return failure();
+  if (needGrad[0])
+    grads[0] = QConv2dGradInputOp::create(
+        b, loc, gradType(getInput()), masked, getWeight(), getWeightTypeAttr(),
+        getStridesAttr(), getPadsAttr(), getDilationsAttr(), getGroupAttr());
+  if (needGrad[1])
+    grads[1] = QConv2dGradWeightOp::create(
+        b, loc, gradType(getWeight()), masked, getInput(), getInputTypeAttr(),
+        getStridesAttr(), getPadsAttr(), getDilationsAttr(), getGroupAttr());
+  if (getBias() && needGrad[2]) {
+    int64_t f = getWeight().getType().getDimSize(0);
+    auto perChannel = RankedTensorType::get({1, f, 1, 1}, b.getF32Type());
+    Value summed = sumToShape(b, loc, masked, perChannel);
+    grads[2] = ReshapeOp::create(b, loc, gradType(getBias()), summed);
+  }
+  return success();
+}
+
+LogicalResult QGemmOp::buildAdjoint(OpBuilder &b, Value dy,
+                                    ArrayRef<bool> needGrad,
+                                    SmallVectorImpl<Value> &grads) {
+  Location loc = getLoc();
+  grads.assign(getNumOperands(), Value());
+  Value masked = maskedOutputGrad(b, *this, dy);
+  if (!masked)
+    return failure();
+  if (needGrad[0])
+    grads[0] = QGemmGradAOp::create(b, loc, gradType(getA()), masked, getB(),
+                                    getWeightTypeAttr(), getTransBAttr());
+  if (needGrad[1])
+    grads[1] = QGemmGradBOp::create(b, loc, gradType(getB()), masked, getA(),
+                                    getInputTypeAttr(), getTransBAttr());
+  if (getBias() && needGrad[2])
+    grads[2] = sumToShape(b, loc, masked, gradType(getBias()));
   return success();
 }

@@ -141,6 +141,7 @@ def NN_NegOp : NN_ForwardOp<"neg", [SameOperandsAndResultType]> {
 // every other integer tensor here.
 class NN_QuantOp<string mnemonic>
     : NN_Op<mnemonic, [Pure,
+        DeclareOpInterfaceMethods<AutodiffOpInterface>,
         DeclareOpInterfaceMethods<MacCountOpInterface>]>;
 
 def NN_QuantizeOp : NN_QuantOp<"quantize"> {
@@ -152,8 +153,10 @@ def NN_QuantizeOp : NN_QuantOp<"quantize"> {
     i8, its signedness in `quant_type`). x is multiplied by the f32
     reciprocal of the scale, as PyTorch's fake quantization does (ONNX's text
     divides; they differ next to ties), rounded to nearest, ties to even,
-    and saturated to the storage range. No gradient: training a
-    quantized model is not supported yet.
+    and saturated to the storage range. The gradient of an integer tensor
+    is a float32 tensor of its shape in real units (d loss / d value it
+    stands for): it passes where x quantizes inside the storage range
+    (unsaturated), as PyTorch's fake quantization's does.
   }];
   let arguments = (ins NN_F32Tensor:$input, TypeAttr:$quant_type);
   let results = (outs RankedTensorOf<[I8, I16, I32]>:$output);
@@ -167,7 +170,9 @@ def NN_DequantizeOp : NN_QuantOp<"dequantize"> {
   let summary = "(q - zero_point) * scale";
   let description = [{
     ONNX DequantizeLinear: `quant_type` as in nn.quantize; the input is its
-    storage type (int32 for a quantized bias), the result float32.
+    storage type (int32 for a quantized bias), the result float32. The
+    gradient passes unchanged (gradients of integer tensors are in real
+    units).
   }];
   let arguments = (ins RankedTensorOf<[I8, I16, I32]>:$input,
                    TypeAttr:$quant_type);
@@ -184,8 +189,12 @@ def NN_DequantizeOp : NN_QuantOp<"dequantize"> {
 // weight may be quantized per output channel; input and output per tensor.
 // A bias is int32 with scale input_scale * weight_scale and zero point 0
 // (ONNX QLinearConv), or float (a QDQ layer's, kept exact).
+// The gradient (training, TTE's scheme): float32, in real units, computed
+// from the integer operands and their scales (nn.qconv2d_grad_*,
+// nn.qgemm_grad_*), after nn.qoutput_grad masks it by the output clamp.
 class NN_QuantizedLayerOp<string mnemonic>
     : NN_Op<mnemonic, [Pure,
+        DeclareOpInterfaceMethods<AutodiffOpInterface>,
         DeclareOpInterfaceMethods<MacCountOpInterface>]>;
 
 def NN_QConv2dOp : NN_QuantizedLayerOp<"qconv2d"> {
@@ -495,13 +504,109 @@ def NN_PReluGradInputOp : NN_GradOp<"prelu_grad_input"> {
 
 def NN_MaxPool2dGradOp : NN_GradOp<"max_pool2d_grad"> {
   let summary = "Routes each output gradient to the first maximum of its window";
-  let arguments = (ins NN_F32Tensor4D:$output_grad, NN_F32Tensor4D:$input,
+  let arguments = (ins NN_F32Tensor4D:$output_grad, NN_Tensor4D:$input,
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads,
-                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations);
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations,
+                   UnitAttr:$is_unsigned);
   let results = (outs NN_F32Tensor4D:$input_grad);
   let assemblyFormat = [{
     $output_grad `,` $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients of the int8 ops: float32 in real units, read from the integer
+// tensors and their scales (no float copy of an integer tensor).
+//===----------------------------------------------------------------------===//
+
+def NN_QuantizeGradOp : NN_GradOp<"quantize_grad"> {
+  let summary = "output_grad where round(x / scale) + zero lies in the storage range";
+  let arguments = (ins NN_F32Tensor:$output_grad, NN_F32Tensor:$input,
+                   TypeAttr:$quant_type);
+  let results = (outs NN_F32Tensor:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_QOutputGradOp : NN_GradOp<"qoutput_grad"> {
+  let summary = "output_grad where output_min < y < output_max (an int8 layer's clamp)";
+  let description = [{
+    The gradient through an int8 layer's requantization and clamp, from its
+    int8 result y alone: it passes where y lies strictly inside
+    [`output_min`, `output_max`] (the layer's fused ReLU/Clip narrowed to
+    the storage range of `output_type`), as PyTorch's ReLU, Hardtanh and
+    saturating fake quantization pass none at their bounds.
+  }];
+  let arguments = (ins NN_F32Tensor:$output_grad, RankedTensorOf<[I8]>:$output,
+                   TypeAttr:$output_type, I64Attr:$output_min,
+                   I64Attr:$output_max);
+  let results = (outs NN_F32Tensor:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $output attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_QConv2dGradInputOp : NN_GradOp<"qconv2d_grad_input"> {
+  let summary = "Input gradient of nn.qconv2d from its int8 weight";
+  let description = [{
+    dx[n,c,h,w] = sum over the outputs that read x[n,c,h,w] of
+    dy[n,f,i,j] * w_scale[f] * (w[f,c',kh,kw] - w_zero[f]).
+  }];
+  let arguments = (ins NN_F32Tensor4D:$output_grad, 4DTensorOf<[I8]>:$weight,
+                   TypeAttr:$weight_type, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
+  let results = (outs NN_F32Tensor4D:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $weight attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_QConv2dGradWeightOp : NN_GradOp<"qconv2d_grad_weight"> {
+  let summary = "Weight gradient of nn.qconv2d from its int8 input";
+  let description = [{
+    dw[f,c,kh,kw] = x_scale * sum over n, i, j of dy[n,f,i,j] *
+    (x[n,c'',i*s+kh*d-p,j*s+kw*d-p] - x_zero), taps in the padding left out.
+  }];
+  let arguments = (ins NN_F32Tensor4D:$output_grad, 4DTensorOf<[I8]>:$input,
+                   TypeAttr:$input_type, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
+  let results = (outs NN_F32Tensor4D:$weight_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $input attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_QGemmGradAOp : NN_GradOp<"qgemm_grad_a"> {
+  let summary = "Input gradient of nn.qgemm from its int8 weight";
+  let description = [{
+    da[m,k] = sum over n of dy[m,n] * w_scale[n] * (b[k,n] - w_zero[n])
+    (b[n,k] with `trans_b`).
+  }];
+  let arguments = (ins NN_F32Tensor2D:$output_grad, 2DTensorOf<[I8]>:$b,
+                   TypeAttr:$weight_type,
+                   DefaultValuedAttr<BoolAttr, "false">:$trans_b);
+  let results = (outs NN_F32Tensor2D:$a_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $b attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_QGemmGradBOp : NN_GradOp<"qgemm_grad_b"> {
+  let summary = "Weight gradient of nn.qgemm from its int8 input";
+  let description = [{
+    db[k,n] (db[n,k] with `trans_b`) = x_scale * sum over m of dy[m,n] *
+    (a[m,k] - x_zero).
+  }];
+  let arguments = (ins NN_F32Tensor2D:$output_grad, 2DTensorOf<[I8]>:$a,
+                   TypeAttr:$input_type,
+                   DefaultValuedAttr<BoolAttr, "false">:$trans_b);
+  let results = (outs NN_F32Tensor2D:$b_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $a attr-dict `:` functional-type(operands, results)
   }];
 }
 

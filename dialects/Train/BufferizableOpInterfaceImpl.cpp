@@ -85,7 +85,8 @@ struct UpdateModel : TrainOpModel<UpdateModel, UpdateOp> {
       inputGrad = allocFor(rewriter, op.getLoc(), op.getInputGrad());
     BufferUpdateOp::create(rewriter, op.getLoc(), op.getParamAttr(), grad,
                            op.getOptimizer(), channels, op.getChannelAxisAttr(),
-                           outer, inputGrad);
+                           outer, inputGrad, op.getWeightTypeAttr(),
+                           op.getQasOffAttr());
     if (inputGrad)
       replaceOpWithBufferizedValues(rewriter, op, inputGrad);
     else

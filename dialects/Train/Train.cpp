@@ -1,6 +1,8 @@
 //===- Train.cpp - train dialect: attributes, verifiers, MACs -------------===//
 #include "dialects/Train/Train.h"
 
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -200,11 +202,36 @@ LogicalResult UpdateOp::verify() {
   return success();
 }
 
+/// An int8 parameter (`weight_type`) is its quant type's storage; any
+/// other is f32. An int8 update is dense (no channels, no outer product).
+template <typename Op>
+static LogicalResult verifyParameterElement(Op op, Type element) {
+  auto weightType = op.getWeightTypeAttr();
+  if (!weightType && element.isF32())
+    return success();
+  if (!weightType)
+    return op.emitOpError() << "a parameter that is not f32 needs a "
+                               "weight_type";
+  auto q = dyn_cast<quant::QuantizedType>(weightType.getValue());
+  if (!q || q.getStorageTypeIntegralWidth() != 8 ||
+      q.getStorageType() != element)
+    return op.emitOpError() << "weight_type must be an 8-bit !quant.uniform "
+                               "whose storage is the parameter's element type";
+  if (auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(q))
+    if (axis.getQuantizedDimension() != 0)
+      return op.emitOpError() << "a per-axis weight_type must quantize "
+                                 "dimension 0";
+  if (op.getChannels() || op.getOuter())
+    return op.emitOpError() << "an int8 update is dense";
+  return success();
+}
+
 /// The parameter of an update, an ml_program.global before lowering and a
 /// memref.global after: mutable and shaped like the gradient.
 template <typename Op>
 static LogicalResult verifyParameter(Op op, SymbolTableCollection &symbols) {
   StringRef param = op.getParam();
+  Type element;
   Operation *sym = symbols.lookupNearestSymbolFrom(op, op.getParamAttr());
   if (!sym)
     return op.emitOpError() << "unknown parameter @" << param;
@@ -214,13 +241,17 @@ static LogicalResult verifyParameter(Op op, SymbolTableCollection &symbols) {
       return op.emitOpError()
              << "parameter @" << param << " is frozen (immutable global)";
     shape = cast<ShapedType>(g.getType()).getShape();
+    element = cast<ShapedType>(g.getType()).getElementType();
   } else if (auto g = dyn_cast<memref::GlobalOp>(sym)) {
     if (g.getConstant())
       return op.emitOpError() << "parameter @" << param << " is constant";
     shape = g.getType().getShape();
+    element = g.getType().getElementType();
   } else {
     return op.emitOpError() << "@" << param << " is not a global";
   }
+  if (failed(verifyParameterElement(op, element)))
+    return failure();
   SmallVector<int64_t> expect(shape);
   if (Value channels = op.getChannels()) {
     int64_t axis = op.getChannelAxis();

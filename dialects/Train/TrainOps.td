@@ -100,12 +100,22 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     the parameter's old value (fuse-input-grad-into-updates: the layer's
     input gradient, computed in the same pass over the weight), also when a
     non-finite gradient drops the update.
+    With `weight_type` (int8 training, TTE's scheme), the parameter is an
+    8-bit global holding the integers q of that !quant.uniform type (per
+    tensor, or per output channel along dimension 0), updated in place;
+    `grad` is the gradient in real units. The rule runs in integer units:
+    on grad / scale (quantization-aware scaling: the integer weight's
+    gradient, scale * grad, divided by scale^2), or with `qas_off` on
+    scale * grad, with p = q - zero_point (also what weight decay sees);
+    the new q is the result rounded to nearest, ties to even, plus the zero
+    point, saturated to the storage range. State buffers stay float32.
   }];
   let arguments = (ins FlatSymbolRefAttr:$param, RankedTensorOf<[F32]>:$grad,
                    Train_OptimizerAttr:$optimizer,
                    Optional<1DTensorOf<[I32]>>:$channels,
                    DefaultValuedAttr<I64Attr, "1">:$channel_axis,
-                   Optional<RankedTensorOf<[F32]>>:$outer);
+                   Optional<RankedTensorOf<[F32]>>:$outer,
+                   OptionalAttr<TypeAttr>:$weight_type, UnitAttr:$qas_off);
   let results = (outs Optional<RankedTensorOf<[F32]>>:$input_grad);
   let assemblyFormat = [{
     $param `,` $grad (`channels` `(` $channels^ `:` type($channels) `)`)?
@@ -330,7 +340,8 @@ def Train_BufferUpdateOp : Train_BufferOp<"update", [AttrSizedOperandSegments,
                    Optional<MemRefOf<[I32]>>:$channels,
                    DefaultValuedAttr<I64Attr, "1">:$channel_axis,
                    Optional<MemRefOf<[F32]>>:$outer,
-                   Optional<MemRefOf<[F32]>>:$input_grad);
+                   Optional<MemRefOf<[F32]>>:$input_grad,
+                   OptionalAttr<TypeAttr>:$weight_type, UnitAttr:$qas_off);
   let assemblyFormat = [{
     $param `,` $grad (`channels` `(` $channels^ `:` type($channels) `)`)?
     (`outer` `(` $outer^ `:` type($outer) `)`)?

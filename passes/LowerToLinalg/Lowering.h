@@ -182,6 +182,7 @@ void populateLossPatterns(RewritePatternSet &patterns);
 void populateDataMovementPatterns(RewritePatternSet &patterns);
 void populateQuantizationPatterns(RewritePatternSet &patterns);
 void populateQuantizedLayerPatterns(RewritePatternSet &patterns);
+void populateQuantizedGradientPatterns(RewritePatternSet &patterns);
 
 } // namespace mcutrain::lowering
 

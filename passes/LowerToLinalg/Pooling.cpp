@@ -216,10 +216,15 @@ Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
   auto dl = op.getDilations();
   Value x = op.getInput();
+  // Integer inputs (int8 max pooling) compare as their signedness says;
+  // the first element inside the window is taken whatever `best` holds.
+  Type element = op.getInput().getType().getElementType();
+  bool isUnsigned = op.getIsUnsigned();
   auto argmax = tensor::GenerateOp::create(
       L.b, L.loc, L.tensorOf(ys), ValueRange{},
       [&](OpBuilder &ob, Location l, ValueRange iv) {
-        Value best = L.f32c(ob, -std::numeric_limits<float>::infinity());
+        Value best = L.typedConstant(
+            ob, element, -std::numeric_limits<double>::infinity(), isUnsigned);
         Value pos = L.f32c(ob, -1.0f);
         for (int64_t kh = 0; kh < k[0]; ++kh) {
           for (int64_t kw = 0; kw < k[1]; ++kw) {
@@ -228,8 +233,7 @@ Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
                 L.windowElement(ob, x, iv, kh, kw, s, p, dl, inside, hh, ww);
             Value first = arith::CmpFOp::create(
                 ob, l, arith::CmpFPredicate::OLT, pos, L.f32c(ob, 0.0f));
-            Value gt = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT,
-                                             v, best);
+            Value gt = L.greater(ob, v, best, isUnsigned);
             Value take =
                 L.both(ob, inside, arith::OrIOp::create(ob, l, first, gt));
             best = arith::SelectOp::create(ob, l, take, v, best);

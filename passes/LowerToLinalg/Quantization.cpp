@@ -20,9 +20,11 @@ using QuantBody = llvm::function_ref<Value(OpBuilder &, Location, Value x,
 
 /// A generic over `x`'s shape with result element type `resultElement`;
 /// `body` gets each element with its scale (or, if `reciprocal`, 1/scale
-/// rounded to f32) and zero point, as f32.
+/// rounded to f32) and zero point, as f32. `along` (if any) is read at the
+/// same position; `body` finds its element in `alongElement`.
 Value quantGeneric(Lowering &L, Value x, Type quantType, Type resultElement,
-                   bool reciprocal, QuantBody body) {
+                   bool reciprocal, QuantBody body, Value along = {},
+                   Value *alongElement = nullptr) {
   auto f32Scale = [&](double s) {
     return reciprocal ? 1.0f / static_cast<float>(s) : static_cast<float>(s);
   };
@@ -31,6 +33,11 @@ Value quantGeneric(Lowering &L, Value x, Type quantType, Type resultElement,
   SmallVector<Value> ins{x};
   SmallVector<AffineMap> maps{L.b.getMultiDimIdentityMap(rank)};
   float scale = 0.0f, zero = 0.0f;
+  if (along) {
+    ins.push_back(along);
+    maps.push_back(L.b.getMultiDimIdentityMap(rank));
+  }
+  unsigned first = ins.size();
   auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(quantType);
   if (perAxis) {
     SmallVector<float> scales, zeros;
@@ -54,8 +61,10 @@ Value quantGeneric(Lowering &L, Value x, Type quantType, Type resultElement,
                    ins, maps,
                    SmallVector<IteratorType>(rank, IteratorType::parallel),
                    [&](OpBuilder &ob, Location l, ValueRange a) {
-                     Value s = perAxis ? a[1] : L.f32c(ob, scale);
-                     Value z = perAxis ? a[2] : L.f32c(ob, zero);
+                     Value s = perAxis ? a[first] : L.f32c(ob, scale);
+                     Value z = perAxis ? a[first + 1] : L.f32c(ob, zero);
+                     if (along)
+                       *alongElement = a[1];
                      return body(ob, l, a[0], s, z);
                    });
 }
@@ -112,10 +121,36 @@ Value lowerDequantize(Lowering &L, nn::DequantizeOp op) {
       });
 }
 
+/// The gradient of nn.quantize: output_grad where round(x * (1/scale)) +
+/// zero (as lowerQuantize computes it, before saturating) lies in the
+/// storage range, else 0 (PyTorch's fake-quantize backward). A NaN x
+/// passes none.
+Value lowerQuantizeGrad(Lowering &L, nn::QuantizeGradOp op) {
+  auto q = cast<quant::QuantizedType>(op.getQuantType());
+  float lo = static_cast<float>(q.getStorageTypeMin());
+  float hi = static_cast<float>(q.getStorageTypeMax());
+  Value dy;
+  return quantGeneric(
+      L, op.getInput(), q, L.f32(), /*reciprocal=*/true,
+      [&](OpBuilder &ob, Location l, Value x, Value inv, Value z) -> Value {
+        Value scaled = arith::MulFOp::create(ob, l, x, inv);
+        Value rounded = math::RoundEvenOp::create(ob, l, scaled);
+        Value shifted = arith::AddFOp::create(ob, l, rounded, z);
+        Value aboveLo = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGE,
+                                              shifted, L.f32c(ob, lo));
+        Value belowHi = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLE,
+                                              shifted, L.f32c(ob, hi));
+        return arith::SelectOp::create(ob, l, L.both(ob, aboveLo, belowHi), dy,
+                                       L.f32c(ob, 0.0f));
+      },
+      op.getOutputGrad(), &dy);
+}
+
 } // namespace
 
 void mcutrain::lowering::populateQuantizationPatterns(
     RewritePatternSet &patterns) {
   addLowering<nn::QuantizeOp>(patterns, lowerQuantize);
   addLowering<nn::DequantizeOp>(patterns, lowerDequantize);
+  addLowering<nn::QuantizeGradOp>(patterns, lowerQuantizeGrad);
 }

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "passes/LowerTrainBuffers/Patterns.h"
 
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+
 using namespace mlir;
 using namespace mcutrain;
 using namespace mcutrain::train;
@@ -330,6 +332,86 @@ void denseUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
       });
 }
 
+/// A private constant f32 vector global named `name` (created once).
+Value constantVector(OpBuilder &b, Operation *from, StringRef name,
+                     ArrayRef<float> values, Location loc) {
+  if (Value existing = getGlobalMemRef(b, from, name, loc))
+    return existing;
+  auto module = from->getParentOfType<ModuleOp>();
+  auto type = MemRefType::get({int64_t(values.size())}, b.getF32Type());
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    auto tensorType = RankedTensorType::get(type.getShape(), b.getF32Type());
+    memref::GlobalOp::create(b, loc, name, b.getStringAttr("private"), type,
+                             DenseElementsAttr::get(tensorType, values),
+                             /*constant=*/true, IntegerAttr());
+  }
+  return getGlobalMemRef(b, from, name, loc);
+}
+
+/// An int8 parameter's update (weight_type, TTE): per element of the
+/// integer weight q, the rule runs on p = q - zero with the gradient in
+/// integer units, grad / scale (QAS) or grad * scale (qas_off), and q
+/// becomes round_half_even(p') + zero saturated to the storage range. The
+/// scales and zero points (per output channel, dimension 0) are read from
+/// constant vectors.
+void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
+                ValueRange outs) {
+  Location loc = op.getLoc();
+  auto q = cast<quant::QuantizedType>(*op.getWeightType());
+  auto shape = cast<MemRefType>(op.getGrad().getType()).getShape();
+  SmallVector<float> scales, zeros;
+  for (int64_t c = 0; c < shape[0]; ++c) {
+    int64_t stride =
+        cast<MemRefType>(op.getGrad().getType()).getNumElements() / shape[0];
+    auto [scale, zero] = nn::quantParamsAt(q, shape, c * stride);
+    scales.push_back(scale);
+    zeros.push_back(zero);
+  }
+  std::string stem = (op.getParam() + "__quant").str();
+  Value scaleVec = constantVector(b, op, stem + "_scales", scales, loc);
+  Value zeroVec = constantVector(b, op, stem + "_zeros", zeros, loc);
+  unsigned rank = shape.size();
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap channel = AffineMap::get(rank, 0, b.getAffineDimExpr(0));
+  SmallVector<AffineMap> indexing{id, channel, channel};
+  indexing.append(outs.size(), id);
+  bool qas = !op.getQasOff();
+  float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
+  linalg::GenericOp::create(
+      b, loc, TypeRange(), ValueRange{op.getGrad(), scaleVec, zeroVec}, outs,
+      indexing,
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &ob, Location l, ValueRange a) {
+        Arith ar{ob, l};
+        Value g = qas ? ar.div(a[0], a[1]) : ar.mul(a[0], a[1]);
+        Value stored = a[3];
+        Value f = q.isSigned()
+                      ? arith::SIToFPOp::create(ob, l, ob.getF32Type(), stored)
+                            .getResult()
+                      : arith::UIToFPOp::create(ob, l, ob.getF32Type(), stored)
+                            .getResult();
+        Value p = ar.sub(f, a[2]);
+        SmallVector<Value> next =
+            stepElement(ob, l, s, op.getOptimizer(), g, p, a.drop_front(4));
+        Value v = ar.add(math::RoundEvenOp::create(ob, l, next[0]), a[2]);
+        // Ordered compares: a NaN (the guard lets none through) would
+        // saturate low, never reach an undefined conversion.
+        Value above = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, v,
+                                            ar.f(lo));
+        v = arith::SelectOp::create(ob, l, above, v, ar.f(lo));
+        Value below = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, v,
+                                            ar.f(hi));
+        v = arith::SelectOp::create(ob, l, below, v, ar.f(hi));
+        Type storage = stored.getType();
+        next[0] = q.isSigned()
+                      ? arith::FPToSIOp::create(ob, l, storage, v).getResult()
+                      : arith::FPToUIOp::create(ob, l, storage, v).getResult();
+        linalg::YieldOp::create(ob, l, next);
+      });
+}
+
 /// Sparse: loops over the gradient; along channel_axis the parameter and
 /// state are addressed through the channel list.
 void sparseUpdate(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
@@ -384,7 +466,9 @@ struct LowerUpdate : OpConversionPattern<BufferUpdateOp> {
     RowMaps maps(op.getContext());
     Block *body = guardFinite(rewriter, op, maps, param);
     rewriter.setInsertionPoint(body->getTerminator());
-    if (op.getInputGrad())
+    if (op.getWeightTypeAttr())
+      int8Update(rewriter, op, s, outs);
+    else if (op.getInputGrad())
       fusedInputGradUpdate(rewriter, op, maps, s, outs);
     else if (!op.getChannels())
       denseUpdate(rewriter, op, maps, s, outs);

@@ -1,0 +1,452 @@
+#!/usr/bin/python3
+"""int8 training (TTE's scheme) of a QDQ model against a PyTorch reference
+of the same arithmetic.
+
+  int8_training.py MODEL.onnx REF.npz WORKDIR --mcutrain PATH
+      [--weight-update int8|fp32-master] [--qas on|off] [--steps N]
+      [--lr LR] [--sanitize]
+
+MODEL.onnx and REF.npz come from examples/quantize/quantize.py (--reference
+gives the inputs). The package (`mcutrain compile --trainable all`, plain
+SGD) is built with -Wall -Wextra -Werror (and ASan/UBSan with --sanitize)
+and trained on the inputs with fixed random labels. The reference
+(int8_reference.py's evaluator, made differentiable) computes:
+
+- forward: the int8 layers exactly as mcutrain's nn.qconv2d/nn.qgemm, the
+  rest in float32;
+- backward in float32, gradients in real units: through an int8 layer's
+  output, dy where output_min < y < output_max (its int8 result); input
+  gradient from the dequantized int8 weight, weight gradient from the
+  dequantized int8 input; a QuantizeLinear passes dy where its input
+  quantizes unsaturated; a DequantizeLinear passes dy unchanged;
+- updates: float parameters p -= lr * g; an int8 weight q (--weight-update
+  int8) p = q - zero, p -= lr * g / scale (QAS; with --qas off lr * g *
+  scale), q = clamp(round_half_even(p) + zero).
+
+Checks: the gradient of every float parameter (biases; with fp32-master
+also the weights) from one lr = 2^20 step within 1e-4 of the reference
+(relative to the largest); after one step at --lr the int8 weights equal
+the reference's exactly and the float parameters within 1e-4; over
+--steps steps the losses within 1e-3 relative, and the int8 weights after
+the last step (reported: the share equal to the reference's).
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import int8_reference as ref  # noqa: E402
+
+HARNESS = r"""
+#include "m.h"
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+static void dump(const char *path) {
+  std::FILE *f = std::fopen(path, "wb");
+  for (std::size_t i = 0; i < m::kNumTrainableParams; ++i) {
+    const mcutrain::ParamInfo &p = m::kTrainableParams[i];
+    if (p.int8_data)
+      std::fwrite(p.int8_data, 1, p.size, f);
+    else
+      std::fwrite(p.data, 4, p.size, f);
+  }
+  std::fclose(f);
+}
+int main(int argc, char **argv) {
+  int steps = argc > 1 ? std::atoi(argv[1]) : 1;
+  std::vector<float> x(m::kInputSize * steps);
+  std::vector<std::int32_t> y(steps);
+  std::FILE *fx = std::fopen("x.bin", "rb"), *fy = std::fopen("y.bin", "rb");
+  if (!fx || !fy || std::fread(x.data(), 4, x.size(), fx) != x.size() ||
+      std::fread(y.data(), 4, y.size(), fy) != y.size())
+    return 3;
+  m::init();
+  dump("params0.bin");
+  float lr = m::learning_rate();
+  // Updates follow the last read of what they change, so a large rate
+  // leaves this step's gradients alone and lets p0 - p1 resolve them.
+  m::set_learning_rate(GRAD_LR);
+  m::train_step(x.data(), y.data());
+  dump("gradstep.bin");
+  m::init();
+  m::set_learning_rate(lr);
+  std::FILE *lf = std::fopen("losses.bin", "wb");
+  for (int s = 0; s < steps; ++s) {
+    float loss = m::train_step(&x[s * m::kInputSize], &y[s]);
+    std::fwrite(&loss, 4, 1, lf);
+    if (s == 0)
+      dump("params1.bin");
+  }
+  std::fclose(lf);
+  dump("params_last.bin");
+  return 0;
+}
+"""
+
+
+class Quantize(torch.autograd.Function):
+    """QuantizeLinear; backward: dy where x quantizes unsaturated."""
+
+    @staticmethod
+    def forward(ctx, x, params):
+        scale, zero, lo, hi, axis = params
+        inv = torch.tensor(1.0, dtype=torch.float32) / scale
+        q = torch.round(x * ref.along(inv, axis, x.dim())) + \
+            ref.along(zero, axis, x.dim())
+        ctx.save_for_backward((q >= lo) & (q <= hi))
+        return torch.clamp(q, lo, hi)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (inside,) = ctx.saved_tensors
+        return dy * inside, None
+
+
+class Dequantize(torch.autograd.Function):
+    """DequantizeLinear; gradients of integer tensors are in real units."""
+
+    @staticmethod
+    def forward(ctx, q, params):
+        return ref.dequantize(q, params)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy, None
+
+
+class Clip(torch.autograd.Function):
+    """Clip; backward strictly inside the bounds (as mcutrain's, ReLU6's and
+    hardtanh's; torch.clamp's passes at them)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward((x > lo) & (x < hi))
+        return torch.clamp(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (inside,) = ctx.saved_tensors
+        return dy * inside, None, None
+
+
+class IntLayer(torch.autograd.Function):
+    """An int8 layer: forward exact (int8_reference), backward in float32
+    from the integer input and weight."""
+
+    @staticmethod
+    def forward(ctx, x, w, bias, layer):
+        y, lo, hi = layer.forward_int(x, w, bias)
+        ctx.save_for_backward(x, w, y)
+        ctx.layer, ctx.lo, ctx.hi = layer, lo, hi
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w, y = ctx.saved_tensors
+        dym = dy * ((y > ctx.lo) & (y < ctx.hi))
+        gx, gw, gb = ctx.layer.backward(x, w, dym)
+        return gx, gw, gb, None
+
+
+class Layer:
+    """One fused int8 layer's parameters, for IntLayer."""
+
+    def __init__(self, ev, node, dqx, dqw, act, q):
+        self.ev, self.node = ev, node
+        self.px, self.pw, self.py = (ref.qparams(ev.g, n)
+                                     for n in (dqx, dqw, q))
+        self.act, self.q, self.a = act, q, ref.attrs(node)
+
+    def forward_int(self, x, w, bias):
+        ev = self.ev
+        saved_ints, saved_env = dict(ev.ints), dict(ev.env)
+        ev.ints[self.dqx_name], ev.ints[self.dqw_name] = x, w
+        ev.env[self.bias_name] = bias
+        ref.Evaluator.int_layer(ev, self.node, self.dqx, self.dqw, self.act,
+                                self.q)
+        y = ev.ints[self.q.output[0]]
+        lo, hi = self.bounds()
+        ev.ints, ev.env = saved_ints, saved_env
+        return y, lo, hi
+
+    def bounds(self):
+        lo, hi = self.py[2], self.py[3]
+        if self.act is not None:
+            b = self.ev.clip_bounds(self.act)
+            qb = ref.quantize(torch.tensor(b, dtype=torch.float32),
+                              self.py).tolist()
+            lo = max(lo, qb[0]) if b[0] > -float("inf") else lo
+            hi = min(hi, qb[1]) if b[1] < float("inf") else hi
+        return lo, hi
+
+    def backward(self, x, w, dy):
+        xr = ref.dequantize(x, self.px)
+        wr = ref.dequantize(w, self.pw)
+        if self.node.op_type == "Conv":
+            p = self.a.get("pads", [0, 0, 0, 0])
+            s = self.a.get("strides", [1, 1])
+            d = self.a.get("dilations", [1, 1])
+            g = self.a.get("group", 1)
+            xp = F.pad(xr, (p[1], p[3], p[0], p[2]))
+            gxp = torch.nn.grad.conv2d_input(xp.shape, wr, dy, s, 0, d, g)
+            gx = gxp[:, :, p[0]:p[0] + x.shape[2], p[1]:p[1] + x.shape[3]]
+            gw = torch.nn.grad.conv2d_weight(xp, wr.shape, dy, s, 0, d, g)
+            gb = dy.sum(dim=(0, 2, 3))
+        else:
+            tb = self.a.get("transB", 0)
+            wt = wr.t() if tb else wr  # [K, N]
+            gx = dy @ wt.t()
+            gwt = xr.t() @ dy
+            gw = gwt.t() if tb else gwt
+            gb = dy.sum(dim=0)
+        return gx, gw, gb
+
+
+class TrainingEvaluator(ref.Evaluator):
+    """int8_reference's evaluator with trainable leaves and autograd."""
+
+    def __init__(self, graph, weight_update):
+        super().__init__(graph)
+        self.weight_update = weight_update
+        self.leaves = {}  # initializer name -> leaf tensor
+        self.weight_params = {}  # initializer name -> its QuantizeLinear
+
+    def leaf(self, name, init):
+        if name not in self.leaves:
+            self.leaves[name] = init().detach().clone().requires_grad_(True)
+        return self.leaves[name]
+
+    def int_layer(self, node, dqx, dqw, act, q):
+        layer = Layer(self, node, dqx, dqw, act, q)
+        layer.dqx, layer.dqw = dqx, dqw
+        layer.dqx_name, layer.dqw_name = dqx.input[0], dqw.input[0]
+        layer.bias_name = node.input[2] if len(node.input) > 2 else None
+        x = self.ints[dqx.input[0]]
+        w = self.weight(dqw.input[0])
+        bias = self.leaf(layer.bias_name, lambda: self.g.const(
+            layer.bias_name).float()) if layer.bias_name else None
+        y = IntLayer.apply(x, w, bias, layer)
+        self.ints[q.output[0]] = y
+        self.env[q.output[0]] = y
+
+    def weight(self, qname):
+        """The integer weight a layer reads: the int8 leaf, or the fp32
+        master leaf quantized."""
+        qnode = self.g.source(qname)
+        wname = qnode.input[0]
+        params = ref.qparams(self.g, qnode)
+        self.weight_params[wname] = params
+        if self.weight_update == "int8":
+            return self.leaf(wname, lambda: ref.quantize(
+                self.g.const(wname).float(), params))
+        master = self.leaf(wname, lambda: self.g.const(wname).float())
+        return Quantize.apply(master, params)
+
+    def float_node(self, node):
+        if node.op_type == "QuantizeLinear":
+            x = self.env.get(node.input[0])
+            if x is None:  # a weight's: read through weight()
+                return
+            y = Quantize.apply(x.float(), ref.qparams(self.g, node))
+            self.ints[node.output[0]] = y
+            self.env[node.output[0]] = y
+            return
+        if node.op_type == "DequantizeLinear":
+            q = self.env.get(node.input[0])
+            if q is None:
+                return
+            self.env[node.output[0]] = Dequantize.apply(
+                q.float(), ref.qparams(self.g, node))
+            return
+        if node.op_type == "Clip":
+            lo, hi = self.clip_bounds(node)
+            self.env[node.output[0]] = Clip.apply(self.env[node.input[0]],
+                                                  lo, hi)
+            return
+        super().float_node(node)
+
+
+def sgd_step(ev, lr, qas):
+    with torch.no_grad():
+        for name, p in ev.leaves.items():
+            if p.grad is None:
+                continue
+            if name in ev.weight_params and ev.weight_update == "int8":
+                scale, zero, lo, hi, axis = ev.weight_params[name]
+                s = ref.along(scale, axis, p.dim())
+                z = ref.along(zero.float(), axis, p.dim())
+                g = p.grad / s if qas else p.grad * s
+                v = torch.round((p - z) - torch.tensor(lr, dtype=torch.float32)
+                                * g) + z
+                p.copy_(torch.clamp(v, lo, hi))
+            else:
+                p.sub_(torch.tensor(lr, dtype=torch.float32) * p.grad)
+            p.grad = None
+
+
+def step(ev, x, label):
+    logits = ev.run(x)
+    loss = F.cross_entropy(logits, torch.tensor([label]))
+    loss.backward()
+    return float(loss)
+
+
+def run(cmd, cwd):
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.stderr.write(res.stdout + res.stderr)
+        print(f"FAIL {' '.join(cmd)} exited {res.returncode}")
+        sys.exit(1)
+
+
+def split(flat_bytes, leaves, names):
+    """The harness's dump, parameter by parameter, as float tensors."""
+    out, at = {}, 0
+    for n in names:
+        p = leaves[n]
+        if n in int8_names:
+            v = np.frombuffer(flat_bytes, np.int8, p.numel(), at)
+            signed = int8_signed[n]
+            v = v if signed else v.view(np.uint8)
+            out[n] = torch.from_numpy(v.astype(np.float32)).reshape(p.shape)
+            at += p.numel()
+        else:
+            v = np.frombuffer(flat_bytes, np.float32, p.numel(), at)
+            out[n] = torch.from_numpy(v.copy()).reshape(p.shape)
+            at += 4 * p.numel()
+    return out
+
+
+int8_names, int8_signed = set(), {}
+GRAD_LR = 1048576.0  # 2^20: the earliest gradients are ~1e-8
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("model")
+    ap.add_argument("reference")
+    ap.add_argument("workdir")
+    ap.add_argument("--mcutrain", required=True)
+    ap.add_argument("--weight-update", default="int8",
+                    choices=["int8", "fp32-master"])
+    ap.add_argument("--qas", default="on", choices=["on", "off"])
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--sanitize", action="store_true")
+    args = ap.parse_args()
+    mcutrain = shutil.which(args.mcutrain) or os.path.abspath(args.mcutrain)
+    w = args.workdir
+    os.makedirs(w, exist_ok=True)
+    run([mcutrain, "compile", os.path.abspath(args.model), "-o", "pkg",
+         "--name", "m", "--lr", str(args.lr), "--weight-update",
+         args.weight_update, "--qas", args.qas], w)
+    with open(os.path.join(w, "h.cpp"), "w") as f:
+        f.write(HARNESS.replace("GRAD_LR", f"{GRAD_LR}f"))
+    flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+             "-O1"] if args.sanitize else ["-O2"]
+    run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", *flags, "-Ipkg",
+         "h.cpp", "pkg/m.cpp", "pkg/m_params.cpp", "-o", "h"], w)
+
+    xs = np.load(args.reference)["input"].astype(np.float32)
+    rng = np.random.default_rng(0)
+    order = [i % len(xs) for i in range(args.steps)]
+    # A fixed label per input: the model can learn them, the loss falls.
+    labels = rng.integers(0, 10, size=len(xs))[order].astype(np.int32)
+    np.concatenate([xs[i][None] for i in order]).tofile(
+        os.path.join(w, "x.bin"))
+    labels.tofile(os.path.join(w, "y.bin"))
+    run(["./h", str(args.steps)], w)
+
+    model = onnx.load(args.model)
+    ev = TrainingEvaluator(ref.Graph(model), args.weight_update)
+    ev.run(xs[order[0]][None])
+    names = [n for n in (i.name for i in model.graph.initializer)
+             if n in ev.leaves]
+    for n in names:
+        if args.weight_update == "int8" and n in ev.weight_params:
+            int8_names.add(n)
+            int8_signed[n] = ev.weight_params[n][2] < 0
+    read = lambda f: open(os.path.join(w, f), "rb").read()  # noqa: E731
+    p0 = split(read("params0.bin"), ev.leaves, names)
+    worst, ok = {}, True
+    for n in names:
+        if not torch.equal(p0[n], ev.leaves[n].detach()):
+            print(f"FAIL initial {n} differs")
+            ok = False
+    initial = {n: ev.leaves[n].detach().clone() for n in names}
+
+    # Gradients: one GRAD_LR step moves each float parameter by -GRAD_LR
+    # times its gradient.
+    step(ev, xs[order[0]][None], int(labels[0]))
+    g1 = split(read("gradstep.bin"), ev.leaves, names)
+    for n in names:
+        if n in int8_names:
+            continue
+        g_ref = ev.leaves[n].grad
+        g_c = (p0[n] - g1[n]) / GRAD_LR
+        scale = max(float(g_ref.abs().max()), 1e-12)
+        worst[f"grad {n}"] = float((g_c - g_ref).abs().max()) / scale
+
+    # One step at --lr, then --steps steps.
+    sgd_step(ev, args.lr, args.qas == "on")
+    p1 = split(read("params1.bin"), ev.leaves, names)
+    flips1 = 0
+    for n in names:
+        if n in int8_names:
+            flips1 += int((p1[n] != ev.leaves[n].detach()).sum())
+        else:
+            d = float((p1[n] - ev.leaves[n].detach()).abs().max())
+            worst[f"step1 {n}"] = d / max(
+                float(ev.leaves[n].detach().abs().max()), 1e-12)
+    losses_c = np.fromfile(os.path.join(w, "losses.bin"), dtype=np.float32)
+    with torch.no_grad():
+        for n in names:
+            ev.leaves[n].copy_(initial[n])
+    losses = []
+    for s in range(args.steps):
+        losses.append(step(ev, xs[order[s]][None],
+                           int(labels[s])))
+        sgd_step(ev, args.lr, args.qas == "on")
+    loss_err = max(abs(a - b) / max(abs(b), 1e-6)
+                   for a, b in zip(losses_c, losses))
+    plast = split(read("params_last.bin"), ev.leaves, names)
+    same = total = moved = 0
+    for n in int8_names:
+        same += int((plast[n] == ev.leaves[n].detach()).sum())
+        moved += int((plast[n] != p0[n]).sum())
+        total += plast[n].numel()
+    for k, v in worst.items():
+        good = v <= 1e-4
+        ok &= good
+        print(f"{'ok  ' if good else 'FAIL'} {k}: {v:.2e}")
+    print(f"{'ok  ' if flips1 == 0 else 'FAIL'} int8 weights after one step: "
+          f"{flips1} differ")
+    ok &= flips1 == 0
+    good = loss_err <= 1e-3
+    ok &= good
+    print(f"{'ok  ' if good else 'FAIL'} loss trajectory ({args.steps} steps):"
+          f" max relative difference {loss_err:.2e}; loss "
+          f"{np.mean(losses_c[:10]):.4f} -> {np.mean(losses_c[-10:]):.4f}")
+    if total:
+        # A test that cannot fail otherwise: the updates must move weights
+        # (with --qas off, TTE's finding: gradients scale^2 too small
+        # round every update away).
+        good = moved > 0 or args.qas == "off"
+        ok &= good
+        print(f"{'ok  ' if good else 'FAIL'} int8 weights after {args.steps} "
+              f"steps: {moved} of {total} moved, "
+              f"{100.0 * same / total:.2f}% equal to the reference's")
+    print("PASSED" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
