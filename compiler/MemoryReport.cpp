@@ -1,6 +1,8 @@
 //===- MemoryReport.cpp - RAM summary, budget errors, memory.svg ----------===//
 #include "compiler/MemoryReport.h"
 
+#include "llvm/ADT/StringSet.h"
+
 #include "mlir/Dialect/EmitC/IR/EmitC.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -58,9 +60,15 @@ std::string xmlEscape(StringRef s) {
 
 MemorySummary mcutrain::summarizeMemory(ModuleOp module) {
   MemorySummary m;
+  // Views (typed pointers into another arena) hold no bytes of their own.
+  llvm::StringSet<> views;
+  if (auto plan = module->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan"))
+    if (auto list = plan.getAs<ArrayAttr>("views"))
+      for (Attribute a : list)
+        views.insert(cast<DictionaryAttr>(a).getAs<StringAttr>("name"));
   for (auto g : module.getOps<emitc::GlobalOp>()) {
-    if (g.getConstSpecifier())
-      continue; // flash
+    if (g.getConstSpecifier() || views.contains(g.getSymName()))
+      continue; // flash, or a view
     int64_t bytes = bytesOf(g.getType());
     StringRef name = g.getSymName();
     if (name.starts_with("mcutrain_arena"))

@@ -103,6 +103,19 @@ ApiDescription describeApi(StringRef onnxPath, const PackageOptions &opts,
   return api;
 }
 
+/// The memory plan's arena views: (view, arena) global names.
+std::vector<std::pair<std::string, std::string>> arenaViews(ModuleOp module) {
+  std::vector<std::pair<std::string, std::string>> views;
+  auto plan = module->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan");
+  auto list = plan ? plan.getAs<ArrayAttr>("views") : ArrayAttr();
+  for (Attribute a : list ? list.getValue() : ArrayRef<Attribute>()) {
+    auto d = cast<DictionaryAttr>(a);
+    views.push_back({d.getAs<StringAttr>("name").str(),
+                     d.getAs<StringAttr>("arena").str()});
+  }
+  return views;
+}
+
 /// The lowered module as C++ text, with the edits EmitC cannot express.
 FailureOr<std::string> translate(ModuleOp module, const ApiDescription &api) {
   std::string code;
@@ -114,6 +127,7 @@ FailureOr<std::string> translate(ModuleOp module, const ApiDescription &api) {
   if (api.training)
     restrictReadOnlyParams(code, "train_step", 2);
   alignArenas(code, api.alignment);
+  viewArenas(code, arenaViews(module));
   return code;
 }
 

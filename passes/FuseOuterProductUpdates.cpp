@@ -34,12 +34,37 @@ nn::GemmOp outerProductGradient(train::UpdateOp update) {
   return isRow(gemm.getA()) && isRow(gemm.getB()) ? gemm : nn::GemmOp();
 }
 
+/// An int8 Linear layer's weight gradient at batch 1, nn.qgemm_grad_b of a
+/// 1 x N error and a 1 x K int8 input that only `update` uses: the update
+/// takes the error and the dequantized input (K floats) as the factors
+/// instead ([N, K] weights with trans_b; [K, N] ones the other way round).
+bool fuseInt8OuterProduct(train::UpdateOp update) {
+  auto grad = update.getGrad().getDefiningOp<nn::QGemmGradBOp>();
+  if (!grad || !grad->hasOneUse() ||
+      grad.getOutputGrad().getType().getDimSize(0) != 1)
+    return false;
+  OpBuilder b(grad);
+  auto inputType = grad.getA().getType();
+  Value input = nn::DequantizeOp::create(
+      b, grad.getLoc(),
+      RankedTensorType::get(inputType.getShape(), b.getF32Type()), grad.getA(),
+      grad.getInputTypeAttr());
+  input.getDefiningOp()->setAttrs(grad->getDiscardableAttrDictionary());
+  Value error = grad.getOutputGrad();
+  bool transB = grad.getTransB();
+  update.getGradMutable().assign(transB ? error : input);
+  update.getOuterMutable().assign(transB ? input : error);
+  grad.erase();
+  return true;
+}
+
 struct FuseOuterProductUpdatesPass
     : public mcutrain::impl::FuseOuterProductUpdatesPassBase<
           FuseOuterProductUpdatesPass> {
   void runOnOperation() override {
     getOperation().walk([](train::UpdateOp update) {
-      if (update.getChannels() || update.getOuter())
+      if (update.getChannels() || update.getOuter() ||
+          fuseInt8OuterProduct(update))
         return;
       nn::GemmOp gemm = outerProductGradient(update);
       if (!gemm)

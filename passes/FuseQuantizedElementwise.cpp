@@ -5,8 +5,10 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -35,28 +37,60 @@ bool touchesInt8(linalg::GenericOp op) {
          llvm::any_of(op->getResultTypes(), isI8);
 }
 
-/// Marked for a kernel call (lower-to-linalg's tags). An activation's mark
-/// (kActivationAttr, kActivationBoundsAttr: fusable into the convolution
-/// kernel that produces its input) does not count: a fused generic's
-/// producer is no kernel.
+/// Marked for a kernel call (lower-to-linalg's tags). An activation's or
+/// its gradient's mark (kActivationAttr, kActivationGradAttr,
+/// kActivationBoundsAttr: fusable into the convolution kernel that produces
+/// its input) does not count: next to int8 tensors no kernel produces it.
 bool isMarked(Operation *op) {
   return llvm::any_of(op->getDiscardableAttrs(), [](NamedAttribute a) {
     return a.getName() != kActivationAttr &&
+           a.getName() != kActivationGradAttr &&
            a.getName() != kActivationBoundsAttr;
   });
 }
 
-/// Whether an op between `producer` and `consumer` may write memory (an
-/// in-place train.update): fusing would move the producer's reads after it,
-/// and an int8 layer's gradient reads the weight the update rewrites
-/// (through tensor.extract of the global's value, which carries no order).
+/// The globals `op` reads: its operands and the values its region captures
+/// that are a global's tensor (bufferization.to_tensor of
+/// memref.get_global, as lower-parameters leaves a parameter's load).
+llvm::SmallDenseSet<StringRef> globalsRead(Operation *op) {
+  llvm::SmallDenseSet<StringRef> names;
+  auto note = [&](Value v) {
+    auto toTensor = v.getDefiningOp<bufferization::ToTensorOp>();
+    auto get = toTensor
+                   ? toTensor.getBuffer().getDefiningOp<memref::GetGlobalOp>()
+                   : memref::GetGlobalOp();
+    if (get)
+      names.insert(get.getName());
+  };
+  for (Value v : op->getOperands())
+    note(v);
+  op->walk([&](Operation *inner) {
+    for (Value v : inner->getOperands())
+      if (!op->isAncestor(v.getParentBlock()->getParentOp()))
+        note(v);
+  });
+  return names;
+}
+
+/// Whether an op between `producer` and `consumer` may change what the
+/// producer reads: an in-place train.update of a global it reads (an int8
+/// layer's gradient reads the weight through tensor.extract, which carries
+/// no order), or any other op that writes memory. Fusing would move the
+/// producer's reads after it.
 bool writeBetween(Operation *producer, Operation *consumer) {
   if (producer->getBlock() != consumer->getBlock())
     return true;
+  llvm::SmallDenseSet<StringRef> reads = globalsRead(producer);
   for (Operation *op = producer->getNextNode(); op && op != consumer;
-       op = op->getNextNode())
+       op = op->getNextNode()) {
+    if (auto update = dyn_cast<train::UpdateOp>(op)) {
+      if (reads.contains(update.getParam()))
+        return true;
+      continue;
+    }
     if (!isMemoryEffectFree(op))
       return true;
+  }
   return false;
 }
 

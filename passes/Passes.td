@@ -190,7 +190,10 @@ def FuseOuterProductUpdatesPass
     used by nothing else takes A and B instead (`outer`): the M x N
     gradient is never stored. Its finiteness check becomes the factors'
     (mcutrain::outer_product_finite), and the optimizer multiplies
-    A[0][i] * B[0][j] where it reads g[i][j], the Gemm's own product.
+    A[0][i] * B[0][j] where it reads g[i][j], the Gemm's own product. The
+    same for an int8 Linear layer at batch 1 (nn.qgemm_grad_b of a 1 x N
+    error and a 1 x K int8 input): the factors are the error and the
+    dequantized input.
   }];
 }
 
@@ -263,7 +266,10 @@ def FuseQuantizedElementwisePass
     result, computing the same float operations on each element in the same
     order (upstream elementwise fusion, applied only where a producer or
     consumer reads or writes an 8-bit tensor, so float models are
-    untouched; generics marked for kernel calls are left alone).
+    untouched; generics marked for kernel calls are left alone). Nothing is
+    fused across a train.update of a global the producer reads (an int8
+    layer's gradient reads its weight through tensor.extract, which carries
+    no order against the in-place update) or any other memory write.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
@@ -354,8 +360,11 @@ def PlanMemoryPass : Pass<"mcutrain-plan-memory", "mlir::ModuleOp"> {
     first-fit gaps), then a seeded local search swaps the best order until
     the arena reaches the liveness lower bound; the result is checked for
     overlapping live buffers. Allocations become accesses into the global
-    @mcutrain_arena (one more arena per integer element type) at a constant
-    offset. The plan - every buffer with its kind (gradient when a backward
+    @mcutrain_arena at a constant offset; 8-bit buffers share it, read
+    through @mcutrain_arena_i8, a view the package declares as an int8_t
+    pointer into it (char accesses may alias anything, so reuse across the
+    two types is defined), listed in the plan's "views"; other integer and
+    bool buffers get an arena per element type. The plan - every buffer with its kind (gradient when a backward
     op allocated it), offset and lifetime, the lower bound, the no-reuse sum
     and the peak's schedule point and ONNX node - is the module attribute
     `mcutrain.memory_plan`.

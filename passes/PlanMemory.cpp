@@ -22,7 +22,8 @@ constexpr StringLiteral kArenaName = "mcutrain_arena";
 
 struct Buffer {
   memref::AllocOp alloc;
-  Type element;          // buffers of one element type share one arena
+  Type element;          // the buffer's element type
+  Type arena;            // its arena's (arenaElement)
   bool gradient = false; // allocated by a backward op (derive-backward)
   std::string name;
   std::string pointerName; // a C identifier for the generated code
@@ -67,6 +68,16 @@ int64_t alignTo(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 /// Bytes of one element in C (bool is a byte).
 int64_t elementBytes(Type t) {
   return std::max<int64_t>(1, (t.getIntOrFloatBitWidth() + 7) / 8);
+}
+
+/// The arena a buffer of element type `t` lives in, by that arena's element
+/// type: float32 and 8-bit buffers share the main one (a char type may
+/// alias anything, so no type-based alias analysis reorders their accesses
+/// across a reuse); other integers and bools have one arena per type.
+Type arenaElement(Type t) {
+  if (t.isInteger(8))
+    return Float32Type::get(t.getContext());
+  return t;
 }
 
 std::string arenaName(Type t) {
@@ -206,7 +217,7 @@ LogicalResult verifyNoOverlap(func::FuncOp func,
   for (size_t i = 0; i < bufs.size(); ++i)
     for (size_t j = i + 1; j < bufs.size(); ++j) {
       const Buffer &a = bufs[i], &b = bufs[j];
-      if (a.element != b.element || a.last < b.first || b.last < a.first)
+      if (a.arena != b.arena || a.last < b.first || b.last < a.first)
         continue;
       if (a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes)
         return func.emitError("internal error: planned buffers ")
@@ -251,6 +262,9 @@ struct Planner {
   OpBuilder b;
   int64_t lowerBound = 0, noReuse = 0;
   llvm::MapVector<Type, int64_t> arenaOf; // bytes each arena needs
+  // Element types read through a typed view of another arena (8-bit
+  // buffers in the main one): a global the package makes a pointer.
+  llvm::SetVector<Type> views;
   Peak peak;
   SmallVector<Attribute> bufferAttrs;
   SmallVector<std::pair<func::FuncOp, std::vector<Buffer>>> plans;
@@ -270,6 +284,7 @@ struct Planner {
   void rewriteUses(func::FuncOp func, std::vector<Buffer> &bufs,
                    const llvm::DenseMap<Type, MemRefType> &arenaTypes);
   void rewriteUser(Operation *user, Buffer &buf, Value arena);
+  SmallVector<Attribute> viewAttrs();
   DictionaryAttr planAttr(int64_t arenaBytes);
 };
 
@@ -322,6 +337,7 @@ Planner::collectBuffers(func::FuncOp func, const Positions &position) {
     Buffer buf;
     buf.alloc = alloc;
     buf.element = t.getElementType();
+    buf.arena = arenaElement(buf.element);
     buf.gradient = isBackwardLoc(alloc.getLoc());
     buf.name = bufferName(alloc.getLoc(), bufs.size());
     buf.pointerName = pointerName(alloc.getLoc(), buf.gradient, bufs.size());
@@ -344,19 +360,22 @@ Planner::collectBuffers(func::FuncOp func, const Positions &position) {
   return bufs;
 }
 
-/// f32 buffers go to the main arena; the rare integer and boolean tensors
-/// to one arena per element type (a load must read its type). Returns the
-/// function's lower bound.
+/// f32 and 8-bit buffers go to the main arena; the other integer and
+/// boolean tensors to one arena per element type (arenaElement). Returns
+/// the function's lower bound.
 int64_t Planner::placeByElementType(std::vector<Buffer> &bufs) {
   int64_t funcBound = 0;
   SmallVector<Type> types;
-  for (const Buffer &buf : bufs)
-    if (!llvm::is_contained(types, buf.element))
-      types.push_back(buf.element);
+  for (const Buffer &buf : bufs) {
+    if (!llvm::is_contained(types, buf.arena))
+      types.push_back(buf.arena);
+    if (buf.arena != buf.element)
+      views.insert(buf.element);
+  }
   for (Type t : types) {
     std::vector<Buffer> group;
     for (const Buffer &buf : bufs)
-      if (buf.element == t)
+      if (buf.arena == t)
         group.push_back(buf);
     int64_t &need = arenaOf[t];
     need = std::max(need, placeBuffers(group, std::max<int64_t>(
@@ -364,7 +383,7 @@ int64_t Planner::placeByElementType(std::vector<Buffer> &bufs) {
     funcBound += liveLowerBound(group);
     size_t k = 0;
     for (Buffer &buf : bufs)
-      if (buf.element == t)
+      if (buf.arena == t)
         buf.offset = group[k++].offset;
   }
   return funcBound;
@@ -393,7 +412,7 @@ Attribute Planner::bufferAttr(func::FuncOp func, const Buffer &buf) {
        b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
        b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
        b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
-       b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.element))),
+       b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.arena))),
        b.getNamedAttr("dtype", b.getStringAttr(dtypeName(buf.element))),
        b.getNamedAttr(
            "kind", b.getStringAttr(buf.gradient ? "gradient" : "activation"))});
@@ -407,15 +426,20 @@ llvm::DenseMap<Type, MemRefType> Planner::createArenas(ModuleOp module,
   b.setInsertionPointToStart(module.getBody());
   arenaOf.try_emplace(b.getF32Type(), 0);
   llvm::DenseMap<Type, MemRefType> arenaTypes;
-  for (auto [t, bytes] : arenaOf) {
-    arenaBytes += bytes;
+  auto create = [&](Type t, int64_t bytes) {
     auto type =
         MemRefType::get({std::max<int64_t>(bytes / elementBytes(t), 1)}, t);
     arenaTypes[t] = type;
     memref::GlobalOp::create(b, module.getLoc(), arenaName(t),
                              b.getStringAttr("private"), type, Attribute(),
                              /*constant=*/false, IntegerAttr());
+  };
+  for (auto [t, bytes] : arenaOf) {
+    arenaBytes += bytes;
+    create(t, bytes);
   }
+  for (Type t : views)
+    create(t, arenaOf.lookup(arenaElement(t)));
   return arenaTypes;
 }
 
@@ -477,6 +501,18 @@ void Planner::rewriteUses(func::FuncOp func, std::vector<Buffer> &bufs,
   }
 }
 
+/// The view globals: {name, arena} pairs, the typed pointers the package
+/// declares into their arena.
+SmallVector<Attribute> Planner::viewAttrs() {
+  SmallVector<Attribute> out;
+  for (Type t : views)
+    out.push_back(b.getDictionaryAttr(
+        {b.getNamedAttr("name", b.getStringAttr(arenaName(t))),
+         b.getNamedAttr("arena",
+                        b.getStringAttr(arenaName(arenaElement(t))))}));
+  return out;
+}
+
 DictionaryAttr Planner::planAttr(int64_t arenaBytes) {
   auto peakAttr = b.getDictionaryAttr(
       {b.getNamedAttr("func", b.getStringAttr(peak.func)),
@@ -485,14 +521,16 @@ DictionaryAttr Planner::planAttr(int64_t arenaBytes) {
        b.getNamedAttr("node", b.getStringAttr(peak.node)),
        b.getNamedAttr(
            "phase", b.getStringAttr(peak.backward ? "backward" : "forward"))});
-  return DictionaryAttr::get(
-      ctx,
-      {b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arenaBytes)),
-       b.getNamedAttr("lower_bound_bytes", b.getI64IntegerAttr(lowerBound)),
-       b.getNamedAttr("no_reuse_bytes", b.getI64IntegerAttr(noReuse)),
-       b.getNamedAttr("alignment", b.getI64IntegerAttr(alignment)),
-       b.getNamedAttr("peak", peakAttr),
-       b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))});
+  SmallVector<NamedAttribute> fields = {
+      b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arenaBytes)),
+      b.getNamedAttr("lower_bound_bytes", b.getI64IntegerAttr(lowerBound)),
+      b.getNamedAttr("no_reuse_bytes", b.getI64IntegerAttr(noReuse)),
+      b.getNamedAttr("alignment", b.getI64IntegerAttr(alignment)),
+      b.getNamedAttr("peak", peakAttr),
+      b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))};
+  if (!views.empty())
+    fields.push_back(b.getNamedAttr("views", b.getArrayAttr(viewAttrs())));
+  return DictionaryAttr::get(ctx, fields);
 }
 
 struct PlanMemoryPass

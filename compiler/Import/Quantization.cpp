@@ -100,8 +100,10 @@ namespace {
 FailureOr<Type> quantType(OnnxImporter &I, const onnx::NodeProto &n,
                           ArrayRef<int64_t> shape, int32_t intType) {
   const ConstTensor *scale = I.constOperand(n, 1);
-  if (I.opset < 13 && scale && scale->numElements() != 1)
-    return I.refuseForm(n, "per-axis scale"), failure();
+  if (I.opset < 13 && scale && scale->numElements() != 1) {
+    (void)I.refuseForm(n, "per-axis scale");
+    return failure();
+  }
   int64_t axis = I.opset >= 13 ? attrInt(n, "axis", 1) : 1;
   return quantParamsType(I, n, 1, 2, shape, intType, axis);
 }

@@ -73,3 +73,26 @@ void mcutrain::package::alignArenas(std::string &code, unsigned alignment) {
     at += align.size();
   }
 }
+
+void mcutrain::package::viewArenas(
+    std::string &code,
+    ArrayRef<std::pair<std::string, std::string>> viewsAndArenas) {
+  for (const auto &[view, arena] : viewsAndArenas) {
+    // "alignas(A) static int8_t mcutrain_arena_i8[N];" -> removed.
+    size_t at = code.find(" " + view + "[");
+    if (at == std::string::npos)
+      continue;
+    size_t lineStart = code.rfind('\n', at) + 1;
+    size_t type = code.find("static ", lineStart) + 7;
+    std::string cType = code.substr(type, at - type);
+    code.erase(lineStart, code.find('\n', at) + 1 - lineStart);
+    // After "... static float mcutrain_arena[N];": a pointer into it.
+    size_t def = code.find(" " + arena + "[");
+    if (def == std::string::npos)
+      continue;
+    size_t eol = code.find('\n', def) + 1;
+    code.insert(eol, "static " + cType + " *const " + view +
+                         " = reinterpret_cast<" + cType + " *>(" + arena +
+                         ");\n");
+  }
+}

@@ -103,6 +103,12 @@ void restrictReadOnlyParams(std::string &code, llvm::StringRef function,
                             size_t count);
 /// Each `static ... mcutrain_arena...` definition gets alignas(alignment).
 void alignArenas(std::string &code, unsigned alignment);
+/// Each (view, arena) of the memory plan's "views" (8-bit buffers planned in
+/// the float arena) becomes a typed pointer into its arena instead of an
+/// array of its own.
+void viewArenas(
+    std::string &code,
+    llvm::ArrayRef<std::pair<std::string, std::string>> viewsAndArenas);
 
 /// report.json.
 std::string renderReport(llvm::StringRef onnxPath, const ApiDescription &api,

@@ -203,7 +203,7 @@ LogicalResult UpdateOp::verify() {
 }
 
 /// An int8 parameter (`weight_type`) is its quant type's storage; any
-/// other is f32. An int8 update is dense (no channels, no outer product).
+/// other is f32. An int8 update is dense (no channels).
 template <typename Op>
 static LogicalResult verifyParameterElement(Op op, Type element) {
   auto weightType = op.getWeightTypeAttr();
@@ -221,8 +221,8 @@ static LogicalResult verifyParameterElement(Op op, Type element) {
     if (axis.getQuantizedDimension() != 0)
       return op.emitOpError() << "a per-axis weight_type must quantize "
                                  "dimension 0";
-  if (op.getChannels() || op.getOuter())
-    return op.emitOpError() << "an int8 update is dense";
+  if (op.getChannels())
+    return op.emitOpError() << "an int8 update is dense (no channels)";
   return success();
 }
 

@@ -35,12 +35,18 @@ void load(const std::uint8_t *pixels, unsigned i) {
     image[p] = (float)pixels[i * 28 * 28 + p] / 255.0f;
 }
 
+// Ticks and calls of predict() (the forward pass alone).
+std::uint64_t predictTicks = 0, predictCalls = 0;
+
 float accuracy() {
   unsigned right = 0;
   float logits[model::kOutputSize];
   for (unsigned i = 0; i < kTestImages; ++i) {
     load(kTestPixels, i);
+    std::uint64_t s = ticks();
     model::predict(image, logits);
+    predictTicks += ticks() - s;
+    ++predictCalls;
     right += mcutrain::argmax(logits, model::kOutputSize) == kTestLabels[i];
   }
   return 100.0f * (float)right / (float)kTestImages;
@@ -122,6 +128,12 @@ int main() {
       << " instructions per tick, calibrated: " << loopTicks
       << " ticks for 4000000)";
   l3.print();
+  double forward = (double)predictTicks * perTick / (double)predictCalls;
+  Line l5;
+  l5 << "instructions per forward pass (predict): " << (std::uint64_t)forward
+     << "; per MAC: ";
+  l5.fixed((float)(forward / (double)model::kForwardMacs), 2);
+  l5.print();
   bool ok = lastLoss < firstLoss && after > before;
   Line l4;
   l4 << (ok ? "PASSED" : "FAILED") << ": loss ";

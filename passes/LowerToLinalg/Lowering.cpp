@@ -5,6 +5,8 @@
 //===----------------------------------------------------------------------===//
 #include "passes/LowerToLinalg/Lowering.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
 using namespace mlir;
 using namespace mcutrain;
 using namespace mcutrain::lowering;
@@ -96,6 +98,18 @@ Value Lowering::windowInput(OpBuilder &ob, Value o, int64_t shift,
       i32c(ob, shift));
   valid = both(ob, cmp(ob, arith::CmpIPredicate::sge, r, i32c(ob, 0)),
                cmp(ob, arith::CmpIPredicate::slt, r, i32c(ob, n)));
+  return toIndex(ob, clamp(ob, r, n - 1));
+}
+
+Value Lowering::tapRow(OpBuilder &ob, Value o, Value k, int64_t stride,
+                       int64_t dilation, int64_t pad, int64_t n,
+                       Value &inside) {
+  Value r = arith::AddIOp::create(
+      ob, loc, arith::MulIOp::create(ob, loc, toI32(ob, o), i32c(ob, stride)),
+      arith::MulIOp::create(ob, loc, toI32(ob, k), i32c(ob, dilation)));
+  r = arith::SubIOp::create(ob, loc, r, i32c(ob, pad));
+  inside = both(ob, cmp(ob, arith::CmpIPredicate::sge, r, i32c(ob, 0)),
+                cmp(ob, arith::CmpIPredicate::slt, r, i32c(ob, n)));
   return toIndex(ob, clamp(ob, r, n - 1));
 }
 
@@ -217,6 +231,35 @@ AffineMap Lowering::broadcastMap(ArrayRef<int64_t> operand,
 }
 
 /// Elementwise over same-shaped operands.
+SmallVector<Value> outputIndices(OpBuilder &ob, Location l, unsigned rank) {
+  SmallVector<Value> out;
+  for (unsigned d = 0; d < rank; ++d)
+    out.push_back(linalg::IndexOp::create(ob, l, d));
+  return out;
+}
+
+Value sumOverLoops(
+    OpBuilder &ob, Location l, ArrayRef<int64_t> extents, Value init,
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange red)> product) {
+  SmallVector<Value> lbs, ubs, steps;
+  for (int64_t e : extents) {
+    lbs.push_back(arith::ConstantIndexOp::create(ob, l, 0));
+    ubs.push_back(arith::ConstantIndexOp::create(ob, l, e));
+    steps.push_back(arith::ConstantIndexOp::create(ob, l, 1));
+  }
+  bool isFloat = isa<FloatType>(init.getType());
+  scf::LoopNest nest =
+      scf::buildLoopNest(ob, l, lbs, ubs, steps, ValueRange{init},
+                         [&](OpBuilder &ib, Location il, ValueRange red,
+                             ValueRange acc) -> scf::ValueVector {
+                           Value m = product(ib, il, red);
+                           if (isFloat)
+                             return {arith::AddFOp::create(ib, il, acc[0], m)};
+                           return {arith::AddIOp::create(ib, il, acc[0], m)};
+                         });
+  return nest.results[0];
+}
+
 Value elementwise(Lowering &L, ValueRange ins, BodyFn body) {
   auto ty = cast<RankedTensorType>(ins[0].getType());
   unsigned rank = ty.getRank();

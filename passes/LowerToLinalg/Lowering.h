@@ -116,6 +116,11 @@ struct Lowering {
   Value windowInput(OpBuilder &ob, Value o, int64_t shift, int64_t stride,
                     int64_t n, Value &valid);
 
+  /// Input row o * stride + k * dilation - pad of output row o and tap k
+  /// (index values), clamped into [0, n); `inside` says whether it was.
+  Value tapRow(OpBuilder &ob, Value o, Value k, int64_t stride,
+               int64_t dilation, int64_t pad, int64_t n, Value &inside);
+
   /// Element (kh, kw) of the pooling window of output (n, c, oh, ow) = iv
   /// in the unpadded NCHW `x`, read at a clamped index; `inside` says
   /// whether it lies in the input (not in the padding). Also returns the
@@ -144,6 +149,16 @@ struct Lowering {
   /// rank `rank` whose dims are the result dims.
   AffineMap broadcastMap(ArrayRef<int64_t> operand, ArrayRef<int64_t> result);
 };
+
+/// The element of an output-stationary generic (the int8 layers and their
+/// gradients): linalg.index of each of the `rank` output dimensions.
+SmallVector<Value> outputIndices(OpBuilder &ob, Location l, unsigned rank);
+
+/// Sum of `product(red)` over the loops `extents` (zero-based, step 1),
+/// starting from `init`, in a register: an scf.for nest carrying it.
+Value sumOverLoops(
+    OpBuilder &ob, Location l, ArrayRef<int64_t> extents, Value init,
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange red)> product);
 
 /// One generic over the operands' (broadcast) shape that yields `body`.
 Value elementwise(Lowering &L, ValueRange ins, BodyFn body);

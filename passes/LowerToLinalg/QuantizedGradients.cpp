@@ -73,23 +73,13 @@ Value outputStationary(Lowering &L, ArrayRef<int64_t> shape,
       L.empty(shape), ValueRange{}, {L.b.getMultiDimIdentityMap(rank)},
       SmallVector<IteratorType>(rank, kPar),
       [&](OpBuilder &ob, Location l, ValueRange) -> Value {
-        SmallVector<Value> out;
-        for (unsigned d = 0; d < rank; ++d)
-          out.push_back(linalg::IndexOp::create(ob, l, d));
-        SmallVector<Value> lbs, ubs, steps;
-        for (int64_t e : extents) {
-          lbs.push_back(arith::ConstantIndexOp::create(ob, l, 0));
-          ubs.push_back(arith::ConstantIndexOp::create(ob, l, e));
-          steps.push_back(arith::ConstantIndexOp::create(ob, l, 1));
-        }
-        scf::LoopNest nest = scf::buildLoopNest(
-            ob, l, lbs, ubs, steps, ValueRange{L.f32c(ob, 0.0f)},
-            [&](OpBuilder &ib, Location il, ValueRange red,
-                ValueRange acc) -> scf::ValueVector {
-              Value m = product(ib, il, out, red);
-              return {arith::AddFOp::create(ib, il, acc[0], m)};
+        SmallVector<Value> out = outputIndices(ob, l, rank);
+        Value sum = sumOverLoops(
+            ob, l, extents, L.f32c(ob, 0.0f),
+            [&](OpBuilder &ib, Location il, ValueRange red) -> Value {
+              return product(ib, il, out, red);
             });
-        return finish(ob, l, out, nest.results[0]);
+        return finish(ob, l, out, sum);
       });
 }
 
@@ -100,20 +90,6 @@ Value extract(OpBuilder &ob, Location l, Value t, ValueRange at) {
 /// `v` if `valid`, else 0.
 Value orZero(Lowering &L, OpBuilder &ob, Value valid, Value v) {
   return arith::SelectOp::create(ob, L.loc, valid, v, L.f32c(ob, 0.0f));
-}
-
-/// Input row o * stride + k * dilation - pad of output row o and tap k,
-/// clamped into [0, n); `valid` says whether it was inside.
-Value inputRow(Lowering &L, OpBuilder &ob, Value o, Value k, int64_t stride,
-               int64_t dilation, int64_t pad, int64_t n, Value &valid) {
-  Value r = arith::AddIOp::create(
-      ob, L.loc,
-      arith::MulIOp::create(ob, L.loc, L.toI32(ob, o), L.i32c(ob, stride)),
-      arith::MulIOp::create(ob, L.loc, L.toI32(ob, k), L.i32c(ob, dilation)));
-  r = arith::SubIOp::create(ob, L.loc, r, L.i32c(ob, pad));
-  valid = L.both(ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
-                 L.cmp(ob, arith::CmpIPredicate::slt, r, L.i32c(ob, n)));
-  return L.toIndex(ob, L.clamp(ob, r, n - 1));
 }
 
 /// Output row (h + pad - k * dilation) / stride that read input row h at
@@ -194,10 +170,8 @@ Value lowerQConvGradWeight(Lowering &L, nn::QConv2dGradWeightOp op) {
           ob, l, arith::MulIOp::create(ob, l, group, idx(ws[1])), out[1]);
     }
     Value validH, validW;
-    Value ih =
-        inputRow(L, ob, red[1], out[2], s[0], dl[0], p[0], xs[2], validH);
-    Value iw =
-        inputRow(L, ob, red[2], out[3], s[1], dl[1], p[1], xs[3], validW);
+    Value ih = L.tapRow(ob, red[1], out[2], s[0], dl[0], p[0], xs[2], validH);
+    Value iw = L.tapRow(ob, red[2], out[3], s[1], dl[1], p[1], xs[3], validW);
     Value xv = centredFloat(ob, l, extract(ob, l, x, {red[0], xc, ih, iw}),
                             xq.isSigned, L.f32c(ob, xq.zeros[0]));
     Value m = arith::MulFOp::create(

@@ -262,28 +262,17 @@ Value outputStationary(Lowering &L, Operation *op, ArrayRef<int64_t> extents,
       init, ValueRange{}, {L.b.getMultiDimIdentityMap(rank)},
       SmallVector<IteratorType>(rank, kPar),
       [&](OpBuilder &ob, Location l, ValueRange) -> Value {
-        SmallVector<Value> out;
-        for (unsigned d = 0; d < rank; ++d)
-          out.push_back(linalg::IndexOp::create(ob, l, d));
+        SmallVector<Value> out = outputIndices(ob, l, rank);
         Value channel = element.channel(out);
         Value start =
             intBias
                 ? tensor::ExtractOp::create(ob, l, bias, channel).getResult()
                 : L.i32c(ob, 0);
-        SmallVector<Value> lbs, ubs, steps;
-        for (int64_t e : extents) {
-          lbs.push_back(arith::ConstantIndexOp::create(ob, l, 0));
-          ubs.push_back(arith::ConstantIndexOp::create(ob, l, e));
-          steps.push_back(arith::ConstantIndexOp::create(ob, l, 1));
-        }
-        scf::LoopNest nest = scf::buildLoopNest(
-            ob, l, lbs, ubs, steps, ValueRange{start},
-            [&](OpBuilder &ib, Location il, ValueRange red,
-                ValueRange acc) -> scf::ValueVector {
-              Value m = element.product(ib, il, out, red);
-              return {arith::AddIOp::create(ib, il, acc[0], m)};
+        Value acc = sumOverLoops(
+            ob, l, extents, start,
+            [&](OpBuilder &ib, Location il, ValueRange red) -> Value {
+              return element.product(ib, il, out, red);
             });
-        Value acc = nest.results[0];
         return q.r ? requantizeElement(L, ob, l, acc, channel, q) : acc;
       });
 }
@@ -353,21 +342,14 @@ struct Centring {
   }
 };
 
-/// Input row o * stride + k * dilation - pad of output row o and tap k,
-/// clamped into [0, n); `inside` says whether it was (always, unpadded).
+/// Input row of output row o and tap k (Lowering::tapRow); unpadded, the
+/// affine index, always inside.
 Value inputRow(Lowering &L, OpBuilder &ob, Value o, Value k, int64_t stride,
                int64_t dilation, int64_t pad, int64_t n, bool padded,
                Value &inside) {
   if (!padded)
     return affineIndex(ob, L.loc, o, stride, k, dilation);
-  Value r = arith::AddIOp::create(
-      ob, L.loc,
-      arith::MulIOp::create(ob, L.loc, L.toI32(ob, o), L.i32c(ob, stride)),
-      arith::MulIOp::create(ob, L.loc, L.toI32(ob, k), L.i32c(ob, dilation)));
-  r = arith::SubIOp::create(ob, L.loc, r, L.i32c(ob, pad));
-  inside = L.both(ob, L.cmp(ob, arith::CmpIPredicate::sge, r, L.i32c(ob, 0)),
-                  L.cmp(ob, arith::CmpIPredicate::slt, r, L.i32c(ob, n)));
-  return L.toIndex(ob, L.clamp(ob, r, n - 1));
+  return L.tapRow(ob, o, k, stride, dilation, pad, n, inside);
 }
 
 Value lowerQConv(Lowering &L, nn::QConv2dOp op) {

@@ -360,11 +360,12 @@ void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
                 ValueRange outs) {
   Location loc = op.getLoc();
   auto q = cast<quant::QuantizedType>(*op.getWeightType());
-  auto shape = cast<MemRefType>(op.getGrad().getType()).getShape();
+  SmallVector<int64_t> shape = op.getGradShape();
   SmallVector<float> scales, zeros;
+  int64_t stride = 1;
+  for (int64_t d : ArrayRef(shape).drop_front())
+    stride *= d;
   for (int64_t c = 0; c < shape[0]; ++c) {
-    int64_t stride =
-        cast<MemRefType>(op.getGrad().getType()).getNumElements() / shape[0];
     auto [scale, zero] = nn::quantParamsAt(q, shape, c * stride);
     scales.push_back(scale);
     zeros.push_back(zero);
@@ -375,27 +376,38 @@ void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
   unsigned rank = shape.size();
   AffineMap id = b.getMultiDimIdentityMap(rank);
   AffineMap channel = AffineMap::get(rank, 0, b.getAffineDimExpr(0));
-  SmallVector<AffineMap> indexing{id, channel, channel};
+  // With `outer`, g[i][j] = grad[0][i] * outer[0][j], formed here.
+  SmallVector<Value> ins{op.getGrad()};
+  SmallVector<AffineMap> indexing{id};
+  if (Value outer = op.getOuter()) {
+    RowMaps maps(b.getContext());
+    ins.push_back(outer);
+    indexing = {maps.gradRow, maps.inputRow};
+  }
+  unsigned factors = ins.size();
+  ins.append({scaleVec, zeroVec});
+  indexing.append({channel, channel});
   indexing.append(outs.size(), id);
   bool qas = !op.getQasOff();
   float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
   linalg::GenericOp::create(
-      b, loc, TypeRange(), ValueRange{op.getGrad(), scaleVec, zeroVec}, outs,
-      indexing,
+      b, loc, TypeRange(), ins, outs, indexing,
       SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
       [&](OpBuilder &ob, Location l, ValueRange a) {
         Arith ar{ob, l};
-        Value g = qas ? ar.div(a[0], a[1]) : ar.mul(a[0], a[1]);
-        Value stored = a[3];
+        Value real = factors == 2 ? ar.mul(a[0], a[1]) : a[0];
+        Value scale = a[factors], zero = a[factors + 1];
+        Value g = qas ? ar.div(real, scale) : ar.mul(real, scale);
+        Value stored = a[factors + 2];
         Value f = q.isSigned()
                       ? arith::SIToFPOp::create(ob, l, ob.getF32Type(), stored)
                             .getResult()
                       : arith::UIToFPOp::create(ob, l, ob.getF32Type(), stored)
                             .getResult();
-        Value p = ar.sub(f, a[2]);
-        SmallVector<Value> next =
-            stepElement(ob, l, s, op.getOptimizer(), g, p, a.drop_front(4));
-        Value v = ar.add(math::RoundEvenOp::create(ob, l, next[0]), a[2]);
+        Value p = ar.sub(f, zero);
+        SmallVector<Value> next = stepElement(ob, l, s, op.getOptimizer(), g, p,
+                                              a.drop_front(factors + 3));
+        Value v = ar.add(math::RoundEvenOp::create(ob, l, next[0]), zero);
         // Ordered compares: a NaN (the guard lets none through) would
         // saturate low, never reach an undefined conversion.
         Value above = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, v,

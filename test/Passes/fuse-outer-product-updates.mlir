@@ -55,3 +55,36 @@ module {
     return %shared : tensor<3x4xf32>
   }
 }
+
+// -----
+
+// An int8 Linear layer (trans_b weight [3, 4] int8) at batch 1: its weight
+// gradient x_scale * dy^T (x - x_zero) becomes the update's factors, dy
+// and the dequantized 1 x 4 input. The int8 update forms g = dy[i] * x[j],
+// divides it by the channel's scale (QAS), steps, rounds to even and
+// saturates to [-128, 127].
+// CHECK-LABEL: func.func @int8_linear
+// CHECK-SAME: (%[[X:.*]]: tensor<1x4xi8>, %[[DY:.*]]: tensor<1x3xf32>)
+// CHECK-NOT: nn.qgemm_grad_b
+// CHECK: %[[XD:.*]] = nn.dequantize %[[X]] {quant_type = !quant.uniform<u8:f32, 5.000000e-01:128>}
+// CHECK: train.update @w, %[[DY]] outer(%[[XD]] : tensor<1x4xf32>) <sgd, lr = 1.000000e-01> {weight_type = !quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,4.000000e-02}>} : tensor<1x3xf32>
+// LOWERED-LABEL: func.func @int8_linear
+// LOWERED: train.runtime_call #train<runtime_function outer_product_finite>
+// LOWERED: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : memref<1x3xf32{{.*}}>, memref<1x4xf32{{.*}}>, memref<3xf32>, memref<3xf32>) outs(%{{.*}} : memref<3x4xi8>)
+// LOWERED-NEXT: ^bb0(%[[DYI:.*]]: f32, %[[XJ:.*]]: f32, %[[S:.*]]: f32, %[[Z:.*]]: f32, %[[Q:.*]]: i8):
+// LOWERED-NEXT: %[[G:.*]] = arith.mulf %[[DYI]], %[[XJ]] : f32
+// LOWERED-NEXT: %[[GS:.*]] = arith.divf %[[G]], %[[S]] : f32
+// LOWERED-NEXT: %[[QF:.*]] = arith.sitofp %[[Q]] : i8 to f32
+// LOWERED-NEXT: %[[P:.*]] = arith.subf %[[QF]], %[[Z]] : f32
+// LOWERED: %[[STEP:.*]] = arith.mulf %{{.*}}, %[[GS]] : f32
+// LOWERED-NEXT: %[[NEW:.*]] = arith.subf %[[P]], %[[STEP]] : f32
+// LOWERED-NEXT: %[[R:.*]] = math.roundeven %[[NEW]] : f32
+// LOWERED: arith.fptosi %{{.*}} : f32 to i8
+module {
+  ml_program.global private mutable @w(dense<1> : tensor<3x4xi8>) : tensor<3x4xi8>
+  func.func @int8_linear(%x: tensor<1x4xi8>, %dy: tensor<1x3xf32>) {
+    %dw = nn.qgemm_grad_b %dy, %x {input_type = !quant.uniform<u8:f32, 0.5:128>, trans_b = true} : (tensor<1x3xf32>, tensor<1x4xi8>) -> tensor<3x4xf32>
+    train.update @w, %dw <sgd, lr = 0.1> {weight_type = !quant.uniform<i8:f32:0, {0.01,0.02,0.04}>} : tensor<3x4xf32>
+    return
+  }
+}

@@ -4,11 +4,11 @@ of the same arithmetic.
 
   int8_training.py MODEL.onnx REF.npz WORKDIR --mcutrain PATH
       [--weight-update int8|fp32-master] [--qas on|off] [--steps N]
-      [--lr LR] [--sanitize]
+      [--lr LR] [--optimizer sgd|momentum|adam] [--sanitize]
 
 MODEL.onnx and REF.npz come from examples/quantize/quantize.py (--reference
-gives the inputs). The package (`mcutrain compile --trainable all`, plain
-SGD) is built with -Wall -Wextra -Werror (and ASan/UBSan with --sanitize)
+gives the inputs). The package (`mcutrain compile --trainable all`, SGD unless
+--optimizer says otherwise) is built with -Wall -Wextra -Werror (and ASan/UBSan with --sanitize)
 and trained on the inputs with fixed random labels. The reference
 (int8_reference.py's evaluator, made differentiable) computes:
 
@@ -19,9 +19,9 @@ and trained on the inputs with fixed random labels. The reference
   gradient from the dequantized int8 weight, weight gradient from the
   dequantized int8 input; a QuantizeLinear passes dy where its input
   quantizes unsaturated; a DequantizeLinear passes dy unchanged;
-- updates: float parameters p -= lr * g; an int8 weight q (--weight-update
-  int8) p = q - zero, p -= lr * g / scale (QAS; with --qas off lr * g *
-  scale), q = clamp(round_half_even(p) + zero).
+- updates: float parameters by the optimizer's rule on g; an int8 weight q
+  (--weight-update int8) by the rule on p = q - zero with g / scale (QAS;
+  with --qas off g * scale), then q = clamp(round_half_even(p) + zero).
 
 Checks: the gradient of every float parameter (biases; with fp32-master
 also the weights) from one lr = 2^20 step within 1e-4 of the reference
@@ -33,7 +33,6 @@ the last step (reported: the share equal to the reference's).
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -43,6 +42,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import int8_reference as ref  # noqa: E402
+from qdq_inference import run  # noqa: E402
 
 HARNESS = r"""
 #include "m.h"
@@ -274,22 +274,57 @@ class TrainingEvaluator(ref.Evaluator):
         super().float_node(node)
 
 
-def sgd_step(ev, lr, qas):
-    with torch.no_grad():
-        for name, p in ev.leaves.items():
-            if p.grad is None:
-                continue
-            if name in ev.weight_params and ev.weight_update == "int8":
-                scale, zero, lo, hi, axis = ev.weight_params[name]
-                s = ref.along(scale, axis, p.dim())
-                z = ref.along(zero.float(), axis, p.dim())
-                g = p.grad / s if qas else p.grad * s
-                v = torch.round((p - z) - torch.tensor(lr, dtype=torch.float32)
-                                * g) + z
-                p.copy_(torch.clamp(v, lo, hi))
-            else:
-                p.sub_(torch.tensor(lr, dtype=torch.float32) * p.grad)
-            p.grad = None
+F32 = torch.float32
+
+
+def f32(v):
+    return torch.tensor(v, dtype=F32)
+
+
+class Optimizer:
+    """The update rules of mcutrain's train.update (Update.cpp) in float32,
+    op by op: sgd, momentum (PyTorch's, no dampening), adam (PyTorch's,
+    bias corrections from float32 running powers). An int8 weight's rule
+    runs in integer units: p = q - zero, g / scale (QAS) or g * scale."""
+
+    def __init__(self, kind, lr, qas, momentum=0.9, beta1=0.9, beta2=0.999,
+                 eps=1e-8):
+        self.kind, self.lr, self.qas = kind, f32(lr), qas
+        self.mu, self.b1, self.b2 = f32(momentum), f32(beta1), f32(beta2)
+        self.eps = f32(eps)
+        self.state = {}
+        self.p1 = self.p2 = f32(1.0)
+
+    def rule(self, name, p, g):
+        if self.kind == "sgd":
+            return p - self.lr * g
+        st = self.state.setdefault(name, [torch.zeros_like(p),
+                                          torch.zeros_like(p)])
+        if self.kind == "momentum":
+            st[0] = st[0] * self.mu + g
+            return p - self.lr * st[0]
+        st[0] = st[0] * self.b1 + g * (f32(1.0) - self.b1)
+        st[1] = st[1] * self.b2 + (g * g) * (f32(1.0) - self.b2)
+        mhat = st[0] / (f32(1.0) - self.p1)
+        den = torch.sqrt(st[1] / (f32(1.0) - self.p2)) + self.eps
+        return p - self.lr * (mhat / den)
+
+    def step(self, ev):
+        self.p1, self.p2 = self.p1 * self.b1, self.p2 * self.b2
+        with torch.no_grad():
+            for name, p in ev.leaves.items():
+                if p.grad is None:
+                    continue
+                if name in ev.weight_params and ev.weight_update == "int8":
+                    scale, zero, lo, hi, axis = ev.weight_params[name]
+                    s = ref.along(scale, axis, p.dim())
+                    z = ref.along(zero.float(), axis, p.dim())
+                    g = p.grad / s if self.qas else p.grad * s
+                    v = torch.round(self.rule(name, p - z, g)) + z
+                    p.copy_(torch.clamp(v, lo, hi))
+                else:
+                    p.copy_(self.rule(name, p, p.grad))
+                p.grad = None
 
 
 def step(ev, x, label):
@@ -297,14 +332,6 @@ def step(ev, x, label):
     loss = F.cross_entropy(logits, torch.tensor([label]))
     loss.backward()
     return float(loss)
-
-
-def run(cmd, cwd):
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.stderr.write(res.stdout + res.stderr)
-        print(f"FAIL {' '.join(cmd)} exited {res.returncode}")
-        sys.exit(1)
 
 
 def split(flat_bytes, leaves, names):
@@ -338,6 +365,8 @@ def main():
     ap.add_argument("--weight-update", default="int8",
                     choices=["int8", "fp32-master"])
     ap.add_argument("--qas", default="on", choices=["on", "off"])
+    ap.add_argument("--optimizer", default="sgd",
+                    choices=["sgd", "momentum", "adam"])
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--sanitize", action="store_true")
@@ -347,7 +376,8 @@ def main():
     os.makedirs(w, exist_ok=True)
     run([mcutrain, "compile", os.path.abspath(args.model), "-o", "pkg",
          "--name", "m", "--lr", str(args.lr), "--weight-update",
-         args.weight_update, "--qas", args.qas], w)
+         args.weight_update, "--qas", args.qas, "--optimizer",
+         args.optimizer], w)
     with open(os.path.join(w, "h.cpp"), "w") as f:
         f.write(HARNESS.replace("GRAD_LR", f"{GRAD_LR}f"))
     flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
@@ -384,11 +414,13 @@ def main():
     initial = {n: ev.leaves[n].detach().clone() for n in names}
 
     # Gradients: one GRAD_LR step moves each float parameter by -GRAD_LR
-    # times its gradient.
+    # times its gradient (SGD, and momentum's first step; Adam's first
+    # step is lr * sign(g), so its gradients are checked through the
+    # steps only).
     step(ev, xs[order[0]][None], int(labels[0]))
     g1 = split(read("gradstep.bin"), ev.leaves, names)
     for n in names:
-        if n in int8_names:
+        if n in int8_names or args.optimizer == "adam":
             continue
         g_ref = ev.leaves[n].grad
         g_c = (p0[n] - g1[n]) / GRAD_LR
@@ -396,7 +428,8 @@ def main():
         worst[f"grad {n}"] = float((g_c - g_ref).abs().max()) / scale
 
     # One step at --lr, then --steps steps.
-    sgd_step(ev, args.lr, args.qas == "on")
+    opt = Optimizer(args.optimizer, args.lr, args.qas == "on")
+    opt.step(ev)
     p1 = split(read("params1.bin"), ev.leaves, names)
     flips1 = 0
     for n in names:
@@ -410,11 +443,12 @@ def main():
     with torch.no_grad():
         for n in names:
             ev.leaves[n].copy_(initial[n])
+    opt = Optimizer(args.optimizer, args.lr, args.qas == "on")
     losses = []
     for s in range(args.steps):
         losses.append(step(ev, xs[order[s]][None],
                            int(labels[s])))
-        sgd_step(ev, args.lr, args.qas == "on")
+        opt.step(ev)
     loss_err = max(abs(a - b) / max(abs(b), 1e-6)
                    for a, b in zip(losses_c, losses))
     plast = split(read("params_last.bin"), ev.leaves, names)

@@ -1,6 +1,7 @@
 //===- CodeTextTest.cpp - the edits of the translated C++ text ------------===//
 //
-// restrictReadOnlyParams and alignArenas (compiler/Package/CodeText.cpp) on
+// restrictReadOnlyParams, alignArenas and viewArenas
+// (compiler/Package/CodeText.cpp) on
 // the shapes EmitC emits and on near misses they must leave alone. Prints
 // one line per case and exits non-zero on the first mismatch.
 //
@@ -69,5 +70,21 @@ int main() {
   expect("align: a use on a later line is not a definition",
          "static float x[2];\n  mcutrain_arena[v3] = v4;\n", align16,
          "static float x[2];\n  mcutrain_arena[v3] = v4;\n");
+
+  auto view = [](std::string &code) {
+    viewArenas(code, {{"mcutrain_arena_i8", "mcutrain_arena"}});
+  };
+  expect("view: the int8 arena becomes a pointer after the float one",
+         "alignas(8) static int8_t mcutrain_arena_i8[64];\nalignas(8) static "
+         "float mcutrain_arena[16];\nstatic int32_t mcutrain_skip_step[1];\n"
+         "  mcutrain_arena_i8[v1] = v2;\n",
+         view,
+         "alignas(8) static float mcutrain_arena[16];\nstatic int8_t *const "
+         "mcutrain_arena_i8 = reinterpret_cast<int8_t *>(mcutrain_arena);\n"
+         "static int32_t mcutrain_skip_step[1];\n  mcutrain_arena_i8[v1] = "
+         "v2;\n");
+  expect("view: no view arena, no change",
+         "alignas(8) static float mcutrain_arena[16];\n", view,
+         "alignas(8) static float mcutrain_arena[16];\n");
   return failures ? 1 : 0;
 }
