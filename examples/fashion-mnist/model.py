@@ -98,12 +98,16 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--raw-idx-dir", help="also write decompressed IDX files here")
+    ap.add_argument("--state", help="also save the pretrained weights here "
+                    "(torch state_dict, for examples/quantize --weights)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     model = DemoCNN()
     if args.pretrain > 0:
         pretrain(model, args.pretrain, args.epochs, args.seed)
     export(model, args.out)
+    if args.state:
+        torch.save(model.state_dict(), args.state)
     if args.raw_idx_dir:
         write_raw_idx(args.raw_idx_dir)
     print(f"model.py: pretrained on {args.pretrain} images, wrote {args.out}")

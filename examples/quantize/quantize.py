@@ -180,10 +180,15 @@ def main():
     ap.add_argument("--data", help="calibration inputs (.npy, float32)")
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--reference", help="write inputs and outputs here (.npz)")
+    ap.add_argument("--weights", help="trained weights to quantize (a torch "
+                    "state_dict of the model, e.g. examples/fashion-mnist/"
+                    "model.py --state); default: the model's initialisation")
     args = ap.parse_args()
     if args.opset < 13:
         sys.exit("quantize.py: per-channel QuantizeLinear needs opset >= 13")
     model, shape = build_model(args.name)
+    if args.weights:
+        model.load_state_dict(torch.load(args.weights))
     qat = quantize(model, shape, calibration_inputs(args, shape))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
