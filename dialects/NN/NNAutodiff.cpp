@@ -372,8 +372,12 @@ LogicalResult DequantizeOp::buildAdjoint(OpBuilder &b, Value dy,
 /// meaning here).
 template <typename OpTy>
 static Value maskedOutputGrad(OpBuilder &b, OpTy op, Value dy) {
-  if (!op.getOutputTypeAttr())
+  if (!op.getOutputTypeAttr()) {
+    op.emitError() << "an int8 layer whose result is its int32 sum "
+                      "(ConvInteger, MatMulInteger) has no gradient here; "
+                      "freeze the layers before it with --trainable";
     return {};
+  }
   auto out = cast<mlir::quant::QuantizedType>(*op.getOutputType());
   int64_t lo =
       std::max<int64_t>(op.getOutputMin().value_or(out.getStorageTypeMin()),
