@@ -8,11 +8,16 @@
 #include <cstring>
 #include <vector>
 
+/// int8 weights (int8 training) are copied as floats (exactly).
 inline std::vector<float> params() {
   std::vector<float> p;
-  for (std::size_t i = 0; i < net::kNumTrainableParams; ++i)
-    p.insert(p.end(), net::kTrainableParams[i].data,
-             net::kTrainableParams[i].data + net::kTrainableParams[i].size);
+  for (std::size_t i = 0; i < net::kNumTrainableParams; ++i) {
+    const mcutrain::ParamInfo &info = net::kTrainableParams[i];
+    if (info.int8_data)
+      p.insert(p.end(), info.int8_data, info.int8_data + info.size);
+    else
+      p.insert(p.end(), info.data, info.data + info.size);
+  }
   return p;
 }
 
