@@ -49,7 +49,8 @@ bool fuseInt8OuterProduct(train::UpdateOp update) {
       b, grad.getLoc(),
       RankedTensorType::get(inputType.getShape(), b.getF32Type()), grad.getA(),
       grad.getInputTypeAttr());
-  input.getDefiningOp()->setAttrs(grad->getDiscardableAttrDictionary());
+  input.getDefiningOp()->setDiscardableAttrs(
+      grad->getDiscardableAttrDictionary());
   Value error = grad.getOutputGrad();
   bool transB = grad.getTransB();
   update.getGradMutable().assign(transB ? error : input);
