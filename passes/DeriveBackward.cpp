@@ -71,7 +71,8 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
     auto g = symbols.lookup<ml_program::GlobalOp>(
         load.getGlobal().getLeafReference());
     // Integer data (read through a dequantize) does not train.
-    if (g && !cast<ShapedType>(g.getType()).getElementType().isF32())
+    auto type = g ? dyn_cast<ShapedType>(g.getType()) : ShapedType();
+    if (type && !type.getElementType().isF32())
       return ml_program::GlobalOp();
     return g;
   };
@@ -141,14 +142,20 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
                failure();
     }
   }
-  if (result.empty())
-    return emitError(forward.getLoc())
-               << "--trainable '" << spec
-               << "' selects no parameter (only float32 initializers "
-                  "train, an int8 layer's through its QuantizeLinear; "
-                  "integer initializers read through DequantizeLinear do "
-                  "not)",
-           failure();
+  if (result.empty()) {
+    auto diag = emitError(forward.getLoc())
+                << "--trainable '" << spec << "' selects no parameter";
+    bool integerData =
+        llvm::any_of(module.getOps<ml_program::GlobalOp>(), [](auto g) {
+          auto t = dyn_cast<ShapedType>(g.getType());
+          return t && !t.getElementType().isF32();
+        });
+    if (integerData)
+      diag << " (only float32 initializers train, an int8 layer's through "
+              "its QuantizeLinear; integer initializers read through "
+              "DequantizeLinear do not)";
+    return failure();
+  }
   return set;
 }
 
