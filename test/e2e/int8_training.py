@@ -334,15 +334,15 @@ def step(ev, x, label):
     return float(loss)
 
 
-def split(flat_bytes, leaves, names):
-    """The harness's dump, parameter by parameter, as float tensors."""
+def split(flat_bytes, leaves, names, int8_names):
+    """The harness's dump, parameter by parameter, as float tensors
+    (`int8_names`: the int8 weights, each with whether it is signed)."""
     out, at = {}, 0
     for n in names:
         p = leaves[n]
         if n in int8_names:
             v = np.frombuffer(flat_bytes, np.int8, p.numel(), at)
-            signed = int8_signed[n]
-            v = v if signed else v.view(np.uint8)
+            v = v if int8_names[n] else v.view(np.uint8)
             out[n] = torch.from_numpy(v.astype(np.float32)).reshape(p.shape)
             at += p.numel()
         else:
@@ -352,7 +352,6 @@ def split(flat_bytes, leaves, names):
     return out
 
 
-int8_names, int8_signed = set(), {}
 GRAD_LR = 1048576.0  # 2^20: the earliest gradients are ~1e-8
 
 
@@ -400,12 +399,11 @@ def main():
     ev.run(xs[order[0]][None])
     names = [n for n in (i.name for i in model.graph.initializer)
              if n in ev.leaves]
-    for n in names:
-        if args.weight_update == "int8" and n in ev.weight_params:
-            int8_names.add(n)
-            int8_signed[n] = ev.weight_params[n][2] < 0
+    # The int8 weights, and whether their storage is signed.
+    int8_names = {n: ev.weight_params[n][2] < 0 for n in names
+                  if args.weight_update == "int8" and n in ev.weight_params}
     read = lambda f: open(os.path.join(w, f), "rb").read()  # noqa: E731
-    p0 = split(read("params0.bin"), ev.leaves, names)
+    p0 = split(read("params0.bin"), ev.leaves, names, int8_names)
     worst, ok = {}, True
     for n in names:
         if not torch.equal(p0[n], ev.leaves[n].detach()):
@@ -418,7 +416,7 @@ def main():
     # step is lr * sign(g), so its gradients are checked through the
     # steps only).
     step(ev, xs[order[0]][None], int(labels[0]))
-    g1 = split(read("gradstep.bin"), ev.leaves, names)
+    g1 = split(read("gradstep.bin"), ev.leaves, names, int8_names)
     for n in names:
         if n in int8_names or args.optimizer == "adam":
             continue
@@ -430,7 +428,7 @@ def main():
     # One step at --lr, then --steps steps.
     opt = Optimizer(args.optimizer, args.lr, args.qas == "on")
     opt.step(ev)
-    p1 = split(read("params1.bin"), ev.leaves, names)
+    p1 = split(read("params1.bin"), ev.leaves, names, int8_names)
     flips1 = 0
     for n in names:
         if n in int8_names:
@@ -451,7 +449,7 @@ def main():
         opt.step(ev)
     loss_err = max(abs(a - b) / max(abs(b), 1e-6)
                    for a, b in zip(losses_c, losses))
-    plast = split(read("params_last.bin"), ev.leaves, names)
+    plast = split(read("params_last.bin"), ev.leaves, names, int8_names)
     same = total = moved = 0
     for n in int8_names:
         same += int((plast[n] == ev.leaves[n].detach()).sum())
