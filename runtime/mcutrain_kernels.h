@@ -1866,4 +1866,6 @@ inline float tanh(float x) {
 } // namespace kernels
 } // namespace mcutrain
 
+#include "mcutrain_int8_kernels.h"
+
 #endif

@@ -53,7 +53,19 @@ def Train_KernelName : I32EnumAttr<"KernelName",
       Train_Kernel<"sgd_outer_update_input_grad", 12,
                    ["int M", "int N", "bool Overwrite = false"]>,
       Train_Kernel<"sum_rows", 13, ["int B", "int M", "int K",
-                                    "bool Overwrite = false"]>]> {
+                                    "bool Overwrite = false"]>,
+      Train_Kernel<"qconv2d", 14, ["int N", "int C", "int H", "int W",
+                                   "int F", "int KH", "int KW", "int OH",
+                                   "int OW", "int SH", "int SW", "int PT",
+                                   "int PL", "int DH", "int DW", "int XU",
+                                   "int XZ", "int Lo", "int Hi", "int WS"]>,
+      Train_Kernel<"qgemm", 15, ["int M", "int N", "int K", "int TB",
+                                 "int AU", "int AZ", "int Lo", "int Hi",
+                                 "int WS"]>,
+      Train_Kernel<"max_pool8", 16, ["int N", "int C", "int HP", "int WP",
+                                     "int KH", "int KW", "int OH", "int OW",
+                                     "int SH", "int SW", "int DH", "int DW",
+                                     "int XU"]>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """The kernels' template parameters as the compiler knows them (TrainKernels.td,
-generated into TrainKernels.inc) against runtime/mcutrain_kernels.h: same
+generated into TrainKernels.inc) against the runtime's kernel headers: same
 kernels, same parameters, same order.
 
-  check_kernel_signatures.py TrainKernels.inc mcutrain_kernels.h
+  check_kernel_signatures.py TrainKernels.inc mcutrain_kernels.h [more.h ...]
 
 Prints `ok <kernel>` or `MISMATCH <kernel>: ...` per kernel; exits 1 on any
 mismatch.
@@ -17,10 +17,10 @@ def normal(decl):
 
 
 def main():
-    table, header = sys.argv[1:3]
+    table, headers = sys.argv[1], sys.argv[2:]
     kernels = re.findall(r'MCUTRAIN_KERNEL\((\w+), \d+, \d+, 0x[0-9a-f]+, "([^"]*)"\)',
                          open(table).read())
-    text = open(header).read()
+    text = "\n".join(open(h).read() for h in headers)
     bad = 0
     for name, decl in kernels:
         found = re.findall(r"template\s*<([^>]*)>\s*inline\s+void\s+" + name +

@@ -1,0 +1,111 @@
+// Instructions per MAC of the int8 kernels (runtime/mcutrain_int8_kernels.h)
+// on QEMU's Cortex-M4 (mps2-an386, -icount shift=0: SysTick counts
+// instructions, calibrated against a loop of known length). Built and run by
+// bench/int8_kernels_m4.py; the layers are the DemoCNN's and typical
+// MobileNet / DS-CNN shapes. Each figure is the whole kernel call: weight
+// widening, input widening, products and requantization.
+#include "mcutrain_kernels.h"
+#include "semihosting.h"
+
+#include <cstdint>
+
+namespace {
+
+volatile std::uint32_t sysTickWraps = 0;
+volatile std::uint32_t *const SYST_CSR = (std::uint32_t *)0xE000E010;
+volatile std::uint32_t *const SYST_RVR = (std::uint32_t *)0xE000E014;
+volatile std::uint32_t *const SYST_CVR = (std::uint32_t *)0xE000E018;
+
+std::uint64_t ticks() {
+  std::uint32_t wraps, value;
+  do {
+    wraps = sysTickWraps;
+    value = *SYST_CVR;
+  } while (wraps != sysTickWraps);
+  return (std::uint64_t)wraps * 0x1000000u + (0xFFFFFFu - value);
+}
+
+namespace k = mcutrain::kernels;
+
+alignas(8) std::int8_t input[64 * 1024], output[64 * 1024], weights[16384];
+alignas(8) std::int8_t scratch[24 * 1024];
+std::int32_t multiplier[256], shift[256];
+std::int64_t offset[256];
+double instructionsPerTick = 40.0;
+
+/// Runs `layer` `reps` times; prints its instructions per call and per MAC.
+template <typename Layer>
+void measure(const char *name, std::uint32_t macs, Layer layer) {
+  constexpr int reps = 4;
+  std::uint64_t t0 = ticks();
+  for (int i = 0; i < reps; ++i)
+    layer();
+  double instructions =
+      double(ticks() - t0) * instructionsPerTick / double(reps);
+  semihosting::Line line;
+  line << name << " | " << (std::uint64_t)macs << " | "
+       << (std::uint64_t)(instructions + 0.5) << " | ";
+  line.fixed(float(instructions / double(macs)), 3);
+  line.print();
+}
+
+template <int C, int H, int W, int F, int KH, int KW, int S, int P>
+void conv(const char *name) {
+  constexpr int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
+  static_assert(k::int8::convScratchBytes(C, W, F, KH, KW, OW, S, P, 1, 1) <=
+                int(sizeof scratch));
+  static_assert(C * H * W <= int(sizeof input) &&
+                F * OH * OW <= int(sizeof output) &&
+                F * C * KH * KW <= int(sizeof weights));
+  measure(name, std::uint32_t(F * OH * OW * C * KH * KW), [] {
+    k::qconv2d<1, C, H, W, F, KH, KW, OH, OW, S, S, P, P, 1, 1, 1, 3, 0, 255,
+               1>(input, weights, multiplier, shift, offset, output, scratch);
+  });
+}
+
+template <int N, int K> void gemm(const char *name) {
+  static_assert(N * K <= int(sizeof weights));
+  measure(name, std::uint32_t(N * K), [] {
+    k::qgemm<1, N, K, 1, 1, 3, 0, 255, 1>(input, weights, multiplier, shift,
+                                          offset, output, scratch);
+  });
+}
+
+} // namespace
+
+extern "C" void SysTick_Handler() { sysTickWraps = sysTickWraps + 1; }
+
+int main() {
+  *SYST_RVR = 0xFFFFFF;
+  *SYST_CVR = 0;
+  *SYST_CSR = 0x7;
+  while (*SYST_CVR == 0) {
+  }
+  std::uint64_t t0 = ticks();
+  std::uint32_t n = 2000000;
+  __asm__ volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n));
+  instructionsPerTick = 4000000.0 / double(ticks() - t0);
+  for (int i = 0; i < 256; ++i) {
+    multiplier[i] = 1 << 30;
+    shift[i] = 40;
+    offset[i] = std::int64_t(1) << 39;
+  }
+  for (unsigned i = 0; i < sizeof input; ++i)
+    input[i] = std::int8_t(i * 37u);
+  for (unsigned i = 0; i < sizeof weights; ++i)
+    weights[i] = std::int8_t(i * 11u);
+  semihosting::Line head;
+  head << "layer | MACs | instructions | per MAC";
+  head.print();
+  // C H W F KH KW S P
+  conv<1, 28, 28, 8, 3, 3, 1, 1>("DemoCNN conv1 3x3 1->8, 28x28 (im2col)");
+  conv<8, 14, 14, 16, 3, 3, 1, 1>("DemoCNN conv2 3x3 8->16, 14x14");
+  gemm<10, 784>("DemoCNN fc 784->10 (batch 1)");
+  conv<16, 16, 16, 32, 3, 3, 1, 1>("conv 3x3 16->32, 16x16");
+  conv<64, 8, 8, 64, 1, 1, 1, 0>("pointwise 64->64, 8x8 (DS-CNN)");
+  conv<16, 16, 16, 96, 1, 1, 1, 0>("pointwise 16->96, 16x16 (MobileNetV2)");
+  conv<96, 16, 16, 24, 1, 1, 1, 0>("pointwise 96->24, 16x16 (MobileNetV2)");
+  conv<3, 32, 32, 16, 3, 3, 2, 1>("conv 3x3 stride 2 3->16, 32x32 (im2col)");
+  gemm<128, 128>("fc 128->128 (batch 1)");
+  semihosting::exit(0);
+}

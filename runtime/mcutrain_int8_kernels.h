@@ -1,0 +1,647 @@
+// mcutrain_int8_kernels.h - int8 convolution and Gemm for the generated code
+// (included by mcutrain_kernels.h). Each computes what lower-to-linalg's
+// output-stationary loop nest of nn.qconv2d / nn.qgemm computes, bit for
+// bit: per output an int32 sum of (x - x_zero) * w over the taps inside the
+// input, then y = clamp((acc * multiplier + offset) >> shift, Lo, Hi), where
+// the int64 `offset` per channel already holds the bias, the rounding half
+// and the output zero point (one rounding, to nearest, ties toward +inf).
+//
+// Products are 16-bit x 16-bit: the weights are widened to int16 once per
+// call into scratch, the input a pixel pair at a time (im2col), so the inner
+// loop is a dot product of int16 rows. On cores with the DSP extension
+// (Cortex-M4/M7/M33) each instruction of it is one __SMLAD (two MACs) and
+// two rows' words come in one LDRD; elsewhere it is a plain loop the host
+// compilers vectorize (x86: pmaddwd).
+//
+// The input zero point is folded out of the inner loop: the im2col column
+// holds raw x (x_zero where a tap falls in the padding) and the weight sum
+// of each channel times x_zero is subtracted once per output; the same
+// integer as summing (x - x_zero) * w over the taps inside, modulo 2^32.
+#ifndef MCUTRAIN_INT8_KERNELS_H
+#define MCUTRAIN_INT8_KERNELS_H
+
+#include <cstdint>
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
+namespace mcutrain {
+namespace kernels {
+namespace int8 {
+
+#define MCUTRAIN_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define MCUTRAIN_UNROLL MCUTRAIN_PRAGMA(clang loop unroll(full))
+#elif defined(__GNUC__)
+#define MCUTRAIN_UNROLL MCUTRAIN_PRAGMA(GCC unroll 16)
+#else
+#define MCUTRAIN_UNROLL
+#endif
+#define MCUTRAIN_ALWAYS_INLINE __attribute__((always_inline)) inline
+
+/// int16 and pair-of-int16 views of scratch and arena bytes (which the
+/// generated code declares as float and int8_t: these may alias anything).
+typedef std::int16_t __attribute__((may_alias)) Half;
+typedef std::uint32_t __attribute__((may_alias)) Word;
+typedef std::uint64_t __attribute__((may_alias, aligned(4))) Words;
+
+/// Rows of the reduction padded to a multiple of 4 int16: whole LDRDs.
+constexpr int paddedK(int k) { return (k + 3) / 4 * 4; }
+
+/// Output channels whose widened weights fit the weight scratch at once
+/// (even, at least 2, at most F rounded up to even): larger layers widen
+/// their weights a block at a time and redo the input's widening per block.
+constexpr int channelBlock(int f, int kp) {
+  constexpr int kWeightScratchBytes = 8192;
+  int all = (f + 1) / 2 * 2;
+  int fit = kWeightScratchBytes / (2 * kp) / 2 * 2;
+  fit = fit < 2 ? 2 : fit;
+  return fit < all ? fit : all;
+}
+
+/// How a convolution's kernel reads its input. With `stripe` (unit column
+/// dilation, and at most a quarter more products than im2col's) the input
+/// rows a row of outputs reads are widened once into an int16 ring of
+/// pixel-major rows (channels padded to `cp`), and each pixel's window is
+/// read in place: KH runs of KW * cp contiguous int16, the weights widened
+/// in (kh, kw, c) order to match. Otherwise a pixel pair's im2col columns.
+struct ConvPlan {
+  int k, kp;        // reduction, padded (im2col)
+  int cp, wp, ring; // stripe: channels padded, padded width, rows kept
+  bool stripe;
+  int rk, fb; // reduction as widened, output channels per block
+  int rowsBytes, paramsBytes, inputBytes;
+};
+
+constexpr ConvPlan convPlan(int c, int w, int f, int kh, int kw, int ow, int sw,
+                            int pl, int dh, int dw) {
+  ConvPlan p{};
+  p.k = c * kh * kw;
+  p.kp = paddedK(p.k);
+  p.cp = kw % 2 ? (c + 3) / 4 * 4 : (c + 1) / 2 * 2;
+  int right = (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl;
+  p.wp = w + pl + (right > 0 ? right : 0);
+  p.ring = (kh - 1) * dh + 1;
+  p.stripe = dw == 1 && 4 * (kh * kw * p.cp) <= 5 * p.kp;
+  p.rk = p.stripe ? kh * kw * p.cp : p.kp;
+  p.fb = channelBlock(f, p.rk);
+  p.rowsBytes = p.fb * p.rk * 2;
+  p.paramsBytes = p.fb * 16;
+  p.inputBytes = p.stripe ? p.ring * p.wp * p.cp * 2 : 2 * p.kp * 2;
+  return p;
+}
+
+/// Scratch bytes of qconv2d with these template arguments.
+constexpr int convScratchBytes(int c, int w, int f, int kh, int kw, int ow,
+                               int sw, int pl, int dh, int dw) {
+  ConvPlan p = convPlan(c, w, f, kh, kw, ow, sw, pl, dh, dw);
+  return p.rowsBytes + p.paramsBytes + p.inputBytes;
+}
+
+/// Scratch bytes of qgemm: one widened row of a.
+constexpr int gemmScratchBytes(int k) { return 2 * paddedK(k); }
+
+/// What one output channel's requantization reads (two LDRDs).
+struct Requant {
+  std::int64_t offset; // with the input zero point's correction
+  std::int32_t multiplier;
+  std::int32_t shift; // minus 32 when the layer's shifts all are >= 32
+};
+
+/// The Requant of a channel for requantize<..., Wide>.
+template <int Wide>
+constexpr Requant requant(std::int64_t offset, std::int32_t multiplier,
+                          std::int32_t shift) {
+  return Requant{offset, multiplier, Wide ? shift - 32 : shift};
+}
+
+/// y clamped to [Lo, Hi] (one USAT or SSAT for a full 8-bit range).
+template <int Lo, int Hi>
+MCUTRAIN_ALWAYS_INLINE std::int32_t clamp8(std::int32_t y) {
+#if defined(__ARM_FEATURE_SAT)
+  if constexpr (Hi == 255) {
+    y = __usat(y, 8);
+    return Lo <= 0 || y > Lo ? y : Lo;
+  } else if constexpr (Lo == -128) {
+    y = __ssat(y, 8);
+    return Hi >= 127 || y < Hi ? y : Hi;
+  }
+#endif
+  y = y < Lo ? Lo : y;
+  return y > Hi ? Hi : y;
+}
+
+/// One output: clamp((acc * multiplier + offset) >> shift, Lo, Hi). With
+/// Wide (every shift of the layer >= 32, multipliers below 1/2: the usual
+/// case) only the high word of the 64-bit sum is needed: one SMLAL and an
+/// arithmetic shift.
+template <int Lo, int Hi, int Wide>
+MCUTRAIN_ALWAYS_INLINE std::int8_t requantize(std::int32_t acc,
+                                              const Requant &q) {
+  std::int64_t sum = std::int64_t(acc) * q.multiplier + q.offset;
+  if (Wide)
+    return std::int8_t(clamp8<Lo, Hi>(std::int32_t(sum >> 32) >> q.shift));
+  if (q.shift >= 32)
+    return std::int8_t(
+        clamp8<Lo, Hi>(std::int32_t(sum >> 32) >> (q.shift - 32)));
+  std::int64_t y = sum >> q.shift;
+  y = y < Lo ? Lo : y;
+  return std::int8_t(y > Hi ? Hi : y);
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/// Reps chunks (4 int16 of each row and column) of a 2 x 2 tile, unrolled
+/// by the assembler: per chunk 3 LDRD and 8 SMLAD for 16 MACs, no loop
+/// (13 registers; g++ left 22 instructions per chunk, loads and address
+/// arithmetic, when given the same loop in C).
+template <int Reps>
+MCUTRAIN_ALWAYS_INLINE void
+tileChunks(const Half *&w, const Half *&c0, const Half *&c1, std::int32_t &s00,
+           std::int32_t &s01, std::int32_t &s10, std::int32_t &s11) {
+  if constexpr (Reps > 0) {
+    std::uint32_t a0, a1, b0, b1, u0, u1;
+    __asm__ volatile(
+        ".rept %c[reps]\n\t"
+        "ldrd %[a0], %[a1], [%[c0]], #8\n\t"
+        "ldrd %[b0], %[b1], [%[c1]], #8\n\t"
+        "ldrd %[u0], %[u1], [%[w], #8]\n\t"
+        "smlad %[s10], %[u0], %[a0], %[s10]\n\t"
+        "smlad %[s10], %[u1], %[a1], %[s10]\n\t"
+        "smlad %[s11], %[u0], %[b0], %[s11]\n\t"
+        "smlad %[s11], %[u1], %[b1], %[s11]\n\t"
+        "ldrd %[u0], %[u1], [%[w]], #16\n\t"
+        "smlad %[s00], %[u0], %[a0], %[s00]\n\t"
+        "smlad %[s00], %[u1], %[a1], %[s00]\n\t"
+        "smlad %[s01], %[u0], %[b0], %[s01]\n\t"
+        "smlad %[s01], %[u1], %[b1], %[s01]\n\t"
+        ".endr"
+        : [w] "+r"(w), [c0] "+r"(c0), [c1] "+r"(c1), [s00] "+r"(s00),
+          [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [a0] "=&r"(a0),
+          [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [u0] "=&r"(u0),
+          [u1] "=&r"(u1)
+        : [reps] "i"(Reps)
+        : "memory");
+  }
+}
+#endif
+
+/// The four sums of a 2 x 2 tile: a channel pair's widened weights (chunks
+/// of 4 int16 alternating between the two rows) against two pixels'
+/// int16 columns.
+struct Tile {
+  std::int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+
+  /// Adds `Chunks` chunks: w advances past them; c0, c1 are read from.
+  template <int Chunks>
+  MCUTRAIN_ALWAYS_INLINE void add(const Half *&w, const Half *c0,
+                                  const Half *c1) {
+#if defined(__ARM_FEATURE_DSP)
+    // Blocks of 16 chunks (code size), then the rest.
+    constexpr int kBlock = 16;
+    for (int i = 0; i < Chunks / kBlock; ++i)
+      tileChunks<kBlock>(w, c0, c1, s00, s01, s10, s11);
+    tileChunks<Chunks % kBlock>(w, c0, c1, s00, s01, s10, s11);
+#else
+    // Wrapping int32 sums (as SMLAD's): unsigned arithmetic.
+    std::uint32_t t00 = 0, t01 = 0, t10 = 0, t11 = 0;
+    for (int i = 0; i < Chunks; ++i)
+      for (int l = 0; l < 4; ++l) {
+        std::int32_t u = w[i * 8 + l], v = w[i * 8 + 4 + l];
+        std::int32_t x = c0[i * 4 + l], z = c1[i * 4 + l];
+        t00 += std::uint32_t(u * x);
+        t01 += std::uint32_t(u * z);
+        t10 += std::uint32_t(v * x);
+        t11 += std::uint32_t(v * z);
+      }
+    w += Chunks * 8;
+    s00 = std::int32_t(std::uint32_t(s00) + t00);
+    s01 = std::int32_t(std::uint32_t(s01) + t01);
+    s10 = std::int32_t(std::uint32_t(s10) + t10);
+    s11 = std::int32_t(std::uint32_t(s11) + t11);
+#endif
+  }
+};
+
+/// An 8-bit input element as its integer value (unsigned if XU).
+template <int XU> inline std::int32_t load8(const std::int8_t *p) {
+  return XU ? std::int32_t(*reinterpret_cast<const std::uint8_t *>(p))
+            : std::int32_t(*p);
+}
+
+/// A convolution's kernel: geometry, weight widening, the input's
+/// widening (stripe or im2col) and the tiles.
+template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS>
+struct Conv {
+  static constexpr ConvPlan plan =
+      convPlan(C, W, F, KH, KW, OW, SW, PL, DH, DW);
+  static constexpr int K = plan.k, KP = plan.kp, CP = plan.cp, WP = plan.wp,
+                       RING = plan.ring, RK = plan.rk, FB = plan.fb,
+                       P = OH * OW;
+
+  Half *rows, *input;
+  Requant *params;
+
+  explicit Conv(std::int8_t *scratch)
+      : rows(reinterpret_cast<Half *>(scratch)),
+        input(reinterpret_cast<Half *>(scratch + plan.rowsBytes +
+                                       plan.paramsBytes)),
+        params(reinterpret_cast<Requant *>(scratch + plan.rowsBytes)) {}
+
+  /// Widens the weights of channels [f0, f0 + FB) (zeros past F and in the
+  /// padding) and their requantization: the input zero point's share,
+  /// -XZ * (sum of the row's weights), goes into the offset (times the
+  /// multiplier: the same integer before the shift).
+  void prepare(const std::int8_t *__restrict w, const std::int32_t *mult,
+               const std::int32_t *shift, const std::int64_t *offset, int f0) {
+    for (int r = 0; r < FB; ++r) {
+      int f = f0 + r;
+      if (f >= F) {
+        ChunkWriter out{rows + r / 2 * 2 * RK + r % 2 * 4};
+        for (int k = 0; k < RK; ++k)
+          out.put(0);
+        params[r] = requant<WS>(0, 0, 32);
+        continue;
+      }
+      std::int32_t sum = plan.stripe ? widenStripeRow(w + f * K, r)
+                                     : widenIm2colRow(w + f * K, r);
+      params[r] = requant<WS>(offset[f] - std::int64_t(XZ) * sum * mult[f],
+                              mult[f], shift[f]);
+    }
+  }
+
+  /// Writes a row's int16 values in order into its chunks of 4 (every
+  /// other chunk: the pair's other row takes the rest).
+  struct ChunkWriter {
+    Half *at;
+    int lane = 0;
+    MCUTRAIN_ALWAYS_INLINE void put(std::int32_t v) {
+      at[lane] = Half(v);
+      if (++lane == 4)
+        lane = 0, at += 8;
+    }
+  };
+
+  /// Row r of the block from channel weights `src` (C x KH x KW) in the
+  /// stripe's (kh, kw, c) order, channels padded to CP; returns their sum.
+  std::int32_t widenStripeRow(const std::int8_t *__restrict src, int r) {
+    ChunkWriter out{rows + r / 2 * 2 * RK + r % 2 * 4};
+    std::int32_t sum = 0;
+    for (int kh = 0; kh < KH; ++kh)
+      for (int kw = 0; kw < KW; ++kw) {
+        const std::int8_t *tap = src + kh * KW + kw;
+        for (int c = 0; c < C; ++c) {
+          std::int32_t v = tap[c * KH * KW];
+          out.put(v);
+          sum += v;
+        }
+        for (int c = C; c < CP; ++c)
+          out.put(0);
+      }
+    return sum;
+  }
+
+  /// Row r of the block from channel weights `src` in their own order,
+  /// zero-padded to KP; returns their sum.
+  std::int32_t widenIm2colRow(const std::int8_t *__restrict src, int r) {
+    ChunkWriter out{rows + r / 2 * 2 * RK + r % 2 * 4};
+    std::int32_t sum = 0;
+    for (int k = 0; k < K; ++k) {
+      out.put(src[k]);
+      sum += src[k];
+    }
+    for (int k = K; k < KP; ++k)
+      out.put(0);
+    return sum;
+  }
+
+  /// Requantizes a tile's sums into y (channels f, f + 1 of the block's
+  /// rows r, r + 1; pixels p0 and, if `two`, p1), skipping channels past F.
+  MCUTRAIN_ALWAYS_INLINE void store(const Tile &t, int r, int f,
+                                    std::int8_t *__restrict y, int p0, int p1,
+                                    bool two) {
+    const Requant &q0 = params[r], &q1 = params[r + 1];
+    y[f * P + p0] = requantize<Lo, Hi, WS>(t.s00, q0);
+    if (two)
+      y[f * P + p1] = requantize<Lo, Hi, WS>(t.s01, q0);
+    if (F % 2 == 0 || f + 1 < F) {
+      y[(f + 1) * P + p0] = requantize<Lo, Hi, WS>(t.s10, q1);
+      if (two)
+        y[(f + 1) * P + p1] = requantize<Lo, Hi, WS>(t.s11, q1);
+    }
+  }
+
+  /// Padded input row `ihp` (0 .. H + PT + ...) as pixel-major int16 at
+  /// `dst`: raw x inside, XZ in the padding, 0 in the padded channels.
+  static void widenRow(const std::int8_t *__restrict x, int ihp,
+                       Half *__restrict dst) {
+    int ih = ihp - PT;
+    for (int iwp = 0; iwp < WP; ++iwp, dst += CP) {
+      int iw = iwp - PL;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+        for (int c = 0; c < CP; ++c)
+          dst[c] = Half(c < C ? XZ : 0);
+        continue;
+      }
+      const std::int8_t *src = x + ih * W + iw;
+      MCUTRAIN_UNROLL
+      for (int c = 0; c < C; ++c)
+        dst[c] = Half(load8<XU>(src + c * H * W));
+      for (int c = C; c < CP; ++c)
+        dst[c] = 0;
+    }
+  }
+
+  /// One image, one block of channels, reading the stripe ring.
+  void stripeImage(const std::int8_t *__restrict x, std::int8_t *__restrict y,
+                   int f0) {
+    int widened = 0; // padded rows [0, widened) are (or were) in the ring
+    const Half *runs[KH];
+    for (int oh = 0; oh < OH; ++oh) {
+      int top = oh * SH, last = top + (KH - 1) * DH;
+      for (int ihp = widened > top ? widened : top; ihp <= last; ++ihp)
+        widenRow(x, ihp, input + ihp % RING * WP * CP);
+      widened = last + 1;
+      for (int kh = 0; kh < KH; ++kh)
+        runs[kh] = input + (top + kh * DH) % RING * WP * CP;
+      for (int ow = 0; ow < OW; ow += 2) {
+        bool two = ow + 1 < OW;
+        int o0 = ow * SW * CP, o1 = two ? o0 + SW * CP : o0;
+        for (int r = 0; r < FB && f0 + r < F; r += 2) {
+          Tile t;
+          const Half *wr = rows + r * RK;
+          MCUTRAIN_UNROLL
+          for (int kh = 0; kh < KH; ++kh)
+            t.add<KW * CP / 4>(wr, runs[kh] + o0, runs[kh] + o1);
+          store(t, r, f0 + r, y, oh * OW + ow, oh * OW + ow + 1, two);
+        }
+      }
+    }
+  }
+
+  /// The im2col column of output pixel (oh, ow) in the weights' order
+  /// (c, kh, kw): raw x inside the input, XZ in the padding, zeros from K
+  /// to KP.
+  static void column(const std::int8_t *__restrict x, int oh, int ow,
+                     Half *__restrict col) {
+    const int ih0 = oh * SH - PT, iw0 = ow * SW - PL;
+    bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + (KH - 1) * DH < H &&
+                  iw0 + (KW - 1) * DW < W;
+    Half *out = col;
+    if (inside) {
+      // Unrolled over the window (g++ -O2 kept a loop of 3 per kernel
+      // row: 5.9 instructions per element, against 2: LDRB, STRH).
+      const std::int8_t *base = x + ih0 * W + iw0;
+      for (int c = 0; c < C; ++c, base += H * W, out += KH * KW)
+        MCUTRAIN_UNROLL
+      for (int kh = 0; kh < KH; ++kh)
+        MCUTRAIN_UNROLL
+      for (int kw = 0; kw < KW; ++kw)
+        out[kh * KW + kw] = Half(load8<XU>(base + kh * DH * W + kw * DW));
+    } else {
+      for (int c = 0; c < C; ++c)
+        for (int kh = 0; kh < KH; ++kh) {
+          int ih = ih0 + kh * DH;
+          for (int kw = 0; kw < KW; ++kw) {
+            int iw = iw0 + kw * DW;
+            bool in = ih >= 0 && ih < H && iw >= 0 && iw < W;
+            *out++ = Half(in ? load8<XU>(x + (c * H + ih) * W + iw) : XZ);
+          }
+        }
+    }
+    for (int k = K; k < KP; ++k)
+      col[k] = 0;
+  }
+
+  /// One image, one block of channels, by im2col (pixel pairs in
+  /// row-major order: a pair may span two rows).
+  void im2colImage(const std::int8_t *__restrict x, std::int8_t *__restrict y,
+                   int f0) {
+    Half *cols = input;
+    for (int p = 0, oh = 0, ow = 0; p < P; p += 2) {
+      column(x, oh, ow, cols);
+      if (++ow == OW)
+        ow = 0, ++oh;
+      bool two = p + 1 < P;
+      if (two)
+        column(x, oh, ow, cols + KP);
+      if (++ow == OW)
+        ow = 0, ++oh;
+      for (int r = 0; r < FB && f0 + r < F; r += 2) {
+        Tile t;
+        const Half *wr = rows + r * RK;
+        t.add<KP / 4>(wr, cols, two ? cols + KP : cols);
+        store(t, r, f0 + r, y, p, p + 1, two);
+      }
+    }
+  }
+};
+
+} // namespace int8
+
+/// int8 convolution, groups 1: x N x C x H x W (int8, or uint8 if XU, zero
+/// point XZ), w F x C x KH x KW (signed, symmetric), y N x F x OH x OW
+/// (8-bit, storage range [Lo, Hi]); pads top PT and left PL (bottom and
+/// right follow from OH, OW); per-channel multiplier, shift (>= 1; all >=
+/// 32 if WS) and offset (lower-to-linalg's requantization); `scratch`
+/// holds int8::convScratchBytes(...) bytes, 8-aligned.
+template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS>
+inline void
+qconv2d(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+        const std::int32_t *__restrict multiplier,
+        const std::int32_t *__restrict shift,
+        const std::int64_t *__restrict offset, std::int8_t *__restrict y,
+        std::int8_t *__restrict scratch) {
+  int8::Conv<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ, Lo,
+             Hi, WS>
+      conv(scratch);
+  using Plan = decltype(conv);
+  for (int f0 = 0; f0 < F; f0 += Plan::FB) {
+    conv.prepare(w, multiplier, shift, offset, f0);
+    for (int n = 0; n < N; ++n) {
+      const std::int8_t *xn = x + n * C * H * W;
+      std::int8_t *yn = y + n * F * Plan::P;
+      if (Plan::plan.stripe)
+        conv.stripeImage(xn, yn, f0);
+      else
+        conv.im2colImage(xn, yn, f0);
+    }
+  }
+}
+
+namespace int8 {
+
+#if defined(__ARM_FEATURE_DSP)
+/// Reps groups of 4 of a Gemm row (int16, SXTB16's order) against two
+/// channels' int8 weights, unrolled by the assembler: per group LDRD, 2
+/// LDR (unaligned allowed), 4 SXTB16, 4 SMLAD for 8 MACs (g++ left 19:
+/// separate rotates and index arithmetic).
+template <int Reps>
+MCUTRAIN_ALWAYS_INLINE void dotGroups(const Half *&c, const std::int8_t *&w0,
+                                      const std::int8_t *&w1, std::int32_t &s0,
+                                      std::int32_t &s1) {
+  if constexpr (Reps > 0) {
+    std::uint32_t x0, x1, u, v, t;
+    __asm__ volatile(".rept %c[reps]\n\t"
+                     "ldrd %[x0], %[x1], [%[c]], #8\n\t"
+                     "ldr %[u], [%[w0]], #4\n\t"
+                     "ldr %[v], [%[w1]], #4\n\t"
+                     "sxtb16 %[t], %[u]\n\t"
+                     "smlad %[s0], %[t], %[x0], %[s0]\n\t"
+                     "sxtb16 %[t], %[u], ror #8\n\t"
+                     "smlad %[s0], %[t], %[x1], %[s0]\n\t"
+                     "sxtb16 %[t], %[v]\n\t"
+                     "smlad %[s1], %[t], %[x0], %[s1]\n\t"
+                     "sxtb16 %[t], %[v], ror #8\n\t"
+                     "smlad %[s1], %[t], %[x1], %[s1]\n\t"
+                     ".endr"
+                     : [c] "+r"(c), [w0] "+r"(w0), [w1] "+r"(w1), [s0] "+r"(s0),
+                       [s1] "+r"(s1), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                       [u] "=&r"(u), [v] "=&r"(v), [t] "=&r"(t)
+                     : [reps] "i"(Reps)
+                     : "memory");
+  }
+}
+#endif
+
+/// A Gemm's row of a against two output channels' weights, read as int8
+/// where they are stored: a batch-1 layer uses each weight once, so
+/// widening the weights would cost as much as the products.
+template <int K, int AU, int AZ> struct GemmRow {
+  static constexpr int KP = paddedK(K);
+
+  /// col = a - AZ as int16, zero-padded to KP; with `Reordered` each whole
+  /// group of four in the order (0, 2, 1, 3), SXTB16's order of a weight
+  /// word (the tail stays in order).
+  template <bool Reordered>
+  static void widen(const std::int8_t *__restrict a, Half *__restrict col) {
+    constexpr int kWhole = K / 4 * 4;
+    for (int k = 0; k < kWhole; k += 4) {
+      std::int32_t v0 = load8<AU>(a + k), v1 = load8<AU>(a + k + 1),
+                   v2 = load8<AU>(a + k + 2), v3 = load8<AU>(a + k + 3);
+      col[k] = Half(v0 - AZ);
+      col[k + 1] = Half((Reordered ? v2 : v1) - AZ);
+      col[k + 2] = Half((Reordered ? v1 : v2) - AZ);
+      col[k + 3] = Half(v3 - AZ);
+    }
+    for (int t = kWhole; t < KP; ++t)
+      col[t] = Half(t < K ? load8<AU>(a + t) - AZ : 0);
+  }
+
+  /// Whether dot reads the column in SXTB16's order.
+  template <int TB> static constexpr bool reordered() {
+#if defined(__ARM_FEATURE_DSP)
+    return TB != 0;
+#else
+    return false;
+#endif
+  }
+
+  /// Weight of output channel n at reduction index k (0 past N).
+  template <int N, int TB>
+  static std::int32_t weight(const std::int8_t *b, int n, int k) {
+    if (n >= N)
+      return 0;
+    return TB ? b[n * K + k] : b[k * N + n];
+  }
+
+  /// s0, s1 = the dot products of col with channels n, n + 1.
+  template <int N, int TB>
+  static void dot(const std::int8_t *__restrict b, int n,
+                  const Half *__restrict col, std::int32_t &s0,
+                  std::int32_t &s1) {
+    constexpr int kWords = reordered<TB>() ? K / 4 * 4 : 0;
+    std::uint32_t t0 = 0, t1 = 0;
+#if defined(__ARM_FEATURE_DSP)
+    if constexpr (kWords > 0) {
+      const Half *c = col;
+      const std::int8_t *w0 = b + n * K;
+      const std::int8_t *w1 = n + 1 < N ? w0 + K : w0;
+      std::int32_t u0 = 0, u1 = 0;
+      constexpr int kGroups = kWords / 4, kBlock = 8;
+      for (int i = 0; i < kGroups / kBlock; ++i)
+        dotGroups<kBlock>(c, w0, w1, u0, u1);
+      dotGroups<kGroups % kBlock>(c, w0, w1, u0, u1);
+      t0 = std::uint32_t(u0), t1 = std::uint32_t(u1);
+    }
+#endif
+    // The tail past the whole words (in natural order), or everything.
+    for (int k = kWords; k < K; ++k) {
+      t0 += std::uint32_t(weight<N, TB>(b, n, k) * col[k]);
+      t1 += std::uint32_t(weight<N, TB>(b, n + 1, k) * col[k]);
+    }
+    s0 = std::int32_t(t0), s1 = n + 1 < N ? std::int32_t(t1) : 0;
+  }
+};
+
+} // namespace int8
+
+/// int8 Gemm, y = a * b (b transposed if TB): a M x K (8-bit, unsigned if
+/// AU, zero point AZ), b K x N or N x K (signed, symmetric), y M x N; the
+/// same requantization as qconv2d; `scratch` holds int8::gemmScratchBytes(K)
+/// bytes, 8-aligned.
+template <int M, int N, int K, int TB, int AU, int AZ, int Lo, int Hi, int WS>
+inline void qgemm(const std::int8_t *__restrict a,
+                  const std::int8_t *__restrict b,
+                  const std::int32_t *__restrict multiplier,
+                  const std::int32_t *__restrict shift,
+                  const std::int64_t *__restrict offset,
+                  std::int8_t *__restrict y, std::int8_t *__restrict scratch) {
+  using namespace int8;
+  using Row = GemmRow<K, AU, AZ>;
+  Half *col = reinterpret_cast<Half *>(scratch);
+  for (int m = 0; m < M; ++m) {
+    // A row of a is read by every output channel: widened once, zero
+    // point taken out.
+    Row::template widen<Row::template reordered<TB>()>(a + m * K, col);
+    std::int8_t *ym = y + m * N;
+    for (int n = 0; n < N; n += 2) {
+      std::int32_t s0 = 0, s1 = 0;
+      Row::template dot<N, TB>(b, n, col, s0, s1);
+      ym[n] = requantize<Lo, Hi, WS>(
+          s0, requant<WS>(offset[n], multiplier[n], shift[n]));
+      if (n + 1 < N)
+        ym[n + 1] = requantize<Lo, Hi, WS>(
+            s1, requant<WS>(offset[n + 1], multiplier[n + 1], shift[n + 1]));
+    }
+  }
+}
+
+/// 8-bit max pooling on the padded input x (N x C x HP x WP; unsigned if
+/// XU): y (N x C x OH x OW) = max(y, window maxima), what lower-to-linalg's
+/// generic computes on the output it filled with the type's lowest value.
+/// The window loops are unrolled (the generic's loop nest cost 17
+/// instructions per window element on the Cortex-M4).
+template <int N, int C, int HP, int WP, int KH, int KW, int OH, int OW, int SH,
+          int SW, int DH, int DW, int XU>
+inline void max_pool8(const std::int8_t *__restrict x,
+                      std::int8_t *__restrict y) {
+  using int8::load8;
+  for (int plane = 0; plane < N * C; ++plane) {
+    const std::int8_t *xp = x + plane * HP * WP;
+    std::int8_t *yp = y + plane * OH * OW;
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow) {
+        const std::int8_t *window = xp + oh * SH * WP + ow * SW;
+        std::int8_t *out = yp + oh * OW + ow;
+        std::int32_t m = load8<XU>(out);
+        MCUTRAIN_UNROLL
+        for (int kh = 0; kh < KH; ++kh)
+          MCUTRAIN_UNROLL
+        for (int kw = 0; kw < KW; ++kw) {
+          std::int32_t v = load8<XU>(window + kh * DH * WP + kw * DW);
+          m = v > m ? v : m;
+        }
+        *out = std::int8_t(m);
+      }
+  }
+}
+
+} // namespace kernels
+} // namespace mcutrain
+
+#endif

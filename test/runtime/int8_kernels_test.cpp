@@ -1,0 +1,216 @@
+// Unit tests of the int8 kernels (mcutrain_int8_kernels.h) against the loop
+// nest lower-to-linalg writes for nn.qconv2d / nn.qgemm: per output the
+// int32 sum of (x - x_zero) * w over the taps inside the input, then
+// clamp((acc * multiplier + offset) >> shift, Lo, Hi). Bit-exact: every
+// output byte must match. Shapes cover padding, strides, dilations,
+// batches, odd channel and pixel counts, reductions that are not a multiple
+// of 4, layers whose weights are widened in several blocks, both input
+// signednesses, shifts below and above 32, and both Gemm layouts. Built for
+// the host and (MCUTRAIN_TEST_SEMIHOSTING) for QEMU's Cortex-M4, where the
+// kernels take the __SMLAD path.
+#include "mcutrain_kernels.h"
+
+#include <cstdint>
+
+#ifdef MCUTRAIN_TEST_SEMIHOSTING
+#include "semihosting.h"
+extern "C" void SysTick_Handler() {}
+static void say(const char *what, bool ok) {
+  semihosting::Line line;
+  line << (ok ? "ok   " : "FAIL ") << what;
+  line.print();
+}
+static void summary(int passed, int failed) {
+  semihosting::Line line;
+  line << passed << " passed, " << failed << " failed";
+  line.print();
+}
+#else
+#include <cstdio>
+static void say(const char *what, bool ok) {
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+}
+static void summary(int passed, int failed) {
+  std::printf("%d passed, %d failed\n", passed, failed);
+}
+#endif
+
+namespace k = mcutrain::kernels;
+
+static int passed = 0, failed = 0;
+static std::uint32_t seed = 7;
+static std::uint32_t next() {
+  seed = seed * 1664525u + 1013904223u;
+  return seed >> 8;
+}
+static void fillBytes(std::int8_t *v, int n) {
+  for (int i = 0; i < n; ++i)
+    v[i] = std::int8_t(next() & 0xff);
+}
+
+/// Per-channel requantization: multipliers in [2^30, 2^31), shifts from
+/// 32 to 45, or (narrow) every third channel from 20 to 31; offsets as
+/// lower-to-linalg forms them (a bias term, the rounding half, the zero
+/// point).
+static void fillRequant(std::int32_t *m, std::int32_t *s, std::int64_t *o,
+                        int n, int zero, bool narrow) {
+  for (int i = 0; i < n; ++i) {
+    m[i] = std::int32_t((1u << 30) + (next() & 0x3fffffff));
+    s[i] = narrow && i % 3 == 2 ? 20 + int(next() % 12) : 32 + int(next() % 14);
+    std::int64_t bias = std::int64_t(int(next() % 20001) - 10000) *
+                        (std::int64_t(1) << (s[i] - 10));
+    o[i] = bias + (std::int64_t(1) << (s[i] - 1)) +
+           std::int64_t(zero) * (std::int64_t(1) << s[i]);
+  }
+}
+
+static std::int8_t reference(std::int32_t acc, std::int32_t m, std::int32_t s,
+                             std::int64_t o, int lo, int hi) {
+  std::int64_t y = (std::int64_t(acc) * m + o) >> s;
+  y = y < lo ? lo : y;
+  y = y > hi ? hi : y;
+  return std::int8_t(y);
+}
+
+static void compare(const char *what, const std::int8_t *got,
+                    const std::int8_t *want, int n) {
+  bool ok = true;
+  for (int i = 0; i < n; ++i)
+    ok = ok && got[i] == want[i];
+  say(what, ok);
+  ++(ok ? passed : failed);
+}
+
+template <int N, int C, int H, int W, int F, int KH, int KW, int SH, int SW,
+          int PT, int PL, int PB, int PR, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS = 1>
+static void convCase(const char *name) {
+  constexpr int OH = (H + PT + PB - DH * (KH - 1) - 1) / SH + 1;
+  constexpr int OW = (W + PL + PR - DW * (KW - 1) - 1) / SW + 1;
+  constexpr int K = C * KH * KW;
+  static std::int8_t x[N * C * H * W], w[F * K], y[N * F * OH * OW],
+      want[N * F * OH * OW];
+  static std::int32_t m[F], s[F];
+  static std::int64_t o[F];
+  alignas(8) static std::int8_t
+      scratch[k::int8::convScratchBytes(C, W, F, KH, KW, OW, SW, PL, DH, DW)];
+  fillBytes(x, N * C * H * W);
+  fillBytes(w, F * K);
+  fillRequant(m, s, o, F, (Lo + Hi) / 2, !WS);
+  for (int n = 0; n < N; ++n)
+    for (int f = 0; f < F; ++f)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          std::uint32_t acc = 0;
+          for (int c = 0; c < C; ++c)
+            for (int kh = 0; kh < KH; ++kh)
+              for (int kw = 0; kw < KW; ++kw) {
+                int ih = oh * SH - PT + kh * DH, iw = ow * SW - PL + kw * DW;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                  continue;
+                std::int8_t b = x[((n * C + c) * H + ih) * W + iw];
+                int xv = XU ? int(std::uint8_t(b)) : int(b);
+                acc += std::uint32_t((xv - XZ) *
+                                     w[((f * C + c) * KH + kh) * KW + kw]);
+              }
+          want[((n * F + f) * OH + oh) * OW + ow] =
+              reference(std::int32_t(acc), m[f], s[f], o[f], Lo, Hi);
+        }
+  k::qconv2d<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ, Lo,
+             Hi, WS>(x, w, m, s, o, y, scratch);
+  compare(name, y, want, N * F * OH * OW);
+}
+
+template <int M, int N, int K, int TB, int AU, int AZ, int Lo, int Hi,
+          int WS = 1>
+static void gemmCase(const char *name) {
+  static std::int8_t a[M * K], b[K * N], y[M * N], want[M * N];
+  static std::int32_t m[N], s[N];
+  static std::int64_t o[N];
+  alignas(8) static std::int8_t scratch[k::int8::gemmScratchBytes(K)];
+  fillBytes(a, M * K);
+  fillBytes(b, K * N);
+  fillRequant(m, s, o, N, (Lo + Hi) / 2, !WS);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      std::uint32_t acc = 0;
+      for (int r = 0; r < K; ++r) {
+        int av = AU ? int(std::uint8_t(a[i * K + r])) : int(a[i * K + r]);
+        int bv = TB ? b[j * K + r] : b[r * N + j];
+        acc += std::uint32_t((av - AZ) * bv);
+      }
+      want[i * N + j] = reference(std::int32_t(acc), m[j], s[j], o[j], Lo, Hi);
+    }
+  k::qgemm<M, N, K, TB, AU, AZ, Lo, Hi, WS>(a, b, m, s, o, y, scratch);
+  compare(name, y, want, M * N);
+}
+
+template <int N, int C, int HP, int WP, int KH, int KW, int SH, int SW, int DH,
+          int DW, int XU>
+static void poolCase(const char *name) {
+  constexpr int OH = (HP - DH * (KH - 1) - 1) / SH + 1;
+  constexpr int OW = (WP - DW * (KW - 1) - 1) / SW + 1;
+  static std::int8_t x[N * C * HP * WP], y[N * C * OH * OW],
+      want[N * C * OH * OW];
+  fillBytes(x, N * C * HP * WP);
+  fillBytes(y, N * C * OH * OW); // the kernel takes the max with y
+  for (int p = 0; p < N * C; ++p)
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow) {
+        std::int8_t *out = y + (p * OH + oh) * OW + ow;
+        int m = XU ? int(std::uint8_t(*out)) : int(*out);
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw) {
+            std::int8_t b =
+                x[(p * HP + oh * SH + kh * DH) * WP + ow * SW + kw * DW];
+            int v = XU ? int(std::uint8_t(b)) : int(b);
+            m = v > m ? v : m;
+          }
+        want[(p * OH + oh) * OW + ow] = std::int8_t(m);
+      }
+  k::max_pool8<N, C, HP, WP, KH, KW, OH, OW, SH, SW, DH, DW, XU>(x, y);
+  compare(name, y, want, N * C * OH * OW);
+}
+
+int main() {
+  // Stripe path (channels >= 4, unit column dilation) and im2col path
+  // (one channel, column dilation 2), each with narrow shifts (WS 0).
+  // N C H W F KH KW SH SW PT PL PB PR DH DW XU XZ Lo Hi [WS]
+  // (convPlan's arguments: C W F KH KW OW SW PL DH DW)
+  static_assert(!k::int8::convPlan(1, 28, 8, 3, 3, 28, 1, 1, 1, 1).stripe);
+  static_assert(k::int8::convPlan(8, 14, 16, 3, 3, 14, 1, 1, 1, 1).stripe);
+  static_assert(k::int8::convPlan(6, 7, 5, 3, 2, 7, 1, 0, 1, 1).stripe);
+  static_assert(!k::int8::convPlan(4, 10, 6, 3, 3, 4, 2, 2, 2, 2).stripe);
+  static_assert(k::int8::convPlan(7, 10, 6, 3, 3, 5, 2, 1, 3, 1).stripe);
+  static_assert(k::int8::convPlan(16, 6, 7, 1, 1, 6, 1, 0, 1, 1).stripe);
+  convCase<1, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255>(
+      "qconv2d demo conv1 (im2col: C 1, pad 1, uint8)");
+  convCase<1, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 150, 255>(
+      "qconv2d demo conv2 (stripe: C 8, clamp from 150)");
+  convCase<1, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 255, 0>(
+      "qconv2d demo conv2, narrow shifts");
+  convCase<2, 3, 9, 7, 5, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 0, -5, -128, 127>(
+      "qconv2d int8 input, odd F and pixels, stride 2x1, asymmetric pads");
+  convCase<2, 6, 9, 7, 5, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 0, -5, -128, 100, 0>(
+      "qconv2d stripe: batch 2, odd F and OW, stride 2x1, KW 2, narrow");
+  convCase<1, 4, 10, 10, 6, 3, 3, 1, 2, 2, 2, 2, 2, 2, 2, 1, 128, 20, 200>(
+      "qconv2d dilation 2 (im2col), stride 1x2, clamp inside the range");
+  convCase<1, 7, 11, 10, 6, 3, 3, 2, 2, 2, 1, 0, 2, 3, 1, 1, 128, 20, 200, 0>(
+      "qconv2d stripe: row dilation 3, stride 2, padded channels, narrow");
+  convCase<1, 64, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 7, 0, 255>(
+      "qconv2d K 576: weights widened in blocks");
+  convCase<1, 16, 6, 6, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, -128, 127>(
+      "qconv2d pointwise (stripe)");
+  convCase<1, 3, 12, 12, 4, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1, 1, 100, 0, 255, 0>(
+      "qconv2d 5x5 stride 2, K 75, narrow");
+  // M N K TB AU AZ Lo Hi [WS]
+  gemmCase<1, 10, 784, 1, 1, 0, 0, 255>("qgemm demo fc (batch 1)");
+  gemmCase<3, 7, 13, 1, 0, -3, -128, 127, 0>("qgemm K 13, odd N, narrow");
+  gemmCase<2, 5, 9, 0, 1, 200, 10, 250>("qgemm b not transposed");
+  gemmCase<1, 1, 4, 1, 1, 1, 0, 255>("qgemm one output");
+  // N C HP WP KH KW SH SW DH DW XU
+  poolCase<1, 8, 28, 28, 2, 2, 2, 2, 1, 1, 1>("max_pool8 2x2 uint8");
+  poolCase<2, 3, 9, 8, 3, 2, 2, 3, 2, 1, 0>("max_pool8 3x2 int8, dilation");
+  summary(passed, failed);
+  return failed ? 1 : 0;
+}
