@@ -320,8 +320,11 @@ def UseKernelsPass : Pass<"mcutrain-use-kernels", "mlir::func::FuncOp"> {
   let description = [{
     After bufferization: every linalg.generic that lower-to-linalg marked
     (`mcutrain.kernel`: dense convolutions, their weight and input gradients,
-    Gemm) becomes a `train.runtime_call` of the kernel in
-    runtime/mcutrain_kernels.h on the same buffers. The kernel computes what
+    Gemm, and the int8 convolutions and Gemm) becomes a `train.runtime_call`
+    of the kernel in runtime/mcutrain_kernels.h on the same buffers, plus a
+    fresh scratch buffer where the mark asks for one
+    (`mcutrain.kernel_scratch`, bytes: the int8 kernels' widened weights
+    and im2col columns). The kernel computes what
     the generic's loop nest would (out += ...), with register blocking and
     constant trip counts over restrict-qualified pointers. Where the
     output was zero-filled right before (only ops without memory effects

@@ -219,7 +219,7 @@ struct KernelMarks {
       planesGradAct;
   DenseI64ArrayAttr operands;
   DenseF32ArrayAttr scalars;
-  IntegerAttr spreadOperand;
+  IntegerAttr spreadOperand, scratchBytes;
   bool overwrite = false;
 
   static KernelMarks take(linalg::GenericOp op) {
@@ -233,6 +233,7 @@ struct KernelMarks {
     m.overwrite = op->hasAttr(kKernelOverwriteAttr);
     m.planes = kernel(kKernelPlanesAttr);
     m.spreadOperand = op->getAttrOfType<IntegerAttr>(kKernelSpreadOperandAttr);
+    m.scratchBytes = op->getAttrOfType<IntegerAttr>(kKernelScratchAttr);
     m.biasAct = kernel(kKernelBiasActAttr);
     m.planesBiasAct = kernel(kKernelPlanesBiasActAttr);
     m.gradAct = kernel(kKernelGradActAttr);
@@ -241,7 +242,7 @@ struct KernelMarks {
          {kKernelAttr, kKernelOperandsAttr, kKernelScalarsAttr,
           kKernelOverwriteAttr, kKernelPlanesAttr, kKernelSpreadOperandAttr,
           kKernelBiasActAttr, kKernelPlanesBiasActAttr, kKernelGradActAttr,
-          kKernelPlanesGradActAttr})
+          kKernelPlanesGradActAttr, kKernelScratchAttr})
       op->removeAttr(name);
     return m;
   }
@@ -291,6 +292,7 @@ struct KernelCall {
   void fuseSpread();
   void fuseBiasActivation();
   void fuseActivationGrad();
+  void appendScratch();
   void create();
   void replaceArg(Value from, Value to) {
     for (Value &arg : args)
@@ -412,6 +414,16 @@ void KernelCall::fuseActivationGrad() {
   fusedAway.push_back(out.getDefiningOp());
 }
 
+/// The kernel's scratch (its last argument): bytes, 8-aligned, in the
+/// arena for the call's duration.
+void KernelCall::appendScratch() {
+  if (!marks.scratchBytes)
+    return;
+  auto type = MemRefType::get({marks.scratchBytes.getInt()}, b.getI8Type());
+  args.push_back(
+      memref::AllocOp::create(b, op.getLoc(), type, b.getI64IntegerAttr(8)));
+}
+
 void KernelCall::create() {
   appendConstants(activationBounds);
   train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{}, kernel, args,
@@ -459,6 +471,7 @@ struct UseKernelsPass
     if (marks.scalars)
       call.appendConstants(marks.scalars.asArrayRef());
     call.fuseActivationGrad();
+    call.appendScratch();
     call.create();
     return success();
   }

@@ -63,6 +63,10 @@ inline constexpr llvm::StringLiteral kKernelScalarsAttr =
 /// zero-filling the output.
 inline constexpr llvm::StringLiteral kKernelOverwriteAttr =
     "mcutrain.kernel_overwrite";
+/// (i64) Bytes of scratch the kernel takes as its last argument (a fresh
+/// buffer use-kernels allocates, planned like any other).
+inline constexpr llvm::StringLiteral kKernelScratchAttr =
+    "mcutrain.kernel_scratch";
 } // namespace mcutrain
 
 #define GET_OP_CLASSES

@@ -5,16 +5,23 @@
 // reduction) and requantizes it to 8 bits by a fixed-point multiplier per
 // output channel. No int32 tensor of the whole output is ever stored: an
 // accumulate-then-requantize pair of generics put one (4 bytes per output)
-// in the arena, more than the float layer's.
+// in the arena, more than the float layer's. Dense convolutions and Gemm
+// with symmetric signed weights are also marked for the int8 kernels of
+// runtime/mcutrain_int8_kernels.h (use-kernels), which compute the same
+// bytes: the generic then takes the buffers the kernel reads as inputs
+// (maps to element 0; its body still reads them whole), so that they are
+// its operands once bufferized.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/LowerToLinalg/Lowering.h"
+#include "runtime/mcutrain_int8_kernels.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Matchers.h"
 
 #include <cmath>
 
@@ -88,6 +95,9 @@ struct Requantization {
   quant::UniformQuantizedType output;
   SmallVector<int32_t> multipliers, shifts;
   SmallVector<float> biasScales; // 2^shift / y_scale: a float bias's factor
+  // 2^(shift-1) + (y_zero << shift): the rounding half and the zero point,
+  // added before the shift.
+  SmallVector<int64_t> baseOffsets;
   int64_t lo, hi;
 };
 
@@ -113,6 +123,8 @@ FailureOr<Requantization> requantization(Operation *op, Type inputType,
     r.shifts.push_back(shift);
     r.biasScales.push_back(
         static_cast<float>(std::ldexp(1.0 / r.output.getScale(), shift)));
+    r.baseOffsets.push_back((int64_t(1) << (shift - 1)) +
+                            r.output.getZeroPoint() * (int64_t(1) << shift));
   }
   r.lo =
       std::max<int64_t>(lo.value_or(INT64_MIN), r.output.getStorageTypeMin());
@@ -121,37 +133,66 @@ FailureOr<Requantization> requantization(Operation *op, Type inputType,
   return r;
 }
 
-/// A float bias in the fixed-point domain, one int64 per channel:
-/// round(bias * 2^shift / y_scale) in f32 (ties to even), saturated to
-/// +-2^62 so that adding it to acc * multiplier (|.| < 2^62) cannot wrap.
-Value fixedPointBias(Lowering &L, Value bias, const Requantization &r) {
-  int64_t channels = r.biasScales.size();
-  auto type = RankedTensorType::get({channels}, L.f32());
-  Value scales = arith::ConstantOp::create(
-      L.b, L.loc, DenseElementsAttr::get(type, ArrayRef(r.biasScales)));
-  Value out = tensor::EmptyOp::create(L.b, L.loc, {channels}, L.b.getI64Type());
-  AffineMap id = L.b.getMultiDimIdentityMap(1);
-  return L.generic(out, ValueRange{bias, scales}, {id, id, id}, {kPar},
-                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-                     Value v = arith::MulFOp::create(ob, l, a[0], a[1]);
-                     v = math::RoundEvenOp::create(ob, l, v);
-                     float limit = 0x1p62f;
-                     Value lo = L.f32c(ob, -limit), hi = L.f32c(ob, limit);
-                     // Ordered compares: NaN goes low, never an undefined
-                     // conversion.
-                     Value above = arith::CmpFOp::create(
-                         ob, l, arith::CmpFPredicate::OGT, v, lo);
-                     v = arith::SelectOp::create(ob, l, above, v, lo);
-                     Value below = arith::CmpFOp::create(
-                         ob, l, arith::CmpFPredicate::OLT, v, hi);
-                     v = arith::SelectOp::create(ob, l, below, v, hi);
-                     return arith::FPToSIOp::create(ob, l, ob.getI64Type(), v);
-                   });
+/// Bound of a float bias's fixed-point term: with |acc * multiplier| <
+/// 2^62 and the base offset below 2^56, the int64 sum cannot wrap.
+constexpr float kBiasTermLimit = 0x1p61f;
+
+Value i64Vector(Lowering &L, ArrayRef<int64_t> values) {
+  auto type = RankedTensorType::get({int64_t(values.size())}, L.b.getI64Type());
+  return arith::ConstantOp::create(L.b, L.loc,
+                                   DenseElementsAttr::get(type, values));
 }
 
-/// The f32 data of a frozen parameter (a constant global, as
-/// lower-parameters leaves it), or null.
+/// The requantization offsets computed each run, from a bias that is not a
+/// constant (a trained float bias): per channel base + the bias's term,
+/// round(bias * 2^shift / y_scale) in f32 (ties to even) saturated to
+/// +-kBiasTermLimit for a float bias, bias * multiplier for an int32 one.
+Value runtimeOffsets(Lowering &L, Value bias, const Requantization &r) {
+  int64_t channels = r.baseOffsets.size();
+  bool isFloat = cast<ShapedType>(bias.getType()).getElementType().isF32();
+  auto scaleType = RankedTensorType::get({channels}, L.f32());
+  Value factors =
+      isFloat ? arith::ConstantOp::create(
+                    L.b, L.loc,
+                    DenseElementsAttr::get(scaleType, ArrayRef(r.biasScales)))
+                    .getResult()
+              : i32Vector(L, r.multipliers);
+  Value base = i64Vector(L, r.baseOffsets);
+  Value out = tensor::EmptyOp::create(L.b, L.loc, {channels}, L.b.getI64Type());
+  AffineMap id = L.b.getMultiDimIdentityMap(1);
+  Type i64 = L.b.getI64Type();
+  return L.generic(
+      out, ValueRange{bias, factors, base}, {id, id, id, id}, {kPar},
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value term;
+        if (isFloat) {
+          Value v = arith::MulFOp::create(ob, l, a[0], a[1]);
+          v = math::RoundEvenOp::create(ob, l, v);
+          Value lo = L.f32c(ob, -kBiasTermLimit),
+                hi = L.f32c(ob, kBiasTermLimit);
+          // Ordered compares: NaN goes low, never an undefined conversion.
+          Value above =
+              arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, v, lo);
+          v = arith::SelectOp::create(ob, l, above, v, lo);
+          Value below =
+              arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, v, hi);
+          v = arith::SelectOp::create(ob, l, below, v, hi);
+          term = arith::FPToSIOp::create(ob, l, i64, v);
+        } else {
+          term = arith::MulIOp::create(
+              ob, l, arith::ExtSIOp::create(ob, l, i64, a[0]),
+              arith::ExtSIOp::create(ob, l, i64, a[1]));
+        }
+        return arith::AddIOp::create(ob, l, term, a[2]);
+      });
+}
+
+/// The f32 or i32 data of a frozen parameter (a constant global, as
+/// lower-parameters leaves it, or a constant), or null.
 DenseElementsAttr frozenData(Value v) {
+  DenseElementsAttr constant;
+  if (matchPattern(v, m_Constant(&constant)))
+    return constant;
   auto toTensor = v.getDefiningOp<bufferization::ToTensorOp>();
   auto get = toTensor
                  ? toTensor.getBuffer().getDefiningOp<memref::GetGlobalOp>()
@@ -165,33 +206,40 @@ DenseElementsAttr frozenData(Value v) {
   return dyn_cast_or_null<DenseElementsAttr>(g.getInitialValueAttr());
 }
 
-/// fixedPointBias's arithmetic at compile time, for a frozen bias: the
-/// int64 values go to flash and no int64 tensor is computed in the arena.
-Value foldedFixedPointBias(Lowering &L, DenseElementsAttr bias,
-                           const Requantization &r) {
-  SmallVector<int64_t> values;
-  int64_t c = 0;
-  for (float b : bias.getValues<float>()) {
-    float v = std::nearbyint(b * r.biasScales[c++]);
-    v = v > -0x1p62f ? v : -0x1p62f;
-    v = v < 0x1p62f ? v : 0x1p62f;
-    values.push_back(static_cast<int64_t>(v));
+/// runtimeOffsets's arithmetic at compile time, for no bias or a frozen
+/// one: the int64 values go to flash.
+Value foldedOffsets(Lowering &L, DenseElementsAttr bias,
+                    const Requantization &r) {
+  SmallVector<int64_t> values(r.baseOffsets);
+  if (bias && bias.getElementType().isF32()) {
+    int64_t c = 0;
+    for (float b : bias.getValues<float>()) {
+      float v = std::nearbyint(b * r.biasScales[c]);
+      v = v > -kBiasTermLimit ? v : -kBiasTermLimit;
+      v = v < kBiasTermLimit ? v : kBiasTermLimit;
+      values[c++] += static_cast<int64_t>(v);
+    }
+  } else if (bias) {
+    int64_t c = 0;
+    for (const APInt &b : bias.getValues<APInt>()) {
+      values[c] += b.getSExtValue() * int64_t(r.multipliers[c]);
+      ++c;
+    }
   }
-  auto type = RankedTensorType::get({int64_t(values.size())}, L.b.getI64Type());
-  return arith::ConstantOp::create(
-      L.b, L.loc, DenseElementsAttr::get(type, ArrayRef(values)));
+  return i64Vector(L, values);
 }
 
 /// Per-channel requantization operands as tensors the element reads.
 struct RequantizeOperands {
   const Requantization *r = nullptr;
-  Value multipliers, shifts, bias64; // bias64 may be null
+  Value multipliers, shifts, offsets;
 };
 
-/// clamp(zero + ((acc * multiplier + B + 2^(shift-1)) >> shift), lo, hi) in
-/// i64, then i8: one rounding, to nearest with ties toward +infinity
-/// (CMSIS-NN's arm_nn_requantize with single rounding). The product of two
-/// int32 values fits i64; so does the rounding term (shift <= 47).
+/// clamp((acc * multiplier + offset) >> shift, lo, hi) in i64, then i8: one
+/// rounding, to nearest with ties toward +infinity (CMSIS-NN's
+/// arm_nn_requantize with single rounding); the offset holds the bias, the
+/// rounding half and the zero point. The product of two int32 values fits
+/// i64; so does the sum (kBiasTermLimit).
 Value requantizeElement(Lowering &L, OpBuilder &ob, Location l, Value acc,
                         Value channel, const RequantizeOperands &q) {
   Type i64 = ob.getI64Type();
@@ -206,15 +254,9 @@ Value requantizeElement(Lowering &L, OpBuilder &ob, Location l, Value acc,
     return tensor::ExtractOp::create(ob, l, vector, channel).getResult();
   };
   Value sum = arith::MulIOp::create(ob, l, wide(acc), wide(at(q.multipliers)));
-  if (q.bias64)
-    sum = arith::AddIOp::create(ob, l, sum, at(q.bias64));
-  Value shift = wide(at(q.shifts));
-  Value half = arith::ShLIOp::create(
-      ob, l, c64(1), arith::SubIOp::create(ob, l, shift, c64(1)));
-  sum = arith::AddIOp::create(ob, l, sum, half);
-  Value scaled = arith::ShRSIOp::create(ob, l, sum, shift);
+  sum = arith::AddIOp::create(ob, l, sum, at(q.offsets));
+  Value y = arith::ShRSIOp::create(ob, l, sum, wide(at(q.shifts)));
   const Requantization &r = *q.r;
-  Value y = arith::AddIOp::create(ob, l, scaled, c64(r.output.getZeroPoint()));
   Value above = L.cmp(ob, arith::CmpIPredicate::sgt, y, c64(r.lo));
   y = arith::SelectOp::create(ob, l, above, y, c64(r.lo));
   Value below = L.cmp(ob, arith::CmpIPredicate::slt, y, c64(r.hi));
@@ -242,25 +284,34 @@ Value centredScalar(OpBuilder &ob, Location l, Value v, bool isSigned,
   return centred(ob, l, v, isSigned, z);
 }
 
-/// The layer's result as a linalg.generic over the output (no inputs; the
-/// body reads x and w with tensor.extract at its linalg.index position):
-/// each element runs the reduction loops (`extents`) with an i32
-/// accumulator that starts from the int32 bias (if any), then is
-/// requantized (if `q.r`) or returned. Not a tensor.generate: the
+/// The layer's result as a linalg.generic over the output (the body reads
+/// x and w with tensor.extract at its linalg.index position): each element
+/// runs the reduction loops (`extents`) with an i32 accumulator, then is
+/// requantized (if `q.r`; the bias is in the offsets) or returned (starting
+/// from the int32 bias, if any). `kernelIns` become inputs the body does
+/// not read (see the file comment). Not a tensor.generate: the
 /// canonicalizer folds extract(generate) into a copy of the generate's body,
 /// which recomputed every earlier layer inside the next one's inner loop.
 Value outputStationary(Lowering &L, Operation *op, ArrayRef<int64_t> extents,
                        Value bias, const RequantizeOperands &q,
-                       const LayerElement &element) {
+                       const LayerElement &element, ValueRange kernelIns = {}) {
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
   unsigned rank = resultType.getRank();
   bool intBias =
-      bias && cast<ShapedType>(bias.getType()).getElementType().isInteger(32);
+      !q.r && bias &&
+      cast<ShapedType>(bias.getType()).getElementType().isInteger(32);
   Value init = tensor::EmptyOp::create(L.b, L.loc, resultType.getShape(),
                                        resultType.getElementType());
+  SmallVector<AffineMap> maps;
+  for (Value in : kernelIns) {
+    auto inRank = cast<ShapedType>(in.getType()).getRank();
+    maps.push_back(AffineMap::get(
+        rank, 0, SmallVector<AffineExpr>(inRank, L.b.getAffineConstantExpr(0)),
+        L.b.getContext()));
+  }
+  maps.push_back(L.b.getMultiDimIdentityMap(rank));
   return L.generic(
-      init, ValueRange{}, {L.b.getMultiDimIdentityMap(rank)},
-      SmallVector<IteratorType>(rank, kPar),
+      init, kernelIns, maps, SmallVector<IteratorType>(rank, kPar),
       [&](OpBuilder &ob, Location l, ValueRange) -> Value {
         SmallVector<Value> out = outputIndices(ob, l, rank);
         Value channel = element.channel(out);
@@ -296,11 +347,9 @@ FailureOr<RequantizeOperands> requantizeOperands(Lowering &L, OpTy op,
   q.multipliers = i32Vector(L, storage.multipliers);
   q.shifts = i32Vector(L, storage.shifts);
   Value bias = op.getBias();
-  if (bias && cast<ShapedType>(bias.getType()).getElementType().isF32()) {
-    DenseElementsAttr frozen = frozenData(bias);
-    q.bias64 = frozen ? foldedFixedPointBias(L, frozen, storage)
-                      : fixedPointBias(L, bias, storage);
-  }
+  DenseElementsAttr frozen = bias ? frozenData(bias) : DenseElementsAttr();
+  q.offsets = !bias || frozen ? foldedOffsets(L, frozen, storage)
+                              : runtimeOffsets(L, bias, storage);
   return q;
 }
 
@@ -352,6 +401,27 @@ Value inputRow(Lowering &L, OpBuilder &ob, Value o, Value k, int64_t stride,
   return L.tapRow(ob, o, k, stride, dilation, pad, n, inside);
 }
 
+/// Whether the int8 kernels compute the layer: requantized to 8 bits, with
+/// signed weights whose zero points are all 0 (what PyTorch and ONNX
+/// Runtime's per-channel quantization write).
+bool kernelComputes(const RequantizeOperands &q, const Centring &centring) {
+  return q.r && centring.wSigned && !centring.wZeros;
+}
+
+/// Marks `result` (an outputStationary generic whose inputs are x, w, the
+/// multipliers, the shifts and the offsets) as the call of `name`, with
+/// `args` and then WS: whether every shift is 32 or more (the kernel's
+/// requantization then reads only the high word of the 64-bit sum).
+void tagInt8Kernel(Lowering &L, Value result, train::KernelName name,
+                   ArrayRef<int64_t> args, const Requantization &r,
+                   int64_t scratchBytes) {
+  SmallVector<int64_t> withWide(args);
+  withWide.push_back(llvm::all_of(r.shifts, [](int32_t s) { return s >= 32; }));
+  L.tagKernel(result, name, withWide, {0, 1, 2, 3, 4, 5});
+  result.getDefiningOp()->setAttr(kKernelScratchAttr,
+                                  L.b.getI64IntegerAttr(scratchBytes));
+}
+
 Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ws = op.getWeight().getType().getShape();
@@ -392,8 +462,23 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
     return arith::SelectOp::create(ob, l, L.both(ob, inside, insideW), product,
                                    L.i32c(ob, 0));
   };
-  return outputStationary(L, op, {ws[1], ws[2], ws[3]}, op.getBias(), *q,
-                          element);
+  if (g != 1 || !kernelComputes(*q, centring))
+    return outputStationary(L, op, {ws[1], ws[2], ws[3]}, op.getBias(), *q,
+                            element);
+  Value y =
+      outputStationary(L, op, {ws[1], ws[2], ws[3]}, op.getBias(), *q, element,
+                       {x, w, q->multipliers, q->shifts, q->offsets});
+  auto ys = op.getResult().getType().getShape();
+  const Requantization &r = *q->r;
+  tagInt8Kernel(L, y, train::KernelName::qconv2d,
+                {xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], ys[2], ys[3],
+                 s[0], s[1], p[0], p[1], dl[0], dl[1], !centring.xSigned,
+                 centring.xZero, r.lo, r.hi},
+                r,
+                kernels::int8::convScratchBytes(ws[1], xs[3], ws[0], ws[2],
+                                                ws[3], ys[3], s[1], p[1], dl[0],
+                                                dl[1]));
+  return y;
 }
 
 Value lowerQGemm(Lowering &L, nn::QGemmOp op) {
@@ -416,7 +501,16 @@ Value lowerQGemm(Lowering &L, nn::QGemmOp op) {
         ob, l, b, tb ? ValueRange{out[1], red[0]} : ValueRange{red[0], out[1]});
     return centring.product(ob, l, av, bv, out[1]);
   };
-  return outputStationary(L, op, {k}, op.getBias(), *q, element);
+  if (!kernelComputes(*q, centring))
+    return outputStationary(L, op, {k}, op.getBias(), *q, element);
+  Value y = outputStationary(L, op, {k}, op.getBias(), *q, element,
+                             {a, b, q->multipliers, q->shifts, q->offsets});
+  const Requantization &r = *q->r;
+  tagInt8Kernel(L, y, train::KernelName::qgemm,
+                {op.getA().getType().getDimSize(0), n, k, tb, !centring.xSigned,
+                 centring.xZero, r.lo, r.hi},
+                r, kernels::int8::gemmScratchBytes(k));
+  return y;
 }
 
 } // namespace

@@ -12,8 +12,10 @@
 // CHECK-DAG: arith.constant 0 : i8
 // CHECK-DAG: arith.constant -1 : i8
 // CHECK: arith.cmpi ugt
-// Integer max pooling starts from the type's minimum (signed: -128).
+// Integer max pooling starts from the type's minimum (signed: -128); an
+// 8-bit one is marked for the max_pool8 kernel (x, then y).
 // CHECK: arith.constant -128 : i8
+// CHECK: linalg.generic {{.*}}mcutrain.kernel = #train.kernel<max_pool8<1, 2, 4, 4, 2, 2, 2, 2, 2, 2, 1, 1, 0>>, mcutrain.kernel_operands = array<i64: 0, 2>
 // CHECK: arith.cmpi sgt
 func.func @ints(%u: tensor<1x2x4x4xi8>, %s: tensor<1x2x4x4xi8>)
     -> (tensor<1x2x4x4xi8>, tensor<1x2x4x4xi8>, tensor<1x2x4x4xi8>,
