@@ -56,6 +56,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createLowerParametersPass());
   pm.addPass(createLowerToLinalgPass());
   pm.addPass(createFuseQuantizedElementwisePass());
+  pm.addPass(createTabulateInt8MapsPass());
   pm.addPass(createCanonicalizerPass());
 
   bufferization::OneShotBufferizePassOptions bufferize;

@@ -274,6 +274,27 @@ def FuseQuantizedElementwisePass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def TabulateInt8MapsPass
+    : Pass<"mcutrain-tabulate-int8-maps", "mlir::ModuleOp"> {
+  let summary = "Unary maps from one 8-bit tensor to another become 256-entry lookup tables";
+  let description = [{
+    Right after fuse-quantized-elementwise, on tensors. A QDQ model's float
+    activation between two quantizations (a ReLU whose input and output
+    scales differ, Tanh, Sigmoid, Clip, HardSwish) is left as one generic
+    that dequantizes each element, computes in float32 (a float rounding
+    per op, std::nearbyint: a library call on Cortex-M4) and quantizes
+    again. Its output depends on the input byte alone, so the pass folds
+    the body at compile time for all 256 inputs (MLIR's constant folders,
+    IEEE single precision, one rounding per op as the float code performs
+    it) and replaces it by y = table[x as unsigned]: 256 bytes of flash, a
+    load per element. Generics with a mark, reading linalg.index or a
+    non-constant value from outside, or whose body does not fold for every
+    input, are left alone.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def LowerTrainBuffersPass
     : Pass<"mcutrain-lower-train-buffers", "mlir::ModuleOp"> {
   let summary = "Expands the train ops' buffer forms into loops, linalg ops and runtime calls";
