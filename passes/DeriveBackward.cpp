@@ -53,6 +53,24 @@ struct TrainableSet {
   llvm::DenseSet<Operation *> named;
 };
 
+/// The error for a --trainable that selects nothing; models with integer
+/// initializers learn why theirs do not count.
+static LogicalResult noParameterSelected(ModuleOp module, func::FuncOp forward,
+                                         StringRef spec) {
+  auto diag = emitError(forward.getLoc())
+              << "--trainable '" << spec << "' selects no parameter";
+  bool integerData =
+      llvm::any_of(module.getOps<ml_program::GlobalOp>(), [](auto g) {
+        auto t = dyn_cast<ShapedType>(g.getType());
+        return t && !t.getElementType().isF32();
+      });
+  if (integerData)
+    diag << " (only float32 initializers train, an int8 layer's through "
+            "its QuantizeLinear; integer initializers read through "
+            "DequantizeLinear do not)";
+  return failure();
+}
+
 /// Resolves --trainable into the set of parameter globals that train.
 /// "last:K" counts parameterised layers (ops that read a parameter) from the
 /// output backwards.
@@ -142,20 +160,8 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
                failure();
     }
   }
-  if (result.empty()) {
-    auto diag = emitError(forward.getLoc())
-                << "--trainable '" << spec << "' selects no parameter";
-    bool integerData =
-        llvm::any_of(module.getOps<ml_program::GlobalOp>(), [](auto g) {
-          auto t = dyn_cast<ShapedType>(g.getType());
-          return t && !t.getElementType().isF32();
-        });
-    if (integerData)
-      diag << " (only float32 initializers train, an int8 layer's through "
-              "its QuantizeLinear; integer initializers read through "
-              "DequantizeLinear do not)";
-    return failure();
-  }
+  if (result.empty())
+    return noParameterSelected(module, forward, spec);
   return set;
 }
 
