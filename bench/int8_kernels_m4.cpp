@@ -63,6 +63,17 @@ void conv(const char *name) {
   });
 }
 
+template <int C, int H, int W, int S> void depthwise(const char *name) {
+  constexpr int OH = (H + 2 - 3) / S + 1, OW = (W + 2 - 3) / S + 1;
+  static_assert(k::int8::depthwiseScratchBytes(W, 3, 3, OW, S, 1, 1, 1) <=
+                int(sizeof scratch));
+  measure(name, std::uint32_t(C * OH * OW * 9), [] {
+    k::qdepthwise2d<1, C, H, W, 3, 3, OH, OW, S, S, 1, 1, 1, 1, 1, 3, 0, 255,
+                    1>(input, weights, multiplier, shift, offset, output,
+                       scratch);
+  });
+}
+
 template <int N, int K> void gemm(const char *name) {
   static_assert(N * K <= int(sizeof weights));
   measure(name, std::uint32_t(N * K), [] {
@@ -107,5 +118,8 @@ int main() {
   conv<96, 16, 16, 24, 1, 1, 1, 0>("pointwise 96->24, 16x16 (MobileNetV2)");
   conv<3, 32, 32, 16, 3, 3, 2, 1>("conv 3x3 stride 2 3->16, 32x32 (im2col)");
   gemm<128, 128>("fc 128->128 (batch 1)");
+  depthwise<96, 16, 16, 1>("depthwise 3x3 96 channels, 16x16 (MobileNetV2)");
+  depthwise<64, 25, 5, 1>("depthwise 3x3 64 channels, 25x5 (DS-CNN)");
+  depthwise<48, 32, 32, 2>("depthwise 3x3 stride 2, 48 channels, 32x32");
   semihosting::exit(0);
 }

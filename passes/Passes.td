@@ -287,9 +287,13 @@ def TabulateInt8MapsPass
     the body at compile time for all 256 inputs (MLIR's constant folders,
     IEEE single precision, one rounding per op as the float code performs
     it) and replaces it by y = table[x as unsigned]: 256 bytes of flash, a
-    load per element. Generics with a mark, reading linalg.index or a
-    non-constant value from outside, or whose body does not fold for every
-    input, are left alone.
+    load per element. When the map's input is an int8 layer's output that
+    nothing else reads (marked for qconv2d, qdepthwise2d or qgemm), the
+    table folds into the layer: its generic yields table[byte] and calls
+    the kernel's _lut variant, and the layer's own output tensor is never
+    stored. Generics with a mark, reading linalg.index or a non-constant
+    value from outside, or whose body does not fold for every input, are
+    left alone.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];

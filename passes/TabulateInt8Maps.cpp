@@ -7,6 +7,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 
 namespace mcutrain {
@@ -106,8 +107,17 @@ std::optional<SmallVector<int8_t>> tabulate(linalg::GenericOp op) {
   return table;
 }
 
-/// `op` as a lookup: y = table[x as unsigned].
-void replaceByTable(linalg::GenericOp op, ArrayRef<int8_t> table) {
+/// table[v as unsigned], inside a generic's body.
+Value lookUp(OpBuilder &ob, Location l, Value table, Value v) {
+  Value wide = arith::ExtUIOp::create(ob, l, ob.getI32Type(), v);
+  Value index = arith::IndexCastUIOp::create(ob, l, ob.getIndexType(), wide);
+  return tensor::ExtractOp::create(ob, l, table, index);
+}
+
+/// `op` as a lookup: y = table[x as unsigned]. Returns the lookup and the
+/// table.
+std::pair<linalg::GenericOp, Value> replaceByTable(linalg::GenericOp op,
+                                                   ArrayRef<int8_t> table) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   auto tableType = RankedTensorType::get({256}, b.getI8Type());
@@ -118,14 +128,81 @@ void replaceByTable(linalg::GenericOp op, ArrayRef<int8_t> table) {
       op.getDpsInitOperand(0)->get(), op.getIndexingMapsArray(),
       op.getIteratorTypesArray(),
       [&](OpBuilder &ob, Location l, ValueRange args) {
-        Value wide = arith::ExtUIOp::create(ob, l, ob.getI32Type(), args[0]);
-        Value index =
-            arith::IndexCastUIOp::create(ob, l, ob.getIndexType(), wide);
-        Value y = tensor::ExtractOp::create(ob, l, constant, index);
-        linalg::YieldOp::create(ob, l, y);
+        linalg::YieldOp::create(ob, l, lookUp(ob, l, constant, args[0]));
       });
   op->replaceAllUsesWith(lookup->getResults());
   op.erase();
+  return {lookup, constant};
+}
+
+/// The variant of an int8 kernel that looks its output bytes up in a
+/// table, if it has one.
+std::optional<train::KernelName> withTable(train::KernelName kernel) {
+  switch (kernel) {
+  case train::KernelName::qconv2d:
+    return train::KernelName::qconv2d_lut;
+  case train::KernelName::qgemm:
+    return train::KernelName::qgemm_lut;
+  case train::KernelName::qdepthwise2d:
+    return train::KernelName::qdepthwise2d_lut;
+  default:
+    return std::nullopt;
+  }
+}
+
+/// Folds `lookup` into the int8 kernel generic that produces its input for
+/// it alone: that generic yields table[its byte] and becomes the kernel's
+/// _lut variant, the table its input right before the output. The layer's
+/// own output (a whole 8-bit tensor) and the pass over it go.
+void fuseIntoProducer(linalg::GenericOp lookup, Value table) {
+  auto producer =
+      lookup.getDpsInputOperand(0)->get().getDefiningOp<linalg::GenericOp>();
+  if (!producer || !producer->getResult(0).hasOneUse())
+    return;
+  auto kernel = producer->getAttrOfType<train::KernelAttr>(kKernelAttr);
+  auto operands =
+      producer->getAttrOfType<DenseI64ArrayAttr>(kKernelOperandsAttr);
+  std::optional<train::KernelName> lut =
+      kernel ? withTable(kernel.getKernel()) : std::nullopt;
+  if (!lut || !operands)
+    return;
+  // The table (a constant made at the lookup) comes before the producer.
+  table.getDefiningOp()->moveBefore(producer);
+  int64_t inputs = producer.getNumDpsInputs();
+  SmallVector<Value> ins(producer.getDpsInputs());
+  ins.push_back(table);
+  SmallVector<AffineMap> maps = producer.getIndexingMapsArray();
+  OpBuilder b(producer);
+  maps.insert(maps.begin() + inputs,
+              AffineMap::get(producer.getNumLoops(), 0,
+                             b.getAffineConstantExpr(0), b.getContext()));
+  Block &body = producer.getRegion().front();
+  auto fused = linalg::GenericOp::create(
+      b, producer.getLoc(), producer->getResultTypes(), ins,
+      producer.getDpsInits(), maps, producer.getIteratorTypesArray(),
+      [&](OpBuilder &ob, Location l, ValueRange args) {
+        IRMapping map;
+        for (int64_t i = 0; i < inputs; ++i)
+          map.map(body.getArgument(i), args[i]);
+        map.map(body.getArgument(inputs), args[inputs + 1]);
+        for (Operation &op : body.without_terminator())
+          ob.clone(op, map);
+        Value y = map.lookup(body.getTerminator()->getOperand(0));
+        linalg::YieldOp::create(ob, l, lookUp(ob, l, table, y));
+      });
+  fused->setDiscardableAttrs(producer->getDiscardableAttrDictionary());
+  fused->setAttr(kKernelAttr, train::KernelAttr::get(b.getContext(), *lut,
+                                                     kernel.getArgs()));
+  SmallVector<int64_t> withTableOperand;
+  for (int64_t i : operands.asArrayRef()) {
+    if (i == inputs)
+      withTableOperand.push_back(inputs); // the table, before the output
+    withTableOperand.push_back(i < inputs ? i : i + 1);
+  }
+  fused->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr(withTableOperand));
+  lookup->replaceAllUsesWith(fused->getResults());
+  lookup.erase();
+  producer.erase();
 }
 
 struct TabulateInt8MapsPass
@@ -137,8 +214,10 @@ struct TabulateInt8MapsPass
         maps.push_back(op);
     });
     for (linalg::GenericOp op : maps)
-      if (std::optional<SmallVector<int8_t>> table = tabulate(op))
-        replaceByTable(op, *table);
+      if (std::optional<SmallVector<int8_t>> table = tabulate(op)) {
+        auto [lookup, constant] = replaceByTable(op, *table);
+        fuseIntoProducer(lookup, constant);
+      }
   }
 };
 

@@ -150,19 +150,32 @@ MCUTRAIN_ALWAYS_INLINE std::int8_t requantize(std::int32_t acc,
   return std::int8_t(y > Hi ? Hi : y);
 }
 
+/// An output byte: requantized, then looked up in `table` (a fused
+/// 8-bit map of the output, tabulate-int8-maps) when Table.
+template <int Lo, int Hi, int WS, bool Table>
+MCUTRAIN_ALWAYS_INLINE std::int8_t finish(std::int32_t acc, const Requant &q,
+                                          const std::int8_t *table) {
+  std::int8_t y = requantize<Lo, Hi, WS>(acc, q);
+  if constexpr (Table)
+    return table[std::uint8_t(y)];
+  return y;
+}
+
 #if defined(__ARM_FEATURE_DSP)
-/// Reps chunks (4 int16 of each row and column) of a 2 x 2 tile, unrolled
-/// by the assembler: per chunk 3 LDRD and 8 SMLAD for 16 MACs, no loop
-/// (13 registers; g++ left 22 instructions per chunk, loads and address
-/// arithmetic, when given the same loop in C).
+/// Reps chunks (4 int16 of each row and column) of a 2 x 2 tile: per chunk
+/// 3 LDRD and 8 SMLAD for 16 MACs, in assembler (13 registers; g++ left 22
+/// instructions per chunk, loads and address arithmetic, when given the same
+/// loop in C), unrolled by the compiler: one statement per chunk, so g++
+/// knows the code's size (a .rept block hid it, and a literal pool placed by
+/// that estimate ended out of a VLDR's reach).
 template <int Reps>
 MCUTRAIN_ALWAYS_INLINE void
 tileChunks(const Half *&w, const Half *&c0, const Half *&c1, std::int32_t &s00,
            std::int32_t &s01, std::int32_t &s10, std::int32_t &s11) {
-  if constexpr (Reps > 0) {
+  MCUTRAIN_UNROLL
+  for (int rep = 0; rep < Reps; ++rep) {
     std::uint32_t a0, a1, b0, b1, u0, u1;
     __asm__ volatile(
-        ".rept %c[reps]\n\t"
         "ldrd %[a0], %[a1], [%[c0]], #8\n\t"
         "ldrd %[b0], %[b1], [%[c1]], #8\n\t"
         "ldrd %[u0], %[u1], [%[w], #8]\n\t"
@@ -174,13 +187,12 @@ tileChunks(const Half *&w, const Half *&c0, const Half *&c1, std::int32_t &s00,
         "smlad %[s00], %[u0], %[a0], %[s00]\n\t"
         "smlad %[s00], %[u1], %[a1], %[s00]\n\t"
         "smlad %[s01], %[u0], %[b0], %[s01]\n\t"
-        "smlad %[s01], %[u1], %[b1], %[s01]\n\t"
-        ".endr"
+        "smlad %[s01], %[u1], %[b1], %[s01]"
         : [w] "+r"(w), [c0] "+r"(c0), [c1] "+r"(c1), [s00] "+r"(s00),
           [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [a0] "=&r"(a0),
           [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [u0] "=&r"(u0),
           [u1] "=&r"(u1)
-        : [reps] "i"(Reps)
+        :
         : "memory");
   }
 }
@@ -233,7 +245,7 @@ template <int XU> inline std::int32_t load8(const std::int8_t *p) {
 /// widening (stripe or im2col) and the tiles.
 template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
           int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
-          int Lo, int Hi, int WS>
+          int Lo, int Hi, int WS, bool Table>
 struct Conv {
   static constexpr ConvPlan plan =
       convPlan(C, W, F, KH, KW, OW, SW, PL, DH, DW);
@@ -243,12 +255,14 @@ struct Conv {
 
   Half *rows, *input;
   Requant *params;
+  const std::int8_t *table;
 
-  explicit Conv(std::int8_t *scratch)
+  Conv(std::int8_t *scratch, const std::int8_t *table)
       : rows(reinterpret_cast<Half *>(scratch)),
         input(reinterpret_cast<Half *>(scratch + plan.rowsBytes +
                                        plan.paramsBytes)),
-        params(reinterpret_cast<Requant *>(scratch + plan.rowsBytes)) {}
+        params(reinterpret_cast<Requant *>(scratch + plan.rowsBytes)),
+        table(table) {}
 
   /// Widens the weights of channels [f0, f0 + FB) (zeros past F and in the
   /// padding) and their requantization: the input zero point's share,
@@ -323,13 +337,13 @@ struct Conv {
                                     std::int8_t *__restrict y, int p0, int p1,
                                     bool two) {
     const Requant &q0 = params[r], &q1 = params[r + 1];
-    y[f * P + p0] = requantize<Lo, Hi, WS>(t.s00, q0);
+    y[f * P + p0] = finish<Lo, Hi, WS, Table>(t.s00, q0, table);
     if (two)
-      y[f * P + p1] = requantize<Lo, Hi, WS>(t.s01, q0);
+      y[f * P + p1] = finish<Lo, Hi, WS, Table>(t.s01, q0, table);
     if (F % 2 == 0 || f + 1 < F) {
-      y[(f + 1) * P + p0] = requantize<Lo, Hi, WS>(t.s10, q1);
+      y[(f + 1) * P + p0] = finish<Lo, Hi, WS, Table>(t.s10, q1, table);
       if (two)
-        y[(f + 1) * P + p1] = requantize<Lo, Hi, WS>(t.s11, q1);
+        y[(f + 1) * P + p1] = finish<Lo, Hi, WS, Table>(t.s11, q1, table);
     }
   }
 
@@ -441,6 +455,37 @@ struct Conv {
 
 } // namespace int8
 
+namespace int8 {
+
+template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS, bool Table>
+inline void
+convLayer(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+          const std::int32_t *__restrict multiplier,
+          const std::int32_t *__restrict shift,
+          const std::int64_t *__restrict offset,
+          const std::int8_t *__restrict table, std::int8_t *__restrict y,
+          std::int8_t *__restrict scratch) {
+  Conv<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ, Lo, Hi,
+       WS, Table>
+      conv(scratch, table);
+  using Plan = decltype(conv);
+  for (int f0 = 0; f0 < F; f0 += Plan::FB) {
+    conv.prepare(w, multiplier, shift, offset, f0);
+    for (int n = 0; n < N; ++n) {
+      const std::int8_t *xn = x + n * C * H * W;
+      std::int8_t *yn = y + n * F * Plan::P;
+      if (Plan::plan.stripe)
+        conv.stripeImage(xn, yn, f0);
+      else
+        conv.im2colImage(xn, yn, f0);
+    }
+  }
+}
+
+} // namespace int8
+
 /// int8 convolution, groups 1: x N x C x H x W (int8, or uint8 if XU, zero
 /// point XZ), w F x C x KH x KW (signed, symmetric), y N x F x OH x OW
 /// (8-bit, storage range [Lo, Hi]); pads top PT and left PL (bottom and
@@ -456,38 +501,43 @@ qconv2d(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
         const std::int32_t *__restrict shift,
         const std::int64_t *__restrict offset, std::int8_t *__restrict y,
         std::int8_t *__restrict scratch) {
-  int8::Conv<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ, Lo,
-             Hi, WS>
-      conv(scratch);
-  using Plan = decltype(conv);
-  for (int f0 = 0; f0 < F; f0 += Plan::FB) {
-    conv.prepare(w, multiplier, shift, offset, f0);
-    for (int n = 0; n < N; ++n) {
-      const std::int8_t *xn = x + n * C * H * W;
-      std::int8_t *yn = y + n * F * Plan::P;
-      if (Plan::plan.stripe)
-        conv.stripeImage(xn, yn, f0);
-      else
-        conv.im2colImage(xn, yn, f0);
-    }
-  }
+  int8::convLayer<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
+                  Lo, Hi, WS, false>(x, w, multiplier, shift, offset, nullptr,
+                                     y, scratch);
+}
+
+/// qconv2d whose output bytes then go through a 256-entry `table` (the
+/// 8-bit map that followed the layer, tabulate-int8-maps).
+template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS>
+inline void
+qconv2d_lut(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+            const std::int32_t *__restrict multiplier,
+            const std::int32_t *__restrict shift,
+            const std::int64_t *__restrict offset,
+            const std::int8_t *__restrict table, std::int8_t *__restrict y,
+            std::int8_t *__restrict scratch) {
+  int8::convLayer<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
+                  Lo, Hi, WS, true>(x, w, multiplier, shift, offset, table, y,
+                                    scratch);
 }
 
 namespace int8 {
 
 #if defined(__ARM_FEATURE_DSP)
 /// Reps groups of 4 of a Gemm row (int16, SXTB16's order) against two
-/// channels' int8 weights, unrolled by the assembler: per group LDRD, 2
-/// LDR (unaligned allowed), 4 SXTB16, 4 SMLAD for 8 MACs (g++ left 19:
-/// separate rotates and index arithmetic).
+/// channels' int8 weights: per group LDRD, 2 LDR (unaligned allowed), 4
+/// SXTB16, 4 SMLAD for 8 MACs (g++ left 19: separate rotates and index
+/// arithmetic); one statement per group, as tileChunks.
 template <int Reps>
 MCUTRAIN_ALWAYS_INLINE void dotGroups(const Half *&c, const std::int8_t *&w0,
                                       const std::int8_t *&w1, std::int32_t &s0,
                                       std::int32_t &s1) {
-  if constexpr (Reps > 0) {
+  MCUTRAIN_UNROLL
+  for (int rep = 0; rep < Reps; ++rep) {
     std::uint32_t x0, x1, u, v, t;
-    __asm__ volatile(".rept %c[reps]\n\t"
-                     "ldrd %[x0], %[x1], [%[c]], #8\n\t"
+    __asm__ volatile("ldrd %[x0], %[x1], [%[c]], #8\n\t"
                      "ldr %[u], [%[w0]], #4\n\t"
                      "ldr %[v], [%[w1]], #4\n\t"
                      "sxtb16 %[t], %[u]\n\t"
@@ -497,12 +547,11 @@ MCUTRAIN_ALWAYS_INLINE void dotGroups(const Half *&c, const std::int8_t *&w0,
                      "sxtb16 %[t], %[v]\n\t"
                      "smlad %[s1], %[t], %[x0], %[s1]\n\t"
                      "sxtb16 %[t], %[v], ror #8\n\t"
-                     "smlad %[s1], %[t], %[x1], %[s1]\n\t"
-                     ".endr"
+                     "smlad %[s1], %[t], %[x1], %[s1]"
                      : [c] "+r"(c), [w0] "+r"(w0), [w1] "+r"(w1), [s0] "+r"(s0),
                        [s1] "+r"(s1), [x0] "=&r"(x0), [x1] "=&r"(x1),
                        [u] "=&r"(u), [v] "=&r"(v), [t] "=&r"(t)
-                     : [reps] "i"(Reps)
+                     :
                      : "memory");
   }
 }
@@ -580,6 +629,39 @@ template <int K, int AU, int AZ> struct GemmRow {
 
 } // namespace int8
 
+namespace int8 {
+
+template <int M, int N, int K, int TB, int AU, int AZ, int Lo, int Hi, int WS,
+          bool Table>
+inline void
+gemmLayer(const std::int8_t *__restrict a, const std::int8_t *__restrict b,
+          const std::int32_t *__restrict multiplier,
+          const std::int32_t *__restrict shift,
+          const std::int64_t *__restrict offset,
+          const std::int8_t *__restrict table, std::int8_t *__restrict y,
+          std::int8_t *__restrict scratch) {
+  using Row = GemmRow<K, AU, AZ>;
+  Half *col = reinterpret_cast<Half *>(scratch);
+  for (int m = 0; m < M; ++m) {
+    // A row of a is read by every output channel: widened once, zero
+    // point taken out.
+    Row::template widen<Row::template reordered<TB>()>(a + m * K, col);
+    std::int8_t *ym = y + m * N;
+    for (int n = 0; n < N; n += 2) {
+      std::int32_t s0 = 0, s1 = 0;
+      Row::template dot<N, TB>(b, n, col, s0, s1);
+      ym[n] = finish<Lo, Hi, WS, Table>(
+          s0, requant<WS>(offset[n], multiplier[n], shift[n]), table);
+      if (n + 1 < N)
+        ym[n + 1] = finish<Lo, Hi, WS, Table>(
+            s1, requant<WS>(offset[n + 1], multiplier[n + 1], shift[n + 1]),
+            table);
+    }
+  }
+}
+
+} // namespace int8
+
 /// int8 Gemm, y = a * b (b transposed if TB): a M x K (8-bit, unsigned if
 /// AU, zero point AZ), b K x N or N x K (signed, symmetric), y M x N; the
 /// same requantization as qconv2d; `scratch` holds int8::gemmScratchBytes(K)
@@ -591,24 +673,203 @@ inline void qgemm(const std::int8_t *__restrict a,
                   const std::int32_t *__restrict shift,
                   const std::int64_t *__restrict offset,
                   std::int8_t *__restrict y, std::int8_t *__restrict scratch) {
-  using namespace int8;
-  using Row = GemmRow<K, AU, AZ>;
-  Half *col = reinterpret_cast<Half *>(scratch);
-  for (int m = 0; m < M; ++m) {
-    // A row of a is read by every output channel: widened once, zero
-    // point taken out.
-    Row::template widen<Row::template reordered<TB>()>(a + m * K, col);
-    std::int8_t *ym = y + m * N;
-    for (int n = 0; n < N; n += 2) {
-      std::int32_t s0 = 0, s1 = 0;
-      Row::template dot<N, TB>(b, n, col, s0, s1);
-      ym[n] = requantize<Lo, Hi, WS>(
-          s0, requant<WS>(offset[n], multiplier[n], shift[n]));
-      if (n + 1 < N)
-        ym[n + 1] = requantize<Lo, Hi, WS>(
-            s1, requant<WS>(offset[n + 1], multiplier[n + 1], shift[n + 1]));
+  int8::gemmLayer<M, N, K, TB, AU, AZ, Lo, Hi, WS, false>(
+      a, b, multiplier, shift, offset, nullptr, y, scratch);
+}
+
+/// qgemm whose output bytes then go through a 256-entry `table`.
+template <int M, int N, int K, int TB, int AU, int AZ, int Lo, int Hi, int WS>
+inline void
+qgemm_lut(const std::int8_t *__restrict a, const std::int8_t *__restrict b,
+          const std::int32_t *__restrict multiplier,
+          const std::int32_t *__restrict shift,
+          const std::int64_t *__restrict offset,
+          const std::int8_t *__restrict table, std::int8_t *__restrict y,
+          std::int8_t *__restrict scratch) {
+  int8::gemmLayer<M, N, K, TB, AU, AZ, Lo, Hi, WS, true>(
+      a, b, multiplier, shift, offset, table, y, scratch);
+}
+
+namespace int8 {
+
+/// Scratch bytes of qdepthwise2d: a ring of the KH * DH rows a row of
+/// outputs reads, one channel's, widened to int16 with the padding (plus 2
+/// int16 of slack: a pair load of a window's last odd tap reads one past).
+constexpr int depthwiseScratchBytes(int w, int kh, int kw, int ow, int sw,
+                                    int pl, int dh, int dw) {
+  int right = (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl;
+  int wp = w + pl + (right > 0 ? right : 0);
+  return (((kh - 1) * dh + 1) * wp + 2) * 2;
+}
+
+/// acc + a.lo * b.lo + a.hi * b.hi (16-bit halves): SMLAD on DSP cores.
+MCUTRAIN_ALWAYS_INLINE std::int32_t dualMac(std::uint32_t a, std::uint32_t b,
+                                            std::int32_t acc) {
+#if defined(__ARM_FEATURE_DSP)
+  return __smlad(a, b, acc);
+#else
+  std::uint32_t lo =
+      std::uint32_t(std::int32_t(std::int16_t(a)) * std::int16_t(b));
+  std::uint32_t hi = std::uint32_t(std::int32_t(std::int16_t(a >> 16)) *
+                                   std::int16_t(b >> 16));
+  return std::int32_t(std::uint32_t(acc) + lo + hi);
+#endif
+}
+
+/// Two int16 at p (any alignment: an unaligned LDR on Cortex-M4).
+MCUTRAIN_ALWAYS_INLINE std::uint32_t loadPair(const Half *p) {
+  std::uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+/// Padded row `ihp` of one channel's plane x (H x W) as WP int16: XZ in
+/// the padding, the values inside (no test per element).
+template <int H, int W, int PT, int PL, int WP, int XU, int XZ>
+MCUTRAIN_ALWAYS_INLINE void widenPlaneRow(const std::int8_t *__restrict x,
+                                          int ihp, Half *__restrict dst) {
+  int ih = ihp - PT;
+  if (ih < 0 || ih >= H) {
+    for (int i = 0; i < WP; ++i)
+      dst[i] = Half(XZ);
+    return;
+  }
+  for (int i = 0; i < PL; ++i)
+    dst[i] = Half(XZ);
+  const std::int8_t *src = x + ih * W;
+  for (int i = 0; i < W; ++i)
+    dst[PL + i] = Half(load8<XU>(src + i));
+  for (int i = PL + W; i < WP; ++i)
+    dst[i] = Half(XZ);
+}
+
+/// One depthwise window's sum from the widened rows, at column `at`: the
+/// taps of each kernel row in pairs (SMLAD), an odd last tap alone.
+template <int KH, int KW, int DW> struct DepthwiseTaps {
+  static constexpr int PAIRS = KW / 2 > 0 ? KW / 2 : 1;
+  MCUTRAIN_ALWAYS_INLINE static std::int32_t
+  sum(const Half *const *rows, int at, const std::uint32_t (*pairs)[PAIRS],
+      const std::int32_t *last) {
+    std::int32_t acc = 0;
+    MCUTRAIN_UNROLL
+    for (int kh = 0; kh < KH; ++kh) {
+      const Half *in = rows[kh] + at;
+      MCUTRAIN_UNROLL
+      for (int j = 0; j < KW / 2; ++j) {
+        std::uint32_t xs =
+            DW == 1
+                ? loadPair(in + 2 * j)
+                : std::uint32_t(std::uint16_t(in[2 * j * DW])) |
+                      std::uint32_t(std::uint16_t(in[(2 * j + 1) * DW])) << 16;
+        acc = dualMac(pairs[kh][j], xs, acc);
+      }
+      if (KW % 2)
+        acc += last[kh] * in[(KW - 1) * DW];
+    }
+    return acc;
+  }
+};
+
+} // namespace int8
+
+namespace int8 {
+
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS, bool Table>
+inline void
+depthwiseLayer(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+               const std::int32_t *__restrict multiplier,
+               const std::int32_t *__restrict shift,
+               const std::int64_t *__restrict offset,
+               const std::int8_t *__restrict table, std::int8_t *__restrict y,
+               std::int8_t *__restrict scratch) {
+  constexpr int RIGHT = (OW - 1) * SW + (KW - 1) * DW + 1 - W - PL;
+  constexpr int WP = W + PL + (RIGHT > 0 ? RIGHT : 0);
+  constexpr int RING = (KH - 1) * DH + 1, PAIRS = KW / 2;
+  using Taps = DepthwiseTaps<KH, KW, DW>;
+  Half *ring = reinterpret_cast<Half *>(scratch);
+  for (int plane = 0; plane < N * C; ++plane) {
+    const int c = plane % C;
+    const std::int8_t *xc = x + plane * H * W, *wc = w + c * KH * KW;
+    // The channel's taps: pairs (kw, kw + 1) of each row as SMLAD words.
+    std::uint32_t pairs[KH][Taps::PAIRS];
+    std::int32_t last[KH], sum = 0;
+    for (int kh = 0; kh < KH; ++kh) {
+      for (int j = 0; j < PAIRS; ++j)
+        pairs[kh][j] = std::uint32_t(std::uint16_t(wc[kh * KW + 2 * j])) |
+                       std::uint32_t(std::uint16_t(wc[kh * KW + 2 * j + 1]))
+                           << 16;
+      last[kh] = KW % 2 ? wc[kh * KW + KW - 1] : 0;
+      for (int kw = 0; kw < KW; ++kw)
+        sum += wc[kh * KW + kw];
+    }
+    const Requant q =
+        requant<WS>(offset[c] - std::int64_t(XZ) * sum * multiplier[c],
+                    multiplier[c], shift[c]);
+    std::int8_t *yc = y + plane * OH * OW;
+    int widened = 0;
+    for (int oh = 0; oh < OH; ++oh) {
+      int top = oh * SH, lastRow = top + (KH - 1) * DH;
+      for (int ihp = widened > top ? widened : top; ihp <= lastRow; ++ihp)
+        widenPlaneRow<H, W, PT, PL, WP, XU, XZ>(xc, ihp,
+                                                ring + ihp % RING * WP);
+      widened = lastRow + 1;
+      const Half *rows[KH];
+      for (int kh = 0; kh < KH; ++kh)
+        rows[kh] = ring + (top + kh * DH) % RING * WP;
+      // Output pairs: the two sums share the weights' registers.
+      int ow = 0;
+      for (; ow + 1 < OW; ow += 2) {
+        std::int32_t a0 = Taps::sum(rows, ow * SW, pairs, last);
+        std::int32_t a1 = Taps::sum(rows, (ow + 1) * SW, pairs, last);
+        yc[oh * OW + ow] = finish<Lo, Hi, WS, Table>(a0, q, table);
+        yc[oh * OW + ow + 1] = finish<Lo, Hi, WS, Table>(a1, q, table);
+      }
+      if (ow < OW)
+        yc[oh * OW + ow] = finish<Lo, Hi, WS, Table>(
+            Taps::sum(rows, ow * SW, pairs, last), q, table);
     }
   }
+}
+
+} // namespace int8
+
+/// int8 depthwise convolution (groups = C = F): x N x C x H x W (uint8 if
+/// XU, zero point XZ), w C x 1 x KH x KW (signed, symmetric), y N x C x OH
+/// x OW, the same requantization as qconv2d. Each channel's rows are
+/// widened into a ring in scratch (int8::depthwiseScratchBytes, 8-aligned);
+/// the taps of a kernel row go in pairs through SMLAD (adjacent int16 when
+/// DW is 1), the zero point folded into the offset.
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS>
+inline void
+qdepthwise2d(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+             const std::int32_t *__restrict multiplier,
+             const std::int32_t *__restrict shift,
+             const std::int64_t *__restrict offset, std::int8_t *__restrict y,
+             std::int8_t *__restrict scratch) {
+  int8::depthwiseLayer<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                       XZ, Lo, Hi, WS, false>(x, w, multiplier, shift, offset,
+                                              nullptr, y, scratch);
+}
+
+/// qdepthwise2d whose output bytes then go through a 256-entry `table`.
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS>
+inline void qdepthwise2d_lut(const std::int8_t *__restrict x,
+                             const std::int8_t *__restrict w,
+                             const std::int32_t *__restrict multiplier,
+                             const std::int32_t *__restrict shift,
+                             const std::int64_t *__restrict offset,
+                             const std::int8_t *__restrict table,
+                             std::int8_t *__restrict y,
+                             std::int8_t *__restrict scratch) {
+  int8::depthwiseLayer<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                       XZ, Lo, Hi, WS, true>(x, w, multiplier, shift, offset,
+                                             table, y, scratch);
 }
 
 /// 8-bit max pooling on the padded input x (N x C x HP x WP; unsigned if

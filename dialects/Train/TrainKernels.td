@@ -30,6 +30,17 @@ defvar Train_DepthwiseGradInput = ["int N", "int C", "int H", "int W",
                                    "int HP", "int WP", "int T", "int L",
                                    "int S0", "int S1", "int DH", "int DW"];
 
+defvar Train_QConv = ["int N", "int C", "int H", "int W", "int F", "int KH",
+                      "int KW", "int OH", "int OW", "int SH", "int SW",
+                      "int PT", "int PL", "int DH", "int DW", "int XU",
+                      "int XZ", "int Lo", "int Hi", "int WS"];
+defvar Train_QDepthwise = ["int N", "int C", "int H", "int W", "int KH",
+                           "int KW", "int OH", "int OW", "int SH", "int SW",
+                           "int PT", "int PL", "int DH", "int DW", "int XU",
+                           "int XZ", "int Lo", "int Hi", "int WS"];
+defvar Train_QGemm = ["int M", "int N", "int K", "int TB", "int AU", "int AZ",
+                      "int Lo", "int Hi", "int WS"];
+
 def Train_KernelName : I32EnumAttr<"KernelName",
     "a kernel of runtime/mcutrain_kernels.h", [
       Train_Kernel<"conv2d", 0, Train_ConvStrided>,
@@ -54,18 +65,16 @@ def Train_KernelName : I32EnumAttr<"KernelName",
                    ["int M", "int N", "bool Overwrite = false"]>,
       Train_Kernel<"sum_rows", 13, ["int B", "int M", "int K",
                                     "bool Overwrite = false"]>,
-      Train_Kernel<"qconv2d", 14, ["int N", "int C", "int H", "int W",
-                                   "int F", "int KH", "int KW", "int OH",
-                                   "int OW", "int SH", "int SW", "int PT",
-                                   "int PL", "int DH", "int DW", "int XU",
-                                   "int XZ", "int Lo", "int Hi", "int WS"]>,
-      Train_Kernel<"qgemm", 15, ["int M", "int N", "int K", "int TB",
-                                 "int AU", "int AZ", "int Lo", "int Hi",
-                                 "int WS"]>,
+      Train_Kernel<"qconv2d", 14, Train_QConv>,
+      Train_Kernel<"qgemm", 15, Train_QGemm>,
       Train_Kernel<"max_pool8", 16, ["int N", "int C", "int HP", "int WP",
                                      "int KH", "int KW", "int OH", "int OW",
                                      "int SH", "int SW", "int DH", "int DW",
-                                     "int XU"]>]> {
+                                     "int XU"]>,
+      Train_Kernel<"qdepthwise2d", 17, Train_QDepthwise>,
+      Train_Kernel<"qconv2d_lut", 18, Train_QConv>,
+      Train_Kernel<"qgemm_lut", 19, Train_QGemm>,
+      Train_Kernel<"qdepthwise2d_lut", 20, Train_QDepthwise>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

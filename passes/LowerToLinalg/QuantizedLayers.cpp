@@ -422,6 +422,34 @@ void tagInt8Kernel(Lowering &L, Value result, train::KernelName name,
                                   L.b.getI64IntegerAttr(scratchBytes));
 }
 
+/// Marks a dense (groups 1) or depthwise int8 convolution's generic for
+/// qconv2d / qdepthwise2d.
+void tagQConvKernel(Lowering &L, nn::QConv2dOp op, Value y,
+                    const Centring &centring, const Requantization &r,
+                    bool depthwise) {
+  auto xs = op.getInput().getType().getShape();
+  auto ws = op.getWeight().getType().getShape();
+  auto ys = op.getResult().getType().getShape();
+  auto s = op.getStrides(), p = op.getPads(), dl = op.getDilations();
+  int64_t xu = !centring.xSigned, xz = centring.xZero;
+  if (depthwise) {
+    tagInt8Kernel(L, y, train::KernelName::qdepthwise2d,
+                  {xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], ys[2], ys[3], s[0],
+                   s[1], p[0], p[1], dl[0], dl[1], xu, xz, r.lo, r.hi},
+                  r,
+                  kernels::int8::depthwiseScratchBytes(
+                      xs[3], ws[2], ws[3], ys[3], s[1], p[1], dl[0], dl[1]));
+    return;
+  }
+  tagInt8Kernel(L, y, train::KernelName::qconv2d,
+                {xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], ys[2], ys[3],
+                 s[0], s[1], p[0], p[1], dl[0], dl[1], xu, xz, r.lo, r.hi},
+                r,
+                kernels::int8::convScratchBytes(ws[1], xs[3], ws[0], ws[2],
+                                                ws[3], ys[3], s[1], p[1], dl[0],
+                                                dl[1]));
+}
+
 Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
   auto xs = op.getInput().getType().getShape();
   auto ws = op.getWeight().getType().getShape();
@@ -462,22 +490,14 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
     return arith::SelectOp::create(ob, l, L.both(ob, inside, insideW), product,
                                    L.i32c(ob, 0));
   };
-  if (g != 1 || !kernelComputes(*q, centring))
+  bool depthwise = g == xs[1] && ws[0] == g && ws[1] == 1;
+  if ((g != 1 && !depthwise) || !kernelComputes(*q, centring))
     return outputStationary(L, op, {ws[1], ws[2], ws[3]}, op.getBias(), *q,
                             element);
   Value y =
       outputStationary(L, op, {ws[1], ws[2], ws[3]}, op.getBias(), *q, element,
                        {x, w, q->multipliers, q->shifts, q->offsets});
-  auto ys = op.getResult().getType().getShape();
-  const Requantization &r = *q->r;
-  tagInt8Kernel(L, y, train::KernelName::qconv2d,
-                {xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], ys[2], ys[3],
-                 s[0], s[1], p[0], p[1], dl[0], dl[1], !centring.xSigned,
-                 centring.xZero, r.lo, r.hi},
-                r,
-                kernels::int8::convScratchBytes(ws[1], xs[3], ws[0], ws[2],
-                                                ws[3], ys[3], s[1], p[1], dl[0],
-                                                dl[1]));
+  tagQConvKernel(L, op, y, centring, *q->r, depthwise);
   return y;
 }
 

@@ -101,3 +101,18 @@ func.func @qgemm_int32_bias(%a: tensor<1x3xi8>, %b: tensor<2x3xi8>) -> tensor<1x
   %y = nn.qgemm %a, %b, %bias {trans_b = true, input_type = !quant.uniform<u8:f32, 0.5:4>, output_type = !quant.uniform<u8:f32, 0.5>, weight_type = !quant.uniform<i8:f32, 0.5>} : (tensor<1x3xi8>, tensor<2x3xi8>, tensor<2xi32>) -> tensor<1x2xi8>
   return %y : tensor<1x2xi8>
 }
+
+// A depthwise int8 convolution (groups = channels, one input channel per
+// filter) is marked for qdepthwise2d (scratch: a ring of 3 rows of the
+// padded width 6, plus 2, int16: (3 * 6 + 2) * 2 = 40 bytes); a grouped one
+// that is not depthwise keeps the loops.
+// CHECK-LABEL: func.func @qdepthwise
+// CHECK: linalg.generic {{.*}}mcutrain.kernel = #train.kernel<qdepthwise2d<1, 4, 4, 4, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255, 1>>, mcutrain.kernel_operands = array<i64: 0, 1, 2, 3, 4, 5>, mcutrain.kernel_scratch = 40 : i64}
+// CHECK: linalg.generic
+// CHECK-NOT: mcutrain.kernel
+// CHECK: return
+func.func @qdepthwise(%x: tensor<1x4x4x4xi8>, %w: tensor<4x1x3x3xi8>, %g: tensor<4x2x3x3xi8>) -> (tensor<1x4x4x4xi8>, tensor<1x4x4x4xi8>) {
+  %y = nn.qconv2d %x, %w {dilations = array<i64: 1, 1>, group = 4 : i64, input_type = !quant.uniform<u8:f32, 0.1:3>, output_type = !quant.uniform<u8:f32, 0.2>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<1x4x4x4xi8>, tensor<4x1x3x3xi8>) -> tensor<1x4x4x4xi8>
+  %z = nn.qconv2d %x, %g {dilations = array<i64: 1, 1>, group = 2 : i64, input_type = !quant.uniform<u8:f32, 0.1:3>, output_type = !quant.uniform<u8:f32, 0.2>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<1x4x4x4xi8>, tensor<4x2x3x3xi8>) -> tensor<1x4x4x4xi8>
+  return %y, %z : tensor<1x4x4x4xi8>, tensor<1x4x4x4xi8>
+}

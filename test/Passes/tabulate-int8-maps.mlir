@@ -79,3 +79,58 @@ func.func @kept(%x: tensor<16xi8>, %z: tensor<16xi8>, %k: i8) -> (tensor<16xi8>,
   } -> tensor<16xi8>
   return %sum, %indexed, %captured, %marked : tensor<16xi8>, tensor<16xi8>, tensor<16xi8>, tensor<16xi8>
 }
+
+// A table whose input is an int8 kernel's output read by nothing else folds
+// into that kernel's generic: it yields table[its byte], takes the table as
+// an input right before its output and becomes the _lut variant (operands
+// 0-4, the table 5, the output 6). A second reader of the layer's output
+// keeps the two apart.
+#z4 = affine_map<(d0, d1, d2, d3) -> (0, 0, 0, 0)>
+#z1 = affine_map<(d0, d1, d2, d3) -> (0)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+
+// CHECK-LABEL: func.func @into_kernel
+// CHECK: %[[T:.*]] = arith.constant dense<{{.*}}> : tensor<256xi8>
+// CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%arg0, %arg1, %arg2, %arg3, %arg4, %[[T]] : {{.*}}, tensor<256xi8>) outs(%{{.*}} : tensor<1x2x2x2xi8>) attrs = {mcutrain.kernel = #train.kernel<qconv2d_lut<1, 1, 2, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 128, 0, 255, 1>>, mcutrain.kernel_operands = array<i64: 0, 1, 2, 3, 4, 5, 6>, mcutrain.kernel_scratch = 64 : i64}
+// CHECK: %[[B:.*]] = arith.constant 7 : i8
+// CHECK: %[[W:.*]] = arith.extui %[[B]] : i8 to i32
+// CHECK: %[[I:.*]] = arith.index_castui %[[W]] : i32 to index
+// CHECK: %[[L:.*]] = tensor.extract %[[T]][%[[I]]] : tensor<256xi8>
+// CHECK: linalg.yield %[[L]] : i8
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[Y]]
+func.func @into_kernel(%x: tensor<1x1x2x2xi8>, %w: tensor<2x1x1x1xi8>, %m: tensor<2xi32>, %s: tensor<2xi32>, %o: tensor<2xi64>) -> tensor<1x2x2x2xi8> {
+  %e = tensor.empty() : tensor<1x2x2x2xi8>
+  %k = linalg.generic {indexing_maps = [#z4, #z4, #z1, #z1, #z1, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %w, %m, %s, %o : tensor<1x1x2x2xi8>, tensor<2x1x1x1xi8>, tensor<2xi32>, tensor<2xi32>, tensor<2xi64>) outs(%e : tensor<1x2x2x2xi8>) attrs = {mcutrain.kernel = #train.kernel<qconv2d<1, 1, 2, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 128, 0, 255, 1>>, mcutrain.kernel_operands = array<i64: 0, 1, 2, 3, 4, 5>, mcutrain.kernel_scratch = 64 : i64} {
+  ^bb0(%a: i8, %b: i8, %c: i32, %d: i32, %f: i64, %out: i8):
+    %seven = arith.constant 7 : i8
+    linalg.yield %seven : i8
+  } -> tensor<1x2x2x2xi8>
+  %y = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%k : tensor<1x2x2x2xi8>) outs(%e : tensor<1x2x2x2xi8>) {
+  ^bb0(%in: i8, %out: i8):
+    %c2 = arith.constant 2 : i8
+    %v = arith.muli %in, %c2 : i8
+    linalg.yield %v : i8
+  } -> tensor<1x2x2x2xi8>
+  return %y : tensor<1x2x2x2xi8>
+}
+
+// CHECK-LABEL: func.func @output_also_read
+// CHECK: mcutrain.kernel = #train.kernel<qconv2d<
+// CHECK: tensor.extract
+// CHECK: return
+func.func @output_also_read(%x: tensor<1x1x2x2xi8>, %w: tensor<2x1x1x1xi8>, %m: tensor<2xi32>, %s: tensor<2xi32>, %o: tensor<2xi64>) -> (tensor<1x2x2x2xi8>, tensor<1x2x2x2xi8>) {
+  %e = tensor.empty() : tensor<1x2x2x2xi8>
+  %k = linalg.generic {indexing_maps = [#z4, #z4, #z1, #z1, #z1, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %w, %m, %s, %o : tensor<1x1x2x2xi8>, tensor<2x1x1x1xi8>, tensor<2xi32>, tensor<2xi32>, tensor<2xi64>) outs(%e : tensor<1x2x2x2xi8>) attrs = {mcutrain.kernel = #train.kernel<qconv2d<1, 1, 2, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, 1, 1, 1, 128, 0, 255, 1>>, mcutrain.kernel_operands = array<i64: 0, 1, 2, 3, 4, 5>, mcutrain.kernel_scratch = 64 : i64} {
+  ^bb0(%a: i8, %b: i8, %c: i32, %d: i32, %f: i64, %out: i8):
+    %seven = arith.constant 7 : i8
+    linalg.yield %seven : i8
+  } -> tensor<1x2x2x2xi8>
+  %y = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%k : tensor<1x2x2x2xi8>) outs(%e : tensor<1x2x2x2xi8>) {
+  ^bb0(%in: i8, %out: i8):
+    %c2 = arith.constant 2 : i8
+    %v = arith.muli %in, %c2 : i8
+    linalg.yield %v : i8
+  } -> tensor<1x2x2x2xi8>
+  return %y, %k : tensor<1x2x2x2xi8>, tensor<1x2x2x2xi8>
+}

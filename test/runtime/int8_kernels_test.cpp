@@ -48,6 +48,13 @@ static void fillBytes(std::int8_t *v, int n) {
     v[i] = std::int8_t(next() & 0xff);
 }
 
+/// The 256-entry map the _lut kernels apply to their output bytes.
+static std::int8_t table[256];
+static void applyTable(std::int8_t *v, int n) {
+  for (int i = 0; i < n; ++i)
+    v[i] = table[std::uint8_t(v[i])];
+}
+
 /// Per-channel requantization: multipliers in [2^30, 2^31), shifts from
 /// 32 to 45, or (narrow) every third channel from 20 to 31; offsets as
 /// lower-to-linalg forms them (a bias term, the rounding half, the zero
@@ -83,7 +90,7 @@ static void compare(const char *what, const std::int8_t *got,
 
 template <int N, int C, int H, int W, int F, int KH, int KW, int SH, int SW,
           int PT, int PL, int PB, int PR, int DH, int DW, int XU, int XZ,
-          int Lo, int Hi, int WS = 1>
+          int Lo, int Hi, int WS = 1, bool Lut = false>
 static void convCase(const char *name) {
   constexpr int OH = (H + PT + PB - DH * (KH - 1) - 1) / SH + 1;
   constexpr int OW = (W + PL + PR - DW * (KW - 1) - 1) / SW + 1;
@@ -116,13 +123,62 @@ static void convCase(const char *name) {
           want[((n * F + f) * OH + oh) * OW + ow] =
               reference(std::int32_t(acc), m[f], s[f], o[f], Lo, Hi);
         }
-  k::qconv2d<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ, Lo,
-             Hi, WS>(x, w, m, s, o, y, scratch);
+  if constexpr (Lut) {
+    applyTable(want, N * F * OH * OW);
+    k::qconv2d_lut<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                   XZ, Lo, Hi, WS>(x, w, m, s, o, table, y, scratch);
+  } else {
+    k::qconv2d<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
+               Lo, Hi, WS>(x, w, m, s, o, y, scratch);
+  }
   compare(name, y, want, N * F * OH * OW);
 }
 
+template <int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PT,
+          int PL, int PB, int PR, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS = 1, bool Lut = false>
+static void depthwiseCase(const char *name) {
+  constexpr int OH = (H + PT + PB - DH * (KH - 1) - 1) / SH + 1;
+  constexpr int OW = (W + PL + PR - DW * (KW - 1) - 1) / SW + 1;
+  static std::int8_t x[N * C * H * W], w[C * KH * KW], y[N * C * OH * OW],
+      want[N * C * OH * OW];
+  static std::int32_t m[C], s[C];
+  static std::int64_t o[C];
+  alignas(8) static std::int8_t
+      scratch[k::int8::depthwiseScratchBytes(W, KH, KW, OW, SW, PL, DH, DW)];
+  fillBytes(x, N * C * H * W);
+  fillBytes(w, C * KH * KW);
+  fillRequant(m, s, o, C, (Lo + Hi) / 2, !WS);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          std::uint32_t acc = 0;
+          for (int kh = 0; kh < KH; ++kh)
+            for (int kw = 0; kw < KW; ++kw) {
+              int ih = oh * SH - PT + kh * DH, iw = ow * SW - PL + kw * DW;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                continue;
+              std::int8_t b = x[((n * C + c) * H + ih) * W + iw];
+              int xv = XU ? int(std::uint8_t(b)) : int(b);
+              acc += std::uint32_t((xv - XZ) * w[(c * KH + kh) * KW + kw]);
+            }
+          want[((n * C + c) * OH + oh) * OW + ow] =
+              reference(std::int32_t(acc), m[c], s[c], o[c], Lo, Hi);
+        }
+  if constexpr (Lut) {
+    applyTable(want, N * C * OH * OW);
+    k::qdepthwise2d_lut<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                        XZ, Lo, Hi, WS>(x, w, m, s, o, table, y, scratch);
+  } else {
+    k::qdepthwise2d<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
+                    Lo, Hi, WS>(x, w, m, s, o, y, scratch);
+  }
+  compare(name, y, want, N * C * OH * OW);
+}
+
 template <int M, int N, int K, int TB, int AU, int AZ, int Lo, int Hi,
-          int WS = 1>
+          int WS = 1, bool Lut = false>
 static void gemmCase(const char *name) {
   static std::int8_t a[M * K], b[K * N], y[M * N], want[M * N];
   static std::int32_t m[N], s[N];
@@ -141,7 +197,13 @@ static void gemmCase(const char *name) {
       }
       want[i * N + j] = reference(std::int32_t(acc), m[j], s[j], o[j], Lo, Hi);
     }
-  k::qgemm<M, N, K, TB, AU, AZ, Lo, Hi, WS>(a, b, m, s, o, y, scratch);
+  if constexpr (Lut) {
+    applyTable(want, M * N);
+    k::qgemm_lut<M, N, K, TB, AU, AZ, Lo, Hi, WS>(a, b, m, s, o, table, y,
+                                                  scratch);
+  } else {
+    k::qgemm<M, N, K, TB, AU, AZ, Lo, Hi, WS>(a, b, m, s, o, y, scratch);
+  }
   compare(name, y, want, M * N);
 }
 
@@ -173,6 +235,7 @@ static void poolCase(const char *name) {
 }
 
 int main() {
+  fillBytes(table, 256);
   // Stripe path (channels >= 4, unit column dilation) and im2col path
   // (one channel, column dilation 2), each with narrow shifts (WS 0).
   // N C H W F KH KW SH SW PT PL PB PR DH DW XU XZ Lo Hi [WS]
@@ -203,11 +266,27 @@ int main() {
       "qconv2d pointwise (stripe)");
   convCase<1, 3, 12, 12, 4, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1, 1, 100, 0, 255, 0>(
       "qconv2d 5x5 stride 2, K 75, narrow");
+  convCase<1, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 150, 255, 1,
+           true>("qconv2d_lut (stripe)");
+  convCase<1, 1, 12, 12, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255, 0,
+           true>("qconv2d_lut (im2col), narrow");
   // M N K TB AU AZ Lo Hi [WS]
   gemmCase<1, 10, 784, 1, 1, 0, 0, 255>("qgemm demo fc (batch 1)");
   gemmCase<3, 7, 13, 1, 0, -3, -128, 127, 0>("qgemm K 13, odd N, narrow");
   gemmCase<2, 5, 9, 0, 1, 200, 10, 250>("qgemm b not transposed");
   gemmCase<1, 1, 4, 1, 1, 1, 0, 255>("qgemm one output");
+  gemmCase<1, 10, 784, 1, 1, 0, 0, 255, 1, true>("qgemm_lut");
+  // N C H W KH KW SH SW PT PL PB PR DH DW XU XZ Lo Hi [WS]
+  depthwiseCase<1, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255>(
+      "qdepthwise2d 3x3 pad 1 (MobileNet)");
+  depthwiseCase<2, 5, 15, 12, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 0, -4, -128, 127,
+                0>("qdepthwise2d stride 2, batch 2, odd sizes, narrow");
+  depthwiseCase<1, 3, 10, 11, 5, 4, 1, 2, 2, 1, 2, 2, 2, 1, 1, 200, 30, 220>(
+      "qdepthwise2d 5x4, row dilation 2, stride 1x2");
+  depthwiseCase<1, 4, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 128, 0, 255, 0>(
+      "qdepthwise2d dilation 2 (taps one by one), narrow");
+  depthwiseCase<1, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255, 1,
+                true>("qdepthwise2d_lut");
   // N C HP WP KH KW SH SW DH DW XU
   poolCase<1, 8, 28, 28, 2, 2, 2, 2, 1, 1, 1>("max_pool8 2x2 uint8");
   poolCase<2, 3, 9, 8, 3, 2, 2, 3, 2, 1, 0>("max_pool8 3x2 int8, dilation");
