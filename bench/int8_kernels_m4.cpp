@@ -6,24 +6,13 @@
 // widening, input widening, products and requantization.
 #include "mcutrain_kernels.h"
 #include "semihosting.h"
+#include "systick.h"
 
 #include <cstdint>
 
 namespace {
 
-volatile std::uint32_t sysTickWraps = 0;
-volatile std::uint32_t *const SYST_CSR = (std::uint32_t *)0xE000E010;
-volatile std::uint32_t *const SYST_RVR = (std::uint32_t *)0xE000E014;
-volatile std::uint32_t *const SYST_CVR = (std::uint32_t *)0xE000E018;
-
-std::uint64_t ticks() {
-  std::uint32_t wraps, value;
-  do {
-    wraps = sysTickWraps;
-    value = *SYST_CVR;
-  } while (wraps != sysTickWraps);
-  return (std::uint64_t)wraps * 0x1000000u + (0xFFFFFFu - value);
-}
+using systick::ticks;
 
 namespace k = mcutrain::kernels;
 
@@ -84,18 +73,12 @@ template <int N, int K> void gemm(const char *name) {
 
 } // namespace
 
-extern "C" void SysTick_Handler() { sysTickWraps = sysTickWraps + 1; }
+extern "C" void SysTick_Handler() { systick::onWrap(); }
 
 int main() {
-  *SYST_RVR = 0xFFFFFF;
-  *SYST_CVR = 0;
-  *SYST_CSR = 0x7;
-  while (*SYST_CVR == 0) {
-  }
-  std::uint64_t t0 = ticks();
-  std::uint32_t n = 2000000;
-  __asm__ volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n));
-  instructionsPerTick = 4000000.0 / double(ticks() - t0);
+  systick::start();
+  std::uint64_t loopTicks = 0;
+  instructionsPerTick = systick::calibrate(loopTicks);
   for (int i = 0; i < 256; ++i) {
     multiplier[i] = 1 << 30;
     shift[i] = 40;

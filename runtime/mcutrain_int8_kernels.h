@@ -453,10 +453,6 @@ struct Conv {
   }
 };
 
-} // namespace int8
-
-namespace int8 {
-
 template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
           int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
           int Lo, int Hi, int WS, bool Table>
@@ -627,10 +623,6 @@ template <int K, int AU, int AZ> struct GemmRow {
   }
 };
 
-} // namespace int8
-
-namespace int8 {
-
 template <int M, int N, int K, int TB, int AU, int AZ, int Lo, int Hi, int WS,
           bool Table>
 inline void
@@ -769,10 +761,6 @@ template <int KH, int KW, int DW> struct DepthwiseTaps {
     return acc;
   }
 };
-
-} // namespace int8
-
-namespace int8 {
 
 template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
           int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,

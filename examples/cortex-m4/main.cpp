@@ -6,27 +6,13 @@
 #include "data.h"
 #include "model.h"
 #include "semihosting.h"
+#include "systick.h"
 
 #include <cstdint>
 
 namespace {
 
-volatile std::uint32_t sysTickWraps = 0;
-
-constexpr std::uint32_t kSysTickReload = 0xFFFFFF;
-volatile std::uint32_t *const SYST_CSR = (std::uint32_t *)0xE000E010;
-volatile std::uint32_t *const SYST_RVR = (std::uint32_t *)0xE000E014;
-volatile std::uint32_t *const SYST_CVR = (std::uint32_t *)0xE000E018;
-
-/// SysTick ticks since start (24-bit down counter plus wraps).
-std::uint64_t ticks() {
-  std::uint32_t wraps, value;
-  do {
-    wraps = sysTickWraps;
-    value = *SYST_CVR;
-  } while (wraps != sysTickWraps);
-  return (std::uint64_t)wraps * (kSysTickReload + 1) + (kSysTickReload - value);
-}
+using systick::ticks;
 
 float image[28 * 28];
 
@@ -61,23 +47,13 @@ void printAccuracy(const char *when, float percent) {
 
 } // namespace
 
-extern "C" void SysTick_Handler() { sysTickWraps = sysTickWraps + 1; }
+extern "C" void SysTick_Handler() { systick::onWrap(); }
 
 int main() {
   using semihosting::Line;
-  *SYST_RVR = kSysTickReload;
-  *SYST_CVR = 0;
-  *SYST_CSR = 0x7; // processor clock, interrupt, enable
-  while (*SYST_CVR == 0) {
-    // The counter loads its reload value on the first tick.
-  }
-
-  // Instructions per tick: a loop of 2 instructions per iteration.
-  std::uint64_t t0 = ticks();
-  std::uint32_t n = 2000000;
-  __asm__ volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n));
-  std::uint64_t loopTicks = ticks() - t0;
-  double perTick = 4000000.0 / (double)(loopTicks ? loopTicks : 1);
+  systick::start();
+  std::uint64_t loopTicks = 0;
+  double perTick = systick::calibrate(loopTicks);
 
   model::init();
   Line title;
