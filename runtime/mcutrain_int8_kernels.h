@@ -40,11 +40,9 @@ namespace int8 {
 #endif
 #define MCUTRAIN_ALWAYS_INLINE __attribute__((always_inline)) inline
 
-/// int16 and pair-of-int16 views of scratch and arena bytes (which the
-/// generated code declares as float and int8_t: these may alias anything).
+/// An int16 view of scratch and arena bytes (which the generated code
+/// declares as float and int8_t: this may alias anything).
 typedef std::int16_t __attribute__((may_alias)) Half;
-typedef std::uint32_t __attribute__((may_alias)) Word;
-typedef std::uint64_t __attribute__((may_alias, aligned(4))) Words;
 
 /// Rows of the reduction padded to a multiple of 4 int16: whole LDRDs.
 constexpr int paddedK(int k) { return (k + 3) / 4 * 4; }
