@@ -111,7 +111,8 @@ struct SparseConvGradModel
     Value result = allocFor(rewriter, op.getLoc(), op->getResult(0));
     BufferOp::create(rewriter, op.getLoc(), ins[0], ins[1], ins[2], ins[3],
                      result, op.getStridesAttr(), op.getPadsAttr(),
-                     op.getDilationsAttr(), op.getGroupAttr());
+                     op.getDilationsAttr(), op.getGroupAttr(),
+                     op.getQuantTypeAttr());
     replaceOpWithBufferizedValues(rewriter, op, result);
     return success();
   }
@@ -178,8 +179,9 @@ struct DgsuImportanceModel
     Value importance = globalBuffer(rewriter, op, op.getImportance());
     if (!importance)
       return op.emitOpError() << "DGSU importance global missing";
-    BufferDgsuImportanceOp::create(rewriter, op.getLoc(), x, w, importance,
-                                   op.getWeightAxisAttr(), op.getDecayAttr());
+    BufferDgsuImportanceOp::create(
+        rewriter, op.getLoc(), x, w, importance, op.getWeightAxisAttr(),
+        op.getDecayAttr(), op.getInputTypeAttr(), op.getWeightTypeAttr());
     rewriter.eraseOp(op);
     return success();
   }

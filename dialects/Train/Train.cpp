@@ -159,6 +159,8 @@ LogicalResult GatherChannelsOp::verify() {
   int64_t axis = getAxis();
   if (axis < 0 || axis >= in.getRank() || out.getRank() != in.getRank())
     return emitOpError() << "axis out of range";
+  if (in.getElementType() != out.getElementType())
+    return emitOpError() << "result element type must be the input's";
   for (int64_t d = 0; d < in.getRank(); ++d)
     if (out.getDimSize(d) !=
         (d == axis ? getIndices().getType().getDimSize(0) : in.getDimSize(d)))
@@ -167,6 +169,46 @@ LogicalResult GatherChannelsOp::verify() {
   return success();
 }
 int64_t GatherChannelsOp::getMacs() { return 0; }
+
+/// An int8 operand of a gradient-side op comes with the 8-bit
+/// !quant.uniform type it stores in attribute `attr` (per tensor, or per
+/// axis along `perAxisDim` if that is not negative); a float operand with
+/// none.
+static LogicalResult verifyQuantOperand(Operation *op, Value v, StringRef attr,
+                                        int64_t perAxisDim) {
+  Type element = cast<ShapedType>(v.getType()).getElementType();
+  auto quantType = op->getAttrOfType<TypeAttr>(attr);
+  if (!quantType)
+    return element.isF32()
+               ? success()
+               : op->emitOpError() << "an int8 operand needs its " << attr;
+  auto q = dyn_cast<quant::QuantizedType>(quantType.getValue());
+  if (!q || q.getStorageTypeIntegralWidth() != 8 ||
+      q.getStorageType() != element)
+    return op->emitOpError() << attr
+                             << " must be an 8-bit !quant.uniform whose "
+                                "storage is the operand's element type";
+  auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(q);
+  if (axis && perAxisDim < 0)
+    return op->emitOpError() << attr << " must be per tensor";
+  if (axis && axis.getQuantizedDimension() != perAxisDim)
+    return op->emitOpError() << "a per-axis " << attr
+                             << " must quantize dimension " << perAxisDim;
+  return success();
+}
+
+LogicalResult DgsuImportanceOp::verify() {
+  if (failed(verifyQuantOperand(*this, getInput(), "input_type", -1)) ||
+      failed(verifyQuantOperand(*this, getWeight(), "weight_type", 0)))
+    return failure();
+  int64_t axis = getWeightAxis();
+  auto w = cast<ShapedType>(getWeight().getType());
+  if (axis < 0 || axis >= w.getRank() ||
+      w.getDimSize(axis) != getInput().getType().getDimSize(1))
+    return emitOpError() << "weight_axis must be the weight's dimension of "
+                            "the input's channels";
+  return success();
+}
 
 SmallVector<int64_t> UpdateOp::getGradShape() {
   ArrayRef<int64_t> g = getGrad().getType().getShape();
@@ -203,7 +245,7 @@ LogicalResult UpdateOp::verify() {
 }
 
 /// An int8 parameter (`weight_type`) is its quant type's storage; any
-/// other is f32. An int8 update is dense (no channels).
+/// other is f32.
 template <typename Op>
 static LogicalResult verifyParameterElement(Op op, Type element) {
   auto weightType = op.getWeightTypeAttr();
@@ -221,8 +263,6 @@ static LogicalResult verifyParameterElement(Op op, Type element) {
     if (axis.getQuantizedDimension() != 0)
       return op.emitOpError() << "a per-axis weight_type must quantize "
                                  "dimension 0";
-  if (op.getChannels())
-    return op.emitOpError() << "an int8 update is dense (no channels)";
   return success();
 }
 
@@ -321,9 +361,13 @@ template <typename Op> static LogicalResult verifySparseConvGrad(Op op) {
   return success();
 }
 LogicalResult SparseConv2dGradWeightOp::verify() {
+  if (failed(verifyQuantOperand(*this, getInput(), "quant_type", -1)))
+    return failure();
   return verifySparseConvGrad(*this);
 }
 LogicalResult SparseConv2dGradInputOp::verify() {
+  if (failed(verifyQuantOperand(*this, getWeight(), "quant_type", 0)))
+    return failure();
   return verifySparseConvGrad(*this);
 }
 

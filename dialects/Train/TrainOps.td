@@ -160,12 +160,17 @@ def Train_DgsuImportanceOp : Train_Op<"dgsu_importance", []> {
   let description = [{
     importance[c] = decay * importance[c] + (1 - decay) * mean|input[:, c]|
     * ||weight along weight_axis = c||: how much channel c contributes to the
-    layer's output, smoothed over iterations.
+    layer's output, smoothed over iterations. An int8 input or weight (an
+    int8 layer's) has its !quant.uniform type in `input_type` /
+    `weight_type` and enters in real units, (q - zero) * scale, read
+    element by element.
   }];
-  let arguments = (ins RankedTensorOf<[F32]>:$input,
-                   RankedTensorOf<[F32]>:$weight,
+  let arguments = (ins RankedTensorOf<[F32, I8]>:$input,
+                   RankedTensorOf<[F32, I8]>:$weight,
                    FlatSymbolRefAttr:$importance, I64Attr:$weight_axis,
-                   F32Attr:$decay);
+                   F32Attr:$decay, OptionalAttr<TypeAttr>:$input_type,
+                   OptionalAttr<TypeAttr>:$weight_type);
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` type($weight)
   }];
@@ -217,11 +222,12 @@ def Train_GatherChannelsOp : Train_Op<"gather_channels",
   let description = [{
     What a sparse update saves for the backward pass: only the input
     channels whose weights train (static selection by weight norm, or DGSU's
-    per-iteration choice). Not differentiable: it feeds weight gradients.
+    per-iteration choice); an int8 layer's input stays int8. Not
+    differentiable: it feeds weight gradients.
   }];
-  let arguments = (ins RankedTensorOf<[F32]>:$input, 1DTensorOf<[I32]>:$indices,
-                   I64Attr:$axis);
-  let results = (outs RankedTensorOf<[F32]>:$output);
+  let arguments = (ins RankedTensorOf<[F32, I8]>:$input,
+                   1DTensorOf<[I32]>:$indices, I64Attr:$axis);
+  let results = (outs RankedTensorOf<[F32, I8]>:$output);
   let assemblyFormat = [{
     $input `,` $indices attr-dict `:` functional-type(operands, results)
   }];
@@ -283,13 +289,16 @@ def Train_SparseConv2dGradWeightOp
   let description = [{
     Like nn.conv2d_grad_weight for a batch of one, but the loops run over
     the `count[0]` output elements listed in `indices` (flat indices into
-    output_grad) instead of all of them: the cost scales with k.
+    output_grad) instead of all of them: the cost scales with k. An int8
+    input (an int8 layer's) has its per-tensor !quant.uniform type in
+    `quant_type` and is read in real units, (q - zero) * scale.
   }];
   let arguments = (ins 4DTensorOf<[F32]>:$output_grad,
-                   4DTensorOf<[F32]>:$input, 1DTensorOf<[I32]>:$indices,
+                   4DTensorOf<[F32, I8]>:$input, 1DTensorOf<[I32]>:$indices,
                    1DTensorOf<[I32]>:$count, DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
-                   DefaultValuedAttr<I64Attr, "1">:$group);
+                   DefaultValuedAttr<I64Attr, "1">:$group,
+                   OptionalAttr<TypeAttr>:$quant_type);
   let results = (outs 4DTensorOf<[F32]>:$weight_grad);
   let assemblyFormat = [{
     $output_grad `,` $input `,` $indices `,` $count attr-dict `:`
@@ -303,13 +312,16 @@ def Train_SparseConv2dGradInputOp
   let description = [{
     Like nn.conv2d_grad_input for a batch of one, but only the `count[0]`
     output elements listed in `indices` scatter their error (times the
-    weights) back to the input.
+    weights) back to the input. An int8 weight has its !quant.uniform type
+    (per tensor or per output channel) in `quant_type` and is read in real
+    units.
   }];
   let arguments = (ins 4DTensorOf<[F32]>:$output_grad,
-                   4DTensorOf<[F32]>:$weight, 1DTensorOf<[I32]>:$indices,
+                   4DTensorOf<[F32, I8]>:$weight, 1DTensorOf<[I32]>:$indices,
                    1DTensorOf<[I32]>:$count, DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
-                   DefaultValuedAttr<I64Attr, "1">:$group);
+                   DefaultValuedAttr<I64Attr, "1">:$group,
+                   OptionalAttr<TypeAttr>:$quant_type);
   let results = (outs 4DTensorOf<[F32]>:$input_grad);
   let assemblyFormat = [{
     $output_grad `,` $weight `,` $indices `,` $count attr-dict `:`
@@ -357,11 +369,13 @@ def Train_BufferUpdateOp : Train_BufferOp<"update", [AttrSizedOperandSegments,
 def Train_BufferSparseConv2dGradWeightOp
     : Train_BufferOp<"sparse_conv2d_grad_weight"> {
   let summary = "train.sparse_conv2d_grad_weight on buffers";
-  let arguments = (ins MemRefOf<[F32]>:$output_grad, MemRefOf<[F32]>:$input,
-                   MemRefOf<[I32]>:$indices, MemRefOf<[I32]>:$count,
+  let arguments = (ins MemRefOf<[F32]>:$output_grad,
+                   MemRefOf<[F32, I8]>:$input, MemRefOf<[I32]>:$indices,
+                   MemRefOf<[I32]>:$count,
                    MemRefOf<[F32]>:$weight_grad, DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
-                   DefaultValuedAttr<I64Attr, "1">:$group);
+                   DefaultValuedAttr<I64Attr, "1">:$group,
+                   OptionalAttr<TypeAttr>:$quant_type);
   let assemblyFormat = [{
     $output_grad `,` $input `,` $indices `,` $count `into` $weight_grad
     attr-dict `:` type(operands)
@@ -371,11 +385,13 @@ def Train_BufferSparseConv2dGradWeightOp
 def Train_BufferSparseConv2dGradInputOp
     : Train_BufferOp<"sparse_conv2d_grad_input"> {
   let summary = "train.sparse_conv2d_grad_input on buffers";
-  let arguments = (ins MemRefOf<[F32]>:$output_grad, MemRefOf<[F32]>:$weight,
-                   MemRefOf<[I32]>:$indices, MemRefOf<[I32]>:$count,
+  let arguments = (ins MemRefOf<[F32]>:$output_grad,
+                   MemRefOf<[F32, I8]>:$weight, MemRefOf<[I32]>:$indices,
+                   MemRefOf<[I32]>:$count,
                    MemRefOf<[F32]>:$input_grad, DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations,
-                   DefaultValuedAttr<I64Attr, "1">:$group);
+                   DefaultValuedAttr<I64Attr, "1">:$group,
+                   OptionalAttr<TypeAttr>:$quant_type);
   let assemblyFormat = [{
     $output_grad `,` $weight `,` $indices `,` $count `into` $input_grad
     attr-dict `:` type(operands)
@@ -413,9 +429,11 @@ def Train_BufferDgsuSelectOp : Train_BufferOp<"dgsu_select"> {
 
 def Train_BufferDgsuImportanceOp : Train_BufferOp<"dgsu_importance"> {
   let summary = "train.dgsu_importance on buffers";
-  let arguments = (ins MemRefOf<[F32]>:$input, MemRefOf<[F32]>:$weight,
-                   MemRefOf<[F32]>:$importance, I64Attr:$weight_axis,
-                   F32Attr:$decay);
+  let arguments = (ins MemRefOf<[F32, I8]>:$input,
+                   MemRefOf<[F32, I8]>:$weight, MemRefOf<[F32]>:$importance,
+                   I64Attr:$weight_axis, F32Attr:$decay,
+                   OptionalAttr<TypeAttr>:$input_type,
+                   OptionalAttr<TypeAttr>:$weight_type);
   let assemblyFormat = [{
     $input `,` $weight `into` $importance attr-dict `:` type(operands)
   }];

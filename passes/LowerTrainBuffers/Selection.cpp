@@ -35,15 +35,15 @@ struct LowerDgsuSelect : OpConversionPattern<BufferDgsuSelectOp> {
   }
 };
 
-/// Sum of |x| (or x^2 with `square`) over every index of `buf` but `fixed`,
-/// which is `c`.
-Value sumOver(OpBuilder &b, Location loc, Value buf, int64_t fixed, Value c,
-              bool square) {
+/// Sum of |x| (or x^2 with `square`) over every index of `in`'s buffer but
+/// `fixed`, which is `c` (in real units).
+Value sumOver(OpBuilder &b, Location loc, const RealReader &in, int64_t fixed,
+              Value c, bool square) {
   OpBuilder::InsertionGuard g(b);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  ArrayRef<int64_t> shape = cast<MemRefType>(buf.getType()).getShape();
+  ArrayRef<int64_t> shape = cast<MemRefType>(in.buffer.getType()).getShape();
   Value acc = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   SmallVector<Value> ivs(shape.size());
   SmallVector<scf::ForOp> loops;
@@ -61,7 +61,7 @@ Value sumOver(OpBuilder &b, Location loc, Value buf, int64_t fixed, Value c,
     acc = loop.getRegionIterArgs()[0];
     b.setInsertionPointToStart(loop.getBody());
   }
-  Value v = memref::LoadOp::create(b, loc, buf, ivs);
+  Value v = in.load(b, loc, ivs);
   Value t = square ? arith::MulFOp::create(b, loc, v, v).getResult()
                    : math::AbsFOp::create(b, loc, v).getResult();
   Value next = arith::AddFOp::create(b, loc, acc, t);
@@ -72,7 +72,8 @@ Value sumOver(OpBuilder &b, Location loc, Value buf, int64_t fixed, Value c,
 }
 
 /// importance[c] = decay importance[c] + (1 - decay) mean|x[:, c]|
-/// ||w[.., c, ..]|| as loops over the channels.
+/// ||w[.., c, ..]|| as loops over the channels (int8 operands read in real
+/// units).
 struct LowerDgsuImportance : OpConversionPattern<BufferDgsuImportanceOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -90,13 +91,16 @@ struct LowerDgsuImportance : OpConversionPattern<BufferDgsuImportanceOp> {
                                        rewriter.getF32FloatAttr(v));
     };
     OpBuilder::InsertionGuard guard(rewriter);
+    RealReader x = RealReader::get(rewriter, op, op.getInput(),
+                                   op.getInputTypeAttr(), loc);
+    RealReader w = RealReader::get(rewriter, op, op.getWeight(),
+                                   op.getWeightTypeAttr(), loc);
     auto channelLoop =
         scf::ForOp::create(rewriter, loc, idx(0), idx(channels), idx(1));
     rewriter.setInsertionPointToStart(channelLoop.getBody());
     Value c = channelLoop.getInductionVar();
-    Value absSum = sumOver(rewriter, loc, op.getInput(), 1, c, false);
-    Value sq =
-        sumOver(rewriter, loc, op.getWeight(), op.getWeightAxis(), c, true);
+    Value absSum = sumOver(rewriter, loc, x, 1, c, false);
+    Value sq = sumOver(rewriter, loc, w, op.getWeightAxis(), c, true);
     int64_t count = xType.getNumElements() / channels;
     Value mean =
         arith::DivFOp::create(rewriter, loc, absSum, f32((float)count));

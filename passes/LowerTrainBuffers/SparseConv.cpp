@@ -3,7 +3,8 @@
 // The weight and input gradients of a batch-1 convolution from the output
 // errors TinyProp kept: loops over the `count[0]` selected elements and the
 // taps of each one's window, so the cost scales with k. Each step also adds
-// the MACs it did to mcutrain_dynamic_macs.
+// the MACs it did to mcutrain_dynamic_macs. An int8 layer's weight or input
+// is read in real units (RealReader).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/LowerTrainBuffers/Patterns.h"
@@ -182,14 +183,15 @@ struct LowerSparseGradWeight
   matchAndRewrite(BufferSparseConv2dGradWeightOp op, OpAdaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value dw = op.getWeightGrad(), x = op.getInput();
+    Value dw = op.getWeightGrad();
+    RealReader x = RealReader::get(rewriter, op, op.getInput(),
+                                   op.getQuantTypeAttr(), loc);
     if (failed(buildSparseConvLoops(
             rewriter, op, dw, cast<MemRefType>(dw.getType()).getShape(),
-            cast<MemRefType>(x.getType()).getShape(),
+            cast<MemRefType>(x.buffer.getType()).getShape(),
             [&](OpBuilder &b, ValueRange iv, Value err) {
               Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-              Value xv = memref::LoadOp::create(
-                  b, loc, x, ValueRange{zero, iv[4], iv[5], iv[6]});
+              Value xv = x.load(b, loc, {zero, iv[4], iv[5], iv[6]});
               accumulate(b, loc, dw, iv.take_front(4), err, xv);
             })))
       return failure();
@@ -206,13 +208,15 @@ struct LowerSparseGradInput
   matchAndRewrite(BufferSparseConv2dGradInputOp op, OpAdaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value dx = op.getInputGrad(), w = op.getWeight();
+    Value dx = op.getInputGrad();
+    RealReader w = RealReader::get(rewriter, op, op.getWeight(),
+                                   op.getQuantTypeAttr(), loc);
     if (failed(buildSparseConvLoops(
-            rewriter, op, dx, cast<MemRefType>(w.getType()).getShape(),
+            rewriter, op, dx, cast<MemRefType>(w.buffer.getType()).getShape(),
             cast<MemRefType>(dx.getType()).getShape(),
             [&](OpBuilder &b, ValueRange iv, Value err) {
               Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-              Value wv = memref::LoadOp::create(b, loc, w, iv.take_front(4));
+              Value wv = w.load(b, loc, iv.take_front(4));
               accumulate(b, loc, dx, {zero, iv[4], iv[5], iv[6]}, err, wv);
             })))
       return failure();

@@ -332,38 +332,48 @@ void denseUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
       });
 }
 
-/// A private constant f32 vector global named `name` (created once).
-Value constantVector(OpBuilder &b, Operation *from, StringRef name,
-                     ArrayRef<float> values, Location loc) {
-  if (Value existing = getGlobalMemRef(b, from, name, loc))
-    return existing;
-  auto module = from->getParentOfType<ModuleOp>();
-  auto type = MemRefType::get({int64_t(values.size())}, b.getF32Type());
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    auto tensorType = RankedTensorType::get(type.getShape(), b.getF32Type());
-    memref::GlobalOp::create(b, loc, name, b.getStringAttr("private"), type,
-                             DenseElementsAttr::get(tensorType, values),
-                             /*constant=*/true, IntegerAttr());
-  }
-  return getGlobalMemRef(b, from, name, loc);
+/// One element of an int8 parameter's update (weight_type, TTE): the rule
+/// runs on p = q - zero with the gradient in integer units, real / scale
+/// (QAS) or real * scale (qas_off), and q becomes round_half_even(p') +
+/// zero saturated to the storage range. Returns q' and the new state.
+SmallVector<Value> int8Element(OpBuilder &ob, Location l, const StepScalars &s,
+                               BufferUpdateOp op, Value real, Value scale,
+                               Value zero, Value stored, ValueRange states) {
+  auto q = cast<quant::QuantizedType>(*op.getWeightType());
+  float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
+  Arith ar{ob, l};
+  Value g = op.getQasOff() ? ar.mul(real, scale) : ar.div(real, scale);
+  Value f =
+      q.isSigned()
+          ? arith::SIToFPOp::create(ob, l, ob.getF32Type(), stored).getResult()
+          : arith::UIToFPOp::create(ob, l, ob.getF32Type(), stored).getResult();
+  Value p = ar.sub(f, zero);
+  SmallVector<Value> next =
+      stepElement(ob, l, s, op.getOptimizer(), g, p, states);
+  Value v = ar.add(math::RoundEvenOp::create(ob, l, next[0]), zero);
+  // Ordered compares: a NaN (the guard lets none through) would saturate
+  // low, never reach an undefined conversion.
+  Value above =
+      arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, v, ar.f(lo));
+  v = arith::SelectOp::create(ob, l, above, v, ar.f(lo));
+  Value below =
+      arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, v, ar.f(hi));
+  v = arith::SelectOp::create(ob, l, below, v, ar.f(hi));
+  Type storage = stored.getType();
+  next[0] = q.isSigned()
+                ? arith::FPToSIOp::create(ob, l, storage, v).getResult()
+                : arith::FPToUIOp::create(ob, l, storage, v).getResult();
+  return next;
 }
 
-/// An int8 parameter's update (weight_type, TTE): per element of the
-/// integer weight q, the rule runs on p = q - zero with the gradient in
-/// integer units, grad / scale (QAS) or grad * scale (qas_off), and q
-/// becomes round_half_even(p') + zero saturated to the storage range. The
-/// scales and zero points (per output channel, dimension 0) are read from
-/// constant vectors.
-void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
-                ValueRange outs) {
-  Location loc = op.getLoc();
+/// An int8 parameter's scales and zero points (per output channel,
+/// dimension 0) as constant vectors.
+std::pair<Value, Value> int8Params(OpBuilder &b, BufferUpdateOp op,
+                                   ArrayRef<int64_t> shape) {
   auto q = cast<quant::QuantizedType>(*op.getWeightType());
-  SmallVector<int64_t> shape = op.getGradShape();
   SmallVector<float> scales, zeros;
   int64_t stride = 1;
-  for (int64_t d : ArrayRef(shape).drop_front())
+  for (int64_t d : shape.drop_front())
     stride *= d;
   for (int64_t c = 0; c < shape[0]; ++c) {
     auto [scale, zero] = nn::quantParamsAt(q, shape, c * stride);
@@ -371,12 +381,20 @@ void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
     zeros.push_back(zero);
   }
   std::string stem = (op.getParam() + "__quant").str();
-  Value scaleVec = constantVector(b, op, stem + "_scales", scales, loc);
-  Value zeroVec = constantVector(b, op, stem + "_zeros", zeros, loc);
+  return {constantVector(b, op, stem + "_scales", scales, op.getLoc()),
+          constantVector(b, op, stem + "_zeros", zeros, op.getLoc())};
+}
+
+/// A dense int8 update: one generic over the parameter (with `outer`, the
+/// gradient formed from its factors there).
+void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
+                ValueRange outs) {
+  Location loc = op.getLoc();
+  SmallVector<int64_t> shape = op.getGradShape();
+  auto [scaleVec, zeroVec] = int8Params(b, op, shape);
   unsigned rank = shape.size();
   AffineMap id = b.getMultiDimIdentityMap(rank);
   AffineMap channel = AffineMap::get(rank, 0, b.getAffineDimExpr(0));
-  // With `outer`, g[i][j] = grad[0][i] * outer[0][j], formed here.
   SmallVector<Value> ins{op.getGrad()};
   SmallVector<AffineMap> indexing{id};
   if (Value outer = op.getOuter()) {
@@ -388,49 +406,28 @@ void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
   ins.append({scaleVec, zeroVec});
   indexing.append({channel, channel});
   indexing.append(outs.size(), id);
-  bool qas = !op.getQasOff();
-  float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
   linalg::GenericOp::create(
       b, loc, TypeRange(), ins, outs, indexing,
       SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
       [&](OpBuilder &ob, Location l, ValueRange a) {
-        Arith ar{ob, l};
-        Value real = factors == 2 ? ar.mul(a[0], a[1]) : a[0];
-        Value scale = a[factors], zero = a[factors + 1];
-        Value g = qas ? ar.div(real, scale) : ar.mul(real, scale);
-        Value stored = a[factors + 2];
-        Value f = q.isSigned()
-                      ? arith::SIToFPOp::create(ob, l, ob.getF32Type(), stored)
-                            .getResult()
-                      : arith::UIToFPOp::create(ob, l, ob.getF32Type(), stored)
-                            .getResult();
-        Value p = ar.sub(f, zero);
-        SmallVector<Value> next = stepElement(ob, l, s, op.getOptimizer(), g, p,
-                                              a.drop_front(factors + 3));
-        Value v = ar.add(math::RoundEvenOp::create(ob, l, next[0]), zero);
-        // Ordered compares: a NaN (the guard lets none through) would
-        // saturate low, never reach an undefined conversion.
-        Value above = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, v,
-                                            ar.f(lo));
-        v = arith::SelectOp::create(ob, l, above, v, ar.f(lo));
-        Value below = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, v,
-                                            ar.f(hi));
-        v = arith::SelectOp::create(ob, l, below, v, ar.f(hi));
-        Type storage = stored.getType();
-        next[0] = q.isSigned()
-                      ? arith::FPToSIOp::create(ob, l, storage, v).getResult()
-                      : arith::FPToUIOp::create(ob, l, storage, v).getResult();
-        linalg::YieldOp::create(ob, l, next);
+        Value real = factors == 2 ? Arith{ob, l}.mul(a[0], a[1]) : a[0];
+        linalg::YieldOp::create(ob, l,
+                                int8Element(ob, l, s, op, real, a[factors],
+                                            a[factors + 1], a[factors + 2],
+                                            a.drop_front(factors + 3)));
       });
 }
 
 /// Sparse: loops over the gradient; along channel_axis the parameter and
-/// state are addressed through the channel list.
+/// state are addressed through the channel list (an int8 parameter's too).
 void sparseUpdate(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
                   ValueRange outs) {
   Location loc = op.getLoc();
   int64_t axis = op.getChannelAxis();
   ArrayRef<int64_t> shape = cast<MemRefType>(op.getGrad().getType()).getShape();
+  std::pair<Value, Value> int8;
+  if (op.getWeightTypeAttr())
+    int8 = int8Params(b, op, cast<MemRefType>(outs[0].getType()).getShape());
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   SmallVector<Value> ivs;
@@ -449,8 +446,17 @@ void sparseUpdate(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
   SmallVector<Value> old;
   for (Value buf : outs)
     old.push_back(memref::LoadOp::create(b, loc, buf, at));
-  SmallVector<Value> updated = stepElement(b, loc, s, op.getOptimizer(), g,
-                                           old[0], ArrayRef(old).drop_front());
+  SmallVector<Value> updated;
+  if (op.getWeightTypeAttr()) {
+    // An int8 parameter's scale and zero point: its output channel's.
+    Value scale = memref::LoadOp::create(b, loc, int8.first, ValueRange{at[0]});
+    Value zero = memref::LoadOp::create(b, loc, int8.second, ValueRange{at[0]});
+    updated = int8Element(b, loc, s, op, g, scale, zero, old[0],
+                          ArrayRef(old).drop_front());
+  } else {
+    updated = stepElement(b, loc, s, op.getOptimizer(), g, old[0],
+                          ArrayRef(old).drop_front());
+  }
   for (auto [v, buf] : llvm::zip(updated, outs))
     memref::StoreOp::create(b, loc, v, buf, at);
 }
@@ -478,7 +484,7 @@ struct LowerUpdate : OpConversionPattern<BufferUpdateOp> {
     RowMaps maps(op.getContext());
     Block *body = guardFinite(rewriter, op, maps, param);
     rewriter.setInsertionPoint(body->getTerminator());
-    if (op.getWeightTypeAttr())
+    if (op.getWeightTypeAttr() && !op.getChannels())
       int8Update(rewriter, op, s, outs);
     else if (op.getInputGrad())
       fusedInputGradUpdate(rewriter, op, maps, s, outs);

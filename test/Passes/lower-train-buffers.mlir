@@ -159,3 +159,72 @@ func.func @decisions(%err: memref<1x12xf32>, %ymax: memref<4xf32>, %ratios: memr
   train.buffer.dgsu_select %age, %imp, %scratch into %sel {ratio = 0.25 : f32} : memref<5xi16>, memref<5xf32>, memref<2xi32>, memref<5xi32>
   return
 }
+
+// -----
+
+// int8 training's sparse pieces read int8 buffers in real units,
+// (q - zero) * scale, element by element: a channel-sliced update of an
+// int8 weight (scale and zero point of the element's output channel, the
+// rule in integer units, rounded to nearest even and saturated), TinyProp's
+// input gradient from a per-channel int8 weight (its scales and zero points
+// as constant vectors, shared by equal types), DGSU's importance from an
+// unsigned input (per tensor: constants) and the int8 weight.
+module {
+  memref.global "public" @w : memref<2x3xi8>
+  memref.global "public" @mcutrain_learning_rate : memref<f32> = dense<1.0e-01>
+  memref.global "private" @mcutrain_skip_step : memref<1xi32>
+  memref.global "private" @mcutrain_dynamic_macs : memref<1xi64>
+  // CHECK-DAG: memref.global "private" constant @mcutrain_qscales_0 : memref<2xf32> = dense<[5.000000e-01, 2.500000e-01]>
+  // CHECK-DAG: memref.global "private" constant @w__quant_scales : memref<2xf32> = dense<[5.000000e-01, 2.500000e-01]>
+  // CHECK-NOT: mcutrain_qscales_1
+  // CHECK-LABEL: func.func @int8_sparse
+  // CHECK: scf.if
+  // CHECK: %[[S:.*]] = memref.get_global @w__quant_scales
+  // CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: %[[C:.*]] = memref.load %arg1[%[[J]]] : memref<2xi32>
+  // CHECK: %[[CI:.*]] = arith.index_cast %[[C]] : i32 to index
+  // CHECK: %[[G:.*]] = memref.load %arg0[%[[I]], %[[J]]] : memref<2x2xf32>
+  // CHECK: %[[Q:.*]] = memref.load %{{.*}}[%[[I]], %[[CI]]] : memref<2x3xi8>
+  // CHECK: %[[SC:.*]] = memref.load %[[S]][%[[I]]] : memref<2xf32>
+  // CHECK: arith.divf %[[G]], %[[SC]] : f32
+  // CHECK: arith.sitofp %[[Q]] : i8 to f32
+  // CHECK: math.roundeven
+  // CHECK: %[[NEW:.*]] = arith.fptosi %{{.*}} : f32 to i8
+  // CHECK: memref.store %[[NEW]], %{{.*}}[%[[I]], %[[CI]]] : memref<2x3xi8>
+  func.func @int8_sparse(%g: memref<2x2xf32>, %c: memref<2xi32>) {
+    train.buffer.update @w, %g channels(%c : memref<2xi32>) <sgd, lr = 0.1> {weight_type = !quant.uniform<i8:f32:0, {0.5,0.25}>} : memref<2x2xf32>
+    return
+  }
+  // CHECK-LABEL: func.func @int8_sparse_grad_input
+  // CHECK: %[[SCALES:.*]] = memref.get_global @mcutrain_qscales_0
+  // CHECK: %[[ZEROS:.*]] = memref.get_global @mcutrain_qzeros_0
+  // CHECK: scf.if
+  // CHECK: %[[WQ:.*]] = memref.load %arg1[%[[CO:.*]], %{{.*}}, %{{.*}}, %{{.*}}] : memref<2x3x1x1xi8>
+  // CHECK: %[[WF:.*]] = arith.sitofp %[[WQ]] : i8 to f32
+  // CHECK: %[[WS:.*]] = memref.load %[[SCALES]][%[[CO]]]
+  // CHECK: %[[WZ:.*]] = memref.load %[[ZEROS]][%[[CO]]]
+  // CHECK: %[[WC:.*]] = arith.subf %[[WF]], %[[WZ]] : f32
+  // CHECK: %[[WR:.*]] = arith.mulf %[[WC]], %[[WS]] : f32
+  // CHECK: arith.mulf %{{.*}}, %[[WR]] : f32
+  func.func @int8_sparse_grad_input(%dy: memref<1x2x1x1xf32>, %w: memref<2x3x1x1xi8>, %idx: memref<2xi32>, %n: memref<1xi32>, %dx: memref<1x3x1x1xf32>) {
+    train.buffer.sparse_conv2d_grad_input %dy, %w, %idx, %n into %dx {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, quant_type = !quant.uniform<i8:f32:0, {0.5,0.25}>} : memref<1x2x1x1xf32>, memref<2x3x1x1xi8>, memref<2xi32>, memref<1xi32>, memref<1x3x1x1xf32>
+    return
+  }
+  // CHECK-LABEL: func.func @int8_importance
+  // CHECK: %[[SCALES:.*]] = memref.get_global @mcutrain_qscales_0
+  // CHECK: %[[X:.*]] = memref.load %arg0{{.*}} : memref<1x3x2x2xi8>
+  // CHECK: %[[XF:.*]] = arith.uitofp %[[X]] : i8 to f32
+  // CHECK: %[[XS:.*]] = arith.constant 1.000000e-01 : f32
+  // CHECK: %[[XZ:.*]] = arith.constant 1.280000e+02 : f32
+  // CHECK: %[[XC:.*]] = arith.subf %[[XF]], %[[XZ]] : f32
+  // CHECK: %[[XR:.*]] = arith.mulf %[[XC]], %[[XS]] : f32
+  // CHECK: math.absf %[[XR]]
+  // CHECK: memref.load %arg1{{.*}} : memref<2x3xi8>
+  // CHECK: memref.load %[[SCALES]]
+  // CHECK: math.sqrt
+  func.func @int8_importance(%x: memref<1x3x2x2xi8>, %w: memref<2x3xi8>, %imp: memref<3xf32>) {
+    train.buffer.dgsu_importance %x, %w into %imp {weight_axis = 1, decay = 0.9 : f32, input_type = !quant.uniform<u8:f32, 0.1:128>, weight_type = !quant.uniform<i8:f32:0, {0.5,0.25}>} : memref<1x3x2x2xi8>, memref<2x3xi8>, memref<3xf32>
+    return
+  }
+}
