@@ -152,6 +152,11 @@ def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
     Depthwise convolutions (group = C) select filters under static/dgsu:
     filter c reads input channel c only, so the input and the output error
     are gathered to the selected channels.
+    int8 layers (nn.qconv2d, nn.qgemm with --weight-update int8) take part
+    in every method: their gathered inputs stay int8, the norms and the
+    importance use real values ((q - zero) * scale), the channel-sliced
+    update rounds into the int8 weight, and the sparse gradients read the
+    int8 operand in real units. fp32 master weights are refused.
   }];
   let options = [
     Option<"sparsity", "sparsity", "std::string", "\"none\"",

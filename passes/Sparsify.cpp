@@ -14,12 +14,19 @@
 // those k only (train.sparse_conv2d_grad_*); TinyPropv2 also skips whole
 // backward passes (guard-backward).
 //
+// int8 layers (TTE's scheme) take part in all of them: their saved input
+// channels stay int8 (gathered as bytes), the selection and DGSU's
+// importance see the weights' real values, the channel-sliced update
+// rounds into the int8 weight, and the sparse gradients read the int8
+// weight or input in real units.
+//
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "runtime/mcutrain_runtime.h"
 
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "llvm/Support/GlobPattern.h"
 
 #include <cmath>
@@ -92,18 +99,39 @@ FailureOr<ChannelSpec> parseChannelSpec(StringRef spec, Location loc) {
   return s;
 }
 
-/// The m input channels (along `axis` of `w`) with the largest L2 norm,
-/// ascending; ties to the lower channel.
-SmallVector<int32_t> strongestChannels(DenseElementsAttr w, int64_t axis,
-                                       int64_t m) {
+/// The real values of a parameter's initial value: as they are, or an int8
+/// weight's (q - zero) * scale under its `weightType`.
+std::vector<double> realValues(DenseElementsAttr w, TypeAttr weightType) {
+  std::vector<double> real;
+  if (!weightType) {
+    for (float v : w.getValues<float>())
+      real.push_back(v);
+    return real;
+  }
+  auto q = cast<quant::QuantizedType>(weightType.getValue());
+  auto shape = cast<ShapedType>(w.getType()).getShape();
+  int64_t i = 0;
+  for (const APInt &v : w.getValues<APInt>()) {
+    auto [scale, zero] = nn::quantParamsAt(q, shape, i++);
+    double stored =
+        q.isSigned() ? (double)v.getSExtValue() : (double)v.getZExtValue();
+    real.push_back((stored - zero) * scale);
+  }
+  return real;
+}
+
+/// The m input channels (along `axis` of `w`) with the largest L2 norm of
+/// their real values, ascending; ties to the lower channel.
+SmallVector<int32_t> strongestChannels(DenseElementsAttr w, TypeAttr weightType,
+                                       int64_t axis, int64_t m) {
   auto shape = cast<ShapedType>(w.getType()).getShape();
   int64_t channels = shape[axis], inner = 1;
   for (size_t d = axis + 1; d < shape.size(); ++d)
     inner *= shape[d];
   std::vector<double> norm(channels, 0.0);
   int64_t i = 0;
-  for (float v : w.getValues<float>()) {
-    norm[(i / inner) % channels] += (double)v * v;
+  for (double v : realValues(w, weightType)) {
+    norm[(i / inner) % channels] += v * v;
     ++i;
   }
   SmallVector<int32_t> order;
@@ -182,20 +210,37 @@ struct SelectableGrad {
   int64_t weightAxis = 1;
   bool depthwise = false;
   bool grouped = false; // a grouped convolution: no channel selection
+  TypeAttr inputType;   // an int8 layer's input: its quantization
 };
+
+/// A (float or int8) convolution's weight gradient.
+template <typename GradOp> SelectableGrad convGrad(GradOp conv) {
+  SelectableGrad g;
+  auto ws = conv.getWeightGrad().getType().getShape();
+  g.depthwise = (int64_t)conv.getGroup() == ws[0] && ws[1] == 1 &&
+                conv.getInput().getType().getDimSize(1) == ws[0];
+  g.grouped = conv.getGroup() != 1 && !g.depthwise;
+  g.input = conv.getInput();
+  g.inputOperand = 1;
+  // Depthwise: filter c reads input channel c alone, so selecting input
+  // channels selects filters (axis 0) and their output errors too.
+  g.weightAxis = g.depthwise ? 0 : 1;
+  return g;
+}
 
 std::optional<SelectableGrad> selectableGrad(Operation *producer) {
   SelectableGrad g;
-  if (auto conv = dyn_cast_or_null<nn::Conv2dGradWeightOp>(producer)) {
-    auto ws = conv.getWeightGrad().getType().getShape();
-    g.depthwise = (int64_t)conv.getGroup() == ws[0] && ws[1] == 1 &&
-                  conv.getInput().getType().getDimSize(1) == ws[0];
-    g.grouped = conv.getGroup() != 1 && !g.depthwise;
-    g.input = conv.getInput();
-    g.inputOperand = 1;
-    // Depthwise: filter c reads input channel c alone, so selecting input
-    // channels selects filters (axis 0) and their output errors too.
-    g.weightAxis = g.depthwise ? 0 : 1;
+  if (auto conv = dyn_cast_or_null<nn::Conv2dGradWeightOp>(producer))
+    return convGrad(conv);
+  if (auto conv = dyn_cast_or_null<nn::QConv2dGradWeightOp>(producer)) {
+    g = convGrad(conv);
+    g.inputType = conv.getInputTypeAttr();
+    return g;
+  }
+  if (auto qgemm = dyn_cast_or_null<nn::QGemmGradBOp>(producer)) {
+    // db = x^T dy: the weight is [out, in] (trans_b) or [in, out].
+    g = {qgemm.getA(), 1, qgemm.getTransB() ? 1 : 0};
+    g.inputType = qgemm.getInputTypeAttr();
     return g;
   }
   auto gemm = dyn_cast_or_null<nn::GemmOp>(producer);
@@ -235,8 +280,9 @@ struct SparseGradients {
     return op;
   }
   Value reshape(Value v, ArrayRef<int64_t> shape) {
-    return tag(nn::ReshapeOp::create(
-                   b, tagged, RankedTensorType::get(shape, b.getF32Type()), v))
+    Type element = cast<RankedTensorType>(v.getType()).getElementType();
+    return tag(nn::ReshapeOp::create(b, tagged,
+                                     RankedTensorType::get(shape, element), v))
         ->getResult(0);
   }
   void replace(Operation *old, Operation *sparse) {
@@ -248,35 +294,49 @@ struct SparseGradients {
     old->getResult(0).replaceAllUsesWith(r);
     old->erase();
   }
-  void forConv(nn::Conv2dOp conv, const ErrorUsers &users);
-  void forGemm(nn::GemmOp gemm, const ErrorUsers &users);
+  template <typename ConvOp> void forConv(ConvOp conv, const ErrorUsers &users);
+  void forGemm(Value weight, const ErrorUsers &users);
 };
 
-void SparseGradients::forConv(nn::Conv2dOp conv, const ErrorUsers &users) {
+/// The quantization of the int8 operand an int8 layer's gradient op reads
+/// (its weight's or its input's); null for a float layer's.
+TypeAttr int8OperandType(Operation *grad) {
+  if (!grad)
+    return {};
+  for (StringRef name : {"weight_type", "input_type"})
+    if (auto t = grad->getAttrOfType<TypeAttr>(name))
+      return t;
+  return {};
+}
+
+/// A float or int8 convolution: the gradients read the layer's weight and
+/// (operand 1 of the weight gradient; under DGSU only the selected
+/// channels) its input.
+template <typename ConvOp>
+void SparseGradients::forConv(ConvOp conv, const ErrorUsers &users) {
   Value kept = topk.getKept(), idx = topk.getIndices(), count = topk.getCount();
   if (Operation *gi = users.gradInput) {
     b.setInsertionPoint(gi);
-    replace(gi,
-            train::SparseConv2dGradInputOp::create(
-                b, tagged, gi->getResult(0).getType(), kept, conv.getWeight(),
-                idx, count, conv.getStridesAttr(), conv.getPadsAttr(),
-                conv.getDilationsAttr(), conv.getGroupAttr()));
+    replace(gi, train::SparseConv2dGradInputOp::create(
+                    b, tagged, gi->getResult(0).getType(), kept,
+                    conv.getWeight(), idx, count, conv.getStridesAttr(),
+                    conv.getPadsAttr(), conv.getDilationsAttr(),
+                    conv.getGroupAttr(), int8OperandType(gi)));
   }
   if (Operation *gw = users.gradWeight) {
-    // The gradient's own input: under DGSU only the selected channels.
     b.setInsertionPoint(gw);
     replace(gw, train::SparseConv2dGradWeightOp::create(
                     b, tagged, gw->getResult(0).getType(), kept,
-                    cast<nn::Conv2dGradWeightOp>(gw).getInput(), idx, count,
-                    conv.getStridesAttr(), conv.getPadsAttr(),
-                    conv.getDilationsAttr(), conv.getGroupAttr()));
+                    gw->getOperand(1), idx, count, conv.getStridesAttr(),
+                    conv.getPadsAttr(), conv.getDilationsAttr(),
+                    conv.getGroupAttr(), int8OperandType(gw)));
   }
 }
 
-/// A Linear layer is a 1x1 convolution of a 1x1 image.
-void SparseGradients::forGemm(nn::GemmOp gemm, const ErrorUsers &users) {
+/// A Linear layer (weight [out, in]) is a 1x1 convolution of a 1x1 image.
+void SparseGradients::forGemm(Value weight, const ErrorUsers &users) {
   Value idx = topk.getIndices(), count = topk.getCount();
-  auto ws = gemm.getB().getType().getShape(); // [out, in]
+  auto ws = cast<RankedTensorType>(weight.getType()).getShape();
   auto ones = b.getDenseI64ArrayAttr({1, 1});
   auto zeros = b.getDenseI64ArrayAttr({0, 0, 0, 0});
   auto one = b.getI64IntegerAttr(1);
@@ -285,22 +345,25 @@ void SparseGradients::forGemm(nn::GemmOp gemm, const ErrorUsers &users) {
   Value dy = reshape(topk.getKept(), {1, ws[0], 1, 1});
   if (Operation *gi = users.gradInput) {
     b.setInsertionPoint(gi);
-    Value w = reshape(gemm.getB(), {ws[0], ws[1], 1, 1});
-    replace(gi, train::SparseConv2dGradInputOp::create(
-                    b, tagged,
-                    RankedTensorType::get({1, ws[1], 1, 1}, b.getF32Type()), dy,
-                    w, idx, count, ones, zeros, ones, one));
+    Value w = reshape(weight, {ws[0], ws[1], 1, 1});
+    replace(gi,
+            train::SparseConv2dGradInputOp::create(
+                b, tagged,
+                RankedTensorType::get({1, ws[1], 1, 1}, b.getF32Type()), dy, w,
+                idx, count, ones, zeros, ones, one, int8OperandType(gi)));
   }
   if (Operation *gw = users.gradWeight) {
-    // Input [1, in] (or, under DGSU, its gathered [1, m]).
+    // Input [1, in] (or, under DGSU, its gathered [1, m]): the float
+    // gradient's B, the int8 one's a.
     b.setInsertionPoint(gw);
-    Value in = cast<nn::GemmOp>(gw).getB();
+    Value in = gw->getOperand(1);
     int64_t inCh = cast<RankedTensorType>(in.getType()).getDimSize(1);
     Value x = reshape(in, {1, inCh, 1, 1});
-    replace(gw, train::SparseConv2dGradWeightOp::create(
-                    b, tagged,
-                    RankedTensorType::get({ws[0], inCh, 1, 1}, b.getF32Type()),
-                    dy, x, idx, count, ones, zeros, ones, one));
+    replace(gw,
+            train::SparseConv2dGradWeightOp::create(
+                b, tagged,
+                RankedTensorType::get({ws[0], inCh, 1, 1}, b.getF32Type()), dy,
+                x, idx, count, ones, zeros, ones, one, int8OperandType(gw)));
   }
 }
 
@@ -317,20 +380,6 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     auto step = module.lookupSymbol<func::FuncOp>("train_step");
     if (!step) {
       emitError(loc) << "--sparsity needs a training step";
-      return signalPassFailure();
-    }
-    // The sparse methods select among float layers' channels and errors;
-    // on an int8 layer they would silently select nothing.
-    Operation *int8Layer = nullptr;
-    step.walk([&](Operation *op) {
-      if (!int8Layer && isa<nn::QConv2dOp, nn::QGemmOp>(op))
-        int8Layer = op;
-    });
-    if (int8Layer) {
-      int8Layer->emitError()
-          << "--sparsity " << sparsity
-          << " on a model with int8 layers is not supported yet (dense "
-             "int8 training is)";
       return signalPassFailure();
     }
     if (spec.starts_with("tinyprop")) {
@@ -399,14 +448,18 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
   FailureOr<ErrorUsers> findErrorUsers(Operation *layer, Location tagged,
                                        func::FuncOp step) {
     ErrorUsers u;
-    auto conv = dyn_cast<nn::Conv2dOp>(layer);
+    bool conv = isa<nn::Conv2dOp, nn::QConv2dOp>(layer);
+    bool qgemm = isa<nn::QGemmOp>(layer);
     auto gemm = dyn_cast<nn::GemmOp>(layer);
     for (Operation &op : step.getBody().front()) {
       if (op.getLoc() != tagged || !op.hasAttr("mcutrain.backward"))
         continue;
-      if (conv && isa<nn::Conv2dGradInputOp>(op))
+      if ((conv && isa<nn::Conv2dGradInputOp, nn::QConv2dGradInputOp>(op)) ||
+          (qgemm && isa<nn::QGemmGradAOp>(op)))
         u.gradInput = &op;
-      else if (conv && isa<nn::Conv2dGradWeightOp>(op))
+      else if ((conv &&
+                isa<nn::Conv2dGradWeightOp, nn::QConv2dGradWeightOp>(op)) ||
+               (qgemm && isa<nn::QGemmGradBOp>(op)))
         u.gradWeight = &op;
       else if (auto g = dyn_cast<nn::GemmOp>(op); g && gemm) {
         if (!g.getTransA() && !g.getTransB() && g.getB() == gemm.getB())
@@ -441,7 +494,8 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                                  const TinyPropSpec &tp) {
     SmallVector<Operation *> layers;
     for (Operation &op : step.getBody().front())
-      if (isa<nn::Conv2dOp, nn::GemmOp>(op) && !op.hasAttr("mcutrain.backward"))
+      if (isa<nn::Conv2dOp, nn::GemmOp, nn::QConv2dOp, nn::QGemmOp>(op) &&
+          !op.hasAttr("mcutrain.backward"))
         layers.push_back(&op);
     int64_t depth = 0;
     for (Operation *layer : llvm::reverse(layers)) {
@@ -491,6 +545,13 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
                            "PyTorch's Linear exports, are selected)");
         return false;
       }
+    if (auto qgemm = dyn_cast<nn::QGemmOp>(layer);
+        qgemm && !qgemm.getTransB()) {
+      layer->emitWarning("tinyprop: this int8 Gemm's backward stays dense "
+                         "(only trans_b = 1, as PyTorch's Linear exports, is "
+                         "selected)");
+      return false;
+    }
     Value error = users->error;
     auto et = cast<RankedTensorType>(error.getType());
     if (et.getDimSize(0) != 1)
@@ -513,8 +574,10 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     SparseGradients sparse{b, tagged, topk};
     if (auto conv = dyn_cast<nn::Conv2dOp>(layer))
       sparse.forConv(conv, *users);
+    else if (auto qconv = dyn_cast<nn::QConv2dOp>(layer))
+      sparse.forConv(qconv, *users);
     else
-      sparse.forGemm(cast<nn::GemmOp>(layer), *users);
+      sparse.forGemm(layer->getOperand(1), *users);
     return true;
   }
 
@@ -552,6 +615,12 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
       return success(); // grouped: no channel selection
     bool named = false;
     float ratio = spec.ratioFor(name, named);
+    if (ratio < 1.0f && isa_and_nonnull<nn::QuantizeGradOp>(producer))
+      return upd.emitError("--sparsity selects the channels of int8 weights "
+                           "updated in place (--weight-update int8); @")
+                 << upd.getParam()
+                 << " is an fp32 master weight (--weight-update fp32-master)",
+             failure();
     if (ratio >= 1.0f || (!grad && !named))
       return success(); // static:RATIO applies to the weights it can select
     if (!grad)
@@ -576,7 +645,8 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     b.setInsertionPointToStart(&step.getBody().front());
     auto [idx, importance] =
         dynamic ? dgsuChoice(b, upd, step, channels, m, ratio)
-                : staticChoice(b, upd, value, grad->weightAxis, m);
+                : staticChoice(b, upd, value, upd.getWeightTypeAttr(),
+                               grad->weightAxis, m);
     Value selected = gatherSelected(b, grad->input, idx, m);
     if (dynamic &&
         failed(addImportance(b, upd, step, *grad, selected, importance)))
@@ -588,9 +658,11 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
   /// The selected indices: a constant, at the top of the step.
   std::pair<Value, std::string> staticChoice(OpBuilder &b, train::UpdateOp upd,
                                              DenseElementsAttr value,
+                                             TypeAttr weightType,
                                              int64_t weightAxis, int64_t m) {
     auto idxType = RankedTensorType::get({m}, b.getI32Type());
-    SmallVector<int32_t> keep = strongestChannels(value, weightAxis, m);
+    SmallVector<int32_t> keep =
+        strongestChannels(value, weightType, weightAxis, m);
     Value idx = arith::ConstantOp::create(
         b, upd.getLoc(), DenseElementsAttr::get(idxType, ArrayRef(keep)));
     return {idx, ""};
@@ -637,8 +709,9 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     else
       b.setInsertionPointAfterValue(idx);
     return train::GatherChannelsOp::create(
-        b, input.getLoc(), RankedTensorType::get(selShape, b.getF32Type()),
-        input, idx, b.getI64IntegerAttr(1));
+        b, input.getLoc(),
+        RankedTensorType::get(selShape, inType.getElementType()), input, idx,
+        b.getI64IntegerAttr(1));
   }
 
   /// DGSU's importance from this step's input and the current weight, for
@@ -663,7 +736,8 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     train::DgsuImportanceOp::create(
         b, grad.input.getLoc(), grad.input, weight,
         FlatSymbolRefAttr::get(b.getContext(), importance),
-        b.getI64IntegerAttr(grad.weightAxis), b.getF32FloatAttr(0.9f));
+        b.getI64IntegerAttr(grad.weightAxis), b.getF32FloatAttr(0.9f),
+        grad.inputType, upd.getWeightTypeAttr());
     return success();
   }
 
@@ -677,17 +751,18 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     Operation *sparse = b.clone(*producer);
     sparse->setOperand(grad.inputOperand, selected);
     if (grad.depthwise) {
-      auto conv = cast<nn::Conv2dGradWeightOp>(sparse);
-      auto dyType = conv.getOutputGrad().getType();
-      SmallVector<int64_t> dyShape(dyType.getShape());
+      // The selected filters' errors; operand 0 of either gradient op.
+      Value dy = sparse->getOperand(0);
+      SmallVector<int64_t> dyShape(
+          cast<RankedTensorType>(dy.getType()).getShape());
       dyShape[1] = m;
       b.setInsertionPoint(sparse);
       auto dySelected = train::GatherChannelsOp::create(
           b, producer->getLoc(), RankedTensorType::get(dyShape, b.getF32Type()),
-          conv.getOutputGrad(), idx, b.getI64IntegerAttr(1));
+          dy, idx, b.getI64IntegerAttr(1));
       dySelected->setAttr("mcutrain.backward", b.getUnitAttr());
-      conv.getOutputGradMutable().assign(dySelected);
-      conv.setGroup(m);
+      sparse->setOperand(0, dySelected);
+      sparse->setAttr("group", b.getI64IntegerAttr(m));
     }
     SmallVector<int64_t> gradShape(ws);
     gradShape[grad.weightAxis] = m;
