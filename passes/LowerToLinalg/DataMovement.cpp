@@ -161,19 +161,28 @@ Value lowerPadGrad(Lowering &L, nn::Pad2dGradOp op) {
 }
 
 /// out[..., j, ...] = in[..., indices[j], ...] along `axis`.
+/// A linalg.generic (not a tensor.generate, whose elements canonicalization
+/// would fold into consumers that read with tensor.extract, such as the
+/// int8 gradients): the gathered channels are a buffer of their own, so the
+/// full input can die with the forward pass.
 Value lowerGatherChannels(Lowering &L, train::GatherChannelsOp op) {
   Value in = op.getInput(), idx = op.getIndices();
   int64_t axis = op.getAxis();
-  auto gen = tensor::GenerateOp::create(
-      L.b, L.loc, op.getOutput().getType(), ValueRange{},
-      [&](OpBuilder &ob, Location l, ValueRange iv) {
-        SmallVector<Value> at(iv.begin(), iv.end());
+  auto type = op.getOutput().getType();
+  unsigned rank = type.getRank();
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, type.getShape(),
+                              type.getElementType()),
+      ValueRange{}, {L.b.getMultiDimIdentityMap(rank)},
+      SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &ob, Location l, ValueRange) {
+        SmallVector<Value> at;
+        for (unsigned d = 0; d < rank; ++d)
+          at.push_back(linalg::IndexOp::create(ob, l, d));
         at[axis] = L.toIndex(
-            ob, tensor::ExtractOp::create(ob, l, idx, ValueRange{iv[axis]}));
-        tensor::YieldOp::create(ob, l,
-                                tensor::ExtractOp::create(ob, l, in, at));
+            ob, tensor::ExtractOp::create(ob, l, idx, ValueRange{at[axis]}));
+        return tensor::ExtractOp::create(ob, l, in, at).getResult();
       });
-  return gen.getResult();
 }
 
 Value lowerReshape(Lowering &L, nn::ReshapeOp o) {
