@@ -61,7 +61,8 @@ bool fromBackward(Value v) {
   return def && def->hasAttr("mcutrain.backward");
 }
 
-/// Counts the layer inputs weight gradients read, once each.
+/// Counts the bytes of the layer inputs weight gradients read, once each
+/// (an int8 layer's are int8).
 struct FeatureCounter {
   llvm::SmallPtrSet<Operation *, 16> seen;
   int64_t bytes = 0;
@@ -72,21 +73,27 @@ struct FeatureCounter {
       inputs.push_back(gw.getInput());
     else if (auto gw = dyn_cast<train::SparseConv2dGradWeightOp>(op))
       inputs.push_back(gw.getInput());
+    else if (auto gw = dyn_cast<nn::QConv2dGradWeightOp>(op))
+      inputs.push_back(gw.getInput()); // int8
+    else if (auto gw = dyn_cast<nn::QGemmGradBOp>(op))
+      inputs.push_back(gw.getA()); // int8
     else if (auto g = dyn_cast<nn::GemmOp>(op);
              g && op->hasAttr("mcutrain.backward") && g.getTransA())
       inputs.append({g.getA(), g.getB()});
     else if (auto u = dyn_cast<train::UpdateOp>(op); u && u.getOuter())
       inputs.append({u.getGrad(), u.getOuter()});
     for (Value v : inputs) {
-      // Through the views TinyProp puts on a Linear layer's input.
-      while (auto r = v.getDefiningOp<nn::ReshapeOp>())
-        if (r->hasAttr("mcutrain.backward"))
-          v = r.getInput();
-        else
-          break;
+      // Through the views TinyProp puts on a Linear layer's input, and the
+      // dequantization of an int8 one a fused outer-product update reads.
+      while (
+          isa_and_nonnull<nn::ReshapeOp, nn::DequantizeOp>(v.getDefiningOp()) &&
+          v.getDefiningOp()->hasAttr("mcutrain.backward"))
+        v = v.getDefiningOp()->getOperand(0);
       Operation *def = v.getDefiningOp();
+      auto type = cast<ShapedType>(v.getType());
       if (def && !fromBackward(v) && seen.insert(def).second)
-        bytes += cast<ShapedType>(v.getType()).getNumElements() * 4;
+        bytes += type.getNumElements() *
+                 (type.getElementType().getIntOrFloatBitWidth() / 8);
     }
   }
 };
