@@ -284,7 +284,10 @@ def hook_tinyprop(model, spec, x0, ratios=None):
         def mask(g):
             flat = g.reshape(-1)
             keep = torch.zeros_like(flat)
-            keep[torch.topk(flat.abs(), k).indices] = 1.0
+            # Ties to the lower index, as the runtime's keep_topk_abs
+            # (a global average pool's gradient is full of them).
+            keep[torch.sort(flat.abs(), descending=True,
+                            stable=True).indices[:k]] = 1.0
             return (flat * keep).reshape(g.shape)
         out.register_hook(mask)
     for m in order:
