@@ -13,6 +13,10 @@ Several seeds (the pretraining seed); mean +- sd.
 
   bench/sparse_experiment.py [--seeds 3] [--steps 4000] [--out docs/]
 
+The int8 rows quantize each seed's pretrained CNN (examples/quantize) and
+train it with TTE's scheme (int8 weights updated in place, QAS; the same
+SGD and learning rate); MAC percentages are of the float full training's.
+
 Writes sparse_experiment.csv, sparse_experiment.svg and
 sparse_experiment.md into --out. Backward MACs are what the steps really
 did (the trainer sums StepStats::macs; TinyProp's k and TinyPropv2's skips
@@ -47,6 +51,17 @@ SCHEMES = [
     ("TinyProp", ["--sparsity", "tinyprop"]),
     ("TinyPropv2", ["--sparsity", "tinyprop2"]),
     ("combined (DGSU 10% + TinyPropv2)", ["--sparsity", "combined:0.1"]),
+    # The same base CNN quantized (examples/quantize, calibration on its
+    # pretraining images), trained with TTE's scheme: int8 forward, float
+    # backward, int8 weights updated in place with QAS (or --qas off).
+    ("int8 full", ["--int8"]),
+    ("int8 full, QAS off", ["--int8", "--qas", "off"]),
+    ("int8 last-2 layers", ["--int8", "--trainable", "last:2"]),
+    ("int8 static channels 25%", ["--int8", "--sparsity", "static:0.25"]),
+    ("int8 DGSU 10%", ["--int8", "--sparsity", "dgsu:0.10"]),
+    ("int8 TinyPropv2", ["--int8", "--sparsity", "tinyprop2"]),
+    ("int8 TinyPropv2, QAS off", ["--int8", "--sparsity", "tinyprop2",
+                                  "--qas", "off"]),
 ]
 
 
@@ -119,7 +134,8 @@ def svg_plot(summary, path):
                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
     names = [n for n, _ in SCHEMES]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * len(tasks)}" '
-           f'height="{h + 40}" font-family="sans-serif" font-size="11">',
+           f'height="{h + 20 + 14 * math.ceil(len(names) / 4)}" '
+           'font-family="sans-serif" font-size="11">',
            '<rect width="100%" height="100%" fill="white"/>']
     for t, task in enumerate(tasks):
         rows = [s for s in summary if s["task"] == task]
@@ -201,14 +217,22 @@ def main():
     rows, done = [], 0
     for seed in range(args.seeds):
         onnx_path = os.path.join(work, f"base{seed}.onnx")
+        state = os.path.join(work, f"base{seed}.pt")
         run(["/usr/bin/python3", os.path.join(ROOT, "examples", "fashion-mnist",
                                               "model.py"), "--out", onnx_path,
-             "--seed", str(seed)])
+             "--seed", str(seed), "--state", state])
+        int8_path = os.path.join(work, f"base{seed}_int8.onnx")
+        if any("--int8" in o for _, o in schemes):
+            run(["/usr/bin/python3", os.path.join(ROOT, "examples",
+                                                  "quantize", "quantize.py"),
+                 "demo", int8_path, "--weights", state])
         for name, opts in schemes:
             tag = re.sub(r"[^a-z0-9]+", "_", name.lower())
             pkg = os.path.join(work, f"{tag}_{seed}")
-            run([args.mcutrain, "compile", onnx_path, "-o", pkg, "--name",
-                 "model", "--lr", str(args.lr)] + opts)
+            model = int8_path if "--int8" in opts else onnx_path
+            run([args.mcutrain, "compile", model, "-o", pkg, "--name",
+                 "model", "--lr", str(args.lr)] +
+                [o for o in opts if o != "--int8"])
             report = json.load(open(os.path.join(pkg, "report.json")))
             exe = os.path.join(pkg, "trainer")
             run(["g++", "-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti",
