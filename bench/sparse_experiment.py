@@ -55,12 +55,12 @@ SCHEMES = [
     # pretraining images), trained with TTE's scheme: int8 forward, float
     # backward, int8 weights updated in place with QAS (or --qas off).
     ("int8 full", ["--int8"]),
-    ("int8 full, QAS off", ["--int8", "--qas", "off"]),
+    ("int8 full (QAS off)", ["--int8", "--qas", "off"]),
     ("int8 last-2 layers", ["--int8", "--trainable", "last:2"]),
     ("int8 static channels 25%", ["--int8", "--sparsity", "static:0.25"]),
     ("int8 DGSU 10%", ["--int8", "--sparsity", "dgsu:0.10"]),
     ("int8 TinyPropv2", ["--int8", "--sparsity", "tinyprop2"]),
-    ("int8 TinyPropv2, QAS off", ["--int8", "--sparsity", "tinyprop2",
+    ("int8 TinyPropv2 (QAS off)", ["--int8", "--sparsity", "tinyprop2",
                                   "--qas", "off"]),
 ]
 
