@@ -320,7 +320,11 @@ def main():
                 "static selection keep only the chosen channels of); saved "
                 "features are all the "
                 "activations still live when the backward pass starts; RAM is arena + "
-                "trainable parameters + optimizer/controller state.\n\n"
+                "trainable parameters + optimizer/controller state. The int8 "
+                "rows train the same pretrained CNN quantized by "
+                "examples/quantize (int8 forward, float backward, int8 "
+                "weights updated in place with QAS unless QAS off; "
+                "docs/quantization.md).\n\n"
                 + table + "\n\n![accuracy vs backward MACs]"
                 "(sparse_experiment.svg)\n")
     shutil.rmtree(work, ignore_errors=True) if not args.workdir else None
