@@ -170,24 +170,26 @@ LogicalResult GatherChannelsOp::verify() {
 }
 int64_t GatherChannelsOp::getMacs() { return 0; }
 
-/// An int8 operand of a gradient-side op comes with the 8-bit
-/// !quant.uniform type it stores in attribute `attr` (per tensor, or per
-/// axis along `perAxisDim` if that is not negative); a float operand with
-/// none.
-static LogicalResult verifyQuantOperand(Operation *op, Value v, StringRef attr,
+/// An int8 `what` (operand, parameter) of element type `element` comes with
+/// the 8-bit !quant.uniform type it stores in attribute `attr` (per tensor,
+/// or per axis along `perAxisDim` if that is not negative); a float one
+/// with none.
+static LogicalResult verifyQuantElement(Operation *op, Type element,
+                                        StringRef what, StringRef attr,
                                         int64_t perAxisDim) {
-  Type element = cast<ShapedType>(v.getType()).getElementType();
   auto quantType = op->getAttrOfType<TypeAttr>(attr);
   if (!quantType)
-    return element.isF32()
-               ? success()
-               : op->emitOpError() << "an int8 operand needs its " << attr;
+    return element.isF32() ? success()
+                           : op->emitOpError()
+                                 << what << " of element type " << element
+                                 << " needs its " << attr;
   auto q = dyn_cast<quant::QuantizedType>(quantType.getValue());
   if (!q || q.getStorageTypeIntegralWidth() != 8 ||
       q.getStorageType() != element)
     return op->emitOpError() << attr
                              << " must be an 8-bit !quant.uniform whose "
-                                "storage is the operand's element type";
+                                "storage is the "
+                             << what << "'s element type";
   auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(q);
   if (axis && perAxisDim < 0)
     return op->emitOpError() << attr << " must be per tensor";
@@ -195,6 +197,12 @@ static LogicalResult verifyQuantOperand(Operation *op, Value v, StringRef attr,
     return op->emitOpError() << "a per-axis " << attr
                              << " must quantize dimension " << perAxisDim;
   return success();
+}
+
+static LogicalResult verifyQuantOperand(Operation *op, Value v, StringRef attr,
+                                        int64_t perAxisDim) {
+  return verifyQuantElement(op, cast<ShapedType>(v.getType()).getElementType(),
+                            "operand", attr, perAxisDim);
 }
 
 LogicalResult DgsuImportanceOp::verify() {
@@ -248,22 +256,7 @@ LogicalResult UpdateOp::verify() {
 /// other is f32.
 template <typename Op>
 static LogicalResult verifyParameterElement(Op op, Type element) {
-  auto weightType = op.getWeightTypeAttr();
-  if (!weightType && element.isF32())
-    return success();
-  if (!weightType)
-    return op.emitOpError() << "a parameter that is not f32 needs a "
-                               "weight_type";
-  auto q = dyn_cast<quant::QuantizedType>(weightType.getValue());
-  if (!q || q.getStorageTypeIntegralWidth() != 8 ||
-      q.getStorageType() != element)
-    return op.emitOpError() << "weight_type must be an 8-bit !quant.uniform "
-                               "whose storage is the parameter's element type";
-  if (auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(q))
-    if (axis.getQuantizedDimension() != 0)
-      return op.emitOpError() << "a per-axis weight_type must quantize "
-                                 "dimension 0";
-  return success();
+  return verifyQuantElement(op, element, "parameter", "weight_type", 0);
 }
 
 /// The parameter of an update, an ml_program.global before lowering and a

@@ -5,7 +5,7 @@
 // RUN: mcutrain-opt %s -split-input-file -verify-diagnostics > /dev/null
 
 func.func @untyped(%e: tensor<1x2x1x1xf32>, %x: tensor<1x3x1x1xi8>, %idx: tensor<2xi32>, %n: tensor<1xi32>) {
-  // expected-error @below {{an int8 operand needs its quant_type}}
+  // expected-error @below {{operand of element type 'i8' needs its quant_type}}
   %g = train.sparse_conv2d_grad_weight %e, %x, %idx, %n {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x2x1x1xf32>, tensor<1x3x1x1xi8>, tensor<2xi32>, tensor<1xi32>) -> tensor<2x3x1x1xf32>
   return
 }
