@@ -6,6 +6,8 @@
 // finiteness check and optimizer pass reading them back; computed where the
 // update uses it, it costs one multiplication per weight. The product
 // (`outer` on train.update) is the same floating-point operation either way.
+// The same holds for a 1 x 1 convolution of a 1 x 1 image (MobileNet's last
+// pointwise layers at small inputs), whose weight is [M, N, 1, 1].
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -59,13 +61,59 @@ bool fuseInt8OuterProduct(train::UpdateOp update) {
   return true;
 }
 
+/// A 1 x 1 convolution (group 1, no padding) of a 1 x 1 image at batch 1,
+/// as MobileNet's pointwise layers run at the end of the network: its weight
+/// gradient [F, C, 1, 1] is the outer product of the error (F) and the input
+/// (C), the convolution's one product per weight. Float and int8 layers
+/// (nn.conv2d_grad_weight, nn.qconv2d_grad_weight: the input dequantized).
+template <typename GradOp> bool fuseConvOuterProduct(train::UpdateOp update) {
+  auto grad = update.getGrad().getDefiningOp<GradOp>();
+  if (!grad || !grad->hasOneUse() || grad.getGroup() != 1 ||
+      llvm::any_of(grad.getPads(), [](int64_t p) { return p != 0; }))
+    return false;
+  auto onePixel = [](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.getDimSize(0) == 1 && t.getDimSize(2) == 1 && t.getDimSize(3) == 1;
+  };
+  auto ws = grad.getWeightGrad().getType().getShape();
+  if (!onePixel(grad.getOutputGrad()) || !onePixel(grad.getInput()) ||
+      ws[2] != 1 || ws[3] != 1)
+    return false;
+  OpBuilder b(grad);
+  auto row = [&](Value v, Type element) -> Value {
+    auto t = cast<RankedTensorType>(v.getType());
+    Operation *r = nn::ReshapeOp::create(
+        b, grad.getLoc(), RankedTensorType::get({1, t.getDimSize(1)}, element),
+        v);
+    r->setDiscardableAttrs(grad->getDiscardableAttrDictionary());
+    return r->getResult(0);
+  };
+  Value input = grad.getInput();
+  auto inputType = cast<RankedTensorType>(input.getType());
+  input = row(input, inputType.getElementType());
+  if constexpr (std::is_same_v<GradOp, nn::QConv2dGradWeightOp>) {
+    Operation *dq = nn::DequantizeOp::create(
+        b, grad.getLoc(),
+        RankedTensorType::get({1, inputType.getDimSize(1)}, b.getF32Type()),
+        input, grad.getInputTypeAttr());
+    dq->setDiscardableAttrs(grad->getDiscardableAttrDictionary());
+    input = dq->getResult(0);
+  }
+  update.getGradMutable().assign(row(grad.getOutputGrad(), b.getF32Type()));
+  update.getOuterMutable().assign(input);
+  grad.erase();
+  return true;
+}
+
 struct FuseOuterProductUpdatesPass
     : public mcutrain::impl::FuseOuterProductUpdatesPassBase<
           FuseOuterProductUpdatesPass> {
   void runOnOperation() override {
     getOperation().walk([](train::UpdateOp update) {
       if (update.getChannels() || update.getOuter() ||
-          fuseInt8OuterProduct(update))
+          fuseInt8OuterProduct(update) ||
+          fuseConvOuterProduct<nn::Conv2dGradWeightOp>(update) ||
+          fuseConvOuterProduct<nn::QConv2dGradWeightOp>(update))
         return;
       nn::GemmOp gemm = outerProductGradient(update);
       if (!gemm)

@@ -198,7 +198,10 @@ def FuseOuterProductUpdatesPass
     A[0][i] * B[0][j] where it reads g[i][j], the Gemm's own product. The
     same for an int8 Linear layer at batch 1 (nn.qgemm_grad_b of a 1 x N
     error and a 1 x K int8 input): the factors are the error and the
-    dequantized input.
+    dequantized input. And for a 1 x 1 convolution (group 1, no padding) of
+    a 1 x 1 image at batch 1, float or int8 (nn.conv2d_grad_weight,
+    nn.qconv2d_grad_weight): the error and the input as rows; the
+    parameter stays [M, N, 1, 1].
   }];
 }
 

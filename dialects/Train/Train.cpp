@@ -286,6 +286,10 @@ static LogicalResult verifyParameter(Op op, SymbolTableCollection &symbols) {
   if (failed(verifyParameterElement(op, element)))
     return failure();
   SmallVector<int64_t> expect(shape);
+  // An outer product's [M, N] also updates a 1 x 1 convolution's
+  // [M, N, 1, 1].
+  while (op.getOuter() && expect.size() > 2 && expect.back() == 1)
+    expect.pop_back();
   if (Value channels = op.getChannels()) {
     int64_t axis = op.getChannelAxis();
     if (axis < 0 || axis >= (int64_t)expect.size())

@@ -93,7 +93,8 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     of the parameter's dimension `channel_axis`; the other slices of the
     parameter and its state are not touched.
     With `outer` (fuse-outer-product-updates: a batch-1 Linear layer's
-    weight), the gradient is the outer product of `grad` (1 x M) and `outer`
+    weight, or a 1 x 1 convolution's [M, N, 1, 1] on a 1 x 1 image), the
+    gradient is the outer product of `grad` (1 x M) and `outer`
     (1 x N), g[i][j] = grad[0][i] * outer[0][j], computed where it is used:
     it is never stored, and its finiteness follows from the factors'.
     With `outer`, the op may also yield `input_grad` = grad P (1 x N) from

@@ -479,6 +479,17 @@ struct LowerUpdate : OpConversionPattern<BufferUpdateOp> {
         return op.emitOpError("missing optimizer state @") << name, failure();
       outs.push_back(st);
     }
+    // An outer product updating a 1 x 1 convolution's [M, N, 1, 1]: its
+    // [M, N] view.
+    if (op.getOuter() && cast<MemRefType>(param.getType()).getRank() > 2) {
+      int64_t rank = cast<MemRefType>(param.getType()).getRank();
+      SmallVector<ReassociationIndices> rows{{0}, {}};
+      for (int64_t d = 1; d < rank; ++d)
+        rows[1].push_back(d);
+      for (Value &buf : outs)
+        buf = memref::CollapseShapeOp::create(rewriter, loc, buf, rows);
+      param = outs[0];
+    }
     Arith a{rewriter, loc};
     StepScalars s = loadStepScalars(a, op, op.getOptimizer());
     RowMaps maps(op.getContext());

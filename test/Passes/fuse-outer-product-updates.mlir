@@ -88,3 +88,60 @@ module {
     return
   }
 }
+
+// -----
+
+// A 1 x 1 convolution of a 1 x 1 image at batch 1 (MobileNet's last
+// pointwise layers at 32 x 32): its [3, 4, 1, 1] weight gradient is the
+// outer product of the error and the input as rows; the parameter stays
+// 4-D and the lowering updates its [3, 4] view (the state's too). Float and
+// int8 (the input dequantized).
+// CHECK-LABEL: func.func @pointwise
+// CHECK-SAME: (%[[X:.*]]: tensor<1x4x1x1xf32>, %[[DY:.*]]: tensor<1x3x1x1xf32>, %[[XQ:.*]]: tensor<1x4x1x1xi8>)
+// CHECK-NOT: conv2d_grad_weight
+// CHECK-DAG: %[[XR:.*]] = nn.reshape %[[X]] : (tensor<1x4x1x1xf32>) -> tensor<1x4xf32>
+// CHECK-DAG: %[[DYR:.*]] = nn.reshape %[[DY]] : (tensor<1x3x1x1xf32>) -> tensor<1x3xf32>
+// CHECK: train.update @w, %[[DYR]] outer(%[[XR]] : tensor<1x4xf32>) <momentum, lr = 1.000000e-01> : tensor<1x3xf32>
+// CHECK: %[[XQR:.*]] = nn.reshape %[[XQ]] : (tensor<1x4x1x1xi8>) -> tensor<1x4xi8>
+// CHECK: %[[XD:.*]] = nn.dequantize %[[XQR]] {quant_type = !quant.uniform<u8:f32, 5.000000e-01:128>} : (tensor<1x4xi8>) -> tensor<1x4xf32>
+// CHECK: train.update @q, %{{.*}} outer(%[[XD]] : tensor<1x4xf32>) <sgd
+// LOWERED-LABEL: func.func @pointwise
+// LOWERED: %[[W:.*]] = memref.get_global @w : memref<3x4x1x1xf32>
+// LOWERED: %[[S:.*]] = memref.get_global @w__state0 : memref<3x4x1x1xf32>
+// LOWERED-DAG: %[[WV:.*]] = memref.collapse_shape %[[W]] {{\[\[}}0], [1, 2, 3]] : memref<3x4x1x1xf32> into memref<3x4xf32>
+// LOWERED-DAG: %[[SV:.*]] = memref.collapse_shape %[[S]] {{\[\[}}0], [1, 2, 3]] : memref<3x4x1x1xf32> into memref<3x4xf32>
+// LOWERED: train.runtime_call #train<runtime_function outer_product_finite>
+// LOWERED: linalg.generic {{.*}} outs(%[[WV]], %[[SV]] : memref<3x4xf32>, memref<3x4xf32>)
+// LOWERED: memref.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : memref<3x4x1x1xi8> into memref<3x4xi8>
+// LOWERED: linalg.generic {{.*}} outs(%{{.*}} : memref<3x4xi8>)
+module {
+  ml_program.global private mutable @w(dense<0.5> : tensor<3x4x1x1xf32>) : tensor<3x4x1x1xf32>
+  ml_program.global private mutable @q(dense<1> : tensor<3x4x1x1xi8>) : tensor<3x4x1x1xi8>
+  func.func @pointwise(%x: tensor<1x4x1x1xf32>, %dy: tensor<1x3x1x1xf32>, %xq: tensor<1x4x1x1xi8>) {
+    %dw = nn.conv2d_grad_weight %dy, %x {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x1x1xf32>, tensor<1x4x1x1xf32>) -> tensor<3x4x1x1xf32>
+    train.update @w, %dw <momentum, lr = 0.1> : tensor<3x4x1x1xf32>
+    %dq = nn.qconv2d_grad_weight %dy, %xq {input_type = !quant.uniform<u8:f32, 0.5:128>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x1x1xf32>, tensor<1x4x1x1xi8>) -> tensor<3x4x1x1xf32>
+    train.update @q, %dq <sgd, lr = 0.1> {weight_type = !quant.uniform<i8:f32:0, {0.01,0.02,0.04}>} : tensor<3x4x1x1xf32>
+    return
+  }
+}
+
+// -----
+
+// Not one product per weight: a 2 x 2 image (four products per weight), or
+// padding (the one output reads a padded tap): left alone.
+// CHECK-LABEL: func.func @not_pointwise
+// CHECK: %[[IMG:.*]] = nn.conv2d_grad_weight {{.*}} : (tensor<1x3x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<3x4x1x1xf32>
+// CHECK: %[[PAD:.*]] = nn.conv2d_grad_weight {{.*}} : (tensor<1x3x1x1xf32>, tensor<1x4x1x1xf32>) -> tensor<3x4x1x1xf32>
+// CHECK: train.update @w, %[[IMG]] <sgd
+// CHECK: train.update @w, %[[PAD]] <sgd
+module {
+  ml_program.global private mutable @w(dense<0.5> : tensor<3x4x1x1xf32>) : tensor<3x4x1x1xf32>
+  func.func @not_pointwise(%x: tensor<1x4x2x2xf32>, %dy: tensor<1x3x2x2xf32>, %x1: tensor<1x4x1x1xf32>, %dy1: tensor<1x3x1x1xf32>) {
+    %img = nn.conv2d_grad_weight %dy, %x {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<3x4x1x1xf32>
+    %pad = nn.conv2d_grad_weight %dy1, %x1 {strides = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x3x1x1xf32>, tensor<1x4x1x1xf32>) -> tensor<3x4x1x1xf32>
+    train.update @w, %img <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
+    train.update @w, %pad <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
+    return
+  }
+}
