@@ -195,6 +195,8 @@ def main():
                     help="fine-tuning steps on fmnist-rot90")
     ap.add_argument("--digits-epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--optimizer", default="sgd",
+                    help="every scheme's optimizer (mcutrain --optimizer)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--workdir")
     ap.add_argument("--schemes",
@@ -231,7 +233,8 @@ def main():
             pkg = os.path.join(work, f"{tag}_{seed}")
             model = int8_path if "--int8" in opts else onnx_path
             run([args.mcutrain, "compile", model, "-o", pkg, "--name",
-                 "model", "--lr", str(args.lr)] +
+                 "model", "--lr", str(args.lr), "--optimizer",
+                 args.optimizer] +
                 [o for o in opts if o != "--int8"])
             report = json.load(open(os.path.join(pkg, "report.json")))
             exe = os.path.join(pkg, "trainer")
@@ -304,8 +307,8 @@ def main():
     with open(os.path.join(args.out, "sparse_experiment.md"), "w") as f:
         f.write("# Sparse updates: accuracy against backward compute\n\n"
                 "Written by `bench/sparse_experiment.py` "
-                f"(--seeds {args.seeds} --steps {args.steps} --lr {args.lr}; "
-                "SGD, batch 1). The base CNN is pretrained in PyTorch on 3000 "
+                f"(--seeds {args.seeds} --steps {args.steps} --lr {args.lr} "
+                f"--optimizer {args.optimizer}; batch 1). The base CNN is pretrained in PyTorch on 3000 "
                 "Fashion-MNIST images (one seed per run), then the generated "
                 "C++ fine-tunes it on Fashion-MNIST rotated by 90 degrees "
                 f"({args.steps} training images from 30000 on, 2000 test "
