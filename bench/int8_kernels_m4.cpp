@@ -3,7 +3,9 @@
 // instructions, calibrated against a loop of known length). Built and run by
 // bench/int8_kernels_m4.py; the layers are the DemoCNN's and typical
 // MobileNet / DS-CNN shapes. Each figure is the whole kernel call: weight
-// widening, input widening, products and requantization.
+// widening, input widening, products and requantization. The float
+// gradient kernels of the int8 layers (qconv2d_grad_weight / _grad_input,
+// qgemm_grad_a) follow: dy float, the int8 operand, a float result.
 #include "mcutrain_kernels.h"
 #include "semihosting.h"
 #include "systick.h"
@@ -18,6 +20,7 @@ namespace k = mcutrain::kernels;
 
 alignas(8) std::int8_t input[64 * 1024], output[64 * 1024], weights[16384];
 alignas(8) std::int8_t scratch[24 * 1024];
+float gradOut[16 * 1024], gradIn[12 * 1024], weightScale[256];
 std::int32_t multiplier[256], shift[256];
 std::int64_t offset[256];
 double instructionsPerTick = 40.0;
@@ -71,6 +74,32 @@ template <int N, int K> void gemm(const char *name) {
   });
 }
 
+/// Weight and input gradient of a convolution (groups G) from its int8
+/// input and weight.
+template <int C, int H, int W, int F, int G, int KH, int KW, int S, int P>
+void convGrads(const char *weightName, const char *inputName) {
+  constexpr int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
+  constexpr int CG = C / G;
+  static_assert(
+      k::int8::convGradWeightScratchBytes(C, CG, H, W, KH, KW, OH, OW, S, S, P,
+                                          P, 1, 1) <= int(sizeof scratch) &&
+      k::int8::convGradInputScratchBytes(C, CG, H, W, F, KH, KW, OH, OW, S, S,
+                                         P, P, 1, 1) <= int(sizeof scratch));
+  static_assert(F * OH * OW <= int(sizeof gradOut / 4) &&
+                C * H * W <= int(sizeof gradIn / 4) &&
+                F * CG * KH * KW <= int(sizeof weights) && F <= 256);
+  constexpr std::uint32_t macs = F * OH * OW * CG * KH * KW;
+  measure(weightName, macs, [] {
+    k::qconv2d_grad_weight<1, C, H, W, F, CG, KH, KW, OH, OW, S, S, P, P, 1, 1,
+                           1, 3>(gradOut, input, gradIn, 0.02f, scratch);
+  });
+  if (!inputName)
+    return;
+  measure(inputName, macs, [] {
+    k::qconv2d_grad_input<1, C, H, W, F, CG, KH, KW, OH, OW, S, S, P, P, 1, 1>(
+        gradOut, weights, weightScale, gradIn, scratch);
+  });
+}
 } // namespace
 
 extern "C" void SysTick_Handler() { systick::onWrap(); }
@@ -88,6 +117,10 @@ int main() {
     input[i] = std::int8_t(i * 37u);
   for (unsigned i = 0; i < sizeof weights; ++i)
     weights[i] = std::int8_t(i * 11u);
+  for (unsigned i = 0; i < sizeof gradOut / 4; ++i)
+    gradOut[i] = float(int(i % 61) - 30) * 0.01f;
+  for (float &s : weightScale)
+    s = 0.004f;
   semihosting::Line head;
   head << "layer | MACs | instructions | per MAC";
   head.print();
@@ -104,5 +137,24 @@ int main() {
   depthwise<96, 16, 16, 1>("depthwise 3x3 96 channels, 16x16 (MobileNetV2)");
   depthwise<64, 25, 5, 1>("depthwise 3x3 64 channels, 25x5 (DS-CNN)");
   depthwise<48, 32, 32, 2>("depthwise 3x3 stride 2, 48 channels, 32x32");
+  // C H W F G KH KW S P
+  convGrads<1, 28, 28, 8, 1, 3, 3, 1, 1>(
+      "grad weight: DemoCNN conv1 (C 1, 28x28)", nullptr);
+  convGrads<8, 14, 14, 16, 1, 3, 3, 1, 1>("grad weight: DemoCNN conv2",
+                                          "grad input: DemoCNN conv2");
+  convGrads<16, 16, 16, 32, 1, 3, 3, 1, 1>(
+      "grad weight: conv 3x3 16->32, 16x16",
+      "grad input: conv 3x3 16->32, 16x16");
+  convGrads<64, 8, 8, 64, 1, 1, 1, 1, 0>("grad weight: pointwise 64->64, 8x8",
+                                         "grad input: pointwise 64->64, 8x8");
+  convGrads<48, 16, 16, 48, 48, 3, 3, 1, 1>(
+      "grad weight: depthwise 48 channels, 16x16",
+      "grad input: depthwise 48 channels, 16x16");
+  convGrads<48, 16, 16, 48, 48, 3, 3, 2, 1>(
+      "grad weight: depthwise stride 2, 48 channels, 16x16",
+      "grad input: depthwise stride 2, 48 channels, 16x16");
+  measure("grad input: DemoCNN fc 784->10 (batch 1)", 7840, [] {
+    k::qgemm_grad_a<1, 10, 784, 1>(gradOut, weights, weightScale, gradIn);
+  });
   semihosting::exit(0);
 }

@@ -30,7 +30,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     example = os.path.join(ROOT, "examples", "cortex-m4")
     with open(os.path.join(example, "mps2_an386.ld.in")) as f:
-        script = f.read().replace("@MCUTRAIN_SRAM_BYTES@", "262144") \
+        # The layers' buffers are static arrays: 1 MiB of the board's RAM.
+        script = f.read().replace("@MCUTRAIN_SRAM_BYTES@", "1048576") \
                          .replace("@MCUTRAIN_STACK_BYTES@", "16384")
     ld = os.path.join(work, "an386.ld")
     with open(ld, "w") as f:

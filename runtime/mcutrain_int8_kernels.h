@@ -888,6 +888,433 @@ inline void max_pool8(const std::int8_t *__restrict x,
   }
 }
 
+// ---- float32 gradients of the int8 layers (TTE's backward) ----
+//
+// The float32 weight and input gradients of int8 convolutions and of the
+// input of an int8 Gemm, from the int8 values and their scales, what
+// lower-to-linalg's loops of nn.qconv2d_grad_weight / _grad_input /
+// nn.qgemm_grad_a compute (the same sums in another order: equal within
+// float rounding, not bit for bit). No float copy of a whole tensor: one
+// channel's plane at a time in scratch. The loops read each float once per
+// multiply-add and keep a window's sums in registers (those loops read
+// every int8 value through clamped index arithmetic: 36 Cortex-M4
+// instructions per MAC on the DemoCNN's backward).
+namespace int8 {
+
+/// Rows (or columns) of a gradient kernel's padded plane: the input's
+/// extent with its leading padding, or what the taps read, if more.
+constexpr int gradPlaneExtent(int h, int kh, int oh, int sh, int pt, int dh) {
+  return (oh - 1) * sh + (kh - 1) * dh + 1 > pt + h
+             ? (oh - 1) * sh + (kh - 1) * dh + 1
+             : pt + h;
+}
+
+/// Whether a convolution is a pointwise one over the whole plane (1 x 1,
+/// unit strides, no padding, one group): its gradients are matrix products
+/// with register tiles.
+constexpr bool gradPointwise(int c, int cg, int h, int w, int kh, int kw,
+                             int oh, int ow, int sh, int sw, int pt, int pl) {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 &&
+         oh == h && ow == w && cg == c;
+}
+
+/// Pixels of a pointwise weight gradient's widened input rows.
+constexpr int pointwiseChunk(int pixels) { return pixels < 256 ? pixels : 256; }
+
+/// Scratch bytes of qconv2d_grad_weight: one padded float plane of the
+/// input (pointwise: two input rows of pointwiseChunk pixels).
+constexpr int convGradWeightScratchBytes(int c, int cg, int h, int w, int kh,
+                                         int kw, int oh, int ow, int sh, int sw,
+                                         int pt, int pl, int dh, int dw) {
+  return gradPointwise(c, cg, h, w, kh, kw, oh, ow, sh, sw, pt, pl)
+             ? 4 * 2 * pointwiseChunk(h * w)
+             : 4 * gradPlaneExtent(h, kh, oh, sh, pt, dh) *
+                   gradPlaneExtent(w, kw, ow, sw, pl, dw);
+}
+
+/// Rows (or columns) of the padded dy plane of a unit-stride layer's input
+/// gradient: dy[oh] at row (KH-1)*DH + oh, read at PT + h + (KH-1-kh)*DH.
+constexpr int gradSpreadExtent(int h, int kh, int oh, int pt, int dh) {
+  return pt + h + (kh - 1) * dh > (kh - 1) * dh + oh ? pt + h + (kh - 1) * dh
+                                                     : (kh - 1) * dh + oh;
+}
+
+/// Scratch bytes of qconv2d_grad_input: unit strides, one output channel's
+/// dy padded into a float plane; other strides, a padded float plane of one
+/// input channel's gradient (pointwise: the scaled weights of two input
+/// channels, 2 F floats).
+constexpr int convGradInputScratchBytes(int c, int cg, int h, int w, int f,
+                                        int kh, int kw, int oh, int ow, int sh,
+                                        int sw, int pt, int pl, int dh,
+                                        int dw) {
+  return gradPointwise(c, cg, h, w, kh, kw, oh, ow, sh, sw, pt, pl) ? 4 * 2 * f
+         : sh == 1 && sw == 1 ? 4 * gradSpreadExtent(h, kh, oh, pt, dh) *
+                                    gradSpreadExtent(w, kw, ow, pl, dw)
+                              : 4 * gradPlaneExtent(h, kh, oh, sh, pt, dh) *
+                                    gradPlaneExtent(w, kw, ow, sw, pl, dw);
+}
+
+/// acc[kh][kw] += sum over ow of g[ow] * x[kh*DH*WP + ow*SW + kw*DW]: one
+/// output row's contribution to a filter's weight gradient, the KH x KW
+/// sums in registers, g read once per output.
+template <int KH, int KW, int OW, int SW, int DH, int DW, int WP>
+MCUTRAIN_ALWAYS_INLINE void gradWeightRow(const float *__restrict g,
+                                          const float *__restrict x,
+                                          float (&acc)[KH * KW]) {
+  for (int ow = 0; ow < OW; ++ow) {
+    const float gv = g[ow];
+    const float *xp = x + ow * SW;
+    MCUTRAIN_UNROLL
+    for (int kh = 0; kh < KH; ++kh)
+      MCUTRAIN_UNROLL
+    for (int kw = 0; kw < KW; ++kw)
+      acc[kh * KW + kw] += gv * xp[kh * DH * WP + kw * DW];
+  }
+}
+
+/// out[w] += sum over kh, kw of w[kh][kw] * dyp[(KH-1-kh)*DH*WS + w +
+/// (KW-1-kw)*DW] for a row of W input-gradient columns of a unit-stride
+/// layer (dyp: its padded dy plane, WS floats a row, at the row's first
+/// tap): each column loaded and stored once per output channel (adding
+/// every tap to a padded plane cost a load and a store per multiply-add:
+/// 4.3-4.8 Cortex-M4 instructions per MAC).
+template <int KH, int KW, int W, int DH, int DW, int WS>
+MCUTRAIN_ALWAYS_INLINE void gradInputRow(const float *__restrict dyp,
+                                         const float (&w)[KH][KW],
+                                         float *__restrict out) {
+  for (int col = 0; col < W; ++col) {
+    float sum = out[col];
+    MCUTRAIN_UNROLL
+    for (int kh = 0; kh < KH; ++kh)
+      MCUTRAIN_UNROLL
+    for (int kw = 0; kw < KW; ++kw)
+      sum +=
+          w[kh][kw] * dyp[(KH - 1 - kh) * DH * WS + col + (KW - 1 - kw) * DW];
+    out[col] = sum;
+  }
+}
+
+/// row[ow*SW + kw*DW] += w[kw] * g[ow]: one output row's contribution,
+/// through kernel row w, to a padded input row's gradient, for strided
+/// layers (whose zero-inserted dy would be mostly zeros: a depthwise
+/// stride-2 layer 10.6 Cortex-M4 instructions per MAC so, 7.5 this way).
+template <int KW, int OW, int SW, int DW>
+MCUTRAIN_ALWAYS_INLINE void gradInputRowStrided(const float *__restrict g,
+                                                const float (&w)[KW],
+                                                float *__restrict row) {
+  for (int ow = 0; ow < OW; ++ow) {
+    const float gv = g[ow];
+    MCUTRAIN_UNROLL
+    for (int kw = 0; kw < KW; ++kw)
+      row[ow * SW + kw * DW] += w[kw] * gv;
+  }
+}
+
+template <typename T> inline void zeroFill(T *__restrict v, int n) {
+  for (int i = 0; i < n; ++i)
+    v[i] = T(0);
+}
+
+/// dx[r][p] = sum over f of wt[r][f] * dy[f][p] for R rows of P pixels (a
+/// pointwise input gradient; wt: R x F scaled weights): 4 pixels x R rows
+/// of sums in registers, per f 4 + R loads for 4 R multiply-adds.
+template <int R, int F, int P>
+inline void pointwiseGradInputRows(const float *__restrict dy,
+                                   const float *__restrict wt,
+                                   float *__restrict dx) {
+  constexpr int Q = 4;
+  for (int p = 0; p + Q <= P; p += Q) {
+    float acc[R][Q] = {};
+    for (int f = 0; f < F; ++f) {
+      float d[Q];
+      MCUTRAIN_UNROLL
+      for (int q = 0; q < Q; ++q)
+        d[q] = dy[f * P + p + q];
+      MCUTRAIN_UNROLL
+      for (int r = 0; r < R; ++r)
+        MCUTRAIN_UNROLL
+      for (int q = 0; q < Q; ++q)
+        acc[r][q] += wt[r * F + f] * d[q];
+    }
+    MCUTRAIN_UNROLL
+    for (int r = 0; r < R; ++r)
+      MCUTRAIN_UNROLL
+    for (int q = 0; q < Q; ++q)
+      dx[r * P + p + q] = acc[r][q];
+  }
+  for (int p = P / Q * Q; p < P; ++p)
+    for (int r = 0; r < R; ++r) {
+      float sum = 0;
+      for (int f = 0; f < F; ++f)
+        sum += wt[r * F + f] * dy[f * P + p];
+      dx[r * P + p] = sum;
+    }
+}
+
+/// dw[f*CG + r] += scale * sum over the chunk's pixels p of dy[f][p] *
+/// xw[r*stride + p] for R input channels: 4 output channels x R of sums in
+/// registers, per pixel 4 + R loads for 4 R multiply-adds.
+template <int R, int F, int CG, int P>
+inline void pointwiseGradWeightChunk(const float *__restrict dy, int pixels,
+                                     const float *__restrict xw, int stride,
+                                     float *__restrict dw, float scale) {
+  constexpr int B = 4;
+  for (int f = 0; f + B <= F; f += B) {
+    float acc[B][R] = {};
+    for (int p = 0; p < pixels; ++p) {
+      float x[R];
+      MCUTRAIN_UNROLL
+      for (int r = 0; r < R; ++r)
+        x[r] = xw[r * stride + p];
+      MCUTRAIN_UNROLL
+      for (int b = 0; b < B; ++b) {
+        const float g = dy[(f + b) * P + p];
+        MCUTRAIN_UNROLL
+        for (int r = 0; r < R; ++r)
+          acc[b][r] += g * x[r];
+      }
+    }
+    MCUTRAIN_UNROLL
+    for (int b = 0; b < B; ++b)
+      MCUTRAIN_UNROLL
+    for (int r = 0; r < R; ++r)
+      dw[(f + b) * CG + r] += scale * acc[b][r];
+  }
+  for (int f = F / B * B; f < F; ++f)
+    for (int r = 0; r < R; ++r) {
+      float sum = 0;
+      for (int p = 0; p < pixels; ++p)
+        sum += dy[f * P + p] * xw[r * stride + p];
+      dw[f * CG + r] += scale * sum;
+    }
+}
+
+/// A pointwise layer's weight gradient: input channels in pairs, their
+/// rows widened to float pointwiseChunk pixels at a time.
+template <int N, int C, int F, int P, int XU, int XZ>
+inline void pointwiseGradWeight(const float *__restrict dy,
+                                const std::int8_t *__restrict x,
+                                float *__restrict dw, float xScale,
+                                float *__restrict rows) {
+  constexpr int PC = pointwiseChunk(P);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; c += 2) {
+      const bool pair = c + 1 < C;
+      for (int p0 = 0; p0 < P; p0 += PC) {
+        const int pixels = P - p0 < PC ? P - p0 : PC;
+        for (int r = 0; r < (pair ? 2 : 1); ++r)
+          for (int p = 0; p < pixels; ++p)
+            rows[r * PC + p] =
+                float(load8<XU>(x + (n * C + c + r) * P + p0 + p) - XZ);
+        const float *g = dy + n * F * P + p0;
+        if (pair)
+          pointwiseGradWeightChunk<2, F, C, P>(g, pixels, rows, PC, dw + c,
+                                               xScale);
+        else
+          pointwiseGradWeightChunk<1, F, C, P>(g, pixels, rows, PC, dw + c,
+                                               xScale);
+      }
+    }
+}
+
+/// A pointwise layer's input gradient: input channels in pairs, their
+/// weights (scaled, float) gathered into `wt` first.
+template <int N, int C, int F, int P>
+inline void pointwiseGradInput(const float *__restrict dy,
+                               const std::int8_t *__restrict w,
+                               const float *__restrict wScale,
+                               float *__restrict dx, float *__restrict wt) {
+  for (int c = 0; c < C; c += 2) {
+    const bool pair = c + 1 < C;
+    for (int r = 0; r < (pair ? 2 : 1); ++r)
+      for (int f = 0; f < F; ++f)
+        wt[r * F + f] = wScale[f] * float(w[f * C + c + r]);
+    for (int n = 0; n < N; ++n) {
+      float *out = dx + (n * C + c) * P;
+      if (pair)
+        pointwiseGradInputRows<2, F, P>(dy + n * F * P, wt, out);
+      else
+        pointwiseGradInputRows<1, F, P>(dy + n * F * P, wt, out);
+    }
+  }
+}
+
+} // namespace int8
+
+/// Weight gradient of an int8 convolution from its 8-bit input: dw (F x CG
+/// x KH x KW, float) = x_scale * sum over n, oh, ow of dy[n][f][oh][ow] *
+/// (x[n][ci][oh*SH + kh*DH - PT][ow*SW + kw*DW - PL] - XZ), ci the input
+/// channel c of f's group (G = C / CG groups), taps in the padding left
+/// out. x N x C x H x W (uint8 if XU); each input channel is widened into a
+/// float plane (x - XZ, zeros in the padding) in `scratch`
+/// (int8::convGradWeightScratchBytes, 8-aligned).
+template <int N, int C, int H, int W, int F, int CG, int KH, int KW, int OH,
+          int OW, int SH, int SW, int PT, int PL, int DH, int DW, int XU,
+          int XZ>
+inline void qconv2d_grad_weight(const float *__restrict dy,
+                                const std::int8_t *__restrict x,
+                                float *__restrict dw, float xScale,
+                                std::int8_t *__restrict scratch) {
+  using namespace int8;
+  constexpr int HP = gradPlaneExtent(H, KH, OH, SH, PT, DH);
+  constexpr int WP = gradPlaneExtent(W, KW, OW, SW, PL, DW);
+  constexpr int FG = F / (C / CG);
+  float *plane = reinterpret_cast<float *>(scratch);
+  zeroFill(dw, F * CG * KH * KW);
+  if constexpr (gradPointwise(C, CG, H, W, KH, KW, OH, OW, SH, SW, PT, PL)) {
+    pointwiseGradWeight<N, C, F, H * W, XU, XZ>(dy, x, dw, xScale, plane);
+    return;
+  }
+  zeroFill(plane, HP * WP); // the padding stays zero
+  for (int n = 0; n < N; ++n)
+    for (int ci = 0; ci < C; ++ci) {
+      const std::int8_t *xc = x + (n * C + ci) * H * W;
+      for (int h = 0; h < H; ++h)
+        for (int w = 0; w < W; ++w)
+          plane[(PT + h) * WP + PL + w] = float(load8<XU>(xc + h * W + w) - XZ);
+      const int group = ci / CG, c = ci % CG;
+      for (int f = group * FG; f < (group + 1) * FG; ++f) {
+        float acc[KH * KW] = {};
+        const float *g = dy + (n * F + f) * OH * OW;
+        for (int oh = 0; oh < OH; ++oh)
+          gradWeightRow<KH, KW, OW, SW, DH, DW, WP>(g + oh * OW,
+                                                    plane + oh * SH * WP, acc);
+        float *out = dw + (f * CG + c) * KH * KW;
+        for (int k = 0; k < KH * KW; ++k)
+          out[k] += xScale * acc[k];
+      }
+    }
+}
+
+namespace int8 {
+/// The scaled float taps w_scale[f] * w[f][c] of one filter.
+template <int KH, int KW>
+MCUTRAIN_ALWAYS_INLINE void scaledTaps(const std::int8_t *__restrict wf,
+                                       float scale, float (&taps)[KH][KW]) {
+  MCUTRAIN_UNROLL
+  for (int kh = 0; kh < KH; ++kh)
+    MCUTRAIN_UNROLL
+  for (int kw = 0; kw < KW; ++kw)
+    taps[kh][kw] = scale * float(wf[kh * KW + kw]);
+}
+
+/// qconv2d_grad_input of a unit-stride layer: per output channel, dy padded
+/// into a float plane once, then every input channel of its group gathers
+/// its taps from it, row by row, into dx.
+template <int N, int C, int H, int W, int F, int CG, int KH, int KW, int OH,
+          int OW, int PT, int PL, int DH, int DW>
+inline void gradInputUnitStride(const float *__restrict dy,
+                                const std::int8_t *__restrict w,
+                                const float *__restrict wScale,
+                                float *__restrict dx, float *__restrict dyp) {
+  constexpr int HS = gradSpreadExtent(H, KH, OH, PT, DH);
+  constexpr int WS = gradSpreadExtent(W, KW, OW, PL, DW);
+  constexpr int FG = F / (C / CG);
+  zeroFill(dx, N * C * H * W);
+  zeroFill(dyp, HS * WS); // the padding stays zero
+  for (int n = 0; n < N; ++n)
+    for (int f = 0; f < F; ++f) {
+      const float *g = dy + (n * F + f) * OH * OW;
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow)
+          dyp[((KH - 1) * DH + oh) * WS + (KW - 1) * DW + ow] = g[oh * OW + ow];
+      const int group = f / FG;
+      for (int c = 0; c < CG; ++c) {
+        float taps[KH][KW];
+        scaledTaps<KH, KW>(w + (f * CG + c) * KH * KW, wScale[f], taps);
+        float *out = dx + (n * C + group * CG + c) * H * W;
+        for (int h = 0; h < H; ++h)
+          gradInputRow<KH, KW, W, DH, DW, WS>(dyp + (PT + h) * WS + PL, taps,
+                                              out + h * W);
+      }
+    }
+}
+
+/// qconv2d_grad_input of a strided layer: each input channel's gradient
+/// accumulated in a padded float plane, every output's taps added to it,
+/// then its inside copied out.
+template <int N, int C, int H, int W, int F, int CG, int KH, int KW, int OH,
+          int OW, int SH, int SW, int PT, int PL, int DH, int DW>
+inline void gradInputStrided(const float *__restrict dy,
+                             const std::int8_t *__restrict w,
+                             const float *__restrict wScale,
+                             float *__restrict dx, float *__restrict plane) {
+  constexpr int HP = gradPlaneExtent(H, KH, OH, SH, PT, DH);
+  constexpr int WP = gradPlaneExtent(W, KW, OW, SW, PL, DW);
+  constexpr int FG = F / (C / CG);
+  for (int n = 0; n < N; ++n)
+    for (int ci = 0; ci < C; ++ci) {
+      zeroFill(plane, HP * WP);
+      const int group = ci / CG, c = ci % CG;
+      for (int f = group * FG; f < (group + 1) * FG; ++f) {
+        float taps[KH][KW];
+        scaledTaps<KH, KW>(w + (f * CG + c) * KH * KW, wScale[f], taps);
+        const float *g = dy + (n * F + f) * OH * OW;
+        for (int oh = 0; oh < OH; ++oh)
+          MCUTRAIN_UNROLL
+        for (int kh = 0; kh < KH; ++kh)
+          gradInputRowStrided<KW, OW, SW, DW>(g + oh * OW, taps[kh],
+                                              plane + (oh * SH + kh * DH) * WP);
+      }
+      float *out = dx + (n * C + ci) * H * W;
+      for (int h = 0; h < H; ++h)
+        for (int col = 0; col < W; ++col)
+          out[h * W + col] = plane[(PT + h) * WP + PL + col];
+    }
+}
+} // namespace int8
+
+/// Input gradient of an int8 convolution from its symmetric int8 weight:
+/// dx (N x C x H x W, float) = sum over f of f's group, kh, kw of
+/// dy[n][f][oh][ow] * w_scale[f] * w[f][c][kh][kw] over the (oh, ow) whose
+/// tap (kh, kw) read x[n][ci][h][w]. Pointwise layers as register tiles,
+/// unit-stride ones gathering from one output channel's padded dy at a
+/// time, strided ones adding to one input channel's padded gradient at a
+/// time; the plane in `scratch` (int8::convGradInputScratchBytes,
+/// 8-aligned). No zero-inserted or padded copy of the whole dy.
+template <int N, int C, int H, int W, int F, int CG, int KH, int KW, int OH,
+          int OW, int SH, int SW, int PT, int PL, int DH, int DW>
+inline void
+qconv2d_grad_input(const float *__restrict dy, const std::int8_t *__restrict w,
+                   const float *__restrict wScale, float *__restrict dx,
+                   std::int8_t *__restrict scratch) {
+  using namespace int8;
+  float *plane = reinterpret_cast<float *>(scratch);
+  if constexpr (gradPointwise(C, CG, H, W, KH, KW, OH, OW, SH, SW, PT, PL))
+    pointwiseGradInput<N, C, F, H * W>(dy, w, wScale, dx, plane);
+  else if constexpr (SH == 1 && SW == 1)
+    gradInputUnitStride<N, C, H, W, F, CG, KH, KW, OH, OW, PT, PL, DH, DW>(
+        dy, w, wScale, dx, plane);
+  else
+    gradInputStrided<N, C, H, W, F, CG, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW>(
+        dy, w, wScale, dx, plane);
+}
+
+/// Input gradient of an int8 Gemm from its symmetric int8 weight b (K x N,
+/// or N x K if TB): da (M x K, float) = sum over n of dy[m][n] *
+/// w_scale[n] * b(k, n). Each weight is read once (a batch-1 layer's
+/// weights are used once), as int8.
+template <int M, int N, int K, int TB>
+inline void qgemm_grad_a(const float *__restrict dy,
+                         const std::int8_t *__restrict b,
+                         const float *__restrict wScale, float *__restrict da) {
+  for (int m = 0; m < M; ++m) {
+    float *out = da + m * K;
+    int8::zeroFill(out, K);
+    for (int n = 0; n < N; ++n) {
+      const float s = dy[m * N + n] * wScale[n];
+      if constexpr (TB != 0) {
+        const std::int8_t *row = b + n * K;
+        for (int k = 0; k < K; ++k)
+          out[k] += s * float(row[k]);
+      } else {
+        for (int k = 0; k < K; ++k)
+          out[k] += s * float(b[k * N + n]);
+      }
+    }
+  }
+}
+
 } // namespace kernels
 } // namespace mcutrain
 

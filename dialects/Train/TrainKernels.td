@@ -38,6 +38,10 @@ defvar Train_QDepthwise = ["int N", "int C", "int H", "int W", "int KH",
                            "int KW", "int OH", "int OW", "int SH", "int SW",
                            "int PT", "int PL", "int DH", "int DW", "int XU",
                            "int XZ", "int Lo", "int Hi", "int WS"];
+defvar Train_QConvGrad = ["int N", "int C", "int H", "int W", "int F",
+                          "int CG", "int KH", "int KW", "int OH", "int OW",
+                          "int SH", "int SW", "int PT", "int PL", "int DH",
+                          "int DW"];
 defvar Train_QGemm = ["int M", "int N", "int K", "int TB", "int AU", "int AZ",
                       "int Lo", "int Hi", "int WS"];
 
@@ -74,7 +78,12 @@ def Train_KernelName : I32EnumAttr<"KernelName",
       Train_Kernel<"qdepthwise2d", 17, Train_QDepthwise>,
       Train_Kernel<"qconv2d_lut", 18, Train_QConv>,
       Train_Kernel<"qgemm_lut", 19, Train_QGemm>,
-      Train_Kernel<"qdepthwise2d_lut", 20, Train_QDepthwise>]> {
+      Train_Kernel<"qdepthwise2d_lut", 20, Train_QDepthwise>,
+      Train_Kernel<"qconv2d_grad_weight", 21,
+                   !listconcat(Train_QConvGrad, ["int XU", "int XZ"])>,
+      Train_Kernel<"qconv2d_grad_input", 22, Train_QConvGrad>,
+      Train_Kernel<"qgemm_grad_a", 23, ["int M", "int N", "int K",
+                                        "int TB"]>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

@@ -6,10 +6,15 @@
 // tensor is ever stored: each gradient is one linalg.generic over its result
 // whose element runs the reduction in an f32 register, reading the int8
 // operands with tensor.extract (as the int8 layers do; taps in the padding
-// are skipped).
+// are skipped). The convolutions' gradients and a Gemm's input gradient
+// are also marked for the kernels of runtime/mcutrain_int8_kernels.h
+// (use-kernels), which compute the same sums in another order; the generic
+// then takes the buffers the kernel reads as inputs it does not read (see
+// QuantizedLayers.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/LowerToLinalg/Lowering.h"
+#include "runtime/mcutrain_int8_kernels.h"
 
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -42,6 +47,37 @@ struct ChannelQuant {
   }
 };
 
+/// Whether the gradient kernels read the weight: signed with every zero
+/// point 0 (what PyTorch and ONNX Runtime's per-channel quantization write).
+bool symmetricSigned(const ChannelQuant &q) {
+  return q.isSigned && llvm::all_of(q.zeros, [](float z) { return z == 0; });
+}
+
+/// Marks a convolution gradient's generic (inputs dy and the 8-bit
+/// operand, then `extra`) for `name` with the convolution's geometry.
+void tagQConvGradKernel(Lowering &L, Value result, train::KernelName name,
+                        ArrayRef<int64_t> xs, ArrayRef<int64_t> ws,
+                        ArrayRef<int64_t> ys, ArrayRef<int64_t> s,
+                        ArrayRef<int64_t> p, ArrayRef<int64_t> dl,
+                        ArrayRef<int64_t> extraArgs, ArrayRef<int64_t> operands,
+                        ArrayRef<float> scalars) {
+  SmallVector<int64_t> args = {xs[0], xs[1], xs[2], xs[3], ws[0], ws[1],
+                               ws[2], ws[3], ys[2], ys[3], s[0],  s[1],
+                               p[0],  p[1],  dl[0], dl[1]};
+  args.append(extraArgs.begin(), extraArgs.end());
+  L.tagKernel(result, name, args, operands, scalars);
+  int64_t scratch =
+      name == train::KernelName::qconv2d_grad_weight
+          ? kernels::int8::convGradWeightScratchBytes(
+                xs[1], ws[1], xs[2], xs[3], ws[2], ws[3], ys[2], ys[3], s[0],
+                s[1], p[0], p[1], dl[0], dl[1])
+          : kernels::int8::convGradInputScratchBytes(
+                xs[1], ws[1], xs[2], xs[3], ws[0], ws[2], ws[3], ys[2], ys[3],
+                s[0], s[1], p[0], p[1], dl[0], dl[1]);
+  result.getDefiningOp()->setAttr(kKernelScratchAttr,
+                                  L.b.getI64IntegerAttr(scratch));
+}
+
 Value f32Vector(Lowering &L, ArrayRef<float> values) {
   auto type = RankedTensorType::get({int64_t(values.size())}, L.f32());
   return arith::ConstantOp::create(L.b, L.loc,
@@ -64,14 +100,21 @@ using FinishFn =
 
 /// A float32 tensor of `shape` whose element at `out` is finish(out, sum
 /// of product(out, red) over the reduction loops `extents`), summed in an
-/// f32 register.
+/// f32 register. `kernelIns` become inputs the body does not read.
 Value outputStationary(Lowering &L, ArrayRef<int64_t> shape,
                        ArrayRef<int64_t> extents, const ProductFn &product,
-                       const FinishFn &finish) {
+                       const FinishFn &finish, ValueRange kernelIns = {}) {
   unsigned rank = shape.size();
+  SmallVector<AffineMap> maps;
+  for (Value in : kernelIns) {
+    auto inRank = cast<ShapedType>(in.getType()).getRank();
+    maps.push_back(AffineMap::get(
+        rank, 0, SmallVector<AffineExpr>(inRank, L.b.getAffineConstantExpr(0)),
+        L.b.getContext()));
+  }
+  maps.push_back(L.b.getMultiDimIdentityMap(rank));
   return L.generic(
-      L.empty(shape), ValueRange{}, {L.b.getMultiDimIdentityMap(rank)},
-      SmallVector<IteratorType>(rank, kPar),
+      L.empty(shape), kernelIns, maps, SmallVector<IteratorType>(rank, kPar),
       [&](OpBuilder &ob, Location l, ValueRange) -> Value {
         SmallVector<Value> out = outputIndices(ob, l, rank);
         Value sum = sumOverLoops(
@@ -142,9 +185,17 @@ Value lowerQConvGradInput(Lowering &L, nn::QConv2dGradInputOp op) {
     return orZero(L, ob, L.both(ob, validH, validW),
                   arith::MulFOp::create(ob, l, scaled, wv));
   };
-  return outputStationary(
-      L, xs, {outPerGroup, ws[2], ws[3]}, product,
-      [](OpBuilder &, Location, ValueRange, Value sum) { return sum; });
+  FinishFn finish = [](OpBuilder &, Location, ValueRange, Value sum) {
+    return sum;
+  };
+  if (!symmetricSigned(wq))
+    return outputStationary(L, xs, {outPerGroup, ws[2], ws[3]}, product,
+                            finish);
+  Value dx = outputStationary(L, xs, {outPerGroup, ws[2], ws[3]}, product,
+                              finish, {dy, w, scales});
+  tagQConvGradKernel(L, dx, train::KernelName::qconv2d_grad_input, xs, ws, ys,
+                     s, p, dl, {}, {0, 1, 2, 3}, {});
+  return dx;
 }
 
 /// dw[f,c,kh,kw] = x_scale * sum over n, oh, ow of dy[n,f,oh,ow] *
@@ -179,11 +230,16 @@ Value lowerQConvGradWeight(Lowering &L, nn::QConv2dGradWeightOp op) {
     return orZero(L, ob, L.both(ob, validH, validW), m);
   };
   float xScale = xq.scales[0];
-  return outputStationary(
+  Value dw = outputStationary(
       L, ws, {ys[0], ys[2], ys[3]}, product,
       [&](OpBuilder &ob, Location l, ValueRange, Value sum) -> Value {
         return arith::MulFOp::create(ob, l, sum, L.f32c(ob, xScale));
-      });
+      },
+      {dy, x});
+  tagQConvGradKernel(
+      L, dw, train::KernelName::qconv2d_grad_weight, xs, ws, ys, s, p, dl,
+      {!xq.isSigned, static_cast<int64_t>(xq.zeros[0])}, {0, 1, 2}, {xScale});
+  return dw;
 }
 
 /// da[m,k] = sum over n of dy[m,n] * w_scale[n] * (b[k,n] - w_zero[n]).
@@ -204,9 +260,15 @@ Value lowerQGemmGradA(Lowering &L, nn::QGemmGradAOp op) {
                                          extract(ob, l, scales, {j}));
     return arith::MulFOp::create(ob, l, scaled, wv);
   };
-  return outputStationary(
-      L, as, {n}, product,
-      [](OpBuilder &, Location, ValueRange, Value sum) { return sum; });
+  FinishFn finish = [](OpBuilder &, Location, ValueRange, Value sum) {
+    return sum;
+  };
+  if (!symmetricSigned(wq))
+    return outputStationary(L, as, {n}, product, finish);
+  Value da = outputStationary(L, as, {n}, product, finish, {dy, b, scales});
+  L.tagKernel(da, train::KernelName::qgemm_grad_a, {as[0], n, as[1], tb},
+              {0, 1, 2, 3});
+  return da;
 }
 
 /// db[k,n] (db[n,k] with trans_b) = x_scale * sum over m of dy[m,n] *

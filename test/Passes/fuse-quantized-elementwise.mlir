@@ -37,7 +37,9 @@ func.func @float(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x2x2xf32>) -> tensor<1x4
 // An int8 layer's input gradient reads its int8 weight through
 // tensor.extract: fused into the next elementwise op it would read the
 // weight after the weight's in-place update, so it stays before it. An
-// update of another global does not stop the fusion.
+// update of another global does not stop the fusion. (A weight with a zero
+// point, so that the gradient is loops rather than a kernel call: a
+// symmetric weight's gradient is marked for qgemm_grad_a and never fused.)
 // CHECK-LABEL: func.func @update_between
 // CHECK: %[[DA:.*]] = linalg.generic
 // CHECK: tensor.extract
@@ -48,21 +50,31 @@ func.func @float(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x2x2xf32>) -> tensor<1x4
 // CHECK: %[[F:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<1x4xi8>) outs(%{{.*}} : tensor<1x4xf32>)
 // CHECK: tensor.extract
 // CHECK: return %[[F]]
+// CHECK-LABEL: func.func @kernel_not_fused
+// CHECK: %[[DA:.*]] = linalg.generic {{.*}} attrs = {mcutrain.kernel = #train.kernel<qgemm_grad_a<1, 3, 4, 1>>
+// CHECK: linalg.generic {{.*}} ins(%[[DA]], %{{.*}} : tensor<1x4xf32>, tensor<1x4xi8>)
 memref.global "private" @w : memref<3x4xi8> = dense<1>
 memref.global "private" @v : memref<3xf32> = dense<0.0>
 func.func @update_between(%dy: tensor<1x3xf32>, %y: tensor<1x4xi8>, %gw: tensor<3x4xf32>) -> tensor<1x4xf32> {
   %wm = memref.get_global @w : memref<3x4xi8>
   %w = bufferization.to_tensor %wm restrict : memref<3x4xi8> to tensor<3x4xi8>
-  %da = nn.qgemm_grad_a %dy, %w {trans_b = true, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<1x3xf32>, tensor<3x4xi8>) -> tensor<1x4xf32>
-  train.update @w, %gw <sgd, lr = 0.1> {weight_type = !quant.uniform<i8:f32, 0.01>} : tensor<3x4xf32>
+  %da = nn.qgemm_grad_a %dy, %w {trans_b = true, weight_type = !quant.uniform<i8:f32, 0.01:1>} : (tensor<1x3xf32>, tensor<3x4xi8>) -> tensor<1x4xf32>
+  train.update @w, %gw <sgd, lr = 0.1> {weight_type = !quant.uniform<i8:f32, 0.01:1>} : tensor<3x4xf32>
   %m = nn.qoutput_grad %da, %y {output_max = 255 : i64, output_min = 5 : i64, output_type = !quant.uniform<u8:f32, 0.1:5>} : (tensor<1x4xf32>, tensor<1x4xi8>) -> tensor<1x4xf32>
   return %m : tensor<1x4xf32>
 }
 func.func @other_update(%dy: tensor<1x3xf32>, %y: tensor<1x4xi8>, %gv: tensor<3xf32>) -> tensor<1x4xf32> {
   %wm = memref.get_global @w : memref<3x4xi8>
   %w = bufferization.to_tensor %wm restrict : memref<3x4xi8> to tensor<3x4xi8>
-  %da = nn.qgemm_grad_a %dy, %w {trans_b = true, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<1x3xf32>, tensor<3x4xi8>) -> tensor<1x4xf32>
+  %da = nn.qgemm_grad_a %dy, %w {trans_b = true, weight_type = !quant.uniform<i8:f32, 0.01:1>} : (tensor<1x3xf32>, tensor<3x4xi8>) -> tensor<1x4xf32>
   train.update @v, %gv <sgd, lr = 0.1> : tensor<3xf32>
+  %m = nn.qoutput_grad %da, %y {output_max = 255 : i64, output_min = 5 : i64, output_type = !quant.uniform<u8:f32, 0.1:5>} : (tensor<1x4xf32>, tensor<1x4xi8>) -> tensor<1x4xf32>
+  return %m : tensor<1x4xf32>
+}
+func.func @kernel_not_fused(%dy: tensor<1x3xf32>, %y: tensor<1x4xi8>) -> tensor<1x4xf32> {
+  %wm = memref.get_global @w : memref<3x4xi8>
+  %w = bufferization.to_tensor %wm restrict : memref<3x4xi8> to tensor<3x4xi8>
+  %da = nn.qgemm_grad_a %dy, %w {trans_b = true, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<1x3xf32>, tensor<3x4xi8>) -> tensor<1x4xf32>
   %m = nn.qoutput_grad %da, %y {output_max = 255 : i64, output_min = 5 : i64, output_type = !quant.uniform<u8:f32, 0.1:5>} : (tensor<1x4xf32>, tensor<1x4xi8>) -> tensor<1x4xf32>
   return %m : tensor<1x4xf32>
 }

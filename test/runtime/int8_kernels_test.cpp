@@ -5,9 +5,12 @@
 // output byte must match. Shapes cover padding, strides, dilations,
 // batches, odd channel and pixel counts, reductions that are not a multiple
 // of 4, layers whose weights are widened in several blocks, both input
-// signednesses, shifts below and above 32, and both Gemm layouts. Built for
-// the host and (MCUTRAIN_TEST_SEMIHOSTING) for QEMU's Cortex-M4, where the
-// kernels take the __SMLAD path.
+// signednesses, shifts below and above 32, and both Gemm layouts. The float
+// gradient kernels (qconv2d_grad_weight / _grad_input, qgemm_grad_a)
+// against their definitions summed in double, within 1e-5 of the largest
+// value (they sum in float, in another order). Built for the host and
+// (MCUTRAIN_TEST_SEMIHOSTING) for QEMU's Cortex-M4, where the int8 kernels
+// take the __SMLAD path.
 #include "mcutrain_kernels.h"
 
 #include <cstdint>
@@ -15,9 +18,9 @@
 #ifdef MCUTRAIN_TEST_SEMIHOSTING
 #include "semihosting.h"
 extern "C" void SysTick_Handler() {}
-static void say(const char *what, bool ok) {
+static void say(const char *what, bool ok, const char *prefix = "") {
   semihosting::Line line;
-  line << (ok ? "ok   " : "FAIL ") << what;
+  line << (ok ? "ok   " : "FAIL ") << prefix << what;
   line.print();
 }
 static void summary(int passed, int failed) {
@@ -27,8 +30,8 @@ static void summary(int passed, int failed) {
 }
 #else
 #include <cstdio>
-static void say(const char *what, bool ok) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+static void say(const char *what, bool ok, const char *prefix = "") {
+  std::printf("%s %s%s\n", ok ? "ok  " : "FAIL", prefix, what);
 }
 static void summary(int passed, int failed) {
   std::printf("%d passed, %d failed\n", passed, failed);
@@ -234,6 +237,97 @@ static void poolCase(const char *name) {
   compare(name, y, want, N * C * OH * OW);
 }
 
+static void fillFloats(float *v, int n) {
+  for (int i = 0; i < n; ++i)
+    v[i] = float(int(next() % 2001) - 1000) / 1000.0f;
+}
+
+/// got within 1e-5 of the largest |want| everywhere.
+static void compareFloats(const char *prefix, const char *what,
+                          const float *got, const double *want, int n) {
+  double largest = 0, worst = 0;
+  for (int i = 0; i < n; ++i) {
+    double a = want[i] < 0 ? -want[i] : want[i];
+    double d = got[i] - want[i];
+    largest = a > largest ? a : largest;
+    worst = (d < 0 ? -d : d) > worst ? (d < 0 ? -d : d) : worst;
+  }
+  bool ok = largest > 0 && worst <= 1e-5 * largest;
+  say(what, ok, prefix);
+  ++(ok ? passed : failed);
+}
+
+/// qconv2d_grad_weight and qconv2d_grad_input of one layer (G groups).
+template <int N, int C, int H, int W, int F, int G, int KH, int KW, int SH,
+          int SW, int PT, int PL, int PB, int PR, int DH, int DW, int XU,
+          int XZ>
+static void convGradCase(const char *name) {
+  constexpr int OH = (H + PT + PB - DH * (KH - 1) - 1) / SH + 1;
+  constexpr int OW = (W + PL + PR - DW * (KW - 1) - 1) / SW + 1;
+  constexpr int CG = C / G, FG = F / G, KK = KH * KW;
+  static std::int8_t x[N * C * H * W], w[F * CG * KK];
+  static float dy[N * F * OH * OW], ws[F], dw[F * CG * KK], dx[N * C * H * W];
+  static double wantDw[F * CG * KK], wantDx[N * C * H * W];
+  alignas(8) static std::int8_t
+      weightScratch[k::int8::convGradWeightScratchBytes(
+          C, CG, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW)],
+      inputScratch[k::int8::convGradInputScratchBytes(
+          C, CG, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW)];
+  fillBytes(x, N * C * H * W);
+  fillBytes(w, F * CG * KK);
+  fillFloats(dy, N * F * OH * OW);
+  for (int f = 0; f < F; ++f)
+    ws[f] = 0.001f + float(next() % 1000) / 100000.0f;
+  const float xs = 0.0173f;
+  for (double &v : wantDw)
+    v = 0;
+  for (double &v : wantDx)
+    v = 0;
+  for (int n = 0; n < N; ++n)
+    for (int f = 0; f < F; ++f)
+      for (int c = 0; c < CG; ++c)
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            for (int oh = 0; oh < OH; ++oh)
+              for (int ow = 0; ow < OW; ++ow) {
+                int ih = oh * SH + kh * DH - PT, iw = ow * SW + kw * DW - PL;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                  continue;
+                int ci = f / FG * CG + c, at = ((n * C + ci) * H + ih) * W + iw;
+                double g = dy[((n * F + f) * OH + oh) * OW + ow];
+                int xv = XU ? int(std::uint8_t(x[at])) : int(x[at]);
+                int wi = (f * CG + c) * KK + kh * KW + kw;
+                wantDw[wi] += xs * g * (xv - XZ);
+                wantDx[at] += g * double(ws[f]) * w[wi];
+              }
+  k::qconv2d_grad_weight<N, C, H, W, F, CG, KH, KW, OH, OW, SH, SW, PT, PL, DH,
+                         DW, XU, XZ>(dy, x, dw, xs, weightScratch);
+  compareFloats("weight: ", name, dw, wantDw, F * CG * KK);
+  k::qconv2d_grad_input<N, C, H, W, F, CG, KH, KW, OH, OW, SH, SW, PT, PL, DH,
+                        DW>(dy, w, ws, dx, inputScratch);
+  compareFloats("input: ", name, dx, wantDx, N * C * H * W);
+}
+
+template <int M, int N, int K, int TB> static void gemmGradCase(const char *n) {
+  static std::int8_t b[K * N];
+  static float dy[M * N], ws[N], da[M * K];
+  static double want[M * K];
+  fillBytes(b, K * N);
+  fillFloats(dy, M * N);
+  for (int j = 0; j < N; ++j)
+    ws[j] = 0.001f + float(next() % 1000) / 100000.0f;
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < K; ++r) {
+      double sum = 0;
+      for (int j = 0; j < N; ++j)
+        sum +=
+            double(dy[i * N + j]) * ws[j] * (TB ? b[j * K + r] : b[r * N + j]);
+      want[i * K + r] = sum;
+    }
+  k::qgemm_grad_a<M, N, K, TB>(dy, b, ws, da);
+  compareFloats("", n, da, want, M * K);
+}
+
 int main() {
   fillBytes(table, 256);
   // Stripe path (channels >= 4, unit column dilation) and im2col path
@@ -290,6 +384,32 @@ int main() {
   // N C HP WP KH KW SH SW DH DW XU
   poolCase<1, 8, 28, 28, 2, 2, 2, 2, 1, 1, 1>("max_pool8 2x2 uint8");
   poolCase<2, 3, 9, 8, 3, 2, 2, 3, 2, 1, 0>("max_pool8 3x2 int8, dilation");
+  // N C H W F G KH KW SH SW PT PL PB PR DH DW XU XZ (weight, then input)
+  convGradCase<1, 1, 28, 28, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3>(
+      "qconv2d gradients demo conv1 (C 1, pad 1, uint8)");
+  convGradCase<1, 8, 14, 14, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0>(
+      "qconv2d gradients demo conv2");
+  convGradCase<2, 6, 9, 7, 4, 2, 3, 2, 2, 1, 0, 1, 1, 1, 1, 1, 0, -5>(
+      "qconv2d gradients 2 groups, batch 2, stride 2x1, asymmetric pads");
+  convGradCase<1, 8, 15, 15, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 128>(
+      "qconv2d gradients depthwise stride 2 (MobileNet)");
+  convGradCase<1, 4, 10, 11, 6, 1, 3, 3, 1, 2, 2, 2, 2, 2, 2, 2, 1, 20>(
+      "qconv2d gradients dilation 2, stride 1x2");
+  convGradCase<2, 6, 9, 8, 4, 2, 3, 2, 1, 1, 2, 0, 1, 3, 2, 1, 0, -5>(
+      "qconv2d gradients unit stride: 2 groups, batch 2, row dilation 2");
+  convGradCase<1, 2, 5, 5, 3, 1, 2, 2, 1, 1, 3, 0, 0, 2, 1, 1, 1, 9>(
+      "qconv2d gradients unit stride, pads beyond the kernel (3 over 2)");
+  convGradCase<1, 16, 6, 6, 7, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0>(
+      "qconv2d gradients pointwise (tiles; 7 output channels)");
+  convGradCase<2, 5, 23, 13, 9, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 7>(
+      "qconv2d gradients pointwise: batch 2, odd channels, 299 pixels");
+  convGradCase<1, 6, 5, 5, 4, 1, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 7>(
+      "qconv2d gradients 1x1 stride 2 (not the pointwise tiles)");
+  convGradCase<1, 3, 10, 10, 4, 1, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0>(
+      "qconv2d gradients, a row and column the taps never read");
+  // M N K TB
+  gemmGradCase<1, 10, 784, 1>("qgemm_grad_a demo fc (batch 1)");
+  gemmGradCase<3, 7, 13, 0>("qgemm_grad_a b not transposed, batch 3");
   summary(passed, failed);
   return failed ? 1 : 0;
 }
