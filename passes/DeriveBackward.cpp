@@ -46,6 +46,31 @@ static bool matchesName(const llvm::GlobPattern &pattern,
                               [&](StringRef a) { return pattern.match(a); });
 }
 
+/// Whether operand `index` of `user` is the 8-bit weight of an int8 layer.
+static bool isInt8LayerWeight(Operation *user, unsigned index) {
+  if (!isa<nn::QConv2dOp, nn::QGemmOp>(user) || index != 1)
+    return false;
+  auto type = cast<ShapedType>(user->getOperand(1).getType());
+  return type.getElementType().isInteger(8);
+}
+
+/// The weight_type of the int8 layers that read the loads of `g` as their
+/// weight, if every use of them is one with one type.
+static TypeAttr int8LayerWeightType(ArrayRef<ml_program::GlobalLoadOp> loads) {
+  TypeAttr type;
+  for (auto load : loads)
+    for (OpOperand &use : load->getUses()) {
+      Operation *user = use.getOwner();
+      if (!isInt8LayerWeight(user, use.getOperandNumber()))
+        return {};
+      TypeAttr t = user->getAttrOfType<TypeAttr>("weight_type");
+      if (!t || (type && type != t))
+        return {};
+      type = t;
+    }
+  return type;
+}
+
 /// What --trainable selects.
 struct TrainableSet {
   llvm::SetVector<ml_program::GlobalOp> params;
@@ -65,9 +90,32 @@ static LogicalResult noParameterSelected(ModuleOp module, func::FuncOp forward,
         return t && !t.getElementType().isF32();
       });
   if (integerData)
-    diag << " (only float32 initializers train, an int8 layer's through "
-            "its QuantizeLinear; integer initializers read through "
-            "DequantizeLinear do not)";
+    diag << " (only float32 initializers train, and 8-bit ones that an "
+            "int8 layer reads as its weight; other integer initializers "
+            "read through DequantizeLinear do not)";
+  return failure();
+}
+
+/// The error for a --trainable name that matches no trainable parameter,
+/// saying why when it names integer data.
+static FailureOr<TrainableSet> unmatchedName(ModuleOp module,
+                                             func::FuncOp forward,
+                                             StringRef name,
+                                             const llvm::GlobPattern &pattern) {
+  auto diag = emitError(forward.getLoc())
+              << "--trainable names '" << name
+              << "', which matches no trainable initializer of the model";
+  for (auto g : module.getOps<ml_program::GlobalOp>()) {
+    auto type = dyn_cast<ShapedType>(g.getType());
+    if (type && !type.getElementType().isF32() && matchesName(pattern, g)) {
+      diag << " ('" << onnxName(g) << "' is int"
+           << type.getElementType().getIntOrFloatBitWidth()
+           << " data read through DequantizeLinear: float32 initializers "
+              "and int8 layers' 8-bit weights train, int32 biases do not "
+              "yet)";
+      break;
+    }
+  }
   return failure();
 }
 
@@ -79,8 +127,11 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
   TrainableSet set;
   llvm::SetVector<ml_program::GlobalOp> &result = set.params;
   SymbolTable symbols(module);
-  // A weight an int8 layer reads through nn.quantize is that layer's.
-  auto globalOf = [&](Value v) -> ml_program::GlobalOp {
+  // A weight an int8 layer reads through nn.quantize is that layer's, and
+  // so is 8-bit data it reads directly (ONNX Runtime's QDQ: an int8
+  // initializer and a DequantizeLinear, fused into the layer).
+  auto globalOf = [&](Operation *user, unsigned index,
+                      Value v) -> ml_program::GlobalOp {
     if (auto q = v.getDefiningOp<nn::QuantizeOp>())
       v = q.getInput();
     auto load = v.getDefiningOp<ml_program::GlobalLoadOp>();
@@ -88,9 +139,10 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
       return nullptr;
     auto g = symbols.lookup<ml_program::GlobalOp>(
         load.getGlobal().getLeafReference());
-    // Integer data (read through a dequantize) does not train.
+    // Other integer data (read through a dequantize) does not train.
     auto type = g ? dyn_cast<ShapedType>(g.getType()) : ShapedType();
-    if (type && !type.getElementType().isF32())
+    if (type && !type.getElementType().isF32() &&
+        !isInt8LayerWeight(user, index))
       return ml_program::GlobalOp();
     return g;
   };
@@ -102,7 +154,7 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
     SmallVector<ml_program::GlobalOp> params;
     auto ad = cast<nn::AutodiffOpInterface>(op);
     for (auto [i, v] : llvm::enumerate(op->getOperands()))
-      if (auto g = globalOf(v))
+      if (auto g = globalOf(op, i, v))
         if (ad.isDifferentiableOperand(i) && !g->hasAttr("onnx.constant"))
           params.push_back(g);
     if (!params.empty())
@@ -154,15 +206,49 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
             found = true;
           }
       if (!found)
-        return emitError(forward.getLoc())
-                   << "--trainable names '" << name
-                   << "', which matches no trainable initializer of the model",
-               failure();
+        return unmatchedName(module, forward, name, *pattern);
     }
   }
   if (result.empty())
     return noParameterSelected(module, forward, spec);
   return set;
+}
+
+/// Integer initializers a layer reads through DequantizeLinear where a
+/// float one would train (ONNX Runtime's int32 biases): they stay frozen,
+/// never silently. A warning for each that --trainable's pattern (or
+/// "all") covers.
+static void warnFrozenIntegerData(ModuleOp module, func::FuncOp forward,
+                                  StringRef spec) {
+  SymbolTable symbols(module);
+  llvm::SetVector<ml_program::GlobalOp> frozen;
+  forward.walk([&](nn::AutodiffOpInterface ad) {
+    if (isa<nn::QuantizeOp, nn::DequantizeOp>(ad.getOperation()))
+      return;
+    for (auto [i, v] : llvm::enumerate(ad->getOperands())) {
+      auto dq = v.getDefiningOp<nn::DequantizeOp>();
+      auto load = dq ? dq.getInput().getDefiningOp<ml_program::GlobalLoadOp>()
+                     : ml_program::GlobalLoadOp();
+      if (!load || !ad.isDifferentiableOperand(i))
+        continue;
+      if (auto g = symbols.lookup<ml_program::GlobalOp>(
+              load.getGlobal().getLeafReference()))
+        frozen.insert(g);
+    }
+  });
+  auto pattern = llvm::GlobPattern::create(spec);
+  for (ml_program::GlobalOp g : frozen) {
+    bool covered = spec == "all" || (pattern && matchesName(*pattern, g));
+    if (covered)
+      emitWarning(g.getLoc())
+          << "integer initializer '" << onnxName(g)
+          << "' (read through DequantizeLinear) stays frozen: float32 "
+             "initializers and int8 layers' 8-bit weights train, int32 "
+             "biases do not yet (a float32 bias, as PyTorch exports it, "
+             "trains)";
+  }
+  if (!pattern)
+    llvm::consumeError(pattern.takeError());
 }
 
 /// A trainable value reaches an operand the op has no gradient for (a
@@ -299,10 +385,11 @@ struct DeriveBackwardPass
     auto trainableOr = resolveTrainable(module, forward, trainable);
     if (failed(trainableOr))
       return signalPassFailure();
+    warnFrozenIntegerData(module, forward, trainable);
     for (auto g : trainableOr->params) {
       g.setIsMutable(true);
-      if (weightUpdate == "int8")
-        makeInt8Weight(g, forward);
+      if (failed(makeInt8Weight(g, forward)))
+        return signalPassFailure();
     }
 
     OpBuilder b(module.getBodyRegion());
@@ -448,15 +535,33 @@ struct DeriveBackwardPass
   /// with the type as the update's weight_type.
   llvm::DenseMap<Operation *, TypeAttr> int8Weights;
 
-  void makeInt8Weight(ml_program::GlobalOp g, func::FuncOp forward) {
+  /// 8-bit data (ONNX Runtime's QDQ) already is the integers: it trains in
+  /// place with its layers' weight type (fp32-master would need float data).
+  LogicalResult makeInt8Weight(ml_program::GlobalOp g, func::FuncOp forward) {
     auto data = dyn_cast_or_null<DenseElementsAttr>(g.getValueAttr());
-    if (!data || !data.getElementType().isF32())
-      return;
     SmallVector<ml_program::GlobalLoadOp> loads;
     forward.walk([&](ml_program::GlobalLoadOp l) {
       if (l.getGlobal().getLeafReference() == g.getSymNameAttr())
         loads.push_back(l);
     });
+    if (data && data.getElementType().isInteger(8)) {
+      TypeAttr type = int8LayerWeightType(loads);
+      if (!type)
+        return emitError(g.getLoc())
+               << "the int8 initializer '" << onnxName(g)
+               << "' trains only as the weight of int8 layers "
+                  "of one quantization, and is read otherwise";
+      if (weightUpdate != "int8")
+        return emitError(g.getLoc())
+               << "--weight-update " << weightUpdate
+               << " keeps a float32 copy of float "
+                  "initializers; '"
+               << onnxName(g) << "' is int8 data: use --weight-update int8";
+      int8Weights[g] = type;
+      return success();
+    }
+    if (weightUpdate != "int8" || !data || !data.getElementType().isF32())
+      return success();
     TypeAttr type;
     for (auto load : loads)
       for (Operation *user : load->getUsers()) {
@@ -464,13 +569,13 @@ struct DeriveBackwardPass
         if (!q || (type && type != q.getQuantTypeAttr()) ||
             llvm::any_of(q->getUsers(),
                          [](Operation *u) { return isa<nn::DequantizeOp>(u); }))
-          return;
+          return success();
         type = q.getQuantTypeAttr();
       }
     auto quantType =
         dyn_cast_or_null<quant::QuantizedType>(type ? type.getValue() : Type());
     if (!quantType || quantType.getStorageTypeIntegralWidth() != 8)
-      return;
+      return success();
     DenseElementsAttr ints = nn::quantizeElements(data, quantType);
     g.setValueAttr(ints);
     g.setType(ints.getType());
@@ -482,6 +587,7 @@ struct DeriveBackwardPass
       }
     }
     int8Weights[g] = type;
+    return success();
   }
 
   /// The update rule of the options (the optimizer's default epsilon;

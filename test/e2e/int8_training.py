@@ -84,6 +84,10 @@ int main(int argc, char **argv) {
       std::fread(y.data(), 4, y.size(), fy) != y.size())
     return 3;
   m::init();
+  std::FILE *fn = std::fopen("names.txt", "w");
+  for (std::size_t i = 0; i < m::kNumTrainableParams; ++i)
+    std::fprintf(fn, "%s\n", m::kTrainableParams[i].name);
+  std::fclose(fn);
   dump("params0.bin");
   float lr = m::learning_rate();
   // Updates follow the last read of what they change, so a large rate
@@ -267,8 +271,10 @@ class TrainingEvaluator(ref.Evaluator):
         layer.dqx_name, layer.dqw_name = dqx.input[0], dqw.input[0]
         layer.bias_name = node.input[2] if len(node.input) > 2 else None
         x = self.ints[dqx.input[0]]
-        w = self.weight(dqw.input[0])
-        self.weight_layers[self.g.source(dqw.input[0]).input[0]] = node
+        w = self.weight(dqw)
+        wsource = self.g.source(dqw.input[0])
+        self.weight_layers[wsource.input[0] if wsource else dqw.input[0]] = \
+            node
         if node.name not in self.layer_order:
             self.layer_order.append(node.name)
         bias = self.leaf(layer.bias_name, lambda: self.g.const(
@@ -277,10 +283,15 @@ class TrainingEvaluator(ref.Evaluator):
         self.ints[q.output[0]] = y
         self.env[q.output[0]] = y
 
-    def weight(self, qname):
+    def weight(self, dqw):
         """The integer weight a layer reads: the int8 leaf, or the fp32
-        master leaf quantized."""
-        qnode = self.g.source(qname)
+        master leaf quantized; an int8 initializer (ONNX Runtime's QDQ) is
+        the int8 leaf itself."""
+        qnode = self.g.source(dqw.input[0])
+        if qnode is None:
+            wname = dqw.input[0]
+            self.weight_params[wname] = ref.qparams(self.g, dqw)
+            return self.leaf(wname, lambda: self.g.const(wname).float())
         wname = qnode.input[0]
         params = ref.qparams(self.g, qnode)
         self.weight_params[wname] = params
@@ -509,8 +520,13 @@ def main():
             tinyprop[i] = float(v)
     ev = TrainingEvaluator(ref.Graph(model), args.weight_update, tinyprop)
     ev.run(xs[order[0]][None])
-    names = [n for n in (i.name for i in model.graph.initializer)
-             if n in ev.leaves]
+    # The package's order of its trainable parameters (the harness's).
+    with open(os.path.join(w, "names.txt")) as f:
+        names = f.read().splitlines()
+    missing = [n for n in names if n not in ev.leaves]
+    if missing or len(names) != len(ev.leaves):
+        sys.exit(f"FAIL trainable parameters: package {names}, "
+                 f"reference {sorted(ev.leaves)}")
     # The int8 weights, and whether their storage is signed.
     int8_names = {n: ev.weight_params[n][2] < 0 for n in names
                   if args.weight_update == "int8" and n in ev.weight_params}
