@@ -54,6 +54,21 @@ static bool isInt8LayerWeight(Operation *user, unsigned index) {
   return type.getElementType().isInteger(8);
 }
 
+/// Whether `v` is int32 data read through a dequantize as the bias
+/// (operand 2) of `user`, an int8 layer (ONNX Runtime's QDQ biases); its
+/// load, or null.
+static ml_program::GlobalLoadOp int32LayerBias(Operation *user, unsigned index,
+                                               Value v) {
+  auto dq = v.getDefiningOp<nn::DequantizeOp>();
+  if (!dq || !isa<nn::QConv2dOp, nn::QGemmOp>(user) || index != 2)
+    return {};
+  auto load = dq.getInput().getDefiningOp<ml_program::GlobalLoadOp>();
+  auto type = cast<ShapedType>(dq.getInput().getType());
+  return load && type.getElementType().isInteger(32)
+             ? load
+             : ml_program::GlobalLoadOp();
+}
+
 /// The weight_type of the int8 layers that read the loads of `g` as their
 /// weight, if every use of them is one with one type.
 static TypeAttr int8LayerWeightType(ArrayRef<ml_program::GlobalLoadOp> loads) {
@@ -78,6 +93,11 @@ struct TrainableSet {
   llvm::DenseSet<Operation *> named;
 };
 
+/// What trains, for the diagnostics about integer data that does not.
+static constexpr const char *kTrainableData =
+    "float32 initializers train, and the 8-bit weights and int32 biases of "
+    "int8 layers; other integer data read through DequantizeLinear does not";
+
 /// The error for a --trainable that selects nothing; models with integer
 /// initializers learn why theirs do not count.
 static LogicalResult noParameterSelected(ModuleOp module, func::FuncOp forward,
@@ -90,9 +110,7 @@ static LogicalResult noParameterSelected(ModuleOp module, func::FuncOp forward,
         return t && !t.getElementType().isF32();
       });
   if (integerData)
-    diag << " (only float32 initializers train, and 8-bit ones that an "
-            "int8 layer reads as its weight; other integer initializers "
-            "read through DequantizeLinear do not)";
+    diag << " (" << kTrainableData << ")";
   return failure();
 }
 
@@ -110,9 +128,7 @@ static FailureOr<TrainableSet> unmatchedName(ModuleOp module,
     if (type && !type.getElementType().isF32() && matchesName(pattern, g)) {
       diag << " ('" << onnxName(g) << "' is int"
            << type.getElementType().getIntOrFloatBitWidth()
-           << " data read through DequantizeLinear: float32 initializers "
-              "and int8 layers' 8-bit weights train, int32 biases do not "
-              "yet)";
+           << " data: " << kTrainableData << ")";
       break;
     }
   }
@@ -134,6 +150,9 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
                       Value v) -> ml_program::GlobalOp {
     if (auto q = v.getDefiningOp<nn::QuantizeOp>())
       v = q.getInput();
+    if (auto bias = int32LayerBias(user, index, v))
+      return symbols.lookup<ml_program::GlobalOp>(
+          bias.getGlobal().getLeafReference());
     auto load = v.getDefiningOp<ml_program::GlobalLoadOp>();
     if (!load)
       return nullptr;
@@ -218,8 +237,9 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
 /// float one would train (ONNX Runtime's int32 biases): they stay frozen,
 /// never silently. A warning for each that --trainable's pattern (or
 /// "all") covers.
-static void warnFrozenIntegerData(ModuleOp module, func::FuncOp forward,
-                                  StringRef spec) {
+static void
+warnFrozenIntegerData(ModuleOp module, func::FuncOp forward, StringRef spec,
+                      const llvm::SetVector<ml_program::GlobalOp> &trained) {
   SymbolTable symbols(module);
   llvm::SetVector<ml_program::GlobalOp> frozen;
   forward.walk([&](nn::AutodiffOpInterface ad) {
@@ -233,7 +253,8 @@ static void warnFrozenIntegerData(ModuleOp module, func::FuncOp forward,
         continue;
       if (auto g = symbols.lookup<ml_program::GlobalOp>(
               load.getGlobal().getLeafReference()))
-        frozen.insert(g);
+        if (!trained.contains(g))
+          frozen.insert(g);
     }
   });
   auto pattern = llvm::GlobPattern::create(spec);
@@ -242,10 +263,8 @@ static void warnFrozenIntegerData(ModuleOp module, func::FuncOp forward,
     if (covered)
       emitWarning(g.getLoc())
           << "integer initializer '" << onnxName(g)
-          << "' (read through DequantizeLinear) stays frozen: float32 "
-             "initializers and int8 layers' 8-bit weights train, int32 "
-             "biases do not yet (a float32 bias, as PyTorch exports it, "
-             "trains)";
+          << "' (read through DequantizeLinear) stays frozen: "
+          << kTrainableData;
   }
   if (!pattern)
     llvm::consumeError(pattern.takeError());
@@ -385,7 +404,7 @@ struct DeriveBackwardPass
     auto trainableOr = resolveTrainable(module, forward, trainable);
     if (failed(trainableOr))
       return signalPassFailure();
-    warnFrozenIntegerData(module, forward, trainable);
+    warnFrozenIntegerData(module, forward, trainable, trainableOr->params);
     for (auto g : trainableOr->params) {
       g.setIsMutable(true);
       if (failed(makeInt8Weight(g, forward)))
@@ -535,6 +554,32 @@ struct DeriveBackwardPass
   /// with the type as the update's weight_type.
   llvm::DenseMap<Operation *, TypeAttr> int8Weights;
 
+  /// An int32 bias (ONNX Runtime's QDQ) trains in place in integer units
+  /// of its dequantize's scale (x_scale * w_scale[f]), the int8 weights'
+  /// rule with q + round(step) in integer arithmetic; its dequantize stays
+  /// in the forward pass (the layer reads a float bias).
+  LogicalResult makeInt32Bias(ml_program::GlobalOp g,
+                              ArrayRef<ml_program::GlobalLoadOp> loads) {
+    TypeAttr type;
+    for (auto load : loads)
+      for (Operation *user : load->getUsers()) {
+        auto dq = dyn_cast<nn::DequantizeOp>(user);
+        if (!dq || (type && type != dq.getQuantTypeAttr()))
+          return emitError(g.getLoc())
+                 << "the int32 initializer '" << onnxName(g)
+                 << "' trains only as a bias read through DequantizeLinears "
+                    "of one quantization, and is read otherwise";
+        type = dq.getQuantTypeAttr();
+      }
+    if (weightDecay != 0)
+      return emitError(g.getLoc())
+             << "--weight-decay does not apply to the int32 bias '"
+             << onnxName(g) << "' (its update adds a rounded step to the "
+             << "integer); train it without weight decay or freeze it";
+    int8Weights[g] = type;
+    return success();
+  }
+
   /// 8-bit data (ONNX Runtime's QDQ) already is the integers: it trains in
   /// place with its layers' weight type (fp32-master would need float data).
   LogicalResult makeInt8Weight(ml_program::GlobalOp g, func::FuncOp forward) {
@@ -544,6 +589,8 @@ struct DeriveBackwardPass
       if (l.getGlobal().getLeafReference() == g.getSymNameAttr())
         loads.push_back(l);
     });
+    if (data && data.getElementType().isInteger(32))
+      return makeInt32Bias(g, loads);
     if (data && data.getElementType().isInteger(8)) {
       TypeAttr type = int8LayerWeightType(loads);
       if (!type)

@@ -406,6 +406,9 @@ struct ParamInfo {
   // An int8 weight (int8 training, --weight-update int8): its integers
   // (the storage bytes of its quantization type), and data is null.
   std::int8_t *int8_data = nullptr;
+  // An int32 bias of an int8 layer (ONNX Runtime's QDQ): its integers, and
+  // data is null.
+  std::int32_t *int32_data = nullptr;
 };
 
 /// True when every label is a class index in [0, num_classes).

@@ -253,8 +253,11 @@ void emitTrainableParams(llvm::raw_ostream &c, const ModelFacts &f) {
   for (const auto &p : f.trainable) {
     c << "    {\"";
     c.write_escaped(p.onnxName);
-    if (p.int8)
+    if (p.intBits == 8)
       c << "\", nullptr, " << p.elements << ", detail::" << p.symbol << "},\n";
+    else if (p.intBits == 32)
+      c << "\", nullptr, " << p.elements << ", nullptr, detail::" << p.symbol
+        << "},\n";
     else
       c << "\", detail::" << p.symbol << ", " << p.elements << "},\n";
   }

@@ -175,8 +175,9 @@ void gatherParams(ModuleOp module, ModelFacts &f) {
     if (auto a = g->getAttrOfType<StringAttr>("onnx.name"))
       onnx = a.str();
     if (g.getIsMutable())
-      f.trainable.push_back({g.getSymName().str(), onnx, gt.getNumElements(),
-                             gt.getElementType().isInteger(8)});
+      f.trainable.push_back(
+          {g.getSymName().str(), onnx, gt.getNumElements(),
+           gt.getElementType().isInteger() ? gt.getElementTypeBitWidth() : 0u});
     llvm::json::Object param{{"symbol", g.getSymName().str()},
                              {"onnx_name", onnx},
                              {"bytes", bytes},

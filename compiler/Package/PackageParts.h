@@ -51,7 +51,7 @@ struct ModelFacts {
   struct Param {
     std::string symbol, onnxName;
     int64_t elements;
-    bool int8; // an int8 weight (int8 training), else float32
+    unsigned intBits; // 8: an int8 weight, 32: an int32 bias, 0: float32
   };
   std::vector<Param> trainable;
 };

@@ -176,7 +176,8 @@ int64_t GatherChannelsOp::getMacs() { return 0; }
 /// with none.
 static LogicalResult verifyQuantElement(Operation *op, Type element,
                                         StringRef what, StringRef attr,
-                                        int64_t perAxisDim) {
+                                        int64_t perAxisDim,
+                                        bool allowInt32 = false) {
   auto quantType = op->getAttrOfType<TypeAttr>(attr);
   if (!quantType)
     return element.isF32() ? success()
@@ -184,12 +185,13 @@ static LogicalResult verifyQuantElement(Operation *op, Type element,
                                  << what << " of element type " << element
                                  << " needs its " << attr;
   auto q = dyn_cast<quant::QuantizedType>(quantType.getValue());
-  if (!q || q.getStorageTypeIntegralWidth() != 8 ||
+  unsigned width = q ? q.getStorageTypeIntegralWidth() : 0;
+  if (!q || (width != 8 && !(allowInt32 && width == 32 && q.isSigned())) ||
       q.getStorageType() != element)
-    return op->emitOpError() << attr
-                             << " must be an 8-bit !quant.uniform whose "
-                                "storage is the "
-                             << what << "'s element type";
+    return op->emitOpError() << attr << " must be an 8-bit"
+                             << (allowInt32 ? " (or signed 32-bit)" : "")
+                             << " !quant.uniform whose storage is the " << what
+                             << "'s element type";
   auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(q);
   if (axis && perAxisDim < 0)
     return op->emitOpError() << attr << " must be per tensor";
@@ -252,11 +254,12 @@ LogicalResult UpdateOp::verify() {
   return success();
 }
 
-/// An int8 parameter (`weight_type`) is its quant type's storage; any
-/// other is f32.
+/// An int8 parameter (`weight_type`; an int32 bias also) is its quant
+/// type's storage; any other is f32.
 template <typename Op>
 static LogicalResult verifyParameterElement(Op op, Type element) {
-  return verifyQuantElement(op, element, "parameter", "weight_type", 0);
+  return verifyQuantElement(op, element, "parameter", "weight_type", 0,
+                            /*allowInt32=*/true);
 }
 
 /// The parameter of an update, an ml_program.global before lowering and a

@@ -332,10 +332,62 @@ void denseUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
       });
 }
 
+/// x clamped to [lo, hi] by ordered compares (a NaN, which the guard lets
+/// through none of, would go to lo).
+Value clampOrdered(OpBuilder &ob, Location l, Value x, Value lo, Value hi,
+                   bool isFloat) {
+  auto gt = [&](Value a, Value b) -> Value {
+    return isFloat
+               ? arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, a, b)
+                     .getResult()
+               : arith::CmpIOp::create(ob, l, arith::CmpIPredicate::sgt, a, b)
+                     .getResult();
+  };
+  x = arith::SelectOp::create(ob, l, gt(x, lo), x, lo);
+  return arith::SelectOp::create(ob, l, gt(hi, x), x, hi);
+}
+
+/// One element of an int32 bias's update (weight_type with 32-bit
+/// storage): the rule's step in integer units from p = 0 (the rules'
+/// steps do not depend on p without weight decay, which is refused),
+/// then q + round(step) in int64, ties to the even sum (as rounding q +
+/// step would; float32 cannot hold q beyond 2^24), saturated to int32.
+SmallVector<Value> int32Element(OpBuilder &ob, Location l, const StepScalars &s,
+                                BufferUpdateOp op, Value g, Value stored,
+                                ValueRange states) {
+  Arith ar{ob, l};
+  Type i64 = ob.getI64Type();
+  SmallVector<Value> next =
+      stepElement(ob, l, s, op.getOptimizer(), g, ar.f(0.0f), states);
+  // |step| beyond 2^40 saturates anyway: the conversions stay defined.
+  Value step = clampOrdered(ob, l, next[0], ar.f(-0x1p40f), ar.f(0x1p40f),
+                            /*isFloat=*/true);
+  Value floor = math::FloorOp::create(ob, l, step);
+  Value tie = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OEQ,
+                                    ar.sub(step, floor), ar.f(0.5f));
+  Value q = arith::ExtSIOp::create(ob, l, i64, stored);
+  Value base = arith::FPToSIOp::create(ob, l, i64, floor);
+  Value odd = arith::AndIOp::create(
+      ob, l, arith::AddIOp::create(ob, l, q, base),
+      arith::ConstantOp::create(ob, l, ob.getI64IntegerAttr(1)));
+  Value nearest = arith::FPToSIOp::create(
+      ob, l, i64, math::RoundEvenOp::create(ob, l, step));
+  Value r = arith::SelectOp::create(
+      ob, l, tie, arith::AddIOp::create(ob, l, base, odd), nearest);
+  auto i64c = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(ob, l, ob.getI64IntegerAttr(v));
+  };
+  Value v = clampOrdered(ob, l, arith::AddIOp::create(ob, l, q, r),
+                         i64c(INT32_MIN), i64c(INT32_MAX), /*isFloat=*/false);
+  next[0] = arith::TruncIOp::create(ob, l, stored.getType(), v);
+  return next;
+}
+
 /// One element of an int8 parameter's update (weight_type, TTE): the rule
 /// runs on p = q - zero with the gradient in integer units, real / scale
 /// (QAS) or real * scale (qas_off), and q becomes round_half_even(p') +
-/// zero saturated to the storage range. Returns q' and the new state.
+/// zero saturated to the storage range (an int32 bias: int32Element).
+/// Returns q' and the new state.
 SmallVector<Value> int8Element(OpBuilder &ob, Location l, const StepScalars &s,
                                BufferUpdateOp op, Value real, Value scale,
                                Value zero, Value stored, ValueRange states) {
@@ -343,6 +395,8 @@ SmallVector<Value> int8Element(OpBuilder &ob, Location l, const StepScalars &s,
   float lo = q.getStorageTypeMin(), hi = q.getStorageTypeMax();
   Arith ar{ob, l};
   Value g = op.getQasOff() ? ar.mul(real, scale) : ar.div(real, scale);
+  if (q.getStorageTypeIntegralWidth() == 32)
+    return int32Element(ob, l, s, op, g, stored, states);
   Value f =
       q.isSigned()
           ? arith::SIToFPOp::create(ob, l, ob.getF32Type(), stored).getResult()

@@ -228,3 +228,38 @@ module {
     return
   }
 }
+
+// -----
+
+// An int32 bias (ONNX Runtime's QDQ) updates in integer arithmetic: the
+// rule's step from p = 0 with the gradient / scale (QAS), clamped to
+// +-2^40, then q + round(step) in i64 with a tie (step - floor(step) ==
+// 0.5) going to the even sum, saturated to int32.
+module {
+  memref.global "public" @b : memref<2xi32>
+  memref.global "public" @mcutrain_learning_rate : memref<f32> = dense<1.0e-01>
+  memref.global "private" @mcutrain_skip_step : memref<1xi32>
+  memref.global "private" @mcutrain_dynamic_macs : memref<1xi64>
+  // CHECK-LABEL: func.func @int32_bias
+  // CHECK: linalg.generic
+  // CHECK: ^bb0(%[[G:.*]]: f32, %[[S:.*]]: f32, %{{.*}}: f32, %[[Q:.*]]: i32):
+  // CHECK: arith.divf %[[G]], %[[S]] : f32
+  // CHECK: %[[FL:.*]] = math.floor
+  // CHECK: %[[FR:.*]] = arith.subf %{{.*}}, %[[FL]] : f32
+  // CHECK: %[[TIE:.*]] = arith.cmpf oeq, %[[FR]], %{{.*}} : f32
+  // CHECK: %[[Q64:.*]] = arith.extsi %[[Q]] : i32 to i64
+  // CHECK: %[[BASE:.*]] = arith.fptosi %[[FL]] : f32 to i64
+  // CHECK: %[[SUM:.*]] = arith.addi %[[Q64]], %[[BASE]] : i64
+  // CHECK: %[[ODD:.*]] = arith.andi %[[SUM]], %{{.*}} : i64
+  // CHECK: math.roundeven
+  // CHECK: %[[TIED:.*]] = arith.addi %[[BASE]], %[[ODD]] : i64
+  // CHECK: %[[R:.*]] = arith.select %[[TIE]], %[[TIED]], %{{.*}} : i64
+  // CHECK: arith.addi %[[Q64]], %[[R]] : i64
+  // CHECK: arith.cmpi sgt
+  // CHECK: %[[NEW:.*]] = arith.trunci %{{.*}} : i64 to i32
+  // CHECK: linalg.yield %[[NEW]] : i32
+  func.func @int32_bias(%g: memref<2xf32>) {
+    train.buffer.update @b, %g <sgd, lr = 0.1> {weight_type = !quant.uniform<i32:f32:0, {0.001,0.002}>} : memref<2xf32>
+    return
+  }
+}

@@ -70,6 +70,8 @@ static void dump(const char *path) {
     const mcutrain::ParamInfo &p = m::kTrainableParams[i];
     if (p.int8_data)
       std::fwrite(p.int8_data, 1, p.size, f);
+    else if (p.int32_data)
+      std::fwrite(p.int32_data, 4, p.size, f);
     else
       std::fwrite(p.data, 4, p.size, f);
   }
@@ -245,6 +247,7 @@ class TrainingEvaluator(ref.Evaluator):
         self.weight_update = weight_update
         self.leaves = {}  # initializer name -> leaf tensor
         self.weight_params = {}  # initializer name -> its QuantizeLinear
+        self.bias_params = {}  # int32 bias initializer -> its dequantize
         self.weight_layers = {}  # initializer name -> its Conv/Gemm node
         self.layer_order = []  # the int8 layers' names, forward order
         self.tinyprop = tinyprop  # (s_min, s_max, zeta, tau) or None
@@ -277,11 +280,22 @@ class TrainingEvaluator(ref.Evaluator):
             node
         if node.name not in self.layer_order:
             self.layer_order.append(node.name)
-        bias = self.leaf(layer.bias_name, lambda: self.g.const(
-            layer.bias_name).float()) if layer.bias_name else None
+        bias = self.bias(layer.bias_name) if layer.bias_name else None
         y = IntLayer.apply(x, w, bias, layer)
         self.ints[q.output[0]] = y
         self.env[q.output[0]] = y
+
+    def bias(self, name):
+        """A layer's float bias: a float leaf, or (ONNX Runtime's QDQ) an
+        int32 leaf (float64, exact) dequantized in float32 as mcutrain's
+        nn.dequantize computes it."""
+        dq = self.g.source(name)
+        if dq is None or dq.op_type != "DequantizeLinear":
+            return self.leaf(name, lambda: self.g.const(name).float())
+        qname = dq.input[0]
+        self.bias_params[qname] = ref.qparams(self.g, dq)
+        q = self.leaf(qname, lambda: self.g.const(qname).double())
+        return Dequantize.apply(q.float(), self.bias_params[qname])
 
     def weight(self, dqw):
         """The integer weight a layer reads: the int8 leaf, or the fp32
@@ -360,13 +374,28 @@ class Optimizer:
         den = torch.sqrt(st[1] / (f32(1.0) - self.p2)) + self.eps
         return p - self.lr * (mhat / den)
 
+    def int32_step(self, name, p, params):
+        """An int32 bias: the rule's step in integer units from p = 0, then
+        q + round(step) in int64, ties to the even sum, saturated."""
+        scale = params[0]
+        g = p.grad.float()
+        g = g / scale if self.qas else g * scale
+        delta = self.rule(name, torch.zeros_like(g), g).double()
+        floor = torch.floor(delta)
+        q, base = p.long(), floor.long()
+        tied = base + ((q + base) & 1)
+        r = torch.where(delta - floor == 0.5, tied, torch.round(delta).long())
+        p.copy_(torch.clamp(q + r, -2**31, 2**31 - 1).double())
+
     def step(self, ev):
         self.p1, self.p2 = self.p1 * self.b1, self.p2 * self.b2
         with torch.no_grad():
             for name, p in ev.leaves.items():
                 if p.grad is None:
                     continue
-                if name in ev.weight_params and ev.weight_update == "int8":
+                if name in ev.bias_params:
+                    self.int32_step(name, p, ev.bias_params[name])
+                elif name in ev.weight_params and ev.weight_update == "int8":
                     scale, zero, lo, hi, axis = ev.weight_params[name]
                     s = ref.along(scale, axis, p.dim())
                     z = ref.along(zero.float(), axis, p.dim())
@@ -447,13 +476,18 @@ def dgsu_step_check(p0, p1, dense1, chosen):
     return out
 
 
-def split(flat_bytes, leaves, names, int8_names):
+def split(flat_bytes, leaves, names, int8_names, int32_names=()):
     """The harness's dump, parameter by parameter, as float tensors
-    (`int8_names`: the int8 weights, each with whether it is signed)."""
+    (`int8_names`: the int8 weights, each with whether it is signed;
+    `int32_names`: int32 biases, as float64)."""
     out, at = {}, 0
     for n in names:
         p = leaves[n]
-        if n in int8_names:
+        if n in int32_names:
+            v = np.frombuffer(flat_bytes, np.int32, p.numel(), at)
+            out[n] = torch.from_numpy(v.astype(np.float64)).reshape(p.shape)
+            at += 4 * p.numel()
+        elif n in int8_names:
             v = np.frombuffer(flat_bytes, np.int8, p.numel(), at)
             v = v if int8_names[n] else v.view(np.uint8)
             out[n] = torch.from_numpy(v.astype(np.float32)).reshape(p.shape)
@@ -530,8 +564,10 @@ def main():
     # The int8 weights, and whether their storage is signed.
     int8_names = {n: ev.weight_params[n][2] < 0 for n in names
                   if args.weight_update == "int8" and n in ev.weight_params}
-    read = lambda f: open(os.path.join(w, f), "rb").read()  # noqa: E731
-    p0 = split(read("params0.bin"), ev.leaves, names, int8_names)
+    int32_names = set(ev.bias_params)
+    read = lambda f: split(open(os.path.join(w, f), "rb").read(),  # noqa
+                           ev.leaves, names, int8_names, int32_names)
+    p0 = read("params0.bin")
     worst, ok = {}, True
     for n in names:
         if not torch.equal(p0[n], ev.leaves[n].detach()):
@@ -549,9 +585,9 @@ def main():
     # step is lr * sign(g), so its gradients are checked through the
     # steps only).
     step(ev, xs[order[0]][None], int(labels[0]), masks)
-    g1 = split(read("gradstep.bin"), ev.leaves, names, int8_names)
+    g1 = read("gradstep.bin")
     for n in names:
-        if n in int8_names or args.optimizer == "adam":
+        if n in int8_names or n in int32_names or args.optimizer == "adam":
             continue
         g_ref = ev.leaves[n].grad
         g_c = (p0[n] - g1[n]) / GRAD_LR
@@ -561,13 +597,15 @@ def main():
     # One step at --lr, then --steps steps.
     opt = Optimizer(args.optimizer, args.lr, args.qas == "on")
     opt.step(ev)
-    p1 = split(read("params1.bin"), ev.leaves, names, int8_names)
-    flips1 = 0
+    p1 = read("params1.bin")
+    flips1 = bias_flips1 = 0
     dense1 = {n: ev.leaves[n].detach() for n in names}
     steps_ok = dgsu_step_check(p0, p1, dense1, chosen) \
         if kind == "dgsu" else {}
     for n in names:
-        if n in int8_names:
+        if n in int32_names:
+            bias_flips1 += int((p1[n] != ev.leaves[n].detach()).sum())
+        elif n in int8_names:
             if kind != "dgsu":  # DGSU: dgsu_step_check
                 flips1 += int((p1[n] != ev.leaves[n].detach()).sum())
         else:
@@ -585,7 +623,7 @@ def main():
         opt.step(ev)
     loss_err = max((abs(a - b) / max(abs(b), 1e-6)
                     for a, b in zip(losses_c, losses)), default=0.0)
-    plast = split(read("params_last.bin"), ev.leaves, names, int8_names)
+    plast = read("params_last.bin")
     same = total = moved = 0
     unselected = 0  # elements of channels a static selection left out
     for n in int8_names:
@@ -605,6 +643,10 @@ def main():
         print(f"{'ok  ' if flips1 == 0 else 'FAIL'} int8 weights after one "
               f"step: {flips1} differ")
         ok &= flips1 == 0
+    if int32_names:
+        print(f"{'ok  ' if bias_flips1 == 0 else 'FAIL'} int32 biases after "
+              f"one step: {bias_flips1} differ")
+        ok &= bias_flips1 == 0
     trend = (f"loss {np.mean(losses_c[:10]):.4f} -> "
              f"{np.mean(losses_c[-10:]):.4f}")
     if exact:
@@ -631,6 +673,16 @@ def main():
                  if exact else "")
         print(f"{'ok  ' if good else 'FAIL'} int8 weights after {args.steps} "
               f"steps: {moved} of {total} moved{equal}")
+    if int32_names and exact:
+        same = sum(int((plast[n] == ev.leaves[n].detach()).sum())
+                   for n in int32_names)
+        total = sum(plast[n].numel() for n in int32_names)
+        moved = sum(int((plast[n] != p0[n]).sum()) for n in int32_names)
+        good = same == total and (moved > 0 or args.qas == "off")
+        ok &= good
+        print(f"{'ok  ' if good else 'FAIL'} int32 biases after {args.steps} "
+              f"steps: {moved} of {total} moved, {same} equal to the "
+              f"reference's")
     print("PASSED" if ok else "FAILED")
     return 0 if ok else 1
 
