@@ -147,8 +147,9 @@ struct LowerToEmitCPass
                                                  "mcutrain::kernels::tanh");
     patterns.add<MathToCallOpaque<math::SqrtOp>>(ctx, "std::sqrt");
     patterns.add<MathToCallOpaque<math::AbsFOp>>(ctx, "std::fabs");
-    // Ties to even in the default rounding mode (ONNX QuantizeLinear).
-    patterns.add<MathToCallOpaque<math::RoundEvenOp>>(ctx, "std::nearbyint");
+    // Ties to even (ONNX QuantizeLinear); no library call on Cortex-M4.
+    patterns.add<MathToCallOpaque<math::RoundEvenOp>>(
+        ctx, "mcutrain::kernels::round_even");
     patterns.add<RuntimeCallToEmitC, CmpFToEmitC>(converter, ctx);
 
     ConversionTarget target(*ctx);

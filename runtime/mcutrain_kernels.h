@@ -25,6 +25,7 @@
 #endif
 #endif
 
+#include <cmath>
 #include <cstdint>
 
 // The loop nests stay out of line: inlined into a model's large step
@@ -1861,6 +1862,28 @@ inline float tanh(float x) {
   const std::uint32_t isNaN =
       0u - static_cast<std::uint32_t>(absBits > 0x7f800000u);
   return floatOf((signedBits & ~isNaN) | (bitsOf(x) & isNaN));
+}
+
+/// x rounded to an integer, ties to even: std::nearbyint in the default
+/// rounding mode (ONNX QuantizeLinear's rounding, and the int8 updates').
+/// On a core without a rounding instruction (Cortex-M4's FPv4)
+/// std::nearbyint is a library call; there |x| < 2^23 rounds by adding
+/// and subtracting 1.5 * 2^23 (the FPU rounds the sum to nearest, ties to
+/// even), larger floats, infinities and NaN are returned as they are
+/// (integral already), and the sign comes back from x (-0.4 -> -0).
+inline float round_even(float x) {
+#if defined(__ARM_ARCH) && !defined(__ARM_FEATURE_DIRECTED_ROUNDING)
+  using detail::bitsOf;
+  using detail::floatOf;
+  const std::uint32_t absBits = bitsOf(x) & 0x7fffffffu;
+  if (absBits >= 0x4b000000u) // 2^23
+    return x;
+  const float shifter = 12582912.0f;
+  const float r = (floatOf(absBits) + shifter) - shifter;
+  return floatOf(bitsOf(r) | (bitsOf(x) & 0x80000000u));
+#else
+  return std::nearbyint(x);
+#endif
 }
 
 } // namespace kernels

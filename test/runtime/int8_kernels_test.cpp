@@ -328,8 +328,46 @@ template <int M, int N, int K, int TB> static void gemmGradCase(const char *n) {
   compareFloats("", n, da, want, M * K);
 }
 
+/// round_even (std::nearbyint on the host, the 1.5 * 2^23 addition on the
+/// Cortex-M4) against ties-to-even rounding by floor, bit for bit (the sign
+/// of a zero included): ties, both signs, the edges of 2^22 and 2^23, huge
+/// values, infinities, and a sweep of quarters.
+static std::uint32_t floatBits(float v) {
+  std::uint32_t b;
+  __builtin_memcpy(&b, &v, 4);
+  return b;
+}
+static float referenceRound(float x) {
+  if (!(x - x == 0.0f)) // infinities and NaN
+    return x;
+  float r = __builtin_floorf(x), d = x - r;
+  if (d > 0.5f || (d == 0.5f && __builtin_fmodf(r, 2.0f) != 0.0f))
+    r += 1.0f;
+  return r == 0.0f ? __builtin_copysignf(0.0f, x) : r;
+}
+static void roundEvenCase() {
+  const float special[] = {0.5f,       1.5f,        2.5f,       -0.5f,
+                           -2.5f,      -0.4f,       0.0f,       -0.0f,
+                           127.5f,     -128.5f,     254.5f,     4194303.5f,
+                           8388607.5f, -8388607.5f, 8388608.0f, 16777217.0f,
+                           1e30f,      -1e30f,      __builtin_inff(),
+                           -__builtin_inff()};
+  bool ok = true;
+  for (float x : special)
+    ok = ok && floatBits(k::round_even(x)) == floatBits(referenceRound(x));
+  for (int i = -4000; i <= 4000; ++i) {
+    float x = float(i) * 0.25f + float(i % 7) * 1e-3f;
+    ok = ok && floatBits(k::round_even(x)) == floatBits(referenceRound(x));
+  }
+  float nan = __builtin_nanf("");
+  ok = ok && k::round_even(nan) != k::round_even(nan);
+  say("round_even (ties to even, signed zeros, huge values)", ok);
+  ++(ok ? passed : failed);
+}
+
 int main() {
   fillBytes(table, 256);
+  roundEvenCase();
   // Stripe path (channels >= 4, unit column dilation) and im2col path
   // (one channel, column dilation 2), each with narrow shifts (WS 0).
   // N C H W F KH KW SH SW PT PL PB PR DH DW XU XZ Lo Hi [WS]
