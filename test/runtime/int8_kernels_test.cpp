@@ -346,11 +346,25 @@ static float referenceRound(float x) {
   return r == 0.0f ? __builtin_copysignf(0.0f, x) : r;
 }
 static void roundEvenCase() {
-  const float special[] = {0.5f,       1.5f,        2.5f,       -0.5f,
-                           -2.5f,      -0.4f,       0.0f,       -0.0f,
-                           127.5f,     -128.5f,     254.5f,     4194303.5f,
-                           8388607.5f, -8388607.5f, 8388608.0f, 16777217.0f,
-                           1e30f,      -1e30f,      __builtin_inff(),
+  const float special[] = {0.5f,
+                           1.5f,
+                           2.5f,
+                           -0.5f,
+                           -2.5f,
+                           -0.4f,
+                           0.0f,
+                           -0.0f,
+                           127.5f,
+                           -128.5f,
+                           254.5f,
+                           4194303.5f,
+                           8388607.5f,
+                           -8388607.5f,
+                           8388608.0f,
+                           16777217.0f,
+                           1e30f,
+                           -1e30f,
+                           __builtin_inff(),
                            -__builtin_inff()};
   bool ok = true;
   for (float x : special)
