@@ -90,11 +90,15 @@ constexpr ConvPlan convPlan(int c, int w, int f, int kh, int kw, int ow, int sw,
   return p;
 }
 
-/// Scratch bytes of qconv2d with these template arguments.
+/// Scratch bytes of qconv2d with these template arguments (a pointwise
+/// layer's also hold pointwiseRows': a widened row and the pixel's bytes).
 constexpr int convScratchBytes(int c, int w, int f, int kh, int kw, int ow,
                                int sw, int pl, int dh, int dw) {
   ConvPlan p = convPlan(c, w, f, kh, kw, ow, sw, pl, dh, dw);
-  return p.rowsBytes + p.paramsBytes + p.inputBytes;
+  int tiles = p.rowsBytes + p.paramsBytes + p.inputBytes;
+  int rows = 2 * paddedK(c) + (c + 7) / 8 * 8;
+  bool pointwise = kh == 1 && kw == 1 && sw == 1 && pl == 0 && ow == w;
+  return pointwise && rows > tiles ? rows : tiles;
 }
 
 /// Scratch bytes of qgemm: one widened row of a.
@@ -480,43 +484,6 @@ convLayer(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
 
 } // namespace int8
 
-/// int8 convolution, groups 1: x N x C x H x W (int8, or uint8 if XU, zero
-/// point XZ), w F x C x KH x KW (signed, symmetric), y N x F x OH x OW
-/// (8-bit, storage range [Lo, Hi]); pads top PT and left PL (bottom and
-/// right follow from OH, OW); per-channel multiplier, shift (>= 1; all >=
-/// 32 if WS) and offset (lower-to-linalg's requantization); `scratch`
-/// holds int8::convScratchBytes(...) bytes, 8-aligned.
-template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
-          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
-          int Lo, int Hi, int WS>
-inline void
-qconv2d(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
-        const std::int32_t *__restrict multiplier,
-        const std::int32_t *__restrict shift,
-        const std::int64_t *__restrict offset, std::int8_t *__restrict y,
-        std::int8_t *__restrict scratch) {
-  int8::convLayer<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
-                  Lo, Hi, WS, false>(x, w, multiplier, shift, offset, nullptr,
-                                     y, scratch);
-}
-
-/// qconv2d whose output bytes then go through a 256-entry `table` (the
-/// 8-bit map that followed the layer, tabulate-int8-maps).
-template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
-          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
-          int Lo, int Hi, int WS>
-inline void
-qconv2d_lut(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
-            const std::int32_t *__restrict multiplier,
-            const std::int32_t *__restrict shift,
-            const std::int64_t *__restrict offset,
-            const std::int8_t *__restrict table, std::int8_t *__restrict y,
-            std::int8_t *__restrict scratch) {
-  int8::convLayer<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
-                  Lo, Hi, WS, true>(x, w, multiplier, shift, offset, table, y,
-                                    scratch);
-}
-
 namespace int8 {
 
 #if defined(__ARM_FEATURE_DSP)
@@ -682,6 +649,120 @@ qgemm_lut(const std::int8_t *__restrict a, const std::int8_t *__restrict b,
 
 namespace int8 {
 
+/// Pixels up to which a pointwise convolution runs as one Gemm row per
+/// pixel (pointwiseRows) rather than in the convolution's tiles. Cortex-M4
+/// instructions per MAC, rows against tiles: 1 x 1 1.62 / 12.69, 2 x 2
+/// 1.66-1.76 / 3.64-4.06, 4 x 4 1.88-2.02 / 1.63-1.89, 8 x 8 1.98-2.58 /
+/// 1.17-1.87.
+constexpr int kPointwiseRowsPixels = 4;
+
+/// Whether qconv2d runs as pointwiseRows.
+constexpr bool pointwiseRowsFit(int h, int w, int kh, int kw, int oh, int ow,
+                                int sh, int sw, int pt, int pl) {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 &&
+         oh == h && ow == w && h * w <= kPointwiseRowsPixels;
+}
+
+/// A pointwise convolution over a few pixels, one Gemm row per pixel: the
+/// pixel's C input bytes gathered and widened once, every output channel
+/// pair's dot product read from the int8 weights in place (qgemm's
+/// GemmRow), each output stored into its channel's plane. The tiles widen
+/// every weight per call, which a handful of pixels do not repay
+/// (Cortex-M4: 3.6-4.1 instructions per MAC on 2 x 2 images, 12.6 on 1 x 1;
+/// a Gemm row 1.6).
+template <int N, int C, int P, int F, int XU, int XZ, int Lo, int Hi, int WS,
+          bool Table>
+inline void
+pointwiseRows(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+              const std::int32_t *__restrict multiplier,
+              const std::int32_t *__restrict shift,
+              const std::int64_t *__restrict offset,
+              const std::int8_t *__restrict table, std::int8_t *__restrict y,
+              std::int8_t *__restrict scratch) {
+  using Row = GemmRow<C, XU, XZ>;
+  Half *col = reinterpret_cast<Half *>(scratch);
+  std::int8_t *pixel = scratch + gemmScratchBytes(C);
+  for (int n = 0; n < N; ++n)
+    for (int p = 0; p < P; ++p) {
+      const std::int8_t *xn = x + n * C * P + p;
+      for (int c = 0; c < C; ++c)
+        pixel[c] = xn[c * P];
+      Row::template widen<Row::template reordered<1>()>(pixel, col);
+      std::int8_t *yn = y + n * F * P + p;
+      for (int f = 0; f < F; f += 2) {
+        std::int32_t s0 = 0, s1 = 0;
+        Row::template dot<F, 1>(w, f, col, s0, s1);
+        yn[f * P] = finish<Lo, Hi, WS, Table>(
+            s0, requant<WS>(offset[f], multiplier[f], shift[f]), table);
+        if (f + 1 < F)
+          yn[(f + 1) * P] = finish<Lo, Hi, WS, Table>(
+              s1, requant<WS>(offset[f + 1], multiplier[f + 1], shift[f + 1]),
+              table);
+      }
+    }
+}
+
+/// qconv2d's layer: pointwiseRows where it fits, else the tiles.
+template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS, bool Table>
+inline void
+qconvLayer(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+           const std::int32_t *__restrict multiplier,
+           const std::int32_t *__restrict shift,
+           const std::int64_t *__restrict offset,
+           const std::int8_t *__restrict table, std::int8_t *__restrict y,
+           std::int8_t *__restrict scratch) {
+  if constexpr (pointwiseRowsFit(H, W, KH, KW, OH, OW, SH, SW, PT, PL))
+    pointwiseRows<N, C, H * W, F, XU, XZ, Lo, Hi, WS, Table>(
+        x, w, multiplier, shift, offset, table, y, scratch);
+  else
+    convLayer<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ, Lo,
+              Hi, WS, Table>(x, w, multiplier, shift, offset, table, y,
+                             scratch);
+}
+
+} // namespace int8
+
+/// int8 convolution, groups 1: x N x C x H x W (int8, or uint8 if XU, zero
+/// point XZ), w F x C x KH x KW (signed, symmetric), y N x F x OH x OW
+/// (8-bit, storage range [Lo, Hi]); pads top PT and left PL (bottom and
+/// right follow from OH, OW); per-channel multiplier, shift (>= 1; all >=
+/// 32 if WS) and offset (lower-to-linalg's requantization); `scratch`
+/// holds int8::convScratchBytes(...) bytes, 8-aligned.
+template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS>
+inline void
+qconv2d(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+        const std::int32_t *__restrict multiplier,
+        const std::int32_t *__restrict shift,
+        const std::int64_t *__restrict offset, std::int8_t *__restrict y,
+        std::int8_t *__restrict scratch) {
+  int8::qconvLayer<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                   XZ, Lo, Hi, WS, false>(x, w, multiplier, shift, offset,
+                                          nullptr, y, scratch);
+}
+
+/// qconv2d whose output bytes then go through a 256-entry `table` (the
+/// 8-bit map that followed the layer, tabulate-int8-maps).
+template <int N, int C, int H, int W, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int PT, int PL, int DH, int DW, int XU, int XZ,
+          int Lo, int Hi, int WS>
+inline void
+qconv2d_lut(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
+            const std::int32_t *__restrict multiplier,
+            const std::int32_t *__restrict shift,
+            const std::int64_t *__restrict offset,
+            const std::int8_t *__restrict table, std::int8_t *__restrict y,
+            std::int8_t *__restrict scratch) {
+  int8::qconvLayer<N, C, H, W, F, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                   XZ, Lo, Hi, WS, true>(x, w, multiplier, shift, offset, table,
+                                         y, scratch);
+}
+
+namespace int8 {
+
 /// Scratch bytes of qdepthwise2d: a ring of the KH * DH rows a row of
 /// outputs reads, one channel's, widened to int16 with the padding (plus 2
 /// int16 of slack: a pair load of a window's last odd tap reads one past).
@@ -760,6 +841,52 @@ template <int KH, int KW, int DW> struct DepthwiseTaps {
   }
 };
 
+/// Images up to which a depthwise layer sums its taps directly
+/// (depthwiseDirect) rather than through a widened ring of rows. Cortex-M4
+/// instructions per MAC, direct against the ring (3 x 3, pad 1): 1 x 1
+/// 1.78 / 10.23, 2 x 2 2.09 / 10.28 (stride 2: 3.35 / 13.12), 4 x 4 2.78 /
+/// 6.68 (3.26 / 11.98), 8 x 8 3.25 / 4.84; the unrolled outputs make the
+/// code grow with the image (8 x 8: 64 outputs of 9 taps a layer), so the
+/// larger images keep the ring.
+constexpr int kDepthwiseDirectPixels = 16;
+
+/// A depthwise layer on a small image: each output's taps inside the
+/// input summed directly from the int8 values (the loops unrolled, the
+/// padding's taps gone at compile time); the ring's per-channel set-up
+/// cost more than a 2 x 2 image's products.
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS, bool Table>
+inline void depthwiseDirect(const std::int8_t *__restrict x,
+                            const std::int8_t *__restrict w,
+                            const std::int32_t *__restrict multiplier,
+                            const std::int32_t *__restrict shift,
+                            const std::int64_t *__restrict offset,
+                            const std::int8_t *__restrict table,
+                            std::int8_t *__restrict y) {
+  for (int plane = 0; plane < N * C; ++plane) {
+    const int c = plane % C;
+    const std::int8_t *xc = x + plane * H * W, *wc = w + c * KH * KW;
+    const Requant q = requant<WS>(offset[c], multiplier[c], shift[c]);
+    MCUTRAIN_UNROLL
+    for (int oh = 0; oh < OH; ++oh)
+      MCUTRAIN_UNROLL
+    for (int ow = 0; ow < OW; ++ow) {
+      std::int32_t acc = 0;
+      MCUTRAIN_UNROLL
+      for (int kh = 0; kh < KH; ++kh)
+        MCUTRAIN_UNROLL
+      for (int kw = 0; kw < KW; ++kw) {
+        const int ih = oh * SH + kh * DH - PT, iw = ow * SW + kw * DW - PL;
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+          acc += (load8<XU>(xc + ih * W + iw) - XZ) * wc[kh * KW + kw];
+      }
+      y[plane * OH * OW + oh * OW + ow] =
+          finish<Lo, Hi, WS, Table>(acc, q, table);
+    }
+  }
+}
+
 template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
           int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
           int Hi, int WS, bool Table>
@@ -770,6 +897,12 @@ depthwiseLayer(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
                const std::int64_t *__restrict offset,
                const std::int8_t *__restrict table, std::int8_t *__restrict y,
                std::int8_t *__restrict scratch) {
+  if constexpr (H * W <= kDepthwiseDirectPixels) {
+    depthwiseDirect<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
+                    Lo, Hi, WS, Table>(x, w, multiplier, shift, offset, table,
+                                       y);
+    return;
+  }
   constexpr int RIGHT = (OW - 1) * SW + (KW - 1) * DW + 1 - W - PL;
   constexpr int WP = W + PL + (RIGHT > 0 ? RIGHT : 0);
   constexpr int RING = (KH - 1) * DH + 1, PAIRS = KW / 2;

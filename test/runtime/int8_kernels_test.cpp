@@ -410,6 +410,12 @@ int main() {
       "qconv2d K 576: weights widened in blocks");
   convCase<1, 16, 6, 6, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, -128, 127>(
       "qconv2d pointwise (stripe)");
+  convCase<2, 13, 2, 2, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 3, 0, 255>(
+      "qconv2d pointwise 2x2 (Gemm rows): batch 2, odd C and F");
+  convCase<1, 40, 1, 1, 9, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, -5, -128, 127, 0>(
+      "qconv2d pointwise 1x1 (Gemm rows), int8 input, narrow");
+  convCase<1, 8, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 3, 0, 255, 1, true>(
+      "qconv2d_lut pointwise 2x2 (Gemm rows)");
   convCase<1, 3, 12, 12, 4, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1, 1, 100, 0, 255, 0>(
       "qconv2d 5x5 stride 2, K 75, narrow");
   convCase<1, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 150, 255, 1,
@@ -433,6 +439,12 @@ int main() {
       "qdepthwise2d dilation 2 (taps one by one), narrow");
   depthwiseCase<1, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255, 1,
                 true>("qdepthwise2d_lut");
+  depthwiseCase<2, 5, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255>(
+      "qdepthwise2d 1x1 image (direct taps), batch 2");
+  depthwiseCase<1, 6, 2, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, -4, -128, 127, 0>(
+      "qdepthwise2d 2x2 stride 2 (direct taps), narrow");
+  depthwiseCase<1, 7, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 200, 30, 220, 1,
+                true>("qdepthwise2d_lut 4x4 (direct taps)");
   // N C HP WP KH KW SH SW DH DW XU
   poolCase<1, 8, 28, 28, 2, 2, 2, 2, 1, 1, 1>("max_pool8 2x2 uint8");
   poolCase<2, 3, 9, 8, 3, 2, 2, 3, 2, 1, 0>("max_pool8 3x2 int8, dilation");
