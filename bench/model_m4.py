@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""Instructions per MAC of a whole model on QEMU's Cortex-M4: the forward
+pass (an --inference-only package's predict) and, with --train, one
+training step (SGD, the compile options given after --).
+
+  bench/model_m4.py MODEL.onnx [--train] [--reps 3] [--work DIR]
+                    [-- MCUTRAIN OPTIONS...]
+
+Builds the package with arm-none-eabi-g++ -O2 (the firmware's start-up
+code and linker script, RAM region 4 MiB: the figure is instructions, not
+fit; report.json gives the RAM) around a main that runs predict (and
+train_step on label 0) `reps` times on a fixed input, and runs it on
+qemu-system-arm -M mps2-an386 -icount shift=0 (SysTick counts
+instructions, calibrated in the run). MACs come from report.json
+(the package's kForwardMacs, and last_step().macs of the step). Prints one
+Markdown table row:
+model, MACs, instructions and instructions per MAC for each measure.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "cortex-m4")
+FLAGS = ["-std=c++17", "-O2", "-mcpu=cortex-m4", "-mthumb",
+         "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-fno-exceptions",
+         "-fno-rtti", "-Wall", "-Wextra"]
+
+MAIN = r"""
+#include "m.h"
+#include "semihosting.h"
+#include "systick.h"
+#include <cstdint>
+extern "C" void SysTick_Handler() { systick::onWrap(); }
+static float x[m::kInputSize], y[m::kOutputSize];
+static void report(const char *what, double instructions,
+                   std::uint64_t macs) {
+  semihosting::Line line;
+  line << what << " " << (std::uint64_t)(instructions + 0.5) << " " << macs;
+  line.print();
+}
+int main() {
+  systick::start();
+  std::uint64_t loopTicks = 0;
+  double perTick = systick::calibrate(loopTicks);
+  for (unsigned i = 0; i < m::kInputSize; ++i)
+    x[i] = float((i * 37u) % 255u) / 255.0f;
+  m::init();
+  std::uint64_t t0 = systick::ticks();
+  for (int r = 0; r < REPS; ++r)
+    m::predict(x, y);
+  report("forward", double(systick::ticks() - t0) * perTick / REPS,
+         m::kForwardMacs);
+#if TRAIN
+  std::int32_t label = 0;
+  t0 = systick::ticks();
+  for (int r = 0; r < REPS; ++r)
+    m::train_step(x, &label);
+  report("train_step", double(systick::ticks() - t0) * perTick / REPS,
+         m::last_step().macs);
+#endif
+  semihosting::exit(0);
+}
+"""
+
+
+def run(cmd, **kw):
+    res = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if res.returncode != 0:
+        sys.exit(f"FAIL {' '.join(cmd[:3])} ...: exit {res.returncode}\n"
+                 f"{res.stdout}{res.stderr}")
+    return res
+
+
+def main():
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model")
+    ap.add_argument("--train", action="store_true")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--mcutrain", default=os.path.join(ROOT, "build", "bin",
+                                                       "mcutrain"))
+    ap.add_argument("--work")
+    args = ap.parse_args(argv)
+    work = args.work or tempfile.mkdtemp(prefix="model_m4_")
+    os.makedirs(work, exist_ok=True)
+    pkg = os.path.join(work, "pkg")
+    mode = [] if args.train else ["--inference-only"]
+    run([args.mcutrain, "compile", args.model, "-o", pkg, "--name", "m",
+         *mode, *extra])
+    with open(os.path.join(EXAMPLE, "mps2_an386.ld.in")) as f:
+        script = f.read().replace("@MCUTRAIN_SRAM_BYTES@", "4194304") \
+                         .replace("@MCUTRAIN_STACK_BYTES@", "16384")
+    ld = os.path.join(work, "an386.ld")
+    with open(ld, "w") as f:
+        f.write(script)
+    main_cpp = os.path.join(work, "main.cpp")
+    with open(main_cpp, "w") as f:
+        f.write(MAIN)
+    sources = [os.path.join(pkg, n) for n in sorted(os.listdir(pkg))
+               if n.endswith(".cpp")]
+    elf = os.path.join(work, "bench.elf")
+    run(["arm-none-eabi-g++", *FLAGS, f"-DREPS={args.reps}",
+         f"-DTRAIN={int(args.train)}", "-I" + pkg, "-I" + EXAMPLE, main_cpp,
+         *sources, os.path.join(EXAMPLE, "startup.cpp"), "-nostartfiles",
+         "-Wl,--gc-sections", "-T", ld, "-o", elf, "-lm"])
+    out = run(["qemu-system-arm", "-M", "mps2-an386", "-nographic",
+               "-semihosting-config", "enable=on,target=native", "-icount",
+               "shift=0", "-kernel", elf], timeout=3600)
+    counts = {w[0]: (int(w[1]), int(w[2])) for w in
+              (line.split() for line in
+               (out.stdout + out.stderr).strip().splitlines())
+              if len(w) == 3 and w[0] in ("forward", "train_step")}
+    if "forward" not in counts:
+        sys.exit("FAIL no figures from QEMU:\n" + out.stdout + out.stderr)
+    row = [os.path.basename(args.model)]
+    for what in ("forward", "train_step"):
+        if what in counts:
+            n, mac = counts[what]
+            row += [f"{mac:,}", f"{n:,}", f"{n / mac:.2f}"]
+    print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
