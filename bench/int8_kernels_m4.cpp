@@ -18,7 +18,7 @@ using systick::ticks;
 
 namespace k = mcutrain::kernels;
 
-alignas(8) std::int8_t input[64 * 1024], output[64 * 1024], weights[16384];
+alignas(8) std::int8_t input[64 * 1024], output[64 * 1024], weights[40960];
 alignas(8) std::int8_t scratch[24 * 1024];
 float gradOut[16 * 1024], gradIn[12 * 1024], weightScale[256];
 std::int32_t multiplier[256], shift[256];
@@ -137,6 +137,11 @@ int main() {
   depthwise<96, 16, 16, 1>("depthwise 3x3 96 channels, 16x16 (MobileNetV2)");
   depthwise<64, 25, 5, 1>("depthwise 3x3 64 channels, 25x5 (DS-CNN)");
   depthwise<48, 32, 32, 2>("depthwise 3x3 stride 2, 48 channels, 32x32");
+  // Small images (MobileNetV2-0.35 at 32x32: its late layers).
+  conv<64, 2, 2, 192, 1, 1, 1, 0>("pointwise 64->192, 2x2 (Gemm rows)");
+  conv<112, 1, 1, 336, 1, 1, 1, 0>("pointwise 112->336, 1x1 (Gemm rows)");
+  depthwise<192, 2, 2, 1>("depthwise 3x3 192 channels, 2x2 (direct taps)");
+  depthwise<96, 4, 4, 2>("depthwise 3x3 stride 2, 96 channels, 4x4 (direct)");
   // C H W F G KH KW S P
   convGrads<1, 28, 28, 8, 1, 3, 3, 1, 1>(
       "grad weight: DemoCNN conv1 (C 1, 28x28)", nullptr);
