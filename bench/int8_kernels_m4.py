@@ -12,14 +12,11 @@ MAC. docs/cortex-m4.md quotes the table.
 """
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS = ["-std=c++17", "-O2", "-mcpu=cortex-m4", "-mthumb",
-         "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-fno-exceptions",
-         "-fno-rtti", "-Wall", "-Wextra", "-Werror"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import m4  # noqa: E402
 
 
 def main():
@@ -28,28 +25,9 @@ def main():
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="int8_kernels_m4_")
     os.makedirs(work, exist_ok=True)
-    example = os.path.join(ROOT, "examples", "cortex-m4")
-    with open(os.path.join(example, "mps2_an386.ld.in")) as f:
-        # The layers' buffers are static arrays: 1 MiB of the board's RAM.
-        script = f.read().replace("@MCUTRAIN_SRAM_BYTES@", "1048576") \
-                         .replace("@MCUTRAIN_STACK_BYTES@", "16384")
-    ld = os.path.join(work, "an386.ld")
-    with open(ld, "w") as f:
-        f.write(script)
-    elf = os.path.join(work, "bench.elf")
-    subprocess.run(["arm-none-eabi-g++", *FLAGS,
-                    "-I" + os.path.join(ROOT, "runtime"), "-I" + example,
-                    os.path.join(ROOT, "bench", "int8_kernels_m4.cpp"),
-                    os.path.join(example, "startup.cpp"), "-nostartfiles",
-                    "-Wl,--gc-sections", "-T", ld, "-o", elf], check=True)
-    run = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-nographic",
-                          "-semihosting-config", "enable=on,target=native",
-                          "-icount", "shift=0", "-kernel", elf],
-                         capture_output=True, text=True, timeout=900)
-    # Semihosting writes to QEMU's stderr.
-    lines = (run.stdout + run.stderr).strip().splitlines()
-    if run.returncode != 0 or not lines:
-        sys.exit(f"FAIL qemu exited {run.returncode}:\n" + "\n".join(lines))
+    elf = m4.build(work, [os.path.join(m4.ROOT, "bench", "int8_kernels_m4.cpp")],
+                   ["-Werror"])
+    lines = m4.run(elf, timeout=900)
     header = lines[0].split(" | ")
     print("| " + " | ".join(header) + " |")
     print("| --- |" + " ---: |" * (len(header) - 1))

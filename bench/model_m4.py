@@ -22,11 +22,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "cortex-m4")
-FLAGS = ["-std=c++17", "-O2", "-mcpu=cortex-m4", "-mthumb",
-         "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-fno-exceptions",
-         "-fno-rtti", "-Wall", "-Wextra"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import m4  # noqa: E402
 
 MAIN = r"""
 #include "m.h"
@@ -82,8 +79,8 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--train", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--mcutrain", default=os.path.join(ROOT, "build", "bin",
-                                                       "mcutrain"))
+    ap.add_argument("--mcutrain", default=os.path.join(m4.ROOT, "build",
+                                                       "bin", "mcutrain"))
     ap.add_argument("--work")
     args = ap.parse_args(argv)
     work = args.work or tempfile.mkdtemp(prefix="model_m4_")
@@ -92,31 +89,20 @@ def main():
     mode = [] if args.train else ["--inference-only"]
     run([args.mcutrain, "compile", args.model, "-o", pkg, "--name", "m",
          *mode, *extra])
-    with open(os.path.join(EXAMPLE, "mps2_an386.ld.in")) as f:
-        script = f.read().replace("@MCUTRAIN_SRAM_BYTES@", "4194304") \
-                         .replace("@MCUTRAIN_STACK_BYTES@", "16384")
-    ld = os.path.join(work, "an386.ld")
-    with open(ld, "w") as f:
-        f.write(script)
     main_cpp = os.path.join(work, "main.cpp")
     with open(main_cpp, "w") as f:
         f.write(MAIN)
     sources = [os.path.join(pkg, n) for n in sorted(os.listdir(pkg))
                if n.endswith(".cpp")]
-    elf = os.path.join(work, "bench.elf")
-    run(["arm-none-eabi-g++", *FLAGS, f"-DREPS={args.reps}",
-         f"-DTRAIN={int(args.train)}", "-I" + pkg, "-I" + EXAMPLE, main_cpp,
-         *sources, os.path.join(EXAMPLE, "startup.cpp"), "-nostartfiles",
-         "-Wl,--gc-sections", "-T", ld, "-o", elf, "-lm"])
-    out = run(["qemu-system-arm", "-M", "mps2-an386", "-nographic",
-               "-semihosting-config", "enable=on,target=native", "-icount",
-               "shift=0", "-kernel", elf], timeout=3600)
+    elf = m4.build(work, [main_cpp, *sources],
+                   [f"-DREPS={args.reps}", f"-DTRAIN={int(args.train)}",
+                    "-I" + pkg], ram_bytes=4194304)
+    lines = m4.run(elf)
     counts = {w[0]: (int(w[1]), int(w[2])) for w in
-              (line.split() for line in
-               (out.stdout + out.stderr).strip().splitlines())
+              (line.split() for line in lines)
               if len(w) == 3 and w[0] in ("forward", "train_step")}
     if "forward" not in counts:
-        sys.exit("FAIL no figures from QEMU:\n" + out.stdout + out.stderr)
+        sys.exit("FAIL no figures from QEMU:\n" + "\n".join(lines))
     row = [os.path.basename(args.model)]
     for what in ("forward", "train_step"):
         if what in counts:

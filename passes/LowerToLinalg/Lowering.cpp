@@ -54,6 +54,19 @@ Value Lowering::generic(Value init, ValueRange ins, ArrayRef<AffineMap> maps,
   return op.getResult(0);
 }
 
+SmallVector<AffineMap> Lowering::kernelInputMaps(unsigned rank,
+                                                 ValueRange kernelIns) {
+  SmallVector<AffineMap> maps;
+  for (Value in : kernelIns) {
+    auto inRank = cast<ShapedType>(in.getType()).getRank();
+    maps.push_back(AffineMap::get(
+        rank, 0, SmallVector<AffineExpr>(inRank, b.getAffineConstantExpr(0)),
+        b.getContext()));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  return maps;
+}
+
 void Lowering::tagKernel(Value result, train::KernelName name,
                          ArrayRef<int64_t> args, ArrayRef<int64_t> operands,
                          ArrayRef<float> scalars, bool overwrites) {

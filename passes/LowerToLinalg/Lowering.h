@@ -68,6 +68,11 @@ struct Lowering {
   /// operands are buffers. Kernels with a trailing `bool Overwrite` template
   /// parameter (`overwrites`) may call that variant, for outputs that need
   /// no initial value.
+  /// Indexing maps of an output-stationary generic over `rank` dimensions
+  /// whose inputs are only `kernelIns` (each mapped to its element 0: the
+  /// body reads them whole, the marked kernel as its operands), then the
+  /// output's identity.
+  SmallVector<AffineMap> kernelInputMaps(unsigned rank, ValueRange kernelIns);
   void tagKernel(Value result, train::KernelName name, ArrayRef<int64_t> args,
                  ArrayRef<int64_t> operands, ArrayRef<float> scalars = {},
                  bool overwrites = false);

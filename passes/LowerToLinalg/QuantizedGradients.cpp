@@ -105,14 +105,7 @@ Value outputStationary(Lowering &L, ArrayRef<int64_t> shape,
                        ArrayRef<int64_t> extents, const ProductFn &product,
                        const FinishFn &finish, ValueRange kernelIns = {}) {
   unsigned rank = shape.size();
-  SmallVector<AffineMap> maps;
-  for (Value in : kernelIns) {
-    auto inRank = cast<ShapedType>(in.getType()).getRank();
-    maps.push_back(AffineMap::get(
-        rank, 0, SmallVector<AffineExpr>(inRank, L.b.getAffineConstantExpr(0)),
-        L.b.getContext()));
-  }
-  maps.push_back(L.b.getMultiDimIdentityMap(rank));
+  SmallVector<AffineMap> maps = L.kernelInputMaps(rank, kernelIns);
   return L.generic(
       L.empty(shape), kernelIns, maps, SmallVector<IteratorType>(rank, kPar),
       [&](OpBuilder &ob, Location l, ValueRange) -> Value {

@@ -302,14 +302,7 @@ Value outputStationary(Lowering &L, Operation *op, ArrayRef<int64_t> extents,
       cast<ShapedType>(bias.getType()).getElementType().isInteger(32);
   Value init = tensor::EmptyOp::create(L.b, L.loc, resultType.getShape(),
                                        resultType.getElementType());
-  SmallVector<AffineMap> maps;
-  for (Value in : kernelIns) {
-    auto inRank = cast<ShapedType>(in.getType()).getRank();
-    maps.push_back(AffineMap::get(
-        rank, 0, SmallVector<AffineExpr>(inRank, L.b.getAffineConstantExpr(0)),
-        L.b.getContext()));
-  }
-  maps.push_back(L.b.getMultiDimIdentityMap(rank));
+  SmallVector<AffineMap> maps = L.kernelInputMaps(rank, kernelIns);
   return L.generic(
       init, kernelIns, maps, SmallVector<IteratorType>(rank, kPar),
       [&](OpBuilder &ob, Location l, ValueRange) -> Value {
