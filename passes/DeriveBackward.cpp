@@ -407,7 +407,7 @@ struct DeriveBackwardPass
     warnFrozenIntegerData(module, forward, trainable, trainableOr->params);
     for (auto g : trainableOr->params) {
       g.setIsMutable(true);
-      if (failed(makeInt8Weight(g, forward)))
+      if (failed(makeIntegerParam(g, forward)))
         return signalPassFailure();
     }
 
@@ -536,7 +536,7 @@ struct DeriveBackwardPass
         continue;
       ml_program::GlobalOp param = fw.paramOf.lookup(load.getResult());
       updated.insert(param);
-      TypeAttr weightType = int8Weights.lookup(param);
+      TypeAttr weightType = integerParams.lookup(param);
       auto upd = train::UpdateOp::create(
           b, load.getLoc(), /*input_grad=*/Type(),
           FlatSymbolRefAttr::get(load.getGlobal().getLeafReference()),
@@ -548,18 +548,39 @@ struct DeriveBackwardPass
     return updated;
   }
 
-  /// The int8 weights (TTE): each trainable global whose loads all feed
-  /// one nn.quantize type with 8-bit storage (an int8 layer's weight, no
-  /// dequantize after it) becomes that type's integers, updated in place
-  /// with the type as the update's weight_type.
-  llvm::DenseMap<Operation *, TypeAttr> int8Weights;
+  /// The integer parameters, each with its quant type (the update's
+  /// weight_type): int8 weights (TTE), updated in place, and int32 biases.
+  llvm::DenseMap<Operation *, TypeAttr> integerParams;
+
+  /// Makes trainable `g` an integer parameter where its data and uses say
+  /// so: int32 data read through dequantizes (a bias), int8 data an int8
+  /// layer reads (ONNX Runtime's QDQ), or, with --weight-update int8, float
+  /// data read only through one 8-bit quantize (PyTorch's QDQ).
+  LogicalResult makeIntegerParam(ml_program::GlobalOp g, func::FuncOp forward) {
+    auto data = dyn_cast_or_null<DenseElementsAttr>(g.getValueAttr());
+    if (!data)
+      return success();
+    SmallVector<ml_program::GlobalLoadOp> loads;
+    forward.walk([&](ml_program::GlobalLoadOp l) {
+      if (l.getGlobal().getLeafReference() == g.getSymNameAttr())
+        loads.push_back(l);
+    });
+    Type element = data.getElementType();
+    if (element.isInteger(32))
+      return adoptInt32Bias(g, loads);
+    if (element.isInteger(8))
+      return adoptInt8Data(g, loads);
+    if (weightUpdate == "int8" && element.isF32())
+      quantizeInt8Weight(g, data, loads);
+    return success();
+  }
 
   /// An int32 bias (ONNX Runtime's QDQ) trains in place in integer units
   /// of its dequantize's scale (x_scale * w_scale[f]), the int8 weights'
   /// rule with q + round(step) in integer arithmetic; its dequantize stays
   /// in the forward pass (the layer reads a float bias).
-  LogicalResult makeInt32Bias(ml_program::GlobalOp g,
-                              ArrayRef<ml_program::GlobalLoadOp> loads) {
+  LogicalResult adoptInt32Bias(ml_program::GlobalOp g,
+                               ArrayRef<ml_program::GlobalLoadOp> loads) {
     TypeAttr type;
     for (auto load : loads)
       for (Operation *user : load->getUsers()) {
@@ -576,39 +597,35 @@ struct DeriveBackwardPass
              << "--weight-decay does not apply to the int32 bias '"
              << onnxName(g) << "' (its update adds a rounded step to the "
              << "integer); train it without weight decay or freeze it";
-    int8Weights[g] = type;
+    integerParams[g] = type;
     return success();
   }
 
   /// 8-bit data (ONNX Runtime's QDQ) already is the integers: it trains in
   /// place with its layers' weight type (fp32-master would need float data).
-  LogicalResult makeInt8Weight(ml_program::GlobalOp g, func::FuncOp forward) {
-    auto data = dyn_cast_or_null<DenseElementsAttr>(g.getValueAttr());
-    SmallVector<ml_program::GlobalLoadOp> loads;
-    forward.walk([&](ml_program::GlobalLoadOp l) {
-      if (l.getGlobal().getLeafReference() == g.getSymNameAttr())
-        loads.push_back(l);
-    });
-    if (data && data.getElementType().isInteger(32))
-      return makeInt32Bias(g, loads);
-    if (data && data.getElementType().isInteger(8)) {
-      TypeAttr type = int8LayerWeightType(loads);
-      if (!type)
-        return emitError(g.getLoc())
-               << "the int8 initializer '" << onnxName(g)
-               << "' trains only as the weight of int8 layers "
-                  "of one quantization, and is read otherwise";
-      if (weightUpdate != "int8")
-        return emitError(g.getLoc())
-               << "--weight-update " << weightUpdate
-               << " keeps a float32 copy of float "
-                  "initializers; '"
-               << onnxName(g) << "' is int8 data: use --weight-update int8";
-      int8Weights[g] = type;
-      return success();
-    }
-    if (weightUpdate != "int8" || !data || !data.getElementType().isF32())
-      return success();
+  LogicalResult adoptInt8Data(ml_program::GlobalOp g,
+                              ArrayRef<ml_program::GlobalLoadOp> loads) {
+    TypeAttr type = int8LayerWeightType(loads);
+    if (!type)
+      return emitError(g.getLoc())
+             << "the int8 initializer '" << onnxName(g)
+             << "' trains only as the weight of int8 layers of one "
+                "quantization, and is read otherwise";
+    if (weightUpdate != "int8")
+      return emitError(g.getLoc())
+             << "--weight-update " << weightUpdate
+             << " keeps a float32 copy of float initializers; '" << onnxName(g)
+             << "' is int8 data: use --weight-update int8";
+    integerParams[g] = type;
+    return success();
+  }
+
+  /// The int8 weights of PyTorch's QDQ (TTE): a trainable float global
+  /// whose loads all feed one nn.quantize type with 8-bit storage (an int8
+  /// layer's weight, no dequantize after it) becomes that type's integers,
+  /// the quantizes gone.
+  void quantizeInt8Weight(ml_program::GlobalOp g, DenseElementsAttr data,
+                          ArrayRef<ml_program::GlobalLoadOp> loads) {
     TypeAttr type;
     for (auto load : loads)
       for (Operation *user : load->getUsers()) {
@@ -616,13 +633,13 @@ struct DeriveBackwardPass
         if (!q || (type && type != q.getQuantTypeAttr()) ||
             llvm::any_of(q->getUsers(),
                          [](Operation *u) { return isa<nn::DequantizeOp>(u); }))
-          return success();
+          return;
         type = q.getQuantTypeAttr();
       }
     auto quantType =
         dyn_cast_or_null<quant::QuantizedType>(type ? type.getValue() : Type());
     if (!quantType || quantType.getStorageTypeIntegralWidth() != 8)
-      return success();
+      return;
     DenseElementsAttr ints = nn::quantizeElements(data, quantType);
     g.setValueAttr(ints);
     g.setType(ints.getType());
@@ -633,8 +650,7 @@ struct DeriveBackwardPass
         q->erase();
       }
     }
-    int8Weights[g] = type;
-    return success();
+    integerParams[g] = type;
   }
 
   /// The update rule of the options (the optimizer's default epsilon;

@@ -53,8 +53,8 @@ bool symmetricSigned(const ChannelQuant &q) {
   return q.isSigned && llvm::all_of(q.zeros, [](float z) { return z == 0; });
 }
 
-/// Marks a convolution gradient's generic (inputs dy and the 8-bit
-/// operand, then `extra`) for `name` with the convolution's geometry.
+/// Marks a convolution gradient's generic for `name`: the convolution's
+/// geometry, then `extraArgs`; the scratch is the kernel's float plane.
 void tagQConvGradKernel(Lowering &L, Value result, train::KernelName name,
                         ArrayRef<int64_t> xs, ArrayRef<int64_t> ws,
                         ArrayRef<int64_t> ys, ArrayRef<int64_t> s,
@@ -178,16 +178,17 @@ Value lowerQConvGradInput(Lowering &L, nn::QConv2dGradInputOp op) {
     return orZero(L, ob, L.both(ob, validH, validW),
                   arith::MulFOp::create(ob, l, scaled, wv));
   };
-  FinishFn finish = [](OpBuilder &, Location, ValueRange, Value sum) {
-    return sum;
-  };
-  if (!symmetricSigned(wq))
-    return outputStationary(L, xs, {outPerGroup, ws[2], ws[3]}, product,
-                            finish);
-  Value dx = outputStationary(L, xs, {outPerGroup, ws[2], ws[3]}, product,
-                              finish, {dy, w, scales});
-  tagQConvGradKernel(L, dx, train::KernelName::qconv2d_grad_input, xs, ws, ys,
-                     s, p, dl, {}, {0, 1, 2, 3}, {});
+  bool kernel = symmetricSigned(wq);
+  SmallVector<Value> kernelIns;
+  if (kernel)
+    kernelIns = {dy, w, scales};
+  Value dx = outputStationary(
+      L, xs, {outPerGroup, ws[2], ws[3]}, product,
+      [](OpBuilder &, Location, ValueRange, Value sum) { return sum; },
+      kernelIns);
+  if (kernel)
+    tagQConvGradKernel(L, dx, train::KernelName::qconv2d_grad_input, xs, ws, ys,
+                       s, p, dl, {}, {0, 1, 2, 3}, {});
   return dx;
 }
 
@@ -253,14 +254,17 @@ Value lowerQGemmGradA(Lowering &L, nn::QGemmGradAOp op) {
                                          extract(ob, l, scales, {j}));
     return arith::MulFOp::create(ob, l, scaled, wv);
   };
-  FinishFn finish = [](OpBuilder &, Location, ValueRange, Value sum) {
-    return sum;
-  };
-  if (!symmetricSigned(wq))
-    return outputStationary(L, as, {n}, product, finish);
-  Value da = outputStationary(L, as, {n}, product, finish, {dy, b, scales});
-  L.tagKernel(da, train::KernelName::qgemm_grad_a, {as[0], n, as[1], tb},
-              {0, 1, 2, 3});
+  bool kernel = symmetricSigned(wq);
+  SmallVector<Value> kernelIns;
+  if (kernel)
+    kernelIns = {dy, b, scales};
+  Value da = outputStationary(
+      L, as, {n}, product,
+      [](OpBuilder &, Location, ValueRange, Value sum) { return sum; },
+      kernelIns);
+  if (kernel)
+    L.tagKernel(da, train::KernelName::qgemm_grad_a, {as[0], n, as[1], tb},
+                {0, 1, 2, 3});
   return da;
 }
 
