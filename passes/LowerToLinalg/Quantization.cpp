@@ -69,6 +69,16 @@ Value quantGeneric(Lowering &L, Value x, Type quantType, Type resultElement,
                    });
 }
 
+/// c - zero, folded when the zero point is a constant (per tensor; exact:
+/// integers below 2^24).
+Value constantMinus(Lowering &L, OpBuilder &ob, Location l, float c,
+                    Value zero) {
+  FloatAttr z;
+  if (matchPattern(zero, m_Constant(&z)))
+    return L.f32c(ob, c - z.getValue().convertToFloat());
+  return arith::SubFOp::create(ob, l, L.f32c(ob, c), zero);
+}
+
 /// round_half_even(x * (1/scale)) + zero, clamped to the storage range,
 /// then converted (in range, so the C++ conversion is defined). The ONNX
 /// text says x / scale; PyTorch's fake quantization, which a QDQ model was
@@ -78,6 +88,14 @@ Value quantGeneric(Lowering &L, Value x, Type quantType, Type resultElement,
 /// (127.5): dividing rounded LeNet-5's outputs up to 4 steps away from
 /// PyTorch's, multiplying matches it exactly. The ONNX node tests pass
 /// either way.
+///
+/// Computed as clamp first, round after: the bounds lo - zero and
+/// hi - zero are integers, so rounding the clamped value is the same as
+/// clamping the rounded one, and a clamped value (|v| < 2^22) rounds by
+/// adding 1.5 * 2^23 (the sum's unit is 1; IEEE rounds it to nearest, ties
+/// to even: 1.5 * 2^23 is even) and subtracting 1.5 * 2^23 - zero, both
+/// exact. Two additions instead of a rounding call: 13 fewer Cortex-M4
+/// instructions per element (ResNet-8's residual Adds: 30 -> 17).
 Value lowerQuantize(Lowering &L, nn::QuantizeOp op) {
   auto q = cast<quant::QuantizedType>(op.getQuantType());
   float lo = static_cast<float>(q.getStorageTypeMin());
@@ -88,20 +106,22 @@ Value lowerQuantize(Lowering &L, nn::QuantizeOp op) {
       L, op.getInput(), q, storage, /*reciprocal=*/true,
       [&](OpBuilder &ob, Location l, Value x, Value inv, Value z) -> Value {
         Value scaled = arith::MulFOp::create(ob, l, x, inv);
-        Value rounded = math::RoundEvenOp::create(ob, l, scaled);
-        Value shifted = arith::AddFOp::create(ob, l, rounded, z);
-        // Ordered compares: NaN saturates low (never an undefined
-        // conversion in C++).
-        Value loC = L.f32c(ob, lo), hiC = L.f32c(ob, hi);
+        Value loC = constantMinus(L, ob, l, lo, z);
+        Value hiC = constantMinus(L, ob, l, hi, z);
+        // Ordered compares: NaN saturates low.
         Value aboveLo = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT,
-                                              shifted, loC);
-        Value low = arith::SelectOp::create(ob, l, aboveLo, shifted, loC);
+                                              scaled, loC);
+        Value low = arith::SelectOp::create(ob, l, aboveLo, scaled, loC);
         Value belowHi =
             arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, low, hiC);
         Value both = arith::SelectOp::create(ob, l, belowHi, low, hiC);
+        const float shifter = 12582912.0f; // 1.5 * 2^23
+        Value lifted = arith::AddFOp::create(ob, l, both, L.f32c(ob, shifter));
+        Value back = constantMinus(L, ob, l, shifter, z);
+        Value shifted = arith::SubFOp::create(ob, l, lifted, back);
         if (isSigned)
-          return arith::FPToSIOp::create(ob, l, storage, both);
-        return arith::FPToUIOp::create(ob, l, storage, both);
+          return arith::FPToSIOp::create(ob, l, storage, shifted);
+        return arith::FPToUIOp::create(ob, l, storage, shifted);
       });
 }
 
