@@ -5,10 +5,12 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -114,6 +116,61 @@ OpOperand *fusableOperand(linalg::GenericOp consumer) {
   return nullptr;
 }
 
+/// The constant `v` is (an f32 arith.constant), if it is one.
+std::optional<APFloat> constantOf(Value v) {
+  FloatAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)))
+    return std::nullopt;
+  return attr.getValue();
+}
+
+/// `select` as max(v, bound) with a constant bound: select(cmpf ogt (v,
+/// bound), v, bound), as lower-to-linalg writes a ReLU and a quantization's
+/// lower clamp (the two bounds may be separate constants of one value).
+/// Returns v.
+Value maxWithConstant(arith::SelectOp select, double &bound) {
+  auto cmp = select.getCondition().getDefiningOp<arith::CmpFOp>();
+  if (!cmp || cmp.getPredicate() != arith::CmpFPredicate::OGT ||
+      cmp.getLhs() != select.getTrueValue())
+    return {};
+  std::optional<APFloat> compared = constantOf(cmp.getRhs());
+  std::optional<APFloat> chosen = constantOf(select.getFalseValue());
+  if (!compared || !chosen || !compared->bitwiseIsEqual(*chosen))
+    return {};
+  bound = chosen->convertToDouble();
+  return select.getTrueValue();
+}
+
+/// max(max(x, z) * k, c) is max(x * k, c) when k > 0 and z * k <= c: every
+/// x <= z (and NaN, which the ordered compares send to the bound) gives c
+/// either way. A ReLU before a quantization whose lower clamp is at or
+/// above zero (after a ReLU, zero point = storage minimum: the usual case)
+/// is such a pair; dropping the ReLU's compare saves three Cortex-M4
+/// instructions per element of a residual Add. Returns whether it did.
+bool dropRedundantMax(arith::SelectOp outer, RewriterBase &rewriter) {
+  double c, z;
+  Value scaled = maxWithConstant(outer, c);
+  auto mul = scaled ? scaled.getDefiningOp<arith::MulFOp>() : nullptr;
+  if (!mul)
+    return false;
+  for (unsigned i = 0; i < 2; ++i) {
+    auto inner = mul->getOperand(i).getDefiningOp<arith::SelectOp>();
+    std::optional<APFloat> factor = constantOf(mul->getOperand(1 - i));
+    Value x = inner ? maxWithConstant(inner, z) : Value();
+    double k = factor ? factor->convertToDouble() : 0.0;
+    if (!x || !(k > 0.0) || !std::isfinite(k) ||
+        !(static_cast<float>(z * k) <= c) || !inner->hasOneUse())
+      continue;
+    rewriter.modifyOpInPlace(mul, [&] { mul->setOperand(i, x); });
+    Operation *cmp = inner.getCondition().getDefiningOp();
+    rewriter.eraseOp(inner);
+    if (cmp->use_empty())
+      rewriter.eraseOp(cmp);
+    return true;
+  }
+  return false;
+}
+
 struct FuseQuantizedElementwisePass
     : public mcutrain::impl::FuseQuantizedElementwisePassBase<
           FuseQuantizedElementwisePass> {
@@ -144,6 +201,14 @@ struct FuseQuantizedElementwisePass
         break;
       }
     }
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (!touchesInt8(op) || isMarked(op))
+        return;
+      SmallVector<arith::SelectOp> selects(
+          op.getBody()->getOps<arith::SelectOp>());
+      for (arith::SelectOp select : selects)
+        dropRedundantMax(select, rewriter);
+    });
   }
 };
 

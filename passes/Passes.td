@@ -277,7 +277,10 @@ def FuseQuantizedElementwisePass
     untouched; generics marked for kernel calls are left alone). Nothing is
     fused across a train.update of a global the producer reads (an int8
     layer's gradient reads its weight through tensor.extract, which carries
-    no order against the in-place update) or any other memory write.
+    no order against the in-place update) or any other memory write. In the
+    fused bodies a ReLU followed by the quantization's lower clamp at or
+    above zero, max(max(x, 0) * k, c) with k > 0 and c >= 0, drops the
+    ReLU's compare: the same value for every x, NaN included.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }

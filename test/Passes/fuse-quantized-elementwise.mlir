@@ -2,7 +2,9 @@
 // tensors (dequantize both inputs, add, relu, quantize) become one generic
 // reading the two int8 tensors and writing the int8 result, the float ops
 // per element inside it in the same order; no float tensor is left. A
-// float Add and ReLU stay two generics.
+// float Add and ReLU stay two generics. Inside the fused body the ReLU's
+// compare goes where the quantization's lower clamp (at or above zero)
+// gives the same value; with a clamp below zero (zero point 10) it stays.
 // RUN: mcutrain-opt %s --mcutrain-lower-to-linalg --mcutrain-fuse-quantized-elementwise | FileCheck %s
 
 // CHECK-LABEL: func.func @residual
@@ -11,8 +13,12 @@
 // CHECK-DAG: arith.uitofp %[[A]] : i8 to f32
 // CHECK-DAG: arith.uitofp %[[B]] : i8 to f32
 // CHECK: %[[SUM:.*]] = arith.addf
-// CHECK: arith.cmpf ogt, %[[SUM]]
-// CHECK: math.roundeven
+// CHECK-NOT: arith.cmpf
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[SUM]]
+// CHECK: arith.cmpf ogt, %[[SCALED]]
+// CHECK: arith.cmpf olt
+// CHECK: arith.constant 0x4B400000 : f32
+// CHECK: arith.subf
 // CHECK: arith.fptoui {{.*}} : f32 to i8
 // CHECK-NOT: linalg.generic
 // CHECK: return %[[Y]]
@@ -22,6 +28,21 @@ func.func @residual(%a: tensor<1x4x2x2xi8>, %b: tensor<1x4x2x2xi8>) -> tensor<1x
   %s = nn.add %ad, %bd : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32>
   %r = nn.relu %s : tensor<1x4x2x2xf32>
   %q = nn.quantize %r {quant_type = !quant.uniform<u8:f32, 0.15:0>} : (tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xi8>
+  return %q : tensor<1x4x2x2xi8>
+}
+
+// CHECK-LABEL: func.func @relu_kept
+// CHECK: %[[SUM:.*]] = arith.addf
+// CHECK: %[[GT:.*]] = arith.cmpf ogt, %[[SUM]]
+// CHECK: %[[R:.*]] = arith.select %[[GT]], %[[SUM]]
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[R]]
+// CHECK: arith.cmpf ogt, %[[SCALED]]
+func.func @relu_kept(%a: tensor<1x4x2x2xi8>, %b: tensor<1x4x2x2xi8>) -> tensor<1x4x2x2xi8> {
+  %ad = nn.dequantize %a {quant_type = !quant.uniform<u8:f32, 0.1:128>} : (tensor<1x4x2x2xi8>) -> tensor<1x4x2x2xf32>
+  %bd = nn.dequantize %b {quant_type = !quant.uniform<u8:f32, 0.2:120>} : (tensor<1x4x2x2xi8>) -> tensor<1x4x2x2xf32>
+  %s = nn.add %ad, %bd : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32>
+  %r = nn.relu %s : tensor<1x4x2x2xf32>
+  %q = nn.quantize %r {quant_type = !quant.uniform<u8:f32, 0.15:10>} : (tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xi8>
   return %q : tensor<1x4x2x2xi8>
 }
 
