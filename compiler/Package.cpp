@@ -143,6 +143,19 @@ LogicalResult writeFile(StringRef dir, StringRef file, StringRef text) {
   return failure(os.has_error());
 }
 
+/// Whether any op of `module` yields an 8-bit integer tensor (a quantized
+/// model's activations or weights).
+bool hasInt8Tensors(ModuleOp module) {
+  WalkResult found = module.walk([](Operation *op) {
+    for (Type t : op->getResultTypes())
+      if (auto shaped = dyn_cast<ShapedType>(t);
+          shaped && shaped.getElementType().isInteger(8))
+        return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return found.wasInterrupted();
+}
+
 } // namespace
 
 FailureOr<BuiltPackage>
@@ -157,6 +170,7 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
   if (failed(runTrainingPipeline(ctx, *module, opts)))
     return failure();
   ModelFacts facts = gatherFacts(*module);
+  bool int8 = hasInt8Tensors(*module);
   if (failed(runLoweringPipeline(ctx, *module, opts)))
     return failure();
 
@@ -168,6 +182,7 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
   if (failed(extractParams(*module, params)))
     return failure();
   ApiDescription api = describeApi(onnxPath, opts, facts, arenaBytes);
+  api.int8 = int8;
   if (api.training)
     api.stateBlocks = checkpointBlocks(*module);
   FailureOr<std::string> code = translate(*module, api);

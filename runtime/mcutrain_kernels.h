@@ -1864,6 +1864,28 @@ inline float tanh(float x) {
   return floatOf((signedBits & ~isNaN) | (bitsOf(x) & isNaN));
 }
 
+/// (std::int64_t)x (truncated toward zero; |x| < 2^63). On 32-bit Arm the
+/// conversion is the library's __aeabi_f2lz, through soft doubles (about
+/// 250 Cortex-M4 instructions); there a float of magnitude below 2^31 goes
+/// through VCVT and a larger one (an integer) is its significand shifted.
+/// NaN and magnitudes from 2^63 (undefined for the C conversion) give
+/// INT64_MIN.
+inline std::int64_t to_int64(float x) {
+#if defined(__ARM_ARCH) && !defined(__aarch64__)
+  if (x > -2147483648.0f && x < 2147483648.0f)
+    return static_cast<std::int32_t>(x);
+  const std::uint32_t bits = detail::bitsOf(x);
+  const int exponent = int((bits >> 23) & 0xffu) - 127;
+  if (exponent > 62) // NaN, infinities, |x| >= 2^63
+    return INT64_MIN;
+  const std::int64_t magnitude = std::int64_t((bits & 0x7fffffu) | 0x800000u)
+                                 << (exponent - 23);
+  return bits >> 31 ? -magnitude : magnitude;
+#else
+  return static_cast<std::int64_t>(x);
+#endif
+}
+
 /// x rounded to an integer, ties to even: std::nearbyint in the default
 /// rounding mode (ONNX QuantizeLinear's rounding, and the int8 updates').
 /// On a core without a rounding instruction (Cortex-M4's FPv4)

@@ -86,6 +86,7 @@ std::vector<StateBlockInfo> checkpointBlocks(mlir::ModuleOp module);
 struct ApiDescription {
   std::string name, modelFile;
   bool training = false, mse = false;
+  bool int8 = false; // has 8-bit tensors: rounds by IEEE additions
   int64_t batch = 1, classes = 0, arenaBytes = 0;
   unsigned alignment = 16;
   const ModelFacts *facts = nullptr;
