@@ -44,8 +44,8 @@ void measure(const char *name, std::uint32_t macs, Layer layer) {
 template <int C, int H, int W, int F, int KH, int KW, int S, int P>
 void conv(const char *name) {
   constexpr int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
-  static_assert(k::int8::convScratchBytes(C, W, F, KH, KW, OW, S, P, 1, 1) <=
-                int(sizeof scratch));
+  static_assert(k::int8::convScratchBytes(C, W, F, KH, KW, OW, S, P, 1, 1, 1,
+                                          OH, S) <= int(sizeof scratch));
   static_assert(C * H * W <= int(sizeof input) &&
                 F * OH * OW <= int(sizeof output) &&
                 F * C * KH * KW <= int(sizeof weights));

@@ -440,7 +440,7 @@ void tagQConvKernel(Lowering &L, nn::QConv2dOp op, Value y,
                 r,
                 kernels::int8::convScratchBytes(ws[1], xs[3], ws[0], ws[2],
                                                 ws[3], ys[3], s[1], p[1], dl[0],
-                                                dl[1]));
+                                                dl[1], xs[0], ys[2], s[0]));
 }
 
 Value lowerQConv(Lowering &L, nn::QConv2dOp op) {

@@ -102,8 +102,8 @@ static void convCase(const char *name) {
       want[N * F * OH * OW];
   static std::int32_t m[F], s[F];
   static std::int64_t o[F];
-  alignas(8) static std::int8_t
-      scratch[k::int8::convScratchBytes(C, W, F, KH, KW, OW, SW, PL, DH, DW)];
+  alignas(8) static std::int8_t scratch[k::int8::convScratchBytes(
+      C, W, F, KH, KW, OW, SW, PL, DH, DW, N, OH, SH)];
   fillBytes(x, N * C * H * W);
   fillBytes(w, F * K);
   fillRequant(m, s, o, F, (Lo + Hi) / 2, !WS);
@@ -379,19 +379,50 @@ static void roundEvenCase() {
   ++(ok ? passed : failed);
 }
 
+/// to_int64 against the conversion through double (exact below 2^63): the
+/// VCVT range, its edges, large integers and negative ones; NaN and 2^63
+/// (undefined for the C conversion) give INT64_MIN.
+static void toInt64Case() {
+  const float values[] = {0.0f,          -0.0f,          1.75f,
+                          -1.75f,        2147483520.0f,  -2147483520.0f,
+                          2147483648.0f, -2147483648.0f, 3.0e9f,
+                          -3.0e9f,       0x1.234566p40f, -0x1.fffffep61f,
+                          0x1p62f,       -0x1p62f,       0x1.fffffep62f};
+  bool ok = true;
+  for (float x : values)
+    ok = ok && k::to_int64(x) == static_cast<std::int64_t>(double(x));
+  for (int i = -3000; i <= 3000; ++i) {
+    float x = float(i) * 1234567.25f;
+    ok = ok && k::to_int64(x) == static_cast<std::int64_t>(double(x));
+  }
+#if defined(__ARM_ARCH)
+  ok = ok && k::to_int64(__builtin_nanf("")) == INT64_MIN &&
+       k::to_int64(0x1p63f) == INT64_MIN;
+#endif
+  say("to_int64 (VCVT range, large and negative integers)", ok);
+  ++(ok ? passed : failed);
+}
+
 int main() {
   fillBytes(table, 256);
   roundEvenCase();
+  toInt64Case();
   // Stripe path (channels >= 4, unit column dilation) and im2col path
   // (one channel, column dilation 2), each with narrow shifts (WS 0).
   // N C H W F KH KW SH SW PT PL PB PR DH DW XU XZ Lo Hi [WS]
-  // (convPlan's arguments: C W F KH KW OW SW PL DH DW)
-  static_assert(!k::int8::convPlan(1, 28, 8, 3, 3, 28, 1, 1, 1, 1).stripe);
-  static_assert(k::int8::convPlan(8, 14, 16, 3, 3, 14, 1, 1, 1, 1).stripe);
-  static_assert(k::int8::convPlan(6, 7, 5, 3, 2, 7, 1, 0, 1, 1).stripe);
-  static_assert(!k::int8::convPlan(4, 10, 6, 3, 3, 4, 2, 2, 2, 2).stripe);
-  static_assert(k::int8::convPlan(7, 10, 6, 3, 3, 5, 2, 1, 3, 1).stripe);
-  static_assert(k::int8::convPlan(16, 6, 7, 1, 1, 6, 1, 0, 1, 1).stripe);
+  // (convPlan's arguments: C W F KH KW OW SW PL DH DW N OH SH)
+  static_assert(
+      !k::int8::convPlan(1, 28, 8, 3, 3, 28, 1, 1, 1, 1, 1, 28, 1).stripe);
+  static_assert(
+      k::int8::convPlan(8, 14, 16, 3, 3, 14, 1, 1, 1, 1, 1, 14, 1).stripe);
+  static_assert(
+      k::int8::convPlan(6, 7, 5, 3, 2, 7, 1, 0, 1, 1, 1, 7, 1).stripe);
+  static_assert(
+      !k::int8::convPlan(4, 10, 6, 3, 3, 4, 2, 2, 2, 2, 1, 4, 2).stripe);
+  static_assert(
+      k::int8::convPlan(7, 10, 6, 3, 3, 5, 2, 1, 3, 1, 1, 5, 2).stripe);
+  static_assert(
+      k::int8::convPlan(16, 6, 7, 1, 1, 6, 1, 0, 1, 1, 1, 6, 1).stripe);
   convCase<1, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255>(
       "qconv2d demo conv1 (im2col: C 1, pad 1, uint8)");
   convCase<1, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 150, 255>(
@@ -406,8 +437,22 @@ int main() {
       "qconv2d dilation 2 (im2col), stride 1x2, clamp inside the range");
   convCase<1, 7, 11, 10, 6, 3, 3, 2, 2, 2, 1, 0, 2, 3, 1, 1, 128, 20, 200, 0>(
       "qconv2d stripe: row dilation 3, stride 2, padded channels, narrow");
+  // Channel blocks: one small image is widened whole, once (the later
+  // blocks read what the first one widened); a batch is widened per block.
+  static_assert(
+      k::int8::convPlan(64, 5, 16, 3, 3, 5, 1, 1, 1, 1, 1, 5, 1).whole);
+  static_assert(
+      !k::int8::convPlan(64, 5, 16, 3, 3, 5, 1, 1, 1, 1, 2, 5, 1).whole);
+  static_assert(
+      k::int8::convPlan(32, 9, 15, 3, 3, 5, 2, 1, 1, 1, 1, 5, 2).whole);
+  static_assert(
+      !k::int8::convPlan(64, 16, 64, 3, 3, 16, 1, 1, 1, 1, 1, 16, 1).whole);
   convCase<1, 64, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 7, 0, 255>(
-      "qconv2d K 576: weights widened in blocks");
+      "qconv2d K 576: weights widened in blocks, the image whole");
+  convCase<2, 64, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 7, 0, 255>(
+      "qconv2d K 576, batch 2: the ring per block");
+  convCase<1, 32, 9, 9, 15, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, -3, -128, 127>(
+      "qconv2d blocks, stride 2, odd F, the image whole");
   convCase<1, 16, 6, 6, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, -128, 127>(
       "qconv2d pointwise (stripe)");
   convCase<2, 13, 2, 2, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 3, 0, 255>(
