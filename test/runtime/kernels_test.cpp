@@ -318,6 +318,49 @@ static void biasActCase(const char *name) {
   }
 }
 
+/// The chain conv -> depthwise -> pointwise a channel at a time against the
+/// three fused kernels (tested above) one after another; y's previous
+/// contents (NaN) must not matter. The first layer: C -> M, KH x KW, stride
+/// S, padding P (on a spread input); the depthwise one: K2 x K2, stride S2,
+/// padding P2; the pointwise one M -> F.
+template <int N, int C, int H, int W, int M, int KH, int KW, int S, int P,
+          int K2, int S2, int P2, int F, int Act1, int Act2, int Act3>
+static void convChainCase(const char *name) {
+  constexpr int HP = H + 2 * P, WP = W + 2 * P;
+  constexpr int OH = (HP - KH) / S + 1, OW = (WP - KW) / S + 1;
+  constexpr int HP2 = OH + 2 * P2, WP2 = OW + 2 * P2;
+  constexpr int OH2 = (HP2 - K2) / S2 + 1, OW2 = (WP2 - K2) / S2 + 1;
+  constexpr int Y = N * F * OH2 * OW2;
+  static float xp[N * C * HP * WP], w1[M * C * KH * KW], b1[M], w2[M * K2 * K2],
+      b2[M], w3[F * M], b3[F], e[N * M * OH * OW], d[N * M * OH2 * OW2],
+      plane[HP2 * WP2], want[Y], y[Y],
+      scratch[k::chainScratchFloats(OH, OW, HP2, WP2, OH2, OW2)];
+  fill(xp, N * C * HP * WP);
+  fill(w1, M * C * KH * KW);
+  fill(b1, M);
+  fill(w2, M * K2 * K2);
+  fill(b2, M);
+  fill(w3, F * M);
+  fill(b3, F);
+  for (int i = 0; i < M * C * KH * KW; ++i)
+    w1[i] *= 8.0f; // beyond the clip's bounds too
+  const float lo = -0.25f, hi = 0.5f;
+  k::conv2d_bias_act<N, C, HP, WP, M, C, KH, KW, OH, OW, S, S, 1, 1, 1, Act1>(
+      xp, w1, e, b1, lo, hi);
+  k::depthwise_conv2d_bias_act<N, M, OH, OW, HP2, WP2, P2, P2, K2, K2, OH2, OW2,
+                               S2, S2, 1, 1, Act2>(e, w2, d, plane, b2, lo, hi);
+  k::conv2d_bias_act<N, M, OH2, OW2, F, M, 1, 1, OH2, OW2, 1, 1, 1, 1, 1, Act3>(
+      d, w3, want, b3, lo, hi);
+  for (int i = 0; i < Y; ++i)
+    y[i] = NAN;
+  k::conv_chain<N, C, HP, WP, M, KH, KW, OH, OW, S, S, 1, 1, HP2, WP2, P2, P2,
+                K2, K2, OH2, OW2, S2, S2, 1, 1, F, Act1, Act2, Act3>(
+      xp, w1, b1, w2, b2, w3, b3, y, scratch, lo, hi, lo, hi, lo, hi);
+  char what[160];
+  std::snprintf(what, sizeof what, "conv_chain %s", name);
+  check(what, y, want, Y);
+}
+
 /// act'(y) * input gradient against the input-gradient kernel on a zeroed
 /// dx (tested above) and the mask written out; dx's previous contents (NaN)
 /// must not matter. Stride-1 layers (dyp: dy padded by the kernel's span).
@@ -556,6 +599,21 @@ int main() {
   biasActCase<1, 3, 16, 16, 16, 3, 3, 2, 1, 1, k::kRelu>("3->16 s2 (im2col)");
   biasActCase<2, 6, 9, 9, 12, 3, 3, 1, 1, 3, k::kIdentity>("batch 2 groups 3");
   biasActCase<1, 40, 1, 1, 24, 1, 1, 1, 0, 1, k::kClip>("pointwise 1x1");
+  // Chains a channel at a time: MobileNetV2's expand (stride 1 and 2
+  // depthwise), its first layer (3x3 stride 2 from a spread input), a batch
+  // of two with other activations, a 5x5 depthwise, planes of one pixel.
+  convChainCase<1, 8, 16, 16, 48, 1, 1, 1, 0, 3, 1, 1, 8, k::kClip, k::kClip,
+                k::kIdentity>("expand 8->48->8 16x16");
+  convChainCase<1, 8, 16, 16, 48, 1, 1, 1, 0, 3, 2, 1, 16, k::kClip, k::kClip,
+                k::kIdentity>("expand s2 8->48->16");
+  convChainCase<1, 3, 32, 32, 16, 3, 3, 2, 1, 3, 1, 1, 8, k::kClip, k::kClip,
+                k::kIdentity>("first layer 3->16->8 s2");
+  convChainCase<2, 5, 9, 7, 12, 1, 1, 1, 0, 3, 1, 1, 6, k::kRelu, k::kIdentity,
+                k::kRelu>("batch 2 relu");
+  convChainCase<1, 6, 11, 13, 10, 3, 3, 1, 1, 5, 2, 2, 7, k::kIdentity,
+                k::kRelu, k::kClip>("3x3 then 5x5 s2");
+  convChainCase<1, 4, 1, 1, 8, 1, 1, 1, 0, 3, 1, 1, 4, k::kClip, k::kClip,
+                k::kIdentity>("1x1 planes");
   // Activation gradients fused into the input gradient: pointwise in
   // blocks of rows (long and short planes), depthwise in blocks and a
   // plane at a time (rows of a vector and shorter), a dense 3x3 whole.
