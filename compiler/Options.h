@@ -22,13 +22,17 @@ namespace mcutrain {
 #define MCUTRAIN_TRAINING_OPTIONS(X)                                           \
   MCUTRAIN_DERIVEBACKWARDPASS_OPTIONS(X) MCUTRAIN_SPARSIFYPASS_OPTIONS(X)
 #define MCUTRAIN_LOWERING_OPTIONS(X)                                           \
-  MCUTRAIN_USEKERNELSPASS_OPTIONS(X) MCUTRAIN_PLANMEMORYPASS_OPTIONS(X)
+  MCUTRAIN_USEKERNELSPASS_OPTIONS(X)                                           \
+  MCUTRAIN_FUSECONVCHAINSPASS_OPTIONS(X) MCUTRAIN_PLANMEMORYPASS_OPTIONS(X)
 
 /// The training passes' options (derive-backward, sparsify).
 struct TrainingOptions : DeriveBackwardPassOptions, SparsifyPassOptions {};
 
-/// The lowering passes' options (use-kernels, plan-memory).
-struct LoweringOptions : UseKernelsPassOptions, PlanMemoryPassOptions {};
+/// The lowering passes' options (use-kernels, fuse-conv-chains,
+/// plan-memory).
+struct LoweringOptions : UseKernelsPassOptions,
+                         FuseConvChainsPassOptions,
+                         PlanMemoryPassOptions {};
 
 #define MCUTRAIN_PIPELINE_OPTION(Type, Field, Arg, Default, Help)              \
   Option<Type> Field{*this, Arg, llvm::cl::desc(Help), llvm::cl::init(Default)};

@@ -75,6 +75,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
 
   pm.addNestedPass<func::FuncOp>(createUseKernelsPass(o));
+  pm.addNestedPass<func::FuncOp>(createFuseConvChainsPass(o));
   pm.addNestedPass<func::FuncOp>(createCollapseLoopDimsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());

@@ -80,6 +80,12 @@ inline constexpr llvm::StringLiteral kActivationGradAttr =
 inline constexpr llvm::StringLiteral kActivationBoundsAttr =
     "mcutrain.activation_bounds";
 
+/// On the scratch buffer of a fused conv -> depthwise -> pointwise chain
+/// (fuse-conv-chains): a dictionary of the three layers' ONNX nodes
+/// (`layers`) and the bytes of the tensors it stands for
+/// (`intermediate_bytes`); plan-memory reports it.
+inline constexpr llvm::StringLiteral kConvChainAttr = "mcutrain.conv_chain";
+
 /// The ONNX initializer whose data a parameter global starts from: the one
 /// an untied alias names (onnx.alias_of), else its own (onnx.name).
 inline mlir::StringAttr initializerOf(mlir::Operation *global) {

@@ -379,6 +379,32 @@ def UseKernelsPass : Pass<"mcutrain-use-kernels", "mlir::func::FuncOp"> {
   ];
 }
 
+def FuseConvChainsPass : Pass<"mcutrain-fuse-conv-chains", "mlir::func::FuncOp"> {
+  let summary = "Computes conv -> depthwise -> pointwise runs a channel at a time (no intermediate tensor)";
+  let description = [{
+    After use-kernels, before the loops are lowered and the memory planned:
+    three kernel calls conv2d_bias_act (dense) -> depthwise_conv2d_bias_act
+    -> conv2d_bias_act (1x1, stride 1) whose two intermediate buffers
+    nothing else uses (no layer of the run trains, and the backward pass
+    does not go through it: such layers save them) become one call of
+    `conv_chain`. It computes one channel of the first layer's output, its
+    depthwise plane and that plane's share of every output channel, in a
+    scratch of three planes (`mcutrain.conv_chain` on the scratch names the
+    layers and the bytes of the intermediates it replaces). MobileNetV2's
+    frozen inverted-residual blocks never materialise their expansion.
+    The same multiply-adds; the pointwise sums run in channel order, so the
+    outputs agree with the unfused calls to rounding.
+  }];
+  let dependentDialects = ["::mcutrain::train::TrainDialect"];
+  let options = [
+    Option<"fuseConvChains", "fuse-conv-chains", "bool", /*default=*/"true",
+           "Compute frozen conv -> depthwise -> pointwise runs (inverted "
+           "residual blocks) a channel at a time, without their "
+           "intermediate tensors (false: three kernel calls, for "
+           "comparison)">
+  ];
+}
+
 def FlattenMemRefsPass : Pass<"mcutrain-flatten-memrefs", "mlir::ModuleOp"> {
   let summary = "Makes every memref 1-D with linearized indices; reshapes become no-ops";
   let description = [{

@@ -403,6 +403,49 @@ static void toInt64Case() {
   ++(ok ? passed : failed);
 }
 
+/// The int8 chain conv -> depthwise -> pointwise a channel at a time
+/// against the three layer kernels (tested above) one after another, byte
+/// for byte. First layer C -> M (KH x KW, stride S, padding P), depthwise
+/// K2 x K2 (stride S2, padding P2), pointwise M -> F; uint8 activations.
+template <int N, int C, int H, int W, int M, int KH, int KW, int S, int P,
+          int K2, int S2, int P2, int F, int WS = 1>
+static void convChainCase(const char *name) {
+  constexpr int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
+  constexpr int OH2 = (OH + 2 * P2 - K2) / S2 + 1;
+  constexpr int OW2 = (OW + 2 * P2 - K2) / S2 + 1;
+  constexpr int XZ = 3, XZ2 = 121, XZ3 = 109;
+  static std::int8_t x[N * C * H * W], w1[M * C * KH * KW], w2[M * K2 * K2],
+      w3[F * M], e[N * M * OH * OW], d[N * M * OH2 * OW2],
+      want[N * F * OH2 * OW2], y[N * F * OH2 * OW2];
+  static std::int32_t m1[M], s1[M], m2[M], s2[M], m3[F], s3[F];
+  static std::int64_t o1[M], o2[M], o3[F];
+  constexpr int layer =
+      k::int8::convScratchBytes(C, W, M, KH, KW, OW, S, P, 1, 1, N, OH, S) +
+      k::int8::depthwiseScratchBytes(OW, K2, K2, OW2, S2, P2, 1, 1) +
+      k::int8::convScratchBytes(M, OW2, F, 1, 1, OW2, 1, 0, 1, 1, N, OH2, 1);
+  alignas(8) static std::int8_t layerScratch[layer];
+  alignas(8) static std::int8_t scratch[k::int8::convChainScratchBytes(
+      C, W, KH, KW, OH, OW, S, S, P, 1, 1, K2, K2, OH2, OW2, S2, P2, 1, 1, F)];
+  fillBytes(x, N * C * H * W);
+  fillBytes(w1, M * C * KH * KW);
+  fillBytes(w2, M * K2 * K2);
+  fillBytes(w3, F * M);
+  fillRequant(m1, s1, o1, M, XZ2, !WS);
+  fillRequant(m2, s2, o2, M, XZ3, !WS);
+  fillRequant(m3, s3, o3, F, 128, !WS);
+  k::qconv2d<N, C, H, W, M, KH, KW, OH, OW, S, S, P, P, 1, 1, 1, XZ, 0, 255,
+             WS>(x, w1, m1, s1, o1, e, layerScratch);
+  k::qdepthwise2d<N, M, OH, OW, K2, K2, OH2, OW2, S2, S2, P2, P2, 1, 1, 1, XZ2,
+                  0, 255, WS>(e, w2, m2, s2, o2, d, layerScratch);
+  k::qconv2d<N, M, OH2, OW2, F, 1, 1, OH2, OW2, 1, 1, 0, 0, 1, 1, 1, XZ3, 0,
+             255, WS>(d, w3, m3, s3, o3, want, layerScratch);
+  k::qconv_chain<N, C, H, W, M, KH, KW, OH, OW, S, S, P, P, 1, 1, 1, XZ, 0, 255,
+                 WS, K2, K2, OH2, OW2, S2, S2, P2, P2, 1, 1, 1, XZ2, 0, 255, WS,
+                 F, 1, XZ3, 0, 255, WS>(x, w1, m1, s1, o1, w2, m2, s2, o2, w3,
+                                        m3, s3, o3, y, scratch);
+  compare(name, y, want, N * F * OH2 * OW2);
+}
+
 int main() {
   fillBytes(table, 256);
   roundEvenCase();
@@ -519,6 +562,20 @@ int main() {
   // M N K TB
   gemmGradCase<1, 10, 784, 1>("qgemm_grad_a demo fc (batch 1)");
   gemmGradCase<3, 7, 13, 0>("qgemm_grad_a b not transposed, batch 3");
+  // Chains a channel at a time, equal to the three layers byte for byte:
+  // MobileNetV2's expand with a stride-1 and a stride-2 depthwise layer,
+  // its first layer (3x3 stride 2, padded), a batch of two with narrow
+  // shifts, 1x1 planes.
+  convChainCase<1, 8, 16, 16, 48, 1, 1, 1, 0, 3, 1, 1, 8>(
+      "qconv_chain expand 8->48->8 16x16");
+  convChainCase<1, 8, 16, 16, 48, 1, 1, 1, 0, 3, 2, 1, 16>(
+      "qconv_chain expand s2 8->48->16");
+  convChainCase<1, 3, 32, 32, 16, 3, 3, 2, 1, 3, 1, 1, 8>(
+      "qconv_chain first layer 3->16->8 s2");
+  convChainCase<2, 5, 9, 7, 12, 1, 1, 1, 0, 3, 1, 1, 6, 0>(
+      "qconv_chain batch 2, narrow shifts");
+  convChainCase<1, 24, 1, 1, 40, 1, 1, 1, 0, 3, 1, 1, 12>(
+      "qconv_chain 1x1 planes");
   summary(passed, failed);
   return failed ? 1 : 0;
 }
