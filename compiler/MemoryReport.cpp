@@ -180,6 +180,8 @@ struct BufferKind {
 };
 constexpr BufferKind kBufferKinds[] = {{"activation", "#4e79a7"},
                                        {"gradient", "#e15759"},
+                                       // A fused conv chain's planes.
+                                       {"scratch", "#76b7b2"},
                                        {"parameter", "#59a14f"},
                                        {"optimizer state", "#f28e2b"},
                                        {"run-time scalars", "#9c755f"}};

@@ -143,6 +143,23 @@ LogicalResult writeFile(StringRef dir, StringRef file, StringRef text) {
   return failure(os.has_error());
 }
 
+/// The arena's liveness lower bound of the schedule without the memory
+/// transformations (-1 when they did not apply or were not asked for).
+int64_t originalLowerBound(MLIRContext &ctx, StringRef onnxPath,
+                           const PackageOptions &opts, DictionaryAttr plan) {
+  if (!opts.measureOriginalSchedule || !plan.get("conv_chains"))
+    return -1;
+  PackageOptions plain = opts;
+  plain.lowering.fuseConvChains = false;
+  OwningOpRef<ModuleOp> module = importOnnxFile(ctx, onnxPath, opts.import);
+  if (!module || failed(runTrainingPipeline(ctx, *module, plain)) ||
+      failed(runLoweringPipeline(ctx, *module, plain)))
+    return -1;
+  auto unfused =
+      (*module)->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan");
+  return cast<IntegerAttr>(unfused.get("lower_bound_bytes")).getInt();
+}
+
 /// Whether any op of `module` yields an 8-bit integer tensor (a quantized
 /// model's activations or weights).
 bool hasInt8Tensors(ModuleOp module) {
@@ -198,7 +215,8 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
     pkg.trainableParams.push_back({p.onnxName, p.elements * 4});
   pkg.trainableBytes = facts.trainableBytes;
   pkg.report =
-      renderReport(onnxPath, api, std::move(facts), plan, pkg.memory, opts);
+      renderReport(onnxPath, api, std::move(facts), plan, pkg.memory, opts,
+                   originalLowerBound(ctx, onnxPath, opts, plan));
   pkg.svg = renderMemorySvg(pkg.memory, opts.sramBytes);
   return pkg;
 }

@@ -19,6 +19,10 @@ struct PackageOptions {
   /// dense: train what --trainable says; auto: the densest scheme that fits
   /// sramBytes.
   std::string update = "dense";
+  /// Also plan the schedule without the memory transformations
+  /// (fuse-conv-chains) when they applied, for report.json's
+  /// original_lower_bound_bytes (off in --update auto's trial builds).
+  bool measureOriginalSchedule = true;
   ImportOptions import;
   TrainingOptions training;
   LoweringOptions lowering;

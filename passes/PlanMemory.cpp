@@ -25,6 +25,7 @@ struct Buffer {
   Type element;          // the buffer's element type
   Type arena;            // its arena's (arenaElement)
   bool gradient = false; // allocated by a backward op (derive-backward)
+  DictionaryAttr chain;  // a fused conv chain's scratch (kConvChainAttr)
   std::string name;
   std::string pointerName; // a C identifier for the generated code
   int64_t bytes = 0;
@@ -266,7 +267,7 @@ struct Planner {
   // buffers in the main one): a global the package makes a pointer.
   llvm::SetVector<Type> views;
   Peak peak;
-  SmallVector<Attribute> bufferAttrs;
+  SmallVector<Attribute> bufferAttrs, chainAttrs;
   SmallVector<std::pair<func::FuncOp, std::vector<Buffer>>> plans;
 
   Planner(MLIRContext *ctx, int64_t alignment)
@@ -279,6 +280,7 @@ struct Planner {
   void recordPeak(func::FuncOp func, const std::vector<Buffer> &bufs,
                   const Positions &position);
   Attribute bufferAttr(func::FuncOp func, const Buffer &buf);
+  Attribute chainAttr(const Buffer &buf);
   llvm::DenseMap<Type, MemRefType> createArenas(ModuleOp module,
                                                 int64_t &arenaBytes);
   void rewriteUses(func::FuncOp func, std::vector<Buffer> &bufs,
@@ -306,6 +308,8 @@ LogicalResult Planner::planFunction(func::FuncOp func) {
   for (const Buffer &buf : *bufs) {
     sum += buf.bytes;
     bufferAttrs.push_back(bufferAttr(func, buf));
+    if (buf.chain)
+      chainAttrs.push_back(chainAttr(buf));
   }
   noReuse = std::max(noReuse, sum);
   plans.push_back({func, std::move(*bufs)});
@@ -339,6 +343,7 @@ Planner::collectBuffers(func::FuncOp func, const Positions &position) {
     buf.element = t.getElementType();
     buf.arena = arenaElement(buf.element);
     buf.gradient = isBackwardLoc(alloc.getLoc());
+    buf.chain = alloc->getAttrOfType<DictionaryAttr>(kConvChainAttr);
     buf.name = bufferName(alloc.getLoc(), bufs.size());
     buf.pointerName = pointerName(alloc.getLoc(), buf.gradient, bufs.size());
     buf.bytes =
@@ -414,8 +419,19 @@ Attribute Planner::bufferAttr(func::FuncOp func, const Buffer &buf) {
        b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
        b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.arena))),
        b.getNamedAttr("dtype", b.getStringAttr(dtypeName(buf.element))),
-       b.getNamedAttr(
-           "kind", b.getStringAttr(buf.gradient ? "gradient" : "activation"))});
+       b.getNamedAttr("kind", b.getStringAttr(buf.chain      ? "scratch"
+                                              : buf.gradient ? "gradient"
+                                                             : "activation"))});
+}
+
+/// A fused conv chain (fuse-conv-chains): its layers, the bytes of the
+/// intermediate tensors it never materialises and of its scratch.
+Attribute Planner::chainAttr(const Buffer &buf) {
+  return DictionaryAttr::get(
+      ctx, {b.getNamedAttr("layers", buf.chain.get("layers")),
+            b.getNamedAttr("intermediate_bytes",
+                           buf.chain.get("intermediate_bytes")),
+            b.getNamedAttr("scratch_bytes", b.getI64IntegerAttr(buf.bytes))});
 }
 
 /// The arenas: one flat global per element type (f32 always). Their
@@ -530,6 +546,8 @@ DictionaryAttr Planner::planAttr(int64_t arenaBytes) {
       b.getNamedAttr("buffers", b.getArrayAttr(bufferAttrs))};
   if (!views.empty())
     fields.push_back(b.getNamedAttr("views", b.getArrayAttr(viewAttrs())));
+  if (!chainAttrs.empty())
+    fields.push_back(b.getNamedAttr("conv_chains", b.getArrayAttr(chainAttrs)));
   return DictionaryAttr::get(ctx, fields);
 }
 

@@ -112,10 +112,13 @@ void viewArenas(
     llvm::ArrayRef<std::pair<std::string, std::string>> viewsAndArenas);
 
 /// report.json.
+/// `originalLowerBound`: the arena's liveness lower bound without the
+/// memory transformations (-1: not measured).
 std::string renderReport(llvm::StringRef onnxPath, const ApiDescription &api,
                          ModelFacts facts, mlir::DictionaryAttr memoryPlan,
                          const MemorySummary &memory,
-                         const PackageOptions &opts);
+                         const PackageOptions &opts,
+                         int64_t originalLowerBound);
 
 /// A compiled package, not yet written.
 struct BuiltPackage {

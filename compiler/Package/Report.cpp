@@ -30,6 +30,38 @@ static llvm::json::Array planBuffers(DictionaryAttr plan) {
   return buffers;
 }
 
+/// The schedule's liveness lower bound, the original one's (without the
+/// memory transformations) and what each transformation did.
+static llvm::json::Object scheduleReport(DictionaryAttr plan,
+                                         int64_t originalLowerBound) {
+  int64_t bound = cast<IntegerAttr>(plan.get("lower_bound_bytes")).getInt();
+  auto chains = plan.getAs<ArrayAttr>("conv_chains");
+  llvm::json::Array list;
+  int64_t intermediates = 0;
+  for (Attribute a : chains ? chains.getValue() : ArrayRef<Attribute>()) {
+    auto c = cast<DictionaryAttr>(a);
+    llvm::json::Array layers;
+    for (Attribute l : c.getAs<ArrayAttr>("layers"))
+      layers.push_back(cast<StringAttr>(l).str());
+    int64_t bytes = c.getAs<IntegerAttr>("intermediate_bytes").getInt();
+    intermediates += bytes;
+    list.push_back(llvm::json::Object{
+        {"layers", std::move(layers)},
+        {"intermediate_bytes", bytes},
+        {"scratch_bytes", c.getAs<IntegerAttr>("scratch_bytes").getInt()}});
+  }
+  int64_t original = originalLowerBound < 0 ? bound : originalLowerBound;
+  llvm::json::Object fused{{"name", "fuse-conv-chains"},
+                           {"applied", static_cast<int64_t>(list.size())},
+                           {"intermediate_bytes", intermediates},
+                           {"saved_bytes", original - bound},
+                           {"chains", std::move(list)}};
+  return llvm::json::Object{
+      {"lower_bound_bytes", bound},
+      {"original_lower_bound_bytes", original},
+      {"transformations", llvm::json::Array{std::move(fused)}}};
+}
+
 static llvm::json::Object ramReport(const MemorySummary &memory,
                                     const ModelFacts &facts,
                                     int64_t sramBytes) {
@@ -48,12 +80,10 @@ static llvm::json::Object ramReport(const MemorySummary &memory,
                                   {"live_bytes", memory.peakBytes}}}};
 }
 
-std::string mcutrain::package::renderReport(StringRef onnxPath,
-                                            const ApiDescription &api,
-                                            ModelFacts facts,
-                                            DictionaryAttr plan,
-                                            const MemorySummary &memory,
-                                            const PackageOptions &opts) {
+std::string mcutrain::package::renderReport(
+    StringRef onnxPath, const ApiDescription &api, ModelFacts facts,
+    DictionaryAttr plan, const MemorySummary &memory,
+    const PackageOptions &opts, int64_t originalLowerBound) {
   auto planInt = [&](StringRef key) {
     return cast<IntegerAttr>(plan.get(key)).getInt();
   };
@@ -83,6 +113,7 @@ std::string mcutrain::package::renderReport(StringRef onnxPath,
                           {"frozen_bytes", facts.frozenBytes},
                           {"optimizer_state_bytes", facts.optimizerStateBytes},
                           {"list", std::move(facts.params)}}},
+      {"schedule", scheduleReport(plan, originalLowerBound)},
       {"ram_bytes", memory.total},
       {"ram", ramReport(memory, facts, opts.sramBytes)},
       {"macs",
