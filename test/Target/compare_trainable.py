@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """Compares the trainable parameters of two packages' report.json files.
 
-  compare_trainable.py FIRST/report.json SECOND/report.json
+  compare_trainable.py FIRST/report.json SECOND/report.json [--by bytes|params]
 
 Prints "ok: the second trains N parameters (B B), the first ..." and exits 0
-when the second trains strictly more parameter bytes than the first, else
-prints FAIL and exits 1. Parameter counts come from each tensor's bytes and
+when the second trains strictly more parameter bytes (or, --by params,
+parameters) than the first, else prints FAIL and exits 1. Parameter counts come from each tensor's bytes and
 dtype (int8: 1 byte, float32 and int32: 4).
 """
 import json
@@ -23,7 +23,8 @@ def trainable(path):
 
 def main():
     first, second = trainable(sys.argv[1]), trainable(sys.argv[2])
-    ok = second[1] > first[1]
+    by_params = sys.argv[3:5] == ["--by", "params"]
+    ok = second[0] > first[0] if by_params else second[1] > first[1]
     print(f"{'ok' if ok else 'FAIL'}: the second trains {second[0]:,} "
           f"parameters ({second[1]:,} B), the first {first[0]:,} "
           f"({first[1]:,} B)")

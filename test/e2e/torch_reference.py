@@ -294,6 +294,20 @@ def hook_tinyprop(model, spec, x0, ratios=None):
         m.register_forward_hook(keep_top_k)
 
 
+def fold_batchnorm(model):
+    """Conv2d followed by BatchNorm2d in a Sequential becomes one Conv2d
+    (eval-mode statistics; the BatchNorm an Identity)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    model.eval()
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                seq._modules[a] = fuse_conv_bn_eval(conv, bn)
+                seq._modules[b] = nn.Identity()
+
+
 def rel_err(a, b):
     """max |a - b| / max |b| over the tensor (scale-relative)."""
     denom = max(float(np.max(np.abs(b))), 1e-30)
@@ -356,6 +370,15 @@ def main():
     ap.add_argument("--loss-tolerance", type=float, default=1e-4)
     ap.add_argument("--no-sanitize", action="store_true",
                     help="build the harness -O2 without ASan/UBSan (big models)")
+    ap.add_argument("--fold-batchnorm", action="store_true",
+                    help="fold every BatchNorm that follows a convolution "
+                    "in a Sequential into it (as a deployed model is; the "
+                    "folded convolutions keep their PyTorch names) before "
+                    "exporting")
+    ap.add_argument("--sram", help="pass --sram to mcutrain compile")
+    ap.add_argument("--update", default="dense",
+                    help="pass --update to mcutrain compile (auto: the "
+                    "trainable set mcutrain chooses is compared)")
     ap.add_argument("--no-kernels", action="store_true",
                     help="compile with --kernels=false (the plain loop nests)")
     args = ap.parse_args()
@@ -380,6 +403,8 @@ def main():
         cls, in_shape, classes = MODELS[args.model]
         model = cls().eval()
         mse = False
+    if args.fold_batchnorm:
+        fold_batchnorm(model)
     if os.path.isdir(args.workdir):
         shutil.rmtree(args.workdir)
     os.makedirs(args.workdir)
@@ -398,7 +423,9 @@ def main():
          "--weight-decay", str(args.weight_decay),
          "--lr-decay", str(args.lr_decay),
          "--loss", "mse" if mse else "cross-entropy",
-         *(["--kernels=false"] if args.no_kernels else [])])
+         *(["--kernels=false"] if args.no_kernels else []),
+         *(["--sram", args.sram] if args.sram else []),
+         "--update", args.update])
 
     steps = args.steps
     xs = np.random.rand(steps, b, *in_shape).astype(np.float32)
