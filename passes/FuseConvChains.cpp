@@ -160,6 +160,20 @@ int64_t bufferBytes(Value v) {
   return t.getNumElements() * t.getElementTypeBitWidth() / 8;
 }
 
+/// Bytes `v` takes in the arena: a function's arguments and results are
+/// the caller's.
+int64_t arenaBytes(Value v) {
+  return v.getDefiningOp<memref::AllocOp>() ? bufferBytes(v) : 0;
+}
+
+/// Whether an op after `op` in its block uses `v`.
+bool usedAfter(Value v, Operation *op) {
+  return llvm::any_of(v.getUsers(), [&](Operation *user) {
+    Operation *top = op->getBlock()->findAncestorOpInBlock(*user);
+    return top && op->isBeforeInBlock(top);
+  });
+}
+
 /// The three calls of a chain, their kernel arguments and its buffers.
 struct Chain {
   const ChainForm *form;
@@ -167,13 +181,24 @@ struct Chain {
   ArrayRef<int64_t> a, b, c;
   Value expanded, filtered;
   SmallVector<Value> privates; // with their call: planes, scratch
+  // Bytes of the private buffers of the first, depthwise and last call.
+  int64_t firstOwn = 0, depthwiseOwn = 0, lastOwn = 0;
 
   /// Bytes the two intermediate tensors and the private buffers take.
   int64_t replacedBytes() const {
-    int64_t bytes = bufferBytes(expanded) + bufferBytes(filtered);
-    for (Value v : privates)
-      bytes += bufferBytes(v);
-    return bytes;
+    return bufferBytes(expanded) + bufferBytes(filtered) + firstOwn +
+           depthwiseOwn + lastOwn;
+  }
+
+  /// The most bytes the three calls have live at once (besides what lives
+  /// across them): the input until the first call (or on, when read
+  /// later), the intermediates, the output from the last call.
+  int64_t unfusedPeak() {
+    Value x = first.getArgs()[0], y = pointwise.getArgs()[form->convOut];
+    int64_t in = arenaBytes(x), kept = usedAfter(x, first) ? in : 0;
+    int64_t e = bufferBytes(expanded), d = bufferBytes(filtered);
+    return std::max({in + e + firstOwn, kept + e + d + depthwiseOwn,
+                     kept + d + arenaBytes(y) + lastOwn});
   }
 };
 
@@ -209,9 +234,13 @@ std::optional<Chain> matchChain(train::RuntimeCallOp dw,
   for (unsigned i : form.convPrivate) {
     ch.privates.push_back(ch.first.getArgs()[i]);
     ch.privates.push_back(ch.pointwise.getArgs()[i]);
+    ch.firstOwn += bufferBytes(ch.first.getArgs()[i]);
+    ch.lastOwn += bufferBytes(ch.pointwise.getArgs()[i]);
   }
-  for (unsigned i : form.depthwisePrivate)
+  for (unsigned i : form.depthwisePrivate) {
     ch.privates.push_back(dw.getArgs()[i]);
+    ch.depthwiseOwn += bufferBytes(dw.getArgs()[i]);
+  }
   return ch;
 }
 
@@ -321,15 +350,21 @@ DictionaryAttr chainMark(OpBuilder &b, Chain &ch) {
                       b.getI64IntegerAttr(ch.replacedBytes()))});
 }
 
-/// One chain call in place of the three, if its scratch is smaller than
-/// what it replaces (an int8 chain sums into int32: four bytes per output).
+/// One chain call in place of the three, if that lowers the most bytes
+/// live at once there: the fused call holds its input, its output and its
+/// scratch together, which the three calls never did (MobileNetV1's
+/// pointwise layers: larger input and output than intermediates), and an
+/// int8 chain sums into int32, four bytes per output.
 bool fuse(Chain &ch) {
   MLIRContext *ctx = ch.first.getContext();
   FusedCall call =
       ch.form == &kInt8Chain ? int8Call(ctx, ch) : floatCall(ctx, ch);
   int64_t scratchBytes =
       call.scratch.getNumElements() * call.scratch.getElementTypeBitWidth() / 8;
-  if (scratchBytes >= ch.replacedBytes())
+  int64_t fusedPeak = arenaBytes(ch.first.getArgs()[0]) +
+                      arenaBytes(ch.pointwise.getArgs()[ch.form->convOut]) +
+                      scratchBytes;
+  if (fusedPeak >= ch.unfusedPeak())
     return false;
   OpBuilder b(ch.pointwise);
   auto scratch = memref::AllocOp::create(b, ch.depthwise.getLoc(), call.scratch,
