@@ -1607,53 +1607,58 @@ depthwise_conv2d_bias_act(const float *__restrict x, const float *__restrict w,
   }
 }
 
-/// Floats of scratch conv_chain takes: the first layer's output plane, the
-/// depthwise layer's padded plane and its output plane.
-constexpr int chainScratchFloats(int oh, int ow, int hp2, int wp2, int oh2,
-                                 int ow2) {
-  return oh * ow + hp2 * wp2 + oh2 * ow2;
+/// Floats of scratch conv_chain takes for a block of mb channels: the
+/// first layer's output planes, the depthwise layer's padded plane and its
+/// output planes.
+constexpr int chainScratchFloats(int mb, int oh, int ow, int hp2, int wp2,
+                                 int oh2, int ow2) {
+  return mb * oh * ow + hp2 * wp2 + mb * oh2 * ow2;
 }
 
 /// y = act3(b3 + pointwise(w3, act2(b2 + depthwise(w2, act1(b1 + conv(x,
-/// w1)))))), an intermediate channel at a time: channel m of the first
-/// layer (dense, ungrouped; x already spread as conv2d takes it), its
-/// depthwise plane, and that plane's share of every output channel
-/// (y[f] += w3[f][m] * plane). The two intermediate tensors are never whole:
-/// MobileNetV2-0.35 at 128x128 expands block 2 to 786,432 bytes, here a
-/// 16 KB plane. Template parameters: the first layer's (conv2d's, M its
-/// output channels), the depthwise layer's padded plane, padding and
-/// geometry (depthwise_conv2d_bias_act's), the output channels F and the
-/// three activations; scratch holds chainScratchFloats(...) floats. The
-/// sums over m run in channel order (the pointwise kernel's own order may
-/// differ: the results agree to rounding). The same multiply-adds as the
-/// three kernels; the first layer's weights are read once per channel.
+/// w1)))))), a block of MB intermediate channels at a time: channels m..m
+/// + MB of the first layer (dense, ungrouped; x already spread as conv2d
+/// takes it), their depthwise planes, and those planes' share of every
+/// output channel (y[f] += w3[f][m] * plane). The two intermediate tensors
+/// are never whole: MobileNetV2-0.35 at 128x128 expands block 2 to 786,432
+/// bytes, here a 16 KB plane (MB 1). Template parameters: the first
+/// layer's (conv2d's, M its output channels), the depthwise layer's padded
+/// plane, padding and geometry (depthwise_conv2d_bias_act's), the output
+/// channels F, the three activations and MB (dividing M); scratch holds
+/// chainScratchFloats(MB, ...) floats. The sums over m run in channel
+/// order (the pointwise kernel's own order may differ: the results agree to
+/// rounding). The same multiply-adds as the three kernels.
 template <int N, int C, int HP, int WP, int M, int KH, int KW, int OH, int OW,
           int SH, int SW, int DH, int DW, int HP2, int WP2, int T, int L,
           int KH2, int KW2, int OH2, int OW2, int SH2, int SW2, int DH2,
-          int DW2, int F, int Act1, int Act2, int Act3>
+          int DW2, int F, int Act1, int Act2, int Act3, int MB>
 inline void conv_chain(const float *__restrict x, const float *__restrict w1,
                        const float *__restrict b1, const float *__restrict w2,
                        const float *__restrict b2, const float *__restrict w3,
                        const float *__restrict b3, float *__restrict y,
                        float *__restrict scratch, float lo1, float hi1,
                        float lo2, float hi2, float lo3, float hi3) {
+  static_assert(M % MB == 0, "the channel block divides the channels");
   constexpr int P2 = OH2 * OW2;
-  float *e = scratch, *plane = e + OH * OW, *d = plane + HP2 * WP2;
+  float *e = scratch, *plane = e + MB * OH * OW, *d = plane + HP2 * WP2;
   for (int n = 0; n < N; ++n) {
     const float *xn = x + n * C * HP * WP;
     float *yn = y + n * F * P2;
     detail::broadcastBias<F, P2>(b3, yn);
-    for (int m = 0; m < M; ++m) {
-      conv2d_bias_act<1, C, HP, WP, 1, C, KH, KW, OH, OW, SH, SW, DH, DW, 1,
+    for (int m = 0; m < M; m += MB) {
+      conv2d_bias_act<1, C, HP, WP, MB, C, KH, KW, OH, OW, SH, SW, DH, DW, 1,
                       Act1>(xn, w1 + m * C * KH * KW, e, b1 + m, lo1, hi1);
-      depthwise_conv2d_bias_act<1, 1, OH, OW, HP2, WP2, T, L, KH2, KW2, OH2,
+      depthwise_conv2d_bias_act<1, MB, OH, OW, HP2, WP2, T, L, KH2, KW2, OH2,
                                 OW2, SH2, SW2, DH2, DW2, Act2>(
           e, w2 + m * KH2 * KW2, d, plane, b2 + m, lo2, hi2);
       for (int f = 0; f < F; ++f) {
-        const float wf = w3[f * M + m];
         float *yf = yn + f * P2;
-        for (int p = 0; p < P2; ++p)
-          yf[p] += wf * d[p];
+        for (int j = 0; j < MB; ++j) {
+          const float wf = w3[f * M + m + j];
+          const float *dj = d + j * P2;
+          for (int p = 0; p < P2; ++p)
+            yf[p] += wf * dj[p];
+        }
       }
     }
     detail::activate<Act3>(yn, F * P2, lo3, hi3);

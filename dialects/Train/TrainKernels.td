@@ -89,7 +89,7 @@ def Train_KernelName : I32EnumAttr<"KernelName",
           "int OH", "int OW", "int SH", "int SW", "int DH", "int DW",
           "int HP2", "int WP2", "int T", "int L", "int KH2", "int KW2",
           "int OH2", "int OW2", "int SH2", "int SW2", "int DH2", "int DW2",
-          "int F", "int Act1", "int Act2", "int Act3"]>,
+          "int F", "int Act1", "int Act2", "int Act3", "int MB"]>,
       Train_Kernel<"qconv_chain", 25, [
           "int N", "int C", "int H", "int W", "int M", "int KH", "int KW",
           "int OH", "int OW", "int SH", "int SW", "int PT", "int PL", "int DH",
@@ -97,7 +97,7 @@ def Train_KernelName : I32EnumAttr<"KernelName",
           "int KH2", "int KW2", "int OH2", "int OW2", "int SH2", "int SW2",
           "int PT2", "int PL2", "int DH2", "int DW2", "int XU2", "int XZ2",
           "int Lo2", "int Hi2", "int WS2", "int F", "int XU3", "int XZ3",
-          "int Lo3", "int Hi3", "int WS3"]>]> {
+          "int Lo3", "int Hi3", "int WS3", "int MB"]>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

@@ -4,15 +4,16 @@
 // An inverted-residual block (expand 4 -> 12, depthwise 3x3 stride 2,
 // project 12 -> 6) whose intermediates nothing else reads: one conv_chain
 // call on the three layers' weights, biases and bounds, into the project
-// layer's output; the scratch holds 8x8 + 10x10 + 4x4 floats and names the
-// layers and the 4,240 intermediate bytes (12x8x8 + 12x4x4 floats and the
-// 10x10 plane).
+// layer's output, 6 intermediate channels at a time (blocks of 12 would
+// hold as many bytes as the unfused layers); the scratch holds 6x8x8 +
+// 10x10 + 6x4x4 floats and names the layers and the 4,240 intermediate
+// bytes (12x8x8 + 12x4x4 floats and the 10x10 plane).
 // CHECK-LABEL: func.func @block
 // CHECK-SAME: (%[[X:.*]]: memref<1x4x8x8xf32>, %[[W1:.*]]: memref<12x4x1x1xf32>, %[[B1:.*]]: memref<12xf32>, %[[W2:.*]]: memref<12x1x3x3xf32>, %[[B2:.*]]: memref<12xf32>, %[[W3:.*]]: memref<6x12x1x1xf32>, %[[B3:.*]]: memref<6xf32>, %[[Y:.*]]: memref<1x6x4x4xf32>)
 // CHECK-DAG: %[[LO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK-DAG: %[[HI:.*]] = arith.constant 6.000000e+00 : f32
-// CHECK: %[[S:.*]] = memref.alloc() {alignment = 8 : i64, mcutrain.conv_chain = {intermediate_bytes = 4240 : i64, layers = ["expand", "depthwise", "project"]}} : memref<180xf32>
-// CHECK-NEXT: train.runtime_call #train.kernel<conv_chain<1, 4, 8, 8, 12, 1, 1, 8, 8, 1, 1, 1, 1, 10, 10, 1, 1, 3, 3, 4, 4, 2, 2, 1, 1, 6, 2, 2, 0>>(%[[X]], %[[W1]], %[[B1]], %[[W2]], %[[B2]], %[[W3]], %[[B3]], %[[Y]], %[[S]], %[[LO]], %[[HI]], %[[LO]], %[[HI]], %[[LO]], %[[LO]])
+// CHECK: %[[S:.*]] = memref.alloc() {alignment = 8 : i64, mcutrain.conv_chain = {intermediate_bytes = 4240 : i64, layers = ["expand", "depthwise", "project"]}} : memref<580xf32>
+// CHECK-NEXT: train.runtime_call #train.kernel<conv_chain<1, 4, 8, 8, 12, 1, 1, 8, 8, 1, 1, 1, 1, 10, 10, 1, 1, 3, 3, 4, 4, 2, 2, 1, 1, 6, 2, 2, 0, 6>>(%[[X]], %[[W1]], %[[B1]], %[[W2]], %[[B2]], %[[W3]], %[[B3]], %[[Y]], %[[S]], %[[LO]], %[[HI]], %[[LO]], %[[HI]], %[[LO]], %[[LO]])
 // CHECK-NOT: runtime_call
 // CHECK-NOT: memref.alloc
 // CHECK: return
@@ -139,11 +140,12 @@ func.func @squeeze(%in: memref<1x64x8x8xf32>, %w1: memref<4x64x1x1xf32>, %b1: me
 
 // An int8 block (qconv2d expand 4 -> 24, qdepthwise2d, qconv2d project
 // 24 -> 8): one qconv_chain call with the three layers' requantization
-// operands and an 8-aligned byte scratch (int32 sums, two planes, the
-// layers' own scratch).
+// operands, 12 channels at a time (the largest divisor of 24 whose planes
+// add at most 16 KiB), and an 8-aligned byte scratch (int32 sums, the
+// blocks' planes, the layers' own scratch).
 // CHECK-LABEL: func.func @int8_block
 // CHECK: %[[S:.*]] = memref.alloc() {alignment = 8 : i64, mcutrain.conv_chain = {intermediate_bytes = {{[0-9]+}} : i64, layers = ["qexpand", "qdepthwise", "qproject"]}} : memref<{{[0-9]+}}xi8>
-// CHECK-NEXT: train.runtime_call #train.kernel<qconv_chain<1, 4, 16, 16, 24, 1, 1, 16, 16, 1, 1, 0, 0, 1, 1, 1, 3, 0, 255, 1, 3, 3, 8, 8, 2, 2, 1, 1, 1, 1, 1, 121, 0, 255, 1, 8, 1, 109, 0, 255, 1>>(%arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6, %arg7, %arg8, %arg9, %arg10, %arg11, %arg12, %arg13, %[[S]])
+// CHECK-NEXT: train.runtime_call #train.kernel<qconv_chain<1, 4, 16, 16, 24, 1, 1, 16, 16, 1, 1, 0, 0, 1, 1, 1, 3, 0, 255, 1, 3, 3, 8, 8, 2, 2, 1, 1, 1, 1, 1, 121, 0, 255, 1, 8, 1, 109, 0, 255, 1, 12>>(%arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6, %arg7, %arg8, %arg9, %arg10, %arg11, %arg12, %arg13, %[[S]])
 // CHECK-NOT: runtime_call
 func.func @int8_block(%x: memref<1x4x16x16xi8>, %w1: memref<24x4x1x1xi8>, %m1: memref<24xi32>, %s1: memref<24xi32>, %o1: memref<24xi64>,
                       %w2: memref<24x1x3x3xi8>, %m2: memref<24xi32>, %s2: memref<24xi32>, %o2: memref<24xi64>,

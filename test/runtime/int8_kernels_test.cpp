@@ -406,9 +406,10 @@ static void toInt64Case() {
 /// The int8 chain conv -> depthwise -> pointwise a channel at a time
 /// against the three layer kernels (tested above) one after another, byte
 /// for byte. First layer C -> M (KH x KW, stride S, padding P), depthwise
-/// K2 x K2 (stride S2, padding P2), pointwise M -> F; uint8 activations.
+/// K2 x K2 (stride S2, padding P2), pointwise M -> F; uint8 activations;
+/// blocks of MB channels.
 template <int N, int C, int H, int W, int M, int KH, int KW, int S, int P,
-          int K2, int S2, int P2, int F, int WS = 1>
+          int K2, int S2, int P2, int F, int WS = 1, int MB = 1>
 static void convChainCase(const char *name) {
   constexpr int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
   constexpr int OH2 = (OH + 2 * P2 - K2) / S2 + 1;
@@ -425,7 +426,8 @@ static void convChainCase(const char *name) {
       k::int8::convScratchBytes(M, OW2, F, 1, 1, OW2, 1, 0, 1, 1, N, OH2, 1);
   alignas(8) static std::int8_t layerScratch[layer];
   alignas(8) static std::int8_t scratch[k::int8::convChainScratchBytes(
-      C, W, KH, KW, OH, OW, S, S, P, 1, 1, K2, K2, OH2, OW2, S2, P2, 1, 1, F)];
+      MB, C, W, KH, KW, OH, OW, S, S, P, 1, 1, K2, K2, OH2, OW2, S2, P2, 1, 1,
+      F)];
   fillBytes(x, N * C * H * W);
   fillBytes(w1, M * C * KH * KW);
   fillBytes(w2, M * K2 * K2);
@@ -441,8 +443,8 @@ static void convChainCase(const char *name) {
              255, WS>(d, w3, m3, s3, o3, want, layerScratch);
   k::qconv_chain<N, C, H, W, M, KH, KW, OH, OW, S, S, P, P, 1, 1, 1, XZ, 0, 255,
                  WS, K2, K2, OH2, OW2, S2, S2, P2, P2, 1, 1, 1, XZ2, 0, 255, WS,
-                 F, 1, XZ3, 0, 255, WS>(x, w1, m1, s1, o1, w2, m2, s2, o2, w3,
-                                        m3, s3, o3, y, scratch);
+                 F, 1, XZ3, 0, 255, WS, MB>(x, w1, m1, s1, o1, w2, m2, s2, o2,
+                                            w3, m3, s3, o3, y, scratch);
   compare(name, y, want, N * F * OH2 * OW2);
 }
 
@@ -576,6 +578,12 @@ int main() {
       "qconv_chain batch 2, narrow shifts");
   convChainCase<1, 24, 1, 1, 40, 1, 1, 1, 0, 3, 1, 1, 12>(
       "qconv_chain 1x1 planes");
+  convChainCase<1, 8, 16, 16, 48, 1, 1, 1, 0, 3, 2, 1, 16, 1, 8>(
+      "qconv_chain expand s2 8->48->16, blocks of 8");
+  convChainCase<2, 5, 9, 7, 12, 1, 1, 1, 0, 3, 1, 1, 6, 0, 3>(
+      "qconv_chain batch 2, narrow shifts, blocks of 3");
+  convChainCase<1, 3, 32, 32, 16, 3, 3, 2, 1, 3, 1, 1, 8, 1, 16>(
+      "qconv_chain first layer, one block of 16");
   summary(passed, failed);
   return failed ? 1 : 0;
 }

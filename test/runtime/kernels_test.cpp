@@ -322,9 +322,10 @@ static void biasActCase(const char *name) {
 /// three fused kernels (tested above) one after another; y's previous
 /// contents (NaN) must not matter. The first layer: C -> M, KH x KW, stride
 /// S, padding P (on a spread input); the depthwise one: K2 x K2, stride S2,
-/// padding P2; the pointwise one M -> F.
+/// padding P2; the pointwise one M -> F; blocks of MB channels.
 template <int N, int C, int H, int W, int M, int KH, int KW, int S, int P,
-          int K2, int S2, int P2, int F, int Act1, int Act2, int Act3>
+          int K2, int S2, int P2, int F, int Act1, int Act2, int Act3,
+          int MB = 1>
 static void convChainCase(const char *name) {
   constexpr int HP = H + 2 * P, WP = W + 2 * P;
   constexpr int OH = (HP - KH) / S + 1, OW = (WP - KW) / S + 1;
@@ -334,7 +335,7 @@ static void convChainCase(const char *name) {
   static float xp[N * C * HP * WP], w1[M * C * KH * KW], b1[M], w2[M * K2 * K2],
       b2[M], w3[F * M], b3[F], e[N * M * OH * OW], d[N * M * OH2 * OW2],
       plane[HP2 * WP2], want[Y], y[Y],
-      scratch[k::chainScratchFloats(OH, OW, HP2, WP2, OH2, OW2)];
+      scratch[k::chainScratchFloats(MB, OH, OW, HP2, WP2, OH2, OW2)];
   fill(xp, N * C * HP * WP);
   fill(w1, M * C * KH * KW);
   fill(b1, M);
@@ -354,10 +355,10 @@ static void convChainCase(const char *name) {
   for (int i = 0; i < Y; ++i)
     y[i] = NAN;
   k::conv_chain<N, C, HP, WP, M, KH, KW, OH, OW, S, S, 1, 1, HP2, WP2, P2, P2,
-                K2, K2, OH2, OW2, S2, S2, 1, 1, F, Act1, Act2, Act3>(
+                K2, K2, OH2, OW2, S2, S2, 1, 1, F, Act1, Act2, Act3, MB>(
       xp, w1, b1, w2, b2, w3, b3, y, scratch, lo, hi, lo, hi, lo, hi);
   char what[160];
-  std::snprintf(what, sizeof what, "conv_chain %s", name);
+  std::snprintf(what, sizeof what, "conv_chain %s (blocks of %d)", name, MB);
   check(what, y, want, Y);
 }
 
@@ -614,6 +615,12 @@ int main() {
                 k::kRelu, k::kClip>("3x3 then 5x5 s2");
   convChainCase<1, 4, 1, 1, 8, 1, 1, 1, 0, 3, 1, 1, 4, k::kClip, k::kClip,
                 k::kIdentity>("1x1 planes");
+  convChainCase<1, 8, 16, 16, 48, 1, 1, 1, 0, 3, 2, 1, 16, k::kClip, k::kClip,
+                k::kIdentity, 8>("expand s2 8->48->16");
+  convChainCase<2, 5, 9, 7, 12, 1, 1, 1, 0, 3, 1, 1, 6, k::kRelu, k::kIdentity,
+                k::kRelu, 3>("batch 2 relu");
+  convChainCase<1, 3, 32, 32, 16, 3, 3, 2, 1, 3, 1, 1, 8, k::kClip, k::kClip,
+                k::kIdentity, 16>("first layer 3->16->8 s2");
   // Activation gradients fused into the input gradient: pointwise in
   // blocks of rows (long and short planes), depthwise in blocks and a
   // plane at a time (rows of a vector and shorter), a dense 3x3 whole.
