@@ -1100,10 +1100,48 @@ namespace int8 {
 /// Bytes rounded up to 8 (each part of a chain's scratch starts aligned).
 constexpr int align8(int bytes) { return (bytes + 7) / 8 * 8; }
 
+/// Two int16 values in one word, `lo` in the low half: what SMLAD reads.
+MCUTRAIN_ALWAYS_INLINE std::uint32_t pack16(std::int32_t lo, std::int32_t hi) {
+  return (std::uint32_t(lo) & 0xffffu) | (std::uint32_t(hi) << 16);
+}
+
+/// sums[f][p] += the sum over the block's MB channels j of w[f * M + j] *
+/// (d[j][p] - XZ): the channels in pairs through dualMac (SMLAD), each
+/// pixel's pairs packed once for all F outputs, each sum read and written
+/// once per block. `packed` holds F * (MB / 2) words (the weights' pairs).
+/// Per pair of products a load and an SMLAD; summed a channel at a time
+/// the sums' loads and stores cost five instructions per product
+/// (Cortex-M4, MobileNetV2-0.35 int8 at 128x128: 3.81 instructions per MAC
+/// for the whole forward pass, 2.87 so; 2.12 unfused).
+template <int F, int M, int MB, int P, int XU, int XZ>
+inline void
+chainProject(const std::int8_t *__restrict d, const std::int8_t *__restrict w,
+             std::int32_t *__restrict sums, std::uint32_t *__restrict packed) {
+  constexpr int Pairs = MB / 2;
+  for (int f = 0; f < F; ++f)
+    for (int q = 0; q < Pairs; ++q)
+      packed[f * Pairs + q] = pack16(w[f * M + 2 * q], w[f * M + 2 * q + 1]);
+  for (int p = 0; p < P; ++p) {
+    std::uint32_t pixel[Pairs > 0 ? Pairs : 1];
+    for (int q = 0; q < Pairs; ++q)
+      pixel[q] = pack16(load8<XU>(d + 2 * q * P + p) - XZ,
+                        load8<XU>(d + (2 * q + 1) * P + p) - XZ);
+    const std::int32_t last = MB % 2 ? load8<XU>(d + (MB - 1) * P + p) - XZ : 0;
+    for (int f = 0; f < F; ++f) {
+      std::int32_t acc = sums[f * P + p];
+      for (int q = 0; q < Pairs; ++q)
+        acc = dualMac(pixel[q], packed[f * Pairs + q], acc);
+      if constexpr (MB % 2 != 0)
+        acc += w[f * M + MB - 1] * last;
+      sums[f * P + p] = acc;
+    }
+  }
+}
+
 /// Scratch bytes of qconv_chain with a block of mb channels: the pointwise
-/// layer's int32 sums (F x OH2 x OW2), the first layer's output planes, the
-/// depthwise planes, and the larger of the first layer's (mb output
-/// channels) and the depthwise layer's own scratch.
+/// layer's int32 sums (F x OH2 x OW2) and packed weight pairs, the first
+/// layer's output planes, the depthwise planes, and the larger of the first
+/// layer's (mb output channels) and the depthwise layer's own scratch.
 constexpr int convChainScratchBytes(int mb, int c, int w, int kh, int kw,
                                     int oh, int ow, int sh, int sw, int pl,
                                     int dh, int dw, int kh2, int kw2, int oh2,
@@ -1111,8 +1149,9 @@ constexpr int convChainScratchBytes(int mb, int c, int w, int kh, int kw,
                                     int f) {
   int conv = convScratchBytes(c, w, mb, kh, kw, ow, sw, pl, dh, dw, 1, oh, sh);
   int depthwise = depthwiseScratchBytes(ow, kh2, kw2, ow2, sw2, pl2, dh2, dw2);
-  return align8(4 * f * oh2 * ow2) + align8(mb * oh * ow) +
-         align8(mb * oh2 * ow2) + (conv > depthwise ? conv : depthwise);
+  return align8(4 * f * oh2 * ow2) + align8(4 * f * (mb / 2)) +
+         align8(mb * oh * ow) + align8(mb * oh2 * ow2) +
+         (conv > depthwise ? conv : depthwise);
 }
 
 } // namespace int8
@@ -1154,7 +1193,9 @@ inline void qconv_chain(
   using int8::align8;
   constexpr int P2 = OH2 * OW2;
   std::int32_t *sums = reinterpret_cast<std::int32_t *>(scratch);
-  std::int8_t *e = scratch + align8(4 * F * P2);
+  std::uint32_t *packed =
+      reinterpret_cast<std::uint32_t *>(scratch + align8(4 * F * P2));
+  std::int8_t *e = scratch + align8(4 * F * P2) + align8(4 * F * (MB / 2));
   std::int8_t *d = e + align8(MB * OH * OW);
   std::int8_t *layerScratch = d + align8(MB * P2);
   for (int n = 0; n < N; ++n) {
@@ -1169,15 +1210,7 @@ inline void qconv_chain(
                    DW2, XU2, XZ2, Lo2, Hi2, WS2>(e, w2 + m * KH2 * KW2,
                                                  multiplier2 + m, shift2 + m,
                                                  offset2 + m, d, layerScratch);
-      for (int f = 0; f < F; ++f) {
-        std::int32_t *sf = sums + f * P2;
-        for (int j = 0; j < MB; ++j) {
-          const std::int32_t wf = w3[f * M + m + j];
-          const std::int8_t *dj = d + j * P2;
-          for (int p = 0; p < P2; ++p)
-            sf[p] += wf * (int8::load8<XU3>(dj + p) - XZ3);
-        }
-      }
+      int8::chainProject<F, M, MB, P2, XU3, XZ3>(d, w3 + m, sums, packed);
     }
     std::int8_t *yn = y + n * F * P2;
     for (int f = 0; f < F; ++f) {
