@@ -384,16 +384,21 @@ def FuseConvChainsPass : Pass<"mcutrain-fuse-conv-chains", "mlir::func::FuncOp">
   let description = [{
     After use-kernels, before the loops are lowered and the memory planned:
     three kernel calls conv2d_bias_act (dense) -> depthwise_conv2d_bias_act
-    -> conv2d_bias_act (1x1, stride 1) whose two intermediate buffers
-    nothing else uses (no layer of the run trains, and the backward pass
-    does not go through it: such layers save them) become one call of
-    `conv_chain`. It computes one channel of the first layer's output, its
-    depthwise plane and that plane's share of every output channel, in a
-    scratch of three planes (`mcutrain.conv_chain` on the scratch names the
-    layers and the bytes of the intermediates it replaces). MobileNetV2's
-    frozen inverted-residual blocks never materialise their expansion.
-    The same multiply-adds; the pointwise sums run in channel order, so the
-    outputs agree with the unfused calls to rounding.
+    -> conv2d_bias_act (1x1, stride 1), or their int8 forms qconv2d ->
+    qdepthwise2d -> qconv2d, whose two intermediate buffers nothing else
+    uses (no layer of the run trains, and the backward pass does not go
+    through it: such layers save them) become one call of `conv_chain` /
+    `qconv_chain`. It computes a block of channels of the first layer's
+    output, their depthwise planes and those planes' share of every output
+    channel, in a scratch of a few planes (`mcutrain.conv_chain` on the
+    scratch names the layers and the bytes of the tensors it replaces).
+    A chain is fused only where the bytes live at once fall: the fused call
+    holds its input, output and scratch together, which the three calls
+    never did, and int8 sums need four bytes per output. The block: the
+    most channels (dividing M, at most 16) whose planes add at most 16 KiB.
+    MobileNetV2's frozen inverted-residual blocks never materialise their
+    expansion. The same multiply-adds; float sums run in channel order (the
+    outputs agree with the unfused calls to rounding), int8 ones are exact.
   }];
   let dependentDialects = ["::mcutrain::train::TrainDialect"];
   let options = [
