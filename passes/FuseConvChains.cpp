@@ -280,6 +280,12 @@ bool isFusible(Chain &ch) {
             ArrayRef<Operation *>{ch.first, ch.depthwise, ch.pointwise},
             [&](Operation *op) { return onlyUsedBy(v, {op}); }))
       return false;
+  // predict() may run in place (output over input): with both the chain's
+  // input and output the caller's, the fused call would read what it wrote.
+  if (!ch.first.getArgs()[0].getDefiningOp<memref::AllocOp>() &&
+      !ch.pointwise.getArgs()[ch.form->convOut]
+           .getDefiningOp<memref::AllocOp>())
+    return false;
   Block *block = ch.first->getBlock();
   if (ch.depthwise->getBlock() != block || ch.pointwise->getBlock() != block ||
       !ch.first->isBeforeInBlock(ch.depthwise) ||
