@@ -154,10 +154,14 @@ bool onlyUsedBy(Value v, ArrayRef<Operation *> users) {
   return uses == users.size();
 }
 
+/// Bytes of a statically shaped buffer type.
+int64_t typeBytes(MemRefType t) {
+  return t.getNumElements() * t.getElementTypeBitWidth() / 8;
+}
+
 /// Bytes of a statically shaped buffer.
 int64_t bufferBytes(Value v) {
-  auto t = cast<MemRefType>(v.getType());
-  return t.getNumElements() * t.getElementTypeBitWidth() / 8;
+  return typeBytes(cast<MemRefType>(v.getType()));
 }
 
 /// Bytes `v` takes in the arena: a function's arguments and results are
@@ -307,12 +311,6 @@ struct FusedCall {
   MemRefType scratch;
 };
 
-/// Bytes a call's scratch takes.
-int64_t scratchBytes(const FusedCall &call) {
-  return call.scratch.getNumElements() * call.scratch.getElementTypeBitWidth() /
-         8;
-}
-
 /// The float chain computing `mb` intermediate channels at a time.
 FusedCall floatCall(MLIRContext *ctx, Chain &ch, int64_t mb) {
   ArrayRef<int64_t> a = ch.a, b = ch.b, c = ch.c;
@@ -391,7 +389,7 @@ std::optional<FusedCall> chooseCall(MLIRContext *ctx, Chain &ch) {
     if (m % mb)
       continue;
     FusedCall call = int8 ? int8Call(ctx, ch, mb) : floatCall(ctx, ch, mb);
-    int64_t bytes = scratchBytes(call);
+    int64_t bytes = typeBytes(call.scratch);
     single = mb == 1 ? bytes : single;
     if (io + bytes >= limit || bytes > single + kBlockExtraBytes)
       break;
