@@ -20,13 +20,16 @@ namespace mcutrain {
 /// X(Type, cppName, "argument", Default, "help") for each option of the
 /// training pipeline, then of the lowering pipeline.
 #define MCUTRAIN_TRAINING_OPTIONS(X)                                           \
-  MCUTRAIN_DERIVEBACKWARDPASS_OPTIONS(X) MCUTRAIN_SPARSIFYPASS_OPTIONS(X)
+  MCUTRAIN_DERIVEBACKWARDPASS_OPTIONS(X)                                       \
+  MCUTRAIN_SPARSIFYPASS_OPTIONS(X) MCUTRAIN_PACKMASKSPASS_OPTIONS(X)
 #define MCUTRAIN_LOWERING_OPTIONS(X)                                           \
   MCUTRAIN_USEKERNELSPASS_OPTIONS(X)                                           \
   MCUTRAIN_FUSECONVCHAINSPASS_OPTIONS(X) MCUTRAIN_PLANMEMORYPASS_OPTIONS(X)
 
-/// The training passes' options (derive-backward, sparsify).
-struct TrainingOptions : DeriveBackwardPassOptions, SparsifyPassOptions {};
+/// The training passes' options (derive-backward, sparsify, pack-masks).
+struct TrainingOptions : DeriveBackwardPassOptions,
+                         SparsifyPassOptions,
+                         PackMasksPassOptions {};
 
 /// The lowering passes' options (use-kernels, fuse-conv-chains,
 /// plan-memory).

@@ -43,6 +43,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseOuterProductUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseInputGradIntoUpdatesPass());
+  pm.addNestedPass<func::FuncOp>(createPackMasksPass(o));
 }
 
 void mcutrain::buildInferencePipeline(OpPassManager &pm) {
@@ -112,7 +113,8 @@ void mcutrain::registerPipelines() {
       "mcutrain-training",
       "fuse-quantized-layers, derive-backward, fold-frozen-quantization, "
       "share-frozen-aliases, sparsify, reorder-updates, "
-      "fuse-outer-product-updates and fuse-input-grad-into-updates",
+      "fuse-outer-product-updates, fuse-input-grad-into-updates and "
+      "pack-masks",
       [](OpPassManager &pm, const TrainingPipelineOptions &o) {
         buildTrainingPipeline(pm, o.values());
       });

@@ -35,6 +35,7 @@ struct LowerToLinalgPass
     lowering::populateQuantizationPatterns(patterns);
     lowering::populateQuantizedLayerPatterns(patterns);
     lowering::populateQuantizedGradientPatterns(patterns);
+    lowering::populateMaskPatterns(patterns);
 
     // Every nn op and the train ops of the loss and of sparse updates'
     // gathers; the rest of the train dialect bufferizes itself.

@@ -219,6 +219,34 @@ def FuseInputGradIntoUpdatesPass
   }];
 }
 
+def PackMasksPass : Pass<"mcutrain-pack-masks", "mlir::func::FuncOp"> {
+  let summary = "Gradients that need only a predicate of a saved tensor read bit-packed masks";
+  let description = [{
+    The last training pass (after sparsify and the update fusions, when the
+    backward pass is final), before lowering. A forward tensor whose every
+    read in the backward pass is a predicate of it: nn.relu_grad's y > 0,
+    nn.activation_grad's for clip (ReLU6, hardtanh: lo < y < hi, from the
+    output) and leaky_relu (x > 0, from the input), nn.qoutput_grad's
+    (an int8 layer's clamp), nn.quantize_grad's (per tensor: the value
+    quantizes unsaturated), and nn.max_pool2d_grad's routing when the
+    windows are disjoint (stride >= kernel, dilation 1): the backward pass
+    reads masks of one bit per element instead (nn.pack_mask /
+    nn.max_pool2d_mask right after the tensor is made; nn.masked_grad /
+    nn.max_pool2d_masked_grad where it was read), so the tensor dies with
+    its last forward reader, not when the backward pass reaches it: a 32x
+    (int8: 8x) smaller saved state where the layer around it does not train
+    (its weight gradient reads its input whole, and then nothing changes).
+    The same comparisons on the same values: the gradients are bit-identical
+    to those read from the tensors.
+  }];
+  let options = [
+    Option<"packMasks", "pack-masks", "bool", /*default=*/"true",
+           "Save the ReLU/ReLU6/Clip/leaky-ReLU, int8 clamp and max-pool "
+           "gradients' masks as bits (1 per element) instead of keeping "
+           "their forward tensors for the backward pass">,
+  ];
+}
+
 def LowerParametersPass
     : Pass<"mcutrain-lower-parameters", "mlir::ModuleOp"> {
   let summary = "Parameters become memref globals; run-time scalars, optimizer state and @init";

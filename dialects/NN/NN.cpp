@@ -353,6 +353,59 @@ LogicalResult PReluGradInputOp::verify() {
   return verifyPReluOperands(*this, getInput(), getSlope(), getInputGrad());
 }
 
+/// Words of a mask with one bit per element of `v`.
+static int64_t maskWords(Value v) { return (numElements(v) + 31) / 32; }
+
+static LogicalResult verifyMaskOf(Operation *op, Value masked, Value mask) {
+  int64_t words = cast<RankedTensorType>(mask.getType()).getShape()[0];
+  if (words != maskWords(masked))
+    return op->emitOpError() << "mask has " << words << " words, "
+                             << maskWords(masked) << " needed";
+  return success();
+}
+
+static LogicalResult verifyDisjointWindows(Operation *op,
+                                           ArrayRef<int64_t> kernel,
+                                           ArrayRef<int64_t> strides,
+                                           ArrayRef<int64_t> pads,
+                                           ArrayRef<int64_t> outputShape) {
+  if (kernel.size() != 2 || strides.size() != 2 || pads.size() != 4 ||
+      outputShape.size() != 4)
+    return op->emitOpError() << "needs 2-D kernel/strides, 4 pads and a "
+                                "4-D output shape";
+  for (int i = 0; i < 2; ++i)
+    if (strides[i] < kernel[i] && outputShape[2 + i] != 1)
+      return op->emitOpError() << "windows overlap (stride < kernel)";
+  return success();
+}
+
+LogicalResult PackMaskOp::verify() {
+  if (auto q = getQuantType()) {
+    if (!isa<quant::UniformQuantizedType>(*q) || getLo() || getHi() ||
+        !getInput().getType().getElementType().isF32())
+      return emitOpError() << "quant_type must be a per-tensor quantization "
+                              "of a float input, without bounds";
+  }
+  return verifyMaskOf(*this, getInput(), getMask());
+}
+LogicalResult MaxPool2dMaskOp::verify() {
+  if (failed(verifyMaskOf(*this, getInput(), getMask())))
+    return failure();
+  return verifyDisjointWindows(*this, getKernel(), getStrides(), getPads(),
+                               getOutputShape());
+}
+LogicalResult MaskedGradOp::verify() {
+  if (getOutputGrad().getType() != getInputGrad().getType())
+    return emitOpError() << "result type must equal output_grad's";
+  return verifyMaskOf(*this, getInputGrad(), getMask());
+}
+LogicalResult MaxPool2dMaskedGradOp::verify() {
+  if (failed(verifyMaskOf(*this, getInputGrad(), getMask())))
+    return failure();
+  return verifyDisjointWindows(*this, getKernel(), getStrides(), getPads(),
+                               getOutputGrad().getType().getShape());
+}
+
 LogicalResult NegOp::verify() {
   if (elementTypeOf(getInput()).isInteger(1))
     return emitOpError() << "does not take i1 (boolean) operands";
@@ -740,6 +793,12 @@ int64_t MatMulOp::getMacs() {
 }
 int64_t ReduceSumToOp::getMacs() { return numElements(getInput()); }
 int64_t ReluGradOp::getMacs() { return numElements(getInputGrad()); }
+int64_t PackMaskOp::getMacs() { return numElements(getInput()); }
+int64_t MaxPool2dMaskOp::getMacs() {
+  return numElements(getInput()) * getKernel()[0] * getKernel()[1];
+}
+int64_t MaskedGradOp::getMacs() { return numElements(getInputGrad()); }
+int64_t MaxPool2dMaskedGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t MaxPool2dGradOp::getMacs() {
   return numElements(getOutputGrad()) * getKernel()[0] * getKernel()[1];
 }

@@ -516,6 +516,73 @@ def NN_MaxPool2dGradOp : NN_GradOp<"max_pool2d_grad"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Compact saved state (built by pack-masks): a gradient that needs only a
+// predicate of a forward tensor reads the predicate's bits, packed 32 to an
+// i32 word (bit i % 32 of word i / 32 for the i-th element in row-major
+// order), not the tensor.
+//===----------------------------------------------------------------------===//
+
+def NN_PackMaskOp : NN_GradOp<"pack_mask"> {
+  let summary = "Bit i: lo < x[i] (when lo is set) and x[i] < hi (when hi is set)";
+  let description = [{
+    The comparisons of the gradient it replaces, made once in the forward
+    pass: float inputs compare ordered (NaN sets no bit), integer inputs
+    (an int8 layer's output) as `is_unsigned` says, against the bounds
+    converted to integers. With `quant_type` (per tensor; no bounds) the
+    bit is nn.quantize_grad's test instead: round(x / scale) + zero lies
+    in the storage range.
+  }];
+  let arguments = (ins RankedTensorOf<[F32, I8]>:$input,
+                   OptionalAttr<F64Attr>:$lo, OptionalAttr<F64Attr>:$hi,
+                   UnitAttr:$is_unsigned, OptionalAttr<TypeAttr>:$quant_type);
+  let results = (outs 1DTensorOf<[I32]>:$mask);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_MaxPool2dMaskOp : NN_GradOp<"max_pool2d_mask"> {
+  let summary = "Bit per input element: it is the first maximum of its window";
+  let description = [{
+    For disjoint windows (stride >= kernel, dilation 1) each input element
+    lies in at most one window; its bit says whether nn.max_pool2d_grad
+    routes that window's gradient to it.
+  }];
+  let arguments = (ins NN_Tensor4D:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DenseI64ArrayAttr:$output_shape, UnitAttr:$is_unsigned);
+  let results = (outs 1DTensorOf<[I32]>:$mask);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_MaskedGradOp : NN_GradOp<"masked_grad"> {
+  let summary = "output_grad where the mask bit is set, else 0 (or off_slope * output_grad)";
+  let arguments = (ins NN_F32Tensor:$output_grad, 1DTensorOf<[I32]>:$mask,
+                   OptionalAttr<F32Attr>:$off_slope);
+  let results = (outs NN_F32Tensor:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $mask attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_MaxPool2dMaskedGradOp : NN_GradOp<"max_pool2d_masked_grad"> {
+  let summary = "nn.max_pool2d_grad of disjoint windows from nn.max_pool2d_mask's bits";
+  let arguments = (ins NN_F32Tensor4D:$output_grad, 1DTensorOf<[I32]>:$mask,
+                   DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$strides,
+                   DenseI64ArrayAttr:$pads);
+  let results = (outs NN_F32Tensor4D:$input_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $mask attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Gradients of the int8 ops: float32 in real units, read from the integer
 // tensors and their scales (no float copy of an integer tensor).
 //===----------------------------------------------------------------------===//

@@ -283,4 +283,79 @@ Value elementwise(Lowering &L, ValueRange ins, BodyFn body) {
       ins, maps, iters, body);
 }
 
+Value Lowering::flatIndex(OpBuilder &ob, ValueRange iv,
+                          ArrayRef<int64_t> shape) {
+  Value flat = i32c(ob, 0);
+  for (auto [i, extent] : llvm::zip_equal(iv, shape))
+    flat = arith::AddIOp::create(
+        ob, loc, arith::MulIOp::create(ob, loc, flat, i32c(ob, extent)),
+        toI32(ob, i));
+  return flat;
+}
+
+SmallVector<Value> Lowering::unflatten(OpBuilder &ob, Value flat,
+                                       ArrayRef<int64_t> shape) {
+  SmallVector<Value> iv(shape.size());
+  for (int64_t d = shape.size() - 1; d >= 0; --d) {
+    Value extent = i32c(ob, shape[d]);
+    iv[d] = toIndex(
+        ob, d == 0 ? flat
+                   : arith::RemSIOp::create(ob, loc, flat, extent).getResult());
+    if (d > 0)
+      flat = arith::DivSIOp::create(ob, loc, flat, extent);
+  }
+  return iv;
+}
+
+Value Lowering::maskBit(OpBuilder &ob, Value mask, Value flat) {
+  Value word = tensor::ExtractOp::create(
+      ob, loc, mask,
+      ValueRange{
+          toIndex(ob, arith::ShRUIOp::create(ob, loc, flat, i32c(ob, 5)))});
+  Value bit = arith::AndIOp::create(
+      ob, loc,
+      arith::ShRUIOp::create(
+          ob, loc, word, arith::AndIOp::create(ob, loc, flat, i32c(ob, 31))),
+      i32c(ob, 1));
+  return cmp(ob, arith::CmpIPredicate::ne, bit, i32c(ob, 0));
+}
+
+int64_t numElementsOf(Value tensor) {
+  return cast<RankedTensorType>(tensor.getType()).getNumElements();
+}
+
+Value packBits(Lowering &L, int64_t n,
+               llvm::function_ref<Value(OpBuilder &, Value)> bitOf) {
+  Type i32 = L.b.getI32Type();
+  int64_t words = (n + 31) / 32;
+  Value zero = L.i32c(L.b, 0);
+  Value init =
+      linalg::FillOp::create(
+          L.b, L.loc, zero,
+          tensor::EmptyOp::create(L.b, L.loc, ArrayRef<int64_t>{words}, i32)
+              .getResult())
+          .getResult(0);
+  // Words in parallel, each the reduction (an or) over its 32 bits (an
+  // unread empty tensor gives that loop its extent, as the pooling windows).
+  Value bits = tensor::EmptyOp::create(L.b, L.loc, ArrayRef<int64_t>{32}, i32);
+  return L.generic(
+      init, ValueRange{bits}, {L.map(2, {L.d(1)}), L.map(2, {L.d(0)})},
+      {kPar, kRed}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value bit = L.toI32(ob, linalg::IndexOp::create(ob, l, 1));
+        Value i = arith::AddIOp::create(
+            ob, l,
+            arith::MulIOp::create(
+                ob, l, L.toI32(ob, linalg::IndexOp::create(ob, l, 0)),
+                L.i32c(ob, 32)),
+            bit);
+        Value inside = L.cmp(ob, arith::CmpIPredicate::slt, i, L.i32c(ob, n));
+        Value at = arith::SelectOp::create(ob, l, inside, i, L.i32c(ob, n - 1));
+        Value set = L.both(ob, inside, bitOf(ob, at));
+        Value value = arith::ShLIOp::create(ob, l, L.i32c(ob, 1), bit);
+        return arith::OrIOp::create(
+            ob, l, a[1],
+            arith::SelectOp::create(ob, l, set, value, L.i32c(ob, 0)));
+      });
+}
+
 } // namespace mcutrain::lowering

@@ -3,10 +3,10 @@
 //
 // lower-to-linalg is a DialectConversion: one file per op family
 // (Conv.cpp, Contraction.cpp, Elementwise.cpp, Pooling.cpp, Reduction.cpp,
-// Loss.cpp, DataMovement.cpp) adds its patterns with populate*Patterns.
-// Each pattern builds its op's replacement from the op's own operands (the
-// conversion runs without rollback, so they already are the lowered
-// values) with the builder helpers of `Lowering`.
+// Loss.cpp, DataMovement.cpp, Masks.cpp, ...) adds its patterns with
+// populate*Patterns. Each pattern builds its op's replacement from the op's own
+// operands (the conversion runs without rollback, so they already are the
+// lowered values) with the builder helpers of `Lowering`.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MCUTRAIN_PASSES_LOWERTOLINALG_LOWERING_H
@@ -147,6 +147,14 @@ struct Lowering {
                int64_t shift1, int64_t s0, int64_t s1, double fill,
                bool isUnsigned = false);
 
+  /// Row-major flat index (i32) of element `iv` of a tensor of `shape`,
+  /// and back (index values).
+  Value flatIndex(OpBuilder &ob, ValueRange iv, ArrayRef<int64_t> shape);
+  SmallVector<Value> unflatten(OpBuilder &ob, Value flat,
+                               ArrayRef<int64_t> shape);
+  /// Bit `flat` (i32) of a packed mask (nn.pack_mask's layout) as an i1.
+  Value maskBit(OpBuilder &ob, Value mask, Value flat);
+
   /// Any static reshape: collapse to 1-D, expand to the target.
   Value reshape(Value x, RankedTensorType to);
 
@@ -164,6 +172,15 @@ SmallVector<Value> outputIndices(OpBuilder &ob, Location l, unsigned rank);
 Value sumOverLoops(
     OpBuilder &ob, Location l, ArrayRef<int64_t> extents, Value init,
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange red)> product);
+
+int64_t numElementsOf(Value tensor);
+
+/// A mask of one bit per element of an `n`-element tensor, 32 to an i32
+/// word (bit i % 32 of word i / 32; nn.pack_mask's layout): `bitOf` gives
+/// element i's bit (i1) from i (i32, kept inside [0, n)); the last word's
+/// spare bits are 0.
+Value packBits(Lowering &L, int64_t n,
+               llvm::function_ref<Value(OpBuilder &, Value)> bitOf);
 
 /// One generic over the operands' (broadcast) shape that yields `body`.
 Value elementwise(Lowering &L, ValueRange ins, BodyFn body);
@@ -203,6 +220,7 @@ void populateDataMovementPatterns(RewritePatternSet &patterns);
 void populateQuantizationPatterns(RewritePatternSet &patterns);
 void populateQuantizedLayerPatterns(RewritePatternSet &patterns);
 void populateQuantizedGradientPatterns(RewritePatternSet &patterns);
+void populateMaskPatterns(RewritePatternSet &patterns);
 
 } // namespace mcutrain::lowering
 

@@ -129,6 +129,41 @@ Value lowerAvgPool(Lowering &L, nn::AvgPool2dOp op) {
   return divideByCount(L, sum, k, s, p, xs, op.getCountIncludePad());
 }
 
+/// The strides of disjoint windows: a single window along a dimension (a
+/// global pool, whatever its stride) is disjoint too, its stride taken as
+/// its extent. Whether the windows are disjoint (stride >= extent).
+bool disjointStrides(ArrayRef<int64_t> k, ArrayRef<int64_t> s,
+                     ArrayRef<int64_t> dl, ArrayRef<int64_t> ys,
+                     int64_t st[2]) {
+  int64_t extent[2] = {(k[0] - 1) * dl[0] + 1, (k[1] - 1) * dl[1] + 1};
+  st[0] = ys[2] == 1 ? std::max(s[0], extent[0]) : s[0];
+  st[1] = ys[3] == 1 ? std::max(s[1], extent[1]) : s[1];
+  return st[0] >= extent[0] && st[1] >= extent[1];
+}
+
+/// Of disjoint windows: the window (index, clamped into [0, n)) that input
+/// row i (i32) lies in, its kernel row `kpos` and whether it lies in one
+/// (`valid`). Row i + pad is in window (i + pad) / s at offset
+/// (i + pad) % s, kernel row offset / dilation when that divides.
+Value ownWindow(Lowering &L, OpBuilder &ob, Value i, int64_t pad,
+                int64_t stride, int64_t kk, int64_t d, int64_t n, Value &valid,
+                Value &kpos) {
+  using P = arith::CmpIPredicate;
+  Location l = L.loc;
+  Value r = arith::AddIOp::create(ob, l, i, L.i32c(ob, pad));
+  Value o = arith::DivSIOp::create(ob, l, r, L.i32c(ob, stride));
+  Value off = arith::RemSIOp::create(ob, l, r, L.i32c(ob, stride));
+  valid = L.both(ob, L.cmp(ob, P::slt, o, L.i32c(ob, n)),
+                 L.cmp(ob, P::slt, off, L.i32c(ob, (kk - 1) * d + 1)));
+  if (d != 1) {
+    Value rem = arith::RemSIOp::create(ob, l, off, L.i32c(ob, d));
+    valid = L.both(ob, valid, L.cmp(ob, P::eq, rem, L.i32c(ob, 0)));
+    off = arith::DivSIOp::create(ob, l, off, L.i32c(ob, d));
+  }
+  kpos = off;
+  return L.toIndex(ob, L.clamp(ob, o, n - 1));
+}
+
 /// dx[n,c,h,w] = sum over the windows (oh, ow) that contain (h, w) of
 /// contrib(oh, ow, window position as f32); kernels are small and static,
 /// so the window positions are unrolled. Windows that do not overlap
@@ -140,39 +175,18 @@ Value windowGather(
     ArrayRef<int64_t> k, ArrayRef<int64_t> s, ArrayRef<int64_t> p,
     ArrayRef<int64_t> dl,
     function_ref<Value(OpBuilder &, ValueRange, Value, Value, Value)> contrib) {
-  // A single window along a dimension (a global pool, whatever its stride)
-  // is disjoint too: its stride can be taken as its extent.
-  int64_t extent[2] = {(k[0] - 1) * dl[0] + 1, (k[1] - 1) * dl[1] + 1};
-  int64_t st[2] = {ys[2] == 1 ? std::max(s[0], extent[0]) : s[0],
-                   ys[3] == 1 ? std::max(s[1], extent[1]) : s[1]};
-  bool disjoint = st[0] >= extent[0] && st[1] >= extent[1];
+  int64_t st[2];
+  bool disjoint = disjointStrides(k, s, dl, ys, st);
   auto gen = tensor::GenerateOp::create(
       L.b, L.loc, L.tensorOf(xs), ValueRange{},
       [&](OpBuilder &ob, Location l, ValueRange iv) {
         Value h = L.toI32(ob, iv[2]), w = L.toI32(ob, iv[3]);
         if (disjoint) {
-          // Row h + pad lies in window (h + pad) / s at offset (h + pad) % s,
-          // kernel row offset / dilation when that divides.
-          auto own = [&](Value i, int64_t pad, int64_t stride, int64_t kk,
-                         int64_t d, int64_t n, Value &valid, Value &kpos) {
-            using P = arith::CmpIPredicate;
-            Value r = arith::AddIOp::create(ob, l, i, L.i32c(ob, pad));
-            Value o = arith::DivSIOp::create(ob, l, r, L.i32c(ob, stride));
-            Value off = arith::RemSIOp::create(ob, l, r, L.i32c(ob, stride));
-            valid =
-                L.both(ob, L.cmp(ob, P::slt, o, L.i32c(ob, n)),
-                       L.cmp(ob, P::slt, off, L.i32c(ob, (kk - 1) * d + 1)));
-            if (d != 1) {
-              Value rem = arith::RemSIOp::create(ob, l, off, L.i32c(ob, d));
-              valid = L.both(ob, valid, L.cmp(ob, P::eq, rem, L.i32c(ob, 0)));
-              off = arith::DivSIOp::create(ob, l, off, L.i32c(ob, d));
-            }
-            kpos = off;
-            return L.toIndex(ob, L.clamp(ob, o, n - 1));
-          };
           Value vh, vw, kh, kw;
-          Value oh = own(h, p[0], st[0], k[0], dl[0], ys[2], vh, kh);
-          Value ow = own(w, p[1], st[1], k[1], dl[1], ys[3], vw, kw);
+          Value oh =
+              ownWindow(L, ob, h, p[0], st[0], k[0], dl[0], ys[2], vh, kh);
+          Value ow =
+              ownWindow(L, ob, w, p[1], st[1], k[1], dl[1], ys[3], vw, kw);
           Value pos = arith::AddIOp::create(
               ob, l, arith::MulIOp::create(ob, l, kh, L.i32c(ob, k[1])), kw);
           Value c =
@@ -218,6 +232,35 @@ Value lowerAvgPoolGrad(Lowering &L, nn::AvgPool2dGradOp op) {
       });
 }
 
+/// Position (kh*KW + kw, as f32) of the first maximum of the window of
+/// output (n, c, oh, ow) = iv of max pooling `x`. Integer inputs (int8 max
+/// pooling) compare as their signedness says; the first element inside the
+/// window is taken whatever `best` holds.
+Value firstMaxPosition(Lowering &L, OpBuilder &ob, Value x, ValueRange iv,
+                       ArrayRef<int64_t> k, ArrayRef<int64_t> s,
+                       ArrayRef<int64_t> p, ArrayRef<int64_t> dl,
+                       bool isUnsigned) {
+  Location l = L.loc;
+  Type element = cast<RankedTensorType>(x.getType()).getElementType();
+  Value best = L.typedConstant(
+      ob, element, -std::numeric_limits<double>::infinity(), isUnsigned);
+  Value pos = L.f32c(ob, -1.0f);
+  for (int64_t kh = 0; kh < k[0]; ++kh) {
+    for (int64_t kw = 0; kw < k[1]; ++kw) {
+      Value inside, hh, ww;
+      Value v = L.windowElement(ob, x, iv, kh, kw, s, p, dl, inside, hh, ww);
+      Value first = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, pos,
+                                          L.f32c(ob, 0.0f));
+      Value gt = L.greater(ob, v, best, isUnsigned);
+      Value take = L.both(ob, inside, arith::OrIOp::create(ob, l, first, gt));
+      best = arith::SelectOp::create(ob, l, take, v, best);
+      pos = arith::SelectOp::create(ob, l, take,
+                                    L.f32c(ob, float(kh * k[1] + kw)), pos);
+    }
+  }
+  return pos;
+}
+
 /// Position (kh*KW + kw, as f32) of the first maximum of every window, as
 /// PyTorch routes max-pool gradients; then gather dy where it matches.
 Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
@@ -226,32 +269,12 @@ Value lowerMaxPoolGrad(Lowering &L, nn::MaxPool2dGradOp op) {
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
   auto dl = op.getDilations();
   Value x = op.getInput();
-  // Integer inputs (int8 max pooling) compare as their signedness says;
-  // the first element inside the window is taken whatever `best` holds.
-  Type element = op.getInput().getType().getElementType();
   bool isUnsigned = op.getIsUnsigned();
   auto argmax = tensor::GenerateOp::create(
       L.b, L.loc, L.tensorOf(ys), ValueRange{},
       [&](OpBuilder &ob, Location l, ValueRange iv) {
-        Value best = L.typedConstant(
-            ob, element, -std::numeric_limits<double>::infinity(), isUnsigned);
-        Value pos = L.f32c(ob, -1.0f);
-        for (int64_t kh = 0; kh < k[0]; ++kh) {
-          for (int64_t kw = 0; kw < k[1]; ++kw) {
-            Value inside, hh, ww;
-            Value v =
-                L.windowElement(ob, x, iv, kh, kw, s, p, dl, inside, hh, ww);
-            Value first = arith::CmpFOp::create(
-                ob, l, arith::CmpFPredicate::OLT, pos, L.f32c(ob, 0.0f));
-            Value gt = L.greater(ob, v, best, isUnsigned);
-            Value take =
-                L.both(ob, inside, arith::OrIOp::create(ob, l, first, gt));
-            best = arith::SelectOp::create(ob, l, take, v, best);
-            pos = arith::SelectOp::create(
-                ob, l, take, L.f32c(ob, float(kh * k[1] + kw)), pos);
-          }
-        }
-        tensor::YieldOp::create(ob, l, pos);
+        tensor::YieldOp::create(
+            ob, l, firstMaxPosition(L, ob, x, iv, k, s, p, dl, isUnsigned));
       });
   Value am = argmax.getResult();
   Value dy = op.getOutputGrad();
@@ -327,6 +350,52 @@ Value lowerMaxPoolIndices(Lowering &L, nn::MaxPool2dIndicesOp op) {
   return gen.getResult();
 }
 
+/// Bit per input element: it lies in a window (disjoint ones) and is that
+/// window's first maximum, the test nn.max_pool2d_grad makes of it.
+Value lowerMaxPoolMask(Lowering &L, nn::MaxPool2dMaskOp op) {
+  Value x = op.getInput();
+  auto xs = op.getInput().getType().getShape();
+  auto ys = op.getOutputShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  int64_t one[2] = {1, 1}, st[2];
+  (void)disjointStrides(k, s, one, ys, st);
+  bool isUnsigned = op.getIsUnsigned();
+  return packBits(L, numElementsOf(x), [&](OpBuilder &ob, Value i) -> Value {
+    SmallVector<Value> at = L.unflatten(ob, i, xs);
+    Value vh, vw, kh, kw;
+    Value oh = ownWindow(L, ob, L.toI32(ob, at[2]), p[0], st[0], k[0], 1, ys[2],
+                         vh, kh);
+    Value ow = ownWindow(L, ob, L.toI32(ob, at[3]), p[1], st[1], k[1], 1, ys[3],
+                         vw, kw);
+    Value first = firstMaxPosition(L, ob, x, ValueRange{at[0], at[1], oh, ow},
+                                   k, s, p, one, isUnsigned);
+    Value kpos = arith::AddIOp::create(
+        ob, L.loc, arith::MulIOp::create(ob, L.loc, kh, L.i32c(ob, k[1])), kw);
+    Value hit = arith::CmpFOp::create(
+        ob, L.loc, arith::CmpFPredicate::OEQ, first,
+        arith::SIToFPOp::create(ob, L.loc, ob.getF32Type(), kpos));
+    return L.both(ob, L.both(ob, vh, vw), hit);
+  });
+}
+
+/// nn.max_pool2d_grad's disjoint-window gather with the routing test read
+/// from the mask: the same selects, so the same bits.
+Value lowerMaxPoolMaskedGrad(Lowering &L, nn::MaxPool2dMaskedGradOp op) {
+  auto xs = op.getInputGrad().getType().getShape();
+  auto ys = op.getOutputGrad().getType().getShape();
+  auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
+  int64_t one[2] = {1, 1};
+  Value dy = op.getOutputGrad(), mask = op.getMask();
+  return windowGather(
+      L, xs, ys, k, s, p, one,
+      [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow, Value) -> Value {
+        Value g = tensor::ExtractOp::create(ob, L.loc, dy,
+                                            ValueRange{iv[0], iv[1], oh, ow});
+        Value routed = L.maskBit(ob, mask, L.flatIndex(ob, iv, xs));
+        return arith::SelectOp::create(ob, L.loc, routed, g, L.f32c(ob, 0.0f));
+      });
+}
+
 } // namespace
 
 void mcutrain::lowering::populatePoolingPatterns(RewritePatternSet &patterns) {
@@ -335,4 +404,6 @@ void mcutrain::lowering::populatePoolingPatterns(RewritePatternSet &patterns) {
   addLowering<nn::MaxPool2dGradOp>(patterns, lowerMaxPoolGrad);
   addLowering<nn::AvgPool2dGradOp>(patterns, lowerAvgPoolGrad);
   addLowering<nn::MaxPool2dIndicesOp>(patterns, lowerMaxPoolIndices);
+  addLowering<nn::MaxPool2dMaskOp>(patterns, lowerMaxPoolMask);
+  addLowering<nn::MaxPool2dMaskedGradOp>(patterns, lowerMaxPoolMaskedGrad);
 }

@@ -502,6 +502,25 @@ def split(flat_bytes, leaves, names, int8_names, int32_names=()):
 GRAD_LR = 1048576.0  # 2^20: the earliest gradients are ~1e-8
 
 
+def check_bit_identical(alt, flag, compile_cmd, build, steps):
+    """The package compiled with `flag` added, built and run as the main
+    one on the same samples in `alt`, dumps the same bytes."""
+    os.makedirs(alt, exist_ok=True)
+    run(compile_cmd + [flag], alt)
+    for f in ("h.cpp", "x.bin", "y.bin"):
+        shutil.copy(os.path.join(alt, "..", f), alt)
+    run(build, alt)
+    run(["./h", str(steps)], alt)
+    outputs = ["params0.bin", "gradstep.bin", "losses.bin", "params1.bin",
+               "params_last.bin"]
+    read = lambda d, f: open(os.path.join(d, f), "rb").read()  # noqa: E731
+    differ = [f for f in outputs
+              if read(os.path.join(alt, ".."), f) != read(alt, f)]
+    if differ:
+        raise SystemExit(f"FAILED: with {flag}: {', '.join(differ)} differ")
+    print(f"ok   bit-identical to {flag}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("model")
@@ -517,6 +536,11 @@ def main():
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--sanitize", action="store_true")
     ap.add_argument("--sparsity", default="none")
+    ap.add_argument("--bit-identical-to", action="append", default=[],
+                    metavar="FLAG",
+                    help="also compile with FLAG (e.g. --pack-masks=false), "
+                    "run the same harness and require every dump (gradient "
+                    "step, parameters, losses) to be bit-identical")
     args = ap.parse_args()
     kind = args.sparsity.partition(":")[0]
     if kind not in ("none", "static", "dgsu", "tinyprop", "tinyprop2"):
@@ -524,16 +548,18 @@ def main():
     mcutrain = shutil.which(args.mcutrain) or os.path.abspath(args.mcutrain)
     w = args.workdir
     os.makedirs(w, exist_ok=True)
-    run([mcutrain, "compile", os.path.abspath(args.model), "-o", "pkg",
-         "--name", "m", "--lr", str(args.lr), "--weight-update",
-         args.weight_update, "--qas", args.qas, "--optimizer",
-         args.optimizer, "--sparsity", args.sparsity], w)
+    compile_cmd = [mcutrain, "compile", os.path.abspath(args.model), "-o",
+                   "pkg", "--name", "m", "--lr", str(args.lr),
+                   "--weight-update", args.weight_update, "--qas", args.qas,
+                   "--optimizer", args.optimizer, "--sparsity", args.sparsity]
+    run(compile_cmd, w)
     with open(os.path.join(w, "h.cpp"), "w") as f:
         f.write(HARNESS.replace("GRAD_LR", f"{GRAD_LR}f"))
     flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
              "-O1"] if args.sanitize else ["-O2"]
-    run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", *flags, "-Ipkg",
-         "h.cpp", "pkg/m.cpp", "pkg/m_params.cpp", "-o", "h"], w)
+    build = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", *flags,
+             "-Ipkg", "h.cpp", "pkg/m.cpp", "pkg/m_params.cpp", "-o", "h"]
+    run(build, w)
 
     xs = np.load(args.reference)["input"].astype(np.float32)
     rng = np.random.default_rng(0)
@@ -544,6 +570,9 @@ def main():
         os.path.join(w, "x.bin"))
     labels.tofile(os.path.join(w, "y.bin"))
     run(["./h", str(args.steps)], w)
+    for i, flag in enumerate(args.bit_identical_to):
+        check_bit_identical(os.path.join(w, f"alt{i}"), flag, compile_cmd,
+                            build, args.steps)
 
     model = onnx.load(args.model)
     tinyprop = None

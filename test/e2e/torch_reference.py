@@ -31,6 +31,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "zoo"))
 import zoo  # noqa: E402
 sys.path.insert(0, HERE)
 from op_models import OPS  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+from sparse_experiment import saved_features  # noqa: E402
 
 
 class PoolNet(nn.Module):
@@ -336,6 +338,31 @@ def run(cmd, **kw):
     return res.stdout
 
 
+OUTPUTS = ["params0.bin", "predict.bin", "gradstep.bin", "losses.bin",
+           "params1.bin", "params_last.bin"]
+
+
+def check_bit_identical(alt, flag, compile_cmd, cxxflags, name):
+    """The package compiled with `flag` added, run by the same harness on
+    the same samples in `alt`/, writes the same bytes as this one."""
+    os.makedirs(alt)
+    run(compile_cmd[:4] + [os.path.join(alt, "pkg")] + compile_cmd[5:] + [flag])
+    run(["g++"] + [f for f in cxxflags if f != "-Ipkg"] +
+        [f"-I{alt}/pkg", "harness.cpp", f"{alt}/pkg/{name}.cpp",
+         f"{alt}/pkg/{name}_params.cpp", "-o", f"{alt}/harness"])
+    run(["./harness", "../x.bin", "../y.bin"], cwd=alt)
+    differ = [f for f in OUTPUTS if os.path.exists(f) and
+              open(f, "rb").read() != open(os.path.join(alt, f), "rb").read()]
+    reports = [json.load(open(p))
+               for p in ("pkg/report.json", f"{alt}/pkg/report.json")]
+    if differ:
+        raise SystemExit(f"FAILED: with {flag}: {', '.join(differ)} differ")
+    print(f"ok   bit-identical to {flag} (arena {reports[0]['arena']['bytes']}"
+          f" B, saved features {saved_features(reports[0])} B; with it "
+          f"{reports[1]['arena']['bytes']} B, "
+          f"{saved_features(reports[1])} B)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model", choices=sorted(MODELS) +
@@ -381,6 +408,12 @@ def main():
                     "trainable set mcutrain chooses is compared)")
     ap.add_argument("--no-kernels", action="store_true",
                     help="compile with --kernels=false (the plain loop nests)")
+    ap.add_argument("--bit-identical-to", action="append", default=[],
+                    metavar="FLAG",
+                    help="also compile with FLAG (e.g. --pack-masks=false), "
+                    "run the same harness on the same samples and require "
+                    "every output (predictions, gradients, parameters, "
+                    "losses) to be bit-identical")
     args = ap.parse_args()
 
     torch.manual_seed(1)
@@ -416,7 +449,7 @@ def main():
                       opset_version=13, do_constant_folding=False,
                       training=torch.onnx.TrainingMode.PRESERVE)
     name = "net"
-    run([args.mcutrain, "compile", "model.onnx", "-o", "pkg", "--name", name,
+    compile_cmd = [args.mcutrain, "compile", "model.onnx", "-o", "pkg", "--name", name,
          "--lr", str(args.lr), "--trainable", args.trainable,
          "--optimizer", args.optimizer, "--momentum", str(args.momentum),
          "--dampening", str(args.dampening), "--sparsity", args.sparsity,
@@ -425,7 +458,8 @@ def main():
          "--loss", "mse" if mse else "cross-entropy",
          *(["--kernels=false"] if args.no_kernels else []),
          *(["--sram", args.sram] if args.sram else []),
-         "--update", args.update])
+         "--update", args.update]
+    run(compile_cmd)
 
     steps = args.steps
     xs = np.random.rand(steps, b, *in_shape).astype(np.float32)
@@ -450,6 +484,8 @@ def main():
     run(["g++"] + flags + san + ["harness.cpp", f"pkg/{name}.cpp",
                                  f"pkg/{name}_params.cpp", "-o", "harness"])
     run(["./harness", "x.bin", "y.bin"])
+    for i, flag in enumerate(args.bit_identical_to):
+        check_bit_identical(f"alt{i}", flag, compile_cmd, flags + san, name)
 
     # Heap-free generated code, and it builds for Cortex-M4.
     run(["g++"] + flags + ["-c", f"pkg/{name}.cpp", "-o", "gen.o"])
