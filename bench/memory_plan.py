@@ -1,14 +1,14 @@
 #!/usr/bin/python3
-"""Memory-plan quality on the model zoo: for every zoo model and
---trainable all / last:2 / --inference-only / --sram 256KiB --update auto,
-the planned arena against the liveness lower bound
+"""Memory-plan quality on the demo CNN and the model zoo: for every model and
+--trainable all / last:2 / DGSU 10% / --inference-only / --sram 256KiB
+--update auto, the planned arena against the liveness lower bound
 (the most bytes live at one schedule point: no placement does better) and
-the no-reuse sum (every buffer its own bytes), the lower bound of the
-schedule before the memory transformations (fuse-conv-chains: frozen
-inverted-residual blocks a channel at a time) and how many chains they
-fused, plus the whole RAM the generated code needs (arena + trainable
-parameters + optimizer state) and the trainable parameter bytes, each
-also without the transformations (--fuse-conv-chains=false).
+the no-reuse sum (every buffer its own bytes); then, each beside the same
+package compiled without the memory transformations (--fuse-conv-chains=false
+--pack-masks=false: "before"), the lower bound, the saved features (bytes
+live when the backward pass starts), the whole RAM the generated code needs
+(arena + trainable parameters + optimizer state) and the trainable
+parameter bytes; and how many conv chains were fused and masks packed.
 
   bench/memory_plan.py [--mcutrain PATH] [--markdown docs/memory.md]
 
@@ -25,6 +25,64 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ZOO = os.path.join(ROOT, "examples", "zoo", "zoo.py")
 LIMIT = 1.05
+BEFORE = ["--fuse-conv-chains=false", "--pack-masks=false"]
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from sparse_experiment import saved_features  # noqa: E402
+
+DEMO_EXPORT = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+import model
+torch.manual_seed(0)
+model.export(model.DemoCNN().eval(), sys.argv[2])
+"""
+
+
+def export(model, path):
+    """The demo CNN (examples/fashion-mnist, random weights) or a zoo model."""
+    if model == "demo_cnn":
+        cmd = ["/usr/bin/python3", "-c", DEMO_EXPORT,
+               os.path.join(ROOT, "examples", "fashion-mnist"), path]
+    else:
+        cmd = ["/usr/bin/python3", ZOO, "export", model, path]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def settings(model):
+    loss = ["--loss", "mse" if model == "autoencoder" else "cross-entropy"]
+    return (("all", ["--trainable", "all", *loss]),
+            ("last:2", ["--trainable", "last:2", *loss]),
+            ("dgsu 10%", ["--trainable", "all", "--sparsity", "dgsu:0.1",
+                          *loss]),
+            ("inference", ["--inference-only"]),
+            ("auto 256KiB", ["--sram", "256KiB", "--update", "auto", *loss]))
+
+
+def applied(report, name):
+    return next(t["applied"] for t in report["schedule"]["transformations"]
+                if t["name"] == name)
+
+
+def row(model, setting, report, before):
+    """One table row; `before` may be None (no scheme fits)."""
+    arena = report["arena"]["bytes"]
+    bound = report["arena"]["lower_bound_bytes"]
+    ratio = arena / bound if bound else 1.0
+    ram = report["ram"]
+    if before:
+        b = (f"{before['arena']['lower_bound_bytes']:,}",
+             f"{saved_features(before):,}",
+             f"{before['ram']['total_bytes']:,}",
+             f"{before['ram']['trainable_parameter_bytes']:,}")
+    else:
+        b = ("no scheme fits", "-", "-", "-")
+    return ratio, (
+        f"| {model} | {setting} | {arena:,} | {bound:,} | {ratio:.3f} | "
+        f"{report['arena']['no_reuse_bytes']:,} | {b[0]} | "
+        f"{applied(report, 'fuse-conv-chains')} | "
+        f"{applied(report, 'pack-masks')} | {saved_features(report):,} | "
+        f"{b[1]} | {ram['total_bytes']:,} | {b[2]} | "
+        f"{ram['trainable_parameter_bytes']:,} | {b[3]} |")
 
 
 def compile_package(mcutrain, onnx_path, out, flags):
@@ -42,64 +100,46 @@ def main():
     ap.add_argument("--mcutrain", default=os.path.join(ROOT, "build", "bin",
                                                        "mcutrain"))
     ap.add_argument("--markdown", help="also write the table here")
-    ap.add_argument("--models", help="comma-separated subset of the zoo")
+    ap.add_argument("--models", help="comma-separated subset (demo_cnn and "
+                    "the zoo's)")
     ap.add_argument("--workdir")
     args = ap.parse_args()
     mcutrain = shutil.which(args.mcutrain) or args.mcutrain
     work = args.workdir or tempfile.mkdtemp(prefix="mcutrain-bench-")
     os.makedirs(work, exist_ok=True)
-    models = (args.models.split(",") if args.models else subprocess.run(
-        ["/usr/bin/python3", ZOO, "list"], capture_output=True, text=True,
-        check=True).stdout.split())
+    models = (args.models.split(",") if args.models else ["demo_cnn"] +
+              subprocess.run(["/usr/bin/python3", ZOO, "list"],
+                             capture_output=True, text=True,
+                             check=True).stdout.split())
     rows, worst, plans = [], 0.0, 0
     header = ("| model | setting | arena B | lower bound B | arena / bound "
-              "| no-reuse sum B | unfused bound B | chains | RAM total B "
-              "| unfused RAM B | trains B | unfused trains B |")
-    rule = "| --- | --- |" + " ---: |" * 10
+              "| no-reuse sum B | before: bound B | chains | masks "
+              "| saved B | before: saved B | RAM total B | before: RAM B "
+              "| trains B | before: trains B |")
+    rule = "| --- | --- |" + " ---: |" * 13
     print(header)
     print(rule)
     for model in models:
         onnx_path = os.path.join(work, model + ".onnx")
         if not os.path.exists(onnx_path):
-            subprocess.run(["/usr/bin/python3", ZOO, "export", model,
-                            onnx_path], check=True, capture_output=True)
-        loss = ["--loss", "mse" if model == "autoencoder" else "cross-entropy"]
-        for setting, flags in (("all", ["--trainable", "all", *loss]),
-                               ("last:2", ["--trainable", "last:2", *loss]),
-                               ("inference", ["--inference-only"]),
-                               ("auto 256KiB", ["--sram", "256KiB", "--update",
-                                                "auto", *loss])):
-            out = os.path.join(work, f"{model}-{setting.replace(':', '')}"
-                               .replace(" ", "-"))
+            export(model, onnx_path)
+        for setting, flags in settings(model):
+            out = os.path.join(work, f"{model}-{setting}".replace(":", "")
+                               .replace(" ", "-").replace("%", ""))
             report, error = compile_package(mcutrain, onnx_path, out, flags)
-            unfused, _ = compile_package(mcutrain, onnx_path, out + "-unfused",
-                                         flags + ["--fuse-conv-chains=false"])
+            before, _ = compile_package(mcutrain, onnx_path, out + "-before",
+                                        flags + BEFORE)
             if report is None:
                 if "auto" not in setting:
                     print(error, file=sys.stderr)
                     return 1
-                row = f"| {model} | {setting} | no scheme fits |" + " |" * 9
-                rows.append(row)
-                print(row, flush=True)
-                continue
-            arena = report["arena"]["bytes"]
-            bound = report["arena"]["lower_bound_bytes"]
-            ratio = arena / bound if bound else 1.0
-            worst = max(worst, ratio)
-            plans += 1
-            schedule = report["schedule"]
-            chains = schedule["transformations"][0]["applied"]
-            ram, trains = (report["ram"]["total_bytes"],
-                           report["ram"]["trainable_parameter_bytes"])
-            ram0, trains0 = ((f"{unfused['ram']['total_bytes']:,}",
-                              f"{unfused['ram']['trainable_parameter_bytes']:,}")
-                             if unfused else ("no scheme fits", "-"))
-            row = (f"| {model} | {setting} | {arena:,} | {bound:,} | "
-                   f"{ratio:.3f} | {report['arena']['no_reuse_bytes']:,} | "
-                   f"{schedule['original_lower_bound_bytes']:,} | {chains} | "
-                   f"{ram:,} | {ram0} | {trains:,} | {trains0} |")
-            rows.append(row)
-            print(row, flush=True)
+                line = f"| {model} | {setting} | no scheme fits |" + " |" * 12
+            else:
+                ratio, line = row(model, setting, report, before)
+                worst = max(worst, ratio)
+                plans += 1
+            rows.append(line)
+            print(line, flush=True)
     summary = (f"worst arena / lower bound: {worst:.3f} (limit {LIMIT}); "
                f"{plans} plans")
     print(summary)
@@ -110,23 +150,33 @@ def main():
     return 0 if worst <= LIMIT else 1
 
 
-MARKDOWN_HEAD = """# Memory plans of the model zoo
+MARKDOWN_HEAD = """# Memory plans of the demo CNN and the model zoo
 
 Written by `bench/memory_plan.py --markdown docs/memory.md` (batch 1, SGD,
-cross-entropy; MSE for the autoencoder). The arena holds every activation
-saved for the backward pass, every gradient and temporary; the lower bound is
-the most bytes live at one point of the schedule (no placement of these
-buffers can use less), the no-reuse sum what the buffers would take without
-sharing. The unfused bound is the lower bound of the schedule before the
-memory transformations: fuse-conv-chains computes each frozen
-conv -> depthwise -> pointwise run (MobileNetV2's inverted-residual blocks;
-chains: how many, over predict() and the training step) an intermediate
-channel at a time, so its expansion is never materialised. RAM total adds
-the trainable parameters' RAM copies, the optimizer state and the run-time
+cross-entropy; MSE for the autoencoder; the demo CNN is
+examples/fashion-mnist's, with random weights). The arena holds every
+activation saved for the backward pass, every gradient and temporary; the
+lower bound is the most bytes live at one point of the schedule (no
+placement of these buffers can use less), the no-reuse sum what the buffers
+would take without sharing.
+
+"Before" is the same package compiled without the memory transformations
+(`--fuse-conv-chains=false --pack-masks=false`):
+- fuse-conv-chains computes each frozen conv -> depthwise -> pointwise run
+  (MobileNetV2's inverted-residual blocks; chains: how many, over predict()
+  and the training step) an intermediate channel at a time, so its
+  expansion is never materialised;
+- pack-masks keeps a bit per element (masks: how many) instead of a forward
+  tensor that the backward pass only tests (ReLU, ReLU6, leaky ReLU,
+  disjoint max pools, int8 clamps, QuantizeLinear saturation), where no
+  trained layer reads the tensor itself.
+
+Saved: the bytes of activations and masks live when the training step's
+backward pass starts (what the step keeps for it). RAM total adds the
+trainable parameters' RAM copies, the optimizer state and the run-time
 scalars (frozen parameters stay in flash); "trains" is the trainable
-parameters' bytes. The unfused columns are the same package compiled with
-`--fuse-conv-chains=false`; "auto 256KiB" is `--sram 256KiB --update auto`
-(what trains is its choice).
+parameters' bytes. "dgsu 10%" is `--trainable all --sparsity dgsu:0.1`;
+"auto 256KiB" is `--sram 256KiB --update auto` (what trains is its choice).
 
 """
 

@@ -107,14 +107,15 @@ def make_tasks(work, digits_epochs):
 
 
 def saved_features(report):
-    """Bytes of forward activations still live when the backward pass
-    starts (its first gradient buffer): what the step keeps for backward."""
+    """Bytes of forward activations (and the bit-packed masks pack-masks
+    keeps of them) still live when the backward pass starts (its first
+    gradient buffer): what the step keeps for backward."""
     bufs = [b for b in report["arena"]["buffers"] if b["func"] == "train_step"]
     grads = [b["first"] for b in bufs if b["kind"] == "gradient"]
     if not grads:
         return 0
     start = min(grads)
-    return sum(b["bytes"] for b in bufs if b["kind"] == "activation"
+    return sum(b["bytes"] for b in bufs if b["kind"] in ("activation", "mask")
                and b["first"] < start <= b["last"])
 
 

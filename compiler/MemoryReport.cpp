@@ -182,6 +182,8 @@ constexpr BufferKind kBufferKinds[] = {{"activation", "#4e79a7"},
                                        {"gradient", "#e15759"},
                                        // A fused conv chain's planes.
                                        {"scratch", "#76b7b2"},
+                                       // Bit-packed gradient masks.
+                                       {"mask", "#edc948"},
                                        {"parameter", "#59a14f"},
                                        {"optimizer state", "#f28e2b"},
                                        {"run-time scalars", "#9c755f"}};

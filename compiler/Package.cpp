@@ -143,21 +143,40 @@ LogicalResult writeFile(StringRef dir, StringRef file, StringRef text) {
   return failure(os.has_error());
 }
 
-/// The arena's liveness lower bound of the schedule without the memory
-/// transformations (-1 when they did not apply or were not asked for).
-int64_t originalLowerBound(MLIRContext &ctx, StringRef onnxPath,
-                           const PackageOptions &opts, DictionaryAttr plan) {
-  if (!opts.measureOriginalSchedule || !plan.get("conv_chains"))
+/// The arena's liveness lower bound of the package `opts` describes.
+int64_t lowerBoundOf(MLIRContext &ctx, StringRef onnxPath,
+                     const PackageOptions &opts) {
+  OwningOpRef<ModuleOp> module = importOnnxFile(ctx, onnxPath, opts.import);
+  if (!module || failed(runTrainingPipeline(ctx, *module, opts)) ||
+      failed(runLoweringPipeline(ctx, *module, opts)))
     return -1;
+  auto plan = (*module)->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan");
+  return cast<IntegerAttr>(plan.get("lower_bound_bytes")).getInt();
+}
+
+/// The bounds without the memory transformations that applied (one more
+/// build each, and one without all when several did), if asked for.
+ScheduleBounds measureBounds(MLIRContext &ctx, StringRef onnxPath,
+                             const PackageOptions &opts, DictionaryAttr plan,
+                             const ModelFacts &facts) {
+  ScheduleBounds bounds;
+  bool fused = plan.get("conv_chains") != nullptr;
+  bool masked = !facts.masks.empty();
+  if (!opts.measureOriginalSchedule || (!fused && !masked))
+    return bounds;
   PackageOptions plain = opts;
   plain.lowering.fuseConvChains = false;
-  OwningOpRef<ModuleOp> module = importOnnxFile(ctx, onnxPath, opts.import);
-  if (!module || failed(runTrainingPipeline(ctx, *module, plain)) ||
-      failed(runLoweringPipeline(ctx, *module, plain)))
-    return -1;
-  auto unfused =
-      (*module)->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan");
-  return cast<IntegerAttr>(unfused.get("lower_bound_bytes")).getInt();
+  if (fused)
+    bounds.withoutFusion = lowerBoundOf(ctx, onnxPath, plain);
+  plain.training.packMasks = false;
+  if (masked && fused)
+    bounds.original = lowerBoundOf(ctx, onnxPath, plain);
+  plain.lowering.fuseConvChains = opts.lowering.fuseConvChains;
+  if (masked)
+    bounds.withoutMasks = lowerBoundOf(ctx, onnxPath, plain);
+  if (bounds.original < 0)
+    bounds.original = fused ? bounds.withoutFusion : bounds.withoutMasks;
+  return bounds;
 }
 
 /// Whether any op of `module` yields an 8-bit integer tensor (a quantized
@@ -214,9 +233,9 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
   for (const auto &p : facts.trainable)
     pkg.trainableParams.push_back({p.onnxName, p.elements * 4});
   pkg.trainableBytes = facts.trainableBytes;
-  pkg.report =
-      renderReport(onnxPath, api, std::move(facts), plan, pkg.memory, opts,
-                   originalLowerBound(ctx, onnxPath, opts, plan));
+  ScheduleBounds bounds = measureBounds(ctx, onnxPath, opts, plan, facts);
+  pkg.report = renderReport(onnxPath, api, std::move(facts), plan, pkg.memory,
+                            opts, bounds);
   pkg.svg = renderMemorySvg(pkg.memory, opts.sramBytes);
   return pkg;
 }

@@ -20,7 +20,7 @@ struct PackageOptions {
   /// sramBytes.
   std::string update = "dense";
   /// Also plan the schedule without the memory transformations
-  /// (fuse-conv-chains) when they applied, for report.json's
+  /// (fuse-conv-chains, pack-masks) when they applied, for report.json's
   /// original_lower_bound_bytes (off in --update auto's trial builds).
   bool measureOriginalSchedule = true;
   ImportOptions import;

@@ -63,7 +63,7 @@ bool hasDisjointWindows(nn::MaxPool2dGradOp op) {
   for (int i = 0; i < 2; ++i)
     if (dl[i] != 1 || (s[i] < k[i] && ys[2 + i] != 1))
       return false;
-  return true;
+  return nn::MaxPool2dMaskOp::fieldBits(k) != 0;
 }
 
 /// The mask `op` needs of `v`, or nothing when it reads values of `v`.
@@ -131,10 +131,22 @@ SmallVector<MaskUse> maskUses(Value v) {
   return uses;
 }
 
+RankedTensorType words(MLIRContext *ctx, int64_t n) {
+  return RankedTensorType::get({n}, IntegerType::get(ctx, 32));
+}
+
+/// A bit per element of `v`.
 RankedTensorType maskType(Value v) {
   int64_t n = cast<RankedTensorType>(v.getType()).getNumElements();
-  return RankedTensorType::get({(n + 31) / 32},
-                               IntegerType::get(v.getContext(), 32));
+  return words(v.getContext(), (n + 31) / 32);
+}
+
+/// A window position per output of `pool`.
+RankedTensorType poolMaskType(nn::MaxPool2dGradOp pool) {
+  int64_t windows = pool.getOutputGrad().getType().getNumElements();
+  return words(pool.getContext(),
+               nn::MaxPool2dMaskOp::words(
+                   windows, nn::MaxPool2dMaskOp::fieldBits(pool.getKernel())));
 }
 
 /// Packs `v`'s masks right after it is made (one per distinct test) and
@@ -142,7 +154,8 @@ RankedTensorType maskType(Value v) {
 void packMasks(Value v, ArrayRef<MaskUse> uses) {
   OpBuilder b(v.getContext());
   b.setInsertionPointAfterValue(v);
-  Location loc = v.getLoc();
+  Location loc = FusedLoc::get(v.getContext(), {v.getLoc()},
+                               b.getStringAttr("mcutrain.mask"));
   auto f64 = [&](std::optional<double> x) {
     return x ? b.getF64FloatAttr(*x) : FloatAttr();
   };
@@ -165,7 +178,7 @@ void packMasks(Value v, ArrayRef<MaskUse> uses) {
     Value mask;
     if (use.pool)
       mask = nn::MaxPool2dMaskOp::create(
-          b, loc, maskType(v), v, use.pool.getKernelAttr(),
+          b, loc, poolMaskType(use.pool), v, use.pool.getKernelAttr(),
           use.pool.getStridesAttr(), use.pool.getPadsAttr(),
           b.getDenseI64ArrayAttr(use.pool.getOutputGrad().getType().getShape()),
           use.pool.getIsUnsignedAttr());

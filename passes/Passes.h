@@ -108,6 +108,15 @@ inline bool isBackwardLoc(mlir::Location loc) {
   return tag && tag.getValue() == "mcutrain.backward";
 }
 
+/// pack-masks tags the locations of the masks it packs (fused with the
+/// masked tensor's): the planner calls their buffers "mask".
+inline bool isMaskLoc(mlir::Location loc) {
+  auto f = llvm::dyn_cast<mlir::FusedLoc>(loc);
+  auto tag =
+      f ? llvm::dyn_cast_or_null<mlir::StringAttr>(f.getMetadata()) : nullptr;
+  return tag && tag.getValue() == "mcutrain.mask";
+}
+
 } // namespace mcutrain
 
 #endif

@@ -230,7 +230,8 @@ def PackMasksPass : Pass<"mcutrain-pack-masks", "mlir::func::FuncOp"> {
     (an int8 layer's clamp), nn.quantize_grad's (per tensor: the value
     quantizes unsaturated), and nn.max_pool2d_grad's routing when the
     windows are disjoint (stride >= kernel, dilation 1): the backward pass
-    reads masks of one bit per element instead (nn.pack_mask /
+    reads masks of one bit per element (a pool's: its windows' first-maximum
+    positions, 2 bits per 2x2 window) instead (nn.pack_mask /
     nn.max_pool2d_mask right after the tensor is made; nn.masked_grad /
     nn.max_pool2d_masked_grad where it was read), so the tensor dies with
     its last forward reader, not when the backward pass reaches it: a 32x

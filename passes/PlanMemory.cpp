@@ -26,6 +26,7 @@ struct Buffer {
   Type arena;            // its arena's (arenaElement)
   bool gradient = false; // allocated by a backward op (derive-backward)
   DictionaryAttr chain;  // a fused conv chain's scratch (kConvChainAttr)
+  bool mask = false;     // a bit-packed mask (pack-masks)
   std::string name;
   std::string pointerName; // a C identifier for the generated code
   int64_t bytes = 0;
@@ -344,6 +345,7 @@ Planner::collectBuffers(func::FuncOp func, const Positions &position) {
     buf.arena = arenaElement(buf.element);
     buf.gradient = isBackwardLoc(alloc.getLoc());
     buf.chain = alloc->getAttrOfType<DictionaryAttr>(kConvChainAttr);
+    buf.mask = isMaskLoc(alloc.getLoc());
     buf.name = bufferName(alloc.getLoc(), bufs.size());
     buf.pointerName = pointerName(alloc.getLoc(), buf.gradient, bufs.size());
     buf.bytes =
@@ -408,20 +410,26 @@ void Planner::recordPeak(func::FuncOp func, const std::vector<Buffer> &bufs,
           at && isBackwardLoc(at->getLoc())};
 }
 
+/// What report.json and memory.svg call the buffer.
+static StringRef bufferKind(const Buffer &buf) {
+  if (buf.chain)
+    return "scratch";
+  if (buf.mask)
+    return "mask";
+  return buf.gradient ? "gradient" : "activation";
+}
+
 Attribute Planner::bufferAttr(func::FuncOp func, const Buffer &buf) {
   return DictionaryAttr::get(
-      ctx,
-      {b.getNamedAttr("func", b.getStringAttr(func.getSymName())),
-       b.getNamedAttr("name", b.getStringAttr(buf.name)),
-       b.getNamedAttr("bytes", b.getI64IntegerAttr(buf.bytes)),
-       b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
-       b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
-       b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
-       b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.arena))),
-       b.getNamedAttr("dtype", b.getStringAttr(dtypeName(buf.element))),
-       b.getNamedAttr("kind", b.getStringAttr(buf.chain      ? "scratch"
-                                              : buf.gradient ? "gradient"
-                                                             : "activation"))});
+      ctx, {b.getNamedAttr("func", b.getStringAttr(func.getSymName())),
+            b.getNamedAttr("name", b.getStringAttr(buf.name)),
+            b.getNamedAttr("bytes", b.getI64IntegerAttr(buf.bytes)),
+            b.getNamedAttr("offset", b.getI64IntegerAttr(buf.offset)),
+            b.getNamedAttr("first", b.getI64IntegerAttr(buf.first)),
+            b.getNamedAttr("last", b.getI64IntegerAttr(buf.last)),
+            b.getNamedAttr("arena", b.getStringAttr(arenaName(buf.arena))),
+            b.getNamedAttr("dtype", b.getStringAttr(dtypeName(buf.element))),
+            b.getNamedAttr("kind", b.getStringAttr(bufferKind(buf)))});
 }
 
 /// A fused conv chain (fuse-conv-chains): its layers, the bytes of the

@@ -117,6 +117,21 @@ void countStepMacs(Operation *op, nn::MacCountOpInterface mc, ModelFacts &f) {
                          {"macs", macs}});
 }
 
+ModelFacts::PackedMask describeMask(Operation *mask) {
+  auto bytes = [](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.getNumElements() * (t.getElementTypeBitWidth() / 8);
+  };
+  Value tensor = mask->getOperand(0);
+  std::string test = "bounds";
+  if (isa<nn::MaxPool2dMaskOp>(mask))
+    test = "max-pool routing";
+  else if (cast<nn::PackMaskOp>(mask).getQuantType())
+    test = "quantizes unsaturated";
+  return {onnxNodeName(tensor.getLoc()), test, bytes(tensor),
+          bytes(mask->getResult(0))};
+}
+
 void gatherStep(func::FuncOp step, ModelFacts &f) {
   FeatureCounter features;
   step.walk([&](Operation *op) {
@@ -134,6 +149,8 @@ void gatherStep(func::FuncOp step, ModelFacts &f) {
       f.preSkipMacs = f.backwardMacs;
     if (auto mc = dyn_cast<nn::MacCountOpInterface>(op))
       countStepMacs(op, mc, f);
+    if (isa<nn::PackMaskOp, nn::MaxPool2dMaskOp>(op))
+      f.masks.push_back(describeMask(op));
   });
   f.weightGradFeatureBytes = features.bytes;
 }

@@ -54,6 +54,13 @@ struct ModelFacts {
     unsigned intBits; // 8: an int8 weight, 32: an int32 bias, 0: float32
   };
   std::vector<Param> trainable;
+  /// pack-masks' masks in the training step: the ONNX node whose output
+  /// they replace, that tensor's bytes and the mask's.
+  struct PackedMask {
+    std::string node, test;
+    int64_t tensorBytes, maskBytes;
+  };
+  std::vector<PackedMask> masks;
 };
 ModelFacts gatherFacts(mlir::ModuleOp module);
 
@@ -112,13 +119,17 @@ void viewArenas(
     llvm::ArrayRef<std::pair<std::string, std::string>> viewsAndArenas);
 
 /// report.json.
-/// `originalLowerBound`: the arena's liveness lower bound without the
-/// memory transformations (-1: not measured).
+/// The arena's liveness lower bound of the schedule without the memory
+/// transformations (`original`) and without each one alone (-1: not
+/// measured, as when it did not apply).
+struct ScheduleBounds {
+  int64_t original = -1, withoutFusion = -1, withoutMasks = -1;
+};
 std::string renderReport(llvm::StringRef onnxPath, const ApiDescription &api,
                          ModelFacts facts, mlir::DictionaryAttr memoryPlan,
                          const MemorySummary &memory,
                          const PackageOptions &opts,
-                         int64_t originalLowerBound);
+                         const ScheduleBounds &bounds);
 
 /// A compiled package, not yet written.
 struct BuiltPackage {

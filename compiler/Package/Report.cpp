@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Package/PackageParts.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -30,11 +31,9 @@ static llvm::json::Array planBuffers(DictionaryAttr plan) {
   return buffers;
 }
 
-/// The schedule's liveness lower bound, the original one's (without the
-/// memory transformations) and what each transformation did.
-static llvm::json::Object scheduleReport(DictionaryAttr plan,
-                                         int64_t originalLowerBound) {
-  int64_t bound = cast<IntegerAttr>(plan.get("lower_bound_bytes")).getInt();
+/// fuse-conv-chains' entry: the chains, the bytes of the tensors they
+/// never materialise, the bound's fall.
+static llvm::json::Object fusionReport(DictionaryAttr plan, int64_t saved) {
   auto chains = plan.getAs<ArrayAttr>("conv_chains");
   llvm::json::Array list;
   int64_t intermediates = 0;
@@ -50,16 +49,52 @@ static llvm::json::Object scheduleReport(DictionaryAttr plan,
         {"intermediate_bytes", bytes},
         {"scratch_bytes", c.getAs<IntegerAttr>("scratch_bytes").getInt()}});
   }
-  int64_t original = originalLowerBound < 0 ? bound : originalLowerBound;
-  llvm::json::Object fused{{"name", "fuse-conv-chains"},
-                           {"applied", static_cast<int64_t>(list.size())},
-                           {"intermediate_bytes", intermediates},
-                           {"saved_bytes", original - bound},
-                           {"chains", std::move(list)}};
+  return llvm::json::Object{{"name", "fuse-conv-chains"},
+                            {"applied", static_cast<int64_t>(list.size())},
+                            {"intermediate_bytes", intermediates},
+                            {"saved_bytes", saved},
+                            {"chains", std::move(list)}};
+}
+
+/// pack-masks' entry: each mask, the tensor it stands for, the bound's fall.
+static llvm::json::Object masksReport(const ModelFacts &facts, int64_t saved) {
+  llvm::json::Array list;
+  int64_t tensorBytes = 0, maskBytes = 0;
+  llvm::StringSet<> tensors; // a tensor may have two masks (ReLU, pool)
+  for (const ModelFacts::PackedMask &m : facts.masks) {
+    if (tensors.insert(m.node).second)
+      tensorBytes += m.tensorBytes;
+    maskBytes += m.maskBytes;
+    list.push_back(llvm::json::Object{{"tensor", m.node},
+                                      {"test", m.test},
+                                      {"tensor_bytes", m.tensorBytes},
+                                      {"mask_bytes", m.maskBytes}});
+  }
+  return llvm::json::Object{{"name", "pack-masks"},
+                            {"applied", static_cast<int64_t>(list.size())},
+                            {"tensor_bytes", tensorBytes},
+                            {"mask_bytes", maskBytes},
+                            {"saved_bytes", saved},
+                            {"masks", std::move(list)}};
+}
+
+/// The schedule's liveness lower bound, the original one's (without the
+/// memory transformations) and what each transformation did: saved_bytes
+/// is how much higher the bound is with that one alone turned off.
+static llvm::json::Object scheduleReport(DictionaryAttr plan,
+                                         const ModelFacts &facts,
+                                         const ScheduleBounds &bounds) {
+  int64_t bound = cast<IntegerAttr>(plan.get("lower_bound_bytes")).getInt();
+  auto savedFrom = [&](int64_t without) {
+    return without < 0 ? 0 : without - bound;
+  };
   return llvm::json::Object{
       {"lower_bound_bytes", bound},
-      {"original_lower_bound_bytes", original},
-      {"transformations", llvm::json::Array{std::move(fused)}}};
+      {"original_lower_bound_bytes",
+       bounds.original < 0 ? bound : bounds.original},
+      {"transformations",
+       llvm::json::Array{fusionReport(plan, savedFrom(bounds.withoutFusion)),
+                         masksReport(facts, savedFrom(bounds.withoutMasks))}}};
 }
 
 static llvm::json::Object ramReport(const MemorySummary &memory,
@@ -83,7 +118,7 @@ static llvm::json::Object ramReport(const MemorySummary &memory,
 std::string mcutrain::package::renderReport(
     StringRef onnxPath, const ApiDescription &api, ModelFacts facts,
     DictionaryAttr plan, const MemorySummary &memory,
-    const PackageOptions &opts, int64_t originalLowerBound) {
+    const PackageOptions &opts, const ScheduleBounds &bounds) {
   auto planInt = [&](StringRef key) {
     return cast<IntegerAttr>(plan.get(key)).getInt();
   };
@@ -113,7 +148,7 @@ std::string mcutrain::package::renderReport(
                           {"frozen_bytes", facts.frozenBytes},
                           {"optimizer_state_bytes", facts.optimizerStateBytes},
                           {"list", std::move(facts.params)}}},
-      {"schedule", scheduleReport(plan, originalLowerBound)},
+      {"schedule", scheduleReport(plan, facts, bounds)},
       {"ram_bytes", memory.total},
       {"ram", ramReport(memory, facts, opts.sramBytes)},
       {"macs",

@@ -388,11 +388,34 @@ LogicalResult PackMaskOp::verify() {
   }
   return verifyMaskOf(*this, getInput(), getMask());
 }
+int64_t MaxPool2dMaskOp::fieldBits(ArrayRef<int64_t> kernel) {
+  int64_t positions = kernel[0] * kernel[1];
+  for (int64_t bits : {1, 2, 4, 8})
+    if (positions <= (int64_t(1) << bits))
+      return bits;
+  return 0;
+}
+
+/// A max-pool mask's words: one field per window of `outputShape`.
+static LogicalResult verifyPoolMask(Operation *op, ArrayRef<int64_t> kernel,
+                                    ArrayRef<int64_t> outputShape, Value mask) {
+  int64_t bits = MaxPool2dMaskOp::fieldBits(kernel);
+  if (bits == 0)
+    return op->emitOpError() << "more than 256 window positions";
+  int64_t windows = ShapedType::getNumElements(outputShape);
+  int64_t need = MaxPool2dMaskOp::words(windows, bits);
+  int64_t words = cast<RankedTensorType>(mask.getType()).getShape()[0];
+  if (words != need)
+    return op->emitOpError()
+           << "mask has " << words << " words, " << need << " needed";
+  return success();
+}
+
 LogicalResult MaxPool2dMaskOp::verify() {
-  if (failed(verifyMaskOf(*this, getInput(), getMask())))
+  if (failed(verifyDisjointWindows(*this, getKernel(), getStrides(), getPads(),
+                                   getOutputShape())))
     return failure();
-  return verifyDisjointWindows(*this, getKernel(), getStrides(), getPads(),
-                               getOutputShape());
+  return verifyPoolMask(*this, getKernel(), getOutputShape(), getMask());
 }
 LogicalResult MaskedGradOp::verify() {
   if (getOutputGrad().getType() != getInputGrad().getType())
@@ -400,10 +423,11 @@ LogicalResult MaskedGradOp::verify() {
   return verifyMaskOf(*this, getInputGrad(), getMask());
 }
 LogicalResult MaxPool2dMaskedGradOp::verify() {
-  if (failed(verifyMaskOf(*this, getInputGrad(), getMask())))
+  auto windows = getOutputGrad().getType().getShape();
+  if (failed(verifyDisjointWindows(*this, getKernel(), getStrides(), getPads(),
+                                   windows)))
     return failure();
-  return verifyDisjointWindows(*this, getKernel(), getStrides(), getPads(),
-                               getOutputGrad().getType().getShape());
+  return verifyPoolMask(*this, getKernel(), windows, getMask());
 }
 
 LogicalResult NegOp::verify() {
@@ -795,7 +819,8 @@ int64_t ReduceSumToOp::getMacs() { return numElements(getInput()); }
 int64_t ReluGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t PackMaskOp::getMacs() { return numElements(getInput()); }
 int64_t MaxPool2dMaskOp::getMacs() {
-  return numElements(getInput()) * getKernel()[0] * getKernel()[1];
+  return ShapedType::getNumElements(getOutputShape()) * getKernel()[0] *
+         getKernel()[1];
 }
 int64_t MaskedGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t MaxPool2dMaskedGradOp::getMacs() { return numElements(getInputGrad()); }

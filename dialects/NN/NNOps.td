@@ -543,11 +543,15 @@ def NN_PackMaskOp : NN_GradOp<"pack_mask"> {
 }
 
 def NN_MaxPool2dMaskOp : NN_GradOp<"max_pool2d_mask"> {
-  let summary = "Bit per input element: it is the first maximum of its window";
+  let summary = "Per output window: the position of its first maximum, in a few bits";
   let description = [{
     For disjoint windows (stride >= kernel, dilation 1) each input element
-    lies in at most one window; its bit says whether nn.max_pool2d_grad
-    routes that window's gradient to it.
+    lies in at most one window, and nn.max_pool2d_grad routes a window's
+    gradient to its first maximum: the window's position kh * KW + kw is
+    all the routing needs. One field of `fieldBits(kernel)` bits (1, 2, 4
+    or 8: enough for KH * KW positions) per output element, row-major,
+    32 / fieldBits fields to an i32 word (field i at bits (i % n) * bits of
+    word i / n): 2x2 pooling keeps half a bit per input element.
   }];
   let arguments = (ins NN_Tensor4D:$input, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
@@ -555,6 +559,16 @@ def NN_MaxPool2dMaskOp : NN_GradOp<"max_pool2d_mask"> {
   let results = (outs 1DTensorOf<[I32]>:$mask);
   let assemblyFormat = [{
     $input attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Bits per window position: the least of 1, 2, 4, 8 holding
+    /// KH * KW values (0 if more than 256).
+    static int64_t fieldBits(::llvm::ArrayRef<int64_t> kernel);
+    /// i32 words holding `fields` fields of `bits` bits.
+    static int64_t words(int64_t fields, int64_t bits) {
+      int64_t perWord = 32 / bits;
+      return (fields + perWord - 1) / perWord;
+    }
   }];
   let hasVerifier = 1;
 }
@@ -571,7 +585,7 @@ def NN_MaskedGradOp : NN_GradOp<"masked_grad"> {
 }
 
 def NN_MaxPool2dMaskedGradOp : NN_GradOp<"max_pool2d_masked_grad"> {
-  let summary = "nn.max_pool2d_grad of disjoint windows from nn.max_pool2d_mask's bits";
+  let summary = "nn.max_pool2d_grad of disjoint windows from nn.max_pool2d_mask's positions";
   let arguments = (ins NN_F32Tensor4D:$output_grad, 1DTensorOf<[I32]>:$mask,
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$strides,
                    DenseI64ArrayAttr:$pads);

@@ -307,27 +307,34 @@ SmallVector<Value> Lowering::unflatten(OpBuilder &ob, Value flat,
   return iv;
 }
 
-Value Lowering::maskBit(OpBuilder &ob, Value mask, Value flat) {
+Value Lowering::maskField(OpBuilder &ob, Value mask, Value flat, int64_t bits) {
+  int64_t perWord = 32 / bits;
   Value word = tensor::ExtractOp::create(
       ob, loc, mask,
-      ValueRange{
-          toIndex(ob, arith::ShRUIOp::create(ob, loc, flat, i32c(ob, 5)))});
-  Value bit = arith::AndIOp::create(
-      ob, loc,
-      arith::ShRUIOp::create(
-          ob, loc, word, arith::AndIOp::create(ob, loc, flat, i32c(ob, 31))),
-      i32c(ob, 1));
-  return cmp(ob, arith::CmpIPredicate::ne, bit, i32c(ob, 0));
+      ValueRange{toIndex(
+          ob, arith::DivUIOp::create(ob, loc, flat, i32c(ob, perWord)))});
+  Value shift = arith::MulIOp::create(
+      ob, loc, arith::RemUIOp::create(ob, loc, flat, i32c(ob, perWord)),
+      i32c(ob, bits));
+  return arith::AndIOp::create(ob, loc,
+                               arith::ShRUIOp::create(ob, loc, word, shift),
+                               i32c(ob, (int64_t(1) << bits) - 1));
+}
+
+Value Lowering::maskBit(OpBuilder &ob, Value mask, Value flat) {
+  return cmp(ob, arith::CmpIPredicate::ne, maskField(ob, mask, flat, 1),
+             i32c(ob, 0));
 }
 
 int64_t numElementsOf(Value tensor) {
   return cast<RankedTensorType>(tensor.getType()).getNumElements();
 }
 
-Value packBits(Lowering &L, int64_t n,
-               llvm::function_ref<Value(OpBuilder &, Value)> bitOf) {
+Value packFields(Lowering &L, int64_t n, int64_t bits,
+                 llvm::function_ref<Value(OpBuilder &, Value)> fieldOf) {
   Type i32 = L.b.getI32Type();
-  int64_t words = (n + 31) / 32;
+  int64_t perWord = 32 / bits;
+  int64_t words = (n + perWord - 1) / perWord;
   Value zero = L.i32c(L.b, 0);
   Value init =
       linalg::FillOp::create(
@@ -335,27 +342,35 @@ Value packBits(Lowering &L, int64_t n,
           tensor::EmptyOp::create(L.b, L.loc, ArrayRef<int64_t>{words}, i32)
               .getResult())
           .getResult(0);
-  // Words in parallel, each the reduction (an or) over its 32 bits (an
+  // Words in parallel, each the reduction (an or) over its fields (an
   // unread empty tensor gives that loop its extent, as the pooling windows).
-  Value bits = tensor::EmptyOp::create(L.b, L.loc, ArrayRef<int64_t>{32}, i32);
+  Value fields =
+      tensor::EmptyOp::create(L.b, L.loc, ArrayRef<int64_t>{perWord}, i32);
   return L.generic(
-      init, ValueRange{bits}, {L.map(2, {L.d(1)}), L.map(2, {L.d(0)})},
+      init, ValueRange{fields}, {L.map(2, {L.d(1)}), L.map(2, {L.d(0)})},
       {kPar, kRed}, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
-        Value bit = L.toI32(ob, linalg::IndexOp::create(ob, l, 1));
+        Value j = L.toI32(ob, linalg::IndexOp::create(ob, l, 1));
         Value i = arith::AddIOp::create(
             ob, l,
             arith::MulIOp::create(
                 ob, l, L.toI32(ob, linalg::IndexOp::create(ob, l, 0)),
-                L.i32c(ob, 32)),
-            bit);
+                L.i32c(ob, perWord)),
+            j);
         Value inside = L.cmp(ob, arith::CmpIPredicate::slt, i, L.i32c(ob, n));
         Value at = arith::SelectOp::create(ob, l, inside, i, L.i32c(ob, n - 1));
-        Value set = L.both(ob, inside, bitOf(ob, at));
-        Value value = arith::ShLIOp::create(ob, l, L.i32c(ob, 1), bit);
-        return arith::OrIOp::create(
-            ob, l, a[1],
-            arith::SelectOp::create(ob, l, set, value, L.i32c(ob, 0)));
+        Value field = arith::SelectOp::create(ob, l, inside, fieldOf(ob, at),
+                                              L.i32c(ob, 0));
+        Value shift = arith::MulIOp::create(ob, l, j, L.i32c(ob, bits));
+        return arith::OrIOp::create(ob, l, a[1],
+                                    arith::ShLIOp::create(ob, l, field, shift));
       });
+}
+
+Value packBits(Lowering &L, int64_t n,
+               llvm::function_ref<Value(OpBuilder &, Value)> bitOf) {
+  return packFields(L, n, 1, [&](OpBuilder &ob, Value i) -> Value {
+    return arith::ExtUIOp::create(ob, L.loc, ob.getI32Type(), bitOf(ob, i));
+  });
 }
 
 } // namespace mcutrain::lowering

@@ -152,7 +152,9 @@ struct Lowering {
   Value flatIndex(OpBuilder &ob, ValueRange iv, ArrayRef<int64_t> shape);
   SmallVector<Value> unflatten(OpBuilder &ob, Value flat,
                                ArrayRef<int64_t> shape);
-  /// Bit `flat` (i32) of a packed mask (nn.pack_mask's layout) as an i1.
+  /// Field `flat` (i32) of `bits` bits of a packed mask (packFields'
+  /// layout) as an i32; bit `flat` as an i1.
+  Value maskField(OpBuilder &ob, Value mask, Value flat, int64_t bits);
   Value maskBit(OpBuilder &ob, Value mask, Value flat);
 
   /// Any static reshape: collapse to 1-D, expand to the target.
@@ -175,10 +177,13 @@ Value sumOverLoops(
 
 int64_t numElementsOf(Value tensor);
 
-/// A mask of one bit per element of an `n`-element tensor, 32 to an i32
-/// word (bit i % 32 of word i / 32; nn.pack_mask's layout): `bitOf` gives
-/// element i's bit (i1) from i (i32, kept inside [0, n)); the last word's
-/// spare bits are 0.
+/// `n` fields of `bits` bits (1, 2, 4 or 8), 32 / bits to an i32 word
+/// (field i at bit (i % (32 / bits)) * bits of word i / (32 / bits)):
+/// `fieldOf` gives field i (an i32 below 2^bits) from i (i32, kept inside
+/// [0, n)); the last word's spare bits are 0. packBits: one bit (an i1)
+/// per element, nn.pack_mask's layout.
+Value packFields(Lowering &L, int64_t n, int64_t bits,
+                 llvm::function_ref<Value(OpBuilder &, Value)> fieldOf);
 Value packBits(Lowering &L, int64_t n,
                llvm::function_ref<Value(OpBuilder &, Value)> bitOf);
 

@@ -350,49 +350,45 @@ Value lowerMaxPoolIndices(Lowering &L, nn::MaxPool2dIndicesOp op) {
   return gen.getResult();
 }
 
-/// Bit per input element: it lies in a window (disjoint ones) and is that
-/// window's first maximum, the test nn.max_pool2d_grad makes of it.
+/// Per window (disjoint ones): the position of its first maximum, the
+/// routing nn.max_pool2d_grad computes from the input.
 Value lowerMaxPoolMask(Lowering &L, nn::MaxPool2dMaskOp op) {
   Value x = op.getInput();
-  auto xs = op.getInput().getType().getShape();
   auto ys = op.getOutputShape();
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
-  int64_t one[2] = {1, 1}, st[2];
-  (void)disjointStrides(k, s, one, ys, st);
+  int64_t one[2] = {1, 1};
   bool isUnsigned = op.getIsUnsigned();
-  return packBits(L, numElementsOf(x), [&](OpBuilder &ob, Value i) -> Value {
-    SmallVector<Value> at = L.unflatten(ob, i, xs);
-    Value vh, vw, kh, kw;
-    Value oh = ownWindow(L, ob, L.toI32(ob, at[2]), p[0], st[0], k[0], 1, ys[2],
-                         vh, kh);
-    Value ow = ownWindow(L, ob, L.toI32(ob, at[3]), p[1], st[1], k[1], 1, ys[3],
-                         vw, kw);
-    Value first = firstMaxPosition(L, ob, x, ValueRange{at[0], at[1], oh, ow},
-                                   k, s, p, one, isUnsigned);
-    Value kpos = arith::AddIOp::create(
-        ob, L.loc, arith::MulIOp::create(ob, L.loc, kh, L.i32c(ob, k[1])), kw);
-    Value hit = arith::CmpFOp::create(
-        ob, L.loc, arith::CmpFPredicate::OEQ, first,
-        arith::SIToFPOp::create(ob, L.loc, ob.getF32Type(), kpos));
-    return L.both(ob, L.both(ob, vh, vw), hit);
-  });
+  int64_t windows = ShapedType::getNumElements(ys);
+  return packFields(
+      L, windows, nn::MaxPool2dMaskOp::fieldBits(k),
+      [&](OpBuilder &ob, Value i) -> Value {
+        Value first = firstMaxPosition(L, ob, x, L.unflatten(ob, i, ys), k, s,
+                                       p, one, isUnsigned);
+        return arith::FPToSIOp::create(ob, L.loc, ob.getI32Type(), first);
+      });
 }
 
-/// nn.max_pool2d_grad's disjoint-window gather with the routing test read
-/// from the mask: the same selects, so the same bits.
+/// nn.max_pool2d_grad's disjoint-window gather with the window's first
+/// maximum read from the mask: the same selects, so the same bits.
 Value lowerMaxPoolMaskedGrad(Lowering &L, nn::MaxPool2dMaskedGradOp op) {
   auto xs = op.getInputGrad().getType().getShape();
   auto ys = op.getOutputGrad().getType().getShape();
   auto k = op.getKernel(), s = op.getStrides(), p = op.getPads();
   int64_t one[2] = {1, 1};
+  int64_t bits = nn::MaxPool2dMaskOp::fieldBits(k);
   Value dy = op.getOutputGrad(), mask = op.getMask();
   return windowGather(
       L, xs, ys, k, s, p, one,
-      [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow, Value) -> Value {
-        Value g = tensor::ExtractOp::create(ob, L.loc, dy,
-                                            ValueRange{iv[0], iv[1], oh, ow});
-        Value routed = L.maskBit(ob, mask, L.flatIndex(ob, iv, xs));
-        return arith::SelectOp::create(ob, L.loc, routed, g, L.f32c(ob, 0.0f));
+      [&](OpBuilder &ob, ValueRange iv, Value oh, Value ow,
+          Value kpos) -> Value {
+        SmallVector<Value> at{iv[0], iv[1], oh, ow};
+        Value g = tensor::ExtractOp::create(ob, L.loc, dy, at);
+        Value first = arith::SIToFPOp::create(
+            ob, L.loc, ob.getF32Type(),
+            L.maskField(ob, mask, L.flatIndex(ob, at, ys), bits));
+        Value hit = arith::CmpFOp::create(ob, L.loc, arith::CmpFPredicate::OEQ,
+                                          first, kpos);
+        return arith::SelectOp::create(ob, L.loc, hit, g, L.f32c(ob, 0.0f));
       });
 }
 

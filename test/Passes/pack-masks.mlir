@@ -7,12 +7,13 @@
 // RUN: mcutrain-opt %s --mcutrain-pack-masks=pack-masks=false | FileCheck %s --check-prefix=OFF
 // RUN: mcutrain-opt %s --mcutrain-pack-masks --mcutrain-lower-to-linalg | FileCheck %s --check-prefix=LOWER
 
-// ReLU then a disjoint 2x2 max pool: two masks of 6272 / 32 words, packed
+// ReLU then a disjoint 2x2 max pool: a bit per element (6272 / 32 words)
+// and 2 bits of window position per output (1568 x 2 / 32 words), packed
 // before the pool; relu and pool gradients read them, not %r.
 // CHECK-LABEL: func.func @relu_pool
 // CHECK: %[[R:.*]] = nn.relu %arg0
 // CHECK-NEXT: %[[M:.*]] = nn.pack_mask %[[R]] {lo = 0.000000e+00 : f64} : (tensor<1x8x28x28xf32>) -> tensor<196xi32>
-// CHECK-NEXT: %[[P:.*]] = nn.max_pool2d_mask %[[R]] {kernel = array<i64: 2, 2>, output_shape = array<i64: 1, 8, 14, 14>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 2, 2>} : (tensor<1x8x28x28xf32>) -> tensor<196xi32>
+// CHECK-NEXT: %[[P:.*]] = nn.max_pool2d_mask %[[R]] {kernel = array<i64: 2, 2>, output_shape = array<i64: 1, 8, 14, 14>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 2, 2>} : (tensor<1x8x28x28xf32>) -> tensor<98xi32>
 // CHECK-NEXT: nn.max_pool2d %[[R]]
 // CHECK: %[[G:.*]] = nn.max_pool2d_masked_grad %arg1, %[[P]] {kernel = array<i64: 2, 2>, mcutrain.backward, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 2, 2>}
 // CHECK-NEXT: nn.masked_grad %[[G]], %[[M]] {mcutrain.backward} : (tensor<1x8x28x28xf32>, tensor<196xi32>) -> tensor<1x8x28x28xf32>
@@ -24,9 +25,13 @@
 // OFF: nn.max_pool2d_grad
 // OFF: nn.relu_grad
 // LOWER-LABEL: func.func @relu_pool
-// The pack: words in parallel, an or over their 32 bits.
-// LOWER: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "reduction"]}
+// The packs: words in parallel, an or over their 32 bits / 16 fields.
+// LOWER: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<32xi32>)
 // LOWER: arith.cmpf ogt
+// LOWER: arith.shli
+// LOWER: arith.ori
+// LOWER: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<16xi32>)
+// LOWER: arith.fptosi
 // LOWER: arith.shli
 // LOWER: arith.ori
 func.func @relu_pool(%x: tensor<1x8x28x28xf32>, %dy: tensor<1x8x14x14xf32>) -> tensor<1x8x28x28xf32> {
