@@ -2,7 +2,7 @@
 // before and after, the mean loss per epoch, and the cost of a training
 // step in instructions (SysTick under QEMU's -icount, calibrated against a
 // loop of known instruction count). Exit status 0 when the loss fell and
-// accuracy rose.
+// accuracy rose (unless data.h says the test set is too small to tell).
 #include "data.h"
 #include "model.h"
 #include "semihosting.h"
@@ -14,11 +14,18 @@ namespace {
 
 using systick::ticks;
 
-float image[28 * 28];
+// Image i of a set: bytes scaled into a RAM buffer, or (prepare.py
+// --float-inputs) floats read where they are in flash, as a 128x128x3
+// image (196,608 B) would not leave the model room in 256 KiB of RAM.
+[[maybe_unused]] const float *input(const std::uint8_t *pixels, unsigned i) {
+  static float image[model::kInputSize];
+  for (unsigned p = 0; p < model::kInputSize; ++p)
+    image[p] = (float)pixels[i * model::kInputSize + p] / 255.0f;
+  return image;
+}
 
-void load(const std::uint8_t *pixels, unsigned i) {
-  for (unsigned p = 0; p < 28 * 28; ++p)
-    image[p] = (float)pixels[i * 28 * 28 + p] / 255.0f;
+[[maybe_unused]] const float *input(const float *inputs, unsigned i) {
+  return inputs + i * model::kInputSize;
 }
 
 // Ticks and calls of predict() (the forward pass alone).
@@ -28,9 +35,9 @@ float accuracy() {
   unsigned right = 0;
   float logits[model::kOutputSize];
   for (unsigned i = 0; i < kTestImages; ++i) {
-    load(kTestPixels, i);
+    const float *x = input(kTestPixels, i);
     std::uint64_t s = ticks();
-    model::predict(image, logits);
+    model::predict(x, logits);
     predictTicks += ticks() - s;
     ++predictCalls;
     right += mcutrain::argmax(logits, model::kOutputSize) == kTestLabels[i];
@@ -75,9 +82,9 @@ int main() {
   for (unsigned e = 0; e < kEpochs; ++e) {
     double sum = 0.0;
     for (unsigned i = 0; i < kTrainImages; ++i) {
-      load(kTrainPixels, i);
+      const float *x = input(kTrainPixels, i);
       std::uint64_t s = ticks();
-      float loss = model::train_step(image, (int)kTrainLabels[i]);
+      float loss = model::train_step(x, (int)kTrainLabels[i]);
       trainTicks += ticks() - s;
       macs += model::last_step().macs;
       ++steps;
@@ -110,7 +117,9 @@ int main() {
      << "; per MAC: ";
   l5.fixed((float)(forward / (double)model::kForwardMacs), 2);
   l5.print();
-  bool ok = lastLoss < firstLoss && after > before;
+  // A handful of test images (prepare.py --no-accuracy-check) measures no
+  // rise; the loss must fall all the same.
+  bool ok = lastLoss < firstLoss && (after > before || !kAccuracyMustRise);
   Line l4;
   l4 << (ok ? "PASSED" : "FAILED") << ": loss ";
   l4.fixed(firstLoss, 4) << " -> ";

@@ -2,9 +2,15 @@
 """Inputs of the Cortex-M4 firmware: a freshly initialised DemoCNN
 (examples/fashion-mnist) as ONNX, and data.h with a slice of sklearn's
 digits upscaled to 28x28 (bytes in flash): TRAIN images to learn from and
-TEST held-out images.
+TEST held-out images. --size 128 --channels 3 --float-inputs: the digits
+upscaled to 128x128, in 3 equal channels, as floats in flash that the
+firmware passes as they are (for MobileNetV2 at 128x128, whose float input
+would not fit in the RAM beside the model); --no-accuracy-check when the
+test set is too small to measure a rise (the loss must still fall).
 
   prepare.py OUT_DIR [--train 600] [--test 200] [--epochs 2] [--seed 0]
+             [--size 28|8k] [--channels 1] [--float-inputs]
+             [--no-accuracy-check]
 """
 import argparse
 import os
@@ -25,15 +31,26 @@ def main():
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", type=int, default=28,
+                    help="28 (3x, padded), or a multiple of 8")
+    ap.add_argument("--channels", type=int, default=1)
+    ap.add_argument("--float-inputs", action="store_true")
+    ap.add_argument("--no-accuracy-check", action="store_true")
     args = ap.parse_args()
+    if args.size != 28 and args.size % 8:
+        ap.error("--size: 28 or a multiple of 8")
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     demo.export(demo.DemoCNN(), os.path.join(args.out, "model.onnx"))
 
     from sklearn.datasets import load_digits
     d = load_digits()
-    imgs = np.kron(d.images / 16.0 * 255.0, np.ones((3, 3)))
-    imgs = np.pad(imgs, ((0, 0), (2, 2), (2, 2))).round().astype(np.uint8)
+    scale = 3 if args.size == 28 else args.size // 8
+    imgs = np.kron(d.images / 16.0 * 255.0, np.ones((scale, scale)))
+    if args.size == 28:
+        imgs = np.pad(imgs, ((0, 0), (2, 2), (2, 2)))
+    imgs = imgs.round().astype(np.uint8)
+    imgs = np.repeat(imgs[:, None], args.channels, axis=1)
     order = np.random.RandomState(args.seed).permutation(len(imgs))
     imgs, labels = imgs[order], d.target[order]
     n = args.train + args.test
@@ -41,17 +58,26 @@ def main():
         raise SystemExit(f"only {len(imgs)} digits")
 
     def array(name, a, ctype):
-        body = ",".join(str(int(v)) for v in a.ravel())
+        if ctype == "float":
+            body = ",".join(f"{v:.9g}" for v in a.ravel())
+        else:
+            body = ",".join(str(int(v)) for v in a.ravel())
         return f"static const {ctype} {name}[{a.size}] = {{{body}}};\n"
+    pixels = "float" if args.float_inputs else "std::uint8_t"
+    if args.float_inputs:
+        imgs = (imgs.astype(np.float32) / np.float32(255.0))
     with open(os.path.join(args.out, "data.h"), "w") as f:
-        f.write("// sklearn digits, 8x8 upscaled to 28x28 bytes (prepare.py)\n"
+        f.write(f"// sklearn digits, 8x8 upscaled to {args.channels}x"
+                f"{args.size}x{args.size} {pixels} (prepare.py)\n"
                 "#pragma once\n#include <cstdint>\n"
                 f"constexpr unsigned kTrainImages = {args.train};\n"
                 f"constexpr unsigned kTestImages = {args.test};\n"
-                f"constexpr unsigned kEpochs = {args.epochs};\n")
-        f.write(array("kTrainPixels", imgs[:args.train], "std::uint8_t"))
+                f"constexpr unsigned kEpochs = {args.epochs};\n"
+                "constexpr bool kAccuracyMustRise = "
+                f"{'false' if args.no_accuracy_check else 'true'};\n")
+        f.write(array("kTrainPixels", imgs[:args.train], pixels))
         f.write(array("kTrainLabels", labels[:args.train], "std::uint8_t"))
-        f.write(array("kTestPixels", imgs[args.train:n], "std::uint8_t"))
+        f.write(array("kTestPixels", imgs[args.train:n], pixels))
         f.write(array("kTestLabels", labels[args.train:n], "std::uint8_t"))
     return 0
 
