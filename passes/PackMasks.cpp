@@ -42,17 +42,10 @@ struct MaskUse {
 };
 
 /// Whether the saved tensor `v`'s operand in `op` is read by its lowering:
-/// activation_grad reads either its input or its output, not both (as
-/// lower-to-linalg's lowerActivationGrad chooses).
+/// activation_grad reads either its input or its output, not both.
 bool isRead(Operation *op, Value v) {
   auto act = dyn_cast<nn::ActivationGradOp>(op);
-  if (!act || act.getOutputGrad() == v)
-    return true;
-  nn::ActivationKind kind = act.getKind();
-  bool fromOutput =
-      kind == nn::ActivationKind::clip || kind == nn::ActivationKind::sigmoid ||
-      kind == nn::ActivationKind::tanh || kind == nn::ActivationKind::sqrt;
-  return (fromOutput ? act.getOutput() : act.getInput()) == v;
+  return !act || act.getOutputGrad() == v || act.getReadTensor() == v;
 }
 
 /// Each dimension's windows do not overlap (or there is one window), so

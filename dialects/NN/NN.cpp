@@ -430,6 +430,14 @@ LogicalResult MaxPool2dMaskedGradOp::verify() {
   return verifyPoolMask(*this, getKernel(), windows, getMask());
 }
 
+Value ActivationGradOp::getReadTensor() {
+  ActivationKind kind = getKind();
+  bool fromOutput =
+      kind == ActivationKind::clip || kind == ActivationKind::sigmoid ||
+      kind == ActivationKind::tanh || kind == ActivationKind::sqrt;
+  return fromOutput ? getOutput() : getInput();
+}
+
 LogicalResult NegOp::verify() {
   if (elementTypeOf(getInput()).isInteger(1))
     return emitOpError() << "does not take i1 (boolean) operands";

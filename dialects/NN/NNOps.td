@@ -465,6 +465,12 @@ def NN_ActivationGradOp : NN_GradOp<"activation_grad", [SameOperandsAndResultTyp
   let assemblyFormat = [{
     `` $kind $output_grad `,` $input `,` $output attr-dict `:` type($input_grad)
   }];
+  let extraClassDeclaration = [{
+    /// The one forward tensor the gradient is computed from: the output
+    /// (clip, sigmoid, tanh, sqrt) or the input (the other kinds), so that
+    /// the other need not be kept for the backward pass.
+    ::mlir::Value getReadTensor();
+  }];
 }
 
 def NN_SoftmaxGradOp : NN_GradOp<"softmax_grad", [SameOperandsAndResultType]> {

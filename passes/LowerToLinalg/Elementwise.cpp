@@ -108,18 +108,13 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
   nn::ActivationKind kind = op.getKind();
   float alpha = op.getAlpha().convertToFloat();
   float beta = op.getBeta().convertToFloat();
-  // Each kind reads the forward input or the forward output, not both, so
-  // that the other need not be kept for the backward pass. The clip's
-  // gradient reads the output: lo < clip(x) < hi exactly when lo < x < hi
-  // (NaN neither), and a convolution's pre-activation output then has no
-  // use but the clip, which use-kernels fuses into it.
-  bool fromOutput =
-      kind == nn::ActivationKind::clip || kind == nn::ActivationKind::sigmoid ||
-      kind == nn::ActivationKind::tanh || kind == nn::ActivationKind::sqrt;
+  // Each kind reads the forward input or the forward output, not both
+  // (getReadTensor). The clip's gradient reads the output: lo < clip(x) < hi
+  // exactly when lo < x < hi (NaN neither), and a convolution's
+  // pre-activation output then has no use but the clip, which use-kernels
+  // fuses into it.
   Value dx = elementwise(
-      L,
-      ValueRange{op.getOutputGrad(),
-                 fromOutput ? op.getOutput() : op.getInput()},
+      L, ValueRange{op.getOutputGrad(), op.getReadTensor()},
       [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
         // a[1] is what the kind reads: x (input) or y (output).
         Value dy = a[0], x = a[1], y = a[1];
