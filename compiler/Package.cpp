@@ -233,6 +233,7 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
   for (const auto &p : facts.trainable)
     pkg.trainableParams.push_back({p.onnxName, p.elements * 4});
   pkg.trainableBytes = facts.trainableBytes;
+  pkg.changeableBytes = facts.changeableBytes;
   ScheduleBounds bounds = measureBounds(ctx, onnxPath, opts, plan, facts);
   pkg.report = renderReport(onnxPath, api, std::move(facts), plan, pkg.memory,
                             opts, bounds);

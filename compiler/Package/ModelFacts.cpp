@@ -15,6 +15,7 @@
 #include "dialects/Train/Train.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
 using namespace mlir;
@@ -182,11 +183,35 @@ void describeOrigin(ml_program::GlobalOp g, llvm::json::Object &param) {
     param["frozen_aliases"] = names("mcutrain.frozen_aliases");
 }
 
+int64_t storageBytes(ShapedType t) {
+  return t.getNumElements() *
+         std::max<int64_t>(1, (t.getElementTypeBitWidth() + 7) / 8);
+}
+
+/// The parameter bytes the step's updates can change: a static sparse
+/// update's share (its constant `channels` of the tensor's `channel_axis`),
+/// else the whole tensor.
+int64_t changeableBytes(ModuleOp module, func::FuncOp step) {
+  int64_t bytes = 0;
+  step.walk([&](train::UpdateOp u) {
+    auto g = module.lookupSymbol<ml_program::GlobalOp>(u.getParam());
+    if (!g)
+      return;
+    auto type = cast<ShapedType>(g.getType());
+    int64_t all = storageBytes(type);
+    if (Value channels = u.getChannels();
+        channels && matchPattern(channels, m_Constant()))
+      all = all * cast<ShapedType>(channels.getType()).getNumElements() /
+            type.getDimSize(u.getChannelAxis());
+    bytes += all;
+  });
+  return bytes;
+}
+
 void gatherParams(ModuleOp module, ModelFacts &f) {
   for (auto g : module.getOps<ml_program::GlobalOp>()) {
     auto gt = cast<ShapedType>(g.getType());
-    int64_t bytes = gt.getNumElements() *
-                    std::max<int64_t>(1, (gt.getElementTypeBitWidth() + 7) / 8);
+    int64_t bytes = storageBytes(gt);
     (g.getIsMutable() ? f.trainableBytes : f.frozenBytes) += bytes;
     std::string onnx = g.getSymName().str();
     if (auto a = g->getAttrOfType<StringAttr>("onnx.name"))
@@ -213,8 +238,11 @@ ModelFacts mcutrain::package::gatherFacts(ModuleOp module) {
   gatherInterface(forward, f);
   forward.walk(
       [&](nn::MacCountOpInterface op) { f.forwardMacs += op.getMacs(); });
-  if (auto step = module.lookupSymbol<func::FuncOp>("train_step"))
+  auto step = module.lookupSymbol<func::FuncOp>("train_step");
+  if (step) {
     gatherStep(step, f);
+    f.changeableBytes = changeableBytes(module, step);
+  }
   gatherParams(module, f);
   return f;
 }

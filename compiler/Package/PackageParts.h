@@ -47,6 +47,10 @@ struct ModelFacts {
   // step's own inputs are the caller's and not counted.
   int64_t weightGradFeatureBytes = 0;
   int64_t trainableBytes = 0, frozenBytes = 0, optimizerStateBytes = 0;
+  // Parameter bytes training can change: of a static channel-sparse weight
+  // only its selected channels (the others never move), of a DGSU (the
+  // runtime picks other channels each step) or dense one all.
+  int64_t changeableBytes = 0;
   llvm::json::Array ops, params;
   struct Param {
     std::string symbol, onnxName;
@@ -135,7 +139,7 @@ std::string renderReport(llvm::StringRef onnxPath, const ApiDescription &api,
 struct BuiltPackage {
   std::string name, header, cpp, data, report, svg;
   MemorySummary memory;
-  int64_t trainableTensors = 0, trainableBytes = 0;
+  int64_t trainableTensors = 0, trainableBytes = 0, changeableBytes = 0;
   /// ONNX name and bytes of each trainable parameter, in graph order.
   std::vector<std::pair<std::string, int64_t>> trainableParams;
 };

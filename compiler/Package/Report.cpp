@@ -145,6 +145,7 @@ std::string mcutrain::package::renderReport(
                           {"buffers", planBuffers(plan)}}},
       {"parameters",
        llvm::json::Object{{"trainable_bytes", facts.trainableBytes},
+                          {"changeable_bytes", facts.changeableBytes},
                           {"frozen_bytes", facts.frozenBytes},
                           {"optimizer_state_bytes", facts.optimizerStateBytes},
                           {"list", std::move(facts.params)}}},

@@ -4,13 +4,24 @@
 // diagnostics silenced) find the densest update schemes that fit: `all`,
 // the most trainable layers (`last:K`, K by bisection: RAM grows with K), a
 // greedy pick of parameters from the output back, and bias-only. --update
-// auto writes the one that trains the most parameter bytes; otherwise they
-// are the error's suggestions.
+// auto with no --sparsity also tries static channel-sparse updates
+// (`static:R`, R = 1/2, 1/4, 1/8: each trained Conv/Gemm weight updates
+// that share of its input channels and saves only their features), which
+// reach more layers in the same RAM. It writes the scheme under which
+// training can change the most parameter bytes (a static sparse weight
+// counts only its selected channels: the others never move; DGSU's
+// channels change each step, so all of its weight counts), then the one
+// needing least RAM, dense before sparse; report.json's `update_auto`
+// lists every candidate. Static rather than DGSU: at the same ratio DGSU
+// saves the same features plus its run-time selection's buffers, and
+// fine-tuned worse (docs/sparse_experiment.md). Otherwise the fits are the
+// error's suggestions.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Package/PackageParts.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
@@ -21,10 +32,22 @@ using namespace mcutrain::package;
 
 namespace {
 
+/// The channel ratios --update auto tries with static sparse updates,
+/// densest first.
+constexpr const char *kStaticRatios[] = {"0.5", "0.25", "0.125"};
+
 /// A denser-to-sparser update scheme that fits the budget.
 struct Fit {
-  std::string trainable;
+  std::string trainable, sparsity;
   BuiltPackage pkg;
+
+  /// " --trainable T" and, when not the requested one, " --sparsity S".
+  std::string flags(StringRef requestedSparsity) const {
+    std::string text = " --trainable " + trainable;
+    if (sparsity != requestedSparsity)
+      text += " --sparsity " + sparsity;
+    return text;
+  }
 };
 
 struct FitSearch {
@@ -32,34 +55,46 @@ struct FitSearch {
   StringRef onnxPath;
   const PackageOptions &opts;
 
-  /// Builds with diagnostics silenced, training `trainable`.
-  FailureOr<BuiltPackage> tryBuild(StringRef trainable) {
+  /// Builds with diagnostics silenced, training `trainable` with
+  /// `sparsity`.
+  FailureOr<BuiltPackage> tryBuild(StringRef trainable, StringRef sparsity) {
     ScopedDiagnosticHandler silence(&ctx,
                                     [](Diagnostic &) { return success(); });
     PackageOptions trial = opts;
     trial.training.trainable = trainable.str();
+    trial.training.sparsity = sparsity.str();
     trial.measureOriginalSchedule = false;
     return buildPackage(ctx, onnxPath, trial);
+  }
+  FailureOr<BuiltPackage> tryBuild(StringRef trainable) {
+    return tryBuild(trainable, opts.training.sparsity);
   }
   bool fitsBudget(const FailureOr<BuiltPackage> &p) {
     return succeeded(p) && p->memory.total <= opts.sramBytes;
   }
 
-  /// The largest K with last:K fitting, up to `maxK` (0 if none).
-  std::pair<int64_t, std::optional<BuiltPackage>> bisectLastK(int64_t maxK);
+  /// The largest K with last:K fitting under `sparsity`, up to `maxK` (0 if
+  /// none).
+  std::pair<int64_t, std::optional<BuiltPackage>>
+  bisectLastK(int64_t maxK, StringRef sparsity);
   /// Greedy by parameters, from the output back; nothing if no prefix of
   /// the picks fits.
   std::optional<Fit> greedyFit(const BuiltPackage &all,
                                const BuiltPackage &lastK);
+  /// With static channel-sparse updates at each of kStaticRatios: `all`, or
+  /// else the largest last:K when it reaches more layers than `reached`
+  /// (the dense last:K's) and the denser ratios.
+  void addSparseFits(int64_t maxK, int64_t reached, std::vector<Fit> &fits);
 };
 
 std::pair<int64_t, std::optional<BuiltPackage>>
-FitSearch::bisectLastK(int64_t maxK) {
+FitSearch::bisectLastK(int64_t maxK, StringRef sparsity) {
   int64_t lo = 0, hi = maxK; // last:lo fits (0: none known)
   std::optional<BuiltPackage> best;
   while (lo < hi) {
     int64_t mid = (lo + hi + 1) / 2;
-    FailureOr<BuiltPackage> p = tryBuild("last:" + std::to_string(mid));
+    FailureOr<BuiltPackage> p =
+        tryBuild("last:" + std::to_string(mid), sparsity);
     if (fitsBudget(p)) {
       lo = mid;
       best = std::move(*p);
@@ -111,38 +146,67 @@ std::optional<Fit> FitSearch::greedyFit(const BuiltPackage &all,
   }
   if (!greedy)
     return std::nullopt;
-  return Fit{spec(good), std::move(*greedy)};
+  return Fit{spec(good), opts.training.sparsity, std::move(*greedy)};
 }
 
-/// The densest schemes that fit `opts.sramBytes`, the one that trains more
-/// parameter bytes first. `all` is tried first.
+void FitSearch::addSparseFits(int64_t maxK, int64_t reached,
+                              std::vector<Fit> &fits) {
+  for (const char *ratio : kStaticRatios) {
+    std::string sparsity = std::string("static:") + ratio;
+    FailureOr<BuiltPackage> all = tryBuild("all", sparsity);
+    if (fitsBudget(all)) {
+      fits.push_back({"all", sparsity, std::move(*all)});
+      return; // a sparser ratio reaches no more layers and updates less
+    }
+    auto [lastK, best] = bisectLastK(maxK, sparsity);
+    if (best && lastK > reached)
+      fits.push_back(
+          {"last:" + std::to_string(lastK), sparsity, std::move(*best)});
+    reached = std::max(reached, lastK);
+  }
+}
+
+/// Whether `a` is the better scheme: more parameter bytes training can
+/// change, then less RAM (the order of `fits` breaks ties: dense first).
+bool betterFit(const Fit &a, const Fit &b) {
+  if (a.pkg.changeableBytes != b.pkg.changeableBytes)
+    return a.pkg.changeableBytes > b.pkg.changeableBytes;
+  return a.pkg.memory.total < b.pkg.memory.total;
+}
+
+/// The schemes that fit `opts.sramBytes`, the better first (betterFit).
+/// `all` is tried first; static sparse schemes only for --update auto
+/// without --sparsity.
 std::vector<Fit> findFits(FitSearch &search, const BuiltPackage &requested) {
+  const PackageOptions &opts = search.opts;
   std::vector<Fit> fits;
   // The dense build: the one just made (and over budget) when it trains
   // everything, else a trial.
-  FailureOr<BuiltPackage> all = search.opts.training.trainable == "all"
+  FailureOr<BuiltPackage> all = opts.training.trainable == "all"
                                     ? FailureOr<BuiltPackage>(requested)
                                     : search.tryBuild("all");
   if (search.fitsBudget(all)) {
-    fits.push_back({"all", std::move(*all)});
+    fits.push_back({"all", opts.training.sparsity, std::move(*all)});
     return fits;
   }
   // last:K for K up to the number of trainable tensors of the dense build
   // (at least the number of layers).
-  auto [lastK, best] = search.bisectLastK(std::max<int64_t>(
-      1, succeeded(all) ? all->trainableTensors : requested.trainableTensors));
+  int64_t maxK = std::max<int64_t>(
+      1, succeeded(all) ? all->trainableTensors : requested.trainableTensors);
+  auto [lastK, best] = search.bisectLastK(maxK, opts.training.sparsity);
   if (succeeded(all) && best)
     if (std::optional<Fit> greedy = search.greedyFit(*all, *best);
         greedy && greedy->pkg.trainableBytes > best->trainableBytes)
       fits.push_back(std::move(*greedy));
   if (best)
-    fits.push_back({"last:" + std::to_string(lastK), std::move(*best)});
+    fits.push_back({"last:" + std::to_string(lastK), opts.training.sparsity,
+                    std::move(*best)});
   FailureOr<BuiltPackage> bias = search.tryBuild("bias-only");
   if (search.fitsBudget(bias))
-    fits.push_back({"bias-only", std::move(*bias)});
-  llvm::stable_sort(fits, [](const Fit &a, const Fit &b) {
-    return a.pkg.trainableBytes > b.pkg.trainableBytes;
-  });
+    fits.push_back({"bias-only", opts.training.sparsity, std::move(*bias)});
+  if (opts.update == "auto" && opts.training.sparsity == "none")
+    search.addSparseFits(maxK, lastK, fits);
+  llvm::stable_sort(fits, betterFit);
   return fits;
 }
 
@@ -161,12 +225,74 @@ std::string overBudgetMessage(const PackageOptions &opts,
   } else {
     os << "  fits with:";
     for (const Fit &f : fits)
-      os << " --trainable " << f.trainable << " (RAM "
+      os << f.flags(opts.training.sparsity) << " (RAM "
          << groupDigits(f.pkg.memory.total) << " B)"
          << (&f == &fits.back() ? "" : ",");
     os << "; or let --update auto choose";
   }
   return text;
+}
+
+/// report.json's `update_auto`: what --update auto compared and chose.
+llvm::json::Object describeChoice(const PackageOptions &opts,
+                                  ArrayRef<Fit> fits) {
+  llvm::json::Array candidates;
+  for (const Fit &f : fits)
+    candidates.push_back(
+        llvm::json::Object{{"trainable", f.trainable},
+                           {"sparsity", f.sparsity},
+                           {"ram_bytes", f.pkg.memory.total},
+                           {"trainable_bytes", f.pkg.trainableBytes},
+                           {"changeable_bytes", f.pkg.changeableBytes}});
+  return llvm::json::Object{
+      {"budget_bytes", opts.sramBytes},
+      {"objective",
+       "the most parameter bytes training can change (a static sparse "
+       "weight counts only its selected channels), then the least RAM, "
+       "dense before sparse"},
+      {"searched_sparsity", opts.training.sparsity == "none"},
+      {"chosen", 0},
+      {"candidates", std::move(candidates)}};
+}
+
+/// `pkg`'s report.json with `update_auto` added.
+void recordChoice(BuiltPackage &pkg, llvm::json::Object choice) {
+  llvm::Expected<llvm::json::Value> report = llvm::json::parse(pkg.report);
+  if (!report) {
+    llvm::consumeError(report.takeError());
+    return;
+  }
+  report->getAsObject()->insert({"update_auto", std::move(choice)});
+  pkg.report.clear();
+  llvm::raw_string_ostream os(pkg.report);
+  os << llvm::formatv("{0:2}", *report) << "\n";
+}
+
+/// Writes `fits.front()`, built again with the original schedule measured
+/// when the package asks for it (the trials skip it).
+LogicalResult writeChosen(MLIRContext &ctx, StringRef onnxPath,
+                          const PackageOptions &opts, std::vector<Fit> &fits,
+                          Location cli) {
+  Fit &chosen = fits.front();
+  llvm::errs() << "mcutrain: --update auto:"
+               << chosen.flags(opts.training.sparsity) << " fits (RAM "
+               << groupDigits(chosen.pkg.memory.total) << " of "
+               << groupDigits(opts.sramBytes) << " B); "
+               << groupDigits(chosen.pkg.changeableBytes)
+               << " parameter bytes can change\n";
+  llvm::json::Object choice = describeChoice(opts, fits);
+  if (!opts.measureOriginalSchedule) {
+    recordChoice(chosen.pkg, std::move(choice));
+    return writePackage(chosen.pkg, opts.outDir, cli);
+  }
+  PackageOptions final = opts;
+  final.training.trainable = chosen.trainable;
+  final.training.sparsity = chosen.sparsity;
+  FailureOr<BuiltPackage> pkg = buildPackage(ctx, onnxPath, final);
+  if (failed(pkg))
+    return failure();
+  recordChoice(*pkg, std::move(choice));
+  return writePackage(*pkg, opts.outDir, cli);
 }
 
 } // namespace
@@ -178,19 +304,8 @@ LogicalResult mcutrain::package::resolveOverBudget(
   FitSearch search{ctx, onnxPath, opts};
   if (!opts.inferenceOnly)
     fits = findFits(search, requested);
-  if (opts.update == "auto" && !fits.empty()) {
-    Fit &chosen = fits.front();
-    llvm::errs() << "mcutrain: --update auto: --trainable " << chosen.trainable
-                 << " fits (RAM " << groupDigits(chosen.pkg.memory.total)
-                 << " of " << groupDigits(opts.sramBytes) << " B)\n";
-    if (!opts.measureOriginalSchedule)
-      return writePackage(chosen.pkg, opts.outDir, cli);
-    // Again with the original schedule measured (the trials skip it).
-    PackageOptions final = opts;
-    final.training.trainable = chosen.trainable;
-    FailureOr<BuiltPackage> pkg = buildPackage(ctx, onnxPath, final);
-    return failed(pkg) ? failure() : writePackage(*pkg, opts.outDir, cli);
-  }
+  if (opts.update == "auto" && !fits.empty())
+    return writeChosen(ctx, onnxPath, opts, fits, cli);
   return emitError(cli) << "the "
                         << (opts.inferenceOnly ? "inference" : "training step")
                         << " " << overBudgetMessage(opts, requested, fits),

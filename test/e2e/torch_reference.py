@@ -507,6 +507,9 @@ def main():
         raise SystemExit(f"FAILED: arena {arena['bytes']} outside "
                          f"[{arena['lower_bound_bytes']}, {arena['no_reuse_bytes']}]")
 
+    # --update auto may have chosen a static sparse update: the reference
+    # follows what the package trains.
+    args.sparsity = report["sparsity"]
     # PyTorch reference: same weights, same samples, plain SGD.
     names = [p["onnx_name"] for p in report["parameters"]["list"] if p["trainable"]]
     params = dict(model.named_parameters())
