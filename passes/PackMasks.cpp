@@ -131,15 +131,15 @@ RankedTensorType words(MLIRContext *ctx, int64_t n) {
 /// A bit per element of `v`.
 RankedTensorType maskType(Value v) {
   int64_t n = cast<RankedTensorType>(v.getType()).getNumElements();
-  return words(v.getContext(), (n + 31) / 32);
+  return words(v.getContext(), nn::maskWords(n));
 }
 
 /// A window position per output of `pool`.
 RankedTensorType poolMaskType(nn::MaxPool2dGradOp pool) {
   int64_t windows = pool.getOutputGrad().getType().getNumElements();
-  return words(pool.getContext(),
-               nn::MaxPool2dMaskOp::words(
-                   windows, nn::MaxPool2dMaskOp::fieldBits(pool.getKernel())));
+  return words(
+      pool.getContext(),
+      nn::maskWords(windows, nn::MaxPool2dMaskOp::fieldBits(pool.getKernel())));
 }
 
 /// Packs `v`'s masks right after it is made (one per distinct test) and

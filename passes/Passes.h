@@ -94,27 +94,29 @@ inline mlir::StringAttr initializerOf(mlir::Operation *global) {
   return global->getAttrOfType<mlir::StringAttr>("onnx.name");
 }
 
-/// derive-backward tags the locations of the ops it builds (fused with the
-/// forward op's location); lowering keeps locations, so the tag survives to
-/// the planner and guard-backward.
 /// On an emitc.call_opaque from a runtime call: the planned buffers' pointer
 /// names, one per argument (lower-to-emitc -> name-arena-pointers).
 constexpr llvm::StringLiteral kArenaNamesAttr = "mcutrain.arena_names";
 
-inline bool isBackwardLoc(mlir::Location loc) {
+/// Whether `loc` is a FusedLoc whose metadata is the string `tag`.
+inline bool hasLocTag(mlir::Location loc, llvm::StringRef tag) {
   auto f = llvm::dyn_cast<mlir::FusedLoc>(loc);
-  auto tag =
+  auto metadata =
       f ? llvm::dyn_cast_or_null<mlir::StringAttr>(f.getMetadata()) : nullptr;
-  return tag && tag.getValue() == "mcutrain.backward";
+  return metadata && metadata.getValue() == tag;
+}
+
+/// derive-backward tags the locations of the ops it builds (fused with the
+/// forward op's location); lowering keeps locations, so the tag survives to
+/// the planner and guard-backward.
+inline bool isBackwardLoc(mlir::Location loc) {
+  return hasLocTag(loc, "mcutrain.backward");
 }
 
 /// pack-masks tags the locations of the masks it packs (fused with the
 /// masked tensor's): the planner calls their buffers "mask".
 inline bool isMaskLoc(mlir::Location loc) {
-  auto f = llvm::dyn_cast<mlir::FusedLoc>(loc);
-  auto tag =
-      f ? llvm::dyn_cast_or_null<mlir::StringAttr>(f.getMetadata()) : nullptr;
-  return tag && tag.getValue() == "mcutrain.mask";
+  return hasLocTag(loc, "mcutrain.mask");
 }
 
 } // namespace mcutrain

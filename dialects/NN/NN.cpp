@@ -353,14 +353,12 @@ LogicalResult PReluGradInputOp::verify() {
   return verifyPReluOperands(*this, getInput(), getSlope(), getInputGrad());
 }
 
-/// Words of a mask with one bit per element of `v`.
-static int64_t maskWords(Value v) { return (numElements(v) + 31) / 32; }
-
 static LogicalResult verifyMaskOf(Operation *op, Value masked, Value mask) {
   int64_t words = cast<RankedTensorType>(mask.getType()).getShape()[0];
-  if (words != maskWords(masked))
-    return op->emitOpError() << "mask has " << words << " words, "
-                             << maskWords(masked) << " needed";
+  int64_t needed = maskWords(numElements(masked));
+  if (words != needed)
+    return op->emitOpError()
+           << "mask has " << words << " words, " << needed << " needed";
   return success();
 }
 
@@ -403,7 +401,7 @@ static LogicalResult verifyPoolMask(Operation *op, ArrayRef<int64_t> kernel,
   if (bits == 0)
     return op->emitOpError() << "more than 256 window positions";
   int64_t windows = ShapedType::getNumElements(outputShape);
-  int64_t need = MaxPool2dMaskOp::words(windows, bits);
+  int64_t need = maskWords(windows, bits);
   int64_t words = cast<RankedTensorType>(mask.getType()).getShape()[0];
   if (words != need)
     return op->emitOpError()

@@ -15,6 +15,16 @@
 #include <cmath>
 #include <optional>
 
+namespace mcutrain::nn {
+/// i32 words of a packed mask holding `fields` fields of `bits` bits each
+/// (32 / bits to a word): one bit per element for nn.pack_mask, a window
+/// position per field for nn.max_pool2d_mask.
+inline int64_t maskWords(int64_t fields, int64_t bits = 1) {
+  int64_t perWord = 32 / bits;
+  return (fields + perWord - 1) / perWord;
+}
+} // namespace mcutrain::nn
+
 #include "dialects/NN/NNEnums.h.inc"
 #include "dialects/NN/NNInterfaces.h.inc"
 #include "dialects/NN/NNOpsDialect.h.inc"

@@ -570,11 +570,6 @@ def NN_MaxPool2dMaskOp : NN_GradOp<"max_pool2d_mask"> {
     /// Bits per window position: the least of 1, 2, 4, 8 holding
     /// KH * KW values (0 if more than 256).
     static int64_t fieldBits(::llvm::ArrayRef<int64_t> kernel);
-    /// i32 words holding `fields` fields of `bits` bits.
-    static int64_t words(int64_t fields, int64_t bits) {
-      int64_t perWord = 32 / bits;
-      return (fields + perWord - 1) / perWord;
-    }
   }];
   let hasVerifier = 1;
 }

@@ -334,7 +334,7 @@ Value packFields(Lowering &L, int64_t n, int64_t bits,
                  llvm::function_ref<Value(OpBuilder &, Value)> fieldOf) {
   Type i32 = L.b.getI32Type();
   int64_t perWord = 32 / bits;
-  int64_t words = (n + perWord - 1) / perWord;
+  int64_t words = nn::maskWords(n, bits);
   Value zero = L.i32c(L.b, 0);
   Value init =
       linalg::FillOp::create(
