@@ -5,10 +5,11 @@
 (the most bytes live at one schedule point: no placement does better) and
 the no-reuse sum (every buffer its own bytes); then, each beside the same
 package compiled without the memory transformations (--fuse-conv-chains=false
---pack-masks=false: "before"), the lower bound, the saved features (bytes
+--pack-masks=false --in-place=false: "before"), the lower bound, the saved features (bytes
 live when the backward pass starts), the whole RAM the generated code needs
 (arena + trainable parameters + optimizer state) and the trainable
-parameter bytes; and how many conv chains were fused and masks packed.
+parameter bytes; and how many conv chains were fused, masks packed and
+elementwise ops written over their input.
 
   bench/memory_plan.py [--mcutrain PATH] [--markdown docs/memory.md]
 
@@ -25,7 +26,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ZOO = os.path.join(ROOT, "examples", "zoo", "zoo.py")
 LIMIT = 1.05
-BEFORE = ["--fuse-conv-chains=false", "--pack-masks=false"]
+BEFORE = ["--fuse-conv-chains=false", "--pack-masks=false", "--in-place=false"]
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from sparse_experiment import saved_features  # noqa: E402
 
@@ -82,7 +83,8 @@ def row(model, setting, report, before):
         f"{applied(report, 'fuse-conv-chains')} | "
         f"{applied(report, 'pack-masks')} | {saved_features(report):,} | "
         f"{b[1]} | {ram['total_bytes']:,} | {b[2]} | "
-        f"{ram['trainable_parameter_bytes']:,} | {b[3]} |")
+        f"{ram['trainable_parameter_bytes']:,} | {b[3]} | "
+        f"{applied(report, 'in-place-elementwise')} |")
 
 
 def compile_package(mcutrain, onnx_path, out, flags):
@@ -115,8 +117,8 @@ def main():
     header = ("| model | setting | arena B | lower bound B | arena / bound "
               "| no-reuse sum B | before: bound B | chains | masks "
               "| saved B | before: saved B | RAM total B | before: RAM B "
-              "| trains B | before: trains B |")
-    rule = "| --- | --- |" + " ---: |" * 13
+              "| trains B | before: trains B | in place |")
+    rule = "| --- | --- |" + " ---: |" * 14
     print(header)
     print(rule)
     for model in models:
@@ -161,7 +163,7 @@ placement of these buffers can use less), the no-reuse sum what the buffers
 would take without sharing.
 
 "Before" is the same package compiled without the memory transformations
-(`--fuse-conv-chains=false --pack-masks=false`):
+(`--fuse-conv-chains=false --pack-masks=false --in-place=false`):
 - fuse-conv-chains computes each frozen conv -> depthwise -> pointwise run
   (MobileNetV2's inverted-residual blocks; chains: how many, over predict()
   and the training step) an intermediate channel at a time, so its
@@ -169,7 +171,11 @@ would take without sharing.
 - pack-masks keeps a bit per element (masks: how many) instead of a forward
   tensor that the backward pass only tests (ReLU, ReLU6, leaky ReLU,
   disjoint max pools, int8 clamps, QuantizeLinear saturation), where no
-  trained layer reads the tensor itself.
+  trained layer reads the tensor itself;
+- in-place-elementwise writes an elementwise op's result over an input
+  that dies there (in place: how many ops), such as a Tanh, a residual Add
+  or a gradient's scaling; a ReLU the convolution kernel applies needs no
+  buffer at all and is left to it.
 
 Saved: the bytes of activations and masks live when the training step's
 backward pass starts (what the step keeps for it). RAM total adds the

@@ -24,7 +24,8 @@ namespace mcutrain {
   MCUTRAIN_SPARSIFYPASS_OPTIONS(X) MCUTRAIN_PACKMASKSPASS_OPTIONS(X)
 #define MCUTRAIN_LOWERING_OPTIONS(X)                                           \
   MCUTRAIN_USEKERNELSPASS_OPTIONS(X)                                           \
-  MCUTRAIN_FUSECONVCHAINSPASS_OPTIONS(X) MCUTRAIN_PLANMEMORYPASS_OPTIONS(X)
+  MCUTRAIN_FUSECONVCHAINSPASS_OPTIONS(X)                                       \
+  MCUTRAIN_INPLACEELEMENTWISEPASS_OPTIONS(X) MCUTRAIN_PLANMEMORYPASS_OPTIONS(X)
 
 /// The training passes' options (derive-backward, sparsify, pack-masks).
 struct TrainingOptions : DeriveBackwardPassOptions,
@@ -32,9 +33,10 @@ struct TrainingOptions : DeriveBackwardPassOptions,
                          PackMasksPassOptions {};
 
 /// The lowering passes' options (use-kernels, fuse-conv-chains,
-/// plan-memory).
+/// in-place-elementwise, plan-memory).
 struct LoweringOptions : UseKernelsPassOptions,
                          FuseConvChainsPassOptions,
+                         InPlaceElementwisePassOptions,
                          PlanMemoryPassOptions {};
 
 #define MCUTRAIN_PIPELINE_OPTION(Type, Field, Arg, Default, Help)              \

@@ -160,22 +160,40 @@ ScheduleBounds measureBounds(MLIRContext &ctx, StringRef onnxPath,
                              const PackageOptions &opts, DictionaryAttr plan,
                              const ModelFacts &facts) {
   ScheduleBounds bounds;
-  bool fused = plan.get("conv_chains") != nullptr;
-  bool masked = !facts.masks.empty();
-  if (!opts.measureOriginalSchedule || (!fused && !masked))
+  // Each transformation: whether it applied, the option that turns it off,
+  // where its bound goes.
+  struct Switch {
+    bool applied;
+    void (*turnOff)(PackageOptions &);
+    int64_t *without;
+  };
+  Switch switches[] = {
+      {plan.get("conv_chains") != nullptr,
+       [](PackageOptions &o) { o.lowering.fuseConvChains = false; },
+       &bounds.withoutFusion},
+      {!facts.masks.empty(),
+       [](PackageOptions &o) { o.training.packMasks = false; },
+       &bounds.withoutMasks},
+      {facts.inPlaceOps > 0,
+       [](PackageOptions &o) { o.lowering.inPlace = false; },
+       &bounds.withoutInPlace}};
+  int applied =
+      llvm::count_if(switches, [](const Switch &s) { return s.applied; });
+  if (!opts.measureOriginalSchedule || applied == 0)
     return bounds;
   PackageOptions plain = opts;
-  plain.lowering.fuseConvChains = false;
-  if (fused)
-    bounds.withoutFusion = lowerBoundOf(ctx, onnxPath, plain);
-  plain.training.packMasks = false;
-  if (masked && fused)
+  for (Switch &s : switches) {
+    if (!s.applied)
+      continue;
+    PackageOptions without = opts;
+    s.turnOff(without);
+    *s.without = lowerBoundOf(ctx, onnxPath, without);
+    s.turnOff(plain);
+    if (applied == 1)
+      bounds.original = *s.without;
+  }
+  if (applied > 1)
     bounds.original = lowerBoundOf(ctx, onnxPath, plain);
-  plain.lowering.fuseConvChains = opts.lowering.fuseConvChains;
-  if (masked)
-    bounds.withoutMasks = lowerBoundOf(ctx, onnxPath, plain);
-  if (bounds.original < 0)
-    bounds.original = fused ? bounds.withoutFusion : bounds.withoutMasks;
   return bounds;
 }
 
@@ -209,6 +227,8 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
   bool int8 = hasInt8Tensors(*module);
   if (failed(runLoweringPipeline(ctx, *module, opts)))
     return failure();
+  if (auto n = (*module)->getAttrOfType<IntegerAttr>(kInPlaceOpsAttr))
+    facts.inPlaceOps = n.getInt();
 
   auto plan = (*module)->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan");
   int64_t arenaBytes = cast<IntegerAttr>(plan.get("arena_bytes")).getInt();

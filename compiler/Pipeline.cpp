@@ -59,6 +59,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createFuseQuantizedElementwisePass());
   pm.addPass(createTabulateInt8MapsPass());
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createInPlaceElementwisePass(o));
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

@@ -23,8 +23,6 @@ namespace mcutrain {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
-/// The ONNX node an op came from: the importer's NameLoc, possibly inside a
-/// fused location (derive-backward's tag); "" if there is none.
 /// A tensor element type as report.json names it: float32, int8, int16,
 /// int32, int64, bool (integers are signless in the IR; an int8 tensor of
 /// a uint8 quantization is int8 storage too).
@@ -38,6 +36,8 @@ inline std::string dtypeName(mlir::Type t) {
   return "other";
 }
 
+/// The ONNX node an op came from: the importer's NameLoc, possibly inside a
+/// fused location (derive-backward's tag); "" if there is none.
 inline std::string onnxNodeName(mlir::Location loc) {
   if (auto n = llvm::dyn_cast<mlir::NameLoc>(loc))
     return n.getName().str();
@@ -93,6 +93,10 @@ inline mlir::StringAttr initializerOf(mlir::Operation *global) {
     return of;
   return global->getAttrOfType<mlir::StringAttr>("onnx.name");
 }
+
+/// On the module: how many elementwise generics in-place-elementwise wrote
+/// over their input (report.json).
+constexpr llvm::StringLiteral kInPlaceOpsAttr = "mcutrain.in_place_ops";
 
 /// On an emitc.call_opaque from a runtime call: the planned buffers' pointer
 /// names, one per argument (lower-to-emitc -> name-arena-pointers).

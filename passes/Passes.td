@@ -314,6 +314,32 @@ def FuseQuantizedElementwisePass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def InPlaceElementwisePass
+    : Pass<"mcutrain-in-place-elementwise", "mlir::ModuleOp"> {
+  let summary = "Elementwise generics write over an input that dies there";
+  let description = [{
+    Right before bufferization, on tensors (after lower-to-linalg's int8
+    fusions and the canonicalizer). An all-parallel linalg.generic whose
+    result has an input's type, read through the identity map, gets that
+    input as its init (read through the init's block argument) when the
+    input is made by a linalg op and read by nothing else: ReLU and other
+    activations, a residual Add, a BatchNorm affine, a gradient's scale.
+    One-shot bufferization then writes the result into the input's buffer,
+    and plan-memory sees one buffer where there were two. Generics marked
+    for kernel calls or fusions are left alone (a ReLU the convolution
+    kernel applies is better still). Values are unchanged: each element is
+    read before it is written, in the same iteration. The module's
+    `mcutrain.in_place_ops` counts the rewritten generics (report.json).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+  let options = [
+    Option<"inPlace", "in-place", "bool", /*default=*/"true",
+           "Elementwise ops (activations, residual Adds, gradient scaling) "
+           "write over an input that dies there instead of into a buffer of "
+           "their own (false: every op a fresh buffer, for comparison)">
+  ];
+}
+
 def TabulateInt8MapsPass
     : Pass<"mcutrain-tabulate-int8-maps", "mlir::ModuleOp"> {
   let summary = "Unary maps from one 8-bit tensor to another become 256-entry lookup tables";

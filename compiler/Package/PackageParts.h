@@ -65,6 +65,9 @@ struct ModelFacts {
     int64_t tensorBytes, maskBytes;
   };
   std::vector<PackedMask> masks;
+  /// Elementwise generics in-place-elementwise wrote over their input (read
+  /// from the lowered module).
+  int64_t inPlaceOps = 0;
 };
 ModelFacts gatherFacts(mlir::ModuleOp module);
 
@@ -127,7 +130,8 @@ void viewArenas(
 /// transformations (`original`) and without each one alone (-1: not
 /// measured, as when it did not apply).
 struct ScheduleBounds {
-  int64_t original = -1, withoutFusion = -1, withoutMasks = -1;
+  int64_t original = -1, withoutFusion = -1, withoutMasks = -1,
+          withoutInPlace = -1;
 };
 std::string renderReport(llvm::StringRef onnxPath, const ApiDescription &api,
                          ModelFacts facts, mlir::DictionaryAttr memoryPlan,

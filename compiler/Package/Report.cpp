@@ -93,8 +93,13 @@ static llvm::json::Object scheduleReport(DictionaryAttr plan,
       {"original_lower_bound_bytes",
        bounds.original < 0 ? bound : bounds.original},
       {"transformations",
-       llvm::json::Array{fusionReport(plan, savedFrom(bounds.withoutFusion)),
-                         masksReport(facts, savedFrom(bounds.withoutMasks))}}};
+       llvm::json::Array{
+           fusionReport(plan, savedFrom(bounds.withoutFusion)),
+           masksReport(facts, savedFrom(bounds.withoutMasks)),
+           llvm::json::Object{
+               {"name", "in-place-elementwise"},
+               {"applied", facts.inPlaceOps},
+               {"saved_bytes", savedFrom(bounds.withoutInPlace)}}}}};
 }
 
 static llvm::json::Object ramReport(const MemorySummary &memory,
