@@ -127,8 +127,12 @@ linalg::GenericOp spreadCopyInto(Value padded, Operation *kernel) {
 /// Users of `v` other than `except`, all after `op` in its block (or none).
 bool onlyUsedAfter(Value v, Operation *op, ArrayRef<Operation *> except) {
   return llvm::all_of(v.getUsers(), [&](Operation *user) {
-    return llvm::is_contained(except, user) ||
-           (user->getBlock() == op->getBlock() && op->isBeforeInBlock(user));
+    if (llvm::is_contained(except, user))
+      return true;
+    // A read inside a later op's region (a max-pool mask's window loads)
+    // counts where that op is.
+    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+    return at && at != op && op->isBeforeInBlock(at);
   });
 }
 
