@@ -76,7 +76,7 @@ struct FuseInputGradIntoUpdatesPass
     for (train::UpdateOp update : updates) {
       // The runtime kernel's case: plain SGD (other optimizers would keep
       // their state in the same pass as loops, slower than apart).
-      if (!update.getOuter() || update.getInputGrad() ||
+      if (!update.getOuter() || update.getInputGrad() || update.getChannels() ||
           update.getOptimizer().getKind() != train::OptimizerKind::sgd ||
           !update.getOptimizer().getWeightDecay().isZero())
         continue;

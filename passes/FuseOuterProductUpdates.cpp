@@ -7,7 +7,11 @@
 // update uses it, it costs one multiplication per weight. The product
 // (`outer` on train.update) is the same floating-point operation either way.
 // The same holds for a 1 x 1 convolution of a 1 x 1 image (MobileNet's last
-// pointwise layers at small inputs), whose weight is [M, N, 1, 1].
+// pointwise layers at small inputs), whose weight is [M, N, 1, 1]. A
+// channel-sparse update (static, DGSU) of such a layer keeps its channels:
+// its gradient is the outer product of the error and the selected input
+// channels, N of them (LeNet-5 with --sparsity static:0.5 stored a 96,000 B
+// gradient for its first Linear layer).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -110,8 +114,7 @@ struct FuseOuterProductUpdatesPass
           FuseOuterProductUpdatesPass> {
   void runOnOperation() override {
     getOperation().walk([](train::UpdateOp update) {
-      if (update.getChannels() || update.getOuter() ||
-          fuseInt8OuterProduct(update) ||
+      if (update.getOuter() || fuseInt8OuterProduct(update) ||
           fuseConvOuterProduct<nn::Conv2dGradWeightOp>(update) ||
           fuseConvOuterProduct<nn::QConv2dGradWeightOp>(update))
         return;

@@ -240,8 +240,6 @@ LogicalResult UpdateOp::verify() {
     auto isRow = [](RankedTensorType t) {
       return t.getRank() == 2 && t.getDimSize(0) == 1;
     };
-    if (getChannels())
-      return emitOpError() << "outer and channels are exclusive";
     if (!isRow(getGrad().getType()) || !isRow(getOuter().getType()))
       return emitOpError() << "outer-product factors must be 1 x M and 1 x N";
   }
@@ -250,6 +248,10 @@ LogicalResult UpdateOp::verify() {
       return emitOpError() << "input_grad needs outer";
     if (getInputGrad().getType() != getOuter().getType())
       return emitOpError() << "input_grad must be shaped like outer";
+    // grad P reads all of P: a channel-sparse update's outer factor holds
+    // only the selected channels.
+    if (getChannels())
+      return emitOpError() << "input_grad and channels are exclusive";
   }
   return success();
 }

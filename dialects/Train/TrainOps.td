@@ -97,10 +97,12 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     gradient is the outer product of `grad` (1 x M) and `outer`
     (1 x N), g[i][j] = grad[0][i] * outer[0][j], computed where it is used:
     it is never stored, and its finiteness follows from the factors'.
-    With `outer`, the op may also yield `input_grad` = grad P (1 x N) from
-    the parameter's old value (fuse-input-grad-into-updates: the layer's
-    input gradient, computed in the same pass over the weight), also when a
-    non-finite gradient drops the update.
+    With both `outer` and `channels`, N counts the selected channels (the
+    outer factor is the layer's input at those channels). With `outer`
+    and no `channels`, the op may also yield `input_grad` = grad P (1 x N)
+    from the parameter's old value (fuse-input-grad-into-updates: the
+    layer's input gradient, computed in the same pass over the weight),
+    also when a non-finite gradient drops the update.
     With `weight_type` (int8 training, TTE's scheme), the parameter is an
     8-bit global holding the integers q of that !quant.uniform type (per
     tensor, or per output channel along dimension 0), updated in place;

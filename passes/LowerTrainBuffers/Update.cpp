@@ -472,13 +472,25 @@ void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
       });
 }
 
+/// The gradient at `ivs`: stored, or the outer product's element.
+Value sparseGradient(OpBuilder &b, Location loc, BufferUpdateOp op,
+                     ArrayRef<Value> ivs) {
+  if (!op.getOuter())
+    return memref::LoadOp::create(b, loc, op.getGrad(), ivs);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value row = memref::LoadOp::create(b, loc, op.getGrad(), {zero, ivs[0]});
+  Value col = memref::LoadOp::create(b, loc, op.getOuter(), {zero, ivs[1]});
+  return arith::MulFOp::create(b, loc, row, col);
+}
+
 /// Sparse: loops over the gradient; along channel_axis the parameter and
 /// state are addressed through the channel list (an int8 parameter's too).
+/// With `outer`, the gradient element is grad[0][i] * outer[0][j].
 void sparseUpdate(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
                   ValueRange outs) {
   Location loc = op.getLoc();
   int64_t axis = op.getChannelAxis();
-  ArrayRef<int64_t> shape = cast<MemRefType>(op.getGrad().getType()).getShape();
+  SmallVector<int64_t> shape = op.getGradShape();
   std::pair<Value, Value> int8;
   if (op.getWeightTypeAttr())
     int8 = int8Params(b, op, cast<MemRefType>(outs[0].getType()).getShape());
@@ -496,7 +508,7 @@ void sparseUpdate(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
   Value c =
       memref::LoadOp::create(b, loc, op.getChannels(), ValueRange{ivs[axis]});
   at[axis] = arith::IndexCastOp::create(b, loc, b.getIndexType(), c);
-  Value g = memref::LoadOp::create(b, loc, op.getGrad(), ivs);
+  Value g = sparseGradient(b, loc, op, ivs);
   SmallVector<Value> old;
   for (Value buf : outs)
     old.push_back(memref::LoadOp::create(b, loc, buf, at));

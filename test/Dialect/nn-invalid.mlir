@@ -91,11 +91,13 @@ func.func @update_outer_rows(%dy: tensor<2x3xf32>, %x: tensor<2x4xf32>) {
 
 // -----
 
+// A channel-sparse outer product cannot yield the input gradient: grad P
+// reads every channel of P, the outer factor only the selected ones.
 ml_program.global private mutable @w(dense<1.0> : tensor<3x4xf32>) : tensor<3x4xf32>
-func.func @update_outer_channels(%dy: tensor<1x3xf32>, %x: tensor<1x4xf32>, %c: tensor<3xi32>) {
-  // expected-error @+1 {{outer and channels are exclusive}}
-  train.update @w, %dy channels(%c : tensor<3xi32>) outer(%x : tensor<1x4xf32>) <sgd, lr = 0.1> : tensor<1x3xf32>
-  return
+func.func @update_input_grad_channels(%dy: tensor<1x3xf32>, %x: tensor<1x2xf32>, %c: tensor<2xi32>) -> tensor<1x2xf32> {
+  // expected-error @+1 {{input_grad and channels are exclusive}}
+  %dx = train.update @w, %dy channels(%c : tensor<2xi32>) outer(%x : tensor<1x2xf32>) <sgd, lr = 0.1> : tensor<1x3xf32> -> tensor<1x2xf32>
+  return %dx : tensor<1x2xf32>
 }
 
 // -----

@@ -111,6 +111,25 @@ module {
     train.buffer.update @w, %g channels(%c : memref<2xi32>) <sgd, lr = 0.1> : memref<3x2xf32>
     return
   }
+  // A sparse outer product: the gradient's element is grad[0][i] *
+  // outer[0][j] (the selected input channels), never stored; the
+  // finiteness check reads the two factors.
+  // CHECK-LABEL: func.func @sparse_outer
+  // CHECK: outer_product_finite
+  // CHECK: scf.if
+  // CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: %[[C:.*]] = memref.load %arg2[%[[J]]] : memref<2xi32>
+  // CHECK: %[[CI:.*]] = arith.index_cast %[[C]] : i32 to index
+  // CHECK: %[[R:.*]] = memref.load %arg0[%{{.*}}, %[[I]]] : memref<1x3xf32>
+  // CHECK: %[[X:.*]] = memref.load %arg1[%{{.*}}, %[[J]]] : memref<1x2xf32>
+  // CHECK: arith.mulf %[[R]], %[[X]] : f32
+  // CHECK: memref.load %{{.*}}[%[[I]], %[[CI]]] : memref<3x4xf32>
+  // CHECK: memref.store %{{.*}}, %{{.*}}[%[[I]], %[[CI]]] : memref<3x4xf32>
+  func.func @sparse_outer(%dy: memref<1x3xf32>, %x: memref<1x2xf32>, %c: memref<2xi32>) {
+    train.buffer.update @w, %dy channels(%c : memref<2xi32>) outer(%x : memref<1x2xf32>) <sgd, lr = 0.1> : memref<1x3xf32>
+    return
+  }
 }
 
 // -----
