@@ -118,10 +118,15 @@ void countStepMacs(Operation *op, nn::MacCountOpInterface mc, ModelFacts &f) {
                          {"macs", macs}});
 }
 
+/// Bytes of a tensor of `t` (sub-byte elements take a byte each).
+int64_t storageBytes(ShapedType t) {
+  return t.getNumElements() *
+         std::max<int64_t>(1, (t.getElementTypeBitWidth() + 7) / 8);
+}
+
 ModelFacts::PackedMask describeMask(Operation *mask) {
   auto bytes = [](Value v) {
-    auto t = cast<RankedTensorType>(v.getType());
-    return t.getNumElements() * (t.getElementTypeBitWidth() / 8);
+    return storageBytes(cast<ShapedType>(v.getType()));
   };
   Value tensor = mask->getOperand(0);
   std::string test = "bounds";
@@ -181,11 +186,6 @@ void describeOrigin(ml_program::GlobalOp g, llvm::json::Object &param) {
   // Frozen untied aliases that read this data (share-frozen-aliases).
   if (g->hasAttr("mcutrain.frozen_aliases"))
     param["frozen_aliases"] = names("mcutrain.frozen_aliases");
-}
-
-int64_t storageBytes(ShapedType t) {
-  return t.getNumElements() *
-         std::max<int64_t>(1, (t.getElementTypeBitWidth() + 7) / 8);
 }
 
 /// The parameter bytes the step's updates can change: a static sparse
