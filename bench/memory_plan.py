@@ -1,15 +1,18 @@
 #!/usr/bin/python3
 """Memory-plan quality on the demo CNN and the model zoo: for every model and
---trainable all / last:2 / DGSU 10% / --inference-only / --sram 256KiB
+--trainable all (also with --recompute all) / last:2 / DGSU 10% /
+--inference-only / --sram 256KiB
 --update auto, the planned arena against the liveness lower bound
 (the most bytes live at one schedule point: no placement does better) and
 the no-reuse sum (every buffer its own bytes); then, each beside the same
 package compiled without the memory transformations (--fuse-conv-chains=false
---pack-masks=false --in-place=false: "before"), the lower bound, the saved features (bytes
+--pack-masks=false --in-place=false --recompute=none: "before"), the lower
+bound, the saved features (bytes
 live when the backward pass starts), the whole RAM the generated code needs
 (arena + trainable parameters + optimizer state) and the trainable
-parameter bytes; and how many conv chains were fused, masks packed and
-elementwise ops written over their input.
+parameter bytes; and how many conv chains were fused, masks packed,
+elementwise ops written over their input and tensors recomputed (with
+their MACs); "all, recompute" adds --recompute all to full training.
 
   bench/memory_plan.py [--mcutrain PATH] [--markdown docs/memory.md]
 
@@ -26,7 +29,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ZOO = os.path.join(ROOT, "examples", "zoo", "zoo.py")
 LIMIT = 1.05
-BEFORE = ["--fuse-conv-chains=false", "--pack-masks=false", "--in-place=false"]
+BEFORE = ["--fuse-conv-chains=false", "--pack-masks=false", "--in-place=false",
+          "--recompute=none"]
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from sparse_experiment import saved_features  # noqa: E402
 
@@ -52,6 +56,8 @@ def export(model, path):
 def settings(model):
     loss = ["--loss", "mse" if model == "autoencoder" else "cross-entropy"]
     return (("all", ["--trainable", "all", *loss]),
+            ("all, recompute", ["--trainable", "all", "--recompute", "all",
+                                *loss]),
             ("last:2", ["--trainable", "last:2", *loss]),
             ("dgsu 10%", ["--trainable", "all", "--sparsity", "dgsu:0.1",
                           *loss]),
@@ -62,6 +68,13 @@ def settings(model):
 def applied(report, name):
     return next(t["applied"] for t in report["schedule"]["transformations"]
                 if t["name"] == name)
+
+
+def recomputed(report):
+    """recompute's tensors and extra MACs a step, as "N (M MACs)"."""
+    t = next(t for t in report["schedule"]["transformations"]
+             if t["name"] == "recompute")
+    return f"{t['applied']} ({t['extra_macs']:,})" if t["applied"] else "0"
 
 
 def row(model, setting, report, before):
@@ -84,7 +97,7 @@ def row(model, setting, report, before):
         f"{applied(report, 'pack-masks')} | {saved_features(report):,} | "
         f"{b[1]} | {ram['total_bytes']:,} | {b[2]} | "
         f"{ram['trainable_parameter_bytes']:,} | {b[3]} | "
-        f"{applied(report, 'in-place-elementwise')} |")
+        f"{applied(report, 'in-place-elementwise')} | {recomputed(report)} |")
 
 
 def compile_package(mcutrain, onnx_path, out, flags):
@@ -117,8 +130,9 @@ def main():
     header = ("| model | setting | arena B | lower bound B | arena / bound "
               "| no-reuse sum B | before: bound B | chains | masks "
               "| saved B | before: saved B | RAM total B | before: RAM B "
-              "| trains B | before: trains B | in place |")
-    rule = "| --- | --- |" + " ---: |" * 14
+              "| trains B | before: trains B | in place "
+              "| recomputed (MACs) |")
+    rule = "| --- | --- |" + " ---: |" * 15
     print(header)
     print(rule)
     for model in models:
@@ -135,7 +149,7 @@ def main():
                 if "auto" not in setting:
                     print(error, file=sys.stderr)
                     return 1
-                line = f"| {model} | {setting} | no scheme fits |" + " |" * 12
+                line = f"| {model} | {setting} | no scheme fits |" + " |" * 13
             else:
                 ratio, line = row(model, setting, report, before)
                 worst = max(worst, ratio)
@@ -163,7 +177,8 @@ placement of these buffers can use less), the no-reuse sum what the buffers
 would take without sharing.
 
 "Before" is the same package compiled without the memory transformations
-(`--fuse-conv-chains=false --pack-masks=false --in-place=false`):
+(`--fuse-conv-chains=false --pack-masks=false --in-place=false
+--recompute=none`):
 - fuse-conv-chains computes each frozen conv -> depthwise -> pointwise run
   (MobileNetV2's inverted-residual blocks; chains: how many, over predict()
   and the training step) an intermediate channel at a time, so its
@@ -175,7 +190,13 @@ would take without sharing.
 - in-place-elementwise writes an elementwise op's result over an input
   that dies there (in place: how many ops), such as a Tanh, a residual Add
   or a gradient's scaling; a ReLU the convolution kernel applies needs no
-  buffer at all and is left to it.
+  buffer at all and is left to it;
+- recompute makes a forward tensor that a weight gradient reads again
+  right before that read, from tensors that are free or cheaper to keep
+  (recomputed: how many, and the MACs that adds to each step). By default
+  (`auto`) only where the step does not fit `--sram` otherwise: the row
+  "all, recompute" is `--trainable all --recompute all`, every tensor that
+  frees more than it keeps.
 
 Saved: the bytes of activations and masks live when the training step's
 backward pass starts (what the step keeps for it). RAM total adds the

@@ -184,6 +184,9 @@ constexpr BufferKind kBufferKinds[] = {{"activation", "#4e79a7"},
                                        {"scratch", "#76b7b2"},
                                        // Bit-packed gradient masks.
                                        {"mask", "#edc948"},
+                                       // Forward tensors made again in
+                                       // the backward pass (recompute).
+                                       {"recomputed", "#b07aa1"},
                                        {"parameter", "#59a14f"},
                                        {"optimizer state", "#f28e2b"},
                                        {"run-time scalars", "#9c755f"}};

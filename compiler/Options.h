@@ -21,16 +21,19 @@ namespace mcutrain {
 /// training pipeline, then of the lowering pipeline.
 #define MCUTRAIN_TRAINING_OPTIONS(X)                                           \
   MCUTRAIN_DERIVEBACKWARDPASS_OPTIONS(X)                                       \
-  MCUTRAIN_SPARSIFYPASS_OPTIONS(X) MCUTRAIN_PACKMASKSPASS_OPTIONS(X)
+  MCUTRAIN_SPARSIFYPASS_OPTIONS(X)                                             \
+  MCUTRAIN_PACKMASKSPASS_OPTIONS(X) MCUTRAIN_RECOMPUTEPASS_OPTIONS(X)
 #define MCUTRAIN_LOWERING_OPTIONS(X)                                           \
   MCUTRAIN_USEKERNELSPASS_OPTIONS(X)                                           \
   MCUTRAIN_FUSECONVCHAINSPASS_OPTIONS(X)                                       \
   MCUTRAIN_INPLACEELEMENTWISEPASS_OPTIONS(X) MCUTRAIN_PLANMEMORYPASS_OPTIONS(X)
 
-/// The training passes' options (derive-backward, sparsify, pack-masks).
+/// The training passes' options (derive-backward, sparsify, pack-masks,
+/// recompute).
 struct TrainingOptions : DeriveBackwardPassOptions,
                          SparsifyPassOptions,
-                         PackMasksPassOptions {};
+                         PackMasksPassOptions,
+                         RecomputePassOptions {};
 
 /// The lowering passes' options (use-kernels, fuse-conv-chains,
 /// in-place-elementwise, plan-memory).

@@ -176,7 +176,10 @@ ScheduleBounds measureBounds(MLIRContext &ctx, StringRef onnxPath,
        &bounds.withoutMasks},
       {facts.inPlaceOps > 0,
        [](PackageOptions &o) { o.lowering.inPlace = false; },
-       &bounds.withoutInPlace}};
+       &bounds.withoutInPlace},
+      {!facts.recomputed.empty(),
+       [](PackageOptions &o) { o.training.recompute = "none"; },
+       &bounds.withoutRecompute}};
   int applied =
       llvm::count_if(switches, [](const Switch &s) { return s.applied; });
   if (!opts.measureOriginalSchedule || applied == 0)
@@ -254,6 +257,9 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
     pkg.trainableParams.push_back({p.onnxName, p.elements * 4});
   pkg.trainableBytes = facts.trainableBytes;
   pkg.changeableBytes = facts.changeableBytes;
+  pkg.recompute = opts.training.recompute;
+  pkg.recomputedTensors = facts.recomputed.size();
+  pkg.recomputedMacs = facts.recomputedMacs;
   ScheduleBounds bounds = measureBounds(ctx, onnxPath, opts, plan, facts);
   pkg.report = renderReport(onnxPath, api, std::move(facts), plan, pkg.memory,
                             opts, bounds);
@@ -334,5 +340,7 @@ LogicalResult mcutrain::compilePackage(MLIRContext &ctx, StringRef onnxPath,
     return failure();
   if (opts.sramBytes <= 0 || pkg->memory.total <= opts.sramBytes)
     return writePackage(*pkg, opts.outDir, cli);
+  if (std::optional<BuiltPackage> fit = recomputeToFit(ctx, onnxPath, opts))
+    return writePackage(*fit, opts.outDir, cli);
   return resolveOverBudget(ctx, onnxPath, opts, *pkg, cli);
 }

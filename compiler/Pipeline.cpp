@@ -44,6 +44,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createFuseOuterProductUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseInputGradIntoUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createPackMasksPass(o));
+  pm.addNestedPass<func::FuncOp>(createRecomputePass(o));
 }
 
 void mcutrain::buildInferencePipeline(OpPassManager &pm) {
@@ -114,8 +115,8 @@ void mcutrain::registerPipelines() {
       "mcutrain-training",
       "fuse-quantized-layers, derive-backward, fold-frozen-quantization, "
       "share-frozen-aliases, sparsify, reorder-updates, "
-      "fuse-outer-product-updates, fuse-input-grad-into-updates and "
-      "pack-masks",
+      "fuse-outer-product-updates, fuse-input-grad-into-updates, "
+      "pack-masks and recompute",
       [](OpPassManager &pm, const TrainingPipelineOptions &o) {
         buildTrainingPipeline(pm, o.values());
       });

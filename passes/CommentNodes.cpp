@@ -49,6 +49,8 @@ struct CommentNodesPass
     if (node.empty())
       return "";
     bool isParameter = parameters.contains(node);
+    if (isRecomputedLoc(loc))
+      return "// recomputed: " + commentSafe(node);
     if (!isBackwardLoc(loc))
       return isParameter ? ""
              : inference ? "// " + commentSafe(node)

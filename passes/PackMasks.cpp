@@ -1,7 +1,7 @@
 //===- PackMasks.cpp - backward reads of predicates as bit-packed masks ---===//
 //
-// Where it sits: the last training pass (the backward pass is final),
-// before lowering. See Passes.td.
+// Where it sits: after sparsify and the update fusions (the backward pass
+// is final), before recompute, the last training pass. See Passes.td.
 //
 // A ReLU's output is kept for the backward pass only to ask "> 0?" of each
 // element (ReLU6 "inside (0, 6)?", max pooling "is this the window's first
@@ -40,13 +40,6 @@ struct MaskUse {
   nn::MaxPool2dGradOp pool;
   Type quantType; // nn.quantize_grad's test instead of the bounds
 };
-
-/// Whether the saved tensor `v`'s operand in `op` is read by its lowering:
-/// activation_grad reads either its input or its output, not both.
-bool isRead(Operation *op, Value v) {
-  auto act = dyn_cast<nn::ActivationGradOp>(op);
-  return !act || act.getOutputGrad() == v || act.getReadTensor() == v;
-}
 
 /// Each dimension's windows do not overlap (or there is one window), so
 /// each input element is routed at most one gradient.
@@ -114,7 +107,7 @@ SmallVector<MaskUse> maskUses(Value v) {
   for (Operation *user : v.getUsers()) {
     if (!user->hasAttr(kBackwardAttr))
       continue;
-    if (!isRead(user, v))
+    if (!readsValue(user, v))
       continue;
     std::optional<MaskUse> use = maskUseOf(user, v);
     if (!use)

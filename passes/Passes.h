@@ -48,6 +48,13 @@ inline std::string onnxNodeName(mlir::Location loc) {
   return "";
 }
 
+/// Whether `op`'s operand `v` is read by its lowering: nn.activation_grad
+/// reads either its input or its output, not both.
+inline bool readsValue(mlir::Operation *op, mlir::Value v) {
+  auto act = llvm::dyn_cast<nn::ActivationGradOp>(op);
+  return !act || act.getOutputGrad() == v || act.getReadTensor() == v;
+}
+
 /// A depthwise kernel whose input is a spread (padded or zero-inserted)
 /// copy of another tensor also names the variant that spreads a plane at a
 /// time into scratch (kKernelPlanesAttr, a train::KernelAttr), and which of
@@ -114,7 +121,17 @@ inline bool hasLocTag(mlir::Location loc, llvm::StringRef tag) {
 /// forward op's location); lowering keeps locations, so the tag survives to
 /// the planner and guard-backward.
 inline bool isBackwardLoc(mlir::Location loc) {
-  return hasLocTag(loc, "mcutrain.backward");
+  return hasLocTag(loc, "mcutrain.backward") ||
+         hasLocTag(loc, "mcutrain.recomputed");
+}
+
+/// On an op recompute cloned into the backward pass (and the tag of its
+/// location); on the function, the list of what it recomputed.
+constexpr llvm::StringLiteral kRecomputedAttr = "mcutrain.recomputed";
+
+/// A forward tensor recompute made again in the backward pass.
+inline bool isRecomputedLoc(mlir::Location loc) {
+  return hasLocTag(loc, kRecomputedAttr);
 }
 
 /// pack-masks tags the locations of the masks it packs (fused with the

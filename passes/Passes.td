@@ -222,8 +222,8 @@ def FuseInputGradIntoUpdatesPass
 def PackMasksPass : Pass<"mcutrain-pack-masks", "mlir::func::FuncOp"> {
   let summary = "Gradients that need only a predicate of a saved tensor read bit-packed masks";
   let description = [{
-    The last training pass (after sparsify and the update fusions, when the
-    backward pass is final), before lowering. A forward tensor whose every
+    After sparsify and the update fusions (the backward pass is final),
+    before recompute. A forward tensor whose every
     read in the backward pass is a predicate of it: nn.relu_grad's y > 0,
     nn.activation_grad's for clip (ReLU6, hardtanh: lo < y < hi, from the
     output) and leaky_relu (x > 0, from the input), nn.qoutput_grad's
@@ -245,6 +245,38 @@ def PackMasksPass : Pass<"mcutrain-pack-masks", "mlir::func::FuncOp"> {
            "Save the ReLU/ReLU6/Clip/leaky-ReLU, int8 clamp and max-pool "
            "gradients' masks as bits (1 per element) instead of keeping "
            "their forward tensors for the backward pass">,
+  ];
+}
+
+def RecomputePass : Pass<"mcutrain-recompute", "mlir::func::FuncOp"> {
+  let summary = "Forward tensors the backward pass reads are recomputed there from cheaper ones";
+  let description = [{
+    The last training pass, after pack-masks (the forward tensors still
+    saved then are those whose values the backward pass reads: weight
+    gradients' layer inputs, int8 clamps beside them). For such a tensor,
+    made by a pure forward op (nn.conv2d, nn.qconv2d, an activation, a
+    (de)quantization, a pool, a view), the op is cloned right before the
+    first backward read, and the backward reads take the clone: the forward
+    tensor dies with its last forward reader. The clone's operands must be
+    free there (step arguments, constants, parameters no update has written
+    yet), live there anyway, or kept alive until then (their bytes are the
+    cost); an operand is recomputed too (chains of up to 4 ops) when that
+    keeps fewer bytes. A tensor is recomputed only when it frees more bytes
+    than it keeps, the best first by bytes freed per unit of recomputed work
+    (MACs plus elements written), one at a time (each choice changes what
+    the next keeps), each tensor once. The clones are backward ops
+    (mcutrain.backward, guarded like them; a location tagged
+    mcutrain.recomputed names their buffers in the plan) and carry
+    mcutrain.recomputed; the function lists what was recomputed in its
+    mcutrain.recomputed attribute (report.json: bytes, kept bytes, MACs).
+    The same ops on the same values: the results are the same.
+  }];
+  let options = [
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"auto\"",
+           "Recompute forward tensors in the backward pass instead of saving "
+           "them: none; all (every one that frees more bytes than it keeps); "
+           "N (the N freeing most bytes per recomputed MAC); auto (as many "
+           "as it takes to fit --sram, none when the step fits without)">,
   ];
 }
 

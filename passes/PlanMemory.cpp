@@ -22,11 +22,12 @@ constexpr StringLiteral kArenaName = "mcutrain_arena";
 
 struct Buffer {
   memref::AllocOp alloc;
-  Type element;          // the buffer's element type
-  Type arena;            // its arena's (arenaElement)
-  bool gradient = false; // allocated by a backward op (derive-backward)
-  DictionaryAttr chain;  // a fused conv chain's scratch (kConvChainAttr)
-  bool mask = false;     // a bit-packed mask (pack-masks)
+  Type element;            // the buffer's element type
+  Type arena;              // its arena's (arenaElement)
+  bool gradient = false;   // allocated by a backward op (derive-backward)
+  DictionaryAttr chain;    // a fused conv chain's scratch (kConvChainAttr)
+  bool mask = false;       // a bit-packed mask (pack-masks)
+  bool recomputed = false; // a forward tensor made again (recompute)
   std::string name;
   std::string pointerName; // a C identifier for the generated code
   int64_t bytes = 0;
@@ -343,7 +344,8 @@ Planner::collectBuffers(func::FuncOp func, const Positions &position) {
     buf.alloc = alloc;
     buf.element = t.getElementType();
     buf.arena = arenaElement(buf.element);
-    buf.gradient = isBackwardLoc(alloc.getLoc());
+    buf.recomputed = isRecomputedLoc(alloc.getLoc());
+    buf.gradient = isBackwardLoc(alloc.getLoc()) && !buf.recomputed;
     buf.chain = alloc->getAttrOfType<DictionaryAttr>(kConvChainAttr);
     buf.mask = isMaskLoc(alloc.getLoc());
     buf.name = bufferName(alloc.getLoc(), bufs.size());
@@ -416,6 +418,8 @@ static StringRef bufferKind(const Buffer &buf) {
     return "scratch";
   if (buf.mask)
     return "mask";
+  if (buf.recomputed)
+    return "recomputed";
   return buf.gradient ? "gradient" : "activation";
 }
 

@@ -138,6 +138,20 @@ ModelFacts::PackedMask describeMask(Operation *mask) {
           bytes(mask->getResult(0))};
 }
 
+/// What recompute made again (its list on the function).
+void gatherRecomputed(func::FuncOp step, ModelFacts &f) {
+  auto list = step->getAttrOfType<ArrayAttr>(kRecomputedAttr);
+  for (Attribute a : list ? list.getValue() : ArrayRef<Attribute>()) {
+    auto d = cast<DictionaryAttr>(a);
+    auto get = [&](StringRef key) {
+      return d.getAs<IntegerAttr>(key).getInt();
+    };
+    f.recomputed.push_back({d.getAs<StringAttr>("tensor").str(), get("bytes"),
+                            get("kept_bytes"), get("ops"), get("macs")});
+    f.recomputedMacs += get("macs");
+  }
+}
+
 void gatherStep(func::FuncOp step, ModelFacts &f) {
   FeatureCounter features;
   step.walk([&](Operation *op) {
@@ -159,6 +173,7 @@ void gatherStep(func::FuncOp step, ModelFacts &f) {
       f.masks.push_back(describeMask(op));
   });
   f.weightGradFeatureBytes = features.bytes;
+  gatherRecomputed(step, f);
 }
 
 /// Where a parameter's data came from (report.json): an ONNX initializer, an

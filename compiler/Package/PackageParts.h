@@ -22,6 +22,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/JSON.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,14 @@ struct ModelFacts {
   /// Elementwise generics in-place-elementwise wrote over their input (read
   /// from the lowered module).
   int64_t inPlaceOps = 0;
+  /// The forward tensors recompute made again in the backward pass, and the
+  /// MACs that costs each step.
+  struct Recomputed {
+    std::string node;
+    int64_t bytes, keptBytes, ops, macs;
+  };
+  std::vector<Recomputed> recomputed;
+  int64_t recomputedMacs = 0;
 };
 ModelFacts gatherFacts(mlir::ModuleOp module);
 
@@ -131,7 +140,7 @@ void viewArenas(
 /// measured, as when it did not apply).
 struct ScheduleBounds {
   int64_t original = -1, withoutFusion = -1, withoutMasks = -1,
-          withoutInPlace = -1;
+          withoutInPlace = -1, withoutRecompute = -1;
 };
 std::string renderReport(llvm::StringRef onnxPath, const ApiDescription &api,
                          ModelFacts facts, mlir::DictionaryAttr memoryPlan,
@@ -146,6 +155,10 @@ struct BuiltPackage {
   int64_t trainableTensors = 0, trainableBytes = 0, changeableBytes = 0;
   /// ONNX name and bytes of each trainable parameter, in graph order.
   std::vector<std::pair<std::string, int64_t>> trainableParams;
+  /// The --recompute it was built with, how many forward tensors that
+  /// recomputed and their MACs a step.
+  std::string recompute;
+  int64_t recomputedTensors = 0, recomputedMacs = 0;
 };
 mlir::FailureOr<BuiltPackage> buildPackage(mlir::MLIRContext &ctx,
                                            llvm::StringRef onnxPath,
@@ -153,6 +166,14 @@ mlir::FailureOr<BuiltPackage> buildPackage(mlir::MLIRContext &ctx,
 /// Writes everything to a temporary sibling, then renames it into place.
 mlir::LogicalResult writePackage(const BuiltPackage &pkg,
                                  llvm::StringRef outDir, mlir::Location cli);
+
+/// Under --recompute auto, the package of `opts` (over the budget as it
+/// is) built again recomputing the fewest forward tensors that make it fit,
+/// those freeing most bytes per MAC first (every candidate, then fewer by
+/// bisection); nothing if recomputing all of them does not fit either.
+std::optional<BuiltPackage> recomputeToFit(mlir::MLIRContext &ctx,
+                                           llvm::StringRef onnxPath,
+                                           const PackageOptions &opts);
 
 /// `requested` is over opts.sramBytes: with --update auto, writes the
 /// densest scheme that fits; otherwise fails with the breakdown and the

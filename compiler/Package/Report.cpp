@@ -78,6 +78,24 @@ static llvm::json::Object masksReport(const ModelFacts &facts, int64_t saved) {
                             {"masks", std::move(list)}};
 }
 
+/// recompute's entry: each tensor made again in the backward pass, what it
+/// freed and kept, the MACs it costs each step.
+static llvm::json::Object recomputeReport(const ModelFacts &facts,
+                                          int64_t saved) {
+  llvm::json::Array list;
+  for (const ModelFacts::Recomputed &r : facts.recomputed)
+    list.push_back(llvm::json::Object{{"tensor", r.node},
+                                      {"bytes", r.bytes},
+                                      {"kept_bytes", r.keptBytes},
+                                      {"ops", r.ops},
+                                      {"macs", r.macs}});
+  return llvm::json::Object{{"name", "recompute"},
+                            {"applied", static_cast<int64_t>(list.size())},
+                            {"extra_macs", facts.recomputedMacs},
+                            {"saved_bytes", saved},
+                            {"tensors", std::move(list)}};
+}
+
 /// The schedule's liveness lower bound, the original one's (without the
 /// memory transformations) and what each transformation did: saved_bytes
 /// is how much higher the bound is with that one alone turned off.
@@ -99,7 +117,8 @@ static llvm::json::Object scheduleReport(DictionaryAttr plan,
            llvm::json::Object{
                {"name", "in-place-elementwise"},
                {"applied", facts.inPlaceOps},
-               {"saved_bytes", savedFrom(bounds.withoutInPlace)}}}}};
+               {"saved_bytes", savedFrom(bounds.withoutInPlace)}},
+           recomputeReport(facts, savedFrom(bounds.withoutRecompute))}}};
 }
 
 static llvm::json::Object ramReport(const MemorySummary &memory,

@@ -57,6 +57,8 @@ struct FitSearch {
 
   /// Builds with diagnostics silenced, training `trainable` with
   /// `sparsity`.
+  /// Under --recompute auto, one that does not fit is tried again
+  /// recomputing every candidate (writeChosen settles how many it takes).
   FailureOr<BuiltPackage> tryBuild(StringRef trainable, StringRef sparsity) {
     ScopedDiagnosticHandler silence(&ctx,
                                     [](Diagnostic &) { return success(); });
@@ -64,7 +66,12 @@ struct FitSearch {
     trial.training.trainable = trainable.str();
     trial.training.sparsity = sparsity.str();
     trial.measureOriginalSchedule = false;
-    return buildPackage(ctx, onnxPath, trial);
+    FailureOr<BuiltPackage> p = buildPackage(ctx, onnxPath, trial);
+    if (fitsBudget(p) || trial.training.recompute != "auto")
+      return p;
+    trial.training.recompute = "all";
+    FailureOr<BuiltPackage> recomputing = buildPackage(ctx, onnxPath, trial);
+    return fitsBudget(recomputing) ? recomputing : p;
   }
   FailureOr<BuiltPackage> tryBuild(StringRef trainable) {
     return tryBuild(trainable, opts.training.sparsity);
@@ -281,21 +288,71 @@ LogicalResult writeChosen(MLIRContext &ctx, StringRef onnxPath,
                << groupDigits(chosen.pkg.changeableBytes)
                << " parameter bytes can change\n";
   llvm::json::Object choice = describeChoice(opts, fits);
-  if (!opts.measureOriginalSchedule) {
-    recordChoice(chosen.pkg, std::move(choice));
-    return writePackage(chosen.pkg, opts.outDir, cli);
-  }
   PackageOptions final = opts;
   final.training.trainable = chosen.trainable;
   final.training.sparsity = chosen.sparsity;
-  FailureOr<BuiltPackage> pkg = buildPackage(ctx, onnxPath, final);
-  if (failed(pkg))
+  std::optional<BuiltPackage> pkg;
+  if (chosen.pkg.recompute == "all")
+    pkg = recomputeToFit(ctx, onnxPath, final);
+  else if (!opts.measureOriginalSchedule)
+    pkg = std::move(chosen.pkg);
+  else if (FailureOr<BuiltPackage> p = buildPackage(ctx, onnxPath, final);
+           succeeded(p))
+    pkg = std::move(*p);
+  if (!pkg)
     return failure();
   recordChoice(*pkg, std::move(choice));
   return writePackage(*pkg, opts.outDir, cli);
 }
 
 } // namespace
+
+std::optional<BuiltPackage>
+mcutrain::package::recomputeToFit(MLIRContext &ctx, StringRef onnxPath,
+                                  const PackageOptions &opts) {
+  if (opts.training.recompute != "auto" || opts.inferenceOnly ||
+      opts.sramBytes <= 0)
+    return std::nullopt;
+  auto build = [&](int64_t count) -> std::optional<BuiltPackage> {
+    ScopedDiagnosticHandler silence(&ctx,
+                                    [](Diagnostic &) { return success(); });
+    PackageOptions trial = opts;
+    trial.training.recompute = count < 0 ? "all" : std::to_string(count);
+    trial.measureOriginalSchedule = false;
+    FailureOr<BuiltPackage> p = buildPackage(ctx, onnxPath, trial);
+    if (failed(p) || p->memory.total > opts.sramBytes)
+      return std::nullopt;
+    return std::move(*p);
+  };
+  std::optional<BuiltPackage> best = build(-1);
+  if (!best || best->recomputedTensors == 0)
+    return std::nullopt;
+  // RAM falls roughly with the count: the fewest that fit, by bisection.
+  int64_t tooFew = 0, enough = best->recomputedTensors;
+  while (enough - tooFew > 1) {
+    int64_t mid = (tooFew + enough) / 2;
+    if (std::optional<BuiltPackage> p = build(mid)) {
+      enough = mid;
+      best = std::move(p);
+    } else {
+      tooFew = mid;
+    }
+  }
+  if (opts.measureOriginalSchedule) {
+    PackageOptions final = opts;
+    final.training.recompute = std::to_string(enough);
+    FailureOr<BuiltPackage> p = buildPackage(ctx, onnxPath, final);
+    if (failed(p))
+      return std::nullopt;
+    best = std::move(*p);
+  }
+  llvm::errs() << "mcutrain: --recompute auto: recomputing " << enough
+               << " forward tensor" << (enough == 1 ? "" : "s")
+               << " in the backward pass (" << groupDigits(best->recomputedMacs)
+               << " MACs a step) fits (RAM " << groupDigits(best->memory.total)
+               << " of " << groupDigits(opts.sramBytes) << " B)\n";
+  return best;
+}
 
 LogicalResult mcutrain::package::resolveOverBudget(
     MLIRContext &ctx, StringRef onnxPath, const PackageOptions &opts,

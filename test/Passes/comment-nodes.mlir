@@ -2,13 +2,15 @@
 
 // A run of statements from one ONNX node and phase gets one comment, before
 // the constants made for it; declarations and returns start none; an update's
-// finiteness check is one run, the skip guard's branches hold several.
+// finiteness check is one run, the skip guard's branches hold several; a
+// forward op recomputed in the backward pass says so.
 #file = loc("model.onnx":0:0)
 #conv = loc("/layer1/Conv"(#file))
 #w = loc("layer1.weight"(#file))
 #odd = loc("bad\0Aname\\ {x}"(#file))
 #bwconv = loc(fused<"mcutrain.backward">[#conv])
 #bww = loc(fused<"mcutrain.backward">[#w])
+#reconv = loc(fused<"mcutrain.recomputed">[#conv])
 module {
   emitc.global @layer1_weight : !emitc.array<4xf32> loc(#w)
   emitc.global static @mcutrain_arena : !emitc.array<16xf32> loc(#file)
@@ -37,6 +39,8 @@ module {
     call_opaque "f"() : () -> () loc(#conv)
     %t = "emitc.constant"() <{value = true}> : () -> i1 loc(#file)
     // CHECK: if
+    // CHECK-NEXT: verbatim "// recomputed: /layer1/Conv"
+    // CHECK-NEXT: call_opaque "f"
     // CHECK-NEXT: verbatim "// backward of /layer1/Conv"
     // CHECK-NEXT: call_opaque "dx"
     // CHECK-NEXT: verbatim "// update of layer1.weight"
@@ -45,6 +49,7 @@ module {
     // CHECK-NOT: verbatim
     // CHECK: return
     if %t {
+      call_opaque "f"() : () -> () loc(#reconv)
       call_opaque "dx"() : () -> () loc(#bwconv)
       if %t {
         call_opaque "sgd"() : () -> () loc(#bww)
