@@ -1,6 +1,8 @@
 //===- PlanMemory.cpp - all buffers in one static arena by liveness -------===//
 #include "passes/Passes.h"
 
+#include "llvm/ADT/SetVector.h"
+
 #include "llvm/ADT/MapVector.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -523,7 +525,11 @@ void Planner::rewriteUses(func::FuncOp func, std::vector<Buffer> &bufs,
                                           arenaTypes.lookup(buf.element),
                                           arenaName(buf.element));
     }
-    for (Operation *user : llvm::make_early_inc_range(buf.alloc->getUsers()))
+    // Each user once: a call given the buffer twice (an in-place kernel's
+    // input and output) is rewritten whole at its first use.
+    llvm::SetVector<Operation *> users(buf.alloc->user_begin(),
+                                       buf.alloc->user_end());
+    for (Operation *user : users)
       rewriteUser(user, buf, arena);
     buf.alloc.erase();
   }
