@@ -26,6 +26,7 @@ namespace mcutrain {
 #define MCUTRAIN_LOWERING_OPTIONS(X)                                           \
   MCUTRAIN_USEKERNELSPASS_OPTIONS(X)                                           \
   MCUTRAIN_FUSECONVCHAINSPASS_OPTIONS(X)                                       \
+  MCUTRAIN_INPLACEDEPTHWISEPASS_OPTIONS(X)                                     \
   MCUTRAIN_INPLACEELEMENTWISEPASS_OPTIONS(X) MCUTRAIN_PLANMEMORYPASS_OPTIONS(X)
 
 /// The training passes' options (derive-backward, sparsify, pack-masks,
@@ -36,9 +37,10 @@ struct TrainingOptions : DeriveBackwardPassOptions,
                          RecomputePassOptions {};
 
 /// The lowering passes' options (use-kernels, fuse-conv-chains,
-/// in-place-elementwise, plan-memory).
+/// in-place-depthwise, in-place-elementwise, plan-memory).
 struct LoweringOptions : UseKernelsPassOptions,
                          FuseConvChainsPassOptions,
+                         InPlaceDepthwisePassOptions,
                          InPlaceElementwisePassOptions,
                          PlanMemoryPassOptions {};
 

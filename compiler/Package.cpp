@@ -179,7 +179,10 @@ ScheduleBounds measureBounds(MLIRContext &ctx, StringRef onnxPath,
        &bounds.withoutInPlace},
       {!facts.recomputed.empty(),
        [](PackageOptions &o) { o.training.recompute = "none"; },
-       &bounds.withoutRecompute}};
+       &bounds.withoutRecompute},
+      {facts.inPlaceDepthwise > 0,
+       [](PackageOptions &o) { o.lowering.inPlaceDepthwise = false; },
+       &bounds.withoutInPlaceDepthwise}};
   int applied =
       llvm::count_if(switches, [](const Switch &s) { return s.applied; });
   if (!opts.measureOriginalSchedule || applied == 0)
@@ -232,6 +235,8 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
     return failure();
   if (auto n = (*module)->getAttrOfType<IntegerAttr>(kInPlaceOpsAttr))
     facts.inPlaceOps = n.getInt();
+  if (auto n = (*module)->getAttrOfType<IntegerAttr>(kInPlaceDepthwiseAttr))
+    facts.inPlaceDepthwise = n.getInt();
 
   auto plan = (*module)->getAttrOfType<DictionaryAttr>("mcutrain.memory_plan");
   int64_t arenaBytes = cast<IntegerAttr>(plan.get("arena_bytes")).getInt();

@@ -79,6 +79,7 @@ void mcutrain::buildLoweringPipeline(OpPassManager &pm,
 
   pm.addNestedPass<func::FuncOp>(createUseKernelsPass(o));
   pm.addNestedPass<func::FuncOp>(createFuseConvChainsPass(o));
+  pm.addPass(createInPlaceDepthwisePass(o));
   pm.addNestedPass<func::FuncOp>(createCollapseLoopDimsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());

@@ -105,6 +105,11 @@ inline mlir::StringAttr initializerOf(mlir::Operation *global) {
 /// over their input (report.json).
 constexpr llvm::StringLiteral kInPlaceOpsAttr = "mcutrain.in_place_ops";
 
+/// On the module: how many depthwise kernel calls in-place-depthwise made
+/// write over their input (report.json).
+constexpr llvm::StringLiteral kInPlaceDepthwiseAttr =
+    "mcutrain.in_place_depthwise";
+
 /// On an emitc.call_opaque from a runtime call: the planned buffers' pointer
 /// names, one per argument (lower-to-emitc -> name-arena-pointers).
 constexpr llvm::StringLiteral kArenaNamesAttr = "mcutrain.arena_names";

@@ -497,6 +497,32 @@ def FuseConvChainsPass : Pass<"mcutrain-fuse-conv-chains", "mlir::func::FuncOp">
   ];
 }
 
+def InPlaceDepthwisePass
+    : Pass<"mcutrain-in-place-depthwise", "mlir::ModuleOp"> {
+  let summary = "int8 depthwise layers write their output over an input that dies there";
+  let description = [{
+    After use-kernels and fuse-conv-chains (the depthwise kernel calls the
+    chains did not take), on buffers, before the loops and the planner. A
+    qdepthwise2d (or qdepthwise2d_lut) call with stride 1 and the output the
+    input's size (top padding within the window's height), whose input is
+    an arena buffer (memref.alloc) of the output's type that nothing reads
+    after the call, calls the in-place variant with the input's buffer as
+    its output; the output's alloc goes. The kernel widens each input row
+    into its ring of rows before the output row over it is written (a small
+    image's plane is copied into its scratch first, where the scratch holds
+    it), so the values are the same. The module's
+    mcutrain.in_place_depthwise counts the calls (report.json).
+  }];
+  let options = [
+    Option<"inPlaceDepthwise", "in-place-depthwise", "bool",
+           /*default=*/"true",
+           "int8 depthwise layers (stride 1) write their output over an "
+           "input that dies there (false: a buffer of their own, for "
+           "comparison)">,
+  ];
+}
+
+
 def FlattenMemRefsPass : Pass<"mcutrain-flatten-memrefs", "mlir::ModuleOp"> {
   let summary = "Makes every memref 1-D with linearized indices; reshapes become no-ops";
   let description = [{

@@ -21,6 +21,7 @@
 #define MCUTRAIN_INT8_KERNELS_H
 
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
@@ -991,17 +992,58 @@ inline void depthwiseDirect(const std::int8_t *__restrict x,
   }
 }
 
+/// depthwiseDirect written over its input: each plane copied into
+/// `scratch` (at most kDepthwiseDirectPixels bytes) and read from there.
 template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
           int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
           int Hi, int WS, bool Table>
-inline void
-depthwiseLayer(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
-               const std::int32_t *__restrict multiplier,
-               const std::int32_t *__restrict shift,
-               const std::int64_t *__restrict offset,
-               const std::int8_t *__restrict table, std::int8_t *__restrict y,
-               std::int8_t *__restrict scratch) {
-  if constexpr (H * W <= kDepthwiseDirectPixels) {
+inline void depthwiseDirectInPlace(std::int8_t *xy,
+                                   const std::int8_t *__restrict w,
+                                   const std::int32_t *__restrict multiplier,
+                                   const std::int32_t *__restrict shift,
+                                   const std::int64_t *__restrict offset,
+                                   const std::int8_t *__restrict table,
+                                   std::int8_t *__restrict scratch) {
+  for (int plane = 0; plane < N * C; ++plane) {
+    const int c = plane % C;
+    std::int8_t *p = xy + plane * H * W;
+    for (int i = 0; i < H * W; ++i)
+      scratch[i] = p[i];
+    depthwiseDirect<1, 1, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
+                    Lo, Hi, WS, Table>(scratch, w + c * KH * KW, multiplier + c,
+                                       shift + c, offset + c, table, p);
+  }
+}
+
+/// The output pointer of a depthwise plane: restrict unless written over
+/// its input.
+template <bool InPlace>
+using OutputPointer =
+    std::conditional_t<InPlace, std::int8_t *, std::int8_t *__restrict>;
+
+/// x and y may be one buffer (InPlace: stride 1, the output plane the input
+/// plane's size, padding above within the window's height): a channel's
+/// input row r is widened into the ring before output row r is written
+/// over it, and only the ring is read after that.
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS, bool Table, bool InPlace = false>
+inline void depthwiseLayer(const std::int8_t *x,
+                           const std::int8_t *__restrict w,
+                           const std::int32_t *__restrict multiplier,
+                           const std::int32_t *__restrict shift,
+                           const std::int64_t *__restrict offset,
+                           const std::int8_t *__restrict table, std::int8_t *y,
+                           std::int8_t *__restrict scratch) {
+  static_assert(!InPlace || (SH == 1 && SW == 1 && OH == H && OW == W &&
+                             PT <= (KH - 1) * DH),
+                "in place: stride 1, same size, top padding within the window");
+  if constexpr (H * W <= kDepthwiseDirectPixels && InPlace) {
+    depthwiseDirectInPlace<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW,
+                           XU, XZ, Lo, Hi, WS, Table>(y, w, multiplier, shift,
+                                                      offset, table, scratch);
+    return;
+  } else if constexpr (H * W <= kDepthwiseDirectPixels) {
     depthwiseDirect<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU, XZ,
                     Lo, Hi, WS, Table>(x, w, multiplier, shift, offset, table,
                                        y);
@@ -1030,7 +1072,9 @@ depthwiseLayer(const std::int8_t *__restrict x, const std::int8_t *__restrict w,
     const Requant q =
         requant<WS>(offset[c] - std::int64_t(XZ) * sum * multiplier[c],
                     multiplier[c], shift[c]);
-    std::int8_t *yc = y + plane * OH * OW;
+    // Out of place nothing else writes the output (restrict, as x and y
+    // were); in place the rows the ring has read are the output's.
+    OutputPointer<InPlace> yc = y + plane * OH * OW;
     int widened = 0;
     for (int oh = 0; oh < OH; ++oh) {
       int top = oh * SH, lastRow = top + (KH - 1) * DH;
@@ -1095,7 +1139,53 @@ inline void qdepthwise2d_lut(const std::int8_t *__restrict x,
                                              table, y, scratch);
 }
 
+/// qdepthwise2d written over its input: y is x (stride 1, the output the
+/// input's size, top padding within the window's height). The ring holds
+/// every input row later outputs read: no more scratch than qdepthwise2d's,
+/// as long as it holds a small image's plane (int8::depthwiseInPlaceFits).
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS>
+inline void
+qdepthwise2d_inplace(const std::int8_t *x, const std::int8_t *__restrict w,
+                     const std::int32_t *__restrict multiplier,
+                     const std::int32_t *__restrict shift,
+                     const std::int64_t *__restrict offset, std::int8_t *y,
+                     std::int8_t *__restrict scratch) {
+  int8::depthwiseLayer<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                       XZ, Lo, Hi, WS, false, true>(
+      x, w, multiplier, shift, offset, nullptr, y, scratch);
+}
+
+/// qdepthwise2d_lut written over its input (as qdepthwise2d_inplace).
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW, int XU, int XZ, int Lo,
+          int Hi, int WS>
+inline void
+qdepthwise2d_lut_inplace(const std::int8_t *x, const std::int8_t *__restrict w,
+                         const std::int32_t *__restrict multiplier,
+                         const std::int32_t *__restrict shift,
+                         const std::int64_t *__restrict offset,
+                         const std::int8_t *__restrict table, std::int8_t *y,
+                         std::int8_t *__restrict scratch) {
+  int8::depthwiseLayer<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
+                       XZ, Lo, Hi, WS, true, true>(x, w, multiplier, shift,
+                                                   offset, table, y, scratch);
+}
+
 namespace int8 {
+
+/// Whether qdepthwise2d can write over its input with its own scratch:
+/// stride 1, the output the input's size, the top padding within the
+/// window's height (rows are in the ring before they are overwritten), and
+/// a small image's plane fits in the scratch (it is copied there).
+constexpr bool depthwiseInPlaceFits(int h, int w, int kh, int kw, int oh,
+                                    int ow, int sh, int sw, int pt, int pl,
+                                    int dh, int dw) {
+  return sh == 1 && sw == 1 && oh == h && ow == w && pt <= (kh - 1) * dh &&
+         (h * w > kDepthwiseDirectPixels ||
+          h * w <= depthwiseScratchBytes(w, kh, kw, ow, sw, pl, dh, dw));
+}
 
 /// Bytes rounded up to 8 (each part of a chain's scratch starts aligned).
 constexpr int align8(int bytes) { return (bytes + 7) / 8 * 8; }

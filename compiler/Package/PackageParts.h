@@ -69,6 +69,8 @@ struct ModelFacts {
   /// Elementwise generics in-place-elementwise wrote over their input (read
   /// from the lowered module).
   int64_t inPlaceOps = 0;
+  /// Depthwise layers in-place-depthwise wrote over their input (likewise).
+  int64_t inPlaceDepthwise = 0;
   /// The forward tensors recompute made again in the backward pass, and the
   /// MACs that costs each step.
   struct Recomputed {
@@ -140,7 +142,8 @@ void viewArenas(
 /// measured, as when it did not apply).
 struct ScheduleBounds {
   int64_t original = -1, withoutFusion = -1, withoutMasks = -1,
-          withoutInPlace = -1, withoutRecompute = -1;
+          withoutInPlace = -1, withoutRecompute = -1,
+          withoutInPlaceDepthwise = -1;
 };
 std::string renderReport(llvm::StringRef onnxPath, const ApiDescription &api,
                          ModelFacts facts, mlir::DictionaryAttr memoryPlan,

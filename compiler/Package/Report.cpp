@@ -118,6 +118,10 @@ static llvm::json::Object scheduleReport(DictionaryAttr plan,
                {"name", "in-place-elementwise"},
                {"applied", facts.inPlaceOps},
                {"saved_bytes", savedFrom(bounds.withoutInPlace)}},
+           llvm::json::Object{
+               {"name", "in-place-depthwise"},
+               {"applied", facts.inPlaceDepthwise},
+               {"saved_bytes", savedFrom(bounds.withoutInPlaceDepthwise)}},
            recomputeReport(facts, savedFrom(bounds.withoutRecompute))}}};
 }
 

@@ -97,7 +97,9 @@ def Train_KernelName : I32EnumAttr<"KernelName",
           "int KH2", "int KW2", "int OH2", "int OW2", "int SH2", "int SW2",
           "int PT2", "int PL2", "int DH2", "int DW2", "int XU2", "int XZ2",
           "int Lo2", "int Hi2", "int WS2", "int F", "int XU3", "int XZ3",
-          "int Lo3", "int Hi3", "int WS3", "int MB"]>]> {
+          "int Lo3", "int Hi3", "int WS3", "int MB"]>,
+      Train_Kernel<"qdepthwise2d_inplace", 26, Train_QDepthwise>,
+      Train_Kernel<"qdepthwise2d_lut_inplace", 27, Train_QDepthwise>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

@@ -139,7 +139,7 @@ static void convCase(const char *name) {
 
 template <int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PT,
           int PL, int PB, int PR, int DH, int DW, int XU, int XZ, int Lo,
-          int Hi, int WS = 1, bool Lut = false>
+          int Hi, int WS = 1, bool Lut = false, bool InPlace = false>
 static void depthwiseCase(const char *name) {
   constexpr int OH = (H + PT + PB - DH * (KH - 1) - 1) / SH + 1;
   constexpr int OW = (W + PL + PR - DW * (KW - 1) - 1) / SW + 1;
@@ -169,8 +169,23 @@ static void depthwiseCase(const char *name) {
           want[((n * C + c) * OH + oh) * OW + ow] =
               reference(std::int32_t(acc), m[c], s[c], o[c], Lo, Hi);
         }
-  if constexpr (Lut) {
+  if constexpr (Lut)
     applyTable(want, N * C * OH * OW);
+  if constexpr (InPlace) {
+    // y starts as x and the kernel writes over it.
+    static_assert(k::int8::depthwiseInPlaceFits(H, W, KH, KW, OH, OW, SH, SW,
+                                                PT, PL, DH, DW));
+    for (int i = 0; i < N * C * H * W; ++i)
+      y[i] = x[i];
+    if constexpr (Lut)
+      k::qdepthwise2d_lut_inplace<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL,
+                                  DH, DW, XU, XZ, Lo, Hi, WS>(
+          y, w, m, s, o, table, y, scratch);
+    else
+      k::qdepthwise2d_inplace<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH,
+                              DW, XU, XZ, Lo, Hi, WS>(y, w, m, s, o, y,
+                                                      scratch);
+  } else if constexpr (Lut) {
     k::qdepthwise2d_lut<N, C, H, W, KH, KW, OH, OW, SH, SW, PT, PL, DH, DW, XU,
                         XZ, Lo, Hi, WS>(x, w, m, s, o, table, y, scratch);
   } else {
@@ -535,6 +550,17 @@ int main() {
       "qdepthwise2d 2x2 stride 2 (direct taps), narrow");
   depthwiseCase<1, 7, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 200, 30, 220, 1,
                 true>("qdepthwise2d_lut 4x4 (direct taps)");
+  // In place (y is x): the ring and the direct taps' plane copy.
+  depthwiseCase<1, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255, 1,
+                false, true>("qdepthwise2d_inplace 3x3 pad 1 (MobileNet)");
+  depthwiseCase<2, 5, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 0, -4, -128, 127, 0,
+                false, true>("qdepthwise2d_inplace dilation 2, batch 2");
+  depthwiseCase<1, 3, 10, 11, 5, 3, 1, 1, 2, 1, 2, 1, 1, 1, 1, 200, 30, 220, 1,
+                true, true>("qdepthwise2d_lut_inplace 5x3");
+  depthwiseCase<1, 7, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 200, 30, 220, 1,
+                true, true>("qdepthwise2d_lut_inplace 4x4 (direct taps)");
+  depthwiseCase<2, 5, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 0, 255, 1,
+                false, true>("qdepthwise2d_inplace 1x1 image, batch 2");
   // N C HP WP KH KW SH SW DH DW XU
   poolCase<1, 8, 28, 28, 2, 2, 2, 2, 1, 1, 1>("max_pool8 2x2 uint8");
   poolCase<2, 3, 9, 8, 3, 2, 2, 3, 2, 1, 0>("max_pool8 3x2 int8, dilation");
