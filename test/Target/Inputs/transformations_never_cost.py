@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Reads bench/memory_plan.py's table: with the memory transformations
-(fuse-conv-chains, pack-masks, in-place-elementwise) every package's saved features are at most
+(fuse-conv-chains, pack-masks, in-place-elementwise, recompute) every package's saved features are at most
 those without them ("before"), its liveness lower bound and RAM total at
 most before's plus 1% (a mask lives in the int32 arena, whose peak adds to
 the float arena's: where the tensor it replaces was dead at the float peak
@@ -41,7 +41,7 @@ def main():
     checked, worse = 0, []
     for line in open(sys.argv[1]):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 16 or not cells[2].replace(",", "").isdigit():
+        if len(cells) != 17 or not cells[2].replace(",", "").isdigit():
             continue
         checked += 1
         problem = check(cells)
