@@ -300,7 +300,10 @@ LogicalResult writeChosen(MLIRContext &ctx, StringRef onnxPath,
            succeeded(p))
     pkg = std::move(*p);
   if (!pkg)
-    return failure();
+    return emitError(cli) << "--update auto: the chosen scheme"
+                          << chosen.flags(opts.training.sparsity)
+                          << " did not build again within the budget",
+           failure();
   recordChoice(*pkg, std::move(choice));
   return writePackage(*pkg, opts.outDir, cli);
 }
