@@ -250,13 +250,17 @@ llvm::json::Object describeChoice(const PackageOptions &opts,
                            {"sparsity", f.sparsity},
                            {"ram_bytes", f.pkg.memory.total},
                            {"trainable_bytes", f.pkg.trainableBytes},
-                           {"changeable_bytes", f.pkg.changeableBytes}});
+                           {"changeable_bytes", f.pkg.changeableBytes},
+                           {"recomputed_tensors", f.pkg.recomputedTensors},
+                           {"recomputed_macs", f.pkg.recomputedMacs}});
   return llvm::json::Object{
       {"budget_bytes", opts.sramBytes},
       {"objective",
        "the most parameter bytes training can change (a static sparse "
        "weight counts only its selected channels), then the least RAM, "
-       "dense before sparse"},
+       "dense before sparse; a scheme over the budget as it is may "
+       "recompute forward tensors (--recompute auto: then the fewest "
+       "that fit; a candidate's recomputed_* is with every one)"},
       {"searched_sparsity", opts.training.sparsity == "none"},
       {"chosen", 0},
       {"candidates", std::move(candidates)}};
@@ -281,12 +285,6 @@ LogicalResult writeChosen(MLIRContext &ctx, StringRef onnxPath,
                           const PackageOptions &opts, std::vector<Fit> &fits,
                           Location cli) {
   Fit &chosen = fits.front();
-  llvm::errs() << "mcutrain: --update auto:"
-               << chosen.flags(opts.training.sparsity) << " fits (RAM "
-               << groupDigits(chosen.pkg.memory.total) << " of "
-               << groupDigits(opts.sramBytes) << " B); "
-               << groupDigits(chosen.pkg.changeableBytes)
-               << " parameter bytes can change\n";
   llvm::json::Object choice = describeChoice(opts, fits);
   PackageOptions final = opts;
   final.training.trainable = chosen.trainable;
@@ -304,6 +302,12 @@ LogicalResult writeChosen(MLIRContext &ctx, StringRef onnxPath,
                           << chosen.flags(opts.training.sparsity)
                           << " did not build again within the budget",
            failure();
+  llvm::errs() << "mcutrain: --update auto:"
+               << chosen.flags(opts.training.sparsity) << " fits (RAM "
+               << groupDigits(pkg->memory.total) << " of "
+               << groupDigits(opts.sramBytes) << " B); "
+               << groupDigits(pkg->changeableBytes)
+               << " parameter bytes can change\n";
   recordChoice(*pkg, std::move(choice));
   return writePackage(*pkg, opts.outDir, cli);
 }
