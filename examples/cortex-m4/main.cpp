@@ -54,6 +54,11 @@ void printAccuracy(const char *when, float percent) {
 
 } // namespace
 
+// The core and board, from the build (CMakeLists.txt's QEMU_MACHINE).
+#ifndef MCUTRAIN_BOARD
+#define MCUTRAIN_BOARD "Cortex-M4 (QEMU mps2-an386)"
+#endif
+
 extern "C" void SysTick_Handler() { systick::onWrap(); }
 
 int main() {
@@ -64,7 +69,7 @@ int main() {
 
   model::init();
   Line title;
-  title << "mcutrain on Cortex-M4 (QEMU mps2-an386): " << (int)kTrainImages
+  title << "mcutrain on " << MCUTRAIN_BOARD << ": " << (int)kTrainImages
         << " training images x " << (int)kEpochs << " epochs, "
         << (int)kTestImages << " test images";
   title.print();
