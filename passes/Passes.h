@@ -36,6 +36,12 @@ inline std::string dtypeName(mlir::Type t) {
   return "other";
 }
 
+/// Bytes of a tensor of `t` (sub-byte elements take a byte each).
+inline int64_t storageBytes(mlir::ShapedType t) {
+  return t.getNumElements() *
+         std::max<int64_t>(1, (t.getElementTypeBitWidth() + 7) / 8);
+}
+
 /// The ONNX node an op came from: the importer's NameLoc, possibly inside a
 /// fused location (derive-backward's tag); "" if there is none.
 inline std::string onnxNodeName(mlir::Location loc) {

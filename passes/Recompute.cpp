@@ -36,11 +36,7 @@ namespace {
 /// activation and a pool).
 constexpr int kMaxChainOps = 4;
 
-int64_t bytesOf(Value v) {
-  auto t = cast<ShapedType>(v.getType());
-  return t.getNumElements() *
-         std::max<int64_t>(1, (t.getElementTypeBitWidth() + 7) / 8);
-}
+int64_t bytesOf(Value v) { return storageBytes(cast<ShapedType>(v.getType())); }
 
 bool isBackward(Operation *op) { return op->hasAttr("mcutrain.backward"); }
 

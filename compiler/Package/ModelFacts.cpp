@@ -118,12 +118,6 @@ void countStepMacs(Operation *op, nn::MacCountOpInterface mc, ModelFacts &f) {
                          {"macs", macs}});
 }
 
-/// Bytes of a tensor of `t` (sub-byte elements take a byte each).
-int64_t storageBytes(ShapedType t) {
-  return t.getNumElements() *
-         std::max<int64_t>(1, (t.getElementTypeBitWidth() + 7) / 8);
-}
-
 ModelFacts::PackedMask describeMask(Operation *mask) {
   auto bytes = [](Value v) {
     return storageBytes(cast<ShapedType>(v.getType()));
