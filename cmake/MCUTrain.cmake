@@ -21,7 +21,8 @@ function(mcutrain_add_model)
   set(dir ${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_mcutrain)
   set(outputs ${dir}/${ARG_NAME}.h ${dir}/${ARG_NAME}.cpp
               ${dir}/${ARG_NAME}_params.cpp ${dir}/mcutrain_runtime.h
-              ${dir}/mcutrain_kernels.h ${dir}/mcutrain_int8_kernels.h
+              ${dir}/mcutrain_kernels.h ${dir}/mcutrain_kernels_mcu.h
+              ${dir}/mcutrain_int8_kernels.h
               ${dir}/mcutrain_checkpoint.h ${dir}/report.json)
   add_custom_command(
     OUTPUT ${outputs}

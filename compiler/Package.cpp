@@ -293,6 +293,7 @@ LogicalResult mcutrain::package::writePackage(const BuiltPackage &pkg,
       {"memory.svg", pkg.svg},
       {"mcutrain_runtime.h", runtimeHeaderText().str()},
       {"mcutrain_kernels.h", kernelsHeaderText().str()},
+      {"mcutrain_kernels_mcu.h", mcuKernelsHeaderText().str()},
       {"mcutrain_int8_kernels.h", int8KernelsHeaderText().str()},
       {"mcutrain_checkpoint.h", checkpointHeaderText().str()}};
   bool ok = true;

@@ -41,6 +41,8 @@ mlir::LogicalResult compilePackage(mlir::MLIRContext &ctx,
 llvm::StringRef runtimeHeaderText();
 /// runtime/mcutrain_kernels.h, embedded at build time.
 llvm::StringRef kernelsHeaderText();
+/// runtime/mcutrain_kernels_mcu.h (which mcutrain_kernels.h includes).
+llvm::StringRef mcuKernelsHeaderText();
 /// runtime/mcutrain_int8_kernels.h (which mcutrain_kernels.h includes).
 llvm::StringRef int8KernelsHeaderText();
 /// runtime/mcutrain_checkpoint.h, embedded at build time.

@@ -28,6 +28,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "mcutrain_kernels_mcu.h"
+
 // The loop nests stay out of line: inlined into a model's large step
 // function, g++ lost their restrict-qualified pointers and vectorized
 // worse (LeNet-5's step 179 -> 250 us).
@@ -481,6 +483,8 @@ inline void dotProducts(const float *__restrict a, const float *__restrict b,
                         float *__restrict y, float alpha) {
   if constexpr (!kScalar && K >= kLanes)
     gemmDotsFolded<M, N, K, Overwrite>(a, b, y, alpha);
+  else if constexpr (kScalar)
+    mcu::dotProducts<M, N, K, Overwrite>(a, b, y, alpha);
   else
     gemmDots<M, N, K, 0, Overwrite>(a, b, y, alpha);
 }
@@ -1271,10 +1275,18 @@ template <int N, int C, int HP, int WP, int F, int CG, int KH, int KW, int OH,
 inline void conv2d(const float *__restrict x, const float *__restrict w,
                    float *__restrict y) {
   using Weight = detail::ForwardWeight<CG, KH, KW>;
-  if constexpr (!detail::kScalar && G == 1 &&
-                detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
+  constexpr bool pointwise =
+      detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW);
+  if constexpr (detail::kScalar && G == 1 && pointwise) {
+    // (The planes as rows of up to 64 values: 4 positions per tile.)
+    constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
+    mcu::correlate<N, C, P, R, F, 1, 1, P, R, 1, 1, 1, 1, Weight>(x, w, y);
+  } else if constexpr (detail::kScalar && G == 1) {
+    mcu::correlate<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW, Weight>(
+        x, w, y);
+  } else if constexpr (!detail::kScalar && G == 1 && pointwise) {
     detail::pointwiseForward<N, C, F, OH * OW>(x, w, y);
-  } else if constexpr (detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
+  } else if constexpr (pointwise) {
     constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
     detail::correlate<N, C, P, R, F, CG, 1, 1, P, R, 1, 1, 1, 1, G, Weight>(
         x, w, y);
@@ -1303,10 +1315,16 @@ inline void conv2d_grad_input(const float *__restrict dyp,
   // The correlation's "outputs" are the C input channels, its reduced
   // channels the F/G output channels of each group.
   using Weight = detail::FlippedWeight<CG, F / G, KH, KW>;
-  if constexpr (!detail::kScalar && G == 1 &&
-                detail::isPointwise(KH, KW, 1, 1, HP, WP, H, W)) {
+  constexpr bool pointwise = detail::isPointwise(KH, KW, 1, 1, HP, WP, H, W);
+  if constexpr (detail::kScalar && G == 1 && pointwise) {
+    constexpr int R = detail::planeRow(H * W), P = H * W / R;
+    mcu::correlate<N, F, P, R, C, 1, 1, P, R, 1, 1, 1, 1, Weight>(dyp, w, dx);
+  } else if constexpr (detail::kScalar && G == 1) {
+    mcu::correlate<N, F, HP, WP, C, KH, KW, H, W, 1, 1, DH, DW, Weight>(dyp, w,
+                                                                        dx);
+  } else if constexpr (!detail::kScalar && G == 1 && pointwise) {
     detail::pointwiseGradInput<N, C, F, H * W>(dyp, w, dx);
-  } else if constexpr (detail::isPointwise(KH, KW, 1, 1, HP, WP, H, W)) {
+  } else if constexpr (pointwise) {
     constexpr int R = detail::planeRow(H * W), P = H * W / R;
     detail::correlate<N, F, P, R, C, F / G, 1, 1, P, R, 1, 1, 1, 1, G, Weight>(
         dyp, w, dx);
@@ -1360,8 +1378,13 @@ template <int N, int C, int HP, int WP, int F, int CG, int KH, int KW, int OH,
 inline void conv2d_grad_weight(const float *__restrict dy,
                                const float *__restrict x,
                                float *__restrict dw) {
-  if constexpr (!detail::kScalar && G == 1 &&
+  if constexpr (detail::kScalar && G == 1 &&
                 detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
+    mcu::pointwiseGradWeight<N, C, F, OH * OW>(dy, x, dw);
+  } else if constexpr (detail::kScalar && G == 1) {
+    mcu::gradWeight<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW>(dy, x, dw);
+  } else if constexpr (!detail::kScalar && G == 1 &&
+                       detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW)) {
     detail::pointwiseGradWeight<N, C, F, OH * OW>(dy, x, dw);
   } else if constexpr (detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW) &&
                        OH * OW < 16) {
@@ -1519,10 +1542,7 @@ inline void depthwise_conv2d_grad_weight(const float *__restrict dy,
   }
 }
 
-/// What a fused convolution applies to its output: nothing, ReLU
-/// (x > 0 ? x : 0, NaN to 0) or a clip to [lo, hi] (NaN stays NaN), as the
-/// elementwise loops they replace.
-enum Activation { kIdentity = 0, kRelu = 1, kClip = 2 };
+// (Activation, what a fused convolution applies: mcutrain_kernels_mcu.h.)
 
 namespace detail {
 template <int Act>
@@ -1568,8 +1588,23 @@ inline void conv2d_bias_act(const float *__restrict x,
                             const float *__restrict w, float *__restrict y,
                             const float *__restrict bias, float lo, float hi) {
   constexpr int P = OH * OW, FG = F / G;
-  constexpr bool gathers =
-      G == 1 && !detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW);
+  constexpr bool pointwise =
+      detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW);
+  if constexpr (detail::kScalar && G == 1) {
+    // The tiles start from the bias and apply the activation as they store.
+    using Weight = detail::ForwardWeight<CG, KH, KW>;
+    const mcu::Epilogue e = {bias, lo, hi};
+    if constexpr (pointwise) {
+      constexpr int R = detail::planeRow(P), PR = P / R;
+      mcu::correlate<N, C, PR, R, F, 1, 1, PR, R, 1, 1, 1, 1, Weight, true,
+                     Act>(x, w, y, e);
+    } else {
+      mcu::correlate<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW, Weight,
+                     true, Act>(x, w, y, e);
+    }
+    return;
+  }
+  constexpr bool gathers = G == 1 && !pointwise;
   constexpr int FB = gathers ? F : detail::biasActBlock<F, FG, P>();
   for (int n = 0; n < N; ++n)
     for (int f0 = 0; f0 < F; f0 += FB) {
@@ -1829,7 +1864,29 @@ inline void sgd_outer_update_input_grad(const float *__restrict dy,
                                         const float *__restrict lr,
                                         float *__restrict dx,
                                         float *__restrict w) {
-  detail::sgdOuterUpdateInputGrad<M, N, Overwrite>(dy, x, lr, dx, w);
+  if constexpr (detail::kScalar)
+    mcu::sgdOuterUpdateInputGrad<M, N, Overwrite>(dy, x, lr, dx, w);
+  else
+    detail::sgdOuterUpdateInputGrad<M, N, Overwrite>(dy, x, lr, dx, w);
+}
+
+/// A batch-1 Linear layer's SGD step on its weight, w[i][j] -= lr * (dy[i] *
+/// x[j]), the gradient's element formed where it is used (never stored), W
+/// M x N. (Vector cores: the loop nest it replaces vectorizes as well.)
+template <int M, int N>
+inline void sgd_outer_update(const float *__restrict dy,
+                             const float *__restrict x,
+                             const float *__restrict lr, float *__restrict w) {
+  if constexpr (detail::kScalar) {
+    mcu::sgdOuterUpdate<M, N>(dy, x, lr, w);
+  } else {
+    const float rate = *lr;
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        const float g = dy[i] * x[j];
+        w[i * N + j] = w[i * N + j] - rate * g;
+      }
+  }
 }
 
 /// y[m] += scale * (sum over b < B, k < K of x[(b*M + m)*K + k]) (Overwrite:

@@ -99,7 +99,8 @@ def Train_KernelName : I32EnumAttr<"KernelName",
           "int Lo2", "int Hi2", "int WS2", "int F", "int XU3", "int XZ3",
           "int Lo3", "int Hi3", "int WS3", "int MB"]>,
       Train_Kernel<"qdepthwise2d_inplace", 26, Train_QDepthwise>,
-      Train_Kernel<"qdepthwise2d_lut_inplace", 27, Train_QDepthwise>]> {
+      Train_Kernel<"qdepthwise2d_lut_inplace", 27, Train_QDepthwise>,
+      Train_Kernel<"sgd_outer_update", 28, ["int M", "int N"]>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

@@ -254,6 +254,19 @@ Block *guardFinite(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
   return &guard.getThenRegion().front();
 }
 
+/// The learning rate's global where a plain SGD step (no weight decay, a
+/// scalar rate) can be a runtime kernel's, which reads it as an operand;
+/// null otherwise.
+Value sgdKernelRate(OpBuilder &b, BufferUpdateOp op) {
+  OptimizerAttr hp = op.getOptimizer();
+  if (hp.getKind() != OptimizerKind::sgd || !hp.getWeightDecay().isZero())
+    return {};
+  Value lr = getGlobalMemRef(b, op, kLearningRateGlobal, op.getLoc());
+  if (!lr || cast<MemRefType>(lr.getType()).getRank() != 0)
+    return {};
+  return lr;
+}
+
 /// One pass over the parameter for the update and the input gradient,
 /// dx[0][j] += grad[0][i] * p[i][j] from the old p. SGD without weight decay
 /// is a runtime kernel's (it reads the learning rate from its global, an
@@ -264,10 +277,8 @@ void fusedInputGradUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
   OptimizerAttr hp = op.getOptimizer();
   SmallVector<Value> ins{op.getGrad(), op.getOuter()};
   SmallVector<AffineMap> indexing{maps.gradRow, maps.inputRow};
-  Value lrGlobal = getGlobalMemRef(b, op, kLearningRateGlobal, loc);
-  bool kernel = hp.getKind() == OptimizerKind::sgd &&
-                hp.getWeightDecay().isZero() && lrGlobal &&
-                cast<MemRefType>(lrGlobal.getType()).getRank() == 0;
+  Value lrGlobal = sgdKernelRate(b, op);
+  bool kernel = static_cast<bool>(lrGlobal);
   if (kernel) {
     ins.push_back(lrGlobal);
     indexing.push_back(AffineMap::get(2, 0, {}, b.getContext()));
@@ -321,7 +332,17 @@ void denseUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
   indexing.append(outs.size(), id);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   OptimizerAttr hp = op.getOptimizer();
-  linalg::GenericOp::create(
+  // A float weight's SGD step from an outer product is a runtime kernel's
+  // (sgd_outer_update: its loads and stores several floats at a time on a
+  // Cortex-M).
+  Value lrGlobal =
+      outer && rank == 2 && outs.size() == 1 ? sgdKernelRate(b, op) : Value();
+  if (lrGlobal) {
+    ins.push_back(lrGlobal);
+    indexing.insert(indexing.begin() + 2,
+                    AffineMap::get(rank, 0, {}, b.getContext()));
+  }
+  auto generic = linalg::GenericOp::create(
       b, op.getLoc(), TypeRange(), ins, outs, indexing, iters,
       [&](OpBuilder &ob, Location l, ValueRange a) {
         Value g = outer ? arith::MulFOp::create(ob, l, a[0], a[1]) : a[0];
@@ -330,6 +351,14 @@ void denseUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
             ob, l,
             stepElement(ob, l, s, hp, g, params[0], params.drop_front()));
       });
+  if (!lrGlobal)
+    return;
+  auto shape = cast<MemRefType>(outs[0].getType()).getShape();
+  generic->setAttr(kKernelAttr,
+                   KernelAttr::get(b.getContext(), KernelName::sgd_outer_update,
+                                   {shape[0], shape[1]}));
+  // (dy, x, lr, w): the generic's operands in order.
+  generic->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr({0, 1, 2, 3}));
 }
 
 /// x clamped to [lo, hi] by ordered compares (a NaN, which the guard lets

@@ -7,9 +7,111 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+
+#ifdef MCUTRAIN_TEST_SEMIHOSTING
+// On QEMU's Cortex-M boards (test/runtime/kernels-m4.test): output over
+// semihosting, and a formatter for the %s, %d and %g the test uses (newlib's
+// printf family would link its heap).
+#include "semihosting.h"
+extern "C" void SysTick_Handler() {}
+static int vformat(char *out, int size, const char *fmt, va_list args) {
+  int n = 0;
+  auto put = [&](char c) {
+    if (n + 1 < size)
+      out[n] = c;
+    ++n;
+  };
+  auto putText = [&](const char *t) {
+    while (*t)
+      put(*t++);
+  };
+  auto putInt = [&](long v) {
+    char digits[24];
+    int d = 0;
+    unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+    do
+      digits[d++] = char('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+      put('-');
+    while (d)
+      put(digits[--d]);
+  };
+  for (; *fmt; ++fmt) {
+    if (*fmt != '%') {
+      put(*fmt);
+      continue;
+    }
+    ++fmt;
+    if (*fmt == 's') {
+      putText(va_arg(args, const char *));
+    } else if (*fmt == 'd') {
+      putInt(va_arg(args, int));
+    } else if (*fmt == 'u') {
+      putInt(long(va_arg(args, unsigned)));
+    } else if (*fmt == 'g') {
+      // Three significant digits and an exponent: enough for an error.
+      double v = va_arg(args, double);
+      if (v != v) {
+        putText("nan");
+        continue;
+      }
+      if (v < 0)
+        put('-'), v = -v;
+      int e = 0;
+      while (v != 0 && v < 1)
+        v *= 10, --e;
+      while (v >= 10 && e < 400)
+        v /= 10, ++e;
+      long m = long(v * 100 + 0.5);
+      putInt(m / 100), put('.'), putInt(m / 10 % 10), putInt(m % 10);
+      put('e'), putInt(e);
+    } else {
+      put(*fmt);
+    }
+  }
+  if (size > 0)
+    out[n < size ? n : size - 1] = 0;
+  return n;
+}
+static void print(const char *fmt, ...) {
+  char text[256];
+  va_list args;
+  va_start(args, fmt);
+  vformat(text, sizeof text, fmt, args);
+  va_end(args);
+  // (The semihosting line ends it: drop the format's own newline.)
+  for (char *c = text; *c; ++c)
+    if (*c == '\n')
+      *c = 0;
+  semihosting::Line line;
+  line << text;
+  line.print();
+}
+static void format(char *out, int size, const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  vformat(out, size, fmt, args);
+  va_end(args);
+}
+#else
+static void print(const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  std::vprintf(fmt, args);
+  va_end(args);
+}
+static void format(char *out, int size, const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(out, size, fmt, args);
+  va_end(args);
+}
+#endif
 
 namespace k = mcutrain::kernels;
 
@@ -33,8 +135,8 @@ static void check(const char *what, const float *got, const float *want,
     scale = std::fmax(scale, std::fabs(want[i]));
   }
   bool ok = worst <= 1e-5f * scale;
-  std::printf("%s %s (max error %g of %g)\n", ok ? "ok  " : "FAIL", what, worst,
-              scale);
+  print("%s %s (max error %g of %g)\n", ok ? "ok  " : "FAIL", what, worst,
+        scale);
   ++(ok ? passed : failed);
 }
 
@@ -79,7 +181,7 @@ static void convCase(const char *name) {
       [&](int xi, int wi, int yi) { want[yi] += x[xi] * w[wi]; });
   k::conv2d<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D, G>(x, w, y);
   char what[160];
-  std::snprintf(what, sizeof what, "conv2d %s", name);
+  format(what, sizeof what, "conv2d %s", name);
   check(what, y, want, N * F * OH * OW);
 
   // Weight gradient (dy is y's storage).
@@ -92,7 +194,7 @@ static void convCase(const char *name) {
       [&](int xi, int wi, int yi) { want[wi] += y[yi] * x[xi]; });
   k::conv2d_grad_weight<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D, G>(
       y, x, dw);
-  std::snprintf(what, sizeof what, "conv2d_grad_weight %s", name);
+  format(what, sizeof what, "conv2d_grad_weight %s", name);
   check(what, dw, want, F * CG * KH * KW);
 
   // Input gradient on a stride-1 "dyp" of the unpadded input's size plus the
@@ -117,7 +219,7 @@ static void convCase(const char *name) {
                       (KW - 1 - kw)];
               }
   k::conv2d_grad_input<N, C, H, W, F, CG, KH, KW, DH, DWd, D, D, G>(dyp, w, dx);
-  std::snprintf(what, sizeof what, "conv2d_grad_input %s", name);
+  format(what, sizeof what, "conv2d_grad_input %s", name);
   check(what, dx, wantx, N * C * H * W);
 
   // The strided form (any stride): the adjoint of the forward pass, dy
@@ -131,7 +233,7 @@ static void convCase(const char *name) {
       [&](int xi, int wi, int yi) { wantp[xi] += y[yi] * w[wi]; });
   k::conv2d_grad_input_strided<N, C, HP, WP, F, CG, KH, KW, OH, OW, S, S, D, D,
                                G>(y, w, dxp);
-  std::snprintf(what, sizeof what, "conv2d_grad_input_strided %s", name);
+  format(what, sizeof what, "conv2d_grad_input_strided %s", name);
   check(what, dxp, wantp, N * C * HP * WP);
 }
 
@@ -152,15 +254,14 @@ template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
     }
   k::gemm<M, N, K, TA, TB>(a, b, y, alpha);
   char what[96];
-  std::snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", M, N, K, TA,
-                TB);
+  format(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", M, N, K, TA, TB);
   check(what, y, want, M * N);
   // Overwrite: y's old values (NaN here) must not matter.
   for (int i = 0; i < M * N; ++i)
     y[i] = __builtin_nanf("");
   k::gemm<M, N, K, TA, TB, true>(a, b, y, alpha);
-  std::snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d overwrite", M, N,
-                K, TA, TB);
+  format(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d overwrite", M, N, K, TA,
+         TB);
   check(what, y, product, M * N);
 }
 
@@ -188,10 +289,9 @@ template <int M, int N> static void sgdOuterCase() {
     oldW[t] = w[t];
   k::sgd_outer_update_input_grad<M, N>(dy, x, &lr, dx, w);
   char what[96];
-  std::snprintf(what, sizeof what, "sgd outer update %dx%d: input gradient", M,
-                N);
+  format(what, sizeof what, "sgd outer update %dx%d: input gradient", M, N);
   check(what, dx, want, N);
-  std::snprintf(what, sizeof what, "sgd outer update %dx%d: weights", M, N);
+  format(what, sizeof what, "sgd outer update %dx%d: weights", M, N);
   check(what, w, wantW, M * N);
   // Overwrite: dx's old values (NaN here) must not matter.
   for (int t = 0; t < M * N; ++t)
@@ -199,11 +299,10 @@ template <int M, int N> static void sgdOuterCase() {
   for (int j = 0; j < N; ++j)
     dx[j] = __builtin_nanf("");
   k::sgd_outer_update_input_grad<M, N, true>(dy, x, &lr, dx, w);
-  std::snprintf(what, sizeof what,
-                "sgd outer update %dx%d overwrite: input gradient", M, N);
+  format(what, sizeof what, "sgd outer update %dx%d overwrite: input gradient",
+         M, N);
   check(what, dx, product, N);
-  std::snprintf(what, sizeof what, "sgd outer update %dx%d overwrite: weights",
-                M, N);
+  format(what, sizeof what, "sgd outer update %dx%d overwrite: weights", M, N);
   check(what, w, wantW, M * N);
 }
 
@@ -224,8 +323,8 @@ template <int R, int CN, int LDS, int LDD> static void transposeCase() {
   int wrong = 0;
   for (int i = 0; i < CN * LDD; ++i)
     wrong += dst[i] != want[i];
-  std::printf("%s transpose %dx%d (lds %d, ldd %d): %d wrong\n",
-              wrong ? "FAIL" : "ok  ", R, CN, LDS, LDD, wrong);
+  print("%s transpose %dx%d (lds %d, ldd %d): %d wrong\n",
+        wrong ? "FAIL" : "ok  ", R, CN, LDS, LDD, wrong);
   ++(wrong ? failed : passed);
 }
 
@@ -243,12 +342,12 @@ template <int B, int M, int K> static void sumRowsCase() {
   }
   k::sum_rows<B, M, K>(x, y, scale);
   char what[80];
-  std::snprintf(what, sizeof what, "sum_rows %dx%dx%d", B, M, K);
+  format(what, sizeof what, "sum_rows %dx%dx%d", B, M, K);
   check(what, y, want, M);
   for (int m = 0; m < M; ++m)
     y[m] = __builtin_nanf("");
   k::sum_rows<B, M, K, true>(x, y, scale);
-  std::snprintf(what, sizeof what, "sum_rows %dx%dx%d overwrite", B, M, K);
+  format(what, sizeof what, "sum_rows %dx%dx%d overwrite", B, M, K);
   check(what, y, sum, M);
 }
 
@@ -298,8 +397,8 @@ static void biasActCase(const char *name) {
         y[i] = ref[i] = 0.0f;
     }
     char what[160];
-    std::snprintf(what, sizeof what, "%s act %d %s%s", kernel, Act, name,
-                  nanMismatch ? " (NaN mismatch)" : "");
+    format(what, sizeof what, "%s act %d %s%s", kernel, Act, name,
+           nanMismatch ? " (NaN mismatch)" : "");
     if (nanMismatch)
       y[0] = NAN;
     check(what, y, ref, N * F * OH * OW);
@@ -358,7 +457,7 @@ static void convChainCase(const char *name) {
                 K2, K2, OH2, OW2, S2, S2, 1, 1, F, Act1, Act2, Act3, MB>(
       xp, w1, b1, w2, b2, w3, b3, y, scratch, lo, hi, lo, hi, lo, hi);
   char what[160];
-  std::snprintf(what, sizeof what, "conv_chain %s (blocks of %d)", name, MB);
+  format(what, sizeof what, "conv_chain %s (blocks of %d)", name, MB);
   check(what, y, want, Y);
 }
 
@@ -400,7 +499,7 @@ static void gradActCase(const char *name) {
     dx[i] = NAN;
   k::conv2d_grad_input_act<N, C, H, W, F, CG, KH, KW, HP, WP, 1, 1, G, Act>(
       dyp, w, dx, y, lo, hi);
-  std::snprintf(what, sizeof what, "conv2d_grad_input_act %d %s", Act, name);
+  format(what, sizeof what, "conv2d_grad_input_act %d %s", Act, name);
   check(what, dx, want, N * C * H * W);
   if constexpr (G == C && F == C && KH > 1) {
     for (int i = 0; i < N * C * H * W; ++i)
@@ -410,8 +509,8 @@ static void gradActCase(const char *name) {
     k::depthwise_conv2d_grad_input_act<N, C, H, W, KH, KW, OH, OW, HP, WP,
                                        KH - 1 - T, KW - 1 - L, 1, 1, 1, 1, Act>(
         dy, w, dx, plane, y, lo, hi);
-    std::snprintf(what, sizeof what, "depthwise_conv2d_grad_input_act %d %s",
-                  Act, name);
+    format(what, sizeof what, "depthwise_conv2d_grad_input_act %d %s", Act,
+           name);
     check(what, dx, want, N * C * H * W);
   }
 }
@@ -459,14 +558,14 @@ static void depthwisePlanesCase(const char *name) {
   k::conv2d<N, C, HP, WP, C, 1, KH, KW, OH, OW, S, S, D, D, C>(xp, w, want);
   k::depthwise_conv2d<N, C, H, W, HP, WP, P, P, KH, KW, OH, OW, S, S, D, D>(
       x, w, got, plane);
-  std::snprintf(what, sizeof what, "depthwise_conv2d %s", name);
+  format(what, sizeof what, "depthwise_conv2d %s", name);
   check(what, got, want, N * C * OH * OW);
 
   start(N * C * H * W);
   k::conv2d_grad_input<N, C, H, W, C, 1, KH, KW, GH, GW, D, D, C>(dyp, w, want);
   k::depthwise_conv2d_grad_input<N, C, H, W, KH, KW, OH, OW, GH, GW, T, L, S, S,
                                  D, D>(dy, w, got, plane);
-  std::snprintf(what, sizeof what, "depthwise_conv2d_grad_input %s", name);
+  format(what, sizeof what, "depthwise_conv2d_grad_input %s", name);
   check(what, got, want, N * C * H * W);
 
   start(C * KH * KW);
@@ -474,7 +573,7 @@ static void depthwisePlanesCase(const char *name) {
       dy, xp, want);
   k::depthwise_conv2d_grad_weight<N, C, H, W, HP, WP, P, P, KH, KW, OH, OW, S,
                                   S, D, D>(dy, x, got, plane);
-  std::snprintf(what, sizeof what, "depthwise_conv2d_grad_weight %s", name);
+  format(what, sizeof what, "depthwise_conv2d_grad_weight %s", name);
   check(what, got, want, C * KH * KW);
 }
 
@@ -483,6 +582,179 @@ static void depthwisePlanesCase(const char *name) {
 /// clamp at 9.1 on both sides), then signed zeros, infinities and NaN; and
 /// a loop of it over an array (the form the generated code calls it in,
 /// which g++ vectorizes) against the same calls one at a time.
+/// Bitwise equality (a NaN equals itself): the register-blocked kernels of
+/// cores without vector units must give the scalar loops' results to the
+/// bit.
+static void checkExact(const char *what, const float *got, const float *want,
+                       int n) {
+  int wrong = 0;
+  for (int i = 0; i < n; ++i)
+    wrong += k::detail::bitsOf(got[i]) != k::detail::bitsOf(want[i]);
+  print("%s %s: %d of %d differ\n", wrong ? "FAIL" : "ok  ", what, wrong, n);
+  ++(wrong ? failed : passed);
+}
+
+/// mcutrain_kernels_mcu.h against the scalar loops it replaced (the
+/// correlation loop nest, the weight gradient's scalar loops, separate bias
+/// and activation passes, dot products and update loops in plain order):
+/// forward, input gradient (flipped weights), weight gradient and the fused
+/// bias and ReLU of an ungrouped convolution.
+template <int N, int C, int H, int W, int F, int KH, int KW, int S, int D,
+          int P>
+static void exactConvCase(const char *name) {
+  namespace d = k::detail;
+  constexpr int HP = H + 2 * P, WP = W + 2 * P;
+  constexpr int OH = (HP - D * (KH - 1) - 1) / S + 1;
+  constexpr int OW = (WP - D * (KW - 1) - 1) / S + 1;
+  constexpr int X = N * C * HP * WP, Y = N * F * OH * OW, K = F * C * KH * KW;
+  static float x[X], w[K], y[Y], want[Y], bias[F], dw[K], wantW[K];
+  fill(x, X);
+  fill(w, K);
+  fill(y, Y);
+  fill(bias, F);
+  for (int i = 0; i < Y; ++i)
+    want[i] = y[i];
+  using Forward = d::ForwardWeight<C, KH, KW>;
+  d::correlate<N, C, HP, WP, F, C, KH, KW, OH, OW, S, S, D, D, 1, Forward>(
+      x, w, want);
+  k::mcu::correlate<N, C, HP, WP, F, KH, KW, OH, OW, S, S, D, D, Forward>(x, w,
+                                                                          y);
+  char what[160];
+  format(what, sizeof what, "mcu conv %s bit-exact", name);
+  checkExact(what, y, want, Y);
+  // Bias and ReLU in the tiles against the three passes.
+  for (int n = 0; n < N; ++n)
+    d::broadcastBias<F, OH * OW>(bias, want + n * F * OH * OW);
+  d::correlate<N, C, HP, WP, F, C, KH, KW, OH, OW, S, S, D, D, 1, Forward>(
+      x, w, want);
+  d::activate<k::kRelu>(want, Y, 0.0f, 0.0f);
+  k::mcu::correlate<N, C, HP, WP, F, KH, KW, OH, OW, S, S, D, D, Forward, true,
+                    k::kRelu>(x, w, y, {bias, 0.0f, 0.0f});
+  format(what, sizeof what, "mcu conv %s bias relu bit-exact", name);
+  checkExact(what, y, want, Y);
+  // The weight gradient (y as dy) against the scalar loops.
+  fill(dw, K);
+  for (int i = 0; i < K; ++i)
+    wantW[i] = dw[i];
+  for (int f = 0; f < F; ++f)
+    for (int c = 0; c < C; ++c)
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw) {
+          float sum = 0.0f;
+          for (int n = 0; n < N; ++n)
+            for (int oh = 0; oh < OH; ++oh)
+              for (int ow = 0; ow < OW; ++ow)
+                sum += y[((n * F + f) * OH + oh) * OW + ow] *
+                       x[((n * C + c) * HP + oh * S + kh * D) * WP + ow * S +
+                         kw * D];
+          wantW[((f * C + c) * KH + kh) * KW + kw] += sum;
+        }
+  k::mcu::gradWeight<N, C, HP, WP, F, KH, KW, OH, OW, S, S, D, D>(y, x, dw);
+  format(what, sizeof what, "mcu conv %s weight gradient bit-exact", name);
+  checkExact(what, dw, wantW, K);
+  if constexpr (S == 1) {
+    // The input gradient's correlation: y's padded planes (here x's shape
+    // with F channels is enough: the same loops) on flipped weights.
+    constexpr int QH = OH + D * (KH - 1), QW = OW + D * (KW - 1);
+    static float dyp[N * F * QH * QW], dx[N * C * OH * OW],
+        wantX[N * C * OH * OW];
+    fill(dyp, N * F * QH * QW);
+    fill(dx, N * C * OH * OW);
+    for (int i = 0; i < N * C * OH * OW; ++i)
+      wantX[i] = dx[i];
+    using Flipped = d::FlippedWeight<C, F, KH, KW>;
+    d::correlate<N, F, QH, QW, C, F, KH, KW, OH, OW, 1, 1, D, D, 1, Flipped>(
+        dyp, w, wantX);
+    k::mcu::correlate<N, F, QH, QW, C, KH, KW, OH, OW, 1, 1, D, D, Flipped>(
+        dyp, w, dx);
+    format(what, sizeof what, "mcu conv %s input gradient bit-exact", name);
+    checkExact(what, dx, wantX, N * C * OH * OW);
+  }
+}
+
+/// Dot products (a batch-1 Linear layer, a batch of 3), pointwise weight
+/// gradients and the SGD updates of mcutrain_kernels_mcu.h against plain
+/// loops summing in the same order.
+template <int M, int N, int K> static void exactGemmCase() {
+  static float a[M * K], b[N * K], y[M * N], want[M * N];
+  fill(a, M * K);
+  fill(b, N * K);
+  fill(y, M * N);
+  for (int i = 0; i < M * N; ++i)
+    want[i] = y[i];
+  const float alpha = 0.75f;
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float sum = 0.0f;
+      for (int kk = 0; kk < K; ++kk)
+        sum += a[i * K + kk] * b[j * K + kk];
+      want[i * N + j] += alpha * sum;
+    }
+  k::mcu::dotProducts<M, N, K, false>(a, b, y, alpha);
+  char what[96];
+  format(what, sizeof what, "mcu dot products %dx%dx%d bit-exact", M, N, K);
+  checkExact(what, y, want, M * N);
+  // dw (M x N) += dy (M x K) x^T summed over K (the planes).
+  fill(y, M * N);
+  for (int i = 0; i < M * N; ++i)
+    want[i] = y[i];
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float sum = 0.0f;
+      for (int kk = 0; kk < K; ++kk)
+        sum += a[i * K + kk] * b[j * K + kk];
+      want[i * N + j] += sum;
+    }
+  k::mcu::pointwiseGradWeight<1, N, M, K>(a, b, y);
+  format(what, sizeof what, "mcu pointwise weight gradient %dx%dx%d bit-exact",
+         M, N, K);
+  checkExact(what, y, want, M * N);
+  // SGD: w (M x K) -= lr * (dy[i] * x[j]), with and without dx.
+  static float w[M * K], wantW[M * K], dx[K], wantX[K];
+  fill(w, M * K);
+  fill(dx, K);
+  const float lr = 0.375f;
+  for (int j = 0; j < K; ++j) {
+    float sum = 0.0f;
+    for (int i = 0; i < M; ++i) {
+      sum += y[i] * w[i * K + j];
+      const float g = y[i] * b[j];
+      wantW[i * K + j] = w[i * K + j] - lr * g;
+    }
+    wantX[j] = dx[j] + sum;
+  }
+  static float w2[M * K];
+  for (int i = 0; i < M * K; ++i)
+    w2[i] = w[i];
+  k::mcu::sgdOuterUpdateInputGrad<M, K, false>(y, b, &lr, dx, w);
+  format(what, sizeof what, "mcu sgd update %dx%d input gradient bit-exact", M,
+         K);
+  checkExact(what, dx, wantX, K);
+  format(what, sizeof what, "mcu sgd update %dx%d weights bit-exact", M, K);
+  checkExact(what, w, wantW, M * K);
+  k::sgd_outer_update<M, K>(y, b, &lr, w2);
+  format(what, sizeof what, "sgd_outer_update %dx%d bit-exact", M, K);
+  checkExact(what, w2, wantW, M * K);
+}
+
+/// The register-blocked Cortex-M kernels, on the host's scalar build and
+/// on the devices: shapes with tails (output channels, positions, columns
+/// not a multiple of 4), strides, dilation, a batch of two, packed weights
+/// in several blocks of input channels.
+static void exactCases() {
+  exactConvCase<1, 1, 28, 28, 8, 3, 3, 1, 1, 1>("1->8 28x28 (DemoCNN)");
+  exactConvCase<1, 8, 14, 14, 16, 3, 3, 1, 1, 1>("8->16 14x14 (DemoCNN)");
+  exactConvCase<2, 5, 9, 11, 7, 3, 3, 1, 1, 1>("batch 2 5->7 9x11");
+  exactConvCase<1, 6, 13, 11, 10, 3, 3, 2, 1, 1>("6->10 13x11 s2");
+  exactConvCase<1, 4, 12, 12, 6, 3, 3, 1, 2, 2>("4->6 12x12 d2");
+  exactConvCase<1, 80, 6, 7, 5, 3, 3, 1, 1, 1>("80->5 6x7 (weight blocks)");
+  exactConvCase<1, 1, 24, 10, 9, 10, 4, 2, 1, 1>("1->9 24x10 10x4 s2");
+  exactConvCase<1, 12, 5, 9, 13, 1, 1, 1, 1, 0>("pointwise 12->13 5x9");
+  exactGemmCase<1, 10, 784>();
+  exactGemmCase<1, 7, 30>();
+  exactGemmCase<3, 9, 13>();
+}
+
 static void tanhCase() {
   using k::detail::bitsOf;
   auto ulps = [&](float a, float b) {
@@ -507,8 +779,8 @@ static void tanhCase() {
   }
   ok &= std::isnan(k::tanh(NAN)) && std::isnan(k::tanh(-NAN));
   ok &= worst <= 3;
-  std::printf("%s tanh (max error %u ulp)\n", ok ? "ok  " : "FAIL",
-              static_cast<unsigned>(worst));
+  print("%s tanh (max error %u ulp)\n", ok ? "ok  " : "FAIL",
+        static_cast<unsigned>(worst));
   ++(ok ? passed : failed);
 
   static float x[1000], y[1000], want[1000];
@@ -527,11 +799,47 @@ static void tanhCase() {
   for (int i = 0; i < 1000; ++i)
     same &= bitsOf(y[i]) == bitsOf(want[i]) ||
             (std::isnan(y[i]) && std::isnan(want[i]));
-  std::printf("%s tanh over an array\n", same ? "ok  " : "FAIL");
+  print("%s tanh over an array\n", same ? "ok  " : "FAIL");
   ++(same ? passed : failed);
 }
 
+#ifdef MCUTRAIN_TEST_SEMIHOSTING
+/// On a board (1 MiB of RAM for the test's arrays): the exact comparisons
+/// and a share of the host's cases, each kernel family once or more.
 int main() {
+  exactCases();
+  convCase<1, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1>("8->16 14x14 3x3");
+  convCase<2, 3, 7, 9, 6, 5, 3, 1, 1, 2, 1>("batch 2, 3->6 7x9 5x3");
+  convCase<1, 6, 11, 13, 9, 3, 3, 2, 2, 1, 3>("groups 3, s2 d2 11x13");
+  convCase<1, 8, 10, 10, 8, 3, 3, 1, 1, 1, 8>("depthwise 8 10x10");
+  convCase<1, 64, 25, 5, 64, 1, 1, 1, 1, 0, 1>("pointwise 64->64 25x5");
+  convCase<1, 70, 6, 6, 37, 1, 1, 1, 1, 0, 1>("pointwise 70->37 6x6");
+  convCase<2, 5, 13, 11, 7, 3, 3, 3, 2, 2, 1>("batch 2 5->7 13x11 s3 d2");
+  convCase<1, 7, 8, 8, 40, 3, 3, 1, 1, 1, 1>("7->40 8x8 3x3 (rows, edges)");
+  biasActCase<1, 3, 16, 16, 16, 3, 3, 2, 1, 1, k::kRelu>("3->16 s2");
+  biasActCase<2, 6, 9, 9, 12, 3, 3, 1, 1, 3, k::kIdentity>("batch 2 groups 3");
+  biasActCase<1, 40, 1, 1, 24, 1, 1, 1, 0, 1, k::kClip>("pointwise 1x1");
+  biasActCase<1, 8, 17, 19, 8, 3, 3, 2, 1, 8, k::kRelu>("depthwise s2");
+  gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
+  sumRowsCase<4, 10, 1>();
+  sumRowsCase<1, 16, 196>();
+  gemmCase<1, 10, 784, false, true>();
+  gemmCase<1, 12, 37, false, true>();
+  gemmCase<3, 7, 40, true, true>();
+  gemmCase<10, 64, 1, true, false>();
+  gemmCase<7, 70, 9, false, false>();
+  gemmCase<5, 6, 20, false, true>();
+  sgdOuterCase<10, 784>();
+  sgdOuterCase<5, 7>();
+  sgdOuterCase<3, 201>();
+  tanhCase();
+  print("%d passed, %d failed\n", passed, failed);
+  semihosting::exit(failed != 0);
+}
+#else
+int main() {
+  if (k::detail::kScalar) // (a plain if: clang warns of an unused function)
+    exactCases();
   convCase<1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1>("16->16 32x32 3x3");
   convCase<1, 16, 32, 32, 32, 3, 3, 2, 1, 1, 1>("16->32 32x32 3x3 s2");
   convCase<1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1>("64->64 8x8 3x3");
@@ -667,6 +975,7 @@ int main() {
   sgdOuterCase<3, 200>();
   sgdOuterCase<1, 16>();
   tanhCase();
-  std::printf("%d passed, %d failed\n", passed, failed);
+  print("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
+#endif
