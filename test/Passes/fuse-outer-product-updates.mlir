@@ -1,5 +1,6 @@
 // RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates))' | FileCheck %s
 // RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},mcutrain-lower-train-buffers)' | FileCheck %s --check-prefix=LOWERED
+// RUN: mcutrain-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(mcutrain-fuse-outer-product-updates),mcutrain-lower-parameters,mcutrain-lower-to-linalg,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},mcutrain-lower-train-buffers,func.func(mcutrain-use-kernels))' | FileCheck %s --check-prefix=KERNEL
 
 // A batch-1 Linear layer's weight gradient dy^T x (1 x 3 and 1 x 4 rows)
 // moves into its update: no 3 x 4 gradient is formed.
@@ -19,6 +20,8 @@
 // LOWERED-NEXT: ^bb0(%[[DYI:.*]]: f32, %[[XJ:.*]]: f32, %[[P:.*]]: f32, %[[M:.*]]: f32):
 // LOWERED-NEXT: %[[G:.*]] = arith.mulf %[[DYI]], %[[XJ]] : f32
 // LOWERED: arith.addf %{{.*}}, %[[G]] : f32
+// LOWERED-NOT: mcutrain.kernel
+// LOWERED: return
 module {
   ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
   func.func @linear(%x: tensor<1x4xf32>, %dy: tensor<1x3xf32>) {
@@ -145,6 +148,38 @@ module {
     %pad = nn.conv2d_grad_weight %dy1, %x1 {strides = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x3x1x1xf32>, tensor<1x4x1x1xf32>) -> tensor<3x4x1x1xf32>
     train.update @w, %img <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
     train.update @w, %pad <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
+    return
+  }
+}
+
+// -----
+
+// Plain SGD (no weight decay) on a float weight: the update is the
+// sgd_outer_update kernel's (dy, x, the learning rate's global, w), which
+// use-kernels calls; the loop body stays the same for --kernels=false.
+// LOWERED-LABEL: func.func @linear_sgd
+// LOWERED: train.runtime_call #train<runtime_function outer_product_finite>
+// LOWERED: %[[LR:.*]] = memref.get_global @mcutrain_learning_rate : memref<f32>
+// LOWERED: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel"]}
+// LOWERED-SAME: ins(%{{.*}}, %{{.*}}, %[[LR]] : memref<1x3xf32{{.*}}>, memref<1x4xf32{{.*}}>, memref<f32>)
+// LOWERED-SAME: outs(%{{.*}} : memref<3x4xf32>)
+// LOWERED-SAME: mcutrain.kernel = #train.kernel<sgd_outer_update<3, 4>>
+// LOWERED-SAME: mcutrain.kernel_operands = array<i64: 0, 1, 2, 3>
+// LOWERED-NEXT: ^bb0(%[[DYI:.*]]: f32, %[[XJ:.*]]: f32, %{{.*}}: f32, %[[P:.*]]: f32):
+// LOWERED-NEXT: %[[G:.*]] = arith.mulf %[[DYI]], %[[XJ]] : f32
+// LOWERED-NEXT: %[[STEP:.*]] = arith.mulf %{{.*}}, %[[G]] : f32
+// LOWERED-NEXT: %[[NEW:.*]] = arith.subf %[[P]], %[[STEP]] : f32
+// LOWERED-NEXT: linalg.yield %[[NEW]] : f32
+// KERNEL-LABEL: func.func @linear_sgd
+// KERNEL: scf.if
+// KERNEL: train.runtime_call #train.kernel<sgd_outer_update<3, 4>>(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : memref<1x3xf32{{.*}}>, memref<1x4xf32{{.*}}>, memref<f32>, memref<3x4xf32>
+// KERNEL-NOT: linalg.generic
+// KERNEL: } else {
+module {
+  ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
+  func.func @linear_sgd(%x: tensor<1x4xf32>, %dy: tensor<1x3xf32>) {
+    %dw = nn.gemm %dy, %x {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
+    train.update @w, %dw <sgd, lr = 0.1> : tensor<3x4xf32>
     return
   }
 }
