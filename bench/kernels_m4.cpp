@@ -94,6 +94,24 @@ template <int M, int N> void linear(const char *name, bool first) {
                                                weights);
   });
 }
+/// A 3x3 depthwise layer (C channels, padding 1) as the generated code
+/// calls it: a padded plane at a time, forward with bias and ReLU, the
+/// weight gradient.
+template <int C, int H, int W> void depthwise(const char *name) {
+  constexpr int HP = H + 2, WP = W + 2;
+  static float plane[HP * WP];
+  static_assert(C * H * W <= int(sizeof input / 4));
+  constexpr std::uint32_t macs = C * H * W * 9;
+  measure(name, macs, [] {
+    k::depthwise_conv2d_bias_act<1, C, H, W, HP, WP, 1, 1, 3, 3, H, W, 1, 1, 1,
+                                 1, k::kRelu>(input, weights, output, plane,
+                                              bias, 0.0f, 0.0f);
+  });
+  measure("  weight gradient", macs, [] {
+    k::depthwise_conv2d_grad_weight<1, C, H, W, HP, WP, 1, 1, 3, 3, H, W, 1, 1,
+                                    1, 1>(gradOut, input, weights, plane);
+  });
+}
 } // namespace
 
 extern "C" void SysTick_Handler() { systick::onWrap(); }
@@ -120,5 +138,6 @@ int main() {
   conv<16, 32, 32, 16, 3, 3, 1, 1>("ResNet-8 conv 3x3 16->16, 32x32");
   conv<16, 32, 32, 32, 3, 3, 2, 1>("ResNet-8 conv 3x3 stride 2 16->32");
   conv<64, 25, 5, 64, 1, 1, 1, 0>("DS-CNN pointwise 64->64, 25x5");
+  depthwise<64, 25, 5>("DS-CNN depthwise 3x3 64 channels, 25x5");
   semihosting::exit(0);
 }

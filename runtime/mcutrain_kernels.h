@@ -1278,9 +1278,10 @@ inline void conv2d(const float *__restrict x, const float *__restrict w,
   constexpr bool pointwise =
       detail::isPointwise(KH, KW, SH, SW, HP, WP, OH, OW);
   if constexpr (detail::kScalar && G == 1 && pointwise) {
-    // (The planes as rows of up to 64 values: 4 positions per tile.)
-    constexpr int R = detail::planeRow(OH * OW), P = OH * OW / R;
-    mcu::correlate<N, C, P, R, F, 1, 1, P, R, 1, 1, 1, 1, Weight>(x, w, y);
+    // (Each plane as one row: tiles of 4 positions along it, one shorter
+    // tile per plane, not per row.)
+    constexpr int P = OH * OW;
+    mcu::correlate<N, C, 1, P, F, 1, 1, 1, P, 1, 1, 1, 1, Weight>(x, w, y);
   } else if constexpr (detail::kScalar && G == 1) {
     mcu::correlate<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW, Weight>(
         x, w, y);
@@ -1317,8 +1318,8 @@ inline void conv2d_grad_input(const float *__restrict dyp,
   using Weight = detail::FlippedWeight<CG, F / G, KH, KW>;
   constexpr bool pointwise = detail::isPointwise(KH, KW, 1, 1, HP, WP, H, W);
   if constexpr (detail::kScalar && G == 1 && pointwise) {
-    constexpr int R = detail::planeRow(H * W), P = H * W / R;
-    mcu::correlate<N, F, P, R, C, 1, 1, P, R, 1, 1, 1, 1, Weight>(dyp, w, dx);
+    constexpr int P = H * W;
+    mcu::correlate<N, F, 1, P, C, 1, 1, 1, P, 1, 1, 1, 1, Weight>(dyp, w, dx);
   } else if constexpr (detail::kScalar && G == 1) {
     mcu::correlate<N, F, HP, WP, C, KH, KW, H, W, 1, 1, DH, DW, Weight>(dyp, w,
                                                                         dx);
@@ -1364,8 +1365,13 @@ template <int N, int C, int HP, int WP, int F, int CG, int KH, int KW, int OH,
 inline void conv2d_grad_input_strided(const float *__restrict dy,
                                       const float *__restrict w,
                                       float *__restrict dxp) {
-  detail::gradInputStrided<N, C, HP, WP, F, CG, KH, KW, OH, OW, SH, SW, DH, DW,
-                           G>(dy, w, dxp);
+  constexpr int K = C * KH * KW, P = OH * OW;
+  if constexpr (detail::kScalar && G == 1 && K % 4 == 0 && P % 4 == 0)
+    mcu::gradInputStrided<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW>(
+        dy, w, dxp);
+  else
+    detail::gradInputStrided<N, C, HP, WP, F, CG, KH, KW, OH, OW, SH, SW, DH,
+                             DW, G>(dy, w, dxp);
 }
 
 /// Weight gradient: dw (F x CG x KH x KW) += sum over n, oh, ow of
@@ -1473,6 +1479,9 @@ inline void correlatePlane(const float *__restrict plane,
                            const float *__restrict w, float *__restrict out) {
   if constexpr (!kScalar && SH == 1 && SW == 1 && OW >= kLanes)
     depthwiseRows<1, 1, HP, WP, KH, KW, OH, OW, DH, DW, Weight>(plane, w, out);
+  else if constexpr (kScalar)
+    mcu::correlate<1, 1, HP, WP, 1, KH, KW, OH, OW, SH, SW, DH, DW, Weight>(
+        plane, w, out);
   else
     correlate<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1, Weight>(
         plane, w, out);
@@ -1536,6 +1545,9 @@ inline void depthwise_conv2d_grad_weight(const float *__restrict dy,
                   (OW % detail::kLanes == 0 || OW >= 2 * detail::kLanes))
       detail::depthwiseGradWeight<1, 1, HP, WP, KH, KW, OH, OW, DH, DW>(
           dyc, plane, dwc);
+    else if constexpr (detail::kScalar)
+      mcu::gradWeight<1, 1, HP, WP, 1, KH, KW, OH, OW, SH, SW, DH, DW>(
+          dyc, plane, dwc);
     else
       detail::gradWeight<1, 1, HP, WP, 1, 1, KH, KW, OH, OW, SH, SW, DH, DW, 1>(
           dyc, plane, dwc);
@@ -1595,9 +1607,8 @@ inline void conv2d_bias_act(const float *__restrict x,
     using Weight = detail::ForwardWeight<CG, KH, KW>;
     const mcu::Epilogue e = {bias, lo, hi};
     if constexpr (pointwise) {
-      constexpr int R = detail::planeRow(P), PR = P / R;
-      mcu::correlate<N, C, PR, R, F, 1, 1, PR, R, 1, 1, 1, 1, Weight, true,
-                     Act>(x, w, y, e);
+      mcu::correlate<N, C, 1, P, F, 1, 1, 1, P, 1, 1, 1, 1, Weight, true, Act>(
+          x, w, y, e);
     } else {
       mcu::correlate<N, C, HP, WP, F, KH, KW, OH, OW, SH, SW, DH, DW, Weight,
                      true, Act>(x, w, y, e);
@@ -1635,6 +1646,12 @@ depthwise_conv2d_bias_act(const float *__restrict x, const float *__restrict w,
     detail::placePlane<H, W, HP, WP, T, L, 1, 1>(x + p * H * W, plane);
     const float *wc = w + p % C * KH * KW;
     float *yc = y + p * OH * OW;
+    if constexpr (detail::kScalar) {
+      // (The tiles start from the bias and apply the activation.)
+      mcu::correlate<1, 1, HP, WP, 1, KH, KW, OH, OW, SH, SW, DH, DW, Weight,
+                     true, Act>(plane, wc, yc, {bias + p % C, lo, hi});
+      continue;
+    }
     detail::broadcastBias<1, OH * OW>(bias + p % C, yc);
     detail::correlatePlane<HP, WP, KH, KW, OH, OW, SH, SW, DH, DW, Weight>(
         plane, wc, yc);

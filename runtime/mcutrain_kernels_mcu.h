@@ -365,11 +365,13 @@ struct Epilogue {
   float lo, hi;
 };
 
-/// Positions of a convolution tile along an output row: up to 4, fewer
+/// Positions of a convolution tile along an output row: up to 4 (6 for
+/// one output channel), fewer
 /// where their window of input values (at most 8: one load) and 4
 /// accumulators per position would not leave the weights their registers.
 constexpr int tilePositions(int fb, int sw, int kw, int dw) {
-  for (int pb = 4; pb > 1; --pb) {
+  // (One output channel, a depthwise layer's: more positions per tile.)
+  for (int pb = fb == 1 ? 6 : 4; pb > 1; --pb) {
     const int window = (pb - 1) * sw + (kw - 1) * dw + 1;
     if (fb * pb + window + fb <= 28 && (window <= 8 || pb == 2))
       return pb;
@@ -461,6 +463,66 @@ correlate3x3Rows4(const float *__restrict in, const float *__restrict wp,
           : MCUTRAIN_WINDOW_IN(6), "m"(*(const float(*)[6])wp)
           : "s24", "s25", "s26", "s27", "s28", "s29");
     }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  acc[4] = a4;
+  acc[5] = a5;
+  acc[6] = a6;
+  acc[7] = a7;
+  acc[8] = a8;
+  acc[9] = a9;
+  acc[10] = a10;
+  acc[11] = a11;
+  acc[12] = a12;
+  acc[13] = a13;
+  acc[14] = a14;
+  acc[15] = a15;
+}
+
+/// correlateTile's reduction for 4 output channels x 4 positions of a
+/// 1x1 kernel (a pointwise layer's, or its input gradient's): acc[b*4 + p]
+/// in s(4b + p); per input channel 3 loads and 16 multiply-adds.
+template <int CC, int PLANE>
+__attribute__((always_inline)) inline void
+correlate1x1Rows4(const float *__restrict in, const float *__restrict wp,
+                  float *acc) {
+  MCUTRAIN_ACC(0);
+  MCUTRAIN_ACC(1);
+  MCUTRAIN_ACC(2);
+  MCUTRAIN_ACC(3);
+  MCUTRAIN_ACC(4);
+  MCUTRAIN_ACC(5);
+  MCUTRAIN_ACC(6);
+  MCUTRAIN_ACC(7);
+  MCUTRAIN_ACC(8);
+  MCUTRAIN_ACC(9);
+  MCUTRAIN_ACC(10);
+  MCUTRAIN_ACC(11);
+  MCUTRAIN_ACC(12);
+  MCUTRAIN_ACC(13);
+  MCUTRAIN_ACC(14);
+  MCUTRAIN_ACC(15);
+  MCUTRAIN_NO_UNROLL for (int c = 0; c < CC; ++c) {
+    const float *row = in + c * PLANE;
+    MCUTRAIN_WINDOW;
+    __asm__ volatile(
+        "vldmia %[row], {s16-s19}\n\t"
+        "vldmia %[w]!, {s24-s25}\n\t"
+        MCUTRAIN_FMA(0, 24, 16) MCUTRAIN_FMA(1, 24, 17) MCUTRAIN_FMA(2, 24, 18) MCUTRAIN_FMA(3, 24, 19)
+        MCUTRAIN_FMA(4, 25, 16) MCUTRAIN_FMA(5, 25, 17) MCUTRAIN_FMA(6, 25, 18) MCUTRAIN_FMA(7, 25, 19)
+        : "+t"(a0), "+t"(a1), "+t"(a2), "+t"(a3), "+t"(a4), "+t"(a5), "+t"(a6), "+t"(a7), MCUTRAIN_WINDOW_OUT(4), [w] "+r"(wp)
+        : [row] "r"(row), "m"(*(const float(*)[4])row), "m"(*(const float(*)[2])wp)
+        : "s24", "s25");
+    __asm__ volatile(
+        "vldmia %[w]!, {s26-s27}\n\t"
+        MCUTRAIN_FMA(8, 26, 16) MCUTRAIN_FMA(9, 26, 17) MCUTRAIN_FMA(10, 26, 18) MCUTRAIN_FMA(11, 26, 19)
+        MCUTRAIN_FMA(12, 27, 16) MCUTRAIN_FMA(13, 27, 17) MCUTRAIN_FMA(14, 27, 18) MCUTRAIN_FMA(15, 27, 19)
+        : "+t"(a8), "+t"(a9), "+t"(a10), "+t"(a11), "+t"(a12), "+t"(a13), "+t"(a14), "+t"(a15), [w] "+r"(wp)
+        : MCUTRAIN_WINDOW_IN(4), "m"(*(const float(*)[2])wp)
+        : "s26", "s27");
+  }
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
@@ -659,7 +721,9 @@ correlateTile(const float *__restrict in, const float *__restrict wp,
       MCUTRAIN_TILE_UNROLL for (int p = 0; p < PB; ++p) acc[b][p] =
           FromBias ? e.bias[b] : out[b * OP + p];
 #if MCUTRAIN_MCU_VLDM
-  if constexpr (paired<FB, KW, SW, DW>() && (PB == 4 || PB == 2)) {
+  if constexpr (FB == 4 && PB == 4 && KH == 1 && KW == 1 && SW == 1) {
+    correlate1x1Rows4<CC, PLANE>(in, wp, &acc[0][0]);
+  } else if constexpr (paired<FB, KW, SW, DW>() && (PB == 4 || PB == 2)) {
     if constexpr (PB == 4)
       correlate3x3Rows4<CC, KH, DH, WP, PLANE>(in, wp, &acc[0][0]);
     else
@@ -872,22 +936,33 @@ __attribute__((noinline)) inline void gradWeight(const float *__restrict dy,
   });
 }
 
-/// acc[i][j] += sum over S steps of ap[i][k] * bp[j][k] (the pointers
-/// advance past them).
-template <int MB, int NB, int S>
+/// acc[i][j] += av[i][k] * (row j of b)[k] for S steps: row J's values
+/// loaded (its pointer advances past them) and multiplied into column J.
+template <int J, int MB, int NB, int S>
 __attribute__((always_inline)) inline void
-dotStep(const float *(&ap)[MB], const float *(&bp)[NB], float (&acc)[MB][NB]) {
-  float av[MB][S];
-  loadFloats<S, kWindowBlock>(ap[0], av[0]);
-  if constexpr (MB > 1)
-    loadFloats<S, kWindowBlock + 1>(ap[1], av[1]);
-  MCUTRAIN_TILE_UNROLL for (int j = 0; j < NB; ++j) {
+dotColumn(Rows &b, const float (&av)[MB][S], float (&acc)[MB][NB]) {
+  if constexpr (J < NB) {
     float bv[S];
-    loadFloatsAlternating<S, kRowBlock>(j, bp[j], bv);
+    loadFloats<S, kRowBlock + J % 2>(b.at<J>(), bv);
     MCUTRAIN_TILE_UNROLL for (int k = 0; k < S; ++k)
-        MCUTRAIN_TILE_UNROLL for (int i = 0; i < MB; ++i) acc[i][j] +=
+        MCUTRAIN_TILE_UNROLL for (int i = 0; i < MB; ++i) acc[i][J] +=
         av[i][k] * bv[k];
   }
+}
+
+/// acc[i][j] += sum over S steps of a_i[k] * b_j[k] (the pointers advance
+/// past them; rows as Rows: pointer arrays stayed in memory).
+template <int MB, int NB, int S>
+__attribute__((always_inline)) inline void dotStep(Rows &a, Rows &b,
+                                                   float (&acc)[MB][NB]) {
+  float av[MB][S];
+  loadFloats<S, kWindowBlock>(a.p0, av[0]);
+  if constexpr (MB > 1)
+    loadFloats<S, kWindowBlock + 1>(a.p1, av[MB > 1 ? 1 : 0]);
+  dotColumn<0, MB, NB, S>(b, av, acc);
+  dotColumn<1, MB, NB, S>(b, av, acc);
+  dotColumn<2, MB, NB, S>(b, av, acc);
+  dotColumn<3, MB, NB, S>(b, av, acc);
 }
 
 /// store(i, j, sum over n < N, k < K of a[n*SA + i*LDA + k] * b[n*SB +
@@ -903,12 +978,11 @@ dotTile(const float *__restrict a, const float *__restrict b, Store store) {
   float acc[MB][NB];
   MCUTRAIN_TILE_UNROLL for (int i = 0; i < MB; ++i)
       MCUTRAIN_TILE_UNROLL for (int j = 0; j < NB; ++j) acc[i][j] = 0.0f;
+  static_assert(MB <= 2 && NB <= 4);
   for (int n = 0; n < N; ++n) {
-    const float *ap[MB], *bp[NB];
-    MCUTRAIN_TILE_UNROLL for (int i = 0; i < MB; ++i) ap[i] =
-        a + n * SA + i * LDA;
-    MCUTRAIN_TILE_UNROLL for (int j = 0; j < NB; ++j) bp[j] =
-        b + n * SB + j * LDB;
+    const float *an = a + n * SA, *bn = b + n * SB;
+    Rows ap = {an, an + LDA, nullptr, nullptr};
+    Rows bp = {bn, bn + LDB, bn + 2 * LDB, bn + 3 * LDB};
     MCUTRAIN_NO_UNROLL for (int k = 0; k < KF; k += KS)
         dotStep<MB, NB, KS>(ap, bp, acc);
     if constexpr (KF < K)
@@ -1032,6 +1106,59 @@ sgdOuterUpdateInputGrad(const float *__restrict dy, const float *__restrict x,
   if constexpr (Full < N)
     sgdOuterColumns<M, N, N - Full, Overwrite>(dy, x + Full, rate, dx + Full,
                                                w + Full);
+}
+
+/// acc[i][j] = sum over f < F of a[f*LDA + i] * b[f*LDB + j] for a 4 x 4
+/// tile (a's and b's rows 4 consecutive values each, LDA and LDB apart):
+/// per f 2 loads and 16 multiply-adds.
+template <int F, int LDA, int LDB>
+__attribute__((always_inline)) inline void outerSums(const float *__restrict a,
+                                                     const float *__restrict b,
+                                                     float (&acc)[4][4]) {
+  MCUTRAIN_TILE_UNROLL for (int i = 0; i < 4; ++i)
+      MCUTRAIN_TILE_UNROLL for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+  MCUTRAIN_NO_UNROLL for (int f = 0; f < F; ++f) {
+    pinLow<16>(&acc[0][0]);
+    float av[4], bv[4];
+    const float *ap = a + f * LDA, *bp = b + f * LDB;
+    loadFloats<4, kWindowBlock>(ap, av);
+    loadFloats<4, kRowBlock>(bp, bv);
+    MCUTRAIN_TILE_UNROLL for (int i = 0; i < 4; ++i)
+        MCUTRAIN_TILE_UNROLL for (int j = 0; j < 4; ++j) acc[i][j] +=
+        av[i] * bv[j];
+  }
+}
+
+/// Input gradient of a strided (ungrouped) convolution, the adjoint of
+/// correlate: dxp (the padded input, N x C x HP x WP) += dy[n][f][oh][ow] *
+/// w[f][c][kh][kw] at row oh*SH + kh*DH, column ow*SW + kw*DW. The columns
+/// of the gradient, dcol[k][p] = sum over f of w[f][k] dy[f][p] (k =
+/// (c, kh, kw), p = (oh, ow)), in 4 x 4 tiles along w's and dy's rows, each
+/// added to its input position as it is done: only the multiply-adds that
+/// are not with the zeros a stride inserts. (Sums in another order than
+/// the scalar loops': per tap, then across taps.)
+template <int N, int C, int HP, int WP, int F, int KH, int KW, int OH, int OW,
+          int SH, int SW, int DH, int DW>
+__attribute__((noinline)) inline void
+gradInputStrided(const float *__restrict dy, const float *__restrict w,
+                 float *__restrict dxp) {
+  constexpr int K = C * KH * KW, P = OH * OW;
+  static_assert(K % 4 == 0 && P % 4 == 0, "whole 4 x 4 tiles only");
+  for (int n = 0; n < N; ++n)
+    for (int k0 = 0; k0 < K; k0 += 4)
+      for (int p0 = 0; p0 < P; p0 += 4) {
+        float acc[4][4];
+        outerSums<F, K, P>(w + k0, dy + n * F * P + p0, acc);
+        MCUTRAIN_TILE_UNROLL for (int i = 0; i < 4; ++i) {
+          const int k = k0 + i, c = k / (KH * KW), kh = k / KW % KH,
+                    kw = k % KW;
+          float *plane = dxp + ((n * C + c) * HP + kh * DH) * WP + kw * DW;
+          MCUTRAIN_TILE_UNROLL for (int j = 0; j < 4; ++j) {
+            const int p = p0 + j;
+            plane[p / OW * SH * WP + p % OW * SW] += acc[i][j];
+          }
+        }
+      }
 }
 
 } // namespace mcu

@@ -72,6 +72,31 @@ def conv_rows_pb4(indent):
     return halves
 
 
+def pointwise_rows(indent):
+    """Two statements per input channel: channels 0-1 (s0-s7) loading the
+    4 inputs into s16-s19 and their weights into s24-s25, then channels
+    2-3 (s8-s15) with theirs in s26-s27."""
+    text = []
+    for half in range(2):
+        lines = ['"vldmia %[row], {s16-s19}\\n\\t"'] if half == 0 else []
+        reg = 24 + 2 * half
+        lines.append('"vldmia %%[w]!, {s%d-s%d}\\n\\t"' % (reg, reg + 1))
+        fmas = [(4 * b + p, reg + b % 2, 16 + p)
+                for b in (2 * half, 2 * half + 1) for p in range(4)]
+        lines += fma_lines(fmas)
+        accs = range(8 * half, 8 * half + 8)
+        if half == 0:
+            outputs = plus_t(accs) + ', MCUTRAIN_WINDOW_OUT(4), [w] "+r"(wp)'
+            inputs = ('[row] "r"(row), "m"(*(const float(*)[4])row), '
+                      '"m"(*(const float(*)[2])wp)')
+        else:
+            outputs = plus_t(accs) + ', [w] "+r"(wp)'
+            inputs = 'MCUTRAIN_WINDOW_IN(4), "m"(*(const float(*)[2])wp)'
+        clobbers = ", ".join('"s%d"' % r for r in range(reg, reg + 2))
+        text += asm_statement(lines, outputs, inputs, clobbers, indent)
+    return text
+
+
 def conv_rows_pb2(indent):
     """One statement per kernel row: 8 accumulators (s0-s7), the window in
     s16-s19, all 12 weights of the row in s20-s31."""
@@ -149,6 +174,22 @@ correlate3x3Rows4(const float *__restrict in, const float *__restrict wp,
       MCUTRAIN_WINDOW;""".split("\n")
     out += conv_rows_pb4(6)
     out.append("    }")
+    out += acc_back(16)
+    out.append("}")
+    out.append("")
+    out += """/// correlateTile's reduction for 4 output channels x 4 positions of a
+/// 1x1 kernel (a pointwise layer's, or its input gradient's): acc[b*4 + p]
+/// in s(4b + p); per input channel 3 loads and 16 multiply-adds.
+template <int CC, int PLANE>
+__attribute__((always_inline)) inline void
+correlate1x1Rows4(const float *__restrict in, const float *__restrict wp,
+                  float *acc) {""".split("\n")
+    out += acc_decls(16)
+    out += """  MCUTRAIN_NO_UNROLL for (int c = 0; c < CC; ++c) {
+    const float *row = in + c * PLANE;
+    MCUTRAIN_WINDOW;""".split("\n")
+    out += pointwise_rows(4)
+    out.append("  }")
     out += acc_back(16)
     out.append("}")
     out.append("")

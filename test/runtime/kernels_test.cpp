@@ -750,6 +750,10 @@ static void exactCases() {
   exactConvCase<1, 80, 6, 7, 5, 3, 3, 1, 1, 1>("80->5 6x7 (weight blocks)");
   exactConvCase<1, 1, 24, 10, 9, 10, 4, 2, 1, 1>("1->9 24x10 10x4 s2");
   exactConvCase<1, 12, 5, 9, 13, 1, 1, 1, 1, 0>("pointwise 12->13 5x9");
+  exactConvCase<1, 1, 25, 5, 1, 3, 3, 1, 1, 1>("depthwise plane 25x5");
+  exactConvCase<2, 1, 9, 20, 1, 3, 3, 1, 1, 1>("depthwise planes 9x20");
+  exactConvCase<1, 1, 11, 13, 1, 3, 3, 2, 1, 1>("depthwise plane 11x13 s2");
+  exactConvCase<1, 8, 12, 12, 8, 1, 1, 2, 1, 0>("1x1 s2 8->8 12x12");
   exactGemmCase<1, 10, 784>();
   exactGemmCase<1, 7, 30>();
   exactGemmCase<3, 9, 13>();
@@ -816,11 +820,17 @@ int main() {
   convCase<1, 70, 6, 6, 37, 1, 1, 1, 1, 0, 1>("pointwise 70->37 6x6");
   convCase<2, 5, 13, 11, 7, 3, 3, 3, 2, 2, 1>("batch 2 5->7 13x11 s3 d2");
   convCase<1, 7, 8, 8, 40, 3, 3, 1, 1, 1, 1>("7->40 8x8 3x3 (rows, edges)");
+  convCase<1, 16, 16, 16, 8, 3, 3, 2, 1, 1, 1>("16->8 16x16 3x3 s2");
+  convCase<2, 4, 10, 12, 6, 1, 1, 2, 1, 0, 1>("batch 2 1x1 s2 4->6");
   biasActCase<1, 3, 16, 16, 16, 3, 3, 2, 1, 1, k::kRelu>("3->16 s2");
   biasActCase<2, 6, 9, 9, 12, 3, 3, 1, 1, 3, k::kIdentity>("batch 2 groups 3");
   biasActCase<1, 40, 1, 1, 24, 1, 1, 1, 0, 1, k::kClip>("pointwise 1x1");
   biasActCase<1, 8, 17, 19, 8, 3, 3, 2, 1, 8, k::kRelu>("depthwise s2");
   gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
+  gradActCase<1, 12, 6, 6, 12, 3, 3, 12, k::kRelu>("depthwise 6x6");
+  depthwisePlanesCase<1, 6, 9, 37, 3, 3, 1, 1, 1>("6 9x37");
+  depthwisePlanesCase<1, 8, 32, 32, 3, 3, 2, 1, 1>("8 32x32 s2");
+  depthwisePlanesCase<2, 5, 19, 21, 3, 3, 1, 2, 2>("batch 2 5 19x21 d2");
   sumRowsCase<4, 10, 1>();
   sumRowsCase<1, 16, 196>();
   gemmCase<1, 10, 784, false, true>();
