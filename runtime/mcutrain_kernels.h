@@ -13,12 +13,15 @@
 #ifndef MCUTRAIN_KERNELS_H
 #define MCUTRAIN_KERNELS_H
 
-// Cores without vector units (Cortex-M without Helium) reduce into one
-// scalar register: the lane-wise partial sums that let a vectorizer work
-// there only cost loads and stores (measured on the Cortex-M4: 10.35 against
-// 9.42 instructions per MAC). Define it to 0 or 1 to choose.
+// Cores without vector units (Cortex-M without Helium, RISC-V without V)
+// take the register tiles of mcutrain_kernels_mcu.h and reduce into scalar
+// registers: the lane-wise partial sums that let a vectorizer work there
+// only cost loads and stores (measured on the Cortex-M4: 10.35 against 9.42
+// instructions per MAC). Define it to 0 or 1 to choose.
 #ifndef MCUTRAIN_KERNELS_SCALAR
-#if defined(__ARM_ARCH) && !defined(__ARM_NEON) && !defined(__ARM_FEATURE_MVE)
+#if (defined(__ARM_ARCH) && !defined(__ARM_NEON) &&                            \
+     !defined(__ARM_FEATURE_MVE)) ||                                           \
+    (defined(__riscv) && !defined(__riscv_vector))
 #define MCUTRAIN_KERNELS_SCALAR 1
 #else
 #define MCUTRAIN_KERNELS_SCALAR 0

@@ -16,8 +16,10 @@ PACKAGES=(
   libonnx-testdata python3-torch python3-torchvision python3-onnx python3-sklearn
   python3-numpy
   dataset-fashion-mnist
-  # Cortex-M4 toolchain and emulator
+  # Cortex-M toolchain and emulator
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+  # RISC-V (RV32IMAFC) toolchain, C library and emulator (qemu-system-riscv32)
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
 )
 
 missing=()

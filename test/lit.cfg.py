@@ -31,6 +31,9 @@ llvm_config.add_tool_substitutions(
 
 if shutil.which("arm-none-eabi-g++"):
     config.available_features.add("arm-toolchain")
+if shutil.which("riscv64-unknown-elf-g++") and shutil.which(
+        "qemu-system-riscv32"):
+    config.available_features.add("riscv-toolchain")
 
 # x86 hosts with AVX2 and FMA (the 16-register kernel tiles' build).
 try:

@@ -111,7 +111,11 @@ int main() {
   l3 << "instructions per training step: "
      << (std::uint64_t)(instructions / (double)steps) << "; per MAC: ";
   l3.fixed((float)(instructions / (double)macs), 2);
+#if defined(__riscv)
+  l3 << " (minstret x ";
+#else
   l3 << " (SysTick x ";
+#endif
   l3.fixed((float)perTick, 2)
       << " instructions per tick, calibrated: " << loopTicks
       << " ticks for 4000000)";

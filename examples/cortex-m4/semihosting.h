@@ -1,5 +1,6 @@
-// Semihosting output and exit for the QEMU firmware, without newlib's
-// stdio (which would link malloc): SYS_WRITE0 and SYS_EXIT_EXTENDED.
+// Semihosting output and exit for the QEMU firmware, without the C
+// library's stdio (newlib's would link malloc): SYS_WRITE0 and
+// SYS_EXIT_EXTENDED, on Arm (bkpt 0xAB) and RISC-V (ebreak).
 #ifndef MCUTRAIN_SEMIHOSTING_H
 #define MCUTRAIN_SEMIHOSTING_H
 
@@ -8,12 +9,28 @@
 
 namespace semihosting {
 
+#if defined(__riscv)
+/// RISC-V's semihosting trap: ebreak between two marker instructions, all
+/// uncompressed and in one 16-byte block (QEMU reads the markers).
+inline int call(int op, const void *arg) {
+  register long a0 __asm__("a0") = op;
+  register const void *a1 __asm__("a1") = arg;
+  __asm__ volatile(".option push\n .option norvc\n .balign 16\n"
+                   " slli x0, x0, 0x1f\n ebreak\n srai x0, x0, 7\n"
+                   ".option pop"
+                   : "+r"(a0)
+                   : "r"(a1)
+                   : "memory");
+  return (int)a0;
+}
+#else
 inline int call(int op, const void *arg) {
   register int r0 __asm__("r0") = op;
   register const void *r1 __asm__("r1") = arg;
   __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
   return r0;
 }
+#endif
 
 inline void write(const char *s) { call(0x04, s); }
 
