@@ -395,15 +395,19 @@ constexpr int tilePositions(int fb, int sw, int kw, int dw) {
 #define MCUTRAIN_WINDOW                                                        \
   [[maybe_unused]] register float v0 __asm__("s16"), v1 __asm__("s17"),        \
       v2 __asm__("s18"), v3 __asm__("s19"), v4 __asm__("s20"),                 \
-      v5 __asm__("s21")
+      v5 __asm__("s21"), v6 __asm__("s22")
 #define MCUTRAIN_WINDOW_OUT(n) MCUTRAIN_WINDOW_OUT_##n
 #define MCUTRAIN_WINDOW_OUT_3 "=t"(v0), "=t"(v1), "=t"(v2)
 #define MCUTRAIN_WINDOW_OUT_4 MCUTRAIN_WINDOW_OUT_3, "=t"(v3)
-#define MCUTRAIN_WINDOW_OUT_6 MCUTRAIN_WINDOW_OUT_4, "=t"(v4), "=t"(v5)
+#define MCUTRAIN_WINDOW_OUT_5 MCUTRAIN_WINDOW_OUT_4, "=t"(v4)
+#define MCUTRAIN_WINDOW_OUT_6 MCUTRAIN_WINDOW_OUT_5, "=t"(v5)
+#define MCUTRAIN_WINDOW_OUT_7 MCUTRAIN_WINDOW_OUT_6, "=t"(v6)
 #define MCUTRAIN_WINDOW_IN(n) MCUTRAIN_WINDOW_IN_##n
 #define MCUTRAIN_WINDOW_IN_3 "t"(v0), "t"(v1), "t"(v2)
 #define MCUTRAIN_WINDOW_IN_4 MCUTRAIN_WINDOW_IN_3, "t"(v3)
-#define MCUTRAIN_WINDOW_IN_6 MCUTRAIN_WINDOW_IN_4, "t"(v4), "t"(v5)
+#define MCUTRAIN_WINDOW_IN_5 MCUTRAIN_WINDOW_IN_4, "t"(v4)
+#define MCUTRAIN_WINDOW_IN_6 MCUTRAIN_WINDOW_IN_5, "t"(v5)
+#define MCUTRAIN_WINDOW_IN_7 MCUTRAIN_WINDOW_IN_6, "t"(v6)
 
 // BEGIN gen_mcu_asm.py (scripts/gen_mcu_asm.py writes this region)
 // clang-format off
@@ -586,12 +590,12 @@ correlate3x3Rows2(const float *__restrict in, const float *__restrict wp,
 /// kernel row at stride 1 (acc[b*3 + kw] in s(3b + kw)), over the OW
 /// positions of OH rows of N samples (dy: the channels' first gradient,
 /// P apart; x: the taps' first input row, RS apart, samples XS apart): 4
-/// positions per step (1 + 4 loads, 48 multiply-adds), a row's last 2
-/// and 1 after them.
+/// positions per step (1 + 4 loads, 48 multiply-adds), a row's last
+/// ones 2 and 1 at a time.
 template <int N, int OH, int OW, int P, int DS, int RS, int XS>
 __attribute__((always_inline)) inline void
-gradWeight3x3Rows(const float *__restrict dy, const float *__restrict x,
-                  float *acc) {
+gradWeight3x3RowsS1(const float *__restrict dy, const float *__restrict x,
+                     float *acc) {
   MCUTRAIN_ACC(0);
   MCUTRAIN_ACC(1);
   MCUTRAIN_ACC(2);
@@ -611,7 +615,7 @@ gradWeight3x3Rows(const float *__restrict dy, const float *__restrict x,
       const float *row = x + n * XS + oh * RS;
       MCUTRAIN_WINDOW;
       MCUTRAIN_NO_UNROLL for (int ow = 0; ow + 4 <= OW; ow += 4) {
-        const float *r = row + ow;
+        const float *r = row + ow * 1;
         __asm__ volatile(
             "vldmia %[r], {s16-s21}\n\t"
             "vldmia %[g0]!, {s24-s27}\n\t"
@@ -635,7 +639,7 @@ gradWeight3x3Rows(const float *__restrict dy, const float *__restrict x,
             : "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
       }
       if constexpr (OW % 4 >= 2) {
-        const float *r = row + OW / 4 * 4;
+        const float *r = row + OW / 4 * 4 * 1;
         __asm__ volatile(
             "vldmia %[r], {s16-s19}\n\t"
             "vldmia %[g0]!, {s24-s25}\n\t"
@@ -654,8 +658,8 @@ gradWeight3x3Rows(const float *__restrict dy, const float *__restrict x,
             : MCUTRAIN_WINDOW_IN(4), "m"(*(const float(*)[2])g2), "m"(*(const float(*)[2])g3)
             : "s24", "s25", "s28", "s29");
       }
-      if constexpr (OW % 2 == 1) {
-        const float *r = row + OW - 1;
+      if constexpr (OW % 4 % 2 == 1) {
+        const float *r = row + (OW - 1) * 1;
         __asm__ volatile(
             "vldmia %[r], {s16-s18}\n\t"
             "vldmia %[g0]!, {s24}\n\t"
@@ -688,20 +692,132 @@ gradWeight3x3Rows(const float *__restrict dy, const float *__restrict x,
   acc[10] = a10;
   acc[11] = a11;
 }
+
+/// gradWeight's reduction for 4 output channels x the 3 taps of one
+/// kernel row at stride 2 (acc[b*3 + kw] in s(3b + kw)), over the OW
+/// positions of OH rows of N samples (dy: the channels' first gradient,
+/// P apart; x: the taps' first input row, RS apart, samples XS apart): 3
+/// positions per step (1 + 4 loads, 36 multiply-adds), a row's last
+/// ones 2 and 1 at a time.
+template <int N, int OH, int OW, int P, int DS, int RS, int XS>
+__attribute__((always_inline)) inline void
+gradWeight3x3RowsS2(const float *__restrict dy, const float *__restrict x,
+                     float *acc) {
+  MCUTRAIN_ACC(0);
+  MCUTRAIN_ACC(1);
+  MCUTRAIN_ACC(2);
+  MCUTRAIN_ACC(3);
+  MCUTRAIN_ACC(4);
+  MCUTRAIN_ACC(5);
+  MCUTRAIN_ACC(6);
+  MCUTRAIN_ACC(7);
+  MCUTRAIN_ACC(8);
+  MCUTRAIN_ACC(9);
+  MCUTRAIN_ACC(10);
+  MCUTRAIN_ACC(11);
+  for (int n = 0; n < N; ++n)
+    MCUTRAIN_NO_UNROLL for (int oh = 0; oh < OH; ++oh) {
+      const float *g0 = dy + n * DS + oh * OW, *g1 = g0 + P, *g2 = g1 + P,
+                  *g3 = g2 + P;
+      const float *row = x + n * XS + oh * RS;
+      MCUTRAIN_WINDOW;
+      MCUTRAIN_NO_UNROLL for (int ow = 0; ow + 3 <= OW; ow += 3) {
+        const float *r = row + ow * 2;
+        __asm__ volatile(
+            "vldmia %[r], {s16-s22}\n\t"
+            "vldmia %[g0]!, {s24-s26}\n\t"
+            MCUTRAIN_FMA(0, 24, 16) MCUTRAIN_FMA(1, 24, 17) MCUTRAIN_FMA(2, 24, 18) MCUTRAIN_FMA(0, 25, 18) MCUTRAIN_FMA(1, 25, 19) MCUTRAIN_FMA(2, 25, 20)
+            MCUTRAIN_FMA(0, 26, 20) MCUTRAIN_FMA(1, 26, 21) MCUTRAIN_FMA(2, 26, 22)
+            "vldmia %[g1]!, {s28-s30}\n\t"
+            MCUTRAIN_FMA(3, 28, 16) MCUTRAIN_FMA(4, 28, 17) MCUTRAIN_FMA(5, 28, 18) MCUTRAIN_FMA(3, 29, 18) MCUTRAIN_FMA(4, 29, 19) MCUTRAIN_FMA(5, 29, 20)
+            MCUTRAIN_FMA(3, 30, 20) MCUTRAIN_FMA(4, 30, 21) MCUTRAIN_FMA(5, 30, 22)
+            : "+t"(a0), "+t"(a1), "+t"(a2), "+t"(a3), "+t"(a4), "+t"(a5), MCUTRAIN_WINDOW_OUT(7), [g0] "+r"(g0), [g1] "+r"(g1)
+            : [r] "r"(r), "m"(*(const float(*)[7])r), "m"(*(const float(*)[3])g0), "m"(*(const float(*)[3])g1)
+            : "s24", "s25", "s26", "s28", "s29", "s30");
+        __asm__ volatile(
+            "vldmia %[g2]!, {s24-s26}\n\t"
+            MCUTRAIN_FMA(6, 24, 16) MCUTRAIN_FMA(7, 24, 17) MCUTRAIN_FMA(8, 24, 18) MCUTRAIN_FMA(6, 25, 18) MCUTRAIN_FMA(7, 25, 19) MCUTRAIN_FMA(8, 25, 20)
+            MCUTRAIN_FMA(6, 26, 20) MCUTRAIN_FMA(7, 26, 21) MCUTRAIN_FMA(8, 26, 22)
+            "vldmia %[g3]!, {s28-s30}\n\t"
+            MCUTRAIN_FMA(9, 28, 16) MCUTRAIN_FMA(10, 28, 17) MCUTRAIN_FMA(11, 28, 18) MCUTRAIN_FMA(9, 29, 18) MCUTRAIN_FMA(10, 29, 19) MCUTRAIN_FMA(11, 29, 20)
+            MCUTRAIN_FMA(9, 30, 20) MCUTRAIN_FMA(10, 30, 21) MCUTRAIN_FMA(11, 30, 22)
+            : "+t"(a6), "+t"(a7), "+t"(a8), "+t"(a9), "+t"(a10), "+t"(a11), [g2] "+r"(g2), [g3] "+r"(g3)
+            : MCUTRAIN_WINDOW_IN(7), "m"(*(const float(*)[3])g2), "m"(*(const float(*)[3])g3)
+            : "s24", "s25", "s26", "s28", "s29", "s30");
+      }
+      if constexpr (OW % 3 >= 2) {
+        const float *r = row + OW / 3 * 3 * 2;
+        __asm__ volatile(
+            "vldmia %[r], {s16-s20}\n\t"
+            "vldmia %[g0]!, {s24-s25}\n\t"
+            MCUTRAIN_FMA(0, 24, 16) MCUTRAIN_FMA(1, 24, 17) MCUTRAIN_FMA(2, 24, 18) MCUTRAIN_FMA(0, 25, 18) MCUTRAIN_FMA(1, 25, 19) MCUTRAIN_FMA(2, 25, 20)
+            "vldmia %[g1]!, {s28-s29}\n\t"
+            MCUTRAIN_FMA(3, 28, 16) MCUTRAIN_FMA(4, 28, 17) MCUTRAIN_FMA(5, 28, 18) MCUTRAIN_FMA(3, 29, 18) MCUTRAIN_FMA(4, 29, 19) MCUTRAIN_FMA(5, 29, 20)
+            : "+t"(a0), "+t"(a1), "+t"(a2), "+t"(a3), "+t"(a4), "+t"(a5), MCUTRAIN_WINDOW_OUT(5), [g0] "+r"(g0), [g1] "+r"(g1)
+            : [r] "r"(r), "m"(*(const float(*)[5])r), "m"(*(const float(*)[2])g0), "m"(*(const float(*)[2])g1)
+            : "s24", "s25", "s28", "s29");
+        __asm__ volatile(
+            "vldmia %[g2]!, {s24-s25}\n\t"
+            MCUTRAIN_FMA(6, 24, 16) MCUTRAIN_FMA(7, 24, 17) MCUTRAIN_FMA(8, 24, 18) MCUTRAIN_FMA(6, 25, 18) MCUTRAIN_FMA(7, 25, 19) MCUTRAIN_FMA(8, 25, 20)
+            "vldmia %[g3]!, {s28-s29}\n\t"
+            MCUTRAIN_FMA(9, 28, 16) MCUTRAIN_FMA(10, 28, 17) MCUTRAIN_FMA(11, 28, 18) MCUTRAIN_FMA(9, 29, 18) MCUTRAIN_FMA(10, 29, 19) MCUTRAIN_FMA(11, 29, 20)
+            : "+t"(a6), "+t"(a7), "+t"(a8), "+t"(a9), "+t"(a10), "+t"(a11), [g2] "+r"(g2), [g3] "+r"(g3)
+            : MCUTRAIN_WINDOW_IN(5), "m"(*(const float(*)[2])g2), "m"(*(const float(*)[2])g3)
+            : "s24", "s25", "s28", "s29");
+      }
+      if constexpr (OW % 3 % 2 == 1) {
+        const float *r = row + (OW - 1) * 2;
+        __asm__ volatile(
+            "vldmia %[r], {s16-s18}\n\t"
+            "vldmia %[g0]!, {s24}\n\t"
+            MCUTRAIN_FMA(0, 24, 16) MCUTRAIN_FMA(1, 24, 17) MCUTRAIN_FMA(2, 24, 18)
+            "vldmia %[g1]!, {s28}\n\t"
+            MCUTRAIN_FMA(3, 28, 16) MCUTRAIN_FMA(4, 28, 17) MCUTRAIN_FMA(5, 28, 18)
+            : "+t"(a0), "+t"(a1), "+t"(a2), "+t"(a3), "+t"(a4), "+t"(a5), MCUTRAIN_WINDOW_OUT(3), [g0] "+r"(g0), [g1] "+r"(g1)
+            : [r] "r"(r), "m"(*(const float(*)[3])r), "m"(*(const float(*)[1])g0), "m"(*(const float(*)[1])g1)
+            : "s24", "s28");
+        __asm__ volatile(
+            "vldmia %[g2]!, {s24}\n\t"
+            MCUTRAIN_FMA(6, 24, 16) MCUTRAIN_FMA(7, 24, 17) MCUTRAIN_FMA(8, 24, 18)
+            "vldmia %[g3]!, {s28}\n\t"
+            MCUTRAIN_FMA(9, 28, 16) MCUTRAIN_FMA(10, 28, 17) MCUTRAIN_FMA(11, 28, 18)
+            : "+t"(a6), "+t"(a7), "+t"(a8), "+t"(a9), "+t"(a10), "+t"(a11), [g2] "+r"(g2), [g3] "+r"(g3)
+            : MCUTRAIN_WINDOW_IN(3), "m"(*(const float(*)[1])g2), "m"(*(const float(*)[1])g3)
+            : "s24", "s28");
+      }
+    }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  acc[4] = a4;
+  acc[5] = a5;
+  acc[6] = a6;
+  acc[7] = a7;
+  acc[8] = a8;
+  acc[9] = a9;
+  acc[10] = a10;
+  acc[11] = a11;
+}
+
 // clang-format on
 // END gen_mcu_asm.py
 
 #undef MCUTRAIN_FMA
 #undef MCUTRAIN_ACC
 #undef MCUTRAIN_WINDOW
-#undef MCUTRAIN_WINDOW_OUT
-#undef MCUTRAIN_WINDOW_OUT_3
-#undef MCUTRAIN_WINDOW_OUT_4
-#undef MCUTRAIN_WINDOW_OUT_6
 #undef MCUTRAIN_WINDOW_IN
 #undef MCUTRAIN_WINDOW_IN_3
 #undef MCUTRAIN_WINDOW_IN_4
+#undef MCUTRAIN_WINDOW_IN_5
 #undef MCUTRAIN_WINDOW_IN_6
+#undef MCUTRAIN_WINDOW_IN_7
+#undef MCUTRAIN_WINDOW_OUT
+#undef MCUTRAIN_WINDOW_OUT_3
+#undef MCUTRAIN_WINDOW_OUT_4
+#undef MCUTRAIN_WINDOW_OUT_5
+#undef MCUTRAIN_WINDOW_OUT_6
+#undef MCUTRAIN_WINDOW_OUT_7
 #endif
 
 /// out[b*OP + p] (FB output channels x PB consecutive positions of one
@@ -829,7 +945,7 @@ inline void correlate(const float *__restrict in, const float *__restrict w,
 /// in an unrolled loop, stayed in memory: GCC reloaded and stored each one
 /// around its load).
 struct Rows {
-  const float *p0, *p1, *p2, *p3;
+  const float *p0, *p1, *p2, *p3, *p4;
   template <int B> const float *&at() {
     if constexpr (B == 0)
       return p0;
@@ -837,8 +953,10 @@ struct Rows {
       return p1;
     else if constexpr (B == 2)
       return p2;
-    else
+    else if constexpr (B == 3)
       return p3;
+    else
+      return p4;
   }
 };
 
@@ -888,7 +1006,7 @@ __attribute__((always_inline)) inline void
 gradWeightRow(const float *__restrict dy, const float *__restrict row,
               float (&acc)[FB][KW]) {
   static_assert(FB <= 4);
-  Rows g = {dy, dy + P, dy + 2 * P, dy + 3 * P};
+  Rows g = {dy, dy + P, dy + 2 * P, dy + 3 * P, nullptr};
   constexpr int Full = OW / PB * PB;
   MCUTRAIN_NO_UNROLL for (int ow0 = 0; ow0 < Full; ow0 += PB)
       gradWeightChunk<FB, KW, PB, SW, DW>(row + ow0 * SW, g, acc);
@@ -920,7 +1038,10 @@ __attribute__((noinline)) inline void gradWeight(const float *__restrict dy,
                 0.0f;
 #if MCUTRAIN_MCU_VLDM
         if constexpr (FT == 4 && KW == 3 && SW == 1 && DW == 1) {
-          gradWeight3x3Rows<N, OH, OW, P, F * P, SH * WP, C * HP * WP>(
+          gradWeight3x3RowsS1<N, OH, OW, P, F * P, SH * WP, C * HP * WP>(
+              dy + f0 * P, x + (c * HP + kh * DH) * WP, &acc[0][0]);
+        } else if constexpr (FT == 4 && KW == 3 && SW == 2 && DW == 1) {
+          gradWeight3x3RowsS2<N, OH, OW, P, F * P, SH * WP, C * HP * WP>(
               dy + f0 * P, x + (c * HP + kh * DH) * WP, &acc[0][0]);
         } else
 #endif
@@ -936,14 +1057,14 @@ __attribute__((noinline)) inline void gradWeight(const float *__restrict dy,
   });
 }
 
-/// acc[i][j] += av[i][k] * (row j of b)[k] for S steps: row J's values
-/// loaded (its pointer advances past them) and multiplied into column J.
+/// acc[i][J] += av[i][k] * bj[k] for S steps (bj advances past them).
 template <int J, int MB, int NB, int S>
 __attribute__((always_inline)) inline void
-dotColumn(Rows &b, const float (&av)[MB][S], float (&acc)[MB][NB]) {
+dotColumn(const float *__restrict &bj, const float (&av)[MB][S],
+          float (&acc)[MB][NB]) {
   if constexpr (J < NB) {
     float bv[S];
-    loadFloats<S, kRowBlock + J % 2>(b.at<J>(), bv);
+    loadFloats<S, kRowBlock + J % 2>(bj, bv);
     MCUTRAIN_TILE_UNROLL for (int k = 0; k < S; ++k)
         MCUTRAIN_TILE_UNROLL for (int i = 0; i < MB; ++i) acc[i][J] +=
         av[i][k] * bv[k];
@@ -951,18 +1072,23 @@ dotColumn(Rows &b, const float (&av)[MB][S], float (&acc)[MB][NB]) {
 }
 
 /// acc[i][j] += sum over S steps of a_i[k] * b_j[k] (the pointers advance
-/// past them; rows as Rows: pointer arrays stayed in memory).
+/// past them; each its own variable: in an array or a struct, GCC kept
+/// them in memory and reloaded and stored each around its load).
 template <int MB, int NB, int S>
-__attribute__((always_inline)) inline void dotStep(Rows &a, Rows &b,
-                                                   float (&acc)[MB][NB]) {
+__attribute__((always_inline)) inline void
+dotStep(const float *__restrict &a0, const float *__restrict &a1,
+        const float *__restrict &b0, const float *__restrict &b1,
+        const float *__restrict &b2, const float *__restrict &b3,
+        const float *__restrict &b4, float (&acc)[MB][NB]) {
   float av[MB][S];
-  loadFloats<S, kWindowBlock>(a.p0, av[0]);
+  loadFloats<S, kWindowBlock>(a0, av[0]);
   if constexpr (MB > 1)
-    loadFloats<S, kWindowBlock + 1>(a.p1, av[MB > 1 ? 1 : 0]);
-  dotColumn<0, MB, NB, S>(b, av, acc);
-  dotColumn<1, MB, NB, S>(b, av, acc);
-  dotColumn<2, MB, NB, S>(b, av, acc);
-  dotColumn<3, MB, NB, S>(b, av, acc);
+    loadFloats<S, kWindowBlock + 1>(a1, av[MB > 1 ? 1 : 0]);
+  dotColumn<0, MB, NB, S>(b0, av, acc);
+  dotColumn<1, MB, NB, S>(b1, av, acc);
+  dotColumn<2, MB, NB, S>(b2, av, acc);
+  dotColumn<3, MB, NB, S>(b3, av, acc);
+  dotColumn<4, MB, NB, S>(b4, av, acc);
 }
 
 /// store(i, j, sum over n < N, k < K of a[n*SA + i*LDA + k] * b[n*SB +
@@ -978,28 +1104,30 @@ dotTile(const float *__restrict a, const float *__restrict b, Store store) {
   float acc[MB][NB];
   MCUTRAIN_TILE_UNROLL for (int i = 0; i < MB; ++i)
       MCUTRAIN_TILE_UNROLL for (int j = 0; j < NB; ++j) acc[i][j] = 0.0f;
-  static_assert(MB <= 2 && NB <= 4);
+  static_assert(MB <= 2 && NB <= 5);
   for (int n = 0; n < N; ++n) {
-    const float *an = a + n * SA, *bn = b + n * SB;
-    Rows ap = {an, an + LDA, nullptr, nullptr};
-    Rows bp = {bn, bn + LDB, bn + 2 * LDB, bn + 3 * LDB};
+    const float *a0 = a + n * SA, *a1 = a0 + LDA, *b0 = b + n * SB,
+                *b1 = b0 + LDB, *b2 = b1 + LDB, *b3 = b2 + LDB, *b4 = b3 + LDB;
     MCUTRAIN_NO_UNROLL for (int k = 0; k < KF; k += KS)
-        dotStep<MB, NB, KS>(ap, bp, acc);
+        dotStep<MB, NB, KS>(a0, a1, b0, b1, b2, b3, b4, acc);
     if constexpr (KF < K)
-      dotStep<MB, NB, K - KF>(ap, bp, acc);
+      dotStep<MB, NB, K - KF>(a0, a1, b0, b1, b2, b3, b4, acc);
   }
   MCUTRAIN_TILE_UNROLL for (int i = 0; i < MB; ++i)
       MCUTRAIN_TILE_UNROLL for (int j = 0; j < NB; ++j) store(i, j, acc[i][j]);
 }
 
 /// y[i][j] (M x N) += alpha * sum_k a[i][k] b[j][k] (Overwrite: y = ...),
-/// A M x K and B N x K with contiguous rows: tiles of up to 2 x 4.
+/// A M x K and B N x K with contiguous rows: tiles of up to 2 x 5.
 template <int M, int N, int K, bool Overwrite>
 __attribute__((noinline)) inline void
 dotProducts(const float *__restrict a, const float *__restrict b,
             float *__restrict y, float alpha) {
+  // Columns 5 at a time where that leaves no shorter tile and 4 does (a
+  // 10-class layer: 5 + 5, not 4 + 4 + 2).
+  constexpr int NB = N % 4 != 0 && N % 5 == 0 ? 5 : 4;
   blocks<M, 2>([&](auto mb, int i0) {
-    blocks<N, 4>([&](auto nb, int j0) {
+    blocks<N, NB>([&](auto nb, int j0) {
       dotTile<decltype(mb)::value, decltype(nb)::value, 1, K, K, K, 0, 0>(
           a + i0 * K, b + j0 * K, [&](int i, int j, float sum) {
             float &out = y[(i0 + i) * N + j0 + j];
@@ -1117,12 +1245,14 @@ __attribute__((always_inline)) inline void outerSums(const float *__restrict a,
                                                      float (&acc)[4][4]) {
   MCUTRAIN_TILE_UNROLL for (int i = 0; i < 4; ++i)
       MCUTRAIN_TILE_UNROLL for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+  const float *ap = a, *bp = b;
   MCUTRAIN_NO_UNROLL for (int f = 0; f < F; ++f) {
     pinLow<16>(&acc[0][0]);
     float av[4], bv[4];
-    const float *ap = a + f * LDA, *bp = b + f * LDB;
     loadFloats<4, kWindowBlock>(ap, av);
     loadFloats<4, kRowBlock>(bp, bv);
+    ap += LDA - 4; // (past the 4 loaded: to the next f's)
+    bp += LDB - 4;
     MCUTRAIN_TILE_UNROLL for (int i = 0; i < 4; ++i)
         MCUTRAIN_TILE_UNROLL for (int j = 0; j < 4; ++j) acc[i][j] +=
         av[i] * bv[j];
@@ -1149,13 +1279,20 @@ gradInputStrided(const float *__restrict dy, const float *__restrict w,
       for (int p0 = 0; p0 < P; p0 += 4) {
         float acc[4][4];
         outerSums<F, K, P>(w + k0, dy + n * F * P + p0, acc);
+        // (4 positions of one output row where OW is a multiple of 4:
+        // their row found once.)
+        const int oh0 = p0 / OW, ow0 = p0 % OW;
         MCUTRAIN_TILE_UNROLL for (int i = 0; i < 4; ++i) {
           const int k = k0 + i, c = k / (KH * KW), kh = k / KW % KH,
                     kw = k % KW;
           float *plane = dxp + ((n * C + c) * HP + kh * DH) * WP + kw * DW;
           MCUTRAIN_TILE_UNROLL for (int j = 0; j < 4; ++j) {
-            const int p = p0 + j;
-            plane[p / OW * SH * WP + p % OW * SW] += acc[i][j];
+            if constexpr (OW % 4 == 0) {
+              plane[oh0 * SH * WP + (ow0 + j) * SW] += acc[i][j];
+            } else {
+              const int p = p0 + j;
+              plane[p / OW * SH * WP + p % OW * SW] += acc[i][j];
+            }
           }
         }
       }

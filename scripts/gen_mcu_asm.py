@@ -112,11 +112,11 @@ def conv_rows_pb2(indent):
     return asm_statement(lines, outputs, inputs, clobbers, indent)
 
 
-def grad_chunk(pt, indent):
-    """Two statements for PT positions of a row: channels 0-1 (s0-s5)
-    loading the window into s16.., then channels 2-3 (s6-s11); a channel's
-    PT gradients in s24.. or s28.."""
-    window = pt + 2
+def grad_chunk(pt, indent, stride=1):
+    """Two statements for PT positions of a row at stride 1 or 2: channels
+    0-1 (s0-s5) loading the window into s16.., then channels 2-3 (s6-s11);
+    a channel's PT gradients in s24.. or s28.."""
+    window = (pt - 1) * stride + 3
     text = []
     for half in range(2):
         lines = (['"vldmia %%[r], {s16-s%d}\\n\\t"' % (15 + window)]
@@ -126,7 +126,7 @@ def grad_chunk(pt, indent):
             reg = 24 + 4 * bb
             regs = ("s%d" % reg if pt == 1 else "s%d-s%d" % (reg, reg + pt - 1))
             lines.append('"vldmia %%[g%d]!, {%s}\\n\\t"' % (b, regs))
-            fmas = [(3 * b + kw, reg + p, 16 + p + kw)
+            fmas = [(3 * b + kw, reg + p, 16 + p * stride + kw)
                     for p in range(pt) for kw in range(3)]
             lines += fma_lines(fmas, 6)
         accs = range(6 * half, 6 * half + 6)
@@ -154,6 +154,49 @@ def acc_decls(count):
 
 def acc_back(count):
     return ["  acc[%d] = a%d;" % (i, i) for i in range(count)]
+
+
+def grad_rows(stride, main_pt):
+    """gradWeight3x3RowsS<stride>: the whole reduction of one (channels,
+    input channel, kernel row) tile, main_pt positions per step and the
+    row's last positions in steps of 2 and 1."""
+    out = ("""/// gradWeight's reduction for 4 output channels x the 3 taps of one
+/// kernel row at stride %(s)d (acc[b*3 + kw] in s(3b + kw)), over the OW
+/// positions of OH rows of N samples (dy: the channels' first gradient,
+/// P apart; x: the taps' first input row, RS apart, samples XS apart): %(pt)d
+/// positions per step (1 + 4 loads, %(macs)d multiply-adds), a row's last
+/// ones 2 and 1 at a time.
+template <int N, int OH, int OW, int P, int DS, int RS, int XS>
+__attribute__((always_inline)) inline void
+gradWeight3x3RowsS%(s)d(const float *__restrict dy, const float *__restrict x,
+                     float *acc) {""" % {"s": stride, "pt": main_pt,
+                                         "macs": 12 * main_pt}).split("\n")
+    out += acc_decls(12)
+    out += ("""  for (int n = 0; n < N; ++n)
+    MCUTRAIN_NO_UNROLL for (int oh = 0; oh < OH; ++oh) {
+      const float *g0 = dy + n * DS + oh * OW, *g1 = g0 + P, *g2 = g1 + P,
+                  *g3 = g2 + P;
+      const float *row = x + n * XS + oh * RS;
+      MCUTRAIN_WINDOW;
+      MCUTRAIN_NO_UNROLL for (int ow = 0; ow + %(pt)d <= OW; ow += %(pt)d) {
+        const float *r = row + ow * %(s)d;""" % {"s": stride, "pt": main_pt}
+            ).split("\n")
+    out += grad_chunk(main_pt, 8, stride)
+    out.append("      }")
+    out.append("      if constexpr (OW %% %d >= 2) {" % main_pt)
+    out.append("        const float *r = row + OW / %d * %d * %d;"
+               % (main_pt, main_pt, stride))
+    out += grad_chunk(2, 8, stride)
+    out.append("      }")
+    out.append("      if constexpr (OW %% %d %% 2 == 1) {" % main_pt)
+    out.append("        const float *r = row + (OW - 1) * %d;" % stride)
+    out += grad_chunk(1, 8, stride)
+    out.append("      }")
+    out.append("    }")
+    out += acc_back(12)
+    out.append("}")
+    out.append("")
+    return out
 
 
 def generate():
@@ -209,38 +252,8 @@ correlate3x3Rows2(const float *__restrict in, const float *__restrict wp,
     out += acc_back(8)
     out.append("}")
     out.append("")
-    out += """/// gradWeight's reduction for 4 output channels x the 3 taps of one
-/// kernel row at stride 1 (acc[b*3 + kw] in s(3b + kw)), over the OW
-/// positions of OH rows of N samples (dy: the channels' first gradient,
-/// P apart; x: the taps' first input row, RS apart, samples XS apart): 4
-/// positions per step (1 + 4 loads, 48 multiply-adds), a row's last 2
-/// and 1 after them.
-template <int N, int OH, int OW, int P, int DS, int RS, int XS>
-__attribute__((always_inline)) inline void
-gradWeight3x3Rows(const float *__restrict dy, const float *__restrict x,
-                  float *acc) {""".split("\n")
-    out += acc_decls(12)
-    out += """  for (int n = 0; n < N; ++n)
-    MCUTRAIN_NO_UNROLL for (int oh = 0; oh < OH; ++oh) {
-      const float *g0 = dy + n * DS + oh * OW, *g1 = g0 + P, *g2 = g1 + P,
-                  *g3 = g2 + P;
-      const float *row = x + n * XS + oh * RS;
-      MCUTRAIN_WINDOW;
-      MCUTRAIN_NO_UNROLL for (int ow = 0; ow + 4 <= OW; ow += 4) {
-        const float *r = row + ow;""".split("\n")
-    out += grad_chunk(4, 8)
-    out.append("      }")
-    out.append("      if constexpr (OW % 4 >= 2) {")
-    out.append("        const float *r = row + OW / 4 * 4;")
-    out += grad_chunk(2, 8)
-    out.append("      }")
-    out.append("      if constexpr (OW % 2 == 1) {")
-    out.append("        const float *r = row + OW - 1;")
-    out += grad_chunk(1, 8)
-    out.append("      }")
-    out.append("    }")
-    out += acc_back(12)
-    out.append("}")
+    for stride, main_pt in ((1, 4), (2, 3)):
+        out += grad_rows(stride, main_pt)
     out.append("// clang-format on")
     out.append(END)
     return "\n".join(out) + "\n"
