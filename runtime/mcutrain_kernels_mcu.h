@@ -800,6 +800,58 @@ gradWeight3x3RowsS2(const float *__restrict dy, const float *__restrict x,
   acc[11] = a11;
 }
 
+/// dotTile's 2 x 4 tile on Arm: Steps steps of 4 values of rows a0, a1
+/// (s16-s23) and b0-b3 (s24-s31), the pointers advanced past them, the
+/// sums acc[i*4 + j] in s(4i + j); a step is 6 loads, 32 multiply-adds and
+/// the loop's subs/bne (compiled, GCC kept two of the six pointers in
+/// memory: 52 instructions; with the loop outside the statement it copied
+/// all six each step). Steps >= 1.
+template <int Steps>
+__attribute__((always_inline)) inline void
+dot2x4Steps(const float *__restrict &pa0, const float *__restrict &pa1,
+            const float *__restrict &pb0, const float *__restrict &pb1,
+            const float *__restrict &pb2, const float *__restrict &pb3,
+            float *acc) {
+  MCUTRAIN_ACC(0);
+  MCUTRAIN_ACC(1);
+  MCUTRAIN_ACC(2);
+  MCUTRAIN_ACC(3);
+  MCUTRAIN_ACC(4);
+  MCUTRAIN_ACC(5);
+  MCUTRAIN_ACC(6);
+  MCUTRAIN_ACC(7);
+  int steps = Steps;
+  __asm__ volatile(
+      "1:\n\t"
+      "vldmia %[pa0]!, {s16-s19}\n\t"
+      "vldmia %[pa1]!, {s20-s23}\n\t"
+      "vldmia %[pb0]!, {s24-s27}\n\t"
+      MCUTRAIN_FMA(0, 16, 24) MCUTRAIN_FMA(4, 20, 24) MCUTRAIN_FMA(0, 17, 25) MCUTRAIN_FMA(4, 21, 25)
+      MCUTRAIN_FMA(0, 18, 26) MCUTRAIN_FMA(4, 22, 26) MCUTRAIN_FMA(0, 19, 27) MCUTRAIN_FMA(4, 23, 27)
+      "vldmia %[pb1]!, {s28-s31}\n\t"
+      MCUTRAIN_FMA(1, 16, 28) MCUTRAIN_FMA(5, 20, 28) MCUTRAIN_FMA(1, 17, 29) MCUTRAIN_FMA(5, 21, 29)
+      MCUTRAIN_FMA(1, 18, 30) MCUTRAIN_FMA(5, 22, 30) MCUTRAIN_FMA(1, 19, 31) MCUTRAIN_FMA(5, 23, 31)
+      "vldmia %[pb2]!, {s24-s27}\n\t"
+      MCUTRAIN_FMA(2, 16, 24) MCUTRAIN_FMA(6, 20, 24) MCUTRAIN_FMA(2, 17, 25) MCUTRAIN_FMA(6, 21, 25)
+      MCUTRAIN_FMA(2, 18, 26) MCUTRAIN_FMA(6, 22, 26) MCUTRAIN_FMA(2, 19, 27) MCUTRAIN_FMA(6, 23, 27)
+      "vldmia %[pb3]!, {s28-s31}\n\t"
+      MCUTRAIN_FMA(3, 16, 28) MCUTRAIN_FMA(7, 20, 28) MCUTRAIN_FMA(3, 17, 29) MCUTRAIN_FMA(7, 21, 29)
+      MCUTRAIN_FMA(3, 18, 30) MCUTRAIN_FMA(7, 22, 30) MCUTRAIN_FMA(3, 19, 31) MCUTRAIN_FMA(7, 23, 31)
+      "subs %[steps], %[steps], #1\n\t"
+      "bne 1b\n\t"
+      : "+t"(a0), "+t"(a1), "+t"(a2), "+t"(a3), "+t"(a4), "+t"(a5), "+t"(a6), "+t"(a7), [pa0] "+r"(pa0), [pa1] "+r"(pa1), [pb0] "+r"(pb0), [pb1] "+r"(pb1), [pb2] "+r"(pb2), [pb3] "+r"(pb3), [steps] "+r"(steps)
+      : 
+      : "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  acc[4] = a4;
+  acc[5] = a5;
+  acc[6] = a6;
+  acc[7] = a7;
+}
+
 // clang-format on
 // END gen_mcu_asm.py
 
@@ -1108,8 +1160,13 @@ dotTile(const float *__restrict a, const float *__restrict b, Store store) {
   for (int n = 0; n < N; ++n) {
     const float *a0 = a + n * SA, *a1 = a0 + LDA, *b0 = b + n * SB,
                 *b1 = b0 + LDB, *b2 = b1 + LDB, *b3 = b2 + LDB, *b4 = b3 + LDB;
-    MCUTRAIN_NO_UNROLL for (int k = 0; k < KF; k += KS)
-        dotStep<MB, NB, KS>(a0, a1, b0, b1, b2, b3, b4, acc);
+#if MCUTRAIN_MCU_VLDM
+    if constexpr (MB == 2 && NB == 4 && KF > 0)
+      dot2x4Steps<KF / KS>(a0, a1, b0, b1, b2, b3, &acc[0][0]);
+    else
+#endif
+      MCUTRAIN_NO_UNROLL for (int k = 0; k < KF; k += KS)
+          dotStep<MB, NB, KS>(a0, a1, b0, b1, b2, b3, b4, acc);
     if constexpr (KF < K)
       dotStep<MB, NB, K - KF>(a0, a1, b0, b1, b2, b3, b4, acc);
   }

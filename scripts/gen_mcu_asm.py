@@ -199,6 +199,51 @@ gradWeight3x3RowsS%(s)d(const float *__restrict dy, const float *__restrict x,
     return out
 
 
+def dot_rows():
+    """dot2x4Steps: Steps steps of 4 values of two rows of a (s16-s19,
+    s20-s23) against four rows of b (s24-s27, s28-s31 alternately), the 8
+    sums in s0-s7 (acc[i*4 + j]) over the whole loop: 6 loads and 32
+    multiply-adds a step; the loop is in the statement too (around it, GCC
+    copied the pointers in and out of registers every step)."""
+    out = """/// dotTile's 2 x 4 tile on Arm: Steps steps of 4 values of rows a0, a1
+/// (s16-s23) and b0-b3 (s24-s31), the pointers advanced past them, the
+/// sums acc[i*4 + j] in s(4i + j); a step is 6 loads, 32 multiply-adds and
+/// the loop's subs/bne (compiled, GCC kept two of the six pointers in
+/// memory: 52 instructions; with the loop outside the statement it copied
+/// all six each step). Steps >= 1.
+template <int Steps>
+__attribute__((always_inline)) inline void
+dot2x4Steps(const float *__restrict &pa0, const float *__restrict &pa1,
+            const float *__restrict &pb0, const float *__restrict &pb1,
+            const float *__restrict &pb2, const float *__restrict &pb3,
+            float *acc) {""".split("\n")
+    out += acc_decls(8)
+    out.append("  int steps = Steps;")
+    lines = ['"1:\\n\\t"', '"vldmia %[pa0]!, {s16-s19}\\n\\t"',
+             '"vldmia %[pa1]!, {s20-s23}\\n\\t"']
+    for j in range(4):
+        reg = 24 + 4 * (j % 2)
+        lines.append('"vldmia %%[pb%d]!, {s%d-s%d}\\n\\t"' % (j, reg, reg + 3))
+        fmas = [(4 * i + j, 16 + 4 * i + k, reg + k)
+                for k in range(4) for i in range(2)]
+        lines += fma_lines(fmas, 4)
+    lines += ['"subs %[steps], %[steps], #1\\n\\t"', '"bne 1b\\n\\t"']
+    outputs = (plus_t(range(8)) + ", " +
+               ", ".join('[%s] "+r"(%s)' % (p, p) for p in
+                         ("pa0", "pa1", "pb0", "pb1", "pb2", "pb3")) +
+               ', [steps] "+r"(steps)')
+    # (The rows read: a "memory" clobber, their 6 operands would pass 30.)
+    inputs = ""
+    clobbers = (", ".join('"s%d"' % r for r in range(16, 32)) +
+                ', "cc", "memory"')
+
+    out += asm_statement(lines, outputs, inputs, clobbers, 2)
+    out += acc_back(8)
+    out.append("}")
+    out.append("")
+    return out
+
+
 def generate():
     out = [BEGIN + " (scripts/gen_mcu_asm.py writes this region)",
            "// clang-format off"]
@@ -254,6 +299,7 @@ correlate3x3Rows2(const float *__restrict in, const float *__restrict wp,
     out.append("")
     for stride, main_pt in ((1, 4), (2, 3)):
         out += grad_rows(stride, main_pt)
+    out += dot_rows()
     out.append("// clang-format on")
     out.append(END)
     return "\n".join(out) + "\n"

@@ -11,11 +11,13 @@ namespace semihosting {
 
 #if defined(__riscv)
 /// RISC-V's semihosting trap: ebreak between two marker instructions, all
-/// uncompressed and in one 16-byte block (QEMU reads the markers).
+/// uncompressed (QEMU reads the markers around the ebreak; M-mode without
+/// paging, so no page alignment is needed: a .balign here broke the
+/// linker's relaxation).
 inline int call(int op, const void *arg) {
   register long a0 __asm__("a0") = op;
   register const void *a1 __asm__("a1") = arg;
-  __asm__ volatile(".option push\n .option norvc\n .balign 16\n"
+  __asm__ volatile(".option push\n .option norvc\n"
                    " slli x0, x0, 0x1f\n ebreak\n srai x0, x0, 7\n"
                    ".option pop"
                    : "+r"(a0)

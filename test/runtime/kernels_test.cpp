@@ -759,6 +759,7 @@ static void exactCases() {
   exactGemmCase<1, 10, 784>();
   exactGemmCase<1, 7, 30>();
   exactGemmCase<3, 9, 13>();
+  exactGemmCase<4, 8, 125>();
 }
 
 static void tanhCase() {
