@@ -163,23 +163,10 @@ def main():
     args = ap.parse_args(argv)
     work = args.work or tempfile.mkdtemp(prefix="cycles_m4_")
     os.makedirs(work, exist_ok=True)
-    pkg = os.path.join(work, "pkg")
-    res = subprocess.run([args.mcutrain, "compile", args.model, "-o", pkg,
-                          "--name", "m", *extra], capture_output=True,
-                         text=True)
-    if res.returncode != 0:
-        sys.exit("FAIL mcutrain compile:\n" + res.stdout + res.stderr)
-    main_cpp = os.path.join(work, "main.cpp")
-    with open(main_cpp, "w") as f:
-        f.write(MAIN)
-    sources = [os.path.join(pkg, n) for n in sorted(os.listdir(pkg))
-               if n.endswith(".cpp")]
     runs = []
     for steps in (1, 2):
-        sub = os.path.join(work, "steps%d" % steps)
-        os.makedirs(sub, exist_ok=True)
-        elf = m4.build(sub, [main_cpp, *sources],
-                       ["-DSTEPS=%d" % steps, "-I" + pkg], ram_bytes=4194304)
+        elf = m4.compile_package(args.mcutrain, args.model, work, extra, MAIN,
+                                 ["-DSTEPS=%d" % steps], "steps%d" % steps)
         runs.append(count(*profile(elf)))
         macs = [ln for ln in m4.run(elf) if ln.startswith("macs")]
     mix = runs[1][0] - runs[0][0]

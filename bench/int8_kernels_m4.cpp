@@ -7,14 +7,13 @@
 // gradient kernels of the int8 layers (qconv2d_grad_weight / _grad_input,
 // qgemm_grad_a) follow: dy float, the int8 operand, a float result.
 #include "mcutrain_kernels.h"
+#include "measure_m4.h"
 #include "semihosting.h"
 #include "systick.h"
 
 #include <cstdint>
 
 namespace {
-
-using systick::ticks;
 
 namespace k = mcutrain::kernels;
 
@@ -23,22 +22,11 @@ alignas(8) std::int8_t scratch[24 * 1024];
 float gradOut[16 * 1024], gradIn[12 * 1024], weightScale[256];
 std::int32_t multiplier[256], shift[256];
 std::int64_t offset[256];
-double instructionsPerTick = 40.0;
 
-/// Runs `layer` `reps` times; prints its instructions per call and per MAC.
+/// (4 repetitions: the figures of docs/quantization.md.)
 template <typename Layer>
 void measure(const char *name, std::uint32_t macs, Layer layer) {
-  constexpr int reps = 4;
-  std::uint64_t t0 = ticks();
-  for (int i = 0; i < reps; ++i)
-    layer();
-  double instructions =
-      double(ticks() - t0) * instructionsPerTick / double(reps);
-  semihosting::Line line;
-  line << name << " | " << (std::uint64_t)macs << " | "
-       << (std::uint64_t)(instructions + 0.5) << " | ";
-  line.fixed(float(instructions / double(macs)), 3);
-  line.print();
+  bench::measure<4>(name, macs, layer);
 }
 
 template <int C, int H, int W, int F, int KH, int KW, int S, int P>
@@ -107,7 +95,7 @@ extern "C" void SysTick_Handler() { systick::onWrap(); }
 int main() {
   systick::start();
   std::uint64_t loopTicks = 0;
-  instructionsPerTick = systick::calibrate(loopTicks);
+  bench::instructionsPerTick = systick::calibrate(loopTicks);
   for (int i = 0; i < 256; ++i) {
     multiplier[i] = 1 << 30;
     shift[i] = 40;

@@ -7,6 +7,7 @@
 // the fully connected layers' batch-1 products and SGD updates). Each figure
 // is the whole kernel call, packing and tails included.
 #include "mcutrain_kernels.h"
+#include "measure_m4.h"
 #include "semihosting.h"
 #include "systick.h"
 
@@ -14,30 +15,13 @@
 
 namespace {
 
-using systick::ticks;
-
 namespace k = mcutrain::kernels;
 
 float input[20 * 1024], output[20 * 1024], weights[51200], bias[256];
 float gradOut[20 * 1024], gradIn[20 * 1024];
 float rate = 0.01f;
-double instructionsPerTick = 40.0;
 
-/// Runs `layer` `reps` times; prints its instructions per call and per MAC.
-template <typename Layer>
-void measure(const char *name, std::uint32_t macs, Layer layer) {
-  constexpr int reps = 2;
-  std::uint64_t t0 = ticks();
-  for (int i = 0; i < reps; ++i)
-    layer();
-  double instructions =
-      double(ticks() - t0) * instructionsPerTick / double(reps);
-  semihosting::Line line;
-  line << name << " | " << (std::uint64_t)macs << " | "
-       << (std::uint64_t)(instructions + 0.5) << " | ";
-  line.fixed(float(instructions / double(macs)), 3);
-  line.print();
-}
+using bench::measure;
 
 /// A KxK convolution with padding P, stride S, on an already padded input
 /// (the generated code pads first): forward with bias and ReLU, then the
@@ -123,7 +107,7 @@ extern "C" void SysTick_Handler() { systick::onWrap(); }
 int main() {
   systick::start();
   std::uint64_t loopTicks = 0;
-  instructionsPerTick = systick::calibrate(loopTicks);
+  bench::instructionsPerTick = systick::calibrate(loopTicks);
   for (unsigned i = 0; i < sizeof input / 4; ++i)
     input[i] = float(int(i * 37u % 255u) - 127) / 127.0f;
   for (unsigned i = 0; i < sizeof weights / 4; ++i)

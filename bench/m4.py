@@ -2,9 +2,11 @@
 -icount shift=0, for the bench scripts that count instructions
 (int8_kernels_m4.py, model_m4.py): the firmware example's start-up code and
 linker script, arm-none-eabi-g++ -O2, semihosting output."""
+import argparse
 import os
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "cortex-m4")
@@ -45,3 +47,44 @@ def run(elf, timeout=3600):
     if res.returncode != 0 or not lines:
         sys.exit(f"FAIL qemu exited {res.returncode}:\n" + "\n".join(lines))
     return lines
+
+
+def kernel_table(cpp, doc):
+    """The main of a per-kernel bench (kernels_m4.py, int8_kernels_m4.py):
+    builds bench/`cpp` (-Werror), runs it and prints its lines as a
+    Markdown table (the first line is the header)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--work", help="build directory (default: a temporary one)")
+    args = ap.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix=cpp.split(".")[0] + "_")
+    os.makedirs(work, exist_ok=True)
+    elf = build(work, [os.path.join(ROOT, "bench", cpp)], ["-Werror"])
+    lines = run(elf, timeout=900)
+    header = lines[0].split(" | ")
+    print("| " + " | ".join(header) + " |")
+    print("| --- |" + " ---: |" * (len(header) - 1))
+    for line in lines[1:]:
+        print("| " + line + " |")
+
+
+def compile_package(mcutrain, model, work, options, main_source, flags=(),
+                    subdir=None):
+    """work/pkg from `mcutrain compile model --name m options`, and an ELF
+    of it with `main_source` (built in work/subdir, RAM region 4 MiB: the
+    figures are instructions, not fit). Exits on a failed compile."""
+    pkg = os.path.join(work, "pkg")
+    if not os.path.isdir(pkg):
+        res = subprocess.run([mcutrain, "compile", model, "-o", pkg, "--name",
+                              "m", *options], capture_output=True, text=True)
+        if res.returncode != 0:
+            sys.exit(f"FAIL mcutrain compile: exit {res.returncode}\n"
+                     f"{res.stdout}{res.stderr}")
+    out = os.path.join(work, subdir) if subdir else work
+    os.makedirs(out, exist_ok=True)
+    main_cpp = os.path.join(out, "main.cpp")
+    with open(main_cpp, "w") as f:
+        f.write(main_source)
+    sources = [os.path.join(pkg, n) for n in sorted(os.listdir(pkg))
+               if n.endswith(".cpp")]
+    return build(out, [main_cpp, *sources], [*flags, "-I" + pkg],
+                 ram_bytes=4194304)

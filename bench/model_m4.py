@@ -18,7 +18,6 @@ model, MACs, instructions and instructions per MAC for each measure.
 """
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -63,14 +62,6 @@ int main() {
 """
 
 
-def run(cmd, **kw):
-    res = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if res.returncode != 0:
-        sys.exit(f"FAIL {' '.join(cmd[:3])} ...: exit {res.returncode}\n"
-                 f"{res.stdout}{res.stderr}")
-    return res
-
-
 def main():
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -85,18 +76,10 @@ def main():
     args = ap.parse_args(argv)
     work = args.work or tempfile.mkdtemp(prefix="model_m4_")
     os.makedirs(work, exist_ok=True)
-    pkg = os.path.join(work, "pkg")
     mode = [] if args.train else ["--inference-only"]
-    run([args.mcutrain, "compile", args.model, "-o", pkg, "--name", "m",
-         *mode, *extra])
-    main_cpp = os.path.join(work, "main.cpp")
-    with open(main_cpp, "w") as f:
-        f.write(MAIN)
-    sources = [os.path.join(pkg, n) for n in sorted(os.listdir(pkg))
-               if n.endswith(".cpp")]
-    elf = m4.build(work, [main_cpp, *sources],
-                   [f"-DREPS={args.reps}", f"-DTRAIN={int(args.train)}",
-                    "-I" + pkg], ram_bytes=4194304)
+    elf = m4.compile_package(args.mcutrain, args.model, work, [*mode, *extra],
+                             MAIN, [f"-DREPS={args.reps}",
+                                    f"-DTRAIN={int(args.train)}"])
     lines = m4.run(elf)
     counts = {w[0]: (int(w[1]), int(w[2])) for w in
               (line.split() for line in lines)

@@ -44,19 +44,11 @@ namespace detail {
 
 constexpr bool kScalar = MCUTRAIN_KERNELS_SCALAR != 0;
 
-constexpr int largestDivisorAtMost(int n, int limit) {
-  int best = 1;
-  for (int d = 1; d <= n && d <= limit; ++d)
-    if (n % d == 0)
-      best = d;
-  return best;
-}
-
 /// Rows of output computed together so that a block holds about 32 values
 /// per output channel (enough to fill vector registers, few enough to keep
 /// the accumulators in them).
 constexpr int rowsPerBlock(int oh, int ow) {
-  return ow >= 32 ? 1 : largestDivisorAtMost(oh, 32 / ow);
+  return ow >= 32 ? 1 : mcu::divisorAtMost(oh, 32 / ow);
 }
 
 /// Copies a row read with stride S into S unit-stride phases: row[j*S + s]
@@ -71,24 +63,12 @@ inline void deinterleave(const float *__restrict row,
       ph[s][j] = row[j * S + s];
 }
 
-template <int V> struct Int { static constexpr int value = V; };
-
 /// out = v, or out += v: how a kernel stores what it computed.
 template <bool Overwrite> inline void put(float &out, float v) {
   if constexpr (Overwrite)
     out = v;
   else
     out += v;
-}
-
-/// Calls body(Int<size>(), start) over [0, Total) in blocks of B (the last
-/// one shorter), so that every block's size is a compile-time constant.
-template <int Total, int B, typename Body> inline void forBlocks(Body &&body) {
-  constexpr int full = Total / B * B;
-  for (int start = 0; start < full; start += B)
-    body(Int<B>(), start);
-  if constexpr (full < Total)
-    body(Int<Total - full>(), full);
 }
 
 /// The register tiles below are written with GCC's (and clang's) vector
@@ -250,9 +230,9 @@ MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
   constexpr int MaxRows = kScalar ? 4 : RowsFit < 16 ? RowsFit : 16;
   constexpr int RowBlocks = (M + MaxRows - 1) / MaxRows;
   constexpr int MB = (M + RowBlocks - 1) / RowBlocks;
-  forBlocks<M, MB>([&](auto mb, int i0) {
+  mcu::blocks<M, MB>([&](auto mb, int i0) {
     constexpr int RB = decltype(mb)::value;
-    forBlocks<N, NB>([&](auto nb, int j0) {
+    mcu::blocks<N, NB>([&](auto nb, int j0) {
       constexpr int CB = decltype(nb)::value;
       // Whole vectors of columns, then the rest: when the row is long
       // enough, as one more vector ending at the tile's end (overlapping
@@ -448,7 +428,7 @@ MCUTRAIN_KERNEL void gemmDotsFolded(const float *__restrict a,
                                     float *__restrict y, float alpha) {
   constexpr int KV = K / kLanes * kLanes;
   const RowTail<K> tail;
-  forBlocks<M * N, kLanes>([&](auto tb, int t0) {
+  mcu::blocks<M * N, kLanes>([&](auto tb, int t0) {
     constexpr int D = decltype(tb)::value;
     VecF acc[D] = {};
     auto multiplyAdd = [&](int d, int k, bool masked) {
@@ -512,9 +492,9 @@ MCUTRAIN_KERNEL void gemmNT(const float *__restrict a,
   // (RowTail) vector, not a scalar loop per dot product.
   constexpr bool vectorTail = KL < K && K >= kLanes;
   const RowTail<K> tail;
-  forBlocks<M, TI>([&](auto mb, int i0) {
+  mcu::blocks<M, TI>([&](auto mb, int i0) {
     constexpr int IB = decltype(mb)::value;
-    forBlocks<N, TJ>([&](auto nb, int j0) {
+    mcu::blocks<N, TJ>([&](auto nb, int j0) {
       constexpr int JB = decltype(nb)::value;
       VecF part[IB][JB] = {};
       for (int k = 0; k < KL; k += kLanes) {
@@ -569,9 +549,9 @@ MCUTRAIN_KERNEL void im2colGradWeight(const float *__restrict dy,
   constexpr int K = C * KH * KW, P = OH * OW;
   constexpr int KB = K < 64 ? K : 64, PB = P < 2048 / KB ? P : 2048 / KB;
   for (int n = 0; n < N; ++n)
-    forBlocks<K, KB>([&](auto kb, int k0) {
+    mcu::blocks<K, KB>([&](auto kb, int k0) {
       constexpr int KT = decltype(kb)::value;
-      forBlocks<P, PB>([&](auto pb, int p0) {
+      mcu::blocks<P, PB>([&](auto pb, int p0) {
         constexpr int PT = decltype(pb)::value;
         float xt[PT][KT];
         int offset[KT]; // of column k's element at output position 0
@@ -631,7 +611,7 @@ MCUTRAIN_KERNEL void pointwiseGradInput(const float *__restrict dy,
       // Short planes: dx^T += dy^T W runs along W's rows, a tile of
       // channels at a time (at most 8 KB of stack), added back transposed.
       constexpr int CB = 2048 / P < C ? 2048 / P : C;
-      forBlocks<C, CB>([&](auto cb, int c0) {
+      mcu::blocks<C, CB>([&](auto cb, int c0) {
         constexpr int CT = decltype(cb)::value;
         float dxt[P][CT] = {};
         gemmBlocked<P, CT, F, 1, P, C, CT>(dy + n * F * P, w + c0, &dxt[0][0],
@@ -671,7 +651,7 @@ MCUTRAIN_KERNEL void correlate(const float *__restrict in,
                                const float *__restrict w,
                                float *__restrict out) {
   constexpr int FG = F / G;
-  constexpr int FB = largestDivisorAtMost(FG, 4);
+  constexpr int FB = mcu::divisorAtMost(FG, 4);
   constexpr int RB = rowsPerBlock(OH, OW);
   for (int n = 0; n < N; ++n)
     for (int f0 = 0; f0 < F; f0 += FB) {
@@ -737,7 +717,7 @@ MCUTRAIN_KERNEL void correlateFlat(const float *__restrict in,
                                    const float *__restrict w,
                                    float *__restrict out) {
   constexpr int FG = F / G;
-  constexpr int FB = largestDivisorAtMost(FG, 4);
+  constexpr int FB = mcu::divisorAtMost(FG, 4);
   // One past the last output read; every read stays inside the plane, as
   // (OH - 1 + (KH - 1)*DH) = HP - 1 and (OW - 1 + (KW - 1)*DW) = WP - 1.
   constexpr int T = (OH - 1) * WP + OW;
@@ -810,7 +790,7 @@ MCUTRAIN_KERNEL void depthwiseRows(const float *__restrict in,
                                    const float *__restrict w,
                                    float *__restrict out) {
   static_assert(OW >= kLanes, "rows shorter than a vector");
-  constexpr int RB = largestDivisorAtMost(OH, 4);
+  constexpr int RB = mcu::divisorAtMost(OH, 4);
   constexpr int TV = tileVectors(RB, OW / kLanes), TC = TV * kLanes;
   constexpr int IR = RB + (KH - 1) * DH; // input rows per block
   for (int n = 0; n < N; ++n)
@@ -875,7 +855,7 @@ MCUTRAIN_KERNEL void depthwiseGradWeight(const float *__restrict dy,
                                          const float *__restrict x,
                                          float *__restrict dw) {
   static_assert(OW >= kLanes, "rows shorter than a vector");
-  constexpr int RB = largestDivisorAtMost(OH, 4);
+  constexpr int RB = mcu::divisorAtMost(OH, 4);
   constexpr int IR = RB + (KH - 1) * DH;
   for (int c = 0; c < C; ++c) {
     VecF acc[KH][KW] = {};
@@ -929,7 +909,7 @@ constexpr bool isPointwise(int kh, int kw, int sh, int sw, int hp, int wp,
                            int oh, int ow) {
   return kh == 1 && kw == 1 && sh == 1 && sw == 1 && hp == oh && wp == ow;
 }
-constexpr int planeRow(int p) { return largestDivisorAtMost(p, 64); }
+constexpr int planeRow(int p) { return mcu::divisorAtMost(p, 64); }
 
 template <int CG, int KH, int KW> struct ForwardWeight {
   // A row of the weights is one output channel's reduction, in the
@@ -984,7 +964,7 @@ MCUTRAIN_KERNEL void gradWeight(const float *__restrict dy,
   // FB output channels share each input row (and its deinterleaving); their
   // partial sums stay within about 256 floats of stack.
   constexpr int FB =
-      largestDivisorAtMost(FG, KW * OW >= 256 ? 1 : 256 / (KW * OW));
+      mcu::divisorAtMost(FG, KW * OW >= 256 ? 1 : 256 / (KW * OW));
   for (int f0 = 0; f0 < F; f0 += FB) {
     const int c0 = (f0 / FG) * CG;
     for (int c = 0; c < CG; ++c)
@@ -1065,10 +1045,10 @@ template <int C, int KH, int KW, int OH, int OW, int Positions, int Floats,
 struct Tiles {
   static constexpr int atLeastOne(int v) { return v < 1 ? 1 : v; }
   static constexpr int smaller(int a, int b) { return a < b ? a : b; }
-  static constexpr int RB = largestDivisorAtMost(
+  static constexpr int RB = mcu::divisorAtMost(
       OH, atLeastOne(smaller(Positions / OW, Floats / (KH * KW * OW))));
   static constexpr int PT = RB * OW;
-  static constexpr int CB = largestDivisorAtMost(
+  static constexpr int CB = mcu::divisorAtMost(
       C, atLeastOne(smaller(ChannelCap, Floats / (KH * KW * PT))));
   static constexpr int KT = CB * KH * KW;
 };

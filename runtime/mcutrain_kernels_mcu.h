@@ -33,7 +33,9 @@ namespace mcu {
 /// instructions per 48 multiply-adds with 7 register moves, 72 with this).
 
 template <int V> struct Int { static constexpr int value = V; };
-/// Calls body(Int<size>(), start) over [0, Total) in blocks of B.
+/// Calls body(Int<size>(), start) over [0, Total) in blocks of B (the last
+/// one shorter), so that every block's size is a compile-time constant
+/// (mcutrain_kernels.h's loops use it too).
 template <int Total, int B, typename Body> inline void blocks(Body &&body) {
   constexpr int full = Total / B * B;
   for (int start = 0; start < full; start += B)
