@@ -49,7 +49,7 @@ template <int Total, int B, typename Body> inline void blocks(Body &&body) {
 // instruction per row there (the batch-1 Linear layer's dot products: 23
 // instructions per 16 multiply-adds, 41 with a load per float).
 #if defined(__arm__) && defined(__ARM_FP) && (__ARM_FP & 4) &&                 \
-    !defined(__ARM_NEON) && !defined(__ARM_FEATURE_MVE)
+    !defined(__ARM_NEON)
 #define MCUTRAIN_MCU_VLDM 1
 #else
 #define MCUTRAIN_MCU_VLDM 0
