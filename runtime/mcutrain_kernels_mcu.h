@@ -1,18 +1,18 @@
-// mcutrain_kernels_mcu.h - register-blocked float kernels for cores without
-// vector units (Cortex-M4/M7/M55 without Helium, RV32 with F), included by
+// mcutrain_kernels_mcu.h - register-blocked float kernels for microcontroller
+// cores (Cortex-M4/M7/M55, with or without Helium; RV32 with F), included by
 // mcutrain_kernels.h, which calls them where MCUTRAIN_KERNELS_SCALAR is set.
 //
-// Such a core has 32 single-precision registers (16 on some RISC-V cores:
-// the tiles then spill, still correct) and one multiply-add per instruction,
-// so the cost of a kernel is its instructions: a multiply-add, plus the
-// loads that feed it. A tile of accumulators held in registers over the
-// whole reduction amortises the loads: a 4 x 4 tile of a convolution
-// (4 output channels x 4 positions of a row) loads, per kernel row of one
-// input channel, the 6 input values under it and 12 weights for 48
-// multiply-adds. Every output is summed in the order of the plain loop nest
-// (input channel, kernel row, kernel column for a convolution; positions in
-// order for a weight gradient), starting from the same value, with the same
-// fused multiply-adds: the results are the scalar loops' to the bit.
+// Such a core has 32 single-precision registers and one multiply-add per
+// instruction, so the cost of a kernel is its instructions: a multiply-add,
+// plus the loads that feed it. A tile of accumulators held in registers over
+// the whole reduction amortises the loads: a 4 x 4 tile of a convolution (4
+// output channels x 4 positions of a row) loads, per kernel row of one input
+// channel, the 6 input values under it and 12 weights for 48 multiply-adds.
+// Every output is summed in the order of the plain loop nest (input channel,
+// kernel row, kernel column for a convolution; positions in order for a weight
+// gradient), starting from the same value, with the same fused multiply-adds:
+// the results are the scalar loops' to the bit (the strided input gradient
+// excepted: it sums per tap, then across taps).
 #ifndef MCUTRAIN_KERNELS_MCU_H
 #define MCUTRAIN_KERNELS_MCU_H
 
@@ -43,7 +43,7 @@ template <int Total, int B, typename Body> inline void blocks(Body &&body) {
   if constexpr (full < Total)
     body(Int<Total - full>(), full);
 }
-// Arm's VFP (Cortex-M4F/M7/M55 without Helium) loads several consecutive
+// Arm's VFP (Cortex-M4F/M7/M55) loads several consecutive
 // floats in one instruction (VLDM with write-back), which compilers do not
 // emit for float loads: the tiles load their rows through loadFloats, one
 // instruction per row there (the batch-1 Linear layer's dot products: 23
