@@ -1,7 +1,8 @@
-"""Building a program for QEMU's Cortex-M4 (mps2-an386) and running it with
--icount shift=0, for the bench scripts that count instructions
-(int8_kernels_m4.py, model_m4.py): the firmware example's start-up code and
-linker script, arm-none-eabi-g++ -O2, semihosting output."""
+"""Building a program for QEMU's Cortex-M4 (mps2-an386) or Cortex-M55 with
+Helium (mps3-an547) and running it with -icount shift=0, for the bench
+scripts that count instructions (kernels_m4.py, int8_kernels_m4.py,
+model_m4.py): the firmware example's start-up code and linker script,
+arm-none-eabi-g++ -O2, semihosting output."""
 import argparse
 import os
 import subprocess
@@ -10,23 +11,33 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "cortex-m4")
-FLAGS = ["-std=c++17", "-O2", "-mcpu=cortex-m4", "-mthumb",
-         "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-fno-exceptions",
-         "-fno-rtti", "-Wall", "-Wextra"]
+FLAGS = ["-std=c++17", "-O2", "-mthumb", "-mfloat-abi=hard",
+         "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra"]
+# Per core: its flags, QEMU board, code region and where its RAM region
+# starts (the Cortex-M55's in the board's DDR: its DTCM holds 512 KiB).
+CPUS = {
+    "m4": (["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16"], "mps2-an386", "4M",
+           "0x20000000"),
+    "m55": (["-mcpu=cortex-m55"], "mps3-an547", "512K", "0x60000000"),
+}
 
 
-def build(work, sources, flags=(), ram_bytes=1048576):
+def build(work, sources, flags=(), ram_bytes=1048576, cpu="m4"):
     """work/bench.elf from `sources` (and the start-up code), with the RAM
     region `ram_bytes` (the programs' buffers are static arrays: more than
     a device's RAM is fine for counting instructions)."""
+    cpu_flags, _, code_bytes, ram_origin = CPUS[cpu]
     with open(os.path.join(EXAMPLE, "mps2_an386.ld.in")) as f:
         script = f.read().replace("@MCUTRAIN_SRAM_BYTES@", str(ram_bytes)) \
-                         .replace("@MCUTRAIN_STACK_BYTES@", "16384")
+                         .replace("@MCUTRAIN_STACK_BYTES@", "16384") \
+                         .replace("@MCUTRAIN_CODE_BYTES@", code_bytes) \
+                         .replace("ORIGIN = 0x20000000",
+                                  "ORIGIN = " + ram_origin)
     ld = os.path.join(work, "an386.ld")
     with open(ld, "w") as f:
         f.write(script)
     elf = os.path.join(work, "bench.elf")
-    res = subprocess.run(["arm-none-eabi-g++", *FLAGS, *flags,
+    res = subprocess.run(["arm-none-eabi-g++", *FLAGS, *cpu_flags, *flags,
                           "-I" + os.path.join(ROOT, "runtime"),
                           "-I" + EXAMPLE, *sources,
                           os.path.join(EXAMPLE, "startup.cpp"),
@@ -37,9 +48,9 @@ def build(work, sources, flags=(), ram_bytes=1048576):
     return elf
 
 
-def run(elf, timeout=3600):
+def run(elf, timeout=3600, cpu="m4"):
     """The program's semihosting lines (QEMU writes them to stderr)."""
-    res = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-nographic",
+    res = subprocess.run(["qemu-system-arm", "-M", CPUS[cpu][1], "-nographic",
                           "-semihosting-config", "enable=on,target=native",
                           "-icount", "shift=0", "-kernel", elf],
                          capture_output=True, text=True, timeout=timeout)
@@ -55,11 +66,15 @@ def kernel_table(cpp, doc):
     Markdown table (the first line is the header)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--work", help="build directory (default: a temporary one)")
+    ap.add_argument("--cpu", choices=sorted(CPUS), default="m4",
+                    help="m4: Cortex-M4F (default); m55: Cortex-M55 with "
+                    "Helium")
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix=cpp.split(".")[0] + "_")
     os.makedirs(work, exist_ok=True)
-    elf = build(work, [os.path.join(ROOT, "bench", cpp)], ["-Werror"])
-    lines = run(elf, timeout=900)
+    elf = build(work, [os.path.join(ROOT, "bench", cpp)], ["-Werror"],
+                cpu=args.cpu)
+    lines = run(elf, timeout=900, cpu=args.cpu)
     header = lines[0].split(" | ")
     print("| " + " | ".join(header) + " |")
     print("| --- |" + " ---: |" * (len(header) - 1))
@@ -68,7 +83,7 @@ def kernel_table(cpp, doc):
 
 
 def compile_package(mcutrain, model, work, options, main_source, flags=(),
-                    subdir=None):
+                    subdir=None, cpu="m4"):
     """work/pkg from `mcutrain compile model --name m options`, and an ELF
     of it with `main_source` (built in work/subdir, RAM region 4 MiB: the
     figures are instructions, not fit). Exits on a failed compile."""
@@ -87,4 +102,4 @@ def compile_package(mcutrain, model, work, options, main_source, flags=(),
     sources = [os.path.join(pkg, n) for n in sorted(os.listdir(pkg))
                if n.endswith(".cpp")]
     return build(out, [main_cpp, *sources], [*flags, "-I" + pkg],
-                 ram_bytes=4194304)
+                 ram_bytes=4194304, cpu=cpu)

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Instructions per MAC of a whole model on QEMU's Cortex-M4: the forward
+"""Instructions per MAC of a whole model on QEMU's Cortex-M4 (or, with
+--cpu m55, the Cortex-M55 with Helium on mps3-an547): the forward
 pass (an --inference-only package's predict) and, with --train, one
 training step (SGD, the compile options given after --).
 
   bench/model_m4.py MODEL.onnx [--train] [--reps 3] [--work DIR]
-                    [-- MCUTRAIN OPTIONS...]
+                    [--cpu m4|m55] [-- MCUTRAIN OPTIONS...]
 
 Builds the package with arm-none-eabi-g++ -O2 (the firmware's start-up
 code and linker script, RAM region 4 MiB: the figure is instructions, not
@@ -73,14 +74,16 @@ def main():
     ap.add_argument("--mcutrain", default=os.path.join(m4.ROOT, "build",
                                                        "bin", "mcutrain"))
     ap.add_argument("--work")
+    ap.add_argument("--cpu", choices=sorted(m4.CPUS), default="m4")
     args = ap.parse_args(argv)
     work = args.work or tempfile.mkdtemp(prefix="model_m4_")
     os.makedirs(work, exist_ok=True)
     mode = [] if args.train else ["--inference-only"]
     elf = m4.compile_package(args.mcutrain, args.model, work, [*mode, *extra],
                              MAIN, [f"-DREPS={args.reps}",
-                                    f"-DTRAIN={int(args.train)}"])
-    lines = m4.run(elf)
+                                    f"-DTRAIN={int(args.train)}"],
+                             cpu=args.cpu)
+    lines = m4.run(elf, cpu=args.cpu)
     counts = {w[0]: (int(w[1]), int(w[2])) for w in
               (line.split() for line in lines)
               if len(w) == 3 and w[0] in ("forward", "train_step")}

@@ -243,6 +243,73 @@ MCUTRAIN_ALWAYS_INLINE void tileChunksAt(const Half *&w, const Half *&c0,
 }
 #endif
 
+// Helium (MVE, the Cortex-M55) multiplies and sums 8 int16 lanes in one
+// VMLADAVA into a core register: the tiles' chunks and the Gemm rows take
+// it there, the rest of a reduction (under 4 chunks, under 8 values) the
+// DSP instructions or plain loops.
+#if defined(__ARM_FEATURE_MVE)
+#define MCUTRAIN_INT8_HELIUM 1
+#else
+#define MCUTRAIN_INT8_HELIUM 0
+#endif
+
+#if MCUTRAIN_INT8_HELIUM
+/// Quads groups of 4 chunks of a 2 x 2 tile on Helium: the weights' 4
+/// chunks (64 bytes) de-interleaved by word with VLD40-43 into the rows'
+/// first and second pairs of each chunk (q0, q1: row 0; q2, q3: row 1),
+/// each column's 4 chunks with VLD20-21 the same way (q4, q5; q6, q7), then
+/// 8 VMLADAVA of 8 products each: 16 instructions for 64 MACs (the DSP
+/// tile: 44). The sums wrap as SMLAD's (int32, modulo 2^32).
+MCUTRAIN_ALWAYS_INLINE void heliumChunks(int quads, const Half *&w,
+                                         const Half *&c0, const Half *&c1,
+                                         std::int32_t &s00, std::int32_t &s01,
+                                         std::int32_t &s10, std::int32_t &s11) {
+  MCUTRAIN_PRAGMA(GCC unroll 2)
+  for (int quad = 0; quad < quads; ++quad)
+    __asm__ volatile(
+        "vld40.32 {q0, q1, q2, q3}, [%[w]]\n\t"
+        "vld41.32 {q0, q1, q2, q3}, [%[w]]\n\t"
+        "vld42.32 {q0, q1, q2, q3}, [%[w]]\n\t"
+        "vld43.32 {q0, q1, q2, q3}, [%[w]]!\n\t"
+        "vld20.32 {q4, q5}, [%[c0]]\n\t"
+        "vld21.32 {q4, q5}, [%[c0]]!\n\t"
+        "vld20.32 {q6, q7}, [%[c1]]\n\t"
+        "vld21.32 {q6, q7}, [%[c1]]!\n\t"
+        "vmladava.s16 %[s00], q0, q4\n\t"
+        "vmladava.s16 %[s00], q1, q5\n\t"
+        "vmladava.s16 %[s10], q2, q4\n\t"
+        "vmladava.s16 %[s10], q3, q5\n\t"
+        "vmladava.s16 %[s01], q0, q6\n\t"
+        "vmladava.s16 %[s01], q1, q7\n\t"
+        "vmladava.s16 %[s11], q2, q6\n\t"
+        "vmladava.s16 %[s11], q3, q7"
+        : [w] "+r"(w), [c0] "+r"(c0), [c1] "+r"(c1), [s00] "+Te"(s00),
+          [s01] "+Te"(s01), [s10] "+Te"(s10), [s11] "+Te"(s11)
+        :
+        : "memory", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7");
+}
+
+/// s0, s1 += the dot products of `groups` x 8 int16 of c with as many int8
+/// weights of w0, w1 (sign-extended by VLDRB.S16, whose base is a low
+/// register): 5 instructions per 16 MACs (the DSP loop: 22).
+MCUTRAIN_ALWAYS_INLINE void heliumDot(int groups, const Half *&c,
+                                      const std::int8_t *&w0,
+                                      const std::int8_t *&w1, std::int32_t &s0,
+                                      std::int32_t &s1) {
+  MCUTRAIN_PRAGMA(GCC unroll 4)
+  for (int group = 0; group < groups; ++group)
+    __asm__ volatile("vldrh.s16 q2, [%[c]], #16\n\t"
+                     "vldrb.s16 q0, [%[w0]], #8\n\t"
+                     "vldrb.s16 q1, [%[w1]], #8\n\t"
+                     "vmladava.s16 %[s0], q0, q2\n\t"
+                     "vmladava.s16 %[s1], q1, q2"
+                     : [c] "+r"(c), [w0] "+l"(w0), [w1] "+l"(w1),
+                       [s0] "+Te"(s0), [s1] "+Te"(s1)
+                     :
+                     : "memory", "q0", "q1", "q2");
+}
+#endif
+
 /// The four sums of a 2 x 2 tile: a channel pair's widened weights (chunks
 /// of 4 int16 alternating between the two rows) against two pixels'
 /// int16 columns.
@@ -252,7 +319,13 @@ struct Tile {
   /// add() with c1 = c0 + Distance int16.
   template <int Chunks, int Distance>
   MCUTRAIN_ALWAYS_INLINE void addAt(const Half *&w, const Half *c0) {
-#if defined(__ARM_FEATURE_DSP)
+#if MCUTRAIN_INT8_HELIUM
+    if constexpr (Chunks >= 4) {
+      const Half *c1 = c0 + Distance;
+      heliumChunks(Chunks / 4, w, c0, c1, s00, s01, s10, s11);
+    }
+    tileChunksAt<Chunks % 4, 2 * Distance>(w, c0, s00, s01, s10, s11);
+#elif defined(__ARM_FEATURE_DSP)
     constexpr int kBlock = 16;
     for (int i = 0; i < Chunks / kBlock; ++i)
       tileChunksAt<kBlock, 2 * Distance>(w, c0, s00, s01, s10, s11);
@@ -266,7 +339,10 @@ struct Tile {
   template <int Chunks>
   MCUTRAIN_ALWAYS_INLINE void add(const Half *&w, const Half *c0,
                                   const Half *c1) {
-#if defined(__ARM_FEATURE_DSP)
+#if MCUTRAIN_INT8_HELIUM
+    heliumChunks(Chunks / 4, w, c0, c1, s00, s01, s10, s11);
+    tileChunks<Chunks % 4>(w, c0, c1, s00, s01, s10, s11);
+#elif defined(__ARM_FEATURE_DSP)
     // Blocks of 16 chunks (code size), then the rest.
     constexpr int kBlock = 16;
     for (int i = 0; i < Chunks / kBlock; ++i)
@@ -649,7 +725,7 @@ template <int K, int AU, int AZ> struct GemmRow {
 
   /// Whether dot reads the column in SXTB16's order.
   template <int TB> static constexpr bool reordered() {
-#if defined(__ARM_FEATURE_DSP)
+#if defined(__ARM_FEATURE_DSP) && !MCUTRAIN_INT8_HELIUM
     return TB != 0;
 #else
     return false;
@@ -669,9 +745,23 @@ template <int K, int AU, int AZ> struct GemmRow {
   static void dot(const std::int8_t *__restrict b, int n,
                   const Half *__restrict col, std::int32_t &s0,
                   std::int32_t &s1) {
+#if MCUTRAIN_INT8_HELIUM
+    // Groups of 8 along contiguous weight rows (b transposed).
+    constexpr int kWords = TB ? K / 8 * 8 : 0;
+#else
     constexpr int kWords = reordered<TB>() ? K / 4 * 4 : 0;
+#endif
     std::uint32_t t0 = 0, t1 = 0;
-#if defined(__ARM_FEATURE_DSP)
+#if MCUTRAIN_INT8_HELIUM
+    if constexpr (kWords > 0) {
+      const Half *c = col;
+      const std::int8_t *w0 = b + n * K;
+      const std::int8_t *w1 = n + 1 < N ? w0 + K : w0;
+      std::int32_t u0 = 0, u1 = 0;
+      heliumDot(kWords / 8, c, w0, w1, u0, u1);
+      t0 = std::uint32_t(u0), t1 = std::uint32_t(u1);
+    }
+#elif defined(__ARM_FEATURE_DSP)
     if constexpr (kWords > 0) {
       const Half *c = col;
       const std::int8_t *w0 = b + n * K;

@@ -12,7 +12,9 @@
 // kernel row, kernel column for a convolution; positions in order for a weight
 // gradient), starting from the same value, with the same fused multiply-adds:
 // the results are the scalar loops' to the bit (the strided input gradient
-// excepted: it sums per tap, then across taps).
+// excepted: it sums per tap, then across taps). With Helium (Cortex-M55) the
+// stride-1 correlations and the SGD updates run in 4-lane vectors whose
+// lanes are outputs: the same sums, the same bits.
 #ifndef MCUTRAIN_KERNELS_MCU_H
 #define MCUTRAIN_KERNELS_MCU_H
 
@@ -53,6 +55,17 @@ template <int Total, int B, typename Body> inline void blocks(Body &&body) {
 #define MCUTRAIN_MCU_VLDM 1
 #else
 #define MCUTRAIN_MCU_VLDM 0
+#endif
+
+// Helium (MVE with floating point: the Cortex-M55) adds eight 4-lane
+// vector registers q0-q7 (the same storage as s0-s31) and multiply-adds of
+// a vector by a scalar in a core register: the stride-1 correlations take
+// 4-lane tiles there (correlateRowsHelium).
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define MCUTRAIN_MCU_HELIUM 1
+#include <arm_mve.h>
+#else
+#define MCUTRAIN_MCU_HELIUM 0
 #endif
 
 #if MCUTRAIN_MCU_VLDM
@@ -237,7 +250,8 @@ __attribute__((always_inline)) inline void storeFloats(float *__restrict &p,
 /// Whether correlateTile takes the 3x3 assembler path (its weights packed
 /// in pairs: pairedWeight).
 template <int FB, int KW, int SW, int DW> constexpr bool paired() {
-  return MCUTRAIN_MCU_VLDM && FB == 4 && KW == 3 && SW == 1 && DW == 1;
+  return MCUTRAIN_MCU_VLDM && !MCUTRAIN_MCU_HELIUM && FB == 4 && KW == 3 &&
+         SW == 1 && DW == 1;
 }
 
 /// Where correlate3x3Rows wants weight (b, kw) of a packed kernel row:
@@ -927,6 +941,173 @@ correlateTile(const float *__restrict in, const float *__restrict wp,
           activated<Act>(acc[b][p], e.lo, e.hi);
 }
 
+#if MCUTRAIN_MCU_HELIUM
+/// Vectors of 4 positions per output channel in a Helium tile of FB
+/// channels: the accumulators and one input vector per position vector
+/// take at most 6 of the 8 vector registers.
+constexpr int heliumVectors(int fb) { return fb == 1 ? 3 : fb == 2 ? 2 : 1; }
+
+/// acc[b] += x * wp[b] for the 4 channels of one kernel tap (wp advances
+/// past them): one LDM of the weights into core registers and 4
+/// vector-by-scalar VFMAs (the scalar tile's 3x3 row: 55 instructions per
+/// 48 multiply-adds; this one 6 per 16).
+__attribute__((always_inline)) inline void
+heliumTap4(float32x4_t x, const float *__restrict &wp, float32x4_t &a0,
+           float32x4_t &a1, float32x4_t &a2, float32x4_t &a3) {
+  register unsigned w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"),
+      w3 __asm__("r7");
+  __asm__ volatile("ldmia %[wp]!, {r4, r5, r6, r7}\n\t"
+                   "vfma.f32 %q[a0], %q[x], %[w0]\n\t"
+                   "vfma.f32 %q[a1], %q[x], %[w1]\n\t"
+                   "vfma.f32 %q[a2], %q[x], %[w2]\n\t"
+                   "vfma.f32 %q[a3], %q[x], %[w3]"
+                   : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3),
+                     [wp] "+r"(wp), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                     [w2] "=&r"(w2), [w3] "=&r"(w3)
+                   : [x] "w"(x), "m"(*(const float(*)[4])wp));
+}
+
+/// Lanes of a vector of positions: the first `lanes` (4: all, unpredicated).
+template <int Lanes>
+__attribute__((always_inline)) inline float32x4_t heliumLoad(const float *p) {
+  if constexpr (Lanes == 4)
+    return vld1q_f32(p);
+  else
+    return vldrwq_z_f32(p, vctp32q(Lanes));
+}
+template <int Lanes>
+__attribute__((always_inline)) inline void heliumStore(float *p,
+                                                       float32x4_t v) {
+  if constexpr (Lanes == 4)
+    vst1q_f32(p, v);
+  else
+    vstrwq_p_f32(p, v, vctp32q(Lanes));
+}
+
+/// A tile's start (the bias, or the output it accumulates into) and its
+/// end through the activation, as correlateTile's.
+template <int Lanes, bool FromBias>
+__attribute__((always_inline)) inline float32x4_t
+heliumStart(const float *out, int b, Epilogue e) {
+  return FromBias ? vdupq_n_f32(e.bias[b]) : heliumLoad<Lanes>(out);
+}
+template <int Act>
+__attribute__((always_inline)) inline float32x4_t heliumActivated(float32x4_t y,
+                                                                  Epilogue e) {
+  if constexpr (Act == kRelu) {
+    // v > 0 ? v : 0 (NaN to 0), as the scalar epilogue.
+    y = vpselq_f32(y, vdupq_n_f32(0.0f), vcmpgtq_n_f32(y, 0.0f));
+  } else if constexpr (Act == kClip) {
+    // lo where v < lo, then hi where above hi: NaN stays NaN. (As lo > v:
+    // Helium's "lt" condition is true for unordered operands, N != V.)
+    const float32x4_t lo = vdupq_n_f32(e.lo);
+    y = vpselq_f32(lo, y, vcmpgtq_f32(lo, y));
+    y = vpselq_f32(vdupq_n_f32(e.hi), y, vcmpgtq_n_f32(y, e.hi));
+  }
+  return y;
+}
+
+/// What correlateTile computes, in Helium's lanes, for 4 output channels x
+/// 4 positions at stride 1: per kernel tap one vector load of the 4
+/// positions' input values and heliumTap4. Each lane sums its output in the
+/// scalar loops' order with the same fused multiply-adds: the same results
+/// to the bit. (Accumulators are named variables: as an array, g++ 12 kept
+/// them in memory around the assembler statement, storing and reloading
+/// them per kernel row.)
+template <int CC, int KH, int KW, int DH, int DW, int WP, int PLANE, int OP,
+          bool FromBias, int Act>
+__attribute__((always_inline)) inline void
+correlateTileHelium4(const float *__restrict in, const float *__restrict wp,
+                     float *__restrict out, Epilogue e) {
+  float32x4_t a0 = heliumStart<4, FromBias>(out, 0, e),
+              a1 = heliumStart<4, FromBias>(out + OP, 1, e),
+              a2 = heliumStart<4, FromBias>(out + 2 * OP, 2, e),
+              a3 = heliumStart<4, FromBias>(out + 3 * OP, 3, e);
+  MCUTRAIN_NO_UNROLL for (int c = 0; c < CC; ++c)
+      MCUTRAIN_NO_UNROLL for (int kh = 0; kh < KH; ++kh) {
+    const float *row = in + c * PLANE + kh * DH * WP;
+    MCUTRAIN_TILE_UNROLL for (int kw = 0; kw < KW; ++kw)
+        heliumTap4(vld1q_f32(row + kw * DW), wp, a0, a1, a2, a3);
+  }
+  vst1q_f32(out, heliumActivated<Act>(a0, e));
+  vst1q_f32(out + OP, heliumActivated<Act>(a1, e));
+  vst1q_f32(out + 2 * OP, heliumActivated<Act>(a2, e));
+  vst1q_f32(out + 3 * OP, heliumActivated<Act>(a3, e));
+}
+
+/// The same for FB output channels x V vectors of 4 positions (the last
+/// one's first Lanes only): per kernel tap V vector loads, FB weights and
+/// FB x V vector-by-scalar multiply-adds.
+template <int FB, int V, int Lanes, int CC, int KH, int KW, int DH, int DW,
+          int WP, int PLANE, int OP, bool FromBias, int Act>
+__attribute__((always_inline)) inline void
+correlateTileHelium(const float *__restrict in, const float *__restrict wp,
+                    float *__restrict out, Epilogue e) {
+  if constexpr (FB == 4 && V == 1 && Lanes == 4) {
+    correlateTileHelium4<CC, KH, KW, DH, DW, WP, PLANE, OP, FromBias, Act>(
+        in, wp, out, e);
+    return;
+  }
+  float32x4_t acc[FB][V];
+  MCUTRAIN_TILE_UNROLL for (int b = 0; b < FB; ++b) {
+    MCUTRAIN_TILE_UNROLL for (int v = 0; v + 1 < V; ++v) acc[b][v] =
+        heliumStart<4, FromBias>(out + b * OP + 4 * v, b, e);
+    acc[b][V - 1] =
+        heliumStart<Lanes, FromBias>(out + b * OP + 4 * (V - 1), b, e);
+  }
+  MCUTRAIN_NO_UNROLL for (int c = 0; c < CC; ++c)
+      MCUTRAIN_NO_UNROLL for (int kh = 0; kh < KH; ++kh) {
+    const float *row = in + c * PLANE + kh * DH * WP;
+    MCUTRAIN_TILE_UNROLL for (int kw = 0; kw < KW; ++kw) {
+      float32x4_t x[V];
+      MCUTRAIN_TILE_UNROLL for (int v = 0; v + 1 < V; ++v) x[v] =
+          vld1q_f32(row + kw * DW + 4 * v);
+      x[V - 1] = heliumLoad<Lanes>(row + kw * DW + 4 * (V - 1));
+      MCUTRAIN_TILE_UNROLL for (int b = 0; b < FB; ++b) {
+        const float w = wp[b];
+        MCUTRAIN_TILE_UNROLL for (int v = 0; v < V; ++v) acc[b][v] =
+            vfmaq_n_f32(acc[b][v], x[v], w);
+      }
+      wp += FB;
+    }
+  }
+  MCUTRAIN_TILE_UNROLL for (int b = 0; b < FB; ++b) {
+    MCUTRAIN_TILE_UNROLL for (int v = 0; v + 1 < V; ++v)
+        vst1q_f32(out + b * OP + 4 * v, heliumActivated<Act>(acc[b][v], e));
+    heliumStore<Lanes>(out + b * OP + 4 * (V - 1),
+                       heliumActivated<Act>(acc[b][V - 1], e));
+  }
+}
+
+/// correlateRows at stride 1 in Helium tiles: 4 x heliumVectors(FB)
+/// positions at a time, the row's last ones a vector at a time (the very
+/// last with its lanes past the row off).
+template <int FB, int CC, int HP, int WP, int KH, int KW, int OH, int OW,
+          int SH, int DH, int DW, bool FromBias, int Act>
+__attribute__((always_inline)) inline void
+correlateRowsHelium(const float *__restrict in, const float *__restrict wp,
+                    float *__restrict out, Epilogue e) {
+  constexpr int V = heliumVectors(FB);
+  for (int oh = 0; oh < OH; ++oh) {
+    const float *row = in + oh * SH * WP;
+    float *o = out + oh * OW;
+    blocks<OW, 4 * V>([&](auto pb, int ow0) {
+      constexpr int Positions = decltype(pb)::value;
+      if constexpr (Positions == 4 * V) {
+        correlateTileHelium<FB, V, 4, CC, KH, KW, DH, DW, WP, HP * WP, OH * OW,
+                            FromBias, Act>(row + ow0, wp, o + ow0, e);
+      } else {
+        blocks<Positions, 4>([&](auto lanes, int at) {
+          correlateTileHelium<FB, 1, decltype(lanes)::value, CC, KH, KW, DH, DW,
+                              WP, HP * WP, OH * OW, FromBias, Act>(
+              row + ow0 + at, wp, o + ow0 + at, e);
+        });
+      }
+    });
+  }
+}
+#endif
+
 /// Every output row of FB output channels over CC input channels (their
 /// weights packed in wp): the tiles of correlateTile along each row.
 template <int FB, int CC, int HP, int WP, int KH, int KW, int OH, int OW,
@@ -934,6 +1115,17 @@ template <int FB, int CC, int HP, int WP, int KH, int KW, int OH, int OW,
 __attribute__((noinline)) void
 correlateRows(const float *__restrict in, const float *__restrict wp,
               float *__restrict out, Epilogue e) {
+#if MCUTRAIN_MCU_HELIUM
+  // (One output channel on rows of under 8 positions, a depthwise layer on
+  // a small image, stays on the scalar tile of 6 positions: DS-CNN's 25 x 5
+  // planes took 3.55 instructions per MAC in a 4-lane tile and a 1-lane
+  // one, 3.01 in the scalar tile.)
+  if constexpr (SW == 1 && (FB > 1 || OW >= 8)) {
+    correlateRowsHelium<FB, CC, HP, WP, KH, KW, OH, OW, SH, DH, DW, FromBias,
+                        Act>(in, wp, out, e);
+    return;
+  }
+#endif
   constexpr int PB = tilePositions(FB, SW, KW, DW);
   for (int oh = 0; oh < OH; ++oh) {
     const float *row = in + oh * SH * WP;
@@ -1231,6 +1423,37 @@ sgdOuterStep(float d, float rate, const float *xv, const float *__restrict &wr,
   storeFloats<S, kRowBlock>(w, wv);
 }
 
+#if MCUTRAIN_MCU_HELIUM
+/// sgdOuterStep on Helium for the first Lanes of 4 columns: the weights'
+/// vector, the rounded gradient dy[i] * x[j] (VMUL), the update as one
+/// fused multiply-add by -rate (as the scalar step compiles: VFMA with the
+/// negated rate), and with InputGrad sum += d * (old w) first; lanes are
+/// columns, so the results are the scalar step's to the bit.
+template <int Lanes, bool InputGrad>
+__attribute__((always_inline)) inline void
+sgdOuterVector(float d, float rate, const float *x, float *w,
+               float32x4_t *sum) {
+  float32x4_t wv = heliumLoad<Lanes>(w);
+  if constexpr (InputGrad)
+    *sum = vfmaq_n_f32(*sum, wv, d);
+  const float32x4_t g = vmulq_n_f32(heliumLoad<Lanes>(x), d);
+  heliumStore<Lanes>(w, vfmaq_n_f32(wv, g, -rate));
+}
+
+/// sgdOuterColumns on Helium: Lanes columns (at most 4) down all M rows.
+template <int M, int N, int Lanes, bool Overwrite>
+__attribute__((always_inline)) inline void
+sgdOuterColumnsHelium(const float *__restrict dy, const float *__restrict x,
+                      float rate, float *__restrict dx, float *__restrict w) {
+  float32x4_t sum = vdupq_n_f32(0.0f);
+  for (int i = 0; i < M; ++i)
+    sgdOuterVector<Lanes, true>(dy[i], rate, x, w + i * N, &sum);
+  if constexpr (!Overwrite)
+    sum = vaddq_f32(heliumLoad<Lanes>(dx), sum);
+  heliumStore<Lanes>(dx, sum);
+}
+#endif
+
 /// SGD on an M x N weight from its batch-1 outer-product gradient,
 /// w[i][j] -= rate * (dy[i] * x[j]) (the gradient's element rounded, then
 /// the update, as the loop it replaces), a row at a time, 4 columns per
@@ -1242,6 +1465,14 @@ sgdOuterUpdate(const float *__restrict dy, const float *__restrict x,
                const float *__restrict lr, float *__restrict w) {
   const float rate = *lr;
   constexpr int Full = N / 4 * 4;
+#if MCUTRAIN_MCU_HELIUM
+  for (int i = 0; i < M; ++i, w += N)
+    blocks<N, 4>([&](auto lanes, int j) {
+      sgdOuterVector<decltype(lanes)::value, false>(dy[i], rate, x + j, w + j,
+                                                    nullptr);
+    });
+  return;
+#endif
   const float *wr = w;
   for (int i = 0; i < M; ++i) {
     const float d = dy[i];
@@ -1288,6 +1519,13 @@ sgdOuterUpdateInputGrad(const float *__restrict dy, const float *__restrict x,
                         float *__restrict w) {
   const float rate = *lr;
   constexpr int Full = N / 4 * 4;
+#if MCUTRAIN_MCU_HELIUM
+  blocks<N, 4>([&](auto lanes, int j) {
+    sgdOuterColumnsHelium<M, N, decltype(lanes)::value, Overwrite>(
+        dy, x + j, rate, dx + j, w + j);
+  });
+  return;
+#endif
   for (int j0 = 0; j0 < Full; j0 += 4)
     sgdOuterColumns<M, N, 4, Overwrite>(dy, x + j0, rate, dx + j0, w + j0);
   if constexpr (Full < N)
