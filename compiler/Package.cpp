@@ -256,7 +256,7 @@ mcutrain::package::buildPackage(MLIRContext &ctx, StringRef onnxPath,
   pkg.name = opts.name;
   pkg.header = emitApiHeader(api);
   pkg.cpp = emitApiSource(api, *code);
-  pkg.data = emitParamsSource(opts.name, params);
+  pkg.data = emitParamsSource(opts.name, params, opts.paramsAsText);
   pkg.trainableTensors = facts.trainable.size();
   for (const auto &p : facts.trainable)
     pkg.trainableParams.push_back({p.onnxName, p.elements * 4});

@@ -23,6 +23,9 @@ struct PackageOptions {
   /// (fuse-conv-chains, pack-masks) when they applied, for report.json's
   /// original_lower_bound_bytes (off in --update auto's trial builds).
   bool measureOriginalSchedule = true;
+  /// <name>_params.cpp's data as C++ initializer lists (any toolchain; slow
+  /// to compile for large models) rather than ELF assembler.
+  bool paramsAsText = false;
   ImportOptions import;
   TrainingOptions training;
   LoweringOptions lowering;

@@ -94,9 +94,10 @@ struct ParamData {
 /// the globals (extern), the arena stays private to the code file.
 mlir::LogicalResult extractParams(mlir::ModuleOp module,
                                   std::vector<ParamData> &out);
-/// <name>_params.cpp.
+/// <name>_params.cpp: the data as ELF assembler, or (asText) as C++
+/// initializer lists.
 std::string emitParamsSource(llvm::StringRef name,
-                             llvm::ArrayRef<ParamData> params);
+                             llvm::ArrayRef<ParamData> params, bool asText);
 
 /// A RAM global a checkpoint carries.
 struct StateBlockInfo {

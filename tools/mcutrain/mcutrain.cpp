@@ -51,6 +51,12 @@ static cl::opt<bool> inferenceOnly(
     cl::desc("Generate only predict() (no training step); allows any number "
              "of inputs and outputs"),
     cl::init(false), cl::sub(compileCmd));
+static cl::opt<bool> paramsText(
+    "params-text",
+    cl::desc("Write <name>_params.cpp's data as C++ initializer lists, for "
+             "toolchains without ELF assembler (macOS, MSVC); by default it "
+             "is assembler, which g++ builds in seconds for any model size"),
+    cl::init(false), cl::sub(compileCmd));
 static cl::opt<std::string>
     sram("sram",
          cl::desc("RAM budget (e.g. 256KiB, 0.5MiB, 200000): arena + "
@@ -120,6 +126,7 @@ int main(int argc, char **argv) {
     opts.name = name;
     opts.outDir = outDir;
     opts.inferenceOnly = inferenceOnly;
+    opts.paramsAsText = paramsText;
     opts.import = importOpts;
     opts.update = update;
 #define MCUTRAIN_SET(Type, Field, Arg, Default, Help)                          \
