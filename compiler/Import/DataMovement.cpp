@@ -110,18 +110,18 @@ LogicalResult importCast(OnnxImporter &I, const onnx::NodeProto &n) {
 /// dims; failure (diagnosed) for other paddings.
 FailureOr<SmallVector<int64_t>> spatialPads(OnnxImporter &I,
                                             const onnx::NodeProto &n,
-                                            const ConstTensor &pads,
+                                            ArrayRef<int64_t> pads,
                                             ArrayRef<int64_t> xs) {
   size_t rank = xs.size();
-  if (pads.i.size() != 2 * rank)
+  if (pads.size() != 2 * rank)
     return I.nodeError(n) << "pads must have 2 values per dimension", failure();
-  if (rank != 4 || pads.i[0] || pads.i[1] || pads.i[4] || pads.i[5] ||
-      llvm::any_of(pads.i, [](int64_t p) { return p < 0; }))
+  if (rank != 4 || pads[0] || pads[1] || pads[4] || pads[5] ||
+      llvm::any_of(pads, [](int64_t p) { return p < 0; }))
     return I.nodeError(n) << "only non-negative padding of the two spatial "
                              "dims of a 4-D tensor is supported; this "
                              "padding is not supported",
            failure();
-  return SmallVector<int64_t>{pads.i[2], pads.i[3], pads.i[6], pads.i[7]};
+  return SmallVector<int64_t>{pads[2], pads[3], pads[6], pads[7]};
 }
 
 /// The constant_value input, exact as a float.
@@ -141,16 +141,53 @@ FailureOr<float> padValue(OnnxImporter &I, const onnx::NodeProto &n) {
   return value;
 }
 
-LogicalResult importPad(OnnxImporter &I, const onnx::NodeProto &n) {
+/// Pad of x by `pads` (ONNX order: every dim's start, then every dim's end)
+/// with `value`, in the node's mode: the part every opset shares.
+LogicalResult buildPad(OnnxImporter &I, const onnx::NodeProto &n, Value x,
+                       ArrayRef<int64_t> pads, float value) {
+  std::string mode = attrString(n, "mode", "constant");
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    return I.nodeError(n) << "mode '" << mode << "' is not supported",
+           failure();
+  auto xs = shapeOf(x);
+  if (pads.size() == 2 * xs.size() &&
+      llvm::all_of(pads, [](int64_t p) { return p == 0; }))
+    return I.define(n, x);
+  FailureOr<SmallVector<int64_t>> p = spatialPads(I, n, pads, xs);
+  if (failed(p))
+    return failure();
+  if (mode == "reflect" && ((*p)[0] >= xs[2] || (*p)[2] >= xs[2] ||
+                            (*p)[1] >= xs[3] || (*p)[3] >= xs[3]))
+    return I.nodeError(n) << "reflect pads must be smaller than the input",
+           failure();
+  return I.define(n, nn::Pad2dOp::create(I.builder, I.nodeLoc(n), x, *p, value,
+                                         *nn::symbolizePadMode(mode)));
+}
+
+/// Opset 1-10: the pads ("paddings" before opset 2) and the value are
+/// attributes.
+LogicalResult importPad1(OnnxImporter &I, const onnx::NodeProto &n) {
   if (failed(I.checkElementTypes(n, ElementTypes::Any)))
     return failure();
   FailureOr<Value> x = I.tensorOperand(n, 0);
   if (failed(x))
     return failure();
-  std::string mode = attrString(n, "mode", "constant");
-  if (mode != "constant" && mode != "edge" && mode != "reflect")
-    return I.nodeError(n) << "mode '" << mode << "' is not supported",
+  const char *name = I.opset < 2 ? "paddings" : "pads";
+  if (!findAttr(n, name))
+    return I.nodeError(n) << "the '" << name << "' attribute is missing",
            failure();
+  SmallVector<int64_t> pads = attrInts(n, name, {});
+  return buildPad(I, n, *x, pads, attrFloat(n, "value", 0.0f));
+}
+
+/// Opset 11+: pads and constant_value are inputs (compile-time constants
+/// here).
+LogicalResult importPad11(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
   const ConstTensor *pads = I.constOperand(n, 1);
   if (!pads || pads->isFloat)
     return I.nodeError(n) << "pads must be a compile-time integer constant",
@@ -160,19 +197,7 @@ LogicalResult importPad(OnnxImporter &I, const onnx::NodeProto &n) {
   FailureOr<float> value = padValue(I, n);
   if (failed(value))
     return failure();
-  auto xs = shapeOf(*x);
-  if (pads->i.size() == 2 * xs.size() &&
-      llvm::all_of(pads->i, [](int64_t p) { return p == 0; }))
-    return I.define(n, *x);
-  FailureOr<SmallVector<int64_t>> p = spatialPads(I, n, *pads, xs);
-  if (failed(p))
-    return failure();
-  if (mode == "reflect" && ((*p)[0] >= xs[2] || (*p)[2] >= xs[2] ||
-                            (*p)[1] >= xs[3] || (*p)[3] >= xs[3]))
-    return I.nodeError(n) << "reflect pads must be smaller than the input",
-           failure();
-  return I.define(n, nn::Pad2dOp::create(I.builder, I.nodeLoc(n), *x, *p,
-                                         *value, *nn::symbolizePadMode(mode)));
+  return buildPad(I, n, *x, pads->i, *value);
 }
 
 LogicalResult importTranspose(OnnxImporter &I, const onnx::NodeProto &n) {
@@ -368,9 +393,38 @@ reshapeTarget(OnnxImporter &I, const onnx::NodeProto &n, const ConstTensor &s,
   return shape;
 }
 
+/// x reshaped to `target` (ONNX's: 0 copies a dim, -1 is inferred).
+LogicalResult buildReshape(OnnxImporter &I, const onnx::NodeProto &n, Value x,
+                           const ConstTensor &target) {
+  auto xs = shapeOf(x);
+  int64_t total = 1;
+  for (int64_t d : xs)
+    total *= d;
+  FailureOr<SmallVector<int64_t>> shape =
+      reshapeTarget(I, n, target, xs, total);
+  if (failed(shape))
+    return failure();
+  return I.define(n,
+                  nn::ReshapeOp::create(
+                      I.builder, I.nodeLoc(n),
+                      I.tensorType(*shape, OnnxImporter::elementTypeOf(x)), x));
+}
+
 /// Opset 1-4: the shape is an attribute.
 LogicalResult importReshape1(OnnxImporter &I, const onnx::NodeProto &n) {
-  return I.refuseForm(n, "shape attribute");
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  if (!findAttr(n, "shape"))
+    return I.nodeError(n) << "the 'shape' attribute is missing", failure();
+  ConstTensor target;
+  target.isFloat = false;
+  SmallVector<int64_t> shape = attrInts(n, "shape", {});
+  target.i.assign(shape.begin(), shape.end());
+  target.shape = {(int64_t)target.i.size()};
+  return buildReshape(I, n, *x, target);
 }
 
 LogicalResult importReshape5(OnnxImporter &I, const onnx::NodeProto &n) {
@@ -381,22 +435,12 @@ LogicalResult importReshape5(OnnxImporter &I, const onnx::NodeProto &n) {
   FailureOr<Value> x = I.tensorOperand(n, 0);
   if (failed(x))
     return failure();
-  auto xs = shapeOf(*x);
-  int64_t total = 1;
-  for (int64_t d : xs)
-    total *= d;
   const ConstTensor *s = I.constOperand(n, 1);
   if (!s || s->isFloat)
     return I.nodeError(n) << "the target shape must be a compile-time "
                              "constant",
            failure();
-  FailureOr<SmallVector<int64_t>> shape = reshapeTarget(I, n, *s, xs, total);
-  if (failed(shape))
-    return failure();
-  return I.define(n, nn::ReshapeOp::create(
-                         I.builder, I.nodeLoc(n),
-                         I.tensorType(*shape, OnnxImporter::elementTypeOf(*x)),
-                         *x));
+  return buildReshape(I, n, *x, *s);
 }
 
 } // namespace
@@ -407,7 +451,8 @@ void mcutrain::importer::registerDataMovementHandlers(HandlerTable &table) {
   table.on("Dropout", 7, importDropout7);
   table.on("Dropout", 12, importDropout12);
   table.on("Cast", 1, importCast);
-  table.on("Pad", 1, importPad);
+  table.on("Pad", 1, importPad1);
+  table.on("Pad", 11, importPad11);
   table.on("Transpose", 1, importTranspose);
   table.on("Squeeze", 1, importSqueeze);
   table.on("Unsqueeze", 1, importSqueeze);

@@ -17,15 +17,69 @@ using namespace mcutrain::importer;
 
 namespace {
 
-/// Opset 1-6: the broadcast attribute's semantics (not numpy's).
+/// Add, Sub, Mul or Div of two operands that broadcast numpy's way.
+LogicalResult defineBinary(OnnxImporter &I, const onnx::NodeProto &n, Value lhs,
+                           Value rhs) {
+  if (failed(nn::broadcastShapes(shapeOf(lhs), shapeOf(rhs))))
+    return I.nodeError(n) << "operand shapes do not broadcast", failure();
+  if (OnnxImporter::elementTypeOf(lhs) != OnnxImporter::elementTypeOf(rhs))
+    return I.nodeError(n) << "operands differ in element type", failure();
+  OpBuilder &builder = I.builder;
+  Location loc = I.nodeLoc(n);
+  UnitAttr u = I.isUnsigned(lhs);
+  const std::string &op = n.op_type();
+  if (op == "Add")
+    return I.define(n, nn::AddOp::create(builder, loc, lhs, rhs, u));
+  if (op == "Sub")
+    return I.define(n, nn::SubOp::create(builder, loc, lhs, rhs, u));
+  if (op == "Mul")
+    return I.define(n, nn::MulOp::create(builder, loc, lhs, rhs, u));
+  return I.define(n, nn::DivOp::create(builder, loc, lhs, rhs, u));
+}
+
+/// Opset 1-6: without `broadcast` the shapes are equal; with it B's shape
+/// is a contiguous run of A's dims (or 1s) from `axis` (default: A's last dims,
+/// as numpy aligns them), or B has one element. Converted to numpy's rule by
+/// giving B trailing dims of 1 (a view: an initializer stays the parameter).
 LogicalResult importBinary1(OnnxImporter &I, const onnx::NodeProto &n) {
   if (isIntegerConst(I, n))
     return defineFoldedInteger(I, n);
   if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
     return failure();
-  return I.refuseForm(n, "broadcast attribute");
+  FailureOr<Value> lhs = I.tensorOperand(n, 0), rhs = I.tensorOperand(n, 1);
+  if (failed(lhs) || failed(rhs))
+    return failure();
+  auto as = shapeOf(*lhs), bs = shapeOf(*rhs);
+  if (!attrInt(n, "broadcast", 0)) {
+    if (ArrayRef<int64_t>(as) != ArrayRef<int64_t>(bs))
+      return I.nodeError(n) << "operand shapes differ and broadcast is 0",
+             failure();
+    return defineBinary(I, n, *lhs, *rhs);
+  }
+  int64_t rankA = as.size(), rankB = bs.size();
+  int64_t axis = attrInt(n, "axis", rankA - rankB);
+  axis = axis < 0 ? axis + rankA : axis;
+  int64_t elementsB = 1;
+  for (int64_t d : bs)
+    elementsB *= d;
+  bool run = axis >= 0 && axis + rankB <= rankA;
+  for (int64_t d = 0; run && d < rankB; ++d)
+    run = bs[d] == as[axis + d] || bs[d] == 1;
+  if (!run && elementsB != 1)
+    return I.nodeError(n) << "B's shape is not a run of A's dims from axis "
+                          << axis,
+           failure();
+  if (run && axis + rankB < rankA) {
+    SmallVector<int64_t> aligned(bs.begin(), bs.end());
+    aligned.append(rankA - axis - rankB, 1);
+    *rhs = nn::ReshapeOp::create(
+        I.builder, I.nodeLoc(n),
+        I.tensorType(aligned, OnnxImporter::elementTypeOf(*rhs)), *rhs);
+  }
+  return defineBinary(I, n, *lhs, *rhs);
 }
 
+/// Opset 7+: numpy broadcasting.
 LogicalResult importBinary7(OnnxImporter &I, const onnx::NodeProto &n) {
   if (isIntegerConst(I, n))
     return defineFoldedInteger(I, n);
@@ -34,21 +88,7 @@ LogicalResult importBinary7(OnnxImporter &I, const onnx::NodeProto &n) {
   FailureOr<Value> lhs = I.tensorOperand(n, 0), rhs = I.tensorOperand(n, 1);
   if (failed(lhs) || failed(rhs))
     return failure();
-  if (failed(nn::broadcastShapes(shapeOf(*lhs), shapeOf(*rhs))))
-    return I.nodeError(n) << "operand shapes do not broadcast", failure();
-  if (OnnxImporter::elementTypeOf(*lhs) != OnnxImporter::elementTypeOf(*rhs))
-    return I.nodeError(n) << "operands differ in element type", failure();
-  OpBuilder &builder = I.builder;
-  Location loc = I.nodeLoc(n);
-  UnitAttr u = I.isUnsigned(*lhs);
-  const std::string &op = n.op_type();
-  if (op == "Add")
-    return I.define(n, nn::AddOp::create(builder, loc, *lhs, *rhs, u));
-  if (op == "Sub")
-    return I.define(n, nn::SubOp::create(builder, loc, *lhs, *rhs, u));
-  if (op == "Mul")
-    return I.define(n, nn::MulOp::create(builder, loc, *lhs, *rhs, u));
-  return I.define(n, nn::DivOp::create(builder, loc, *lhs, *rhs, u));
+  return defineBinary(I, n, *lhs, *rhs);
 }
 
 LogicalResult importRelu(OnnxImporter &I, const onnx::NodeProto &n) {

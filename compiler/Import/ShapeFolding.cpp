@@ -284,13 +284,27 @@ ConstTensor foldSqueeze(OnnxImporter &I, const onnx::NodeProto &n,
   return c;
 }
 
-/// Slice and Gather only fold; on runtime tensors they are not supported.
+/// Slice and Gather only fold; on runtime tensors they are not supported,
+/// which the error says (not the element types of the indices: an
+/// embedding lookup's int64 indices are not what is wrong).
 LogicalResult importFoldOnly(OnnxImporter &I, const onnx::NodeProto &n) {
   if (n.op_type() == "Slice" && isIntegerConst(I, n))
     return defineFoldedInteger(I, n);
   if (n.op_type() == "Gather" && I.allConst(n))
     return foldConstantNode(I, n);
-  return I.unsupported(n);
+  const ConstTensor *data = I.constOperand(n, 0);
+  bool parameter = data && data->isFloat && !data->onnxName.empty();
+  if (n.op_type() == "Gather")
+    return I.nodeError(n) << "Gather of "
+                          << (parameter ? "a parameter (an embedding table)"
+                                        : "a tensor")
+                          << " with indices computed at run time is not "
+                             "supported (Gather on compile-time constants "
+                             "folds)",
+           failure();
+  return I.nodeError(n) << "Slice of a tensor computed at run time is not "
+                           "supported (Slice of compile-time constants folds)",
+         failure();
 }
 
 } // namespace

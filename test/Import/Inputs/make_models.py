@@ -233,9 +233,28 @@ def op_versions_models(out):
 
     ones = numpy_helper.from_array(np.ones(2, np.float32), "s")
     shape = numpy_helper.from_array(np.array([1, 4], np.int64), "shape")
-    # Add before opset 7: the broadcast attribute (refused); integer
+    # Add before opset 7: equal shapes, or with broadcast=1 B's dims a run
+    # of A's from axis (converted to numpy's rule by a view of B); integer
     # constants still fold (a Reshape's shape computed by Add).
     one("add6", [n("Add", ["x", "x"], ["y"], name="add6")], [1, 4], 6)
+    bias = numpy_helper.from_array(np.array([1, 2, 3], np.float32), "bias")
+    one("add6_axis", [n("Add", ["x", "bias"], ["y"], name="add6",
+                        broadcast=1, axis=1)], [1, 3, 2, 2], 6, [bias])
+    one("mul6_suffix", [n("Mul", ["x", "bias"], ["y"], name="mul6",
+                          broadcast=1)], [1, 2, 3], 6, [bias])
+    one("add6_bad", [n("Add", ["x", "bias"], ["y"], name="add6",
+                       broadcast=1, axis=2)], [1, 3, 2, 2], 6, [bias])
+    one("add6_unequal", [n("Add", ["x", "bias"], ["y"], name="add6")],
+        [1, 3], 6, [bias])
+    # Pad before opset 11: pads ("paddings" at opset 1) and value are
+    # attributes.
+    one("pad2", [n("Pad", ["x"], ["y"], name="pad2", mode="constant",
+                   pads=[0, 0, 1, 2, 0, 0, 1, 0], value=0.5)],
+        [1, 1, 2, 2], 2)
+    one("pad1", [n("Pad", ["x"], ["y"], name="pad1", mode="reflect",
+                   paddings=[0, 0, 1, 1, 0, 0, 1, 1])], [1, 1, 3, 3], 1)
+    one("pad2_missing", [n("Pad", ["x"], ["y"], name="pad2")],
+        [1, 1, 2, 2], 2)
     one("add6_fold", [n("Add", ["shape", "shape"], ["s2"], name="shape_add"),
                       n("Div", ["s2", "two"], ["s1"], name="shape_div"),
                       n("Reshape", ["x", "s1"], ["y"], name="view")],
@@ -257,7 +276,7 @@ def op_versions_models(out):
     one("bn15_training", [n("BatchNormalization", ["x", "s", "s", "s", "s"],
                             bn_outs, name="bn15", training_mode=1)],
         [1, 2, 3, 3], 15, [ones])
-    # Reshape before opset 5: the shape attribute (refused).
+    # Reshape before opset 5: the shape attribute.
     one("reshape4", [n("Reshape", ["x"], ["y"], name="view4", shape=[4])],
         [1, 4], 4)
     # Clip: attributes before opset 11, constant inputs from 11 on.
@@ -273,6 +292,16 @@ def op_versions_models(out):
         [1, 4], 6)
     one("dropout7", [n("Dropout", ["x"], ["y"], name="drop7", ratio=0.3)],
         [1, 4], 7)
+
+
+    # Gather with run-time indices (an embedding lookup): refused, saying so.
+    table = numpy_helper.from_array(np.ones((5, 3), np.float32), "emb.weight")
+    idx = helper.make_tensor_value_info("idx", TensorProto.INT64, [2])
+    save(helper.make_graph([n("Gather", ["emb.weight", "idx"], ["y"],
+                              name="/emb/Gather")], "embedding", [idx],
+                           [helper.make_tensor_value_info("y", f, None)],
+                           [table]),
+         os.path.join(out, "embedding.onnx"), 13)
 
 
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "versions":
