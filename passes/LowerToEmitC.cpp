@@ -165,6 +165,7 @@ struct LowerToEmitCPass
                                                  "mcutrain::kernels::tanh");
     patterns.add<MathToCallOpaque<math::SqrtOp>>(ctx, "std::sqrt");
     patterns.add<MathToCallOpaque<math::AbsFOp>>(ctx, "std::fabs");
+    patterns.add<MathToCallOpaque<math::ErfOp>>(ctx, "std::erf");
     // Ties to even (ONNX QuantizeLinear); no library call on Cortex-M4.
     patterns.add<MathToCallOpaque<math::RoundEvenOp>>(
         ctx, "mcutrain::kernels::round_even");

@@ -3,7 +3,8 @@
 //
 // Add/Sub/Mul/Div with numpy broadcasting (integer constants fold, see
 // ShapeFolding.cpp), Relu, the activations of nn.activation (LeakyRelu,
-// Sigmoid, Tanh, HardSigmoid, HardSwish, Clip), PRelu, Neg and
+// Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Sqrt, Exp, Log, Abs,
+// Reciprocal, Softplus, Softsign, Elu, Selu, Erf), PRelu, Neg and
 // Softmax/LogSoftmax.
 //
 //===----------------------------------------------------------------------===//
@@ -119,18 +120,41 @@ LogicalResult buildActivation(OnnxImporter &I, const onnx::NodeProto &n,
                                   I.isUnsigned(*x)));
 }
 
-/// LeakyRelu, Sigmoid, Tanh, HardSigmoid and HardSwish (float32 only).
+/// The activations without parameters, by ONNX op type.
+const llvm::StringMap<nn::ActivationKind> &plainActivations() {
+  static const llvm::StringMap<nn::ActivationKind> kinds = {
+      {"Sigmoid", nn::ActivationKind::sigmoid},
+      {"Tanh", nn::ActivationKind::tanh},
+      {"HardSwish", nn::ActivationKind::hard_swish},
+      {"Sqrt", nn::ActivationKind::sqrt},
+      {"Exp", nn::ActivationKind::exp},
+      {"Log", nn::ActivationKind::log},
+      {"Abs", nn::ActivationKind::abs},
+      {"Reciprocal", nn::ActivationKind::reciprocal},
+      {"Softplus", nn::ActivationKind::softplus},
+      {"Softsign", nn::ActivationKind::softsign},
+      {"Erf", nn::ActivationKind::erf}};
+  return kinds;
+}
+
+/// The elementwise activations of nn.activation (float32 only): those of
+/// plainActivations, LeakyRelu, HardSigmoid, Elu and Selu.
 LogicalResult importActivation(OnnxImporter &I, const onnx::NodeProto &n) {
   if (failed(I.checkElementTypes(n, ElementTypes::Float)))
     return failure();
   const std::string &op = n.op_type();
   Activation act{nn::ActivationKind::hard_swish};
-  if (op == "LeakyRelu")
+  auto plain = plainActivations().find(op);
+  if (plain != plainActivations().end())
+    act = {plain->second};
+  else if (op == "Elu")
+    act = {nn::ActivationKind::elu, attrFloat(n, "alpha", 1.0f)};
+  else if (op == "Selu")
+    act = {nn::ActivationKind::selu,
+           attrFloat(n, "alpha", 1.67326319217681884765625f),
+           attrFloat(n, "gamma", 1.05070102214813232421875f)};
+  else if (op == "LeakyRelu")
     act = {nn::ActivationKind::leaky_relu, attrFloat(n, "alpha", 0.01f)};
-  else if (op == "Sigmoid")
-    act = {nn::ActivationKind::sigmoid};
-  else if (op == "Tanh")
-    act = {nn::ActivationKind::tanh};
   else if (op == "HardSigmoid")
     act = {nn::ActivationKind::hard_sigmoid, attrFloat(n, "alpha", 0.2f),
            attrFloat(n, "beta", 0.5f)};
@@ -245,9 +269,10 @@ void mcutrain::importer::registerElementwiseHandlers(HandlerTable &table) {
     table.on(op, 7, importBinary7);
   }
   table.on("Relu", 1, importRelu);
-  for (StringRef op :
-       {"LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish"})
+  for (StringRef op : {"LeakyRelu", "HardSigmoid", "Elu", "Selu"})
     table.on(op, 1, importActivation);
+  for (const auto &plain : plainActivations())
+    table.on(plain.getKey(), 1, importActivation);
   table.on("Clip", 1, importClip1);
   table.on("Clip", 11, importClip11);
   table.on("PRelu", 1, importPRelu);

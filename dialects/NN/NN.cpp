@@ -432,7 +432,8 @@ Value ActivationGradOp::getReadTensor() {
   ActivationKind kind = getKind();
   bool fromOutput =
       kind == ActivationKind::clip || kind == ActivationKind::sigmoid ||
-      kind == ActivationKind::tanh || kind == ActivationKind::sqrt;
+      kind == ActivationKind::tanh || kind == ActivationKind::sqrt ||
+      kind == ActivationKind::exp || kind == ActivationKind::reciprocal;
   return fromOutput ? getOutput() : getInput();
 }
 

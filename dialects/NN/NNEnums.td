@@ -12,7 +12,16 @@ def NN_ActivationKind : I32EnumAttr<"ActivationKind",
       I32EnumAttrCase<"tanh", 3>,
       I32EnumAttrCase<"hard_sigmoid", 4>,
       I32EnumAttrCase<"hard_swish", 5>,
-      I32EnumAttrCase<"sqrt", 6>]> {
+      I32EnumAttrCase<"sqrt", 6>,
+      I32EnumAttrCase<"exp", 7>,
+      I32EnumAttrCase<"log", 8>,
+      I32EnumAttrCase<"abs", 9>,
+      I32EnumAttrCase<"reciprocal", 10>,
+      I32EnumAttrCase<"softplus", 11>,
+      I32EnumAttrCase<"softsign", 12>,
+      I32EnumAttrCase<"elu", 13>,
+      I32EnumAttrCase<"selu", 14>,
+      I32EnumAttrCase<"erf", 15>]> {
   let cppNamespace = "::mcutrain::nn";
   let genSpecializedAttr = 0;
 }

@@ -42,6 +42,111 @@ Value positive(OpBuilder &ob, Location l, Value x) {
   return arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OGT, x, zero);
 }
 
+/// The forward value of the exp/log family of nn.activation, or null for
+/// another kind: exp, log, abs, 1/x, softplus (max(x, 0) + log(1 +
+/// exp(-|x|)): no overflow for large x, where ONNX's log(exp(x) + 1) is
+/// inf), softsign, elu(alpha), selu(alpha, gamma = beta), erf.
+Value lowerMathActivation(OpBuilder &ob, Location l, nn::ActivationKind kind,
+                          Value x, float alpha, float beta) {
+  auto c = [&](float v) -> Value {
+    return arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(v));
+  };
+  auto add = [&](Value u, Value v) -> Value {
+    return arith::AddFOp::create(ob, l, u, v);
+  };
+  auto mul = [&](Value u, Value v) -> Value {
+    return arith::MulFOp::create(ob, l, u, v);
+  };
+  auto exp = [&](Value v) -> Value { return math::ExpOp::create(ob, l, v); };
+  auto abs = [&](Value v) -> Value { return math::AbsFOp::create(ob, l, v); };
+  // alpha * (exp(x) - 1) below 0, x above (ELU's two sides).
+  auto elu = [&](float a) -> Value {
+    Value neg =
+        mul(c(a), arith::SubFOp::create(ob, l, exp(x), c(1.0f)).getResult());
+    return arith::SelectOp::create(ob, l, positive(ob, l, x), x, neg);
+  };
+  switch (kind) {
+  case nn::ActivationKind::exp:
+    return exp(x);
+  case nn::ActivationKind::log:
+    return math::LogOp::create(ob, l, x);
+  case nn::ActivationKind::abs:
+    return abs(x);
+  case nn::ActivationKind::reciprocal:
+    return arith::DivFOp::create(ob, l, c(1.0f), x);
+  case nn::ActivationKind::softplus: {
+    Value tail = math::LogOp::create(
+        ob, l, add(c(1.0f), exp(arith::NegFOp::create(ob, l, abs(x)))));
+    Value relu = arith::SelectOp::create(ob, l, positive(ob, l, x), x, c(0.0f));
+    return add(relu, tail);
+  }
+  case nn::ActivationKind::softsign:
+    return arith::DivFOp::create(ob, l, x, add(c(1.0f), abs(x)));
+  case nn::ActivationKind::elu:
+    return elu(alpha);
+  case nn::ActivationKind::selu:
+    return mul(c(beta), elu(alpha));
+  case nn::ActivationKind::erf:
+    return math::ErfOp::create(ob, l, x);
+  default:
+    return nullptr;
+  }
+}
+
+/// dx of lowerMathActivation's kinds from dy and what the kind reads
+/// (ActivationGradOp::getReadTensor: y for exp and 1/x, x otherwise), or
+/// null for another kind.
+Value lowerMathActivationGrad(OpBuilder &ob, Location l,
+                              nn::ActivationKind kind, Value dy, Value read,
+                              float alpha, float beta) {
+  auto c = [&](float v) -> Value {
+    return arith::ConstantOp::create(ob, l, ob.getF32FloatAttr(v));
+  };
+  auto mul = [&](Value u, Value v) -> Value {
+    return arith::MulFOp::create(ob, l, u, v);
+  };
+  auto div = [&](Value u, Value v) -> Value {
+    return arith::DivFOp::create(ob, l, u, v);
+  };
+  auto exp = [&](Value v) -> Value { return math::ExpOp::create(ob, l, v); };
+  auto pick = [&](Value cond, Value t, Value f) -> Value {
+    return arith::SelectOp::create(ob, l, cond, t, f);
+  };
+  Value x = read, y = read;
+  switch (kind) {
+  case nn::ActivationKind::exp:
+    return mul(dy, y);
+  case nn::ActivationKind::log:
+    return div(dy, x);
+  case nn::ActivationKind::abs: { // sign(x) dy, 0 at 0 (as torch.abs)
+    Value neg =
+        arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OLT, x, c(0.0f));
+    return pick(positive(ob, l, x), dy,
+                pick(neg, arith::NegFOp::create(ob, l, dy), c(0.0f)));
+  }
+  case nn::ActivationKind::reciprocal: // -1 / x^2 = -y^2
+    return arith::NegFOp::create(ob, l, mul(dy, mul(y, y)));
+  case nn::ActivationKind::softplus: // sigmoid(x)
+    return div(dy, arith::AddFOp::create(ob, l, c(1.0f),
+                                         exp(arith::NegFOp::create(ob, l, x))));
+  case nn::ActivationKind::softsign: { // 1 / (1 + |x|)^2
+    Value d =
+        arith::AddFOp::create(ob, l, c(1.0f), math::AbsFOp::create(ob, l, x));
+    return div(dy, mul(d, d));
+  }
+  case nn::ActivationKind::elu:
+  case nn::ActivationKind::selu: { // (gamma) (x > 0 ? 1 : alpha exp(x))
+    Value g = pick(positive(ob, l, x), dy, mul(dy, mul(c(alpha), exp(x))));
+    return kind == nn::ActivationKind::selu ? mul(g, c(beta)) : g;
+  }
+  case nn::ActivationKind::erf: // 2 / sqrt(pi) exp(-x^2)
+    return mul(dy, mul(c(1.12837916709551257f),
+                       exp(arith::NegFOp::create(ob, l, mul(x, x)))));
+  default:
+    return nullptr;
+  }
+}
+
 Value lowerActivation(Lowering &L, nn::ActivationOp op) {
   nn::ActivationKind kind = op.getKind();
   float alpha = op.getAlpha().convertToFloat();
@@ -87,6 +192,8 @@ Value lowerActivation(Lowering &L, nn::ActivationOp op) {
           return math::TanhOp::create(ob, l, x);
         if (kind == nn::ActivationKind::sqrt)
           return math::SqrtOp::create(ob, l, x);
+        if (Value y = lowerMathActivation(ob, l, kind, x, alpha, beta))
+          return y;
         if (kind == nn::ActivationKind::hard_sigmoid)
           return clampTo(
               arith::AddFOp::create(
@@ -148,6 +255,9 @@ Value lowerActivationGrad(Lowering &L, nn::ActivationGradOp op) {
           return mul(dy, sub(c(1.0f), mul(y, y)));
         if (kind == nn::ActivationKind::sqrt) // d sqrt(x) = 1 / (2 sqrt(x))
           return arith::DivFOp::create(ob, l, dy, mul(y, c(2.0f)));
+        if (Value dx =
+                lowerMathActivationGrad(ob, l, kind, dy, a[1], alpha, beta))
+          return dx;
         if (kind == nn::ActivationKind::hard_sigmoid) {
           Value z = arith::AddFOp::create(ob, l, mul(x, c(alpha)), c(beta));
           return pick(both(cmp(arith::CmpFPredicate::OGT, z, c(0.0f)),

@@ -41,7 +41,8 @@ SUPPORTED_OPS = [
     "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat",
     "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant", "Pad",
     "PRelu", "Neg", "QuantizeLinear", "DequantizeLinear", "QLinearConv",
-    "QLinearMatMul", "ConvInteger", "MatMulInteger",
+    "QLinearMatMul", "ConvInteger", "MatMulInteger", "Sqrt", "Exp", "Log",
+    "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.

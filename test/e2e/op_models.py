@@ -109,3 +109,24 @@ OPS.update({
             count_include_pad=False),
         torch.randn(1, 2, 1, 1, 1)), 2 * 4 * 3 * 3), (2, 3, 5, 6), 3),
 })
+
+# The exp/log family of nn.activation (log, sqrt and 1/x on inputs kept
+# away from 0 by the model; GELU as opset 13 exports it: Div, Erf, Add,
+# Mul, Mul).
+OPS.update({
+    "exp": (lambda: pre(Lambda(lambda x: torch.exp(x * 0.5)), 2, 3, 3 * 16),
+            (2, 4, 4), 3),
+    "log": (lambda: pre(Lambda(lambda x: torch.log(x * x + 0.5)), 2, 3,
+                        3 * 16), (2, 4, 4), 3),
+    "sqrt": (lambda: pre(Lambda(lambda x: torch.sqrt(x * x + 0.5)), 2, 3,
+                         3 * 16), (2, 4, 4), 3),
+    "reciprocal": (lambda: pre(Lambda(lambda x: torch.reciprocal(x * x + 1)),
+                               2, 3, 3 * 16), (2, 4, 4), 3),
+    "abs": (lambda: pre(Lambda(lambda x: torch.abs(x)), 2, 3, 3 * 16),
+            (2, 4, 4), 3),
+    "softplus": (lambda: pre(nn.Softplus(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "softsign": (lambda: pre(nn.Softsign(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "elu": (lambda: pre(nn.ELU(0.7), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "selu": (lambda: pre(nn.SELU(), 2, 3, 3 * 16), (2, 4, 4), 3),
+    "gelu": (lambda: pre(nn.GELU(), 2, 3, 3 * 16), (2, 4, 4), 3),
+})
