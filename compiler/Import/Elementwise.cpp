@@ -4,8 +4,8 @@
 // Add/Sub/Mul/Div with numpy broadcasting (integer constants fold, see
 // ShapeFolding.cpp), Relu, the activations of nn.activation (LeakyRelu,
 // Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Sqrt, Exp, Log, Abs,
-// Reciprocal, Softplus, Softsign, Elu, Selu, Erf), PRelu, Neg and
-// Softmax/LogSoftmax.
+// Reciprocal, Softplus, Softsign, Elu, Selu, Erf), PRelu, Neg, Sum, Mean
+// and Softmax/LogSoftmax.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
@@ -90,6 +90,35 @@ LogicalResult importBinary7(OnnxImporter &I, const onnx::NodeProto &n) {
   if (failed(lhs) || failed(rhs))
     return failure();
   return defineBinary(I, n, *lhs, *rhs);
+}
+
+/// Sum and Mean of one or more operands (numpy broadcasting): a chain of
+/// nn.add in input order, Mean's divided by the count (a scalar constant).
+LogicalResult importVariadicSum(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Float)) ||
+      failed(I.needInputs(n, 1)))
+    return failure();
+  FailureOr<Value> acc = I.tensorOperand(n, 0);
+  if (failed(acc))
+    return failure();
+  Location loc = I.nodeLoc(n);
+  for (int i = 1; i < n.input_size(); ++i) {
+    FailureOr<Value> next = I.tensorOperand(n, i);
+    if (failed(next))
+      return failure();
+    if (failed(nn::broadcastShapes(shapeOf(*acc), shapeOf(*next))))
+      return I.nodeError(n) << "operand " << i << "'s shape does not "
+                            << "broadcast with the others",
+             failure();
+    *acc = nn::AddOp::create(I.builder, loc, *acc, *next, UnitAttr());
+  }
+  if (n.op_type() == "Sum" || n.input_size() == 1)
+    return I.define(n, *acc);
+  ConstTensor count;
+  count.f = {(float)n.input_size()};
+  Value divisor = I.loadGlobal(count, n.output(0) + "__count");
+  return I.define(n,
+                  nn::DivOp::create(I.builder, loc, *acc, divisor, UnitAttr()));
 }
 
 LogicalResult importRelu(OnnxImporter &I, const onnx::NodeProto &n) {
@@ -268,6 +297,8 @@ void mcutrain::importer::registerElementwiseHandlers(HandlerTable &table) {
     table.on(op, 1, importBinary1);
     table.on(op, 7, importBinary7);
   }
+  table.on("Sum", 1, importVariadicSum);
+  table.on("Mean", 1, importVariadicSum);
   table.on("Relu", 1, importRelu);
   for (StringRef op : {"LeakyRelu", "HardSigmoid", "Elu", "Selu"})
     table.on(op, 1, importActivation);

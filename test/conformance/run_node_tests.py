@@ -42,7 +42,8 @@ SUPPORTED_OPS = [
     "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant", "Pad",
     "PRelu", "Neg", "QuantizeLinear", "DequantizeLinear", "QLinearConv",
     "QLinearMatMul", "ConvInteger", "MatMulInteger", "Sqrt", "Exp", "Log",
-    "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf",
+    "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf", "Sum",
+    "Mean",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.

@@ -294,6 +294,12 @@ def op_versions_models(out):
         [1, 4], 7)
 
 
+    # Variadic Mean: a chain of nn.add, divided by the count; the
+    # initializers stay parameters.
+    w = numpy_helper.from_array(np.ones((1, 4), np.float32), "w")
+    b = numpy_helper.from_array(np.ones(4, np.float32), "b")
+    one("mean3", [n("Mean", ["x", "w", "b"], ["y"], name="mean3")], [2, 4],
+        13, [w, b])
     # Gather with run-time indices (an embedding lookup): refused, saying so.
     table = numpy_helper.from_array(np.ones((5, 3), np.float32), "emb.weight")
     idx = helper.make_tensor_value_info("idx", TensorProto.INT64, [2])
