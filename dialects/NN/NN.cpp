@@ -324,6 +324,17 @@ LogicalResult AddOp::verify() { return verifyBinary(*this); }
 LogicalResult SubOp::verify() { return verifyBinary(*this); }
 LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
+LogicalResult PowOp::verify() { return verifyBinary(*this); }
+
+LogicalResult CastOp::verify() {
+  Type from = elementTypeOf(getInput()), to = elementTypeOf(getOutput());
+  if (getInput().getType().getShape() != getOutput().getType().getShape())
+    return emitOpError() << "result shape must equal the input's";
+  if (from.isF32() == to.isF32() || from.isInteger(1) || to.isInteger(1))
+    return emitOpError() << "casts between float32 and a non-boolean "
+                            "integer type only";
+  return success();
+}
 
 LogicalResult ActivationOp::verify() {
   Type et = elementTypeOf(getInput());
@@ -725,11 +736,29 @@ LogicalResult SliceOp::verify() {
   auto x = getInput().getType().getShape();
   auto y = getOutput().getType().getShape();
   auto o = getOffsets();
+  auto s = getStrides();
   if (o.size() != x.size() || y.size() != x.size())
     return emitOpError() << "offsets must have one entry per dimension";
-  for (size_t i = 0; i < x.size(); ++i)
-    if (o[i] < 0 || y[i] + o[i] > x[i])
+  if (!s.empty() && s.size() != x.size())
+    return emitOpError() << "strides must be empty or one per dimension";
+  if (elementTypeOf(getInput()) != elementTypeOf(getOutput()))
+    return emitOpError() << "result element type must equal the input's";
+  for (size_t i = 0; i < x.size(); ++i) {
+    int64_t stride = s.empty() ? 1 : s[i];
+    if (stride == 0)
+      return emitOpError() << "strides must not be 0";
+    int64_t last = o[i] + (y[i] - 1) * stride;
+    if (y[i] < 1 || o[i] < 0 || o[i] >= x[i] || last < 0 || last >= x[i])
       return emitOpError() << "slice exceeds the input";
+  }
+  return success();
+}
+
+LogicalResult BroadcastToOp::verify() {
+  auto out = getOutput().getType().getShape();
+  auto bs = broadcastShapes(getInput().getType().getShape(), out);
+  if (failed(bs) || ArrayRef<int64_t>(*bs) != out)
+    return emitOpError() << "input shape does not broadcast to the result";
   return success();
 }
 
@@ -781,9 +810,14 @@ int64_t AvgPool2dOp::getMacs() {
 int64_t ReshapeOp::getMacs() { return 0; }
 int64_t Pad2dOp::getMacs() { return numElements(getOutput()); }
 int64_t SliceOp::getMacs() { return numElements(getOutput()); }
+int64_t BroadcastToOp::getMacs() { return numElements(getOutput()); }
+int64_t SliceGradOp::getMacs() { return numElements(getInputGrad()); }
 int64_t SubOp::getMacs() { return numElements(getOutput()); }
 int64_t MulOp::getMacs() { return numElements(getOutput()); }
 int64_t DivOp::getMacs() { return numElements(getOutput()); }
+int64_t PowOp::getMacs() { return numElements(getOutput()); }
+int64_t CastOp::getMacs() { return numElements(getOutput()); }
+int64_t PowGradOp::getMacs() { return numElements(getTerm()); }
 int64_t ActivationOp::getMacs() { return numElements(getOutput()); }
 int64_t PReluOp::getMacs() { return numElements(getOutput()); }
 int64_t PReluGradInputOp::getMacs() { return numElements(getInputGrad()); }

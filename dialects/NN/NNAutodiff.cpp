@@ -187,6 +187,20 @@ LogicalResult DivOp::buildAdjoint(OpBuilder &b, Value dy,
   return success();
 }
 
+LogicalResult PowOp::buildAdjoint(OpBuilder &b, Value dy,
+                                  ArrayRef<bool> needGrad,
+                                  SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value());
+  for (int i = 0; i < 2; ++i) {
+    if (!needGrad[i])
+      continue;
+    Value term = PowGradOp::create(b, getLoc(), dy.getType(), dy, getLhs(),
+                                   getRhs(), i ? b.getUnitAttr() : UnitAttr());
+    grads[i] = sumToShape(b, getLoc(), term, getOperand(i).getType());
+  }
+  return success();
+}
+
 LogicalResult ActivationOp::buildAdjoint(OpBuilder &b, Value dy,
                                          ArrayRef<bool> needGrad,
                                          SmallVectorImpl<Value> &grads) {
@@ -292,6 +306,41 @@ LogicalResult ConcatOp::buildAdjoint(OpBuilder &b, Value dy,
     }
     at += t.getDimSize(axis);
   }
+  return success();
+}
+
+LogicalResult SliceOp::buildAdjoint(OpBuilder &b, Value dy,
+                                    ArrayRef<bool> needGrad,
+                                    SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (!needGrad[0])
+    return success();
+  SmallVector<int64_t> strides(getStrides());
+  if (strides.empty())
+    strides.assign(getOffsets().size(), 1);
+  grads[0] =
+      SliceGradOp::create(b, getLoc(), gradType(getInput()), dy,
+                          getOffsetsAttr(), b.getDenseI64ArrayAttr(strides));
+  return success();
+}
+
+LogicalResult ReduceSumToOp::buildAdjoint(OpBuilder &b, Value dy,
+                                          ArrayRef<bool> needGrad,
+                                          SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = BroadcastToOp::create(b, getLoc(), gradType(getInput()), dy,
+                                     getScaleAttr());
+  return success();
+}
+
+LogicalResult BroadcastToOp::buildAdjoint(OpBuilder &b, Value dy,
+                                          ArrayRef<bool> needGrad,
+                                          SmallVectorImpl<Value> &grads) {
+  grads.assign(1, Value());
+  if (needGrad[0])
+    grads[0] = sumToShape(b, getLoc(), dy, gradType(getInput()),
+                          getScale().convertToFloat());
   return success();
 }
 

@@ -21,7 +21,8 @@ def NN_ActivationKind : I32EnumAttr<"ActivationKind",
       I32EnumAttrCase<"softsign", 12>,
       I32EnumAttrCase<"elu", 13>,
       I32EnumAttrCase<"selu", 14>,
-      I32EnumAttrCase<"erf", 15>]> {
+      I32EnumAttrCase<"erf", 15>,
+      I32EnumAttrCase<"pow", 16>]> {
   let cppNamespace = "::mcutrain::nn";
   let genSpecializedAttr = 0;
 }

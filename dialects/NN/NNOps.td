@@ -84,6 +84,23 @@ def NN_AddOp : NN_BinaryOp<"add", "Elementwise addition">;
 def NN_SubOp : NN_BinaryOp<"sub", "Elementwise subtraction">;
 def NN_MulOp : NN_BinaryOp<"mul", "Elementwise multiplication">;
 def NN_DivOp : NN_BinaryOp<"div", "Elementwise division">;
+def NN_PowOp : NN_BinaryOp<"pow", "Elementwise power lhs^rhs">;
+
+def NN_CastOp : NN_Op<"cast", [Pure,
+    DeclareOpInterfaceMethods<MacCountOpInterface>]> {
+  let summary = "Integer to float32 or float32 to integer (ONNX Cast)";
+  let description = [{
+    Float to integer truncates toward zero (C's conversion). `is_unsigned`
+    says the integer side is unsigned. No gradient flows through it: integer
+    tensors do not train.
+  }];
+  let arguments = (ins NN_Tensor:$input, UnitAttr:$is_unsigned);
+  let results = (outs NN_Tensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
 
 def NN_ReluOp : NN_ForwardOp<"relu", [SameOperandsAndResultType]> {
   let summary = "max(x, 0)";
@@ -96,8 +113,9 @@ def NN_ActivationOp : NN_ForwardOp<"activation", [SameOperandsAndResultType]> {
   let summary = "Elementwise activation selected by `kind`";
   let description = [{
     kind: leaky_relu (alpha), clip (min = alpha, max = beta), sigmoid, tanh,
-    hard_sigmoid (max(0, min(1, alpha*x + beta))), hard_swish, sqrt (from
-    training-mode batch normalization's standard deviation).
+    hard_sigmoid (max(0, min(1, alpha*x + beta))), hard_swish, sqrt, exp,
+    log, abs, reciprocal, softplus, softsign, elu (alpha), selu (alpha,
+    gamma = beta), erf, pow (x^alpha).
   }];
   let arguments = (ins NN_Tensor:$input, NN_ActivationKindAttr:$kind,
                    DefaultValuedAttr<F32Attr, "0.0f">:$alpha,
@@ -401,6 +419,59 @@ def NN_Pad2dOp : NN_ForwardOp<"pad2d"> {
   let hasVerifier = 1;
 }
 
+def NN_ReduceSumToOp : NN_ForwardOp<"reduce_sum_to"> {
+  let summary = "scale * sum of the input over the dims broadcast to it from the result shape";
+  let description = [{
+    The adjoint of numpy broadcasting: the result shape broadcasts to the
+    input shape; every input element is added into the result element it was
+    broadcast from. Also the forward ReduceSum / ReduceMean (scale 1/count)
+    with kept dims; its adjoint is nn.broadcast_to.
+  }];
+  let arguments = (ins NN_F32Tensor:$input,
+                   DefaultValuedAttr<F32Attr, "1.0f">:$scale);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_BroadcastToOp : NN_ForwardOp<"broadcast_to"> {
+  let summary = "scale * the input broadcast (numpy rules) to the result shape";
+  let description = [{
+    ONNX Expand, and the adjoint of nn.reduce_sum_to (whose adjoint it has in
+    turn).
+  }];
+  let arguments = (ins NN_F32Tensor:$input,
+                   DefaultValuedAttr<F32Attr, "1.0f">:$scale);
+  let results = (outs NN_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_SliceOp : NN_ForwardOp<"slice"> {
+  let summary = "out[i] = in[offsets + i * strides] (ONNX Slice and Split)";
+  let description = [{
+    Also the adjoint of constant nn.pad2d and of nn.concat. `strides` are
+    non-zero (negative: backwards from the offset; empty: all 1); its
+    adjoint is nn.slice_grad.
+  }];
+  let arguments = (ins NN_Tensor:$input, DenseI64ArrayAttr:$offsets,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$strides);
+  let results = (outs NN_Tensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let builders = [OpBuilder<(ins "::mlir::Type":$output, "::mlir::Value":$input,
+      "::mlir::DenseI64ArrayAttr":$offsets), [{
+    build($_builder, $_state, output, input, offsets,
+          $_builder.getDenseI64ArrayAttr({}));
+  }]>];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Gradient ops (built by derive-backward)
 //===----------------------------------------------------------------------===//
@@ -429,30 +500,29 @@ def NN_Conv2dGradWeightOp : NN_GradOp<"conv2d_grad_weight"> {
   }];
 }
 
-def NN_ReduceSumToOp : NN_GradOp<"reduce_sum_to"> {
-  let summary = "scale * sum of the input over the dims broadcast to it from the result shape";
-  let description = [{
-    The adjoint of numpy broadcasting: the result shape broadcasts to the
-    input shape; every input element is added into the result element it was
-    broadcast from.
-  }];
-  let arguments = (ins NN_F32Tensor:$input,
-                   DefaultValuedAttr<F32Attr, "1.0f">:$scale);
-  let results = (outs NN_F32Tensor:$output);
+def NN_SliceGradOp : NN_GradOp<"slice_grad"> {
+  let summary = "Adjoint of nn.slice: zeros with in[i] at offsets + i * strides";
+  let arguments = (ins NN_F32Tensor:$output_grad, DenseI64ArrayAttr:$offsets,
+                   DenseI64ArrayAttr:$strides);
+  let results = (outs NN_F32Tensor:$input_grad);
   let assemblyFormat = [{
-    $input attr-dict `:` functional-type(operands, results)
+    $output_grad attr-dict `:` functional-type(operands, results)
   }];
-  let hasVerifier = 1;
 }
 
-def NN_SliceOp : NN_GradOp<"slice"> {
-  let summary = "out[i] = in[i + offsets] (adjoint of pad2d and concat)";
-  let arguments = (ins NN_Tensor:$input, DenseI64ArrayAttr:$offsets);
-  let results = (outs NN_Tensor:$output);
-  let assemblyFormat = [{
-    $input attr-dict `:` functional-type(operands, results)
+def NN_PowGradOp : NN_GradOp<"pow_grad"> {
+  let summary = "A term of nn.pow's adjoint, at the (broadcast) result shape";
+  let description = [{
+    Without `exponent`: dy * e * b^(e - 1) (the base's gradient); with it:
+    dy * b^e * log(b), 0 where b is 0 (as torch, which masks the NaN of
+    0 * log 0). The caller sums it to the operand's shape.
   }];
-  let hasVerifier = 1;
+  let arguments = (ins NN_F32Tensor:$output_grad, NN_F32Tensor:$base,
+                   NN_F32Tensor:$exponent, UnitAttr:$wrt_exponent);
+  let results = (outs NN_F32Tensor:$term);
+  let assemblyFormat = [{
+    $output_grad `,` $base `,` $exponent attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 def NN_ActivationGradOp : NN_GradOp<"activation_grad", [SameOperandsAndResultType]> {

@@ -1,7 +1,7 @@
 //===- DataMovement.cpp - data movement -------===//
 //
-// Transpose, slice, concat, reshape, padding (constant, edge, reflect) and
-// its gradient, and the channel gather of sparse updates.
+// Transpose, slice and its gradient, concat, reshape, padding (constant, edge,
+// reflect) and its gradient, and the channel gather of sparse updates.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/LowerToLinalg/Lowering.h"
@@ -36,20 +36,58 @@ Value lowerTranspose(Lowering &L, nn::TransposeOp op) {
 /// bound).
 Value lowerSlice(Lowering &L, nn::SliceOp op) {
   auto off = op.getOffsets();
+  auto strides = op.getStrides();
   Value in = op.getInput();
   auto gen = tensor::GenerateOp::create(
       L.b, L.loc, op.getOutput().getType(), ValueRange{},
       [&](OpBuilder &ob, Location l, ValueRange iv) {
         SmallVector<Value> idx;
-        for (auto [i, v] : llvm::enumerate(iv))
-          idx.push_back(
-              off[i] == 0
-                  ? v
-                  : arith::AddIOp::create(
-                        ob, l, v, arith::ConstantIndexOp::create(ob, l, off[i]))
-                        .getResult());
+        for (auto [i, v] : llvm::enumerate(iv)) {
+          int64_t stride = strides.empty() ? 1 : strides[i];
+          Value at = v;
+          if (stride != 1)
+            at = arith::MulIOp::create(
+                ob, l, at, arith::ConstantIndexOp::create(ob, l, stride));
+          if (off[i] != 0)
+            at = arith::AddIOp::create(
+                ob, l, at, arith::ConstantIndexOp::create(ob, l, off[i]));
+          idx.push_back(at);
+        }
         tensor::YieldOp::create(ob, l,
                                 tensor::ExtractOp::create(ob, l, in, idx));
+      });
+  return gen.getResult();
+}
+
+/// Zeros, except where a position is offset + i * stride along every dim:
+/// there the gradient of slice element i (read at a clamped index, then
+/// selected, so the body has no branches).
+Value lowerSliceGrad(Lowering &L, nn::SliceGradOp op) {
+  Value dy = op.getOutputGrad();
+  auto ys = op.getOutputGrad().getType().getShape();
+  auto off = op.getOffsets();
+  auto strides = op.getStrides();
+  auto gen = tensor::GenerateOp::create(
+      L.b, L.loc, op.getInputGrad().getType(), ValueRange{},
+      [&](OpBuilder &ob, Location l, ValueRange iv) {
+        SmallVector<Value> idx;
+        Value inside;
+        for (auto [d, v] : llvm::enumerate(iv)) {
+          // Backwards (stride -s): element q sits at off - q * s, i.e. at
+          // -off + q * s in the negated position.
+          Value valid, at = L.toI32(ob, v);
+          bool back = strides[d] < 0;
+          if (back)
+            at = arith::SubIOp::create(ob, l, L.i32c(ob, 0), at);
+          Value src =
+              L.sourceIndex(ob, at, back ? -off[d] : off[d],
+                            back ? -strides[d] : strides[d], ys[d], valid);
+          idx.push_back(L.toIndex(ob, src));
+          inside = inside ? L.both(ob, inside, valid) : valid;
+        }
+        Value g = tensor::ExtractOp::create(ob, l, dy, idx);
+        tensor::YieldOp::create(
+            ob, l, arith::SelectOp::create(ob, l, inside, g, L.f32c(ob, 0.0f)));
       });
   return gen.getResult();
 }
@@ -195,6 +233,7 @@ void mcutrain::lowering::populateDataMovementPatterns(
     RewritePatternSet &patterns) {
   addLowering<nn::TransposeOp>(patterns, lowerTranspose);
   addLowering<nn::SliceOp>(patterns, lowerSlice);
+  addLowering<nn::SliceGradOp>(patterns, lowerSliceGrad);
   addLowering<nn::ConcatOp>(patterns, lowerConcat);
   addLowering<nn::ReshapeOp>(patterns, lowerReshape);
   addLowering<nn::Pad2dOp>(patterns, lowerPad);

@@ -45,7 +45,7 @@ Value positive(OpBuilder &ob, Location l, Value x) {
 /// The forward value of the exp/log family of nn.activation, or null for
 /// another kind: exp, log, abs, 1/x, softplus (max(x, 0) + log(1 +
 /// exp(-|x|)): no overflow for large x, where ONNX's log(exp(x) + 1) is
-/// inf), softsign, elu(alpha), selu(alpha, gamma = beta), erf.
+/// inf), softsign, elu(alpha), selu(alpha, gamma = beta), erf, x^alpha.
 Value lowerMathActivation(OpBuilder &ob, Location l, nn::ActivationKind kind,
                           Value x, float alpha, float beta) {
   auto c = [&](float v) -> Value {
@@ -88,6 +88,8 @@ Value lowerMathActivation(OpBuilder &ob, Location l, nn::ActivationKind kind,
     return mul(c(beta), elu(alpha));
   case nn::ActivationKind::erf:
     return math::ErfOp::create(ob, l, x);
+  case nn::ActivationKind::pow:
+    return math::PowFOp::create(ob, l, x, c(alpha));
   default:
     return nullptr;
   }
@@ -142,9 +144,98 @@ Value lowerMathActivationGrad(OpBuilder &ob, Location l,
   case nn::ActivationKind::erf: // 2 / sqrt(pi) exp(-x^2)
     return mul(dy, mul(c(1.12837916709551257f),
                        exp(arith::NegFOp::create(ob, l, mul(x, x)))));
+  case nn::ActivationKind::pow: // alpha x^(alpha - 1)
+    return mul(dy,
+               mul(c(alpha), math::PowFOp::create(ob, l, x, c(alpha - 1.0f))));
   default:
     return nullptr;
   }
+}
+
+/// powf; integers through double (exact while the result is below 2^53),
+/// then truncated back.
+Value lowerPow(Lowering &L, nn::PowOp op) {
+  auto yt = op.getOutput().getType();
+  auto ys = yt.getShape();
+  Type et = yt.getElementType();
+  bool isUnsigned = op.getIsUnsigned();
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, et),
+                   ValueRange{op.getLhs(), op.getRhs()},
+                   {L.broadcastMap(op.getLhs().getType().getShape(), ys),
+                    L.broadcastMap(op.getRhs().getType().getShape(), ys),
+                    L.b.getMultiDimIdentityMap(ys.size())},
+                   SmallVector<IteratorType>(ys.size(), kPar),
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     if (et.isF32())
+                       return math::PowFOp::create(ob, l, a[0], a[1]);
+                     Type f64 = ob.getF64Type();
+                     auto toF64 = [&](Value v) -> Value {
+                       if (isUnsigned)
+                         return arith::UIToFPOp::create(ob, l, f64, v);
+                       return arith::SIToFPOp::create(ob, l, f64, v);
+                     };
+                     Value p =
+                         math::PowFOp::create(ob, l, toF64(a[0]), toF64(a[1]));
+                     if (isUnsigned)
+                       return arith::FPToUIOp::create(ob, l, et, p);
+                     return arith::FPToSIOp::create(ob, l, et, p);
+                   });
+}
+
+/// Integer <-> float32, elementwise (C's conversions).
+Value lowerCast(Lowering &L, nn::CastOp op) {
+  Type to = op.getOutput().getType().getElementType();
+  bool isUnsigned = op.getIsUnsigned();
+  auto ys = op.getOutput().getType().getShape();
+  return L.generic(
+      tensor::EmptyOp::create(L.b, L.loc, ys, to), op.getInput(),
+      {L.b.getMultiDimIdentityMap(ys.size()),
+       L.b.getMultiDimIdentityMap(ys.size())},
+      SmallVector<IteratorType>(ys.size(), kPar),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        if (to.isF32())
+          return isUnsigned
+                     ? arith::UIToFPOp::create(ob, l, to, a[0]).getResult()
+                     : arith::SIToFPOp::create(ob, l, to, a[0]).getResult();
+        return isUnsigned
+                   ? arith::FPToUIOp::create(ob, l, to, a[0]).getResult()
+                   : arith::FPToSIOp::create(ob, l, to, a[0]).getResult();
+      });
+}
+
+/// d(b^e)/db = e b^(e-1), 0 where e is 0; d(b^e)/de = b^e log(b), 0 where
+/// b is 0 (torch's masks).
+Value lowerPowGrad(Lowering &L, nn::PowGradOp op) {
+  auto ys = op.getTerm().getType().getShape();
+  bool wrtExponent = op.getWrtExponent();
+  return L.generic(
+      L.empty(ys),
+      ValueRange{op.getOutputGrad(), op.getBase(), op.getExponent()},
+      {L.b.getMultiDimIdentityMap(ys.size()),
+       L.broadcastMap(op.getBase().getType().getShape(), ys),
+       L.broadcastMap(op.getExponent().getType().getShape(), ys),
+       L.b.getMultiDimIdentityMap(ys.size())},
+      SmallVector<IteratorType>(ys.size(), kPar),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value dy = a[0], base = a[1], e = a[2];
+        if (!wrtExponent) { // 0 where e is 0 (0 * 0^-1 would be NaN)
+          Value em1 = arith::SubFOp::create(ob, l, e, L.f32c(ob, 1.0f));
+          Value slope = arith::MulFOp::create(
+              ob, l, e, math::PowFOp::create(ob, l, base, em1));
+          Value constant = arith::CmpFOp::create(
+              ob, l, arith::CmpFPredicate::OEQ, e, L.f32c(ob, 0.0f));
+          return arith::SelectOp::create(
+              ob, l, constant, L.f32c(ob, 0.0f),
+              arith::MulFOp::create(ob, l, dy, slope));
+        }
+        Value t =
+            arith::MulFOp::create(ob, l, math::PowFOp::create(ob, l, base, e),
+                                  math::LogOp::create(ob, l, base));
+        Value zero = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OEQ,
+                                           base, L.f32c(ob, 0.0f));
+        return arith::SelectOp::create(ob, l, zero, L.f32c(ob, 0.0f),
+                                       arith::MulFOp::create(ob, l, dy, t));
+      });
 }
 
 Value lowerActivation(Lowering &L, nn::ActivationOp op) {
@@ -389,6 +480,9 @@ void mcutrain::lowering::populateElementwisePatterns(
   addLowering<nn::DivOp>(
       patterns,
       lowerBinary<nn::DivOp, arith::DivFOp, arith::DivSIOp, arith::DivUIOp>);
+  addLowering<nn::PowOp>(patterns, lowerPow);
+  addLowering<nn::CastOp>(patterns, lowerCast);
+  addLowering<nn::PowGradOp>(patterns, lowerPowGrad);
   addLowering<nn::ReluOp>(patterns, lowerRelu);
   addLowering<nn::ReluGradOp>(patterns, lowerReluGrad);
   addLowering<nn::ActivationOp>(patterns, lowerActivation);

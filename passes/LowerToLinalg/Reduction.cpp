@@ -1,6 +1,7 @@
 //===- Reduction.cpp - reductions and softmax -------===//
 //
-// Sums to a broadcast shape (bias gradients; the sum_rows kernel) and
+// Sums to a broadcast shape (bias gradients, ReduceSum/Mean; the sum_rows
+// kernel) and broadcasting back (Expand, their adjoint), and
 // softmax / log-softmax and their gradients along one axis.
 //
 //===----------------------------------------------------------------------===//
@@ -61,6 +62,24 @@ Value lowerReduceSumTo(Lowering &L, nn::ReduceSumToOp op) {
                 {0, 1}, {scale},
                 /*overwrites=*/true);
   return L.reshape(sum, outTy);
+}
+
+/// scale * input, read through a broadcast map (size-1 and missing dims
+/// repeat).
+Value lowerBroadcastTo(Lowering &L, nn::BroadcastToOp op) {
+  auto outTy = op.getOutput().getType();
+  float scale = op.getScale().convertToFloat();
+  unsigned rank = outTy.getRank();
+  return L.generic(
+      L.empty(outTy.getShape()), op.getInput(),
+      {L.broadcastMap(op.getInput().getType().getShape(), outTy.getShape()),
+       L.b.getMultiDimIdentityMap(rank)},
+      SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        if (scale == 1.0f)
+          return a[0];
+        return arith::MulFOp::create(ob, l, a[0], L.f32c(ob, scale));
+      });
 }
 
 /// The dims other than `axis`, as map results.
@@ -163,6 +182,7 @@ Value lowerSoftmaxGrad(Lowering &L, nn::SoftmaxGradOp op) {
 void mcutrain::lowering::populateReductionPatterns(
     RewritePatternSet &patterns) {
   addLowering<nn::ReduceSumToOp>(patterns, lowerReduceSumTo);
+  addLowering<nn::BroadcastToOp>(patterns, lowerBroadcastTo);
   addLowering<nn::SoftmaxOp>(patterns, lowerSoftmax);
   addLowering<nn::SoftmaxGradOp>(patterns, lowerSoftmaxGrad);
 }

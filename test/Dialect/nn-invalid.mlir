@@ -212,3 +212,44 @@ func.func @qgemm_input_per_axis(%a: tensor<2x4xi8>, %b: tensor<4x5xi8>) -> tenso
   %y = nn.qgemm %a, %b {input_type = !quant.uniform<u8:f32:1, {0.1,0.1,0.1,0.1}>, weight_type = !quant.uniform<i8:f32, 0.01>} : (tensor<2x4xi8>, tensor<4x5xi8>) -> tensor<2x5xi32>
   return %y : tensor<2x5xi32>
 }
+
+// -----
+
+// Backwards from offset 1 by 2, three elements would reach index -3.
+func.func @slice_backwards_out(%x: tensor<6xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{slice exceeds the input}}
+  %s = nn.slice %x {offsets = array<i64: 1>, strides = array<i64: -2>} : (tensor<6xf32>) -> tensor<3xf32>
+  return %s : tensor<3xf32>
+}
+
+// -----
+
+func.func @slice_zero_stride(%x: tensor<6xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{strides must not be 0}}
+  %s = nn.slice %x {offsets = array<i64: 1>, strides = array<i64: 0>} : (tensor<6xf32>) -> tensor<3xf32>
+  return %s : tensor<3xf32>
+}
+
+// -----
+
+func.func @broadcast_to_bad(%x: tensor<3xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input shape does not broadcast to the result}}
+  %s = nn.broadcast_to %x : (tensor<3xf32>) -> tensor<2x4xf32>
+  return %s : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @cast_bool(%x: tensor<3xi1>) -> tensor<3xf32> {
+  // expected-error @+1 {{casts between float32 and a non-boolean integer type only}}
+  %s = nn.cast %x : (tensor<3xi1>) -> tensor<3xf32>
+  return %s : tensor<3xf32>
+}
+
+// -----
+
+func.func @cast_same(%x: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{casts between float32 and a non-boolean integer type only}}
+  %s = nn.cast %x : (tensor<3xf32>) -> tensor<3xf32>
+  return %s : tensor<3xf32>
+}
