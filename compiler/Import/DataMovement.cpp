@@ -3,8 +3,8 @@
 // Ops that move data without arithmetic: Identity, inference Dropout and a
 // Cast to the input's own type (the input itself; parameters seen through
 // them are aliases, see OnnxImporter::forwardInput), Pad, Transpose,
-// (Un)squeeze, Flatten, Reshape and Concat. On constants the integer ones
-// fold (ShapeFolding.cpp).
+// (Un)squeeze, Flatten, Reshape, Concat, Slice, Split, Expand and Tile. On
+// constants the integer ones fold (ShapeFolding.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
@@ -96,14 +96,33 @@ bool castKeepsType(OnnxImporter &I, const onnx::NodeProto &n) {
          I.unsignedValues.contains(v->second) == to->isUnsigned;
 }
 
-/// Cast to the same type is the input; of constants it folds; a runtime
-/// cast between types is not supported.
+/// Cast to the same type is the input; of constants it folds; at run time
+/// integer <-> float32 is nn.cast (other casts are not supported).
 LogicalResult importCast(OnnxImporter &I, const onnx::NodeProto &n) {
   if (castKeepsType(I, n))
     return I.forwardInput(n);
   if (I.allConst(n))
     return foldConstantNode(I, n);
-  return I.unsupported(n);
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  std::optional<ElementKind> to = elementKind(attrInt(n, "to", 0));
+  if (failed(x))
+    return failure();
+  bool fromFloat = OnnxImporter::elementTypeOf(*x).isF32();
+  if (!to || to->onnx == onnx::TensorProto::BOOL ||
+      (to->bits == 0) == fromFloat)
+    return I.nodeError(n) << "a Cast at run time between these types is not "
+                             "supported (integer <-> float32 is)",
+           failure();
+  bool isUnsigned = fromFloat ? to->isUnsigned : (bool)I.isUnsigned(*x);
+  Value y =
+      nn::CastOp::create(I.builder, I.nodeLoc(n),
+                         I.tensorType(shapeOf(*x), I.mlirElementType(*to)), *x,
+                         isUnsigned ? I.builder.getUnitAttr() : UnitAttr());
+  if (fromFloat && to->isUnsigned)
+    I.unsignedValues.insert(y);
+  return I.define(n, y);
 }
 
 /// The pads input as (top, left, bottom, right) of a 4-D tensor's spatial
@@ -443,6 +462,159 @@ LogicalResult importReshape5(OnnxImporter &I, const onnx::NodeProto &n) {
   return buildReshape(I, n, *x, *s);
 }
 
+/// nn.slice of `x` from `first` by `step` to `shape`; x itself when that is
+/// all of it in order.
+Value sliceOf(OnnxImporter &I, const onnx::NodeProto &n, Value x,
+              ArrayRef<int64_t> first, ArrayRef<int64_t> step,
+              ArrayRef<int64_t> shape) {
+  if (ArrayRef<int64_t>(shapeOf(x)) == shape &&
+      llvm::all_of(step, [](int64_t s) { return s == 1; }))
+    return x;
+  bool unit = llvm::all_of(step, [](int64_t s) { return s == 1; });
+  return nn::SliceOp::create(
+      I.builder, I.nodeLoc(n),
+      I.tensorType(shape, OnnxImporter::elementTypeOf(x)), x,
+      I.builder.getDenseI64ArrayAttr(first),
+      I.builder.getDenseI64ArrayAttr(unit ? ArrayRef<int64_t>() : step));
+}
+
+/// Slice of a runtime tensor (integer constants fold): any axes and steps
+/// (negative ones read backwards).
+LogicalResult importSlice(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (isIntegerConst(I, n))
+    return defineFoldedInteger(I, n);
+  if (failed(I.needInputs(n, I.opset < 10 ? 1 : 3)) ||
+      failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  FailureOr<SliceBounds> b = sliceBounds(I, n, shapeOf(*x));
+  if (failed(b))
+    return failure();
+  for (size_t d = 0; d < b->shape.size(); ++d) {
+    if (b->shape[d] == 0)
+      return I.nodeError(n) << "the slice is empty along axis " << d
+                            << " (empty tensors are not supported)",
+             failure();
+  }
+  return I.define(n, sliceOf(I, n, *x, b->first, b->step, b->shape));
+}
+
+/// The extents Split cuts along an axis of length `dim` into `parts`: the
+/// `split` sizes if given, else equal parts (ONNX 18's num_outputs: the last
+/// smaller).
+FailureOr<SmallVector<int64_t>> splitSizes(OnnxImporter &I,
+                                           const onnx::NodeProto &n,
+                                           int64_t dim, int64_t parts) {
+  SmallVector<int64_t> sizes = attrInts(n, "split", {});
+  if (I.opset >= 13 && n.input_size() > 1 && !n.input(1).empty()) {
+    const ConstTensor *c = I.constOperand(n, 1);
+    if (!c || c->isFloat)
+      return I.nodeError(n) << "split sizes must be a compile-time integer "
+                               "constant",
+             failure();
+    sizes.assign(c->i.begin(), c->i.end());
+  }
+  if (sizes.empty()) {
+    int64_t each = (dim + parts - 1) / parts;
+    for (int64_t k = 0; k < parts; ++k)
+      sizes.push_back(std::min(each, dim - k * each));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    if (s <= 0)
+      return I.nodeError(n) << "split sizes must be positive (empty outputs "
+                               "are not supported)",
+             failure();
+    total += s;
+  }
+  if ((int64_t)sizes.size() != parts || total != dim)
+    return I.nodeError(n) << "split sizes do not cut the axis of extent " << dim
+                          << " into " << parts << " outputs",
+           failure();
+  return sizes;
+}
+
+/// Split (torch.chunk / split): one nn.slice per output.
+LogicalResult importSplit(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  auto xs = shapeOf(*x);
+  int64_t axis = attrInt(n, "axis", 0);
+  axis = axis < 0 ? axis + (int64_t)xs.size() : axis;
+  if (axis < 0 || axis >= (int64_t)xs.size())
+    return I.nodeError(n) << "axis out of range", failure();
+  FailureOr<SmallVector<int64_t>> sizes =
+      splitSizes(I, n, xs[axis], n.output_size());
+  if (failed(sizes))
+    return failure();
+  SmallVector<int64_t> first(xs.size(), 0), step(xs.size(), 1);
+  SmallVector<int64_t> shape(xs);
+  for (int k = 0; k < n.output_size(); ++k) {
+    shape[axis] = (*sizes)[k];
+    if (!n.output(k).empty())
+      I.values[n.output(k)] = sliceOf(I, n, *x, first, step, shape);
+    first[axis] += (*sizes)[k];
+  }
+  return success();
+}
+
+/// Expand: bidirectional broadcasting to the shape input's.
+LogicalResult importExpand(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.needInputs(n, 2)) ||
+      failed(I.checkElementTypes(n, ElementTypes::Float)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  const ConstTensor *s = I.constOperand(n, 1);
+  if (!s || s->isFloat)
+    return I.nodeError(n) << "the shape must be a compile-time integer "
+                             "constant",
+           failure();
+  FailureOr<SmallVector<int64_t>> ys = nn::broadcastShapes(shapeOf(*x), s->i);
+  if (failed(ys) || !checkedElements(*ys))
+    return I.nodeError(n) << "the input does not broadcast to the shape",
+           failure();
+  if (*ys == shapeOf(*x))
+    return I.define(n, *x);
+  return I.define(n, nn::BroadcastToOp::create(I.builder, I.nodeLoc(n),
+                                               I.tensorType(*ys), *x,
+                                               I.builder.getF32FloatAttr(1)));
+}
+
+/// Tile: per repeated axis, a concat of that many copies.
+LogicalResult importTile(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.needInputs(n, 2)) ||
+      failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  const ConstTensor *r = I.constOperand(n, 1);
+  auto xs = shapeOf(*x);
+  if (!r || r->isFloat || r->i.size() != xs.size())
+    return I.nodeError(n) << "repeats must be a compile-time integer constant "
+                             "with one entry per dimension",
+           failure();
+  Value y = *x;
+  for (size_t d = 0; d < xs.size(); ++d) {
+    if (r->i[d] < 1)
+      return I.nodeError(n) << "repeats must be positive", failure();
+    if (r->i[d] == 1)
+      continue;
+    SmallVector<Value> copies(r->i[d], y);
+    y = nn::ConcatOp::create(I.builder, I.nodeLoc(n), copies, d);
+  }
+  if (!checkedElements(shapeOf(y)))
+    return I.nodeError(n) << "the result is too large", failure();
+  return I.define(n, y);
+}
+
 } // namespace
 
 void mcutrain::importer::registerDataMovementHandlers(HandlerTable &table) {
@@ -460,4 +632,8 @@ void mcutrain::importer::registerDataMovementHandlers(HandlerTable &table) {
   table.on("Flatten", 1, importFlatten);
   table.on("Reshape", 1, importReshape1);
   table.on("Reshape", 5, importReshape5);
+  table.on("Slice", 1, importSlice);
+  table.on("Split", 1, importSplit);
+  table.on("Expand", 8, importExpand);
+  table.on("Tile", 6, importTile);
 }

@@ -3,7 +3,7 @@
 //
 // Add/Sub/Mul/Div with numpy broadcasting (integer constants fold, see
 // ShapeFolding.cpp), Relu, the activations of nn.activation (LeakyRelu,
-// Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Sqrt, Exp, Log, Abs,
+// Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Sqrt, Pow, Exp, Log, Abs,
 // Reciprocal, Softplus, Softsign, Elu, Selu, Erf), PRelu, Neg, Sum, Mean
 // and Softmax/LogSoftmax.
 //
@@ -190,6 +190,63 @@ LogicalResult importActivation(OnnxImporter &I, const onnx::NodeProto &n) {
   return buildActivation(I, n, act);
 }
 
+/// `v` as float32 (nn.cast of an integer tensor).
+Value asFloat(OnnxImporter &I, const onnx::NodeProto &n, Value v) {
+  if (OnnxImporter::elementTypeOf(v).isF32())
+    return v;
+  return nn::CastOp::create(I.builder, I.nodeLoc(n), I.tensorType(shapeOf(v)),
+                            v, I.isUnsigned(v));
+}
+
+/// Pow of tensors (nn.pow with broadcasting). The result has the base's
+/// type: a float exponent of an integer base is applied in float32 and
+/// truncated back (ONNX's reference computes in double and truncates), an
+/// integer exponent of a float base is made float.
+LogicalResult buildTensorPow(OnnxImporter &I, const onnx::NodeProto &n, Value x,
+                             Value y) {
+  Type xt = OnnxImporter::elementTypeOf(x), yt = OnnxImporter::elementTypeOf(y);
+  Location loc = I.nodeLoc(n);
+  if (xt == yt || xt.isF32())
+    return I.define(n, nn::PowOp::create(I.builder, loc, x,
+                                         xt == yt ? y : asFloat(I, n, y),
+                                         I.isUnsigned(x)));
+  if (!yt.isF32())
+    return I.nodeError(n) << "integer Pow with exponent type " << yt
+                          << " other than the base's " << xt
+                          << " is not supported",
+           failure();
+  Value p = nn::PowOp::create(I.builder, loc, asFloat(I, n, x), y, UnitAttr());
+  return I.define(n, nn::CastOp::create(I.builder, loc,
+                                        I.tensorType(shapeOf(p), xt), p,
+                                        I.isUnsigned(x)));
+}
+
+/// Pow: a constant scalar exponent of a float base (LayerNorm's opset-13
+/// form squares) is x*x for 2, sqrt for 0.5, x for 1, else nn.activation
+/// pow; any other is buildTensorPow's.
+LogicalResult importPow(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.needInputs(n, 2)) ||
+      failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  const ConstTensor *e = I.constOperand(n, 1);
+  if (!e || e->numElements() != 1 || !OnnxImporter::elementTypeOf(*x).isF32()) {
+    FailureOr<Value> y = I.tensorOperand(n, 1);
+    return failed(y) ? failure() : buildTensorPow(I, n, *x, *y);
+  }
+  float p = e->isFloat ? e->f[0] : (float)e->i[0];
+  if (p == 1.0f)
+    return I.define(n, *x);
+  if (p == 2.0f)
+    return I.define(
+        n, nn::MulOp::create(I.builder, I.nodeLoc(n), *x, *x, UnitAttr()));
+  return buildActivation(
+      I, n,
+      {p == 0.5f ? nn::ActivationKind::sqrt : nn::ActivationKind::pow, p});
+}
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 /// Opset 1-10: min and max are attributes.
@@ -308,6 +365,7 @@ void mcutrain::importer::registerElementwiseHandlers(HandlerTable &table) {
   table.on("Clip", 11, importClip11);
   table.on("PRelu", 1, importPRelu);
   table.on("Neg", 1, importNeg);
+  table.on("Pow", 1, importPow);
   table.on("Softmax", 1, importSoftmax);
   table.on("LogSoftmax", 1, importSoftmax);
 }

@@ -553,6 +553,7 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   registerDataMovementHandlers(table);
   registerShapeFoldingHandlers(table);
   registerQuantizationHandlers(table);
+  registerReductionHandlers(table);
   const onnx::GraphProto &graph = model.graph();
   if (failed(readInitializers(graph)))
     return nullptr;

@@ -6,7 +6,8 @@
 // handler, the way torch-mlir's ONNX importer registers onOp(name,
 // sinceVersion, ...) around one binder object: here the importer is the
 // binder. Handlers live in op-family files (Conv.cpp, Pooling.cpp,
-// Elementwise.cpp, Normalization.cpp, DataMovement.cpp, ShapeFolding.cpp);
+// Elementwise.cpp, Normalization.cpp, DataMovement.cpp, Reduction.cpp,
+// ShapeFolding.cpp);
 // an op or op version the table does not cover is refused in one place
 // (OnnxImporter::unsupported / refuseForm).
 //
@@ -111,6 +112,7 @@ void registerNormalizationHandlers(HandlerTable &table);
 void registerDataMovementHandlers(HandlerTable &table);
 void registerShapeFoldingHandlers(HandlerTable &table);
 void registerQuantizationHandlers(HandlerTable &table);
+void registerReductionHandlers(HandlerTable &table);
 
 class OnnxImporter;
 /// The !quant.uniform type of a node's scale (input `scaleIdx`, or -1 for
@@ -221,7 +223,8 @@ private:
 
 // Compile-time folding (ShapeFolding.cpp), for the handlers of ops that
 // fold when their inputs are constants.
-/// Integer Add/Sub/Mul/Div, Reshape, Slice or Transpose on constants.
+/// Integer Add/Sub/Mul/Div/Equal, Where, Reshape, Slice or Transpose on
+/// constants.
 FailureOr<ConstTensor> foldIntegerNode(OnnxImporter &I,
                                        const onnx::NodeProto &n);
 /// Integer shape arithmetic (F.pad's pads, view sizes) folded and defined
@@ -230,6 +233,13 @@ LogicalResult defineFoldedInteger(OnnxImporter &I, const onnx::NodeProto &n);
 /// Gather, Unsqueeze, Squeeze, Concat or Cast of constants (float ones
 /// only for Cast).
 LogicalResult foldConstantNode(OnnxImporter &I, const onnx::NodeProto &n);
+/// Where a Slice (either form) reads a tensor of `shape`: per dim the first
+/// index, the step (negative: backwards) and the extent (0: empty).
+struct SliceBounds {
+  SmallVector<int64_t> first, step, shape;
+};
+FailureOr<SliceBounds> sliceBounds(OnnxImporter &I, const onnx::NodeProto &n,
+                                   ArrayRef<int64_t> shape);
 /// All inputs constant and the first an integer tensor.
 bool isIntegerConst(OnnxImporter &I, const onnx::NodeProto &n);
 

@@ -1,10 +1,11 @@
-//===- Normalization.cpp - BatchNormalization
-//------------------------------===//
+//===- Normalization.cpp - Batch, Layer and InstanceNormalization ---------===//
 //
 // Inference BatchNormalization is nn.batch_norm (frozen statistics; its
 // scale and bias train). The training form of opset 14 (batch statistics,
 // running mean/variance outputs) is built from nn ops; older versions' saved
-// mean/variance outputs are refused.
+// mean/variance outputs are refused. LayerNormalization and
+// InstanceNormalization are built from nn ops the same way (their
+// statistics are per sample, so the same at training and inference).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
@@ -57,7 +58,7 @@ LogicalResult importInference(OnnxImporter &I, const onnx::NodeProto &n) {
 /// Builds the training form from nn ops: the batch's own statistics (biased
 /// variance, as ONNX's reference) and the running mean and variance updated
 /// by `momentum`.
-struct TrainingBatchNorm {
+struct Normaliser {
   OnnxImporter &I;
   const onnx::NodeProto &n;
   Location loc;
@@ -76,11 +77,12 @@ struct TrainingBatchNorm {
   Value reshape(Type t, Value v) {
     return nn::ReshapeOp::create(I.builder, loc, t, v);
   }
-  /// Returns Y, mean and biased variance (shaped like `statType`).
-  std::array<Value, 3> normalise(ArrayRef<Value> ins, Type statType,
-                                 int64_t count) {
+  /// Returns Y = (x - mean) / sqrt(var + epsilon) * scale + bias, the mean,
+  /// the biased variance and sqrt(var + epsilon) (shaped like `statType`,
+  /// summing `count` elements); scale and bias broadcast to x.
+  std::array<Value, 4> normalise(Value x, Type statType, int64_t count,
+                                 Value scale, Value bias) {
     OpBuilder &b = I.builder;
-    Value x = ins[0];
     Type xt = x.getType();
     auto inv = b.getF32FloatAttr(1.0f / (float)count);
     Value mean = nn::ReduceSumToOp::create(b, loc, statType, x, inv);
@@ -92,10 +94,9 @@ struct TrainingBatchNorm {
         b, loc, add(statType, var, scalar(eps, "epsilon")),
         nn::ActivationKindAttr::get(&I.ctx, nn::ActivationKind::sqrt),
         b.getF32FloatAttr(0.0f), b.getF32FloatAttr(0.0f), UnitAttr());
-    Value norm = nn::DivOp::create(b, loc, xt, centred, sd, UnitAttr());
-    Value y = add(xt, mul(xt, norm, reshape(statType, ins[1])),
-                  reshape(statType, ins[2]));
-    return {y, mean, var};
+    Value y =
+        mul(xt, nn::DivOp::create(b, loc, xt, centred, sd, UnitAttr()), scale);
+    return {bias ? add(xt, y, bias) : y, mean, var, sd};
   }
   /// running = input * momentum + batch statistic * (1 - momentum)
   Value running(Type channelType, Value input, Value batchStat) {
@@ -118,8 +119,11 @@ LogicalResult importTraining(OnnxImporter &I, const onnx::NodeProto &n) {
     count *= d == 1 ? 1 : xs[d];
   SmallVector<int64_t> statShape(xs.size(), 1);
   statShape[1] = channels;
-  TrainingBatchNorm bn{I, n, I.nodeLoc(n)};
-  auto [y, mean, var] = bn.normalise(*ins, I.tensorType(statShape), count);
+  Normaliser bn{I, n, I.nodeLoc(n)};
+  Type statType = I.tensorType(statShape);
+  auto [y, mean, var, sd] =
+      bn.normalise((*ins)[0], statType, count, bn.reshape(statType, (*ins)[1]),
+                   bn.reshape(statType, (*ins)[2]));
   I.values[n.output(0)] = y;
   Type channelType = I.tensorType({channels});
   for (int k = 1; k <= 2 && k < n.output_size(); ++k)
@@ -169,10 +173,89 @@ LogicalResult importBatchNorm14(OnnxImporter &I, const onnx::NodeProto &n) {
   return importInference(I, n);
 }
 
+/// LayerNormalization (opset 17): statistics over the dims from `axis` on;
+/// scale and bias are shaped like those dims. The optional Mean and
+/// InvStdDev outputs are the statistics (kept dims of extent 1).
+LogicalResult importLayerNorm(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.needInputs(n, 2)) ||
+      failed(I.checkElementTypes(n, ElementTypes::Float)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0), scale = I.tensorOperand(n, 1);
+  if (failed(x) || failed(scale))
+    return failure();
+  Value bias;
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    FailureOr<Value> b = I.tensorOperand(n, 2);
+    if (failed(b))
+      return failure();
+    bias = *b;
+  }
+  auto xs = shapeOf(*x);
+  int64_t rank = xs.size(), axis = attrInt(n, "axis", -1);
+  axis = axis < 0 ? axis + rank : axis;
+  if (axis < 0 || axis >= rank)
+    return I.nodeError(n) << "axis out of range", failure();
+  SmallVector<int64_t> statShape(xs.begin(), xs.begin() + axis);
+  statShape.append(rank - axis, 1);
+  ArrayRef<int64_t> normalised = ArrayRef<int64_t>(xs).drop_front(axis);
+  int64_t count = 1;
+  for (int64_t d : normalised)
+    count *= d;
+  for (Value v : {*scale, bias})
+    if (v && ArrayRef<int64_t>(shapeOf(v)) != normalised)
+      return I.nodeError(n) << "scale and bias must be shaped like the "
+                               "normalised dims",
+             failure();
+  Normaliser ln{I, n, I.nodeLoc(n)};
+  Type statType = I.tensorType(statShape);
+  auto [y, mean, var, sd] = ln.normalise(*x, statType, count, *scale, bias);
+  if (n.output_size() > 1 && !n.output(1).empty())
+    I.values[n.output(1)] = mean;
+  if (n.output_size() > 2 && !n.output(2).empty())
+    I.values[n.output(2)] = nn::ActivationOp::create(
+        I.builder, ln.loc, sd,
+        nn::ActivationKindAttr::get(&I.ctx, nn::ActivationKind::reciprocal),
+        I.builder.getF32FloatAttr(0), I.builder.getF32FloatAttr(0), UnitAttr());
+  return I.define(n, y);
+}
+
+/// InstanceNormalization: statistics per sample and channel over the
+/// spatial dims; per-channel scale and bias.
+LogicalResult importInstanceNorm(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.needInputs(n, 3)) ||
+      failed(I.checkElementTypes(n, ElementTypes::Float)))
+    return failure();
+  FailureOr<Value> x = I.tensorOperand(n, 0), scale = I.tensorOperand(n, 1),
+                   bias = I.tensorOperand(n, 2);
+  if (failed(x) || failed(scale) || failed(bias))
+    return failure();
+  auto xs = shapeOf(*x);
+  if (xs.size() < 3)
+    return I.nodeError(n) << "the input needs spatial dimensions", failure();
+  for (Value v : {*scale, *bias})
+    if (shapeOf(v) != SmallVector<int64_t>{xs[1]})
+      return I.nodeError(n)
+                 << "scale and bias must have " << xs[1] << " elements",
+             failure();
+  SmallVector<int64_t> statShape(xs.size(), 1), channelShape(xs.size() - 1, 1);
+  statShape[0] = xs[0];
+  statShape[1] = channelShape[0] = xs[1];
+  int64_t count = 1;
+  for (size_t d = 2; d < xs.size(); ++d)
+    count *= xs[d];
+  Normaliser in{I, n, I.nodeLoc(n)};
+  Type channelType = I.tensorType(channelShape);
+  return I.define(n, in.normalise(*x, I.tensorType(statShape), count,
+                                  in.reshape(channelType, *scale),
+                                  in.reshape(channelType, *bias))[0]);
+}
+
 } // namespace
 
 void mcutrain::importer::registerNormalizationHandlers(HandlerTable &table) {
   table.on("BatchNormalization", 1, importBatchNorm1);
   table.on("BatchNormalization", 9, importBatchNorm9);
   table.on("BatchNormalization", 14, importBatchNorm14);
+  table.on("LayerNormalization", 17, importLayerNorm);
+  table.on("InstanceNormalization", 1, importInstanceNorm);
 }

@@ -1,4 +1,4 @@
-//===- Pooling.cpp - MaxPool, AveragePool, GlobalAveragePool --------------===//
+//===- Pooling.cpp - MaxPool, AveragePool, their Global forms -------------===//
 //
 // 1-D to 3-D pooling as 2-D pooling on reshaped tensors (max and average
 // pooling are separable over a box window), dilations, ceil_mode,
@@ -13,6 +13,10 @@ using namespace mcutrain::importer;
 
 namespace {
 
+bool isMaxPool(const onnx::NodeProto &n) {
+  return n.op_type() == "MaxPool" || n.op_type() == "GlobalMaxPool";
+}
+
 /// A pooling window over `sp` spatial dims: pads are begin..., end....
 struct PoolWindow {
   SmallVector<int64_t> kernel, strides, pads, dilations;
@@ -24,7 +28,7 @@ struct PoolWindow {
 FailureOr<PoolWindow> readPoolWindow(OnnxImporter &I, const onnx::NodeProto &n,
                                      ArrayRef<int64_t> xs) {
   size_t sp = xs.size() - 2;
-  bool global = n.op_type() == "GlobalAveragePool";
+  bool global = StringRef(n.op_type()).starts_with("Global");
   SmallVector<int64_t> ones(sp, 1), zeros(2 * sp, 0);
   PoolWindow w;
   w.kernel = global ? SmallVector<int64_t>(xs.drop_front(2))
@@ -45,7 +49,7 @@ FailureOr<PoolWindow> readPoolWindow(OnnxImporter &I, const onnx::NodeProto &n,
                                "positive and pads non-negative",
              failure();
   w.ceilMode = attrInt(n, "ceil_mode", 0) != 0;
-  if (n.op_type() != "MaxPool" &&
+  if (!isMaxPool(n) &&
       llvm::any_of(w.dilations, [](int64_t v) { return v != 1; }))
     return I.nodeError(n) << "average pooling dilations are not supported",
            failure();
@@ -82,7 +86,7 @@ struct Pooler {
                ArrayRef<int64_t> p, ArrayRef<int64_t> dl) {
     if (!nn::pool2dShape(shapeOf(in), k, s, p, dl, w.ceilMode))
       return Value();
-    if (n.op_type() == "MaxPool")
+    if (isMaxPool(n))
       return nn::MaxPool2dOp::create(I.builder, loc, in, k, s, p, w.ceilMode,
                                      dl, I.isUnsigned(in));
     return nn::AvgPool2dOp::create(I.builder, loc, in, k, s, p,
@@ -119,7 +123,7 @@ struct Pooler {
 };
 
 LogicalResult importPool(OnnxImporter &I, const onnx::NodeProto &n) {
-  bool isMax = n.op_type() == "MaxPool";
+  bool isMax = isMaxPool(n);
   if (failed(I.checkElementTypes(n, isMax ? ElementTypes::Integers
                                           : ElementTypes::Float)))
     return failure();
@@ -160,4 +164,5 @@ void mcutrain::importer::registerPoolingHandlers(HandlerTable &table) {
   table.on("MaxPool", 1, importPool);
   table.on("AveragePool", 1, importPool);
   table.on("GlobalAveragePool", 1, importPool);
+  table.on("GlobalMaxPool", 1, importPool);
 }

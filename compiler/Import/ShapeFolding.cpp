@@ -1,7 +1,7 @@
 //===- ShapeFolding.cpp - compile-time folding of shape computations ------===//
 //
-// Constant, Shape and ConstantOfShape, and the integer arithmetic, Reshape,
-// Slice, Transpose, Gather, (Un)squeeze, Concat and Cast that
+// Constant, Shape and ConstantOfShape, and the integer arithmetic, Equal,
+// Where, Reshape, Slice, Transpose, Gather, (Un)squeeze, Concat and Cast that
 // torch.onnx.export emits for view/flatten sizes and F.pad's pads: folded
 // at import, they never reach the runtime on constants.
 //
@@ -76,38 +76,55 @@ LogicalResult importConstantOfShape(OnnxImporter &I, const onnx::NodeProto &n) {
 }
 
 /// Integer Add/Sub/Mul/Div with numpy broadcasting.
+/// Element k of `t` broadcast (numpy rules) to `shape`, whose row-major
+/// strides are `ys`.
+int64_t broadcastElement(const ConstTensor &t, ArrayRef<int64_t> shape,
+                         ArrayRef<int64_t> ys, int64_t k) {
+  auto ts = stridesOf(t.shape);
+  size_t off = shape.size() - t.shape.size();
+  int64_t idx = 0;
+  for (size_t d = 0; d < t.shape.size(); ++d) {
+    int64_t i = (k / ys[d + off]) % shape[d + off];
+    idx += (t.shape[d] == 1 ? 0 : i) * ts[d];
+  }
+  return t.i[idx];
+}
+
+/// Integer Add/Sub/Mul/Div/Equal with broadcasting; Where(cond, a, b).
 FailureOr<ConstTensor> foldArithmetic(OnnxImporter &I, const onnx::NodeProto &n,
                                       const ConstTensor &a, ConstTensor c) {
   const std::string &op = n.op_type();
+  bool where = op == "Where";
+  if (where && failed(I.needInputs(n, 3)))
+    return failure();
   const ConstTensor &b = I.consts[n.input(1)];
-  if (b.isFloat)
+  const ConstTensor &e = I.consts[n.input(where ? 2 : 1)];
+  if (b.isFloat || e.isFloat || (where && b.dtype != e.dtype))
     return I.nodeError(n) << "operands differ in element type", failure();
   auto shape = nn::broadcastShapes(a.shape, b.shape);
+  if (succeeded(shape))
+    shape = nn::broadcastShapes(*shape, e.shape);
   if (failed(shape))
     return I.nodeError(n) << "operand shapes do not broadcast", failure();
   c.shape = *shape;
   if (!checkedElements(c.shape))
     return I.nodeError(n) << "the result is too large", failure();
+  if (op == "Equal")
+    c.dtype = onnx::TensorProto::BOOL;
+  if (where)
+    c.dtype = b.dtype;
   auto ys = stridesOf(c.shape);
-  // Index of output element k in an operand broadcast to c.shape.
-  auto at = [&](const ConstTensor &t, int64_t k) {
-    auto ts = stridesOf(t.shape);
-    size_t off = c.shape.size() - t.shape.size();
-    int64_t idx = 0;
-    for (size_t d = 0; d < t.shape.size(); ++d) {
-      int64_t i = (k / ys[d + off]) % c.shape[d + off];
-      idx += (t.shape[d] == 1 ? 0 : i) * ts[d];
-    }
-    return t.i[idx];
-  };
   for (int64_t k = 0; k < c.numElements(); ++k) {
-    int64_t x = at(a, k), y = at(b, k);
+    int64_t x = broadcastElement(a, c.shape, ys, k);
+    int64_t y = broadcastElement(b, c.shape, ys, k);
     if (op == "Div" && y == 0)
       return I.nodeError(n) << "integer division by zero", failure();
-    c.i.push_back(op == "Add"   ? x + y
-                  : op == "Sub" ? x - y
-                  : op == "Mul" ? x * y
-                                : x / y);
+    c.i.push_back(op == "Add"     ? x + y
+                  : op == "Sub"   ? x - y
+                  : op == "Mul"   ? x * y
+                  : op == "Equal" ? x == y
+                  : where ? (x ? y : broadcastElement(e, c.shape, ys, k))
+                          : x / y);
   }
   return c;
 }
@@ -169,52 +186,21 @@ FailureOr<ConstTensor> foldTranspose(OnnxImporter &I, const onnx::NodeProto &n,
   return c;
 }
 
-/// Slice: starts, ends[, axes[, steps]] as constants (opset 10+).
+/// Slice: the data sliced along its bounds.
 FailureOr<ConstTensor> foldSlice(OnnxImporter &I, const onnx::NodeProto &n,
                                  const ConstTensor &a, ConstTensor c) {
-  if (n.input_size() < 3)
-    return I.refuseForm(n, "attributes");
+  FailureOr<SliceBounds> bounds = sliceBounds(I, n, a.shape);
+  if (failed(bounds))
+    return failure();
   int64_t rank = a.shape.size();
-  const ConstTensor &starts = I.consts[n.input(1)];
-  const ConstTensor &ends = I.consts[n.input(2)];
-  SmallVector<int64_t> axes, steps;
-  for (size_t k = 0; k < starts.i.size(); ++k)
-    axes.push_back(k);
-  if (const ConstTensor *ax = I.constOperand(n, 3))
-    axes.assign(ax->i.begin(), ax->i.end());
-  steps.assign(axes.size(), 1);
-  if (const ConstTensor *st = I.constOperand(n, 4))
-    steps.assign(st->i.begin(), st->i.end());
-  if (ends.i.size() != starts.i.size() || axes.size() != starts.i.size() ||
-      steps.size() != starts.i.size())
-    return I.nodeError(n) << "starts, ends, axes and steps differ in length",
-           failure();
-  SmallVector<int64_t> first(rank, 0), step(rank, 1);
-  c.shape.assign(a.shape.begin(), a.shape.end());
-  for (size_t k = 0; k < axes.size(); ++k) {
-    int64_t ax = axes[k] < 0 ? axes[k] + rank : axes[k];
-    if (ax < 0 || ax >= rank || steps[k] == 0)
-      return I.nodeError(n) << "invalid axis or zero step", failure();
-    int64_t dim = a.shape[ax], s = steps[k];
-    auto norm = [&](int64_t v, int64_t lo, int64_t hi) {
-      v = v < 0 ? v + dim : v;
-      return std::clamp(v, lo, hi);
-    };
-    int64_t b =
-        s > 0 ? norm(starts.i[k], 0, dim) : norm(starts.i[k], -1, dim - 1);
-    int64_t e = s > 0 ? norm(ends.i[k], 0, dim) : norm(ends.i[k], -1, dim - 1);
-    int64_t len = s > 0 ? (e > b ? (e - b + s - 1) / s : 0)
-                        : (b > e ? (b - e - s - 1) / -s : 0);
-    first[ax] = b;
-    step[ax] = s;
-    c.shape[ax] = len;
-  }
+  c.shape = bounds->shape;
   auto as = stridesOf(a.shape);
   auto ys = stridesOf(c.shape);
   for (int64_t k = 0; k < c.numElements(); ++k) {
     int64_t idx = 0;
     for (int64_t d = 0; d < rank; ++d)
-      idx += (first[d] + ((k / ys[d]) % c.shape[d]) * step[d]) * as[d];
+      idx += (bounds->first[d] + ((k / ys[d]) % c.shape[d]) * bounds->step[d]) *
+             as[d];
     c.i.push_back(a.i[idx]);
   }
   return c;
@@ -284,30 +270,101 @@ ConstTensor foldSqueeze(OnnxImporter &I, const onnx::NodeProto &n,
   return c;
 }
 
-/// Slice and Gather only fold; on runtime tensors they are not supported,
-/// which the error says (not the element types of the indices: an
-/// embedding lookup's int64 indices are not what is wrong).
-LogicalResult importFoldOnly(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (n.op_type() == "Slice" && isIntegerConst(I, n))
-    return defineFoldedInteger(I, n);
-  if (n.op_type() == "Gather" && I.allConst(n))
+/// Gather only folds; on runtime tensors it is not supported, which the
+/// error says (not the element types of the indices: an embedding lookup's
+/// int64 indices are not what is wrong).
+LogicalResult importGather(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (I.allConst(n))
     return foldConstantNode(I, n);
   const ConstTensor *data = I.constOperand(n, 0);
   bool parameter = data && data->isFloat && !data->onnxName.empty();
-  if (n.op_type() == "Gather")
-    return I.nodeError(n) << "Gather of "
-                          << (parameter ? "a parameter (an embedding table)"
-                                        : "a tensor")
-                          << " with indices computed at run time is not "
-                             "supported (Gather on compile-time constants "
-                             "folds)",
-           failure();
-  return I.nodeError(n) << "Slice of a tensor computed at run time is not "
-                           "supported (Slice of compile-time constants folds)",
+  return I.nodeError(n) << "Gather of "
+                        << (parameter ? "a parameter (an embedding table)"
+                                      : "a tensor")
+                        << " with indices computed at run time is not "
+                           "supported (Gather on compile-time constants "
+                           "folds)",
+         failure();
+}
+
+/// Equal and Where only fold (torch's expand(-1, ...) and the -1 handling of
+/// its shape arithmetic); on runtime tensors they are not supported.
+LogicalResult importFoldedSelection(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (isIntegerConst(I, n) &&
+      (n.op_type() == "Equal" || !I.consts[n.input(1)].isFloat))
+    return defineFoldedInteger(I, n);
+  return I.nodeError(n) << n.op_type()
+                        << " of tensors computed at run time or of float "
+                           "constants is not supported (integer constants "
+                           "fold)",
          failure();
 }
 
 } // namespace
+
+/// The integers of a Slice parameter: input `idx` (a constant; opset 10+)
+/// or attribute `name` (before opset 10); `def` if absent.
+static FailureOr<SmallVector<int64_t>> sliceParam(OnnxImporter &I,
+                                                  const onnx::NodeProto &n,
+                                                  int idx, StringRef name,
+                                                  ArrayRef<int64_t> def) {
+  if (I.opset < 10)
+    return findAttr(n, name) ? attrInts(n, name, {})
+                             : SmallVector<int64_t>(def);
+  if (n.input_size() <= idx || n.input(idx).empty())
+    return SmallVector<int64_t>(def);
+  const ConstTensor *c = I.constOperand(n, idx);
+  if (!c || c->isFloat)
+    return I.nodeError(n) << name << " must be compile-time integer constants",
+           failure();
+  return SmallVector<int64_t>(c->i.begin(), c->i.end());
+}
+
+FailureOr<SliceBounds>
+mcutrain::importer::sliceBounds(OnnxImporter &I, const onnx::NodeProto &n,
+                                ArrayRef<int64_t> shape) {
+  int64_t rank = shape.size();
+  FailureOr<SmallVector<int64_t>> starts = sliceParam(I, n, 1, "starts", {});
+  FailureOr<SmallVector<int64_t>> ends = sliceParam(I, n, 2, "ends", {});
+  if (failed(starts) || failed(ends))
+    return failure();
+  SmallVector<int64_t> all;
+  for (size_t k = 0; k < starts->size(); ++k)
+    all.push_back(k);
+  FailureOr<SmallVector<int64_t>> axes = sliceParam(I, n, 3, "axes", all);
+  FailureOr<SmallVector<int64_t>> steps =
+      sliceParam(I, n, 4, "steps", SmallVector<int64_t>(starts->size(), 1));
+  if (failed(axes) || failed(steps))
+    return failure();
+  if (ends->size() != starts->size() || axes->size() != starts->size() ||
+      steps->size() != starts->size())
+    return I.nodeError(n) << "starts, ends, axes and steps differ in length",
+           failure();
+  SliceBounds b{SmallVector<int64_t>(rank, 0), SmallVector<int64_t>(rank, 1),
+                SmallVector<int64_t>(shape)};
+  SmallVector<bool> seen(rank, false);
+  for (size_t k = 0; k < axes->size(); ++k) {
+    int64_t ax = (*axes)[k] < 0 ? (*axes)[k] + rank : (*axes)[k];
+    if (ax < 0 || ax >= rank || (*steps)[k] == 0 || seen[ax])
+      return I.nodeError(n) << "invalid or repeated axis, or a zero step",
+             failure();
+    seen[ax] = true;
+    int64_t dim = shape[ax], s = (*steps)[k];
+    // Starts and ends count from the back when negative, then clamp (to
+    // [0, dim] going forwards, [-1, dim - 1] going backwards).
+    auto norm = [&](int64_t v, int64_t lo, int64_t hi) {
+      v = v < 0 ? v + dim : v;
+      return std::clamp(v, lo, hi);
+    };
+    int64_t lo = s > 0 ? 0 : -1, hi = s > 0 ? dim : dim - 1;
+    int64_t first = norm((*starts)[k], lo, hi), end = norm((*ends)[k], lo, hi);
+    b.first[ax] = first;
+    b.step[ax] = s;
+    b.shape[ax] = s > 0 ? (end > first ? (end - first + s - 1) / s : 0)
+                        : (first > end ? (first - end - s - 1) / -s : 0);
+  }
+  return b;
+}
 
 LogicalResult
 mcutrain::importer::defineFoldedInteger(OnnxImporter &I,
@@ -324,13 +381,17 @@ bool mcutrain::importer::isIntegerConst(OnnxImporter &I,
 FailureOr<ConstTensor>
 mcutrain::importer::foldIntegerNode(OnnxImporter &I, const onnx::NodeProto &n) {
   const std::string &op = n.op_type();
-  if (failed(I.needInputs(n, op == "Slice" ? 3 : op == "Transpose" ? 1 : 2)))
+  bool sliceAttrs = op == "Slice" && I.opset < 10;
+  if (failed(I.needInputs(n, op == "Slice"       ? (sliceAttrs ? 1 : 3)
+                             : op == "Transpose" ? 1
+                                                 : 2)))
     return failure();
   const ConstTensor &a = I.consts[n.input(0)];
   ConstTensor c;
   c.isFloat = false;
   c.dtype = a.dtype;
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div")
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" ||
+      op == "Equal" || op == "Where")
     return foldArithmetic(I, n, a, std::move(c));
   if (op == "Reshape")
     return foldReshape(I, n, a, std::move(c));
@@ -371,6 +432,7 @@ void mcutrain::importer::registerShapeFoldingHandlers(HandlerTable &table) {
   table.on("Constant", 1, importConstant);
   table.on("Shape", 1, importShape);
   table.on("ConstantOfShape", 1, importConstantOfShape);
-  table.on("Slice", 1, importFoldOnly);
-  table.on("Gather", 1, importFoldOnly);
+  table.on("Gather", 1, importGather);
+  table.on("Equal", 1, importFoldedSelection);
+  table.on("Where", 9, importFoldedSelection);
 }

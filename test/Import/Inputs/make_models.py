@@ -459,3 +459,74 @@ def qlinear_models(out):
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "quant":
     os.makedirs(sys.argv[1], exist_ok=True)
     quant_models(sys.argv[1])
+
+
+def shape_op_models(out):
+    """Slice, Split, Expand, Tile, the reductions, Pow, the normalizations,
+    GlobalMaxPool and Cast as torchvision-class exports use them, one small
+    model each (shape-ops.test)."""
+    n = helper.make_node
+    f = TensorProto.FLOAT
+
+    def i64(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    def one(name, nodes, in_shape, opset=13, inits=(), in_type=f):
+        x = helper.make_tensor_value_info("x", in_type, in_shape)
+        outs = [helper.make_tensor_value_info(o, f, None)
+                for o in nodes[-1].output if o]
+        save(helper.make_graph(nodes, name, [x], outs, list(inits)),
+             os.path.join(out, name + ".onnx"), opset)
+
+    # Channels 1..2 and, backwards from column 4 by 2, columns 4 and 2.
+    one("slice_steps", [n("Slice", ["x", "st", "en", "ax", "sp"], ["y"],
+                          name="slice")], [1, 4, 6, 5], 13,
+        [i64("st", [1, 4]), i64("en", [3, 0]), i64("ax", [1, -1]),
+         i64("sp", [1, -2])])
+    one("slice9", [n("Slice", ["x"], ["y"], name="slice9", starts=[1],
+                     ends=[1000], axes=[1])], [2, 5], 9)
+    one("slice_empty", [n("Slice", ["x", "st", "en"], ["y"], name="slice")],
+        [2, 5], 13, [i64("st", [0, 7]), i64("en", [2, 9])])
+    one("split13", [n("Split", ["x", "sizes"], ["a", "b"], name="split",
+                      axis=1)], [1, 4, 2], 13, [i64("sizes", [1, 3])])
+    one("split2_equal", [n("Split", ["x"], ["a", "b", "c"], name="split",
+                           axis=-1)], [2, 6], 2)
+    one("split_bad", [n("Split", ["x", "sizes"], ["a", "b"], name="split")],
+        [5, 2], 13, [i64("sizes", [2, 2])])
+    one("reduce_mean", [n("ReduceMean", ["x"], ["y"], name="mean",
+                          axes=[2, 3], keepdims=0)], [1, 3, 4, 5])
+    one("reduce_sum13", [n("ReduceSum", ["x", "axes"], ["y"], name="sum")],
+        [2, 3, 4], 13, [i64("axes", [-2])])
+    one("expand", [n("Expand", ["x", "shape"], ["y"], name="expand")],
+        [3, 1], 13, [i64("shape", [2, 1, 4])])
+    one("tile", [n("Tile", ["x", "reps"], ["y"], name="tile")], [2, 3], 13,
+        [i64("reps", [1, 2])])
+    one("pow_scalar", [n("Pow", ["x", "e"], ["y"], name="pow")], [4], 13,
+        [numpy_helper.from_array(np.array(3.0, np.float32), "e")])
+    one("pow_int_float", [n("Pow", ["x", "e"], ["y"], name="pow")], [3], 13,
+        [numpy_helper.from_array(np.array([0.5, 1, 2], np.float32), "e")],
+        in_type=TensorProto.INT32)
+    one("layer_norm17", [n("LayerNormalization", ["x", "g", "b"],
+                           ["y", "mean", "inv"], name="ln", axis=-1)],
+        [2, 3], 17, [numpy_helper.from_array(np.ones(3, np.float32), "g"),
+                     numpy_helper.from_array(np.zeros(3, np.float32), "b")])
+    one("instance_norm", [n("InstanceNormalization", ["x", "g", "b"], ["y"],
+                            name="in", epsilon=1e-3)], [1, 2, 3, 3], 13,
+        [numpy_helper.from_array(np.ones(2, np.float32), "g"),
+         numpy_helper.from_array(np.zeros(2, np.float32), "b")])
+    one("global_max", [n("GlobalMaxPool", ["x"], ["y"], name="gmp")],
+        [1, 2, 3, 5])
+    one("cast_runtime", [n("Cast", ["x"], ["y"], name="cast",
+                           to=TensorProto.INT32)], [3])
+    # torch's expand(-1, 3): the -1 picked by Equal/Where on constants.
+    one("expand_where", [n("Equal", ["shape", "neg"], ["eq"], name="eq"),
+                         n("Where", ["eq", "ones", "shape"], ["s"],
+                           name="where"),
+                         n("Expand", ["x", "s"], ["y"], name="expand")],
+        [2, 1], 13, [i64("shape", [-1, 3]), i64("neg", [-1, -1]),
+                     i64("ones", [1, 1])])
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "shapes":
+    os.makedirs(sys.argv[1], exist_ok=True)
+    shape_op_models(sys.argv[1])
