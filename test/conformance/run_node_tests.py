@@ -43,7 +43,9 @@ SUPPORTED_OPS = [
     "PRelu", "Neg", "QuantizeLinear", "DequantizeLinear", "QLinearConv",
     "QLinearMatMul", "ConvInteger", "MatMulInteger", "Sqrt", "Exp", "Log",
     "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf", "Sum",
-    "Mean",
+    "Mean", "Slice", "Split", "Expand", "Tile", "ReduceMean", "ReduceSum",
+    "ReduceSumSquare", "Pow", "LayerNormalization", "InstanceNormalization",
+    "GlobalMaxPool",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.

@@ -130,3 +130,51 @@ OPS.update({
     "selu": (lambda: pre(nn.SELU(), 2, 3, 3 * 16), (2, 4, 4), 3),
     "gelu": (lambda: pre(nn.GELU(), 2, 3, 3 * 16), (2, 4, 4), 3),
 })
+
+# Data movement and reductions on activations (torchvision's shufflenet
+# chunks channels, mnasnet and shufflenet end in x.mean([2, 3])) and the
+# normalizations built from them.
+OPS.update({
+    "slice": (lambda: pre(Lambda(lambda x: x[:, 1:3, ::2, 1:]), 2, 4,
+                          2 * 3 * 4), (2, 5, 5), 3),
+    # torch.flip exports as Slice with step -1 (read backwards).
+    "flip": (lambda: pre(Lambda(lambda x: torch.flip(x, [2])[:, :, 1:] *
+                                x[:, :, :3]), 2, 3, 3 * 12), (2, 4, 4), 3),
+    "split": (lambda: pre(Lambda(lambda x: torch.mul(*x.split([1, 2], 1))),
+                          2, 3, 2 * 16), (2, 4, 4), 3),
+    "chunk_cat": (lambda: pre(Lambda(lambda x: torch.cat(
+        [c * (i + 1.0) for i, c in enumerate(x.chunk(2, 1))][::-1], 1)),
+        2, 4, 4 * 9), (2, 3, 3), 3),
+    "reduce_mean": (lambda: pre(Lambda(lambda x: x.mean([2, 3])), 2, 5, 5),
+                    (2, 4, 3), 3),
+    "reduce_sum_keepdim": (lambda: pre(Lambda(
+        lambda x: x.sum(1, keepdim=True) * x), 2, 3, 3 * 12), (2, 4, 3), 3),
+    "expand": (lambda: pre(Lambda(
+        lambda x: x[:, :1].expand(-1, 3, -1, -1) * x), 2, 3, 3 * 12),
+        (2, 4, 3), 3),
+    "tile": (lambda: pre(Lambda(lambda x: x.repeat(1, 2, 1, 3)), 2, 2,
+                         4 * 4 * 9), (2, 4, 3), 3),
+    "pow": (lambda: pre(Lambda(lambda x: x.pow(3) + x.pow(2) +
+                               (x * x + 1).pow(1.5)), 2, 3, 3 * 16),
+            (2, 4, 4), 3),
+    # A tensor exponent: both operands' gradients (nn.pow).
+    "pow_tensor": (lambda: pre(Lambda(
+        lambda x, e: (x * x + 0.5).pow(e), torch.rand(1, 3, 1, 4) + 0.5),
+        2, 3, 3 * 16), (2, 4, 4), 3),
+    # A Tanh first: a normalization cancels the conv's bias (constant over
+    # the normalized dims), so its gradient would be 0 and untestable.
+    "layer_norm": (lambda: pre(nn.Sequential(nn.Tanh(), nn.LayerNorm([4, 3])),
+                               2, 3, 3 * 12), (2, 4, 3), 3),
+    "layer_norm17": (lambda: pre(nn.Sequential(nn.Tanh(),
+                                               nn.LayerNorm([4, 3])),
+                                 2, 3, 3 * 12), (2, 4, 3), 3),
+    "instance_norm": (lambda: pre(nn.Sequential(
+        nn.Tanh(), nn.InstanceNorm2d(3, affine=True)), 2, 3, 3 * 12),
+        (2, 4, 3), 3),
+    "global_maxpool": (lambda: pre(nn.AdaptiveMaxPool2d(1), 2, 5, 5),
+                       (2, 5, 5), 3),
+})
+
+# Models exported at another opset than 13 (LayerNormalization is an
+# opset 17 op; at 13 torch decomposes it).
+OPSETS = {"layer_norm17": 17}

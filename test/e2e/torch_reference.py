@@ -30,7 +30,7 @@ from model import DemoCNN  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "zoo"))
 import zoo  # noqa: E402
 sys.path.insert(0, HERE)
-from op_models import OPS  # noqa: E402
+from op_models import OPS, OPSETS  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 from sparse_experiment import saved_features  # noqa: E402
 
@@ -446,7 +446,8 @@ def main():
     # No constant folding: BatchNorm stays a node whose parameters keep
     # their PyTorch names, so gradients can be compared by name.
     torch.onnx.export(model, torch.zeros(b, *in_shape), "model.onnx",
-                      opset_version=13, do_constant_folding=False,
+                      opset_version=OPSETS.get(args.model[3:], 13),
+                      do_constant_folding=False,
                       training=torch.onnx.TrainingMode.PRESERVE)
     name = "net"
     compile_cmd = [args.mcutrain, "compile", "model.onnx", "-o", "pkg", "--name", name,
