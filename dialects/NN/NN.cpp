@@ -273,6 +273,27 @@ template <typename ConvOp> static LogicalResult verifyConvShapes(ConvOp op) {
 
 LogicalResult Conv2dOp::verify() { return verifyConvShapes(*this); }
 
+LogicalResult ConvTranspose2dOp::verify() {
+  auto x = getInput().getType().getShape();
+  auto w = getWeight().getType().getShape();
+  auto y = getOutput().getType().getShape();
+  if (failed(checkPairs(*this, getStrides(), 2, "strides")) ||
+      failed(checkPairs(*this, getPads(), 4, "pads")) ||
+      failed(checkPairs(*this, getDilations(), 2, "dilations")))
+    return failure();
+  int64_t g = getGroup();
+  if (g < 1 || w[0] % g || x[1] != w[0] || y[1] != w[1] * g)
+    return emitOpError() << "weight " << w[0] << "x" << w[1] << " does not map "
+                         << x[1] << " to " << y[1] << " channels in " << g
+                         << " groups";
+  // The convolution of the result must give the input's shape.
+  auto back = conv2dShape(y, w, getStrides(), getPads(), getDilations());
+  if (!back || ArrayRef<int64_t>(*back) != x)
+    return emitOpError() << "result shape does not invert to the input by "
+                            "the convolution";
+  return success();
+}
+
 LogicalResult GemmOp::verify() {
   auto a = getA().getType().getShape();
   auto b = getB().getType().getShape();
@@ -785,6 +806,10 @@ LogicalResult ReduceSumToOp::verify() {
 int64_t Conv2dOp::getMacs() {
   auto w = getWeight().getType().getShape();
   return numElements(getOutput()) * w[1] * w[2] * w[3];
+}
+int64_t ConvTranspose2dOp::getMacs() {
+  auto w = getWeight().getType().getShape();
+  return numElements(getInput()) * w[1] * w[2] * w[3];
 }
 int64_t Conv2dGradInputOp::getMacs() {
   auto w = getWeight().getType().getShape();

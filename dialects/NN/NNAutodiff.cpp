@@ -54,6 +54,25 @@ LogicalResult Conv2dOp::buildAdjoint(OpBuilder &b, Value dy,
   return success();
 }
 
+/// The transposed convolution is conv2d's input gradient: its own input
+/// gradient is the convolution of dy, its weight gradient conv2d's weight
+/// gradient with the roles of dy and the input exchanged.
+LogicalResult ConvTranspose2dOp::buildAdjoint(OpBuilder &b, Value dy,
+                                              ArrayRef<bool> needGrad,
+                                              SmallVectorImpl<Value> &grads) {
+  Location loc = getLoc();
+  grads.assign(2, Value());
+  if (needGrad[0])
+    grads[0] = Conv2dOp::create(b, loc, gradType(getInput()), dy, getWeight(),
+                                Value(), getStridesAttr(), getPadsAttr(),
+                                getDilationsAttr(), getGroupAttr());
+  if (needGrad[1])
+    grads[1] = Conv2dGradWeightOp::create(
+        b, loc, getWeight().getType(), getInput(), dy, getStridesAttr(),
+        getPadsAttr(), getDilationsAttr(), getGroupAttr());
+  return success();
+}
+
 LogicalResult GemmOp::buildAdjoint(OpBuilder &b, Value dy,
                                    ArrayRef<bool> needGrad,
                                    SmallVectorImpl<Value> &grads) {

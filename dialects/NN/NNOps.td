@@ -48,6 +48,26 @@ def NN_Conv2dOp : NN_ForwardOp<"conv2d"> {
   let hasVerifier = 1;
 }
 
+def NN_ConvTranspose2dOp : NN_ForwardOp<"conv_transpose2d"> {
+  let summary = "2-D transposed convolution (ONNX ConvTranspose, no bias)";
+  let description = [{
+    The adjoint of nn.conv2d with the same weight, strides, pads, dilations
+    and group applied to `input` as if it were a convolution's output: the
+    weight is C_in x C_out/group x kH x kW. The result's extent fixes the
+    output padding (conv2d of the result gives the input's shape). Its
+    gradients are nn.conv2d (input) and nn.conv2d_grad_weight (weight).
+  }];
+  let arguments = (ins NN_F32Tensor4D:$input, NN_F32Tensor4D:$weight,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DenseI64ArrayAttr:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group);
+  let results = (outs NN_F32Tensor4D:$output);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def NN_GemmOp : NN_ForwardOp<"gemm"> {
   let summary = "alpha * op(A) * op(B) + beta * C (ONNX Gemm / 2-D MatMul)";
   let arguments = (ins NN_F32Tensor2D:$a, NN_F32Tensor2D:$b,

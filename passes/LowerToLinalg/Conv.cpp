@@ -253,9 +253,18 @@ Value lowerConvGradInput(Lowering &L, nn::Conv2dGradInputOp op) {
   return dx;
 }
 
+/// nn.conv2d_grad_input by another name (lowered in turn).
+Value lowerConvTranspose(Lowering &L, nn::ConvTranspose2dOp op) {
+  return nn::Conv2dGradInputOp::create(
+      L.b, L.loc, op.getOutput().getType(), op.getInput(), op.getWeight(),
+      op.getStridesAttr(), op.getPadsAttr(), op.getDilationsAttr(),
+      op.getGroupAttr());
+}
+
 } // namespace
 
 void mcutrain::lowering::populateConvPatterns(RewritePatternSet &patterns) {
+  addLowering<nn::ConvTranspose2dOp>(patterns, lowerConvTranspose);
   addLowering<nn::Conv2dOp>(patterns, lowerConv);
   addLowering<nn::Conv2dGradInputOp>(patterns, lowerConvGradInput);
   addLowering<nn::Conv2dGradWeightOp>(patterns, lowerConvGradWeight);

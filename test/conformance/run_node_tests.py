@@ -45,7 +45,7 @@ SUPPORTED_OPS = [
     "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf", "Sum",
     "Mean", "Slice", "Split", "Expand", "Tile", "ReduceMean", "ReduceSum",
     "ReduceSumSquare", "Pow", "LayerNormalization", "InstanceNormalization",
-    "GlobalMaxPool",
+    "GlobalMaxPool", "ConvTranspose",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.

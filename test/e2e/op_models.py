@@ -178,3 +178,22 @@ OPS.update({
 # Models exported at another opset than 13 (LayerNormalization is an
 # opset 17 op; at 13 torch decomposes it).
 OPSETS = {"layer_norm17": 17}
+
+# 1-D convolutions (keyword spotting on audio features) and transposed
+# convolutions (decoders, upsampling), imported as 2-D ones.
+OPS.update({
+    "conv1d": (lambda: Head(nn.Sequential(
+        nn.Conv1d(3, 4, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv1d(4, 4, 3, padding=2, dilation=2, groups=2)), 4 * 5),
+        (3, 10), 3),
+    "conv_transpose": (lambda: pre(nn.ConvTranspose2d(
+        3, 4, 3, stride=2, padding=1, output_padding=1), 2, 3, 4 * 8 * 6),
+        (2, 4, 3), 3),
+    "conv_transpose_group": (lambda: pre(nn.ConvTranspose2d(
+        4, 6, (2, 3), stride=(1, 2), padding=(0, 1), dilation=(2, 1),
+        groups=2, bias=False), 2, 4, 6 * 5 * 5), (2, 3, 3), 3),
+    "conv_transpose1d": (lambda: Head(nn.Sequential(
+        nn.Conv1d(2, 3, 1), nn.ConvTranspose1d(3, 2, 4, stride=2,
+                                              padding=1)), 2 * 10),
+        (2, 5), 3),
+})

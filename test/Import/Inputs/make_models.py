@@ -518,6 +518,20 @@ def shape_op_models(out):
         [1, 2, 3, 5])
     one("cast_runtime", [n("Cast", ["x"], ["y"], name="cast",
                            to=TensorProto.INT32)], [3])
+    one("conv1d", [n("Conv", ["x", "w", "b"], ["y"], name="conv1d",
+                     strides=[2], pads=[1, 1])], [1, 2, 8], 13,
+        [weight("w", (3, 2, 3), 5), weight("b", (3,), 6)])
+    one("conv_transpose", [n("ConvTranspose", ["x", "w", "b"], ["y"],
+                             name="up", strides=[2, 2], pads=[1, 1, 1, 1],
+                             output_padding=[1, 1])], [1, 2, 3, 4], 13,
+        [weight("w", (2, 3, 3, 3), 7), weight("b", (3,), 8)])
+    one("conv_transpose_shape", [n("ConvTranspose", ["x", "w"], ["y"],
+                                   name="up", strides=[2],
+                                   output_shape=[8], auto_pad="SAME_UPPER")],
+        [1, 2, 4], 13, [weight("w", (2, 1, 3), 9)])
+    one("conv_transpose_3d", [n("ConvTranspose", ["x", "w"], ["y"],
+                                name="up3")], [1, 1, 2, 2, 2], 13,
+        [weight("w", (1, 1, 2, 2, 2), 10)])
     # torch's expand(-1, 3): the -1 picked by Equal/Where on constants.
     one("expand_where", [n("Equal", ["shape", "neg"], ["eq"], name="eq"),
                          n("Where", ["eq", "ones", "shape"], ["s"],
