@@ -309,8 +309,19 @@ LogicalResult importSqueeze(OnnxImporter &I, const onnx::NodeProto &n) {
                       I.tensorType(*ys, OnnxImporter::elementTypeOf(*x)), *x));
 }
 
+/// Every input a constant that is not a parameter (the scales of F.interpolate
+/// are concatenated float constants; concatenated weights still train).
+bool allFoldedConstants(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (!I.allConst(n))
+    return false;
+  for (const auto &in : n.input())
+    if (I.consts[in].isFloat && !I.consts[in].onnxName.empty())
+      return false;
+  return true;
+}
+
 LogicalResult importConcat(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (I.allConst(n))
+  if (allFoldedConstants(I, n))
     return foldConstantNode(I, n);
   if (failed(I.checkElementTypes(n, ElementTypes::Any)))
     return failure();

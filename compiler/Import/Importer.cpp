@@ -554,6 +554,7 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   registerShapeFoldingHandlers(table);
   registerQuantizationHandlers(table);
   registerReductionHandlers(table);
+  registerResizeHandlers(table);
   const onnx::GraphProto &graph = model.graph();
   if (failed(readInitializers(graph)))
     return nullptr;

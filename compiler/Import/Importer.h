@@ -7,7 +7,7 @@
 // sinceVersion, ...) around one binder object: here the importer is the
 // binder. Handlers live in op-family files (Conv.cpp, Pooling.cpp,
 // Elementwise.cpp, Normalization.cpp, DataMovement.cpp, Reduction.cpp,
-// ShapeFolding.cpp);
+// Resize.cpp, ShapeFolding.cpp);
 // an op or op version the table does not cover is refused in one place
 // (OnnxImporter::unsupported / refuseForm).
 //
@@ -113,6 +113,7 @@ void registerDataMovementHandlers(HandlerTable &table);
 void registerShapeFoldingHandlers(HandlerTable &table);
 void registerQuantizationHandlers(HandlerTable &table);
 void registerReductionHandlers(HandlerTable &table);
+void registerResizeHandlers(HandlerTable &table);
 
 class OnnxImporter;
 /// The !quant.uniform type of a node's scale (input `scaleIdx`, or -1 for

@@ -404,7 +404,7 @@ LogicalResult mcutrain::importer::foldConstantNode(OnnxImporter &I,
                                                    const onnx::NodeProto &n) {
   const std::string &op = n.op_type();
   const ConstTensor &a = I.consts[n.input(0)];
-  if (a.isFloat && op != "Cast")
+  if (a.isFloat && op != "Cast" && op != "Concat")
     return I.nodeError(n) << "folding float constants is not supported",
            failure();
   ConstTensor c;
@@ -415,10 +415,18 @@ LogicalResult mcutrain::importer::foldConstantNode(OnnxImporter &I,
     folded = foldCast(I, n, a);
   } else if (op == "Gather") {
     folded = foldGather(I, n, a, std::move(c));
-  } else if (op == "Concat") {
-    for (const auto &in : n.input())
-      c.i.insert(c.i.end(), I.consts[in].i.begin(), I.consts[in].i.end());
-    c.shape = {(int64_t)c.i.size()};
+  } else if (op == "Concat") { // 1-D: shapes, or Resize's float scales
+    c.isFloat = a.isFloat;
+    c.dtype = a.dtype;
+    for (const auto &in : n.input()) {
+      const ConstTensor &t = I.consts[in];
+      if (t.isFloat != a.isFloat || t.shape.size() != 1)
+        return I.nodeError(n) << "only 1-D constants of one type fold",
+               failure();
+      c.i.insert(c.i.end(), t.i.begin(), t.i.end());
+      c.f.insert(c.f.end(), t.f.begin(), t.f.end());
+    }
+    c.shape = {(int64_t)(a.isFloat ? c.f.size() : c.i.size())};
     folded = std::move(c);
   } else {
     folded = foldSqueeze(I, n, a);

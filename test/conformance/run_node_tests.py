@@ -45,7 +45,7 @@ SUPPORTED_OPS = [
     "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf", "Sum",
     "Mean", "Slice", "Split", "Expand", "Tile", "ReduceMean", "ReduceSum",
     "ReduceSumSquare", "Pow", "LayerNormalization", "InstanceNormalization",
-    "GlobalMaxPool", "ConvTranspose",
+    "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.
@@ -105,6 +105,9 @@ QPARAM_INPUTS = {
     "QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2),
     "QLinearConv": (1, 2, 4, 5, 6, 7), "QLinearMatMul": (1, 2, 4, 5, 6, 7),
     "ConvInteger": (2, 3), "MatMulInteger": (2, 3),
+    # Not quantization parameters, but as constant in exported models:
+    # Resize's roi and scales, Upsample's scales.
+    "Resize": (1, 2), "Upsample": (1,),
 }
 
 

@@ -197,3 +197,19 @@ OPS.update({
                                               padding=1)), 2 * 10),
         (2, 5), 3),
 })
+
+# Resize as F.interpolate exports it (opset 13): nearest by a whole factor
+# (a broadcast), bilinear with and without align_corners (interpolation
+# matrices), nearest to a size that is not a multiple.
+OPS.update({
+    "upsample_nearest": (lambda: pre(nn.Upsample(scale_factor=2), 2, 3,
+                                     3 * 8 * 6), (2, 4, 3), 3),
+    "upsample_bilinear": (lambda: pre(nn.Upsample(
+        scale_factor=2, mode="bilinear", align_corners=False), 2, 3,
+        3 * 8 * 6), (2, 4, 3), 3),
+    "upsample_bilinear_corners": (lambda: pre(nn.Upsample(
+        size=(5, 7), mode="bilinear", align_corners=True), 2, 3, 3 * 35),
+        (2, 4, 3), 3),
+    "upsample_nearest_size": (lambda: pre(nn.Upsample(size=(5, 7)), 2, 3,
+                                          3 * 35), (2, 4, 3), 3),
+})

@@ -532,6 +532,16 @@ def shape_op_models(out):
     one("conv_transpose_3d", [n("ConvTranspose", ["x", "w"], ["y"],
                                 name="up3")], [1, 1, 2, 2, 2], 13,
         [weight("w", (1, 1, 2, 2, 2), 10)])
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32),
+                                     "scales")
+    one("resize_nearest", [n("Resize", ["x", "", "scales"], ["y"],
+                             name="up", mode="nearest",
+                             coordinate_transformation_mode="asymmetric",
+                             nearest_mode="floor")], [1, 2, 3, 4], 13,
+        [scales])
+    one("resize_linear", [n("Resize", ["x", "", "", "sizes"], ["y"],
+                            name="up", mode="linear")], [1, 2, 3, 4], 13,
+        [i64("sizes", [1, 2, 5, 4])])
     # torch's expand(-1, 3): the -1 picked by Equal/Where on constants.
     one("expand_where", [n("Equal", ["shape", "neg"], ["eq"], name="eq"),
                          n("Where", ["eq", "ones", "shape"], ["s"],
