@@ -14,8 +14,10 @@
 #include "mlir/Conversion/MathToEmitC/MathToEmitC.h"
 #include "mlir/Conversion/MemRefToEmitC/MemRefToEmitC.h"
 #include "mlir/Conversion/SCFToEmitC/SCFToEmitC.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/EmitC/Transforms/TypeConversions.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mcutrain {
 #define GEN_PASS_DEF_LOWERTOEMITCPASS
@@ -147,6 +149,12 @@ struct LowerToEmitCPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
+    // arith.maximumf / minimumf (ONNX Max / Min) have no EmitC form:
+    // compares and selects, NaN propagating.
+    RewritePatternSet expand(ctx);
+    arith::populateArithExpandOpsPatterns(expand);
+    if (failed(applyPatternsGreedily(module, std::move(expand))))
+      return signalPassFailure();
 
     TypeConverter converter;
     converter.addConversion([](Type t) { return t; });

@@ -1,11 +1,10 @@
-//===- Elementwise.cpp - arithmetic, activations, Softmax
-//------------------===//
+//===- Elementwise.cpp - arithmetic, activations, Softmax -----------------===//
 //
 // Add/Sub/Mul/Div with numpy broadcasting (integer constants fold, see
 // ShapeFolding.cpp), Relu, the activations of nn.activation (LeakyRelu,
 // Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Sqrt, Pow, Exp, Log, Abs,
-// Reciprocal, Softplus, Softsign, Elu, Selu, Erf), PRelu, Neg, Sum, Mean
-// and Softmax/LogSoftmax.
+// Reciprocal, Softplus, Softsign, Elu, Selu, Erf), PRelu, Neg, Sum, Mean,
+// Max, Min and Softmax/LogSoftmax.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
@@ -119,6 +118,33 @@ LogicalResult importVariadicSum(OnnxImporter &I, const onnx::NodeProto &n) {
   Value divisor = I.loadGlobal(count, n.output(0) + "__count");
   return I.define(n,
                   nn::DivOp::create(I.builder, loc, *acc, divisor, UnitAttr()));
+}
+
+/// Max / Min of any number of operands (broadcasting): a chain of nn.max /
+/// nn.min in input order.
+LogicalResult importVariadicMax(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)) ||
+      failed(I.needInputs(n, 1)))
+    return failure();
+  FailureOr<Value> acc = I.tensorOperand(n, 0);
+  if (failed(acc))
+    return failure();
+  Location loc = I.nodeLoc(n);
+  for (int i = 1; i < n.input_size(); ++i) {
+    FailureOr<Value> next = I.tensorOperand(n, i);
+    if (failed(next))
+      return failure();
+    if (failed(nn::broadcastShapes(shapeOf(*acc), shapeOf(*next))) ||
+        OnnxImporter::elementTypeOf(*next) != OnnxImporter::elementTypeOf(*acc))
+      return I.nodeError(n) << "operand " << i << "'s shape or type does not "
+                            << "match the others",
+             failure();
+    if (n.op_type() == "Max")
+      *acc = nn::MaxOp::create(I.builder, loc, *acc, *next, I.isUnsigned(*acc));
+    else
+      *acc = nn::MinOp::create(I.builder, loc, *acc, *next, I.isUnsigned(*acc));
+  }
+  return I.define(n, *acc);
 }
 
 LogicalResult importRelu(OnnxImporter &I, const onnx::NodeProto &n) {
@@ -356,6 +382,8 @@ void mcutrain::importer::registerElementwiseHandlers(HandlerTable &table) {
   }
   table.on("Sum", 1, importVariadicSum);
   table.on("Mean", 1, importVariadicSum);
+  table.on("Max", 1, importVariadicMax);
+  table.on("Min", 1, importVariadicMax);
   table.on("Relu", 1, importRelu);
   for (StringRef op : {"LeakyRelu", "HardSigmoid", "Elu", "Selu"})
     table.on(op, 1, importActivation);

@@ -35,8 +35,12 @@ std::optional<ElementKind> mcutrain::importer::elementKind(int32_t onnxType) {
     return ElementKind{onnxType, 16, true};
   case onnx::TensorProto::INT32:
     return ElementKind{onnxType, 32, false};
+  case onnx::TensorProto::UINT32:
+    return ElementKind{onnxType, 32, true};
   case onnx::TensorProto::INT64:
     return ElementKind{onnxType, 64, false};
+  case onnx::TensorProto::UINT64:
+    return ElementKind{onnxType, 64, true};
   default:
     return std::nullopt;
   }
@@ -170,6 +174,9 @@ LogicalResult OnnxImporter::readTensor(const onnx::TensorProto &t,
     }
   } else if (t.data_type() == onnx::TensorProto::INT64) {
     out.i.assign(t.int64_data().begin(), t.int64_data().end());
+  } else if (kind->isUnsigned && kind->bits >= 32) {
+    // uint32 and uint64 live in uint64_data (uint64 kept as its bits).
+    out.i.assign(t.uint64_data().begin(), t.uint64_data().end());
   } else {
     // bool and integers up to 32 bits live in int32_data.
     out.i.assign(t.int32_data().begin(), t.int32_data().end());

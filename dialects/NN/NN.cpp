@@ -346,6 +346,8 @@ LogicalResult SubOp::verify() { return verifyBinary(*this); }
 LogicalResult MulOp::verify() { return verifyBinary(*this); }
 LogicalResult DivOp::verify() { return verifyBinary(*this); }
 LogicalResult PowOp::verify() { return verifyBinary(*this); }
+LogicalResult MaxOp::verify() { return verifyBinary(*this); }
+LogicalResult MinOp::verify() { return verifyBinary(*this); }
 
 LogicalResult CastOp::verify() {
   Type from = elementTypeOf(getInput()), to = elementTypeOf(getOutput());
@@ -841,6 +843,9 @@ int64_t SubOp::getMacs() { return numElements(getOutput()); }
 int64_t MulOp::getMacs() { return numElements(getOutput()); }
 int64_t DivOp::getMacs() { return numElements(getOutput()); }
 int64_t PowOp::getMacs() { return numElements(getOutput()); }
+int64_t MaxOp::getMacs() { return numElements(getOutput()); }
+int64_t MinOp::getMacs() { return numElements(getOutput()); }
+int64_t SelectGradOp::getMacs() { return numElements(getTerm()); }
 int64_t CastOp::getMacs() { return numElements(getOutput()); }
 int64_t PowGradOp::getMacs() { return numElements(getTerm()); }
 int64_t ActivationOp::getMacs() { return numElements(getOutput()); }

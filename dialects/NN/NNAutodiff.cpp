@@ -220,6 +220,35 @@ LogicalResult PowOp::buildAdjoint(OpBuilder &b, Value dy,
   return success();
 }
 
+/// Each operand's share of dy (nn.select_grad), summed to its shape.
+static void buildSelectAdjoint(OpBuilder &b, Operation *op, Value dy,
+                               ArrayRef<bool> needGrad, bool isMin,
+                               SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value());
+  for (int i = 0; i < 2; ++i) {
+    if (!needGrad[i])
+      continue;
+    Value term = SelectGradOp::create(
+        b, op->getLoc(), dy.getType(), dy, op->getOperand(0), op->getOperand(1),
+        isMin ? b.getUnitAttr() : UnitAttr(), i ? b.getUnitAttr() : UnitAttr());
+    grads[i] = sumToShape(b, op->getLoc(), term, op->getOperand(i).getType());
+  }
+}
+
+LogicalResult MaxOp::buildAdjoint(OpBuilder &b, Value dy,
+                                  ArrayRef<bool> needGrad,
+                                  SmallVectorImpl<Value> &grads) {
+  buildSelectAdjoint(b, *this, dy, needGrad, /*isMin=*/false, grads);
+  return success();
+}
+
+LogicalResult MinOp::buildAdjoint(OpBuilder &b, Value dy,
+                                  ArrayRef<bool> needGrad,
+                                  SmallVectorImpl<Value> &grads) {
+  buildSelectAdjoint(b, *this, dy, needGrad, /*isMin=*/true, grads);
+  return success();
+}
+
 LogicalResult ActivationOp::buildAdjoint(OpBuilder &b, Value dy,
                                          ArrayRef<bool> needGrad,
                                          SmallVectorImpl<Value> &grads) {

@@ -105,6 +105,8 @@ def NN_SubOp : NN_BinaryOp<"sub", "Elementwise subtraction">;
 def NN_MulOp : NN_BinaryOp<"mul", "Elementwise multiplication">;
 def NN_DivOp : NN_BinaryOp<"div", "Elementwise division">;
 def NN_PowOp : NN_BinaryOp<"pow", "Elementwise power lhs^rhs">;
+def NN_MaxOp : NN_BinaryOp<"max", "Elementwise maximum (NaN propagates)">;
+def NN_MinOp : NN_BinaryOp<"min", "Elementwise minimum (NaN propagates)">;
 
 def NN_CastOp : NN_Op<"cast", [Pure,
     DeclareOpInterfaceMethods<MacCountOpInterface>]> {
@@ -542,6 +544,22 @@ def NN_PowGradOp : NN_GradOp<"pow_grad"> {
   let results = (outs NN_F32Tensor:$term);
   let assemblyFormat = [{
     $output_grad `,` $base `,` $exponent attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_SelectGradOp : NN_GradOp<"select_grad"> {
+  let summary = "The share of dy an operand of nn.max / nn.min receives";
+  let description = [{
+    At the (broadcast) result shape: dy where the operand (`lhs`, or `rhs`
+    with `wrt_rhs`) was the one picked, dy / 2 where both were equal (as
+    torch's maximum and minimum split it), 0 elsewhere. `is_min` for
+    nn.min. The caller sums it to the operand's shape.
+  }];
+  let arguments = (ins NN_F32Tensor:$output_grad, NN_F32Tensor:$lhs,
+                   NN_F32Tensor:$rhs, UnitAttr:$is_min, UnitAttr:$wrt_rhs);
+  let results = (outs NN_F32Tensor:$term);
+  let assemblyFormat = [{
+    $output_grad `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
   }];
 }
 

@@ -152,6 +152,32 @@ Value lowerMathActivationGrad(OpBuilder &ob, Location l,
   }
 }
 
+/// dy, dy / 2 on ties, or 0: the operand's share of a max / min.
+Value lowerSelectGrad(Lowering &L, nn::SelectGradOp op) {
+  auto ys = op.getTerm().getType().getShape();
+  bool isMin = op.getIsMin(), wrtRhs = op.getWrtRhs();
+  return L.generic(
+      L.empty(ys), ValueRange{op.getOutputGrad(), op.getLhs(), op.getRhs()},
+      {L.b.getMultiDimIdentityMap(ys.size()),
+       L.broadcastMap(op.getLhs().getType().getShape(), ys),
+       L.broadcastMap(op.getRhs().getType().getShape(), ys),
+       L.b.getMultiDimIdentityMap(ys.size())},
+      SmallVector<IteratorType>(ys.size(), kPar),
+      [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+        Value self = wrtRhs ? a[2] : a[1], other = wrtRhs ? a[1] : a[2];
+        Value won = arith::CmpFOp::create(ob, l,
+                                          isMin ? arith::CmpFPredicate::OLT
+                                                : arith::CmpFPredicate::OGT,
+                                          self, other);
+        Value tie = arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OEQ,
+                                          self, other);
+        Value half = arith::MulFOp::create(ob, l, a[0], L.f32c(ob, 0.5f));
+        Value lost =
+            arith::SelectOp::create(ob, l, tie, half, L.f32c(ob, 0.0f));
+        return arith::SelectOp::create(ob, l, won, a[0], lost);
+      });
+}
+
 /// powf; integers through double (exact while the result is below 2^53),
 /// then truncated back.
 Value lowerPow(Lowering &L, nn::PowOp op) {
@@ -481,6 +507,11 @@ void mcutrain::lowering::populateElementwisePatterns(
       patterns,
       lowerBinary<nn::DivOp, arith::DivFOp, arith::DivSIOp, arith::DivUIOp>);
   addLowering<nn::PowOp>(patterns, lowerPow);
+  addLowering<nn::MaxOp>(patterns, lowerBinary<nn::MaxOp, arith::MaximumFOp,
+                                               arith::MaxSIOp, arith::MaxUIOp>);
+  addLowering<nn::MinOp>(patterns, lowerBinary<nn::MinOp, arith::MinimumFOp,
+                                               arith::MinSIOp, arith::MinUIOp>);
+  addLowering<nn::SelectGradOp>(patterns, lowerSelectGrad);
   addLowering<nn::CastOp>(patterns, lowerCast);
   addLowering<nn::PowGradOp>(patterns, lowerPowGrad);
   addLowering<nn::ReluOp>(patterns, lowerRelu);

@@ -45,14 +45,15 @@ SUPPORTED_OPS = [
     "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf", "Sum",
     "Mean", "Slice", "Split", "Expand", "Tile", "ReduceMean", "ReduceSum",
     "ReduceSumSquare", "Pow", "LayerNormalization", "InstanceNormalization",
-    "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample",
+    "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample", "Max", "Min",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.
 C_TYPES = {"float32": "float", "bool": "bool", "int8": "std::int8_t",
            "uint8": "std::uint8_t", "int16": "std::int16_t",
            "uint16": "std::uint16_t", "int32": "std::int32_t",
-           "int64": "std::int64_t"}
+           "uint32": "std::uint32_t", "int64": "std::int64_t",
+           "uint64": "std::uint64_t"}
 
 HARNESS = r"""
 #include "m.h"

@@ -213,3 +213,13 @@ OPS.update({
     "upsample_nearest_size": (lambda: pre(nn.Upsample(size=(5, 7)), 2, 3,
                                           3 * 35), (2, 4, 3), 3),
 })
+
+# Elementwise Max / Min (torch.maximum / minimum export as ONNX Max / Min):
+# broadcasting, ties split evenly (relu-like clamps against a trainable
+# threshold).
+OPS.update({
+    "max_min": (lambda: pre(Lambda(
+        lambda x, t, u: torch.minimum(torch.maximum(x, t), u * 2.0 + 1.0),
+        torch.randn(1, 3, 1, 1) * 0.3, torch.randn(1, 1, 4) * 0.3),
+        2, 3, 3 * 16), (2, 4, 4), 3),
+})
