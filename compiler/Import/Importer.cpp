@@ -383,7 +383,7 @@ LogicalResult OnnxImporter::importNode(const onnx::NodeProto &n) {
     return nodeError(n) << "operator domain '" << n.domain()
                         << "' is not supported",
            failure();
-  if (n.output_size() == 0 || n.output(0).empty())
+  if (llvm::all_of(n.output(), [](const std::string &o) { return o.empty(); }))
     return nodeError(n) << "has no output", failure();
   // Every op but Constant reads at least one input.
   if (n.op_type() != "Constant" && failed(needInputs(n, 1)))
@@ -562,6 +562,7 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   registerQuantizationHandlers(table);
   registerReductionHandlers(table);
   registerResizeHandlers(table);
+  registerRecurrentHandlers(table);
   const onnx::GraphProto &graph = model.graph();
   if (failed(readInitializers(graph)))
     return nullptr;

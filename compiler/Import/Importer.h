@@ -7,7 +7,7 @@
 // sinceVersion, ...) around one binder object: here the importer is the
 // binder. Handlers live in op-family files (Conv.cpp, Pooling.cpp,
 // Elementwise.cpp, Normalization.cpp, DataMovement.cpp, Reduction.cpp,
-// Resize.cpp, ShapeFolding.cpp);
+// Resize.cpp, Recurrent.cpp, ShapeFolding.cpp);
 // an op or op version the table does not cover is refused in one place
 // (OnnxImporter::unsupported / refuseForm).
 //
@@ -114,6 +114,7 @@ void registerShapeFoldingHandlers(HandlerTable &table);
 void registerQuantizationHandlers(HandlerTable &table);
 void registerReductionHandlers(HandlerTable &table);
 void registerResizeHandlers(HandlerTable &table);
+void registerRecurrentHandlers(HandlerTable &table);
 
 class OnnxImporter;
 /// The !quant.uniform type of a node's scale (input `scaleIdx`, or -1 for

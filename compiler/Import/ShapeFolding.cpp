@@ -270,12 +270,61 @@ ConstTensor foldSqueeze(OnnxImporter &I, const onnx::NodeProto &n,
   return c;
 }
 
-/// Gather only folds; on runtime tensors it is not supported, which the
+/// Gather: of integer constants it folds; at constant indices it is a
+/// slice; with indices computed at run time it is not supported, which the
 /// error says (not the element types of the indices: an embedding lookup's
 /// int64 indices are not what is wrong).
+/// Gather of a runtime tensor at constant indices (h[0], x[:, -1]): a
+/// slice per index, concatenated along the axis; a scalar index drops it.
+LogicalResult gatherAtConstants(OnnxImporter &I, const onnx::NodeProto &n,
+                                const ConstTensor &idx) {
+  FailureOr<Value> x = I.tensorOperand(n, 0);
+  if (failed(x))
+    return failure();
+  auto xs = shapeOf(*x);
+  int64_t rank = xs.size(), axis = attrInt(n, "axis", 0);
+  axis = axis < 0 ? axis + rank : axis;
+  if (axis < 0 || axis >= rank || idx.shape.size() > 1 || idx.i.empty())
+    return I.nodeError(n) << "Gather along axis " << axis << " with "
+                          << idx.shape.size()
+                          << "-D indices is not supported (a scalar or 1-D "
+                             "list of constant indices is)",
+           failure();
+  Location loc = I.nodeLoc(n);
+  SmallVector<Value> parts;
+  SmallVector<int64_t> one(xs);
+  one[axis] = 1;
+  for (int64_t k : idx.i) {
+    int64_t j = k < 0 ? k + xs[axis] : k;
+    if (j < 0 || j >= xs[axis])
+      return I.nodeError(n) << "Gather index " << k << " out of range",
+             failure();
+    SmallVector<int64_t> first(rank, 0);
+    first[axis] = j;
+    parts.push_back(nn::SliceOp::create(
+        I.builder, loc, I.tensorType(one, OnnxImporter::elementTypeOf(*x)), *x,
+        I.builder.getDenseI64ArrayAttr(first)));
+  }
+  Value y = parts.size() == 1
+                ? parts[0]
+                : nn::ConcatOp::create(I.builder, loc, parts, axis).getResult();
+  SmallVector<int64_t> ys(xs.begin(), xs.begin() + axis);
+  ys.append(idx.shape.begin(), idx.shape.end());
+  ys.append(xs.begin() + axis + 1, xs.end());
+  if (ArrayRef<int64_t>(ys) != ArrayRef<int64_t>(shapeOf(y)))
+    y = nn::ReshapeOp::create(
+        I.builder, loc, I.tensorType(ys, OnnxImporter::elementTypeOf(y)), y);
+  return I.define(n, y);
+}
+
 LogicalResult importGather(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (I.allConst(n))
+  if (I.allConst(n) && !I.consts[n.input(0)].isFloat)
     return foldConstantNode(I, n);
+  const ConstTensor *idx = I.constOperand(n, 1);
+  if (failed(I.needInputs(n, 2)))
+    return failure();
+  if (idx && !idx->isFloat)
+    return gatherAtConstants(I, n, *idx);
   const ConstTensor *data = I.constOperand(n, 0);
   bool parameter = data && data->isFloat && !data->onnxName.empty();
   return I.nodeError(n) << "Gather of "

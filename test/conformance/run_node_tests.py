@@ -45,7 +45,7 @@ SUPPORTED_OPS = [
     "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf", "Sum",
     "Mean", "Slice", "Split", "Expand", "Tile", "ReduceMean", "ReduceSum",
     "ReduceSumSquare", "Pow", "LayerNormalization", "InstanceNormalization",
-    "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample", "Max", "Min",
+    "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample", "Max", "Min", "GRU", "LSTM",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.
@@ -107,8 +107,8 @@ QPARAM_INPUTS = {
     "QLinearConv": (1, 2, 4, 5, 6, 7), "QLinearMatMul": (1, 2, 4, 5, 6, 7),
     "ConvInteger": (2, 3), "MatMulInteger": (2, 3),
     # Not quantization parameters, but as constant in exported models:
-    # Resize's roi and scales, Upsample's scales.
-    "Resize": (1, 2), "Upsample": (1,),
+    # Resize's roi and scales, Upsample's scales, GRU/LSTM's sequence_lens.
+    "Resize": (1, 2), "Upsample": (1,), "GRU": (4,), "LSTM": (4,),
 }
 
 

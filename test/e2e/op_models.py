@@ -223,3 +223,28 @@ OPS.update({
         torch.randn(1, 3, 1, 1) * 0.3, torch.randn(1, 1, 4) * 0.3),
         2, 3, 3 * 16), (2, 4, 4), 3),
 })
+
+
+class Recurrent(nn.Module):
+    """[N=1, F, T] features: a 1x1 conv, then a GRU or LSTM over the T
+    frames (torch's default export: initial state zeros expanded,
+    linear_before_reset for the GRU), the last state to 3 classes."""
+
+    def __init__(self, cell, features, hidden, frames):
+        super().__init__()
+        self.pre = nn.Conv1d(features, features, 1)
+        self.rnn = cell(features, hidden)
+        self.fc = nn.Linear(hidden * 2, 3)
+
+    def forward(self, x):
+        y, state = self.rnn(self.pre(x).permute(2, 0, 1))
+        h = state[0] if isinstance(state, tuple) else state
+        # The last state and the mean of the sequence: Y and Y_h both used.
+        return self.fc(torch.cat([h[0], y.mean(0)], 1))
+
+
+# GRU and LSTM, unrolled: backpropagation through time.
+OPS.update({
+    "gru": (lambda: Recurrent(nn.GRU, 4, 5, 6), (4, 6), 3),
+    "lstm": (lambda: Recurrent(nn.LSTM, 4, 5, 6), (4, 6), 3),
+})
