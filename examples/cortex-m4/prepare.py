@@ -10,11 +10,12 @@ test set is too small to measure a rise (the loss must still fall).
 --model kws1d: a keyword-spotting-style 1-D convolutional network instead
 (Conv1d, depthwise Conv1d, pointwise Conv1d, Linear)
 on each digit read as 8 feature rows over 32 frames (columns repeated 4x),
-the shape of a spectrogram's MFCCs.
+the shape of a spectrogram's MFCCs; --model gru: a GRU over those 32
+frames (its last state to a Linear), exported as ONNX GRU.
 
   prepare.py OUT_DIR [--train 600] [--test 200] [--epochs 2] [--seed 0]
              [--size 28|8k] [--channels 1] [--float-inputs]
-             [--no-accuracy-check] [--model demo|kws1d]
+             [--no-accuracy-check] [--model demo|kws1d|gru]
 """
 import argparse
 import os
@@ -46,6 +47,19 @@ class Kws1d(torch.nn.Module):
         return self.fc(torch.flatten(self.features(x), 1))
 
 
+class Gru(torch.nn.Module):
+    """8 features x 32 frames -> a GRU's last state -> 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(8, 32)
+        self.fc = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        _, h = self.gru(x.permute(2, 0, 1))
+        return self.fc(h[0])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out")
@@ -58,15 +72,17 @@ def main():
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--float-inputs", action="store_true")
     ap.add_argument("--no-accuracy-check", action="store_true")
-    ap.add_argument("--model", choices=["demo", "kws1d"], default="demo")
+    ap.add_argument("--model", choices=["demo", "kws1d", "gru"],
+                    default="demo")
     args = ap.parse_args()
     if args.size != 28 and args.size % 8:
         ap.error("--size: 28 or a multiple of 8")
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     onnx_path = os.path.join(args.out, "model.onnx")
-    if args.model == "kws1d":
-        torch.onnx.export(Kws1d().eval(), torch.zeros(1, 8, 32), onnx_path,
+    if args.model in ("kws1d", "gru"):
+        net = Kws1d() if args.model == "kws1d" else Gru()
+        torch.onnx.export(net.eval(), torch.zeros(1, 8, 32), onnx_path,
                           opset_version=13, input_names=["features"],
                           output_names=["logits"])
     else:
@@ -74,7 +90,7 @@ def main():
 
     from sklearn.datasets import load_digits
     d = load_digits()
-    if args.model == "kws1d":
+    if args.model in ("kws1d", "gru"):
         imgs = np.kron(d.images / 16.0 * 255.0, np.ones((1, 4)))
     else:
         scale = 3 if args.size == 28 else args.size // 8
