@@ -151,10 +151,23 @@ struct LowerToEmitCPass
     MLIRContext *ctx = &getContext();
     // arith.maximumf / minimumf (ONNX Max / Min) have no EmitC form:
     // compares and selects, NaN propagating.
-    RewritePatternSet expand(ctx);
-    arith::populateArithExpandOpsPatterns(expand);
-    if (failed(applyPatternsGreedily(module, std::move(expand))))
-      return signalPassFailure();
+    // Only where they occur, and without folding or constant CSE: other
+    // modules' code stays exactly as it was.
+    bool minMax = module
+                      .walk([](Operation *op) {
+                        return isa<arith::MaximumFOp, arith::MinimumFOp>(op)
+                                   ? WalkResult::interrupt()
+                                   : WalkResult::advance();
+                      })
+                      .wasInterrupted();
+    if (minMax) {
+      RewritePatternSet expand(ctx);
+      arith::populateArithExpandOpsPatterns(expand);
+      GreedyRewriteConfig config;
+      config.enableFolding(false).enableConstantCSE(false);
+      if (failed(applyPatternsGreedily(module, std::move(expand), config)))
+        return signalPassFailure();
+    }
 
     TypeConverter converter;
     converter.addConversion([](Type t) { return t; });
