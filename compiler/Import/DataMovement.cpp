@@ -465,12 +465,8 @@ LogicalResult importReshape5(OnnxImporter &I, const onnx::NodeProto &n) {
   FailureOr<Value> x = I.tensorOperand(n, 0);
   if (failed(x))
     return failure();
-  const ConstTensor *s = I.constOperand(n, 1);
-  if (!s || s->isFloat)
-    return I.nodeError(n) << "the target shape must be a compile-time "
-                             "constant",
-           failure();
-  return buildReshape(I, n, *x, *s);
+  FailureOr<const ConstTensor *> s = I.integerOperand(n, 1, "the target shape");
+  return failed(s) ? failure() : buildReshape(I, n, *x, **s);
 }
 
 /// nn.slice of `x` from `first` by `step` to `shape`; x itself when that is
@@ -520,12 +516,10 @@ FailureOr<SmallVector<int64_t>> splitSizes(OnnxImporter &I,
                                            int64_t dim, int64_t parts) {
   SmallVector<int64_t> sizes = attrInts(n, "split", {});
   if (I.opset >= 13 && n.input_size() > 1 && !n.input(1).empty()) {
-    const ConstTensor *c = I.constOperand(n, 1);
-    if (!c || c->isFloat)
-      return I.nodeError(n) << "split sizes must be a compile-time integer "
-                               "constant",
-             failure();
-    sizes.assign(c->i.begin(), c->i.end());
+    FailureOr<const ConstTensor *> c = I.integerOperand(n, 1, "split sizes");
+    if (failed(c))
+      return failure();
+    sizes.assign((*c)->i.begin(), (*c)->i.end());
   }
   if (sizes.empty()) {
     int64_t each = (dim + parts - 1) / parts;
@@ -582,12 +576,11 @@ LogicalResult importExpand(OnnxImporter &I, const onnx::NodeProto &n) {
   FailureOr<Value> x = I.tensorOperand(n, 0);
   if (failed(x))
     return failure();
-  const ConstTensor *s = I.constOperand(n, 1);
-  if (!s || s->isFloat)
-    return I.nodeError(n) << "the shape must be a compile-time integer "
-                             "constant",
-           failure();
-  FailureOr<SmallVector<int64_t>> ys = nn::broadcastShapes(shapeOf(*x), s->i);
+  FailureOr<const ConstTensor *> s = I.integerOperand(n, 1, "the shape");
+  if (failed(s))
+    return failure();
+  FailureOr<SmallVector<int64_t>> ys =
+      nn::broadcastShapes(shapeOf(*x), (*s)->i);
   if (failed(ys) || !checkedElements(*ys))
     return I.nodeError(n) << "the input does not broadcast to the shape",
            failure();
@@ -606,12 +599,13 @@ LogicalResult importTile(OnnxImporter &I, const onnx::NodeProto &n) {
   FailureOr<Value> x = I.tensorOperand(n, 0);
   if (failed(x))
     return failure();
-  const ConstTensor *r = I.constOperand(n, 1);
+  FailureOr<const ConstTensor *> reps = I.integerOperand(n, 1, "repeats");
+  if (failed(reps))
+    return failure();
+  const ConstTensor *r = *reps;
   auto xs = shapeOf(*x);
-  if (!r || r->isFloat || r->i.size() != xs.size())
-    return I.nodeError(n) << "repeats must be a compile-time integer constant "
-                             "with one entry per dimension",
-           failure();
+  if (r->i.size() != xs.size())
+    return I.nodeError(n) << "repeats need one entry per dimension", failure();
   Value y = *x;
   for (size_t d = 0; d < xs.size(); ++d) {
     if (r->i[d] < 1)

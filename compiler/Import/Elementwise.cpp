@@ -91,45 +91,15 @@ LogicalResult importBinary7(OnnxImporter &I, const onnx::NodeProto &n) {
   return defineBinary(I, n, *lhs, *rhs);
 }
 
-/// Sum and Mean of one or more operands (numpy broadcasting): a chain of
-/// nn.add in input order, Mean's divided by the count (a scalar constant).
-LogicalResult importVariadicSum(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (failed(I.checkElementTypes(n, ElementTypes::Float)) ||
-      failed(I.needInputs(n, 1)))
+/// The node's operands combined left to right by `combine`; they must
+/// broadcast together and share an element type.
+FailureOr<Value> chainOperands(OnnxImporter &I, const onnx::NodeProto &n,
+                               function_ref<Value(Value, Value)> combine) {
+  if (failed(I.needInputs(n, 1)))
     return failure();
   FailureOr<Value> acc = I.tensorOperand(n, 0);
   if (failed(acc))
     return failure();
-  Location loc = I.nodeLoc(n);
-  for (int i = 1; i < n.input_size(); ++i) {
-    FailureOr<Value> next = I.tensorOperand(n, i);
-    if (failed(next))
-      return failure();
-    if (failed(nn::broadcastShapes(shapeOf(*acc), shapeOf(*next))))
-      return I.nodeError(n) << "operand " << i << "'s shape does not "
-                            << "broadcast with the others",
-             failure();
-    *acc = nn::AddOp::create(I.builder, loc, *acc, *next, UnitAttr());
-  }
-  if (n.op_type() == "Sum" || n.input_size() == 1)
-    return I.define(n, *acc);
-  ConstTensor count;
-  count.f = {(float)n.input_size()};
-  Value divisor = I.loadGlobal(count, n.output(0) + "__count");
-  return I.define(n,
-                  nn::DivOp::create(I.builder, loc, *acc, divisor, UnitAttr()));
-}
-
-/// Max / Min of any number of operands (broadcasting): a chain of nn.max /
-/// nn.min in input order.
-LogicalResult importVariadicMax(OnnxImporter &I, const onnx::NodeProto &n) {
-  if (failed(I.checkElementTypes(n, ElementTypes::Integers)) ||
-      failed(I.needInputs(n, 1)))
-    return failure();
-  FailureOr<Value> acc = I.tensorOperand(n, 0);
-  if (failed(acc))
-    return failure();
-  Location loc = I.nodeLoc(n);
   for (int i = 1; i < n.input_size(); ++i) {
     FailureOr<Value> next = I.tensorOperand(n, i);
     if (failed(next))
@@ -139,12 +109,50 @@ LogicalResult importVariadicMax(OnnxImporter &I, const onnx::NodeProto &n) {
       return I.nodeError(n) << "operand " << i << "'s shape or type does not "
                             << "match the others",
              failure();
-    if (n.op_type() == "Max")
-      *acc = nn::MaxOp::create(I.builder, loc, *acc, *next, I.isUnsigned(*acc));
-    else
-      *acc = nn::MinOp::create(I.builder, loc, *acc, *next, I.isUnsigned(*acc));
+    acc = combine(*acc, *next);
   }
-  return I.define(n, *acc);
+  return acc;
+}
+
+/// Sum and Mean of one or more operands (numpy broadcasting): a chain of
+/// nn.add in input order, Mean's divided by the count (a scalar constant).
+LogicalResult importVariadicSum(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Float)))
+    return failure();
+  Location loc = I.nodeLoc(n);
+  FailureOr<Value> sum = chainOperands(I, n, [&](Value a, Value b) -> Value {
+    return nn::AddOp::create(I.builder, loc, a, b, UnitAttr());
+  });
+  if (failed(sum))
+    return failure();
+  if (n.op_type() == "Sum" || n.input_size() == 1)
+    return I.define(n, *sum);
+  ConstTensor count;
+  count.f = {(float)n.input_size()};
+  Value divisor = I.loadGlobal(count, n.output(0) + "__count");
+  return I.define(n,
+                  nn::DivOp::create(I.builder, loc, *sum, divisor, UnitAttr()));
+}
+
+/// Max / Min of any number of operands (broadcasting): a chain of nn.max /
+/// nn.min in input order.
+LogicalResult importVariadicMax(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Integers)))
+    return failure();
+  FailureOr<Value> first = I.tensorOperand(n, 0);
+  if (failed(first))
+    return failure();
+  // Every link compares as the operands do (the chain's own results are
+  // not marked unsigned until the node is done).
+  UnitAttr isUnsigned = I.isUnsigned(*first);
+  Location loc = I.nodeLoc(n);
+  bool isMax = n.op_type() == "Max";
+  FailureOr<Value> y = chainOperands(I, n, [&](Value a, Value b) -> Value {
+    if (isMax)
+      return nn::MaxOp::create(I.builder, loc, a, b, isUnsigned);
+    return nn::MinOp::create(I.builder, loc, a, b, isUnsigned);
+  });
+  return failed(y) ? failure() : I.define(n, *y);
 }
 
 LogicalResult importRelu(OnnxImporter &I, const onnx::NodeProto &n) {

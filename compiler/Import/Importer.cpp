@@ -268,6 +268,16 @@ const ConstTensor *OnnxImporter::constOperand(const onnx::NodeProto &n,
   return c == consts.end() ? nullptr : &c->second;
 }
 
+FailureOr<const ConstTensor *>
+OnnxImporter::integerOperand(const onnx::NodeProto &n, int idx,
+                             StringRef what) {
+  const ConstTensor *c = constOperand(n, idx);
+  if (!c || c->isFloat)
+    return nodeError(n) << what << " must be a compile-time integer constant",
+           failure();
+  return c;
+}
+
 /// Identity, inference Dropout and a Cast to the input's own type: the
 /// output is the input. A parameter seen through such a node is an alias:
 /// torch.onnx.export (do_constant_folding) merges initializers of equal

@@ -177,6 +177,10 @@ public:
   FailureOr<Value> tensorOperand(const onnx::NodeProto &n, int idx);
   /// Input `idx` if it is a compile-time constant, else null.
   const ConstTensor *constOperand(const onnx::NodeProto &n, int idx);
+  /// Input `idx` as compile-time integers, or failure diagnosed: "<what>
+  /// must be a compile-time integer constant".
+  FailureOr<const ConstTensor *> integerOperand(const onnx::NodeProto &n,
+                                                int idx, StringRef what);
   LogicalResult readTensor(const onnx::TensorProto &t, ConstTensor &out,
                            const onnx::NodeProto *node);
   /// Identity, inference Dropout and a Cast to the input's own type.

@@ -21,11 +21,10 @@ FailureOr<SmallVector<bool>> reducedAxes(OnnxImporter &I,
                                          bool fromInput) {
   SmallVector<int64_t> axes = attrInts(n, "axes", {});
   if (fromInput && n.input_size() > 1 && !n.input(1).empty()) {
-    const ConstTensor *c = I.constOperand(n, 1);
-    if (!c || c->isFloat)
-      return I.nodeError(n) << "axes must be a compile-time integer constant",
-             failure();
-    axes.assign(c->i.begin(), c->i.end());
+    FailureOr<const ConstTensor *> c = I.integerOperand(n, 1, "axes");
+    if (failed(c))
+      return failure();
+    axes.assign((*c)->i.begin(), (*c)->i.end());
   }
   bool noop = attrInt(n, "noop_with_empty_axes", 0) != 0;
   SmallVector<bool> reduced(rank, axes.empty() && !noop);

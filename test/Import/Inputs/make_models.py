@@ -41,9 +41,9 @@ def main():
     mlp(os.path.join(out, "opset18.onnx"), opset=18)
     mlp(os.path.join(out, "dynamic.onnx"), input_dims=(1, "features"))
     mlp(os.path.join(out, "symbolic_batch.onnx"), input_dims=("N", 8))
-    mlp(os.path.join(out, "lstm.onnx"), extra_nodes=[
-        helper.make_node("LSTM", ["r", "lw", "lr"], ["lo"], name="rnn_1",
-                         hidden_size=4)])
+    mlp(os.path.join(out, "einsum.onnx"), extra_nodes=[
+        helper.make_node("Einsum", ["r", "r"], ["e"], name="einsum_1",
+                         equation="ij,ij->ij")])
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
     save(helper.make_graph(
