@@ -248,3 +248,8 @@ OPS.update({
     "gru": (lambda: Recurrent(nn.GRU, 4, 5, 6), (4, 6), 3),
     "lstm": (lambda: Recurrent(nn.LSTM, 4, 5, 6), (4, 6), 3),
 })
+
+# Mish (torch 1.13 exports it as Softplus, Tanh, Mul).
+OPS.update({
+    "mish": (lambda: pre(nn.Mish(), 2, 3, 3 * 16), (2, 4, 4), 3),
+})
