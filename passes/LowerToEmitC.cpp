@@ -149,17 +149,19 @@ struct LowerToEmitCPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    // arith.maximumf / minimumf (ONNX Max / Min) have no EmitC form:
-    // compares and selects, NaN propagating.
+    // arith.maximumf / minimumf and the integer max / min (ONNX Max / Min)
+    // have no EmitC form: compares and selects, NaN propagating.
     // Only where they occur, and without folding or constant CSE: other
     // modules' code stays exactly as it was.
-    bool minMax = module
-                      .walk([](Operation *op) {
-                        return isa<arith::MaximumFOp, arith::MinimumFOp>(op)
-                                   ? WalkResult::interrupt()
-                                   : WalkResult::advance();
-                      })
-                      .wasInterrupted();
+    bool minMax =
+        module
+            .walk([](Operation *op) {
+              return isa<arith::MaximumFOp, arith::MinimumFOp, arith::MaxSIOp,
+                         arith::MaxUIOp, arith::MinSIOp, arith::MinUIOp>(op)
+                         ? WalkResult::interrupt()
+                         : WalkResult::advance();
+            })
+            .wasInterrupted();
     if (minMax) {
       RewritePatternSet expand(ctx);
       arith::populateArithExpandOpsPatterns(expand);

@@ -336,12 +336,40 @@ LogicalResult importGather(OnnxImporter &I, const onnx::NodeProto &n) {
          failure();
 }
 
-/// Equal and Where only fold (torch's expand(-1, ...) and the -1 handling of
-/// its shape arithmetic); on runtime tensors they are not supported.
+/// Where of tensors computed at run time (or float constants): nn.where.
+LogicalResult buildWhere(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.needInputs(n, 3)) ||
+      failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> c = I.tensorOperand(n, 0), a = I.tensorOperand(n, 1),
+                   b = I.tensorOperand(n, 2);
+  if (failed(c) || failed(a) || failed(b))
+    return failure();
+  if (!OnnxImporter::elementTypeOf(*c).isInteger(1) ||
+      OnnxImporter::elementTypeOf(*a) != OnnxImporter::elementTypeOf(*b))
+    return I.nodeError(n) << "needs a boolean condition and branches of one "
+                             "element type",
+           failure();
+  auto shape = nn::broadcastShapes(shapeOf(*a), shapeOf(*b));
+  if (succeeded(shape))
+    shape = nn::broadcastShapes(*shape, shapeOf(*c));
+  if (failed(shape))
+    return I.nodeError(n) << "operand shapes do not broadcast", failure();
+  return I.define(n, nn::WhereOp::create(
+                         I.builder, I.nodeLoc(n),
+                         I.tensorType(*shape, OnnxImporter::elementTypeOf(*a)),
+                         *c, *a, *b));
+}
+
+/// Equal folds on integer constants (torch's expand(-1, ...) and the -1
+/// handling of its shape arithmetic); Where folds there and is nn.where on
+/// tensors computed at run time.
 LogicalResult importFoldedSelection(OnnxImporter &I, const onnx::NodeProto &n) {
   if (isIntegerConst(I, n) &&
       (n.op_type() == "Equal" || !I.consts[n.input(1)].isFloat))
     return defineFoldedInteger(I, n);
+  if (n.op_type() == "Where")
+    return buildWhere(I, n);
   return I.nodeError(n) << n.op_type()
                         << " of tensors computed at run time or of float "
                            "constants is not supported (integer constants "

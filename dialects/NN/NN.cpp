@@ -349,6 +349,19 @@ LogicalResult PowOp::verify() { return verifyBinary(*this); }
 LogicalResult MaxOp::verify() { return verifyBinary(*this); }
 LogicalResult MinOp::verify() { return verifyBinary(*this); }
 
+LogicalResult WhereOp::verify() {
+  Type et = elementTypeOf(getLhs());
+  if (elementTypeOf(getRhs()) != et || elementTypeOf(getOutput()) != et)
+    return emitOpError() << "branches and result must share an element type";
+  auto bs = broadcastShapes(getLhs().getType().getShape(),
+                            getRhs().getType().getShape());
+  if (succeeded(bs))
+    bs = broadcastShapes(*bs, getCondition().getType().getShape());
+  if (failed(bs) || ArrayRef<int64_t>(*bs) != getOutput().getType().getShape())
+    return emitOpError() << "operand shapes do not broadcast to the result";
+  return success();
+}
+
 LogicalResult CastOp::verify() {
   Type from = elementTypeOf(getInput()), to = elementTypeOf(getOutput());
   if (getInput().getType().getShape() != getOutput().getType().getShape())
@@ -847,6 +860,8 @@ int64_t MaxOp::getMacs() { return numElements(getOutput()); }
 int64_t MinOp::getMacs() { return numElements(getOutput()); }
 int64_t SelectGradOp::getMacs() { return numElements(getTerm()); }
 int64_t CastOp::getMacs() { return numElements(getOutput()); }
+int64_t WhereOp::getMacs() { return numElements(getOutput()); }
+int64_t WhereGradOp::getMacs() { return numElements(getTerm()); }
 int64_t PowGradOp::getMacs() { return numElements(getTerm()); }
 int64_t ActivationOp::getMacs() { return numElements(getOutput()); }
 int64_t PReluOp::getMacs() { return numElements(getOutput()); }

@@ -249,6 +249,21 @@ LogicalResult MinOp::buildAdjoint(OpBuilder &b, Value dy,
   return success();
 }
 
+LogicalResult WhereOp::buildAdjoint(OpBuilder &b, Value dy,
+                                    ArrayRef<bool> needGrad,
+                                    SmallVectorImpl<Value> &grads) {
+  grads.assign(3, Value()); // the boolean condition never needs one
+  for (int i = 1; i < 3; ++i) {
+    if (!needGrad[i])
+      continue;
+    Value term =
+        WhereGradOp::create(b, getLoc(), dy.getType(), dy, getCondition(),
+                            i == 2 ? b.getUnitAttr() : UnitAttr());
+    grads[i] = sumToShape(b, getLoc(), term, gradType(getOperand(i)));
+  }
+  return success();
+}
+
 LogicalResult ActivationOp::buildAdjoint(OpBuilder &b, Value dy,
                                          ArrayRef<bool> needGrad,
                                          SmallVectorImpl<Value> &grads) {

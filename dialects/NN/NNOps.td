@@ -108,6 +108,21 @@ def NN_PowOp : NN_BinaryOp<"pow", "Elementwise power lhs^rhs">;
 def NN_MaxOp : NN_BinaryOp<"max", "Elementwise maximum (NaN propagates)">;
 def NN_MinOp : NN_BinaryOp<"min", "Elementwise minimum (NaN propagates)">;
 
+def NN_WhereOp : NN_ForwardOp<"where"> {
+  let summary = "condition ? lhs : rhs, elementwise with broadcasting (ONNX Where)";
+  let description = [{
+    The condition is boolean and does not train; each branch's gradient is
+    dy where it was chosen (nn.where_grad), summed to its shape.
+  }];
+  let arguments = (ins TensorOf<[I1]>:$condition, NN_Tensor:$lhs,
+                   NN_Tensor:$rhs);
+  let results = (outs NN_Tensor:$output);
+  let assemblyFormat = [{
+    $condition `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def NN_CastOp : NN_Op<"cast", [Pure,
     DeclareOpInterfaceMethods<MacCountOpInterface>]> {
   let summary = "Integer to float32 or float32 to integer (ONNX Cast)";
@@ -560,6 +575,16 @@ def NN_SelectGradOp : NN_GradOp<"select_grad"> {
   let results = (outs NN_F32Tensor:$term);
   let assemblyFormat = [{
     $output_grad `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def NN_WhereGradOp : NN_GradOp<"where_grad"> {
+  let summary = "dy where the branch was chosen (`rhs`: where the condition is false), else 0";
+  let arguments = (ins NN_F32Tensor:$output_grad, TensorOf<[I1]>:$condition,
+                   UnitAttr:$rhs);
+  let results = (outs NN_F32Tensor:$term);
+  let assemblyFormat = [{
+    $output_grad `,` $condition attr-dict `:` functional-type(operands, results)
   }];
 }
 

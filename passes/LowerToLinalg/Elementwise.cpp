@@ -152,6 +152,39 @@ Value lowerMathActivationGrad(OpBuilder &ob, Location l,
   }
 }
 
+/// condition ? lhs : rhs, every operand through its broadcast map.
+Value lowerWhere(Lowering &L, nn::WhereOp op) {
+  auto yt = op.getOutput().getType();
+  auto ys = yt.getShape();
+  return L.generic(tensor::EmptyOp::create(L.b, L.loc, ys, yt.getElementType()),
+                   ValueRange{op.getCondition(), op.getLhs(), op.getRhs()},
+                   {L.broadcastMap(op.getCondition().getType().getShape(), ys),
+                    L.broadcastMap(op.getLhs().getType().getShape(), ys),
+                    L.broadcastMap(op.getRhs().getType().getShape(), ys),
+                    L.b.getMultiDimIdentityMap(ys.size())},
+                   SmallVector<IteratorType>(ys.size(), kPar),
+                   [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     return arith::SelectOp::create(ob, l, a[0], a[1], a[2]);
+                   });
+}
+
+/// dy where the branch was chosen, else 0.
+Value lowerWhereGrad(Lowering &L, nn::WhereGradOp op) {
+  auto ys = op.getTerm().getType().getShape();
+  bool rhs = op.getRhs();
+  return L.generic(L.empty(ys),
+                   ValueRange{op.getOutputGrad(), op.getCondition()},
+                   {L.b.getMultiDimIdentityMap(ys.size()),
+                    L.broadcastMap(op.getCondition().getType().getShape(), ys),
+                    L.b.getMultiDimIdentityMap(ys.size())},
+                   SmallVector<IteratorType>(ys.size(), kPar),
+                   [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                     Value zero = L.f32c(ob, 0.0f);
+                     return arith::SelectOp::create(
+                         ob, l, a[1], rhs ? zero : a[0], rhs ? a[0] : zero);
+                   });
+}
+
 /// dy, dy / 2 on ties, or 0: the operand's share of a max / min.
 Value lowerSelectGrad(Lowering &L, nn::SelectGradOp op) {
   auto ys = op.getTerm().getType().getShape();
@@ -512,6 +545,8 @@ void mcutrain::lowering::populateElementwisePatterns(
   addLowering<nn::MinOp>(patterns, lowerBinary<nn::MinOp, arith::MinimumFOp,
                                                arith::MinSIOp, arith::MinUIOp>);
   addLowering<nn::SelectGradOp>(patterns, lowerSelectGrad);
+  addLowering<nn::WhereOp>(patterns, lowerWhere);
+  addLowering<nn::WhereGradOp>(patterns, lowerWhereGrad);
   addLowering<nn::CastOp>(patterns, lowerCast);
   addLowering<nn::PowGradOp>(patterns, lowerPowGrad);
   addLowering<nn::ReluOp>(patterns, lowerRelu);

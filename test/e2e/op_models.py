@@ -253,3 +253,12 @@ OPS.update({
 OPS.update({
     "mish": (lambda: pre(nn.Mish(), 2, 3, 3 * 16), (2, 4, 4), 3),
 })
+
+# Where on tensors computed at run time with a constant condition (a fixed
+# mask, as a masked_fill with a constant pattern exports).
+OPS.update({
+    "where": (lambda: pre(Lambda(
+        lambda x, w: torch.where(torch.arange(4).reshape(1, 1, 1, 4) % 2 == 0,
+                                 x * w, torch.tanh(x)),
+        torch.randn(1, 3, 4, 1)), 2, 3, 3 * 16), (2, 4, 4), 3),
+})
