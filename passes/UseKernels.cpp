@@ -298,6 +298,7 @@ struct KernelCall {
   void fuseActivationGrad();
   void appendScratch();
   void create();
+  void dropUnreadBuffers(const SmallVector<Value> &bodyReads);
   void replaceArg(Value from, Value to) {
     for (Value &arg : args)
       if (arg == from)
@@ -428,11 +429,57 @@ void KernelCall::appendScratch() {
       memref::AllocOp::create(b, op.getLoc(), type, b.getI64IntegerAttr(8)));
 }
 
+/// Buffers the loop body reads that are not its operands (memref.load of a
+/// value from above: the max-pool gradient's window positions).
+SmallVector<Value> bodyReads(linalg::GenericOp op) {
+  SmallVector<Value> reads;
+  op.getRegion().walk([&](memref::LoadOp load) {
+    Value m = load.getMemRef();
+    if (!op.getRegion().isAncestor(m.getParentRegion()) &&
+        !llvm::is_contained(reads, m))
+      reads.push_back(m);
+  });
+  return reads;
+}
+
+/// True if `user` of `buffer` only writes it: a linalg op with `buffer` as
+/// its one output whose body does not read the output's old value, or a
+/// dealloc.
+bool onlyWrites(Operation *user, Value buffer) {
+  if (isa<memref::DeallocOp>(user))
+    return true;
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(user);
+  if (!linalgOp || linalgOp.getNumDpsInits() != 1)
+    return false;
+  OpOperand *init = linalgOp.getDpsInitOperand(0);
+  return init->get() == buffer &&
+         !llvm::is_contained(linalgOp.getDpsInputs(), buffer) &&
+         !linalgOp.payloadUsesValueFromOperand(init);
+}
+
+/// The kernel computes from its operands what the loop body read from
+/// `reads` too: an allocation among them that nothing else reads now goes,
+/// with the ops that filled it.
+void KernelCall::dropUnreadBuffers(const SmallVector<Value> &reads) {
+  for (Value buffer : reads) {
+    auto alloc = buffer.getDefiningOp<memref::AllocOp>();
+    if (!alloc || !llvm::all_of(alloc->getUsers(), [&](Operation *user) {
+          return onlyWrites(user, buffer);
+        }))
+      continue;
+    for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+      user->erase();
+    alloc.erase();
+  }
+}
+
 void KernelCall::create() {
   appendConstants(activationBounds);
   train::RuntimeCallOp::create(b, op.getLoc(), TypeRange{}, kernel, args,
                                DenseI64ArrayAttr(), ArrayAttr());
+  SmallVector<Value> reads = bodyReads(op);
   op.erase();
+  dropUnreadBuffers(reads);
   for (Operation *dead : llvm::reverse(spread))
     dead->erase();
   for (Operation *dead : fusedAway)

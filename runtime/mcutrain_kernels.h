@@ -206,16 +206,11 @@ template <int L> inline float sumLanes(const float *part) {
   }
 }
 
-/// y (M x N, rows LDY apart) += alpha * A B, A(i, k) = a[i*AI + k*AK], the
-/// rows of B LDB apart and contiguous along n. An MB x NB tile of y stays
-/// in registers over the whole reduction: per k, MB broadcasts of A and NB
-/// values of B feed MB x NB multiply-adds (the axpy form loaded and stored
-/// y for every one).
-template <int M, int N, int K, int AI, int AK, int LDB, int LDY,
-          bool Overwrite = false>
-MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
-                                 const float *__restrict b, float *__restrict y,
-                                 float alpha) {
+/// gemmBlocked's register tiles (see there).
+template <int M, int N, int K, int AI, int AK, int LDB, int LDY, bool Overwrite>
+MCUTRAIN_KERNEL void gemmTiles(const float *__restrict a,
+                               const float *__restrict b, float *__restrict y,
+                               float alpha) {
   // Vector cores: tiles of up to 4 vectors of columns (2 with 16
   // registers) and kTileAccumulators vectors in all, more rows when the
   // rows are short (with 32 registers counting a row's lanes, not its
@@ -416,6 +411,125 @@ template <int W, int D> inline void foldLanes(const VecF *v, VecF &sums) {
       foldPair<W>(v[D - 1], VecF{}, u[D / 2]);
     foldLanes<W / 2, (D + 1) / 2>(u, sums);
   }
+}
+
+/// gemmBlocked (see there) for fewer columns than a vector's lanes, A
+/// contiguous down its columns (AI == 1): vectors run down y's columns,
+/// each step broadcasting B(k, j) (the row tiles ran scalar on such
+/// products: the input gradients of ResNet-18's 2x2 layers, 20% of its
+/// step at 64x64). Lanes are stored LDY apart.
+template <int M, int N, int K, int AK, int LDB, int LDY, bool Overwrite>
+MCUTRAIN_KERNEL void gemmColumnVectors(const float *__restrict a,
+                                       const float *__restrict b,
+                                       float *__restrict y, float alpha) {
+  // N x RV accumulators, RV loads of A and one broadcast of B in registers.
+  constexpr int Fit = (kVectorRegisters - 1) / (N + 1);
+  constexpr int RV = Fit < 1 ? 1 : Fit < 4 ? Fit : 4;
+  constexpr int MV = M / kLanes;
+  mcu::blocks<MV, RV>([&](auto vb, int v0) {
+    constexpr int VB = decltype(vb)::value;
+    VecF acc[N][VB] = {};
+    for (int k = 0; k < K; ++k) {
+      VecF av[VB];
+      for (int v = 0; v < VB; ++v)
+        loadVector(av[v], a + (v0 + v) * kLanes + k * AK);
+      for (int j = 0; j < N; ++j) {
+        const float bk = b[k * LDB + j];
+        for (int v = 0; v < VB; ++v)
+          acc[j][v] += av[v] * bk;
+      }
+    }
+    for (int j = 0; j < N; ++j)
+      for (int v = 0; v < VB; ++v) {
+        float lanes[kLanes];
+        storeLanes(lanes, acc[j][v] * alpha);
+        for (int l = 0; l < kLanes; ++l)
+          put<Overwrite>(y[((v0 + v) * kLanes + l) * LDY + j], lanes[l]);
+      }
+  });
+  for (int i = MV * kLanes; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float sum = 0.0f;
+      for (int k = 0; k < K; ++k)
+        sum += a[i + k * AK] * b[k * LDB + j];
+      put<Overwrite>(y[i * LDY + j], alpha * sum);
+    }
+}
+
+/// gemmBlocked (see there) for fewer columns than a vector's lanes, A's
+/// rows contiguous (AK == 1): B's few columns are copied into rows (16 KB
+/// at a time) and each element of y is a dot product along k (pointwise
+/// and 3x3 layers on 2x2 planes: EfficientNet-B0's and ResNet-18's last
+/// stages ran scalar, 25% of their steps at 64x64).
+template <int M, int N, int K, int AI, int LDB, int LDY, bool Overwrite>
+MCUTRAIN_KERNEL void gemmPackedDots(const float *__restrict a,
+                                    const float *__restrict b,
+                                    float *__restrict y, float alpha) {
+  constexpr int Chunk = 4096 / N / kLanes * kLanes;
+  constexpr int KC = K < Chunk ? K : Chunk;
+  // TI x N accumulators, TI loads of A and one of B in registers.
+  constexpr int Fit = (kVectorRegisters - 1) / (N + 1);
+  constexpr int TI = Fit < 1 ? 1 : Fit < 4 ? Fit : 4;
+  float bt[N][KC];
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kn = K - k0 < KC ? K - k0 : KC, kv = kn / kLanes * kLanes;
+    for (int k = 0; k < kn; ++k)
+      for (int j = 0; j < N; ++j)
+        bt[j][k] = b[(k0 + k) * LDB + j];
+    const bool first = k0 == 0;
+    mcu::blocks<M, TI>([&](auto ib, int i0) {
+      constexpr int IB = decltype(ib)::value;
+      VecF part[IB][N] = {};
+      for (int k = 0; k < kv; k += kLanes) {
+        VecF av[IB];
+        for (int i = 0; i < IB; ++i)
+          loadVector(av[i], a + (i0 + i) * AI + k0 + k);
+        for (int j = 0; j < N; ++j) {
+          VecF bv;
+          loadVector(bv, &bt[j][k]);
+          for (int i = 0; i < IB; ++i)
+            part[i][j] += av[i] * bv;
+        }
+      }
+      // The IB x N dot products' lanes folded kLanes at a time (summing
+      // each alone cost more than the products on K = 192).
+      mcu::blocks<IB * N, kLanes>([&](auto db, int d0) {
+        constexpr int DB = decltype(db)::value;
+        VecF sums;
+        foldLanes<kLanes, DB>(&part[0][0] + d0, sums);
+        for (int d = 0; d < DB; ++d) {
+          const int i = (d0 + d) / N, j = (d0 + d) % N;
+          float sum = sums[d];
+          for (int k = kv; k < kn; ++k)
+            sum += a[(i0 + i) * AI + k0 + k] * bt[j][k];
+          float &out = y[(i0 + i) * LDY + j];
+          if (Overwrite && first)
+            out = alpha * sum;
+          else
+            out += alpha * sum;
+        }
+      });
+    });
+  }
+}
+
+/// y (M x N, rows LDY apart) += alpha * A B, A(i, k) = a[i*AI + k*AK], the
+/// rows of B LDB apart and contiguous along n. An MB x NB tile of y stays
+/// in registers over the whole reduction: per k, MB broadcasts of A and NB
+/// values of B feed MB x NB multiply-adds (the axpy form loaded and stored
+/// y for every one). Fewer columns than a vector's lanes: one of the two
+/// above, where A's layout allows.
+template <int M, int N, int K, int AI, int AK, int LDB, int LDY,
+          bool Overwrite = false>
+MCUTRAIN_KERNEL void gemmBlocked(const float *__restrict a,
+                                 const float *__restrict b, float *__restrict y,
+                                 float alpha) {
+  if constexpr (!kScalar && N < kLanes && AI == 1 && M >= kLanes)
+    gemmColumnVectors<M, N, K, AK, LDB, LDY, Overwrite>(a, b, y, alpha);
+  else if constexpr (!kScalar && N < kLanes && AK == 1 && K >= kLanes)
+    gemmPackedDots<M, N, K, AI, LDB, LDY, Overwrite>(a, b, y, alpha);
+  else
+    gemmTiles<M, N, K, AI, AK, LDB, LDY, Overwrite>(a, b, y, alpha);
 }
 
 /// y[t] += alpha * (row t / N of A) . (row t % N of B) for t < M*N, i.e.
@@ -1887,6 +2001,49 @@ inline void sgd_outer_update(const float *__restrict dy,
       for (int j = 0; j < N; ++j) {
         const float g = dy[i] * x[j];
         w[i * N + j] = w[i * N + j] - rate * g;
+      }
+  }
+}
+
+/// dx of max pooling (dx = ..., every element written): each window's
+/// output gradient goes to the window's first maximum, as PyTorch routes
+/// it (a NaN first element keeps the window). x is the unpadded N x C x H x
+/// W input; windows start at oh * SH - PT; taps outside are skipped.
+/// Scattered from the windows: the loop nest gathers, trying every window
+/// position for every input element (a 3x3/2 pool: 9 tries, each with index
+/// arithmetic; 22% of shufflenet_v2_x0_5's step at 64x64, where this takes
+/// under 2%).
+template <int N, int C, int H, int W, int KH, int KW, int OH, int OW, int SH,
+          int SW, int PT, int PL, int DH, int DW>
+inline void max_pool_grad(const float *__restrict x, const float *__restrict dy,
+                          float *__restrict dx) {
+  for (int plane = 0; plane < N * C; ++plane) {
+    const float *xp = x + plane * H * W;
+    const float *g = dy + plane * OH * OW;
+    float *d = dx + plane * H * W;
+    for (int i = 0; i < H * W; ++i)
+      d[i] = 0.0f;
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow) {
+        int at = -1;
+        float best = 0.0f;
+        for (int kh = 0; kh < KH; ++kh) {
+          const int h = oh * SH - PT + kh * DH;
+          if (h < 0 || h >= H)
+            continue;
+          for (int kw = 0; kw < KW; ++kw) {
+            const int w = ow * SW - PL + kw * DW;
+            if (w < 0 || w >= W)
+              continue;
+            const float v = xp[h * W + w];
+            if (at < 0 || v > best) {
+              best = v;
+              at = h * W + w;
+            }
+          }
+        }
+        if (at >= 0)
+          d[at] += g[oh * OW + ow];
       }
   }
 }

@@ -100,7 +100,12 @@ def Train_KernelName : I32EnumAttr<"KernelName",
           "int Lo3", "int Hi3", "int WS3", "int MB"]>,
       Train_Kernel<"qdepthwise2d_inplace", 26, Train_QDepthwise>,
       Train_Kernel<"qdepthwise2d_lut_inplace", 27, Train_QDepthwise>,
-      Train_Kernel<"sgd_outer_update", 28, ["int M", "int N"]>]> {
+      Train_Kernel<"sgd_outer_update", 28, ["int M", "int N"]>,
+      Train_Kernel<"max_pool_grad", 29, ["int N", "int C", "int H", "int W",
+                                         "int KH", "int KW", "int OH",
+                                         "int OW", "int SH", "int SW",
+                                         "int PT", "int PL", "int DH",
+                                         "int DW"]>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

@@ -40,3 +40,26 @@ func.func @disjoint_avg(%dy: tensor<1x1x2x2xf32>) -> tensor<1x1x4x4xf32> {
   %dx = nn.avg_pool2d_grad %dy {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>} : (tensor<1x1x2x2xf32>) -> tensor<1x1x4x4xf32>
   return %dx : tensor<1x1x4x4xf32>
 }
+
+// Max pooling's gradient: the first maximum of every window as a tensor of
+// its own (a linalg.generic: as a tensor.generate, canonicalization folded
+// each read of it into a copy of the window scan), then the gather over
+// the input positions, a generic marked as the max_pool_grad kernel on x
+// and dy (N C H W KH KW OH OW SH SW PT PL DH DW), which scatters from the
+// windows.
+// CHECK-LABEL: func.func @overlapping_max
+// CHECK: %[[POS:.*]] = linalg.generic
+// CHECK-SAME: outs(%{{.*}} : tensor<1x2x4x4xf32>)
+// CHECK-COUNT-9: arith.cmpf ogt
+// CHECK: linalg.yield
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[X:.*]], %[[DY:.*]] : tensor<1x2x9x9xf32>, tensor<1x2x4x4xf32>)
+// CHECK-SAME: outs(%{{.*}} : tensor<1x2x9x9xf32>)
+// CHECK-SAME: mcutrain.kernel = #train.kernel<max_pool_grad<1, 2, 9, 9, 3, 3, 4, 4, 2, 2, 1, 1, 1, 1>>
+// CHECK-SAME: mcutrain.kernel_operands = array<i64: 0, 1, 2>
+// CHECK-COUNT-9: tensor.extract %[[POS]]
+// CHECK: linalg.yield
+func.func @overlapping_max(%dy: tensor<1x2x4x4xf32>, %x: tensor<1x2x9x9xf32>) -> tensor<1x2x9x9xf32> {
+  %dx = nn.max_pool2d_grad %dy, %x {kernel = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 0, 0>} : (tensor<1x2x4x4xf32>, tensor<1x2x9x9xf32>) -> tensor<1x2x9x9xf32>
+  return %dx : tensor<1x2x9x9xf32>
+}

@@ -487,3 +487,79 @@ func.func @bad_index(%x: memref<4xf32>, %y: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+// A body that reads a buffer beyond its operands (max pooling's gradient
+// reads each window's first maximum): the kernel computes from x and dy
+// what the body read there, so the buffer, which only the generic before
+// writes, goes with its writer. The loops keep both.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#whole4 = affine_map<(n, c, h, w) -> (0, 0, 0, 0)>
+// CHECK-LABEL: func.func @unread_positions
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: linalg.generic
+// CHECK: train.runtime_call #train.kernel<max_pool_grad<1, 1, 4, 4, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1>>(%arg0, %arg1, %arg2)
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// LOOPS-LABEL: func.func @unread_positions
+// LOOPS: memref.alloc
+// LOOPS: linalg.generic
+// LOOPS: linalg.generic
+func.func @unread_positions(%x: memref<1x1x4x4xf32>, %dy: memref<1x1x2x2xf32>, %dx: memref<1x1x4x4xf32>) {
+  %pos = memref.alloc() : memref<1x1x2x2xf32>
+  linalg.generic {indexing_maps = [#id4],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      outs(%pos : memref<1x1x2x2xf32>) {
+  ^bb0(%o: f32):
+    %c0 = arith.constant 0 : index
+    %v = memref.load %x[%c0, %c0, %c0, %c0] : memref<1x1x4x4xf32>
+    linalg.yield %v : f32
+  }
+  linalg.generic {indexing_maps = [#whole4, #whole4, #id4],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %dy : memref<1x1x4x4xf32>, memref<1x1x2x2xf32>) outs(%dx : memref<1x1x4x4xf32>)
+      attrs = {"mcutrain.kernel" = #train.kernel<max_pool_grad<1, 1, 4, 4, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1>>,
+               "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %c0 = arith.constant 0 : index
+    %p = memref.load %pos[%c0, %c0, %c0, %c0] : memref<1x1x2x2xf32>
+    linalg.yield %p : f32
+  }
+  return
+}
+
+// -----
+
+// A buffer the body reads that is read again after it stays, and so does
+// the generic that fills it.
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#whole4 = affine_map<(n, c, h, w) -> (0, 0, 0, 0)>
+// CHECK-LABEL: func.func @positions_read_later
+// CHECK: memref.alloc
+// CHECK: linalg.generic
+// CHECK: train.runtime_call #train.kernel<max_pool_grad
+// CHECK: memref.copy
+func.func @positions_read_later(%x: memref<1x1x4x4xf32>, %dy: memref<1x1x2x2xf32>, %dx: memref<1x1x4x4xf32>, %keep: memref<1x1x2x2xf32>) {
+  %pos = memref.alloc() : memref<1x1x2x2xf32>
+  linalg.generic {indexing_maps = [#id4],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      outs(%pos : memref<1x1x2x2xf32>) {
+  ^bb0(%o: f32):
+    %c0 = arith.constant 0 : index
+    %v = memref.load %x[%c0, %c0, %c0, %c0] : memref<1x1x4x4xf32>
+    linalg.yield %v : f32
+  }
+  linalg.generic {indexing_maps = [#whole4, #whole4, #id4],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %dy : memref<1x1x4x4xf32>, memref<1x1x2x2xf32>) outs(%dx : memref<1x1x4x4xf32>)
+      attrs = {"mcutrain.kernel" = #train.kernel<max_pool_grad<1, 1, 4, 4, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1>>,
+               "mcutrain.kernel_operands" = array<i64: 0, 1, 2>} {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %c0 = arith.constant 0 : index
+    %p = memref.load %pos[%c0, %c0, %c0, %c0] : memref<1x1x2x2xf32>
+    linalg.yield %p : f32
+  }
+  memref.copy %pos, %keep : memref<1x1x2x2xf32> to memref<1x1x2x2xf32>
+  return
+}

@@ -267,6 +267,39 @@ template <int M, int N, int K, bool TA, bool TB> static void gemmCase() {
   check(what, y, product, M * N);
 }
 
+/// max_pool_grad against the windows scanned here: overlapping windows,
+/// windows reaching into the padding, ties (the first maximum takes the
+/// gradient, as PyTorch routes it) and dx's old contents (NaN) overwritten.
+template <int N, int C, int H, int W, int K, int S, int P>
+static void maxPoolGradCase(const char *name) {
+  constexpr int OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
+  static float x[N * C * H * W], dy[N * C * OH * OW], dx[N * C * H * W],
+      want[N * C * H * W];
+  fill(x, N * C * H * W);
+  fill(dy, N * C * OH * OW);
+  for (int i = 0; i < N * C * H * W; ++i) {
+    if (i % 5 == 0)
+      x[i] = 0.25f; // ties
+    want[i] = 0.0f;
+    dx[i] = __builtin_nanf("");
+  }
+  for (int plane = 0; plane < N * C; ++plane)
+    for (int o = 0; o < OH * OW; ++o) {
+      int at = -1;
+      for (int t = 0; t < K * K; ++t) {
+        const int h = o / OW * S - P + t / K, w = o % OW * S - P + t % K;
+        if (h >= 0 && h < H && w >= 0 && w < W &&
+            (at < 0 || x[plane * H * W + h * W + w] > x[plane * H * W + at]))
+          at = h * W + w;
+      }
+      want[plane * H * W + at] += dy[plane * OH * OW + o];
+    }
+  k::max_pool_grad<N, C, H, W, K, K, OH, OW, S, S, P, P, 1, 1>(x, dy, dx);
+  char what[96];
+  format(what, sizeof what, "max_pool_grad %s", name);
+  check(what, dx, want, N * C * H * W);
+}
+
 /// A batch-1 Linear layer's SGD step with its input gradient: dx sums
 /// dy[i] * w[i][j] over the old weights, and every weight moves by
 /// lr * (dy[i] * x[j]), including the columns after the last whole vector.
@@ -839,6 +872,8 @@ int main() {
   depthwisePlanesCase<2, 5, 19, 21, 3, 3, 1, 2, 2>("batch 2 5 19x21 d2");
   sumRowsCase<4, 10, 1>();
   sumRowsCase<1, 16, 196>();
+  maxPoolGradCase<1, 4, 16, 16, 3, 2, 1>("3x3/2 pad 1 16x16");
+  maxPoolGradCase<2, 3, 9, 11, 2, 2, 0>("batch 2 2x2/2 9x11");
   gemmCase<1, 10, 784, false, true>();
   gemmCase<1, 12, 37, false, true>();
   gemmCase<3, 7, 40, true, true>();
@@ -953,6 +988,15 @@ int main() {
   gradActCase<1, 32, 32, 32, 32, 3, 3, 32, k::kClip>("depthwise 32x32");
   gradActCase<1, 12, 6, 6, 12, 3, 3, 12, k::kRelu>("depthwise 6x6");
   gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
+  // Small planes (ResNet-18's last stage at 64x64): 2x2 outputs, stride 1
+  // and 2.
+  convCase<1, 64, 2, 2, 64, 3, 3, 1, 1, 1, 1>("64->64 2x2 3x3 (small plane)");
+  convCase<1, 48, 4, 4, 80, 3, 3, 2, 1, 1, 1>("48->80 4x4 3x3 s2 (2x2 out)");
+  // Max pooling's gradient: 3x3/2 with padding (ResNet-18, ShuffleNetV2),
+  // 2x2/2, 3x3/1 on odd planes, a batch of two.
+  maxPoolGradCase<1, 4, 32, 32, 3, 2, 1>("3x3/2 pad 1 32x32");
+  maxPoolGradCase<2, 3, 9, 11, 2, 2, 0>("batch 2 2x2/2 9x11");
+  maxPoolGradCase<1, 2, 7, 5, 3, 1, 1>("3x3/1 pad 1 7x5");
   // Block transposes: whole blocks with strided source rows, one block,
   // edges on both axes, smaller than a block, a wider destination stride.
   transposeCase<32, 64, 256, 32>();
@@ -976,6 +1020,13 @@ int main() {
   gemmCase<7, 70, 9, false, false>();
   gemmCase<6, 33, 50, true, false>();
   gemmCase<5, 6, 20, false, true>();
+  // Fewer columns than a vector's lanes (2x2 planes): vectors down the
+  // columns of a transposed A (rows past the last whole vector too), dot
+  // products over B's columns copied into rows (a tail along K, and K in
+  // several 16 KB chunks, overwriting only in the first).
+  gemmCase<40, 4, 33, true, false>();
+  gemmCase<37, 5, 50, false, false>();
+  gemmCase<6, 3, 5000, false, false>();
   // Dot products folded kLanes at a time: chunks spanning rows of y, a
   // K % kLanes tail, one column, and more than one vector of dots.
   gemmCase<3, 5, 70, false, true>();
