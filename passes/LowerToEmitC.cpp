@@ -32,8 +32,8 @@ namespace {
 /// Math ops the upstream patterns leave out become calls into <cmath>.
 template <typename MathOp>
 struct MathToCallOpaque : OpConversionPattern<MathOp> {
-  MathToCallOpaque(MLIRContext *ctx, StringRef callee)
-      : OpConversionPattern<MathOp>(ctx), callee(callee.str()) {}
+  MathToCallOpaque(MLIRContext *ctx, StringRef callee, unsigned benefit = 1)
+      : OpConversionPattern<MathOp>(ctx, benefit), callee(callee.str()) {}
   LogicalResult
   matchAndRewrite(MathOp op, typename MathOp::Adaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -186,6 +186,10 @@ struct LowerToEmitCPass
     // Branch-free, so elementwise loops around it vectorize.
     patterns.add<MathToCallOpaque<math::TanhOp>>(ctx,
                                                  "mcutrain::kernels::tanh");
+    // Branch-free too (before the upstream std::exp pattern): the
+    // sigmoids, SiLUs and softmaxes around it vectorize.
+    patterns.add<MathToCallOpaque<math::ExpOp>>(ctx, "mcutrain::kernels::exp",
+                                                /*benefit=*/2);
     patterns.add<MathToCallOpaque<math::SqrtOp>>(ctx, "std::sqrt");
     patterns.add<MathToCallOpaque<math::AbsFOp>>(ctx, "std::fabs");
     patterns.add<MathToCallOpaque<math::ErfOp>>(ctx, "std::erf");

@@ -2138,6 +2138,46 @@ inline float tanh(float x) {
   return floatOf((signedBits & ~isNaN) | (bitsOf(x) & isNaN));
 }
 
+/// e^x within 2 ulp of the correctly rounded result (unit-tested against
+/// std::exp over the whole float range), without branches or calls, so
+/// that the elementwise loops around it vectorize: libm's expf, a call per
+/// element, took 16% of EfficientNet-B0's step at 64x64 in its SiLU
+/// sigmoids. x = k ln2 + r, |r| <= ln2 / 2; e^r by its Taylor series to
+/// r^7; 2^k as two normal powers of two (k in [-150, 128]: results
+/// underflow to subnormals and 0 and overflow to infinity in the last
+/// multiplication, rounded once). NaN propagates. Clamped on the bits as
+/// integers, as tanh is (see there).
+inline float exp(float x) {
+  using detail::bitsOf;
+  using detail::floatOf;
+  const std::uint32_t bits = bitsOf(x), sign = bits & 0x80000000u;
+  const std::uint32_t absBits = bits & 0x7fffffffu;
+  // e^88.75 overflows, e^-104 rounds to 0.
+  const std::uint32_t capBits = sign ? 0x42d00000u : 0x42b18000u;
+  const float xc = floatOf((absBits < capBits ? absBits : capBits) | sign);
+  const float shifter = 12582912.0f; // 1.5 * 2^23: t's low bits hold k
+  const float t = xc * 1.44269504f + shifter;
+  const float k = t - shifter;
+  const float r = (xc - k * 0.693145751953125f) - k * 1.42860677e-6f;
+  const float er =
+      1.0f +
+      r * (1.0f +
+           r * (0.5f +
+                r * (1.66666667e-1f +
+                     r * (4.16666667e-2f +
+                          r * (8.33333333e-3f +
+                               r * (1.38888889e-3f + r * 1.98412698e-4f))))));
+  const std::int32_t ki =
+      static_cast<std::int32_t>(bitsOf(t) - bitsOf(shifter));
+  const std::int32_t k1 = ki / 2, k2 = ki - k1;
+  const float p1 = floatOf(static_cast<std::uint32_t>(k1 + 127) << 23);
+  const float p2 = floatOf(static_cast<std::uint32_t>(k2 + 127) << 23);
+  const float e = er * p1 * p2;
+  const std::uint32_t isNaN =
+      0u - static_cast<std::uint32_t>(absBits > 0x7f800000u);
+  return floatOf((bitsOf(e) & ~isNaN) | (bits & isNaN));
+}
+
 /// (std::int64_t)x (truncated toward zero; |x| < 2^63). On 32-bit Arm the
 /// conversion is the library's __aeabi_f2lz, through soft doubles (about
 /// 250 Cortex-M4 instructions); there a float of magnitude below 2^31 goes
