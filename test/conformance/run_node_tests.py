@@ -45,7 +45,8 @@ SUPPORTED_OPS = [
     "Abs", "Reciprocal", "Softplus", "Softsign", "Elu", "Selu", "Erf", "Sum",
     "Mean", "Slice", "Split", "Expand", "Tile", "ReduceMean", "ReduceSum",
     "ReduceSumSquare", "Pow", "LayerNormalization", "InstanceNormalization",
-    "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample", "Max", "Min", "GRU", "LSTM",
+    "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample", "Max", "Min", "GRU",
+    "LSTM", "Where",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.
@@ -195,8 +196,12 @@ def run_one(args, name, op):
         a.tofile(os.path.join(work, f"in{i}.bin"))
         n = size_name("kInputSize", i, len(in_arrays))
         t = C_TYPES[str(a.dtype)]
-        reads.append(f"  auto in{i} = readArray<{t}>(\"in{i}.bin\", m::{n});")
-        args_.append(f"in{i}.data()")
+        # std::vector<bool> has no data(): bools go through a char buffer
+        # (numpy writes a bool as one byte 0 or 1, as the C++ bool is here).
+        buf = "unsigned char" if t == "bool" else t
+        reads.append(f"  auto in{i} = readArray<{buf}>(\"in{i}.bin\", "
+                     f"m::{n});")
+        args_.append(f"reinterpret_cast<{t} *>(in{i}.data())")
     for i, e in enumerate(expected):
         n = size_name("kOutputSize", i, len(expected))
         t = C_TYPES[str(e.dtype)]
