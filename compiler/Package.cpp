@@ -48,21 +48,25 @@ LogicalResult checkOptions(const PackageOptions &opts, Location cli) {
   return success();
 }
 
-/// Training needs a float32 input and first output.
+/// Training needs float32 inputs, or one int32/int64 input (token ids for
+/// an embedding), and a float32 first output.
 LogicalResult checkTrainable(ModuleOp module, Location cli) {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
-  auto isF32 = [](Type t) {
-    return cast<ShapedType>(t).getElementType().isF32();
-  };
+  auto elementOf = [](Type t) { return cast<ShapedType>(t).getElementType(); };
+  auto isF32 = [&](Type t) { return elementOf(t).isF32(); };
   if (forward.getNumArguments() == 0)
     return emitError(cli) << "training needs a model with a runtime input "
                              "(use --inference-only)",
            failure();
-  if (!llvm::all_of(forward.getArgumentTypes(), isF32) ||
+  Type first = elementOf(forward.getArgumentTypes()[0]);
+  bool tokenIds = forward.getNumArguments() == 1 &&
+                  (first.isInteger(32) || first.isInteger(64));
+  if ((!tokenIds && !llvm::all_of(forward.getArgumentTypes(), isF32)) ||
       !isF32(forward.getResultTypes()[0]))
-    return emitError(cli) << "training needs a float32 input and first "
-                             "output; integer and boolean ones are "
-                             "supported with --inference-only",
+    return emitError(cli) << "training needs float32 inputs (or one int32 "
+                             "or int64 input) and a float32 first output; "
+                             "other types are supported with "
+                             "--inference-only",
            failure();
   return success();
 }

@@ -42,6 +42,7 @@ void mcutrain::buildTrainingPipeline(OpPassManager &pm,
   pm.addPass(createSparsifyPass(o));
   pm.addNestedPass<func::FuncOp>(createReorderUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseOuterProductUpdatesPass());
+  pm.addNestedPass<func::FuncOp>(createSparseEmbeddingUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createFuseInputGradIntoUpdatesPass());
   pm.addNestedPass<func::FuncOp>(createPackMasksPass(o));
   pm.addNestedPass<func::FuncOp>(createRecomputePass(o));

@@ -32,6 +32,7 @@ struct LowerToLinalgPass
     lowering::populateReductionPatterns(patterns);
     lowering::populateLossPatterns(patterns);
     lowering::populateDataMovementPatterns(patterns);
+    lowering::populateGatherPatterns(patterns);
     lowering::populateQuantizationPatterns(patterns);
     lowering::populateQuantizedLayerPatterns(patterns);
     lowering::populateQuantizedGradientPatterns(patterns);

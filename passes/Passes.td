@@ -205,6 +205,24 @@ def FuseOuterProductUpdatesPass
   }];
 }
 
+def SparseEmbeddingUpdatesPass
+    : Pass<"mcutrain-sparse-embedding-updates", "mlir::func::FuncOp"> {
+  let summary = "Embedding tables update only the rows the step looked up";
+  let description = [{
+    After sparsify, with the other update fusions: a dense train.update
+    whose gradient is an nn.gather_grad along dimension 0 (an embedding
+    table's, ONNX Gather at run-time indices) used by nothing else, with
+    plain SGD and no weight decay (where the rows not looked up keep their
+    values in the dense step too), becomes a row-sparse update: its
+    gradient is dy with one row per index, its channel list the rows the
+    gather read (nn.row_indices), so the table's gradient (rows x width
+    floats, its zero fill, its finiteness pass and the update's pass over
+    the table) is never made. A row looked up twice is updated twice, once
+    per lookup (the same sum, rounded per step). Momentum, Adam and Adagrad
+    move every row (their state decays), so their updates stay dense.
+  }];
+}
+
 def FuseInputGradIntoUpdatesPass
     : Pass<"mcutrain-fuse-input-grad-into-updates", "mlir::func::FuncOp"> {
   let summary = "Computes batch-1 Linear input gradients in their weight's SGD update";

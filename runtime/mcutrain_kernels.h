@@ -2048,6 +2048,35 @@ inline void max_pool_grad(const float *__restrict x, const float *__restrict dy,
   }
 }
 
+/// The gradient of a gather at run-time indices (an embedding lookup):
+/// d (Outer x Rows x Inner) = 0, then each of the Positions slices of dy
+/// (Outer x Positions x Inner) added to the row its index names (int32 or
+/// int64 indices, IndexBytes; negative from the end, clamped into range as
+/// the gather read them). The loops try every position for every element
+/// of d: Rows times the work, and a vocabulary has thousands of rows.
+namespace detail {
+template <int Bytes> struct IndexOf { using type = std::int32_t; };
+template <> struct IndexOf<8> { using type = std::int64_t; };
+} // namespace detail
+template <int Outer, int Rows, int Inner, int Positions, int IndexBytes>
+inline void gather_grad(const float *__restrict dy, const void *indices,
+                        float *__restrict d) {
+  using Index = typename detail::IndexOf<IndexBytes>::type;
+  const Index *idx = static_cast<const Index *>(indices);
+  for (int i = 0; i < Outer * Rows * Inner; ++i)
+    d[i] = 0.0f;
+  for (int o = 0; o < Outer; ++o)
+    for (int p = 0; p < Positions; ++p) {
+      std::int64_t row = idx[p];
+      row = row < 0 ? row + Rows : row;
+      row = row < 0 ? 0 : row >= Rows ? Rows - 1 : row;
+      const float *src = dy + (std::int64_t(o) * Positions + p) * Inner;
+      float *dst = d + (std::int64_t(o) * Rows + row) * Inner;
+      for (int i = 0; i < Inner; ++i)
+        dst[i] += src[i];
+    }
+}
+
 /// y[m] += scale * (sum over b < B, k < K of x[(b*M + m)*K + k]) (Overwrite:
 /// y[m] = ...): the sums of a reduction to a shape (bias and batch-norm
 /// gradients over N x C x H x W), with partial sums in vector lanes (the

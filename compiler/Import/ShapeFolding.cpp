@@ -206,17 +206,26 @@ FailureOr<ConstTensor> foldSlice(OnnxImporter &I, const onnx::NodeProto &n,
   return c;
 }
 
-/// Cast of a constant to int64/int32 (floats truncate).
+/// Cast of a constant to int64/int32 (floats truncate) or to float32
+/// (torch.clamp's integer bounds).
 FailureOr<ConstTensor> foldCast(OnnxImporter &I, const onnx::NodeProto &n,
                                 const ConstTensor &a) {
   int64_t to = attrInt(n, "to", 0);
-  if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)
-    return I.nodeError(n) << "Cast of a runtime tensor is not supported "
-                             "(constants only)",
-           failure();
   ConstTensor c = a;
   c.dtype = to;
   c.onnxName.clear();
+  if (to == onnx::TensorProto::FLOAT) {
+    if (!a.isFloat) {
+      c.isFloat = true;
+      c.f.assign(a.i.begin(), a.i.end());
+      c.i.clear();
+    }
+    return c;
+  }
+  if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32)
+    return I.nodeError(n) << "a Cast of a constant to this type is not "
+                             "folded (to int32, int64 and float32 are)",
+           failure();
   if (a.isFloat) {
     c.isFloat = false;
     c.i.assign(a.f.begin(), a.f.end());
@@ -317,23 +326,47 @@ LogicalResult gatherAtConstants(OnnxImporter &I, const onnx::NodeProto &n,
   return I.define(n, y);
 }
 
+/// Gather at indices computed at run time (an embedding lookup: the table
+/// a parameter, the token ids an input): nn.gather.
+LogicalResult buildGather(OnnxImporter &I, const onnx::NodeProto &n) {
+  if (failed(I.checkElementTypes(n, ElementTypes::Any)))
+    return failure();
+  FailureOr<Value> data = I.tensorOperand(n, 0),
+                   indices = I.tensorOperand(n, 1);
+  if (failed(data) || failed(indices))
+    return failure();
+  Type indexType = OnnxImporter::elementTypeOf(*indices);
+  if (!indexType.isInteger(32) && !indexType.isInteger(64))
+    return I.nodeError(n) << "indices must be int32 or int64, not "
+                          << indexType,
+           failure();
+  auto shape = shapeOf(*data);
+  int64_t axis = attrInt(n, "axis", 0);
+  if (axis < -int64_t(shape.size()) || axis >= int64_t(shape.size()))
+    return I.nodeError(n) << "axis " << axis << " is outside the data's "
+                          << shape.size() << " dimensions",
+           failure();
+  if (axis < 0)
+    axis += shape.size();
+  SmallVector<int64_t> out(shape.begin(), shape.begin() + axis);
+  llvm::append_range(out, shapeOf(*indices));
+  out.append(shape.begin() + axis + 1, shape.end());
+  return I.define(n, nn::GatherOp::create(
+                         I.builder, I.nodeLoc(n),
+                         I.tensorType(out, OnnxImporter::elementTypeOf(*data)),
+                         *data, *indices, I.builder.getI64IntegerAttr(axis)));
+}
+
 LogicalResult importGather(OnnxImporter &I, const onnx::NodeProto &n) {
   if (I.allConst(n) && !I.consts[n.input(0)].isFloat)
     return foldConstantNode(I, n);
   const ConstTensor *idx = I.constOperand(n, 1);
   if (failed(I.needInputs(n, 2)))
     return failure();
-  if (idx && !idx->isFloat)
+  // Constant indices: slices, where they are a scalar or a list.
+  if (idx && !idx->isFloat && idx->shape.size() <= 1)
     return gatherAtConstants(I, n, *idx);
-  const ConstTensor *data = I.constOperand(n, 0);
-  bool parameter = data && data->isFloat && !data->onnxName.empty();
-  return I.nodeError(n) << "Gather of "
-                        << (parameter ? "a parameter (an embedding table)"
-                                      : "a tensor")
-                        << " with indices computed at run time is not "
-                           "supported (Gather on compile-time constants "
-                           "folds)",
-         failure();
+  return buildGather(I, n);
 }
 
 /// Where of tensors computed at run time (or float constants): nn.where.

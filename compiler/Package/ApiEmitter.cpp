@@ -64,6 +64,20 @@ std::string predictSignature(const ModelFacts &f, bool call) {
   return s;
 }
 
+/// train_step's input: float32, or the integer type of a model whose one
+/// input is token ids.
+std::string trainInputType(const ApiDescription &api) {
+  return api.facts->inputCTypes.empty() ? "float" : api.facts->inputCTypes[0];
+}
+
+/// The input as detail::train_step takes it.
+std::string trainInputArg(const ApiDescription &api) {
+  const ModelFacts &f = *api.facts;
+  return f.inputCTypes.empty()
+             ? "const_cast<float *>(input)"
+             : passAs(f.inputCTypes[0], f.inputCodeTypes[0], "input", true);
+}
+
 // <name>.h ----------------------------------------------------------------
 
 void emitSizes(llvm::raw_ostream &h, const ApiDescription &api) {
@@ -108,21 +122,23 @@ void emitTrainingMacs(llvm::raw_ostream &h, const ModelFacts &f) {
 }
 
 void emitTrainStepDecls(llvm::raw_ostream &h, const ApiDescription &api) {
+  std::string input = "const " + trainInputType(api) + " *input";
   if (api.mse)
     h << "/// One optimizer step on a batch; target: kOutputSize floats (for "
          "an\n/// autoencoder, the input itself). Returns the mean squared "
          "error.\n"
-      << "float train_step(const float *input, const float *target);\n";
+      << "float train_step(" << input << ", const float *target);\n";
   else
     h << "/// One optimizer step on a batch; labels: kBatch class indices.\n"
       << "/// Returns the mean loss, or NaN (and no update) if a label is out\n"
       << "/// of range.\n"
-      << "float train_step(const float *input, const std::int32_t *labels);\n"
+      << "float train_step(" << input << ", const std::int32_t *labels);\n"
       << (api.batch == 1
               ? "/// Batch-1 convenience form (int, so that a literal 0 "
                 "is not\n/// ambiguous with the pointer form where "
                 "int32_t is long).\n"
-                "float train_step(const float *input, int label);\n"
+                "float train_step(" +
+                    input + ", int label);\n"
               : "");
   h << "const mcutrain::StepStats &last_step();\n"
     << "/// The SGD learning rate (starts at the compiled-in --lr).\n"
@@ -160,24 +176,27 @@ void emitTrainStepCall(llvm::raw_ostream &c, const ApiDescription &api) {
       api.facts->tinypropLayers
           ? "  detail::" + train::kDynamicMacsGlobal.str() + "[0] = 0;\n"
           : "";
+  std::string input = "const " + trainInputType(api) + " *input";
   if (api.mse) {
-    c << "float train_step(const float *input, const float *target) {\n"
-      << resetDynamic
-      << "  float loss = detail::train_step(const_cast<float *>(input),\n"
+    c << "float train_step(" << input << ", const float *target) {\n"
+      << resetDynamic << "  float loss = detail::train_step("
+      << trainInputArg(api) << ",\n"
       << "                                  const_cast<float *>(target));\n";
     return;
   }
-  c << "float train_step(const float *input, const std::int32_t *labels) "
-       "{\n"
-    << "  bool finite = mcutrain::all_finite(input, kInputSize);\n"
+  // Token ids need no finiteness check (out-of-range ones are clamped).
+  c << "float train_step(" << input << ", const std::int32_t *labels) {\n"
+    << (trainInputType(api) == "float"
+            ? "  bool finite = mcutrain::all_finite(input, kInputSize);\n"
+            : "  bool finite = true;\n")
     << "  if (!finite || !mcutrain::labels_valid(labels, kBatch, "
        "kNumClasses)) {\n"
     << "    stats.loss = NAN;\n    stats.skipped = true;\n"
     << "    stats.non_finite = !finite;\n"
     << "    stats.rejected_input = true;\n    stats.macs = 0;\n"
     << "    ++stats.skipped_steps;\n    return stats.loss;\n  }\n"
-    << resetDynamic
-    << "  float loss = detail::train_step(const_cast<float *>(input),\n"
+    << resetDynamic << "  float loss = detail::train_step("
+    << trainInputArg(api) << ",\n"
     << "                                  const_cast<std::int32_t "
        "*>(labels));\n";
 }
@@ -215,9 +234,10 @@ void emitStepStats(llvm::raw_ostream &c, const ModelFacts &f) {
 
 void emitTrainingDefs(llvm::raw_ostream &c, const ApiDescription &api) {
   c << (api.batch == 1 && !api.mse
-            ? "float train_step(const float *input, int label) {\n"
-              "  std::int32_t l = label;\n  return train_step(input, &l);\n"
-              "}\n\n"
+            ? "float train_step(const " + trainInputType(api) +
+                  " *input, int label) {\n"
+                  "  std::int32_t l = label;\n  return train_step(input, "
+                  "&l);\n}\n\n"
             : "")
     << "const mcutrain::StepStats &last_step() { return stats; }\n\n"
     << "void set_learning_rate(float lr) {\n"

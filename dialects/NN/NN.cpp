@@ -362,6 +362,55 @@ LogicalResult WhereOp::verify() {
   return success();
 }
 
+/// data's shape with the dimension `axis` replaced by `indices`.
+static SmallVector<int64_t>
+gatheredShape(ArrayRef<int64_t> data, ArrayRef<int64_t> indices, int64_t axis) {
+  SmallVector<int64_t> shape(data.begin(), data.begin() + axis);
+  shape.append(indices.begin(), indices.end());
+  shape.append(data.begin() + axis + 1, data.end());
+  return shape;
+}
+
+/// The shared checks of nn.gather and nn.gather_grad: `axis` is a
+/// dimension of `data`, `gathered` is data's shape with the indices' in
+/// place of the axis, the element types agree.
+static LogicalResult verifyGather(Operation *op, RankedTensorType data,
+                                  RankedTensorType indices,
+                                  RankedTensorType gathered, int64_t axis) {
+  if (axis < 0 || axis >= data.getRank())
+    return op->emitOpError()
+           << "axis " << axis << " is not a dimension of " << data;
+  if (ArrayRef<int64_t>(gatheredShape(data.getShape(), indices.getShape(),
+                                      axis)) != gathered.getShape())
+    return op->emitOpError() << "the gathered shape must be data's with the "
+                                "indices' shape in place of the axis";
+  if (data.getElementType() != gathered.getElementType())
+    return op->emitOpError() << "data and gathered slices must share an "
+                                "element type";
+  return success();
+}
+
+LogicalResult GatherOp::verify() {
+  return verifyGather(*this, getData().getType(), getIndices().getType(),
+                      getOutput().getType(), getAxis());
+}
+
+LogicalResult GatherGradOp::verify() {
+  return verifyGather(*this, getDataGrad().getType(), getIndices().getType(),
+                      getOutputGrad().getType(), getAxis());
+}
+
+LogicalResult RowIndicesOp::verify() {
+  if (getExtent() < 1)
+    return emitOpError() << "extent must be positive";
+  if (getIndices().getType().getRank() < 1)
+    return emitOpError() << "indices must have a dimension";
+  if (getRows().getType().getDimSize(0) !=
+      getIndices().getType().getNumElements())
+    return emitOpError() << "one row per index";
+  return success();
+}
+
 LogicalResult CastOp::verify() {
   Type from = elementTypeOf(getInput()), to = elementTypeOf(getOutput());
   if (getInput().getType().getShape() != getOutput().getType().getShape())
@@ -861,6 +910,9 @@ int64_t MinOp::getMacs() { return numElements(getOutput()); }
 int64_t SelectGradOp::getMacs() { return numElements(getTerm()); }
 int64_t CastOp::getMacs() { return numElements(getOutput()); }
 int64_t WhereOp::getMacs() { return numElements(getOutput()); }
+int64_t GatherOp::getMacs() { return numElements(getOutput()); }
+int64_t GatherGradOp::getMacs() { return numElements(getOutputGrad()); }
+int64_t RowIndicesOp::getMacs() { return 0; }
 int64_t WhereGradOp::getMacs() { return numElements(getTerm()); }
 int64_t PowGradOp::getMacs() { return numElements(getTerm()); }
 int64_t ActivationOp::getMacs() { return numElements(getOutput()); }

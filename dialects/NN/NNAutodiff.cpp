@@ -264,6 +264,16 @@ LogicalResult WhereOp::buildAdjoint(OpBuilder &b, Value dy,
   return success();
 }
 
+LogicalResult GatherOp::buildAdjoint(OpBuilder &b, Value dy,
+                                     ArrayRef<bool> needGrad,
+                                     SmallVectorImpl<Value> &grads) {
+  grads.assign(2, Value()); // integer indices never need one
+  if (needGrad[0])
+    grads[0] = GatherGradOp::create(b, getLoc(), gradType(getData()), dy,
+                                    getIndices(), getAxisAttr());
+  return success();
+}
+
 LogicalResult ActivationOp::buildAdjoint(OpBuilder &b, Value dy,
                                          ArrayRef<bool> needGrad,
                                          SmallVectorImpl<Value> &grads) {

@@ -509,6 +509,26 @@ def NN_SliceOp : NN_ForwardOp<"slice"> {
   let hasVerifier = 1;
 }
 
+def NN_GatherOp : NN_ForwardOp<"gather"> {
+  let summary = "Slices of `data` along `axis` at run-time indices (ONNX Gather: an embedding lookup)";
+  let description = [{
+    result[a..., i..., b...] = data[a..., indices[i...], b...] (the result
+    shape is data's before `axis`, then the indices' shape, then data's
+    after it). A negative index counts from the end, as in ONNX; an index
+    outside [-n, n) (undefined in ONNX) is clamped into range, so no read
+    leaves the tensor. The indices do not train; data's gradient is
+    nn.gather_grad (each selected slice's dy added back where it came
+    from: an embedding table's rows that were looked up).
+  }];
+  let arguments = (ins NN_Tensor:$data, RankedTensorOf<[I32, I64]>:$indices,
+                   I64Attr:$axis);
+  let results = (outs NN_Tensor:$output);
+  let assemblyFormat = [{
+    $data `,` $indices attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Gradient ops (built by derive-backward)
 //===----------------------------------------------------------------------===//
@@ -545,6 +565,37 @@ def NN_SliceGradOp : NN_GradOp<"slice_grad"> {
   let assemblyFormat = [{
     $output_grad attr-dict `:` functional-type(operands, results)
   }];
+}
+
+def NN_GatherGradOp : NN_GradOp<"gather_grad"> {
+  let summary = "Adjoint of nn.gather: zeros with each slice of dy added at its index";
+  let description = [{
+    Repeated indices add up (an embedding row looked up twice gets both
+    gradients); indices are read as nn.gather reads them (negative from
+    the end, clamped).
+  }];
+  let arguments = (ins NN_F32Tensor:$output_grad, RankedTensorOf<[I32, I64]>:$indices,
+                   I64Attr:$axis);
+  let results = (outs NN_F32Tensor:$data_grad);
+  let assemblyFormat = [{
+    $output_grad `,` $indices attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_RowIndicesOp : NN_GradOp<"row_indices"> {
+  let summary = "The rows nn.gather reads for `indices` along a dimension of `extent`, as an int32 list";
+  let description = [{
+    Flattened, negative ones counted from the end and all clamped into
+    [0, extent), as nn.gather reads them: the channel list of an
+    embedding table's sparse row update (sparse-embedding-updates).
+  }];
+  let arguments = (ins RankedTensorOf<[I32, I64]>:$indices, I64Attr:$extent);
+  let results = (outs 1DTensorOf<[I32]>:$rows);
+  let assemblyFormat = [{
+    $indices attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 def NN_PowGradOp : NN_GradOp<"pow_grad"> {

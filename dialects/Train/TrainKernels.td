@@ -105,7 +105,9 @@ def Train_KernelName : I32EnumAttr<"KernelName",
                                          "int KH", "int KW", "int OH",
                                          "int OW", "int SH", "int SW",
                                          "int PT", "int PL", "int DH",
-                                         "int DW"]>]> {
+                                         "int DW"]>,
+      Train_Kernel<"gather_grad", 30, ["int Outer", "int Rows", "int Inner",
+                                       "int Positions", "int IndexBytes"]>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

@@ -222,6 +222,7 @@ void populatePoolingPatterns(RewritePatternSet &patterns);
 void populateReductionPatterns(RewritePatternSet &patterns);
 void populateLossPatterns(RewritePatternSet &patterns);
 void populateDataMovementPatterns(RewritePatternSet &patterns);
+void populateGatherPatterns(RewritePatternSet &patterns);
 void populateQuantizationPatterns(RewritePatternSet &patterns);
 void populateQuantizedLayerPatterns(RewritePatternSet &patterns);
 void populateQuantizedGradientPatterns(RewritePatternSet &patterns);

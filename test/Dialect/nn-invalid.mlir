@@ -253,3 +253,35 @@ func.func @cast_same(%x: tensor<3xf32>) -> tensor<3xf32> {
   %s = nn.cast %x : (tensor<3xf32>) -> tensor<3xf32>
   return %s : tensor<3xf32>
 }
+
+// -----
+
+func.func @gather_axis(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{axis 2 is not a dimension of 'tensor<10x4xf32>'}}
+  %y = nn.gather %t, %i {axis = 2 : i64} : (tensor<10x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  return %y : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @gather_shape(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{the gathered shape must be data's with the indices' shape in place of the axis}}
+  %y = nn.gather %t, %i {axis = 0 : i64} : (tensor<10x4xf32>, tensor<3xi64>) -> tensor<4x3xf32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @gather_grad_shape(%dy: tensor<3x4xf32>, %i: tensor<3xi32>) -> tensor<10x5xf32> {
+  // expected-error @+1 {{the gathered shape must be data's with the indices' shape in place of the axis}}
+  %g = nn.gather_grad %dy, %i {axis = 0 : i64} : (tensor<3x4xf32>, tensor<3xi32>) -> tensor<10x5xf32>
+  return %g : tensor<10x5xf32>
+}
+
+// -----
+
+func.func @row_indices_count(%i: tensor<2x3xi64>) -> tensor<5xi32> {
+  // expected-error @+1 {{one row per index}}
+  %r = nn.row_indices %i {extent = 10 : i64} : (tensor<2x3xi64>) -> tensor<5xi32>
+  return %r : tensor<5xi32>
+}

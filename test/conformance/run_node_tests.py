@@ -46,7 +46,7 @@ SUPPORTED_OPS = [
     "Mean", "Slice", "Split", "Expand", "Tile", "ReduceMean", "ReduceSum",
     "ReduceSumSquare", "Pow", "LayerNormalization", "InstanceNormalization",
     "GlobalMaxPool", "ConvTranspose", "Resize", "Upsample", "Max", "Min", "GRU",
-    "LSTM", "Where",
+    "LSTM", "Where", "Gather",
 ]
 
 # numpy dtype -> the C++ type the generated API uses for it.

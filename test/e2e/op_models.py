@@ -262,3 +262,26 @@ OPS.update({
                                  x * w, torch.tanh(x)),
         torch.randn(1, 3, 4, 1)), 2, 3, 3 * 16), (2, 4, 4), 3),
 })
+
+# Gather at indices computed at run time: an embedding table looked up at
+# indices cast from the input (6 positions into 10 rows: repeated rows sum
+# their gradients), and a gather of activations along another axis.
+OPS.update({
+    "embedding": (lambda: Head(Lambda(
+        lambda x, w: nn.functional.embedding(
+            torch.clamp(x * 3 + 5, 0, 9).long(), w),
+        torch.randn(10, 4)), 6 * 4), (6,), 3),
+    "gather_activations": (lambda: pre(Lambda(
+        lambda x, w: torch.index_select(
+            x * w, 3, torch.clamp(x[0, 0, 0] * 2 + 2, 0, 3).long()),
+        torch.randn(1, 3, 1, 4)), 2, 3, 3 * 4 * 4), (2, 4, 4), 3),
+})
+
+# An embedding fed token ids (an int64 input, 5 positions into 12 rows)
+# and averaged, as a keyword or intent classifier might: train_step takes
+# the ids.
+OPS.update({
+    "embedding_tokens": (lambda: Head(Lambda(
+        lambda t, w: nn.functional.embedding(t, w).mean(1),
+        torch.randn(12, 6)), 6), (5,), 3, 12),
+})

@@ -102,9 +102,9 @@ static void dumpParams(const char *path) {
 int main(int argc, char **argv) {
   (void)argc;
   int steps = %(steps)d;
-  std::vector<float> x(m::kInputSize * steps);
+  std::vector<%(input)s> x(m::kInputSize * steps);
   std::vector<%(label)s> y(%(label_size)s * steps);
-  if (!readAll(argv[1], x.data(), x.size() * 4) ||
+  if (!readAll(argv[1], x.data(), x.size() * sizeof(x[0])) ||
       !readAll(argv[2], y.data(), y.size() * 4)) {
     std::fprintf(stderr, "cannot read inputs\n");
     return 1;
@@ -189,7 +189,9 @@ def fd_check(model, name, g_c, x, y, mse, scale, samples=24, h=1e-6):
     import copy
     m64 = copy.deepcopy(model).double()
     p = dict(m64.named_parameters())[name]
-    xd = torch.from_numpy(x).double()
+    xd = torch.from_numpy(x)
+    if xd.is_floating_point():  # (token ids stay integers)
+        xd = xd.double()
     yt = torch.from_numpy(y) if mse else torch.from_numpy(y).long()
     if mse:
         yt = yt.double()
@@ -418,6 +420,7 @@ def main():
 
     torch.manual_seed(1)
     np.random.seed(1)
+    tokens = None
     if args.model.startswith("zoo:"):
         model, shape = zoo.build(args.model[4:], seed=1)
         in_shape = shape[1:]
@@ -425,8 +428,10 @@ def main():
         # The autoencoder reconstructs its input: MSE; the rest classify.
         mse = args.model == "zoo:autoencoder"
     elif args.model.startswith("op:"):
-        ctor, in_shape, classes = OPS[args.model[3:]]
+        ctor, in_shape, classes, *vocab = OPS[args.model[3:]]
         model = ctor().eval()
+        # A fourth entry: the input is token ids below it (int64).
+        tokens = vocab[0] if vocab else None
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.3, 0.3)
@@ -445,7 +450,9 @@ def main():
     b = args.batch
     # No constant folding: BatchNorm stays a node whose parameters keep
     # their PyTorch names, so gradients can be compared by name.
-    torch.onnx.export(model, torch.zeros(b, *in_shape), "model.onnx",
+    torch.onnx.export(model, torch.zeros(b, *in_shape,
+                                         dtype=torch.long if tokens else None),
+                      "model.onnx",
                       opset_version=OPSETS.get(args.model[3:], 13),
                       do_constant_folding=False,
                       training=torch.onnx.TrainingMode.PRESERVE)
@@ -463,7 +470,8 @@ def main():
     run(compile_cmd)
 
     steps = args.steps
-    xs = np.random.rand(steps, b, *in_shape).astype(np.float32)
+    xs = (np.random.randint(0, tokens, size=(steps, b, *in_shape))
+          if tokens else np.random.rand(steps, b, *in_shape).astype(np.float32))
     if mse:
         ys = np.random.rand(steps, b, classes).astype(np.float32)
     else:
@@ -473,6 +481,7 @@ def main():
     with open("harness.cpp", "w") as f:
         f.write(HARNESS % {
             "name": name, "steps": steps,
+            "input": "std::int64_t" if tokens else "float",
             "label": "float" if mse else "std::int32_t",
             "label_size": "m::kOutputSize" if mse else "m::kBatch",
             "warmup": args.warmup, "grad_lr": "1.0f",

@@ -300,6 +300,35 @@ static void maxPoolGradCase(const char *name) {
   check(what, dx, want, N * C * H * W);
 }
 
+/// gather_grad against the rows summed here: repeated, negative and
+/// out-of-range indices (clamped as the gather read them), int32 and int64,
+/// a table row shape before the axis (Outer > 1); d's old contents (NaN)
+/// overwritten.
+template <int Outer, int Rows, int Inner, int Positions, typename Index>
+static void gatherGradCase(const char *name) {
+  static float dy[Outer * Positions * Inner], d[Outer * Rows * Inner],
+      want[Outer * Rows * Inner];
+  static Index idx[Positions];
+  fill(dy, Outer * Positions * Inner);
+  for (int p = 0; p < Positions; ++p)
+    idx[p] = Index(p * 7 % (Rows + 3) - 2); // from -2 to Rows, repeats
+  for (int i = 0; i < Outer * Rows * Inner; ++i) {
+    want[i] = 0.0f;
+    d[i] = __builtin_nanf("");
+  }
+  for (int o = 0; o < Outer; ++o)
+    for (int p = 0; p < Positions; ++p) {
+      long long r = idx[p] < 0 ? idx[p] + Rows : idx[p];
+      r = r < 0 ? 0 : r >= Rows ? Rows - 1 : r;
+      for (int i = 0; i < Inner; ++i)
+        want[(o * Rows + r) * Inner + i] += dy[(o * Positions + p) * Inner + i];
+    }
+  k::gather_grad<Outer, Rows, Inner, Positions, int(sizeof(Index))>(dy, idx, d);
+  char what[96];
+  format(what, sizeof what, "gather_grad %s", name);
+  check(what, d, want, Outer * Rows * Inner);
+}
+
 /// A batch-1 Linear layer's SGD step with its input gradient: dx sums
 /// dy[i] * w[i][j] over the old weights, and every weight moves by
 /// lr * (dy[i] * x[j]), including the columns after the last whole vector.
@@ -816,9 +845,9 @@ static void expCase() {
       if (!std::isinf(want))
         worst = std::max(worst, ulps(got, want));
     }
-  const float specials[] = {0.0f,     -0.0f,   INFINITY, -INFINITY, 88.72f,
-                            88.73f,   -87.3f,  -103.0f,  -104.0f,   1e-40f,
-                            -1e-40f,  1.0f,    -1.0f,    0.5f};
+  const float specials[] = {0.0f,    -0.0f,  INFINITY, -INFINITY, 88.72f,
+                            88.73f,  -87.3f, -103.0f,  -104.0f,   1e-40f,
+                            -1e-40f, 1.0f,   -1.0f,    0.5f};
   for (float x : specials) {
     float got = k::exp(x), want = float(std::exp(double(x)));
     ok &= got == want || ulps(got, want) <= 2;
@@ -928,6 +957,7 @@ int main() {
   sumRowsCase<1, 16, 196>();
   maxPoolGradCase<1, 4, 16, 16, 3, 2, 1>("3x3/2 pad 1 16x16");
   maxPoolGradCase<2, 3, 9, 11, 2, 2, 0>("batch 2 2x2/2 9x11");
+  gatherGradCase<1, 50, 16, 24, std::int64_t>("50x16 table, 24 int64 ids");
   gemmCase<1, 10, 784, false, true>();
   gemmCase<1, 12, 37, false, true>();
   gemmCase<3, 7, 40, true, true>();
@@ -1052,6 +1082,10 @@ int main() {
   maxPoolGradCase<1, 4, 32, 32, 3, 2, 1>("3x3/2 pad 1 32x32");
   maxPoolGradCase<2, 3, 9, 11, 2, 2, 0>("batch 2 2x2/2 9x11");
   maxPoolGradCase<1, 2, 7, 5, 3, 1, 1>("3x3/1 pad 1 7x5");
+  // An embedding table's gradient: int64 token ids, int32 indices along a
+  // middle axis.
+  gatherGradCase<1, 50, 16, 24, std::int64_t>("50x16 table, 24 int64 ids");
+  gatherGradCase<3, 7, 5, 9, std::int32_t>("3x7x5 axis 1, 9 int32");
   // Block transposes: whole blocks with strided source rows, one block,
   // edges on both axes, smaller than a block, a wider destination stride.
   transposeCase<32, 64, 256, 32>();

@@ -300,7 +300,8 @@ def op_versions_models(out):
     b = numpy_helper.from_array(np.ones(4, np.float32), "b")
     one("mean3", [n("Mean", ["x", "w", "b"], ["y"], name="mean3")], [2, 4],
         13, [w, b])
-    # Gather with run-time indices (an embedding lookup): refused, saying so.
+    # Gather with run-time indices (an embedding lookup): nn.gather; float
+    # indices are refused, saying so.
     table = numpy_helper.from_array(np.ones((5, 3), np.float32), "emb.weight")
     idx = helper.make_tensor_value_info("idx", TensorProto.INT64, [2])
     save(helper.make_graph([n("Gather", ["emb.weight", "idx"], ["y"],
@@ -308,6 +309,12 @@ def op_versions_models(out):
                            [helper.make_tensor_value_info("y", f, None)],
                            [table]),
          os.path.join(out, "embedding.onnx"), 13)
+    fidx = helper.make_tensor_value_info("idx", f, [2])
+    save(helper.make_graph([n("Gather", ["emb.weight", "idx"], ["y"],
+                              name="/emb/Gather")], "embedding_float", [fidx],
+                           [helper.make_tensor_value_info("y", f, None)],
+                           [table]),
+         os.path.join(out, "embedding_float.onnx"), 13)
 
 
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "versions":
