@@ -42,6 +42,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "examples", "zoo"))
 import zoo  # noqa: E402
 
+# bench/speed.py --torchvision: networks of the torchvision rows.
+TORCHVISION = ["resnet18", "mobilenet_v3_small", "shufflenet_v2_x0_5",
+               "efficientnet_b0"]
 CXX = ["g++", "-std=c++17", "-O3", "-march=native", "-fno-exceptions",
        "-fno-rtti"]
 
@@ -265,6 +268,44 @@ def compare_compile_time(args, work):
           f"{total['mcutrain'] / total['baseline']:.3f} |")
 
 
+def torchvision_rows(args, work, peak):
+    """The --torchvision rows: torchvision networks as torchvision_check.py
+    builds them (random weights, randomised BatchNorm statistics, 10
+    classes, eval mode, 64x64), exported with torch's defaults (BatchNorm
+    folded). PyTorch runs the same BatchNorm-folded network, so both sides
+    do the same arithmetic."""
+    sys.path.insert(0, HERE)
+    import torchvision_check as tv  # noqa: E402
+    table = ["| network (64x64) | compile s | train-step MACs | "
+             "mcutrain us/step | PyTorch us/step | speed-up | GFLOP/s | "
+             "fraction of peak |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    worst_ratio = worst_peak = None
+    for name in args.torchvision.split(","):
+        shape = (1, 3, 64, 64)
+        model = tv.build(name, seed=0)
+        folded, _ = tv.fold_batchnorms(model, torch.zeros(*shape))
+        folded.eval()
+        comp, ours, macs = generated_step_us(
+            args.mcutrain, model, shape, False, os.path.join(work, name),
+            args)
+        theirs = torch_step_us(folded, shape, False, args)
+        ratio, gflops = theirs / ours, 2 * macs / ours * 1e-3
+        worst_ratio = ratio if worst_ratio is None else min(worst_ratio,
+                                                            ratio)
+        worst_peak = (gflops / peak if worst_peak is None
+                      else min(worst_peak, gflops / peak))
+        table.append(f"| {name} | {comp:.2f} | {macs:,} | {ours:.0f} | "
+                     f"{theirs:.0f} | {ratio:.1f}x | {gflops:.1f} | "
+                     f"{gflops / peak:.0%} |")
+        print(f"torchvision {name}: compile {comp:.2f} s, mcutrain "
+              f"{ours:.0f} us, pytorch {theirs:.0f} us, speed-up "
+              f"{ratio:.1f}x, {gflops:.1f} GFLOP/s ({gflops / peak:.0%} of "
+              f"peak)", flush=True)
+    return table + ["", f"torchvision: smallest speed-up over PyTorch "
+                    f"{worst_ratio:.1f}x, smallest fraction of peak "
+                    f"{worst_peak:.0%}", ""]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -274,6 +315,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--min-round-seconds", type=float, default=0.2)
     ap.add_argument("--no-layers", action="store_true")
+    ap.add_argument("--torchvision", nargs="?", const=",".join(TORCHVISION),
+                    help="also (or with --models '' only) the torchvision "
+                    "rows; default networks: " + ",".join(TORCHVISION))
     ap.add_argument("--no-loops", action="store_true",
                     help="skip the --kernels=false comparison")
     ap.add_argument("--cxxflags", default="",
@@ -305,7 +349,7 @@ def main():
              "PyTorch us/step | speed-up | GFLOP/s | loops us/step |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     worst = None
-    for name in args.models.split(","):
+    for name in filter(None, args.models.split(",")):
         model, shape = zoo.build(name, seed=0)
         mse = name == "autoencoder"
         comp, ours, macs = generated_step_us(
@@ -326,7 +370,11 @@ def main():
         print(f"model {name}: compile {comp:.2f} s, mcutrain {ours:.1f} us, "
               f"pytorch {theirs:.1f} us, speed-up {ratio:.1f}x, "
               f"loops {loops} us", flush=True)
-    lines += table + ["", f"smallest speed-up over PyTorch: {worst:.1f}x", ""]
+    if worst is not None:
+        lines += table + ["", f"smallest speed-up over PyTorch: {worst:.1f}x",
+                          ""]
+    if args.torchvision:
+        lines += torchvision_rows(args, work, peak)
 
     if not args.no_layers:
         ltable = ["| layer | fwd+bwd MFLOP | us/step | GFLOP/s | "
