@@ -824,6 +824,32 @@ static void exactCases() {
   exactGemmCase<4, 8, 125>();
 }
 
+/// fn over an array of values in (-range / 2, range / 2) and `specials`
+/// (a loop the compiler may vectorize) against fn one value at a time
+/// (through a volatile, so scalar): the same bits, or NaN for NaN.
+template <typename Fn>
+static void sameOverArray(const char *name, float range,
+                          const float (&specials)[3], Fn fn) {
+  using k::detail::bitsOf;
+  static float x[1000], y[1000], want[1000];
+  for (int i = 0; i < 1000; ++i)
+    x[i] = range * next();
+  for (int i = 0; i < 3; ++i)
+    x[7 + i] = specials[i];
+  for (int i = 0; i < 1000; ++i)
+    y[i] = fn(x[i]);
+  for (int i = 0; i < 1000; ++i) {
+    volatile float v = x[i];
+    want[i] = fn(v);
+  }
+  bool same = true;
+  for (int i = 0; i < 1000; ++i)
+    same &= bitsOf(y[i]) == bitsOf(want[i]) ||
+            (std::isnan(y[i]) && std::isnan(want[i]));
+  print("%s %s over an array\n", same ? "ok  " : "FAIL", name);
+  ++(same ? passed : failed);
+}
+
 /// The runtime's exp against the correctly rounded e^x (from double) over
 /// every 4099th float of either sign: finite results within 2 ulp
 /// (subnormal ones too), overflow to infinity and underflow to 0 where
@@ -858,24 +884,9 @@ static void expCase() {
         static_cast<unsigned>(worst));
   ++(ok ? passed : failed);
 
-  static float x[1000], y[1000], want[1000];
-  for (int i = 0; i < 1000; ++i)
-    x[i] = 240.0f * next();
-  x[7] = NAN;
-  x[8] = -INFINITY;
-  x[9] = INFINITY;
-  for (int i = 0; i < 1000; ++i)
-    y[i] = k::exp(x[i]);
-  for (int i = 0; i < 1000; ++i) {
-    volatile float v = x[i];
-    want[i] = k::exp(v);
-  }
-  bool same = true;
-  for (int i = 0; i < 1000; ++i)
-    same &= bitsOf(y[i]) == bitsOf(want[i]) ||
-            (std::isnan(y[i]) && std::isnan(want[i]));
-  print("%s exp over an array\n", same ? "ok  " : "FAIL");
-  ++(same ? passed : failed);
+  const float arraySpecials[] = {NAN, -INFINITY, INFINITY};
+  sameOverArray("exp", 240.0f, arraySpecials,
+                [](float v) { return k::exp(v); });
 }
 
 static void tanhCase() {
@@ -909,24 +920,9 @@ static void tanhCase() {
         static_cast<unsigned>(worst));
   ++(ok ? passed : failed);
 
-  static float x[1000], y[1000], want[1000];
-  for (int i = 0; i < 1000; ++i)
-    x[i] = 24.0f * next();
-  x[7] = NAN;
-  x[8] = -0.0f;
-  x[9] = -INFINITY;
-  for (int i = 0; i < 1000; ++i)
-    y[i] = k::tanh(x[i]);
-  for (int i = 0; i < 1000; ++i) {
-    volatile float v = x[i];
-    want[i] = k::tanh(v);
-  }
-  bool same = true;
-  for (int i = 0; i < 1000; ++i)
-    same &= bitsOf(y[i]) == bitsOf(want[i]) ||
-            (std::isnan(y[i]) && std::isnan(want[i]));
-  print("%s tanh over an array\n", same ? "ok  " : "FAIL");
-  ++(same ? passed : failed);
+  const float arraySpecials[] = {NAN, -0.0f, -INFINITY};
+  sameOverArray("tanh", 24.0f, arraySpecials,
+                [](float v) { return k::tanh(v); });
 }
 
 #ifdef MCUTRAIN_TEST_SEMIHOSTING
