@@ -824,6 +824,17 @@ static void exactCases() {
   exactGemmCase<4, 8, 125>();
 }
 
+/// Calls each(x) for every 4099th float bit pattern from 0 to infinity, of
+/// either sign.
+template <typename Each> static void sweepFloats(Each each) {
+  // (An array, not a braced list: bare-metal toolchains without a C++
+  // library have no <initializer_list>.)
+  const std::uint32_t signs[] = {0u, 0x80000000u};
+  for (std::uint32_t b = 0; b <= 0x7f800000u; b += 4099u)
+    for (std::uint32_t sign : signs)
+      each(k::detail::floatOf(b | sign));
+}
+
 /// fn over an array of values in (-range / 2, range / 2) and `specials`
 /// (a loop the compiler may vectorize) against fn one value at a time
 /// (through a volatile, so scalar): the same bits, or NaN for NaN.
@@ -862,15 +873,12 @@ static void expCase() {
   };
   std::uint32_t worst = 0;
   bool ok = true;
-  const std::uint32_t signs[] = {0u, 0x80000000u};
-  for (std::uint32_t b = 0; b <= 0x7f800000u; b += 4099u)
-    for (std::uint32_t sign : signs) {
-      float x = k::detail::floatOf(b | sign);
-      float got = k::exp(x), want = float(std::exp(double(x)));
-      ok &= !std::signbit(got) && std::isinf(got) == std::isinf(want);
-      if (!std::isinf(want))
-        worst = std::max(worst, ulps(got, want));
-    }
+  sweepFloats([&](float x) {
+    float got = k::exp(x), want = float(std::exp(double(x)));
+    ok &= !std::signbit(got) && std::isinf(got) == std::isinf(want);
+    if (!std::isinf(want))
+      worst = std::max(worst, ulps(got, want));
+  });
   const float specials[] = {0.0f,    -0.0f,  INFINITY, -INFINITY, 88.72f,
                             88.73f,  -87.3f, -103.0f,  -104.0f,   1e-40f,
                             -1e-40f, 1.0f,   -1.0f,    0.5f};
@@ -898,16 +906,11 @@ static void tanhCase() {
   };
   std::uint32_t worst = 0;
   bool ok = true;
-  // (An array, not a braced list: bare-metal toolchains without a C++
-  // library have no <initializer_list>.)
-  const std::uint32_t signs[] = {0u, 0x80000000u};
-  for (std::uint32_t b = 0; b <= 0x7f800000u; b += 4099u)
-    for (std::uint32_t sign : signs) {
-      float x = k::detail::floatOf(b | sign);
-      float got = k::tanh(x), want = float(std::tanh(double(x)));
-      ok &= std::signbit(got) == std::signbit(x);
-      worst = std::max(worst, ulps(got, want));
-    }
+  sweepFloats([&](float x) {
+    float got = k::tanh(x), want = float(std::tanh(double(x)));
+    ok &= std::signbit(got) == std::signbit(x);
+    worst = std::max(worst, ulps(got, want));
+  });
   const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY,
                             9.1f, -9.1f, 1e-40f,   -1e-40f};
   for (float x : specials) {
