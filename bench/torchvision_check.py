@@ -168,7 +168,8 @@ def check(name, opset, work, mcutrain):
     x.numpy().tofile(os.path.join(work, "x.bin"))
     y.tofile(os.path.join(work, "y.bin"))
     with open(os.path.join(work, "harness.cpp"), "w") as f:
-        f.write(HARNESS % {"name": "net", "steps": 2, "label": "std::int32_t",
+        f.write(HARNESS % {"name": "net", "steps": 2, "input": "float",
+                           "label": "std::int32_t",
                            "label_size": "m::kBatch", "warmup": 0,
                            "grad_lr": "1.0f", "bad_label_check": ""})
     t0 = time.time()

@@ -176,7 +176,7 @@ def main():
     xs.tofile("x.bin")
     ys.tofile("y.bin")
     with open("harness.cpp", "w") as f:
-        f.write(HARNESS % {"name": "net", "steps": STEPS,
+        f.write(HARNESS % {"name": "net", "steps": STEPS, "input": "float",
                            "label": "std::int32_t", "label_size": "m::kBatch",
                            "warmup": 0, "grad_lr": f"{GRAD_LR}f",
                            "bad_label_check": ""})
