@@ -76,7 +76,12 @@ struct FuseInputGradIntoUpdatesPass
     for (train::UpdateOp update : updates) {
       // The runtime kernel's case: plain SGD (other optimizers would keep
       // their state in the same pass as loops, slower than apart).
-      if (!update.getOuter() || update.getInputGrad() || update.getChannels() ||
+      // (Rank K > 1: measured slower fused. EfficientNet-B0's 2 x 2 stages
+      // stream each weight from memory once in the input gradient's product,
+      // which leaves it in L2 for the update; the fused pass, reading and
+      // writing it in column blocks, took 8.4% of the step against 6.2%.)
+      if (update.getRank() != 1 || update.getInputGrad() ||
+          update.getChannels() ||
           update.getOptimizer().getKind() != train::OptimizerKind::sgd ||
           !update.getOptimizer().getWeightDecay().isZero())
         continue;

@@ -201,7 +201,14 @@ def FuseOuterProductUpdatesPass
     dequantized input. And for a 1 x 1 convolution (group 1, no padding) of
     a 1 x 1 image at batch 1, float or int8 (nn.conv2d_grad_weight,
     nn.qconv2d_grad_weight): the error and the input as rows; the
-    parameter stays [M, N, 1, 1].
+    parameter stays [M, N, 1, 1]. With plain SGD (no weight decay, dense,
+    float) also at rank K <= 16: a batch-K Linear layer's A^T B (A K x M,
+    B K x N), and a 1 x 1 convolution (stride 1, group 1, no padding) on
+    a plane of K = N*H*W pixels, whose error and input become K pixel rows
+    (nn.reshape, nn.transpose); the update forms g[i][j] = sum over k of
+    A[k][i] * B[k][j] (mcutrain::low_rank_finite checks it; the kernel is
+    sgd_low_rank_update). Runs after sparsify and reorder-updates, before
+    fuse-input-grad-into-updates (which takes rank 1 only).
   }];
 }
 

@@ -245,6 +245,56 @@ inline bool outer_product_finite(const float *a, std::size_t m, const float *b,
   return all_finite(&product, 1);
 }
 
+/// True when every element of the rank-k gradient g = a^T b (a k x m, b
+/// k x n; g[i][j] = sum over r of a[r][i] * b[r][j], summed in r order) is
+/// finite, mostly without forming it: a NaN or infinite factor makes some
+/// element non-finite (m, n > 0); finite factors whose bound sum over r of
+/// max|a[r]| * max|b[r]| (in double) is below the float range by more than
+/// the rounding of k products and sums (k <= 16: a factor of 1 + 2^-20;
+/// the margin is 2^-10) cannot overflow. Past that margin every element
+/// is formed and checked (rare: gradients near 3.4e38). The row maxima are
+/// magnitude bits (they order like the magnitudes, NaN and infinity above
+/// every finite value): one vectorized pass over the factors.
+inline bool low_rank_finite(const float *a, std::size_t km, const float *b,
+                            std::size_t kn, std::size_t k) {
+  if (k == 0 || km == 0 || kn == 0)
+    return true;
+  const std::size_t m = km / k, n = kn / k;
+  auto largest = [](const float *v, std::size_t count) {
+    std::uint32_t top = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      std::uint32_t bits;
+      __builtin_memcpy(&bits, &v[i], sizeof bits);
+      bits &= 0x7fffffffu;
+      top = bits > top ? bits : top;
+    }
+    return top;
+  };
+  auto magnitude = [](std::uint32_t bits) {
+    float v;
+    __builtin_memcpy(&v, &bits, sizeof v);
+    return double(v);
+  };
+  double bound = 0.0;
+  for (std::size_t r = 0; r < k; ++r) {
+    std::uint32_t ta = largest(a + r * m, m), tb = largest(b + r * n, n);
+    if (ta >= 0x7f800000u || tb >= 0x7f800000u)
+      return false;
+    bound += magnitude(ta) * magnitude(tb);
+  }
+  if (bound * (1.0 + 0x1p-10) <= double(0x1.fffffep127f))
+    return true;
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      float g = a[i] * b[j];
+      for (std::size_t r = 1; r < k; ++r)
+        g += a[r * m + i] * b[r * n + j];
+      if (!all_finite(&g, 1))
+        return false;
+    }
+  return true;
+}
+
 /// The step's first skip decision, right after the loss: *skip = 1 when
 /// the loss is not finite (the backward pass and updates then do not run),
 /// else 0.

@@ -84,11 +84,12 @@ struct FeatureCounter {
     else if (auto u = dyn_cast<train::UpdateOp>(op); u && u.getOuter())
       inputs.append({u.getGrad(), u.getOuter()});
     for (Value v : inputs) {
-      // Through the views TinyProp puts on a Linear layer's input, and the
-      // dequantization of an int8 one a fused outer-product update reads.
-      while (
-          isa_and_nonnull<nn::ReshapeOp, nn::DequantizeOp>(v.getDefiningOp()) &&
-          v.getDefiningOp()->hasAttr("mcutrain.backward"))
+      // Through the views TinyProp puts on a Linear layer's input, the
+      // dequantization of an int8 one a fused outer-product update reads,
+      // and a rank-K update's pixel rows.
+      while (isa_and_nonnull<nn::ReshapeOp, nn::DequantizeOp, nn::TransposeOp>(
+                 v.getDefiningOp()) &&
+             v.getDefiningOp()->hasAttr("mcutrain.backward"))
         v = v.getDefiningOp()->getOperand(0);
       Operation *def = v.getDefiningOp();
       auto type = cast<ShapedType>(v.getType());

@@ -227,27 +227,38 @@ SmallVector<int64_t> UpdateOp::getGradShape() {
   return {g.back(), getOuter().getType().getShape().back()};
 }
 
-/// With `outer`, the gradient's products (the Gemm's that it replaced) too,
-/// and with `input_grad` the input gradient's.
+int64_t UpdateOp::getRank() {
+  return getOuter() ? getOuter().getType().getDimSize(0) : 0;
+}
+
+/// With `outer`, the gradient's products (the Gemm's that it replaced, K
+/// per element) too, and with `input_grad` the input gradient's.
 int64_t UpdateOp::getMacs() {
   int64_t n = ShapedType::getNumElements(getGradShape());
-  return n * (1 + getNumStateBuffers() + (getOuter() ? 1 : 0) +
-              (getInputGrad() ? 1 : 0));
+  return n * (1 + getNumStateBuffers() + getRank() +
+              (getInputGrad() ? getRank() : 0));
 }
 
 LogicalResult UpdateOp::verify() {
   if (getOuter()) {
-    auto isRow = [](RankedTensorType t) {
-      return t.getRank() == 2 && t.getDimSize(0) == 1;
-    };
-    if (!isRow(getGrad().getType()) || !isRow(getOuter().getType()))
-      return emitOpError() << "outer-product factors must be 1 x M and 1 x N";
+    auto grad = getGrad().getType(), outer = getOuter().getType();
+    if (grad.getRank() != 2 || outer.getRank() != 2 ||
+        grad.getDimSize(0) != outer.getDimSize(0) || grad.getDimSize(0) < 1)
+      return emitOpError()
+             << "outer-product factors must be K x M and K x N (K >= 1)";
+    // (The sparse and int8 steps form a rank-1 gradient's elements.)
+    if (getRank() > 1 && (getChannels() || getWeightTypeAttr()))
+      return emitOpError() << "a rank-" << getRank()
+                           << " gradient (K > 1) needs a dense float update";
   }
   if (getInputGrad()) {
     if (!getOuter())
       return emitOpError() << "input_grad needs outer";
     if (getInputGrad().getType() != getOuter().getType())
       return emitOpError() << "input_grad must be shaped like outer";
+    if (getRank() != 1)
+      return emitOpError() << "input_grad needs a rank-1 (outer product) "
+                              "gradient";
     // grad P reads all of P: a channel-sparse update's outer factor holds
     // only the selected channels.
     if (getChannels())
@@ -321,6 +332,10 @@ SmallVector<int64_t> BufferUpdateOp::getGradShape() {
   if (!getOuter())
     return SmallVector<int64_t>(g);
   return {g.back(), cast<MemRefType>(getOuter().getType()).getShape().back()};
+}
+
+int64_t BufferUpdateOp::getRank() {
+  return getOuter() ? cast<MemRefType>(getOuter().getType()).getDimSize(0) : 0;
 }
 
 //===----------------------------------------------------------------------===//

@@ -115,7 +115,8 @@ def Train_RuntimeFunction : I32EnumAttr<"RuntimeFunction",
       I32EnumAttrCase<"outer_product_finite", 1>,
       I32EnumAttrCase<"skip_unless_finite", 2>,
       I32EnumAttrCase<"dgsu_select", 3>,
-      I32EnumAttrCase<"tinyprop_select", 4>]> {
+      I32EnumAttrCase<"tinyprop_select", 4>,
+      I32EnumAttrCase<"low_rank_finite", 5>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

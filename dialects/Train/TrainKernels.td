@@ -107,7 +107,8 @@ def Train_KernelName : I32EnumAttr<"KernelName",
                                          "int PT", "int PL", "int DH",
                                          "int DW"]>,
       Train_Kernel<"gather_grad", 30, ["int Outer", "int Rows", "int Inner",
-                                       "int Positions", "int IndexBytes"]>]> {
+                                       "int Positions", "int IndexBytes"]>,
+      Train_Kernel<"sgd_low_rank_update", 31, ["int M", "int N", "int K"]>]> {
   let cppNamespace = "::mcutrain::train";
   let genSpecializedAttr = 0;
 }

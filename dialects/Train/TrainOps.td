@@ -97,6 +97,10 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     gradient is the outer product of `grad` (1 x M) and `outer`
     (1 x N), g[i][j] = grad[0][i] * outer[0][j], computed where it is used:
     it is never stored, and its finiteness follows from the factors'.
+    With K > 1 rows (a rank-K gradient: a batch-K Linear layer, a 1 x 1
+    convolution on a K-pixel plane; plain SGD), g[i][j] = sum over k of
+    grad[k][i] * outer[k][j], summed in k order; such an update is dense
+    and float (no `channels`, no `weight_type`).
     With both `outer` and `channels`, N counts the selected channels (the
     outer factor is the layer's input at those channels). With `outer`
     and no `channels`, the op may also yield `input_grad` = grad P (1 x N)
@@ -133,6 +137,8 @@ def Train_UpdateOp : Train_Op<"update", [AttrSizedOperandSegments,
     }
     /// The gradient's shape: `grad`'s, or with `outer` M x N.
     llvm::SmallVector<int64_t> getGradShape();
+    /// With `outer`, the gradient's rank K (the factors' rows); else 0.
+    int64_t getRank();
     /// Symbol of state buffer `i` of parameter `param`.
     static std::string stateName(llvm::StringRef param, unsigned i) {
       return (param + "__state" + llvm::Twine(i)).str();
@@ -366,6 +372,8 @@ def Train_BufferUpdateOp : Train_BufferOp<"update", [AttrSizedOperandSegments,
   let extraClassDeclaration = [{
     /// The gradient's shape: `grad`'s, or with `outer` M x N.
     llvm::SmallVector<int64_t> getGradShape();
+    /// With `outer`, the gradient's rank K (the factors' rows); else 0.
+    int64_t getRank();
   }];
 }
 

@@ -216,7 +216,8 @@ Block *guardFinite(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
   // One runtime call: its exponent test vectorizes, where a loop nest
   // carrying an i1 did not (it cost a third of a small model's step). It
   // reads the gradient as one contiguous array; an outer product's
-  // finiteness follows from its factors' (no product is stored).
+  // finiteness follows from its factors' (no product is stored), a rank-K
+  // product's mostly too (low_rank_finite).
   SmallVector<Value> args, factors{op.getGrad()};
   if (op.getOuter())
     factors.push_back(op.getOuter());
@@ -230,14 +231,18 @@ Block *guardFinite(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
     }
     args.append({contiguous, index(type.getNumElements())});
   }
-  Value all = RuntimeCallOp::create(
-                  b, loc, b.getI1Type(),
-                  RuntimeFunctionAttr::get(
-                      b.getContext(),
-                      op.getOuter() ? RuntimeFunction::outer_product_finite
-                                    : RuntimeFunction::all_finite),
-                  args, DenseI64ArrayAttr(), ArrayAttr())
-                  .getResult();
+  RuntimeFunction check = RuntimeFunction::all_finite;
+  if (op.getRank() == 1)
+    check = RuntimeFunction::outer_product_finite;
+  if (op.getRank() > 1) {
+    check = RuntimeFunction::low_rank_finite;
+    args.push_back(index(op.getRank()));
+  }
+  Value all =
+      RuntimeCallOp::create(b, loc, b.getI1Type(),
+                            RuntimeFunctionAttr::get(b.getContext(), check),
+                            args, DenseI64ArrayAttr(), ArrayAttr())
+          .getResult();
   b.setInsertionPointAfterValue(all);
   auto guard = scf::IfOp::create(b, loc, all, /*withElseRegion=*/true);
   b.setInsertionPointToStart(&guard.getElseRegion().front());
@@ -359,6 +364,62 @@ void denseUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
                                    {shape[0], shape[1]}));
   // (dy, x, lr, w): the generic's operands in order.
   generic->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr({0, 1, 2, 3}));
+}
+
+/// (d0, d1) -> (k, d<dim>): row k of a K x L factor (or input gradient)
+/// read along loop dimension `dim`. The whole buffer is the operand, once
+/// per row: no views (flatten-memrefs takes identity layouts only).
+AffineMap rowMap(MLIRContext *ctx, int64_t k, unsigned dim) {
+  return AffineMap::get(
+      2, 0, {getAffineConstantExpr(k, ctx), getAffineDimExpr(dim, ctx)}, ctx);
+}
+
+/// A rank-K gradient's update, K > 1 (no input gradient): one pass over the
+/// parameter, g[i][j] = sum over k of grad[k][i] * outer[k][j] in k order
+/// (each factor an operand once per row, rowMap). Plain SGD is the runtime
+/// kernel sgd_low_rank_update's.
+void lowRankUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
+                   const StepScalars &s, ValueRange params) {
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = op.getRank();
+  SmallVector<Value> ins{op.getGrad(), op.getOuter()};
+  SmallVector<AffineMap> indexing{maps.gradRow, maps.inputRow};
+  Value lrGlobal = params.size() == 1 ? sgdKernelRate(b, op) : Value();
+  if (lrGlobal) {
+    ins.push_back(lrGlobal);
+    indexing.push_back(AffineMap::get(2, 0, {}, ctx));
+  }
+  unsigned rows = ins.size();
+  for (int64_t k = 1; k < rank; ++k) {
+    ins.append({op.getGrad(), op.getOuter()});
+    indexing.append({rowMap(ctx, k, 0), rowMap(ctx, k, 1)});
+  }
+  indexing.append(params.size(), b.getMultiDimIdentityMap(2));
+  OptimizerAttr hp = op.getOptimizer();
+  auto generic = linalg::GenericOp::create(
+      b, op.getLoc(), TypeRange(), ins, params, indexing,
+      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+      [&](OpBuilder &ob, Location l, ValueRange a) {
+        Arith ar{ob, l};
+        auto factor = [&](int64_t k, int64_t side) {
+          return k == 0 ? a[side] : a[rows + 2 * (k - 1) + side];
+        };
+        Value g = ar.mul(factor(0, 0), factor(0, 1));
+        for (int64_t k = 1; k < rank; ++k)
+          g = ar.add(g, ar.mul(factor(k, 0), factor(k, 1)));
+        ValueRange old = a.drop_front(ins.size());
+        linalg::YieldOp::create(
+            ob, l, stepElement(ob, l, s, hp, g, old[0], old.drop_front()));
+      });
+  if (!lrGlobal)
+    return;
+  auto shape = cast<MemRefType>(params[0].getType()).getShape();
+  generic->setAttr(kKernelAttr,
+                   KernelAttr::get(ctx, KernelName::sgd_low_rank_update,
+                                   {shape[0], shape[1], rank}));
+  // (grad, outer, lr, w): the factors whole, the parameter after the rows.
+  generic->setAttr(kKernelOperandsAttr,
+                   b.getDenseI64ArrayAttr({0, 1, 2, int64_t(ins.size())}));
 }
 
 /// x clamped to [lo, hi] by ordered compares (a NaN, which the guard lets
@@ -592,6 +653,8 @@ struct LowerUpdate : OpConversionPattern<BufferUpdateOp> {
     rewriter.setInsertionPoint(body->getTerminator());
     if (op.getWeightTypeAttr() && !op.getChannels())
       int8Update(rewriter, op, s, outs);
+    else if (op.getRank() > 1)
+      lowRankUpdate(rewriter, op, maps, s, outs);
     else if (op.getInputGrad())
       fusedInputGradUpdate(rewriter, op, maps, s, outs);
     else if (!op.getChannels())

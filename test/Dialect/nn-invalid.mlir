@@ -83,10 +83,29 @@ func.func @update_outer_shape(%dy: tensor<1x3xf32>, %x: tensor<1x5xf32>) {
 // -----
 
 ml_program.global private mutable @w(dense<1.0> : tensor<3x4xf32>) : tensor<3x4xf32>
-func.func @update_outer_rows(%dy: tensor<2x3xf32>, %x: tensor<2x4xf32>) {
-  // expected-error @+1 {{outer-product factors must be 1 x M and 1 x N}}
-  train.update @w, %dy outer(%x : tensor<2x4xf32>) <sgd, lr = 0.1> : tensor<2x3xf32>
+func.func @update_outer_rows(%dy: tensor<2x3xf32>, %x: tensor<3x4xf32>) {
+  // expected-error @+1 {{outer-product factors must be K x M and K x N (K >= 1)}}
+  train.update @w, %dy outer(%x : tensor<3x4xf32>) <sgd, lr = 0.1> : tensor<2x3xf32>
   return
+}
+
+// -----
+
+// A rank-K (K > 1) gradient is formed only by dense float steps.
+ml_program.global private mutable @w(dense<1.0> : tensor<3x4xf32>) : tensor<3x4xf32>
+func.func @update_low_rank_channels(%dy: tensor<2x2xf32>, %x: tensor<2x4xf32>, %c: tensor<2xi32>) {
+  // expected-error @+1 {{a rank-2 gradient (K > 1) needs a dense float update}}
+  train.update @w, %dy channels(%c : tensor<2xi32>) outer(%x : tensor<2x4xf32>) <sgd, lr = 0.1> {channel_axis = 0 : i64} : tensor<2x2xf32>
+  return
+}
+
+// -----
+
+ml_program.global private mutable @w(dense<1.0> : tensor<3x4xf32>) : tensor<3x4xf32>
+func.func @update_low_rank_input_grad(%dy: tensor<2x3xf32>, %x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input_grad needs a rank-1 (outer product) gradient}}
+  %dx = train.update @w, %dy outer(%x : tensor<2x4xf32>) <sgd, lr = 0.1> : tensor<2x3xf32> -> tensor<2x4xf32>
+  return %dx : tensor<2x4xf32>
 }
 
 // -----

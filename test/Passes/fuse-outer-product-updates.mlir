@@ -33,16 +33,16 @@ module {
 
 // -----
 
-// Not outer products, or the gradient is needed elsewhere: left alone. A
-// channel-sparse update's outer product (2 selected rows here) fuses with
-// its channels.
+// Not outer products (rank 2 with momentum), or the gradient is needed
+// elsewhere: left alone. A channel-sparse update's outer product (2
+// selected rows here) fuses with its channels.
 // CHECK-LABEL: func.func @left_alone
 // CHECK-SAME: %[[X:[a-z0-9]+]]: tensor<1x4xf32>, %{{.*}}: tensor<1x3xf32>, %[[DYS:[a-z0-9]+]]: tensor<1x2xf32>, %[[C:[a-z0-9]+]]: tensor<2xi32>
 // CHECK: %[[BATCH:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<2x3xf32>, tensor<2x4xf32>)
 // CHECK: %[[SCALED:.*]] = nn.gemm %{{.*}}, %{{.*}} {alpha = 5.000000e-01 : f32, trans_a = true}
 // CHECK: %[[SHARED:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>)
 // CHECK-NOT: nn.gemm
-// CHECK: train.update @w, %[[BATCH]] <
+// CHECK: train.update @w, %[[BATCH]] <momentum
 // CHECK: train.update @w, %[[SCALED]] <
 // CHECK: train.update @w, %[[SHARED]] <
 // CHECK: train.update @w, %[[DYS]] channels(%[[C]] : tensor<2xi32>) outer(%[[X]] : tensor<1x4xf32>) <sgd, lr = 1.000000e-01> {channel_axis = 0 : i64} : tensor<1x2xf32>
@@ -54,7 +54,7 @@ module {
     %scaled = nn.gemm %dy, %x {trans_a = true, alpha = 0.5 : f32} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
     %shared = nn.gemm %dy, %x {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
     %sparse = nn.gemm %dys, %x {trans_a = true} : (tensor<1x2xf32>, tensor<1x4xf32>) -> tensor<2x4xf32>
-    train.update @w, %batch <sgd, lr = 0.1> : tensor<3x4xf32>
+    train.update @w, %batch <momentum, lr = 0.1> : tensor<3x4xf32>
     train.update @w, %scaled <sgd, lr = 0.1> : tensor<3x4xf32>
     train.update @w, %shared <sgd, lr = 0.1> : tensor<3x4xf32>
     train.update @w, %sparse channels(%c : tensor<2xi32>) <sgd, lr = 0.1> {channel_axis = 0 : i64} : tensor<2x4xf32>
@@ -134,19 +134,20 @@ module {
 
 // -----
 
-// Not one product per weight: a 2 x 2 image (four products per weight), or
-// padding (the one output reads a padded tap): left alone.
+// Not one product per weight: a 2 x 2 image (four products per weight;
+// with plain SGD that is a rank-4 update, below), or padding (the one
+// output reads a padded tap): left alone.
 // CHECK-LABEL: func.func @not_pointwise
 // CHECK: %[[IMG:.*]] = nn.conv2d_grad_weight {{.*}} : (tensor<1x3x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<3x4x1x1xf32>
 // CHECK: %[[PAD:.*]] = nn.conv2d_grad_weight {{.*}} : (tensor<1x3x1x1xf32>, tensor<1x4x1x1xf32>) -> tensor<3x4x1x1xf32>
-// CHECK: train.update @w, %[[IMG]] <sgd
+// CHECK: train.update @w, %[[IMG]] <momentum
 // CHECK: train.update @w, %[[PAD]] <sgd
 module {
   ml_program.global private mutable @w(dense<0.5> : tensor<3x4x1x1xf32>) : tensor<3x4x1x1xf32>
   func.func @not_pointwise(%x: tensor<1x4x2x2xf32>, %dy: tensor<1x3x2x2xf32>, %x1: tensor<1x4x1x1xf32>, %dy1: tensor<1x3x1x1xf32>) {
     %img = nn.conv2d_grad_weight %dy, %x {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<3x4x1x1xf32>
     %pad = nn.conv2d_grad_weight %dy1, %x1 {strides = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x3x1x1xf32>, tensor<1x4x1x1xf32>) -> tensor<3x4x1x1xf32>
-    train.update @w, %img <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
+    train.update @w, %img <momentum, lr = 0.1> : tensor<3x4x1x1xf32>
     train.update @w, %pad <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
     return
   }
@@ -180,6 +181,62 @@ module {
   func.func @linear_sgd(%x: tensor<1x4xf32>, %dy: tensor<1x3xf32>) {
     %dw = nn.gemm %dy, %x {trans_a = true} : (tensor<1x3xf32>, tensor<1x4xf32>) -> tensor<3x4xf32>
     train.update @w, %dw <sgd, lr = 0.1> : tensor<3x4xf32>
+    return
+  }
+}
+
+// -----
+
+// Plain SGD at rank K <= 16: a batch-2 Linear layer's gradient dy^T x and
+// a 1 x 1 convolution's on a 2 x 2 plane (the error and the input as 4
+// pixel rows: reshape, transpose, reshape) move into their updates. Rank
+// 17, a strided convolution, and SGD with weight decay are left alone.
+// CHECK-LABEL: func.func @low_rank
+// CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<2x4xf32>, %[[DY:[a-z0-9]+]]: tensor<2x3xf32>, %[[XC:[a-z0-9]+]]: tensor<1x4x2x2xf32>, %[[DYC:[a-z0-9]+]]: tensor<1x3x2x2xf32>
+// CHECK: %[[K17:.*]] = nn.gemm %{{.*}}, %{{.*}} {trans_a = true} : (tensor<17x3xf32>, tensor<17x4xf32>)
+// CHECK: %[[DECAY:.*]] = nn.gemm %[[DY]], %[[X]] {trans_a = true}
+// CHECK: %[[DYP:.*]] = nn.reshape %[[DYC]] : (tensor<1x3x2x2xf32>) -> tensor<1x3x4xf32>
+// CHECK: %[[DYT:.*]] = nn.transpose %[[DYP]] {perm = array<i64: 0, 2, 1>} : (tensor<1x3x4xf32>) -> tensor<1x4x3xf32>
+// CHECK: %[[DYR:.*]] = nn.reshape %[[DYT]] : (tensor<1x4x3xf32>) -> tensor<4x3xf32>
+// CHECK: %[[XR:.*]] = nn.reshape %{{.*}} : (tensor<1x4x4xf32>) -> tensor<4x4xf32>
+// CHECK: %[[STRIDED:.*]] = nn.conv2d_grad_weight
+// CHECK-NOT: nn.gemm
+// CHECK-NOT: nn.conv2d_grad_weight
+// CHECK: train.update @w, %[[DY]] outer(%[[X]] : tensor<2x4xf32>) <sgd, lr = 1.000000e-01> : tensor<2x3xf32>
+// CHECK: train.update @w, %[[K17]] <sgd
+// CHECK: train.update @w, %[[DECAY]] <sgd
+// CHECK: train.update @c, %[[DYR]] outer(%[[XR]] : tensor<4x4xf32>) <sgd, lr = 1.000000e-01> : tensor<4x3xf32>
+// CHECK: train.update @c, %[[STRIDED]] <sgd
+// The check is low_rank_finite (the factors, their sizes, the rank); the
+// step one generic over the weight reading each factor once per row
+// (constant row maps), marked for the kernel.
+// LOWERED-LABEL: func.func @low_rank
+// LOWERED: train.runtime_call #train<runtime_function low_rank_finite>(%{{.*}}, %c6, %{{.*}}, %c8, %c2)
+// LOWERED: linalg.generic {indexing_maps = [#[[R0I:.*]], #[[R0J:.*]], #[[LR:.*]], #[[R1I:.*]], #[[R1J:.*]], #[[ID:.*]]], iterator_types = ["parallel", "parallel"]}
+// LOWERED-SAME: mcutrain.kernel = #train.kernel<sgd_low_rank_update<3, 4, 2>>
+// LOWERED-SAME: mcutrain.kernel_operands = array<i64: 0, 1, 2, 5>
+// LOWERED-NEXT: ^bb0(%[[A0:.*]]: f32, %[[B0:.*]]: f32, %{{.*}}: f32, %[[A1:.*]]: f32, %[[B1:.*]]: f32, %[[P:.*]]: f32):
+// LOWERED-NEXT: %[[G0:.*]] = arith.mulf %[[A0]], %[[B0]] : f32
+// LOWERED-NEXT: %[[G1:.*]] = arith.mulf %[[A1]], %[[B1]] : f32
+// LOWERED-NEXT: %[[G:.*]] = arith.addf %[[G0]], %[[G1]] : f32
+// LOWERED: runtime_function low_rank_finite>(%{{.*}}, %c12{{.*}}, %{{.*}}, %c16{{.*}}, %c4)
+// KERNEL-LABEL: func.func @low_rank
+// KERNEL: train.runtime_call #train.kernel<sgd_low_rank_update<3, 4, 2>>
+// KERNEL: train.runtime_call #train.kernel<sgd_low_rank_update<3, 4, 4>>
+module {
+  ml_program.global private mutable @w(dense<0.5> : tensor<3x4xf32>) : tensor<3x4xf32>
+  ml_program.global private mutable @c(dense<0.5> : tensor<3x4x1x1xf32>) : tensor<3x4x1x1xf32>
+  func.func @low_rank(%x: tensor<2x4xf32>, %dy: tensor<2x3xf32>, %xc: tensor<1x4x2x2xf32>, %dyc: tensor<1x3x2x2xf32>, %x17: tensor<17x4xf32>, %dy17: tensor<17x3xf32>, %xs: tensor<1x4x3x3xf32>) {
+    %dw = nn.gemm %dy, %x {trans_a = true} : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+    %k17 = nn.gemm %dy17, %x17 {trans_a = true} : (tensor<17x3xf32>, tensor<17x4xf32>) -> tensor<3x4xf32>
+    %decay = nn.gemm %dy, %x {trans_a = true} : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+    %dc = nn.conv2d_grad_weight %dyc, %xc {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<3x4x1x1xf32>
+    %strided = nn.conv2d_grad_weight %dyc, %xs {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x3x2x2xf32>, tensor<1x4x3x3xf32>) -> tensor<3x4x1x1xf32>
+    train.update @w, %dw <sgd, lr = 0.1> : tensor<3x4xf32>
+    train.update @w, %k17 <sgd, lr = 0.1> : tensor<3x4xf32>
+    train.update @w, %decay <sgd, lr = 0.1, weight_decay = 0.01> : tensor<3x4xf32>
+    train.update @c, %dc <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
+    train.update @c, %strided <sgd, lr = 0.1> : tensor<3x4x1x1xf32>
     return
   }
 }

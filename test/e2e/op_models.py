@@ -285,3 +285,11 @@ OPS.update({
         lambda t, w: nn.functional.embedding(t, w).mean(1),
         torch.randn(12, 6)), 6), (5,), 3, 12),
 })
+
+# 1 x 1 convolutions on a 2 x 2 plane: with plain SGD their weight
+# gradients are rank 4 (batch 3: 12) and formed in the updates, the second
+# one's input gradient in the same pass (low-rank-updates.test).
+OPS.update({
+    "pointwise_2x2": (lambda: pre(nn.Sequential(nn.ReLU(), nn.Conv2d(3, 5, 1)),
+                                  2, 3, 5 * 4), (2, 2, 2), 3),
+})

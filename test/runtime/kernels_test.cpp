@@ -370,6 +370,28 @@ template <int M, int N> static void sgdOuterCase() {
   check(what, w, wantW, M * N);
 }
 
+/// sgd_low_rank_update against its definition, w -= lr * sum over r of
+/// a[r][i] * b[r][j] in r order: whole vectors of columns in blocks of
+/// four, fewer, and a scalar tail of columns; rank 2 to 16.
+template <int M, int N, int K> static void sgdLowRankCase() {
+  static float a[K * M], b[K * N], w[M * N], wantW[M * N];
+  fill(a, K * M);
+  fill(b, K * N);
+  fill(w, M * N);
+  const float lr = 0.375f;
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float g = a[i] * b[j];
+      for (int r = 1; r < K; ++r)
+        g += a[r * M + i] * b[r * N + j];
+      wantW[i * N + j] = w[i * N + j] - lr * g;
+    }
+  k::sgd_low_rank_update<M, N, K>(a, b, &lr, w);
+  char what[96];
+  format(what, sizeof what, "sgd low-rank update %dx%d rank %d", M, N, K);
+  check(what, w, wantW, M * N);
+}
+
 /// The in-register block transpose: exact copies, including the edges
 /// beyond whole kLanes x kLanes blocks along either axis, with row strides
 /// wider than the rows; floats outside the transposed block stay as they
@@ -966,6 +988,8 @@ int main() {
   sgdOuterCase<10, 784>();
   sgdOuterCase<5, 7>();
   sgdOuterCase<3, 201>();
+  sgdLowRankCase<6, 37, 4>();
+  sgdLowRankCase<5, 3, 12>();
   tanhCase();
   expCase();
   print("%d passed, %d failed\n", passed, failed);
@@ -1129,6 +1153,12 @@ int main() {
   sgdOuterCase<12, 64>();
   sgdOuterCase<3, 200>();
   sgdOuterCase<1, 16>();
+  // Low-rank updates: EfficientNet-B0's 2 x 2 stage (1152 x 192, rank 4),
+  // a 4 x 4 plane's rank 16, a tail of columns, fewer than a vector.
+  sgdLowRankCase<1152, 192, 4>();
+  sgdLowRankCase<96, 80, 16>();
+  sgdLowRankCase<7, 70, 3>();
+  sgdLowRankCase<9, 5, 2>();
   tanhCase();
   expCase();
   print("%d passed, %d failed\n", passed, failed);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 
 static int passed = 0, failed = 0;
 
@@ -182,6 +183,56 @@ static void testFinite() {
         "outer_product_finite finds an overflow by a hair");
   check(mcutrain::outer_product_finite(cases[5][0], 3, cases[5][1], 0),
         "outer_product_finite of no products is finite");
+
+  // low_rank_finite(a, b, k) == all_finite(g = a^T b summed in r order): the
+  // bound's margin (sums just below the range pass without forming g, or
+  // by the exact pass), overflow of the sum where no product overflows,
+  // cancelling terms near the edge (finite: only the exact pass sees it),
+  // non-finite factors, rank 1 and empty factors.
+  auto lowRankAgrees = [](const float *a, const float *b, int m, int n, int k) {
+    bool finite = true;
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        float g = a[i] * b[j];
+        for (int r = 1; r < k; ++r)
+          g += a[r * m + i] * b[r * n + j];
+        finite &= mcutrain::all_finite(&g, 1);
+      }
+    return mcutrain::low_rank_finite(a, k * m, b, k * n, k) == finite;
+  };
+  const float half = 2e38f; // two of them overflow, one does not
+  const float lowRank[][2][4] = {
+      {{1.0f, 2.0f, -3.0f, 0.5f}, {0.25f, -1.0f, 4.0f, 2.0f}},
+      {{half, 0.0f, half, 0.0f}, {1.0f, 0.0f, 1.0f, 0.0f}},
+      {{half, 0.0f, half, 0.0f}, {1.0f, 0.0f, -1.0f, 0.0f}},
+      {{half, 1.0f, 1.0f, 1.0f}, {1.0f, 1.0f, 1e-30f, 1.0f}},
+      {{3e38f, 0.0f, 0.1f, 0.0f}, {1.0f, 0.0f, 4e37f, 0.0f}},
+      {{NAN, 0.0f, 1.0f, 1.0f}, {0.0f, 0.0f, 1.0f, 1.0f}},
+      {{1.0f, 1.0f, 1.0f, 1.0f}, {1.0f, INFINITY, 1.0f, 1.0f}},
+  };
+  bool lowRankOk = true;
+  for (const auto &c : lowRank)
+    for (int k : {1, 2})
+      lowRankOk &= lowRankAgrees(c[0], c[1], 4 / k, 4 / k, k);
+  // Rank 4 on rows longer than a block of lanes: one term at the edge.
+  static float la[4 * 40], lb[4 * 24];
+  for (int t = 0; t < 4 * 40; ++t)
+    la[t] = 0.001f * (t % 17) - 0.008f;
+  for (int t = 0; t < 4 * 24; ++t)
+    lb[t] = 0.01f * (t % 5);
+  for (float top : {1e38f, 3.4e38f}) {
+    la[3 * 40 + 39] = top;
+    lb[3 * 24 + 23] = 1.0f;
+    lb[0] = 3.0f;
+    la[0] = 1e38f;
+    lowRankOk &= lowRankAgrees(la, lb, 40, 24, 4);
+  }
+  check(lowRankOk, "low_rank_finite agrees with the rank-k sums' all_finite");
+  check(!mcutrain::low_rank_finite(lowRank[1][0], 4, lowRank[1][1], 4, 2) &&
+            mcutrain::low_rank_finite(lowRank[2][0], 4, lowRank[2][1], 4, 2),
+        "low_rank_finite: an overflowing sum, and one that cancels");
+  check(mcutrain::low_rank_finite(lowRank[5][0], 4, lowRank[5][1], 0, 2),
+        "low_rank_finite of no products is finite");
   std::int32_t skip = 7;
   float loss = 2.0f;
   mcutrain::skip_unless_finite(&loss, 1, &skip);
