@@ -72,7 +72,7 @@ Value lowerGatherGrad(Lowering &L, nn::GatherGradOp op) {
   auto dataShape = op.getDataGrad().getType().getShape();
   auto indexType = op.getIndices().getType();
   int64_t axis = op.getAxis(), rank = dataShape.size();
-  int64_t r = indexType.getRank(), rows = dataShape[axis];
+  int64_t rows = dataShape[axis];
   Value dy = op.getOutputGrad(), indices = op.getIndices();
   SmallVector<Value> kernelIns{dy, indices};
   Value grad = L.generic(
