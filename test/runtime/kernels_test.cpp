@@ -612,10 +612,14 @@ static void depthwisePlanesCase(const char *name) {
   constexpr int T = D * (KH - 1) - P, L = D * (KW - 1) - P;
   constexpr int GH = H + D * (KH - 1), GW = W + D * (KW - 1);
   constexpr int Plane = (HP * WP > GH * GW ? HP * WP : GH * GW);
+  // (The outputs: a plane per channel, or the weight gradient, whose 5x5
+  // kernels outgrow 2x2 planes.)
+  constexpr int Out = N * C * (H * W > OH * OW ? H * W : OH * OW) > C * KH * KW
+                          ? N * C * (H * W > OH * OW ? H * W : OH * OW)
+                          : C * KH * KW;
   static float x[N * C * H * W], xp[N * C * HP * WP], w[C * KH * KW],
-      dy[N * C * OH * OW], dyp[N * C * GH * GW], plane[Plane],
-      got[N * C * (H * W > OH * OW ? H * W : OH * OW)],
-      want[N * C * (H * W > OH * OW ? H * W : OH * OW)];
+      dy[N * C * OH * OW], dyp[N * C * GH * GW], plane[Plane], got[Out],
+      want[Out];
   fill(x, N * C * H * W);
   fill(w, C * KH * KW);
   fill(dy, N * C * OH * OW);
@@ -971,6 +975,7 @@ int main() {
   biasActCase<1, 8, 17, 19, 8, 3, 3, 2, 1, 8, k::kRelu>("depthwise s2");
   gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
   gradActCase<1, 12, 6, 6, 12, 3, 3, 12, k::kRelu>("depthwise 6x6");
+  gradActCase<1, 34, 2, 2, 34, 5, 5, 34, k::kClip>("depthwise 2x2 5x5");
   depthwisePlanesCase<1, 6, 9, 37, 3, 3, 1, 1, 1>("6 9x37");
   depthwisePlanesCase<1, 8, 32, 32, 3, 3, 2, 1, 1>("8 32x32 s2");
   depthwisePlanesCase<2, 5, 19, 21, 3, 3, 1, 2, 2>("batch 2 5 19x21 d2");
@@ -1058,12 +1063,18 @@ int main() {
   depthwisePlanesCase<1, 12, 8, 8, 3, 3, 1, 1, 1>("12 8x8");
   depthwisePlanesCase<2, 5, 19, 21, 3, 3, 1, 2, 2>("batch 2 5 19x21 d2");
   depthwisePlanesCase<1, 4, 11, 13, 5, 5, 2, 1, 2>("4 11x13 5x5 s2");
+  // Planes smaller than their 5x5 kernels (EfficientNet-B0's 2x2 and
+  // strided 4x4 at 64x64), 3x3 on 4x4 with a batch of two and dilation.
+  depthwisePlanesCase<1, 40, 2, 2, 5, 5, 1, 1, 2>("40 2x2 5x5");
+  depthwisePlanesCase<1, 20, 4, 4, 5, 5, 2, 1, 2>("20 4x4 5x5 s2");
+  depthwisePlanesCase<2, 9, 4, 4, 3, 3, 1, 2, 2>("batch 2 9 4x4 d2");
   // Bias and activation fused: pointwise in blocks of channels (and one
   // block per 64 KB), depthwise in blocks and a plane at a time, im2col in
   // one block, grouped, a batch of two, each activation.
   biasActCase<1, 8, 64, 64, 48, 1, 1, 1, 0, 1, k::kClip>("pointwise 8->48");
   biasActCase<1, 16, 32, 32, 16, 3, 3, 1, 1, 16, k::kClip>("depthwise 32x32");
   biasActCase<1, 8, 17, 19, 8, 3, 3, 2, 1, 8, k::kRelu>("depthwise s2");
+  biasActCase<1, 36, 4, 4, 36, 5, 5, 1, 2, 36, k::kClip>("depthwise 4x4 5x5");
   biasActCase<1, 3, 16, 16, 16, 3, 3, 2, 1, 1, k::kRelu>("3->16 s2 (im2col)");
   biasActCase<2, 6, 9, 9, 12, 3, 3, 1, 1, 3, k::kIdentity>("batch 2 groups 3");
   biasActCase<1, 40, 1, 1, 24, 1, 1, 1, 0, 1, k::kClip>("pointwise 1x1");
@@ -1095,6 +1106,7 @@ int main() {
   gradActCase<2, 24, 4, 4, 40, 1, 1, 1, k::kRelu>("pointwise batch 2 4x4");
   gradActCase<1, 32, 32, 32, 32, 3, 3, 32, k::kClip>("depthwise 32x32");
   gradActCase<1, 12, 6, 6, 12, 3, 3, 12, k::kRelu>("depthwise 6x6");
+  gradActCase<1, 34, 2, 2, 34, 5, 5, 34, k::kClip>("depthwise 2x2 5x5");
   gradActCase<1, 8, 10, 10, 6, 3, 3, 1, k::kClip>("dense 6->8 3x3");
   // Small planes (ResNet-18's last stage at 64x64): 2x2 outputs, stride 1
   // and 2.
