@@ -219,6 +219,24 @@ inline bool all_finite(const float *v, std::size_t n) {
   return any != kExponent;
 }
 
+namespace detail {
+/// max |v[i]| (NaN when some v[i] is NaN, else infinity when one is): as
+/// the largest magnitude bits, which order like the magnitudes with NaN
+/// and infinity above every finite value (a loop that vectorizes).
+inline float largest_magnitude(const float *v, std::size_t n) {
+  std::uint32_t top = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t bits;
+    __builtin_memcpy(&bits, &v[i], sizeof bits);
+    bits &= 0x7fffffffu;
+    top = bits > top ? bits : top;
+  }
+  float magnitude;
+  __builtin_memcpy(&magnitude, &top, sizeof magnitude);
+  return magnitude;
+}
+} // namespace detail
+
 /// True when every product a[i] * b[j] (i < m, j < n) is finite, without
 /// forming them: every factor is finite and so is max|a| * max|b| (float
 /// rounding is monotone, so that product rounds to the largest of the
@@ -229,19 +247,8 @@ inline bool outer_product_finite(const float *a, std::size_t m, const float *b,
                                  std::size_t n) {
   if (m == 0 || n == 0)
     return true;
-  auto largest = [](const float *v, std::size_t count) {
-    std::uint32_t top = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-      std::uint32_t bits;
-      __builtin_memcpy(&bits, &v[i], sizeof bits);
-      bits &= 0x7fffffffu;
-      top = bits > top ? bits : top;
-    }
-    float magnitude;
-    __builtin_memcpy(&magnitude, &top, sizeof magnitude);
-    return magnitude;
-  };
-  float product = largest(a, m) * largest(b, n);
+  float product =
+      detail::largest_magnitude(a, m) * detail::largest_magnitude(b, n);
   return all_finite(&product, 1);
 }
 
@@ -252,35 +259,20 @@ inline bool outer_product_finite(const float *a, std::size_t m, const float *b,
 /// max|a[r]| * max|b[r]| (in double) is below the float range by more than
 /// the rounding of k products and sums (k <= 16: a factor of 1 + 2^-20;
 /// the margin is 2^-10) cannot overflow. Past that margin every element
-/// is formed and checked (rare: gradients near 3.4e38). The row maxima are
-/// magnitude bits (they order like the magnitudes, NaN and infinity above
-/// every finite value): one vectorized pass over the factors.
+/// is formed and checked (rare: gradients near 3.4e38). The row maxima:
+/// one vectorized pass over the factors (largest_magnitude).
 inline bool low_rank_finite(const float *a, std::size_t km, const float *b,
                             std::size_t kn, std::size_t k) {
   if (k == 0 || km == 0 || kn == 0)
     return true;
   const std::size_t m = km / k, n = kn / k;
-  auto largest = [](const float *v, std::size_t count) {
-    std::uint32_t top = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-      std::uint32_t bits;
-      __builtin_memcpy(&bits, &v[i], sizeof bits);
-      bits &= 0x7fffffffu;
-      top = bits > top ? bits : top;
-    }
-    return top;
-  };
-  auto magnitude = [](std::uint32_t bits) {
-    float v;
-    __builtin_memcpy(&v, &bits, sizeof v);
-    return double(v);
-  };
   double bound = 0.0;
   for (std::size_t r = 0; r < k; ++r) {
-    std::uint32_t ta = largest(a + r * m, m), tb = largest(b + r * n, n);
-    if (ta >= 0x7f800000u || tb >= 0x7f800000u)
+    float ta = detail::largest_magnitude(a + r * m, m);
+    float tb = detail::largest_magnitude(b + r * n, n);
+    if (!all_finite(&ta, 1) || !all_finite(&tb, 1))
       return false;
-    bound += magnitude(ta) * magnitude(tb);
+    bound += double(ta) * double(tb);
   }
   if (bound * (1.0 + 0x1p-10) <= double(0x1.fffffep127f))
     return true;
