@@ -366,9 +366,10 @@ void denseUpdate(OpBuilder &b, BufferUpdateOp op, const RowMaps &maps,
   generic->setAttr(kKernelOperandsAttr, b.getDenseI64ArrayAttr({0, 1, 2, 3}));
 }
 
-/// (d0, d1) -> (k, d<dim>): row k of a K x L factor (or input gradient)
-/// read along loop dimension `dim`. The whole buffer is the operand, once
-/// per row: no views (flatten-memrefs takes identity layouts only).
+/// (d0, d1) -> (k, d<dim>): row k of a K x L factor read along loop
+/// dimension `dim` (RowMaps' gradRow and inputRow are row 0's). The whole
+/// buffer is the operand, once per row: no views (flatten-memrefs takes
+/// identity layouts only).
 AffineMap rowMap(MLIRContext *ctx, int64_t k, unsigned dim) {
   return AffineMap::get(
       2, 0, {getAffineConstantExpr(k, ctx), getAffineDimExpr(dim, ctx)}, ctx);
