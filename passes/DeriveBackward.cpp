@@ -466,6 +466,17 @@ struct DeriveBackwardPass
       return forward.emitError("cross-entropy needs 2-D logits [batch, "
                                "classes], the model returns ")
              << forward.getResultTypes()[0];
+    // One label per logits row, and the API passes kBatch (the input's
+    // first dim) labels: a model that moved the batch dim away would read
+    // labels past the caller's array.
+    auto inputType = dyn_cast<RankedTensorType>(forward.getArgumentTypes()[0]);
+    if (loss != "mse" && inputType && inputType.getRank() > 0 &&
+        logitsType.getDimSize(0) != inputType.getDimSize(0))
+      return forward.emitError("cross-entropy needs logits [batch, classes] "
+                               "with the input's batch (")
+             << inputType.getDimSize(0) << ") first; the model returns "
+             << logitsType << " (a Transpose or Reshape moved the batch "
+             << "dimension)";
     return success();
   }
 
