@@ -310,13 +310,24 @@ LogicalResult OnnxImporter::forwardInput(const onnx::NodeProto &n) {
 } // Diagnostics and dispatch -------------------------------------------------
 
 Location OnnxImporter::nodeLoc(const onnx::NodeProto &n) {
-  std::string name = n.name().empty() ? n.op_type() : n.name();
-  return NameLoc::get(StringAttr::get(&ctx, name), fileLoc());
+  auto [it, fresh] = nodeNames.try_emplace(&n);
+  if (fresh) {
+    std::string name = n.name();
+    if (name.empty())
+      name = n.op_type() + "(" + (n.output_size() ? n.output(0) : "") + ")";
+    int uses = ++nodeNameUses[name];
+    it->second = uses == 1 ? name : name + "#" + std::to_string(uses);
+  }
+  return NameLoc::get(StringAttr::get(&ctx, it->second), fileLoc());
 }
 
 InFlightDiagnostic OnnxImporter::nodeError(const onnx::NodeProto &n) {
   auto d = emitError(nodeLoc(n));
-  d << "ONNX node '" << n.name() << "' (op " << n.op_type() << "): ";
+  if (n.name().empty())
+    d << "ONNX node without a name (op " << n.op_type() << ", output '"
+      << (n.output_size() ? n.output(0) : "") << "'): ";
+  else
+    d << "ONNX node '" << n.name() << "' (op " << n.op_type() << "): ";
   return d;
 }
 

@@ -20,6 +20,7 @@
 #include "dialects/NN/NN.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -145,8 +146,14 @@ public:
 
   // Diagnostics.
   Location fileLoc() { return FileLineColLoc::get(&ctx, path, 0, 0); }
+  /// The node's location: its name, made unique (ONNX names are optional
+  /// and need not be unique, but the backward passes find a layer's
+  /// gradient ops by location): an unnamed node is "<op>(<first output>)",
+  /// a repeated name gets "#2", "#3", ...
   Location nodeLoc(const onnx::NodeProto &n);
   InFlightDiagnostic nodeError(const onnx::NodeProto &n);
+  llvm::DenseMap<const onnx::NodeProto *, std::string> nodeNames;
+  llvm::StringMap<int> nodeNameUses;
   /// The node names its first `count` inputs (no empty names).
   LogicalResult needInputs(const onnx::NodeProto &n, int count);
   /// Integer and boolean inputs only where `allowed` says (every input of a
