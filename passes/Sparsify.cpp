@@ -640,6 +640,11 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
         std::clamp<int64_t>((int64_t)std::ceil(ratio * channels), 1, channels);
     if (m == channels)
       return success();
+    // report.json names which weights train sparsely and how (the
+    // differential fuzzer's oracle reads it; users see what trains).
+    global->setAttr("mcutrain.sparse_channels",
+                    DenseI64ArrayAttr::get(global.getContext(),
+                                           {grad->weightAxis, channels, m}));
     OpBuilder b(producer);
     auto step = upd->getParentOfType<func::FuncOp>();
     b.setInsertionPointToStart(&step.getBody().front());

@@ -196,6 +196,11 @@ void describeOrigin(ml_program::GlobalOp g, llvm::json::Object &param) {
   // Frozen untied aliases that read this data (share-frozen-aliases).
   if (g->hasAttr("mcutrain.frozen_aliases"))
     param["frozen_aliases"] = names("mcutrain.frozen_aliases");
+  // A sparse update (static or DGSU): which axis, of how many channels,
+  // keeps how many.
+  if (auto s = g->getAttrOfType<DenseI64ArrayAttr>("mcutrain.sparse_channels"))
+    param["sparse_update"] = llvm::json::Object{
+        {"channel_axis", s[0]}, {"channels", s[1]}, {"kept", s[2]}};
 }
 
 /// The parameter bytes the step's updates can change: a static sparse
