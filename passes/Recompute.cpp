@@ -210,9 +210,14 @@ Value apply(const Plan &plan, const StepOrder &order) {
     clone->setLoc(FusedLoc::get(ctx, {op->getLoc()},
                                 StringAttr::get(ctx, kRecomputedAttr)));
   }
+  // Only the uses from `at` on: an earlier backward op may name the tensor
+  // without reading it (an activation gradient that reads its output, not
+  // its input) and must not name the clone made after it.
   Value saved = plan.saved, recomputed = map.lookup(saved);
+  int64_t from = order.of(plan.at);
   saved.replaceUsesWithIf(recomputed, [&](OpOperand &use) {
-    return isBackward(order.topLevel(use.getOwner()));
+    Operation *top = order.topLevel(use.getOwner());
+    return top && isBackward(top) && order.of(top) >= from;
   });
   return recomputed;
 }

@@ -105,3 +105,23 @@ func.func @costs(%x: tensor<1x1x28x28xf32>, %w: tensor<8x1x3x3xf32>, %v: tensor<
 }
 
 // BAD: recompute 'some' is none, auto, all or a count
+
+// -----
+
+// A backward op before the first read may name the tensor without reading
+// it (exp's gradient reads its output, not its input): it keeps the
+// original, only the reads from the clone on take the clone (the clone
+// comes after it; found by bench/difftest.py, seed 5011).
+// CHECK-LABEL: func.func @named_not_read
+// CHECK: %[[E:.*]] = nn.conv2d %arg0, %arg1
+// CHECK: nn.activation_grad exp %arg3, %[[E]], %{{.*}}
+// CHECK: %[[E2:.*]] = nn.conv2d %arg0, %arg1 {{.*}}mcutrain.recomputed
+// CHECK-NEXT: nn.conv2d_grad_weight %arg4, %[[E2]]
+func.func @named_not_read(%x: tensor<1x8x8x8xf32>, %w1: tensor<32x8x1x1xf32>, %w2: tensor<4x32x1x1xf32>, %dy: tensor<1x32x8x8xf32>, %dz: tensor<1x4x8x8xf32>) -> (tensor<1x32x8x8xf32>, tensor<4x32x1x1xf32>, tensor<1x4x8x8xf32>) {
+  %e = nn.conv2d %x, %w1 {dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x8x8x8xf32>, tensor<32x8x1x1xf32>) -> tensor<1x32x8x8xf32> loc("expand")
+  %y = nn.activation exp %e : tensor<1x32x8x8xf32>
+  %z = nn.conv2d %e, %w2 {dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x32x8x8xf32>, tensor<4x32x1x1xf32>) -> tensor<1x4x8x8xf32>
+  %g = nn.activation_grad exp %dy, %e, %y {mcutrain.backward} : tensor<1x32x8x8xf32>
+  %gw = nn.conv2d_grad_weight %dz, %e {dilations = array<i64: 1, 1>, mcutrain.backward, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x4x8x8xf32>, tensor<1x32x8x8xf32>) -> tensor<4x32x1x1xf32>
+  return %g, %gw, %z : tensor<1x32x8x8xf32>, tensor<4x32x1x1xf32>, tensor<1x4x8x8xf32>
+}
