@@ -554,11 +554,16 @@ OwningOpRef<ModuleOp> OnnxImporter::run() {
   onnx::ModelProto model;
   if (bytes.size() > (size_t)INT32_MAX ||
       !model.ParseFromArray(bytes.data(), (int)bytes.size()) ||
-      !model.has_graph() || model.ir_version() <= 0 ||
-      model.graph().node_size() == 0) {
+      !model.has_graph() || model.ir_version() <= 0) {
     emitError(fileLoc()) << "'" << path
                          << "' is not an ONNX model (cannot parse a "
                             "ModelProto with a graph)";
+    return nullptr;
+  }
+  if (model.graph().node_size() == 0) {
+    emitError(fileLoc()) << "'" << path
+                         << "' has no nodes: its output is its input, "
+                            "there is nothing to compute or train";
     return nullptr;
   }
   int64_t version = -1;
