@@ -497,8 +497,20 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
       if (isa<nn::Conv2dOp, nn::GemmOp, nn::QConv2dOp, nn::QGemmOp>(op) &&
           !op.hasAttr("mcutrain.backward"))
         layers.push_back(&op);
+    // A layer's gradient ops are found by its location: the products of an
+    // unrolled GRU/LSTM share their node's, so they keep a dense backward.
+    llvm::DenseMap<Location, int> perLoc;
+    for (Operation *layer : layers)
+      ++perLoc[layer->getLoc()];
+    llvm::DenseSet<Location> warned;
     int64_t depth = 0;
     for (Operation *layer : llvm::reverse(layers)) {
+      if (perLoc[layer->getLoc()] > 1) {
+        if (warned.insert(layer->getLoc()).second)
+          layer->emitWarning("tinyprop: the products of this unrolled "
+                             "recurrent node keep a dense backward pass");
+        continue;
+      }
       FailureOr<bool> cut = cutLayerError(layer, step, tp, depth);
       if (failed(cut))
         return failure();
