@@ -648,8 +648,8 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
              failure();
     auto ws = cast<ShapedType>(global.getType()).getShape();
     int64_t channels = ws[grad->weightAxis];
-    int64_t m =
-        std::clamp<int64_t>((int64_t)std::ceil(ratio * channels), 1, channels);
+    // The runtime's count (DGSU selects this many each step).
+    int64_t m = (int64_t)mcutrain::dgsu_count((std::size_t)channels, ratio);
     if (m == channels)
       return success();
     // report.json names which weights train sparsely and how (the

@@ -332,10 +332,15 @@ inline void tinyprop_select(float *delta, std::size_t n, std::size_t kmax,
   ratios[layer] = n ? (float)k / (float)n : 0.0f;
 }
 
-/// Channels DGSU updates per iteration: ceil(ratio * C), at least 1.
+/// Channels a sparse update (static or DGSU) keeps: ceil(ratio * C) of the
+/// decimal ratio, in [1, C]. The float product carries the ratio's rounding
+/// (0.3f * 90 is 27.000002), so it is taken 1e-5 relative down first: 0.3
+/// of 90 channels keeps 27, as the user reads it. The compiler's count
+/// (sparsify) is this function, so both sides agree.
 inline std::size_t dgsu_count(std::size_t channels, float ratio) {
   float m = ratio * (float)channels;
-  std::size_t k = (std::size_t)m;
+  m -= 1e-5f * (m > 1.0f ? m : 1.0f);
+  std::size_t k = m > 0.0f ? (std::size_t)m : 0;
   if ((float)k < m)
     ++k;
   return k < 1 ? 1 : (k > channels ? channels : k);

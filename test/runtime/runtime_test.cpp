@@ -278,8 +278,14 @@ static void testTinyPropSelect() {
 static void testDgsu() {
   check(mcutrain::dgsu_count(100, 0.02f) == 2 &&
             mcutrain::dgsu_count(96, 0.05f) == 5 &&
-            mcutrain::dgsu_count(7, 0.01f) == 1,
-        "dgsu_count is ceil(ratio * C), at least 1");
+            mcutrain::dgsu_count(7, 0.01f) == 1 &&
+            mcutrain::dgsu_count(90, 0.3f) == 27 &&
+            mcutrain::dgsu_count(7, 0.5f) == 4 &&
+            mcutrain::dgsu_count(8, 0.25f) == 2 &&
+            mcutrain::dgsu_count(3, 1.0f) == 3 &&
+            mcutrain::dgsu_count(1000, 0.0001f) == 1,
+        "dgsu_count is ceil(ratio * C) of the decimal ratio, at least 1 "
+        "(0.3 of 90 is 27, not the float product's 28)");
   check(mcutrain::dgsu_period(96, 5) == 20 &&
             mcutrain::dgsu_period(100, 10) == 10,
         "dgsu_period is ceil(C / m)");
