@@ -435,6 +435,11 @@ def main():
             results.append(r)
             if r["status"] == "mismatch":
                 report_mismatch(r, args.workdir)
+            if len(results) % 500 == 0:
+                print(f"... {len(results)} of {len(jobs)} models, "
+                      f"{sum(x['status'] == 'mismatch' for x in results)} "
+                      f"mismatches, {time.time() - start:.0f} s",
+                      file=sys.stderr, flush=True)
     results.sort(key=lambda r: (r["seed"], r["name"]))
     if args.json:
         with open(args.json, "w") as f:

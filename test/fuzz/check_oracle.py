@@ -43,7 +43,7 @@ def to_torch(a):
     if a.dtype.kind == "f":
         return torch.from_numpy(a.astype(np.float64))
     if a.dtype == np.bool_:
-        return torch.from_numpy(a)
+        return torch.from_numpy(a.copy())
     return torch.from_numpy(a.astype(np.int64))
 
 

@@ -620,8 +620,9 @@ class Evaluator:
 
     def shape_ops(self, op, ops, x, a):
         if op == "Constant":
-            return torch.as_tensor(a["value"]).to(
-                self.dtype if a["value"].dtype.kind == "f" else None)
+            v = np.array(a["value"])  # (a writable copy for torch)
+            t = torch.from_numpy(v)
+            return t.to(self.dtype) if v.dtype.kind == "f" else t
         if op == "Shape":
             shape = list(x[0].shape)[a.get("start", 0):a.get("end", None)]
             return torch.tensor(shape, dtype=torch.int64)
