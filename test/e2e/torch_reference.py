@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "zoo"))
 import zoo  # noqa: E402
 sys.path.insert(0, HERE)
 from op_models import OPS, OPSETS  # noqa: E402
+from harness_io import HARNESS_IO  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 from sparse_experiment import saved_features  # noqa: E402
 
@@ -80,25 +81,7 @@ MODELS = {
     "max": (MaxNet, (2, 10, 10), 4),
 }
 
-HARNESS = r"""
-#include "%(name)s.h"
-#include <cstdio>
-#include <vector>
-namespace m = %(name)s;
-static bool readAll(const char *path, void *dst, std::size_t bytes) {
-  std::FILE *f = std::fopen(path, "rb");
-  if (!f) return false;
-  bool ok = std::fread(dst, 1, bytes, f) == bytes;
-  std::fclose(f);
-  return ok;
-}
-static void dumpParams(const char *path) {
-  std::FILE *f = std::fopen(path, "wb");
-  for (std::size_t i = 0; i < m::kNumTrainableParams; ++i)
-    std::fwrite(m::kTrainableParams[i].data, sizeof(float),
-                m::kTrainableParams[i].size, f);
-  std::fclose(f);
-}
+HARNESS = HARNESS_IO + r"""
 int main(int argc, char **argv) {
   (void)argc;
   int steps = %(steps)d;

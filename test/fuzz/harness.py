@@ -10,27 +10,13 @@ optimizer state carries over:
 """
 import os
 import subprocess
+import sys
 
-HARNESS = r"""
-#include "%(name)s.h"
-#include <cstdio>
-#include <cstring>
-#include <vector>
-namespace m = %(name)s;
-static bool readAll(const char *path, void *dst, std::size_t bytes) {
-  std::FILE *f = std::fopen(path, "rb");
-  if (!f) return false;
-  bool ok = std::fread(dst, 1, bytes, f) == bytes;
-  std::fclose(f);
-  return ok;
-}
-static void dumpParams(const char *path) {
-  std::FILE *f = std::fopen(path, "wb");
-  for (std::size_t i = 0; i < m::kNumTrainableParams; ++i)
-    std::fwrite(m::kTrainableParams[i].data, sizeof(float),
-                m::kTrainableParams[i].size, f);
-  std::fclose(f);
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "e2e"))
+from harness_io import HARNESS_IO  # noqa: E402
+
+HARNESS = HARNESS_IO + r"""
 int main(int argc, char **argv) {
   if (argc != 4) return 2;
   const int steps = %(steps)d;
