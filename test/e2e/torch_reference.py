@@ -94,11 +94,7 @@ int main(int argc, char **argv) {
   }
   m::init();
   dumpParams("params0.bin");
-  std::vector<float> out(m::kOutputSize);
-  m::predict(x.data(), out.data());
-  std::FILE *pf = std::fopen("predict.bin", "wb");
-  std::fwrite(out.data(), 4, out.size(), pf);
-  std::fclose(pf);
+  dumpPrediction(x.data(), "predict.bin");
   // With lr = 1 one step moves every parameter by minus its gradient (a
   // larger grad_lr: by lr times it, which p0 - p1 then resolves finer).
   // Warm-up steps with lr = 0 leave the parameters alone but advance the

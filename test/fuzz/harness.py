@@ -30,11 +30,7 @@ int main(int argc, char **argv) {
   m::init();
   if (std::strcmp(argv[1], "grad") == 0) {
     dumpParams("params0.bin");
-    std::vector<float> out(m::kOutputSize);
-    m::predict(x.data(), out.data());
-    std::FILE *pf = std::fopen("predict.bin", "wb");
-    std::fwrite(out.data(), 4, out.size(), pf);
-    std::fclose(pf);
+    dumpPrediction(x.data(), "predict.bin");
     m::set_learning_rate(1.0f);
     float loss = m::train_step(x.data(), y.data());
     dumpParams("gradstep.bin");
