@@ -463,22 +463,32 @@ def main():
     return 1 if mism else 0
 
 
+ENUM_OPTIONS = ("optimizer", "sparsity", "kernels", "recompute", "update",
+                "loss", "pack-masks", "in-place", "fuse-conv-chains",
+                "tie-shared-initializers")
+
+
+def option_key(k, v):
+    """A histogram bucket: an enumerated option's value, a trainable set's
+    kind (names and globs as one), or that a numeric option was set."""
+    if k in ENUM_OPTIONS:
+        return f"{k}={v}"
+    if k == "trainable":
+        kind = v.split(":")[0]
+        return f"trainable={kind if kind in ('all', 'last', 'bias-only') else 'names'}"
+    return f"{k}=set"
+
+
 def print_histogram(results):
     ops, opts, builds = {}, {}, {}
     for r in results:
         for o in r["ops"]:
             ops[o] = ops.get(o, 0) + 1
         for k, v in r["options"].items():
-            key = f"{k}={v}" if k in ("optimizer", "sparsity", "kernels",
-                                      "recompute", "update", "loss",
-                                      "pack-masks", "in-place",
-                                      "fuse-conv-chains",
-                                      "tie-shared-initializers") else \
-                f"{k}=" + ("all" if v == "all" else str(v).split(":")[0]
-                           if k == "trainable" else "set")
+            key = option_key(k, v)
             opts[key] = opts.get(key, 0) + 1
-        builds[r.get("build", "none")] = builds.get(r.get("build", "none"),
-                                                    0) + 1
+        build = r.get("build", "not built")
+        builds[build] = builds.get(build, 0) + 1
     print("ops:", ", ".join(f"{k} {v}" for k, v in sorted(ops.items())))
     print("options:", ", ".join(f"{k} {v}" for k, v in sorted(opts.items())))
     print("builds:", ", ".join(f"{k} {v}" for k, v in sorted(builds.items())))
