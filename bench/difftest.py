@@ -213,9 +213,8 @@ def compare_case(case, d, mcutrain, optimised_share, res):
     options["optimizer"] = report["optimizer"]
     refs, trained = reference.run_reference(case.model, report, options, xs,
                                             ys, case.mse, STEPS)
-    res["model"] = case.model
-    failed = compare_outputs(d, report, options, refs, trained, res)
-    del res["model"]
+    failed = compare_outputs(d, case.model, report, options, refs, trained,
+                             res)
     if failed:
         return "mismatch", "; ".join(failed)
     return "ok", ""
@@ -245,7 +244,7 @@ def noise_mask(grads_list, names):
     return masks
 
 
-def compare_outputs(d, report, options, refs, trained, res):
+def compare_outputs(d, model, report, options, refs, trained, res):
     """Every check's error (<= 1 passes) into res['checks']; the failed
     ones' names are returned."""
     import torch
@@ -292,7 +291,7 @@ def compare_outputs(d, report, options, refs, trained, res):
             losses[:n_ok], r64["losses"][:n_ok], r32["losses"][:n_ok],
             float(np.max(np.abs(r64["losses"][:n_ok]), initial=0.0)))
     else:
-        check_run_time_sparsity(d, checks, sparsity, res["model"], report,
+        check_run_time_sparsity(d, checks, sparsity, model, report,
                                 trained, r64, r32, c0, p("gradstep.bin"),
                                 options)
     return [k for k, v in checks.items() if not v <= 1.0]

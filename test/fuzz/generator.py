@@ -85,12 +85,10 @@ class Builder:
                 np.asarray(values, dtype=np.float32))))
         return name
 
-    def node(self, op, inputs, shape, n_out=1, zeros=False, dups=False,
-             extra_outputs=(), pool=True, **attrs):
+    def node(self, op, inputs, shape, zeros=False, dups=False, pool=True,
+             **attrs):
         out = self.fresh(op.lower())
-        outs = [out] + [self.fresh(op.lower()) for _ in range(n_out - 1)]
-        self.nodes.append(helper.make_node(op, inputs, outs + list(
-            extra_outputs), **attrs))
+        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
         t = T(out, shape, zeros, dups)
         if pool:  # (tensors whose first dim is not the batch stay out)
             self.pool.append(t)

@@ -121,7 +121,6 @@ def conv(x, w, b, a):
 
 def conv_transpose(x, w, b, a):
     n = x.dim() - 2
-    k = a.get("kernel_shape", list(w.shape[2:]))
     s = a.get("strides", [1] * n)
     d = a.get("dilations", [1] * n)
     p = a.get("pads", [0] * (2 * n))
@@ -138,7 +137,6 @@ def conv_transpose(x, w, b, a):
     for i in range(n):
         sl.append(slice(p[i], y.shape[2 + i] - p[i + n]))
     y = y[tuple(sl)]
-    del k
     if b is not None:
         y = y + b.reshape([1, -1] + [1] * n)
     return y

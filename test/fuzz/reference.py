@@ -141,9 +141,8 @@ def static_masks(params, sparse):
     return masks
 
 
-def trained_names(report, model):
+def trained_names(report):
     """The trainable parameters the package reports, in its order."""
-    del model
     return [p["onnx_name"] for p in report["parameters"]["list"]
             if p["trainable"]]
 
@@ -156,7 +155,7 @@ def untied_aliases(report):
 def run_reference(model, report, options, xs, ys, mse, steps):
     """Both precisions: predictions, the lr=1 step, then `steps` steps.
     Returns ({dtype: results}, trained names)."""
-    trained = trained_names(report, model)
+    trained = trained_names(report)
     aliases = untied_aliases(report)
     sparse = sparse_updates(report) if report.get(
         "sparsity", "none").startswith("static") else {}
