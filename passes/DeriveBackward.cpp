@@ -46,9 +46,12 @@ static bool matchesName(const llvm::GlobPattern &pattern,
                               [&](StringRef a) { return pattern.match(a); });
 }
 
-/// Whether operand `index` of `user` is the 8-bit weight of an int8 layer.
+/// Whether operand `index` of `user` is the 8-bit weight of an int8 layer
+/// that can train: one with an output type (ConvInteger's and
+/// MatMulInteger's result is the int32 sum, which has no gradient here).
 static bool isInt8LayerWeight(Operation *user, unsigned index) {
-  if (!isa<nn::QConv2dOp, nn::QGemmOp>(user) || index != 1)
+  if (!isa<nn::QConv2dOp, nn::QGemmOp>(user) || index != 1 ||
+      !user->hasAttr("output_type"))
     return false;
   auto type = cast<ShapedType>(user->getOperand(1).getType());
   return type.getElementType().isInteger(8);
@@ -95,8 +98,11 @@ struct TrainableSet {
 
 /// What trains, for the diagnostics about integer data that does not.
 static constexpr const char *kTrainableData =
-    "float32 initializers train, and the 8-bit weights and int32 biases of "
-    "int8 layers; other integer data read through DequantizeLinear does not";
+    "float32 initializers train, and the 8-bit weights of int8 layers with a "
+    "quantized output and the int32 biases they read through "
+    "DequantizeLinear; other integer data does not (ConvInteger and "
+    "MatMulInteger weights, QLinearConv's int32 bias, data read through "
+    "DequantizeLinear elsewhere)";
 
 /// The error for a --trainable that selects nothing; models with integer
 /// initializers learn why theirs do not count.
@@ -233,38 +239,47 @@ resolveTrainable(ModuleOp module, func::FuncOp forward, StringRef spec) {
   return set;
 }
 
-/// Integer initializers a layer reads through DequantizeLinear where a
-/// float one would train (ONNX Runtime's int32 biases): they stay frozen,
-/// never silently. A warning for each that --trainable's pattern (or
-/// "all") covers.
+/// Integer initializers a layer reads where a float one would train (ONNX
+/// Runtime's int32 biases through DequantizeLinear, QLinearConv's int32
+/// bias, ConvInteger's weight): they stay frozen, never silently. A warning
+/// for each that --trainable's pattern (or "all") covers.
 static void
 warnFrozenIntegerData(ModuleOp module, func::FuncOp forward, StringRef spec,
                       const llvm::SetVector<ml_program::GlobalOp> &trained) {
   SymbolTable symbols(module);
-  llvm::SetVector<ml_program::GlobalOp> frozen;
+  llvm::MapVector<ml_program::GlobalOp, StringRef> frozen; // -> how it is read
   forward.walk([&](nn::AutodiffOpInterface ad) {
-    if (isa<nn::QuantizeOp, nn::DequantizeOp>(ad.getOperation()))
+    Operation *op = ad.getOperation();
+    if (isa<nn::QuantizeOp, nn::DequantizeOp>(op))
       return;
-    for (auto [i, v] : llvm::enumerate(ad->getOperands())) {
+    bool intLayer = isa<nn::QConv2dOp, nn::QGemmOp>(op);
+    for (auto [i, v] : llvm::enumerate(op->getOperands())) {
       auto dq = v.getDefiningOp<nn::DequantizeOp>();
       auto load = dq ? dq.getInput().getDefiningOp<ml_program::GlobalLoadOp>()
-                     : ml_program::GlobalLoadOp();
-      if (!load || !ad.isDifferentiableOperand(i))
+                     : v.getDefiningOp<ml_program::GlobalLoadOp>();
+      bool direct = !dq && intLayer && (i == 1 || i == 2);
+      if (!load || (!direct && !(dq && ad.isDifferentiableOperand(i))))
         continue;
-      if (auto g = symbols.lookup<ml_program::GlobalOp>(
-              load.getGlobal().getLeafReference()))
-        if (!trained.contains(g))
-          frozen.insert(g);
+      auto g = symbols.lookup<ml_program::GlobalOp>(
+          load.getGlobal().getLeafReference());
+      auto type = g ? dyn_cast<ShapedType>(g.getType()) : ShapedType();
+      if (!type || type.getElementType().isF32() || trained.contains(g))
+        continue;
+      if (dq)
+        frozen.insert({g, "read through DequantizeLinear"});
+      else if (i == 2)
+        frozen.insert({g, "an int8 layer's int32 bias, read directly"});
+      else if (!op->hasAttr("output_type"))
+        frozen.insert({g, "the weight of a layer whose result is its int32 "
+                          "sum"});
     }
   });
   auto pattern = llvm::GlobPattern::create(spec);
-  for (ml_program::GlobalOp g : frozen) {
+  for (auto [g, how] : frozen) {
     bool covered = spec == "all" || (pattern && matchesName(*pattern, g));
     if (covered)
-      emitWarning(g.getLoc())
-          << "integer initializer '" << onnxName(g)
-          << "' (read through DequantizeLinear) stays frozen: "
-          << kTrainableData;
+      emitWarning(g.getLoc()) << "integer initializer '" << onnxName(g) << "' ("
+                              << how << ") stays frozen: " << kTrainableData;
   }
   if (!pattern)
     llvm::consumeError(pattern.takeError());

@@ -13,7 +13,7 @@
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward=weight-update=fp32-master 2>&1 | FileCheck %s --check-prefix=MASTER
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward=weight-decay=0.01 2>&1 | FileCheck %s --check-prefix=DECAY
 
-// CHECK: warning: integer initializer 'offset_q' (read through DequantizeLinear) stays frozen: float32 initializers train, and the 8-bit weights and int32 biases of int8 layers
+// CHECK: warning: integer initializer 'offset_q' (read through DequantizeLinear) stays frozen: float32 initializers train, and the 8-bit weights of int8 layers with a quantized output and the int32 biases they read through DequantizeLinear
 // CHECK-DAG: ml_program.global private mutable @w1(dense<3> : tensor<3x1x3x3xi8>)
 // CHECK-DAG: ml_program.global private mutable @b1(dense<7> : tensor<3xi32>)
 // CHECK-DAG: ml_program.global private @off(
