@@ -79,8 +79,9 @@ std::optional<MaskUse> maskUseOf(Operation *op, Value v) {
   if (auto q = dyn_cast<nn::QOutputGradOp>(op)) {
     if (q.getOutput() != v)
       return std::nullopt;
-    use.lo = double(q.getOutputMin());
-    use.hi = double(q.getOutputMax());
+    // (I64Attr's getters are uint64_t: a signed output's bound is negative.)
+    use.lo = double(static_cast<int64_t>(q.getOutputMin()));
+    use.hi = double(static_cast<int64_t>(q.getOutputMax()));
     use.isUnsigned = !cast<quant::QuantizedType>(q.getOutputType()).isSigned();
     return use;
   }

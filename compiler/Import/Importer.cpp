@@ -13,6 +13,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace mlir;
@@ -498,8 +499,13 @@ LogicalResult OnnxImporter::importNodes(const onnx::GraphProto &graph) {
                failure();
     }
     // Integer results of an op on unsigned data are unsigned (MaxPool's
-    // int64 Indices are not: their type differs).
-    auto first = node.input_size() ? values.find(node.input(0)) : values.end();
+    // int64 Indices are not: their type differs), except where the op says
+    // (a QLinearConv's output type is its y_zero_point's; Cast's is `to`).
+    static const llvm::StringSet<> signednessFromOp = {
+        "QLinearConv", "QLinearMatMul", "QuantizeLinear", "Cast"};
+    auto first = node.input_size() && !signednessFromOp.contains(node.op_type())
+                     ? values.find(node.input(0))
+                     : values.end();
     if (first != values.end() && unsignedValues.contains(first->second))
       for (const auto &out : node.output()) {
         auto v = values.find(out);

@@ -159,11 +159,11 @@ Value lowerQConvGradInput(Lowering &L, nn::QConv2dGradInputOp op) {
                           ValueRange red) -> Value {
     Value f = red[0], cw = out[1];
     if (g > 1) {
-      Value group = arith::DivUIOp::create(ob, l, out[1], idx(ob, ws[1]));
+      Value group = arith::DivSIOp::create(ob, l, out[1], idx(ob, ws[1]));
       f = arith::AddIOp::create(
           ob, l, arith::MulIOp::create(ob, l, group, idx(ob, outPerGroup)),
           red[0]);
-      cw = arith::RemUIOp::create(ob, l, out[1], idx(ob, ws[1]));
+      cw = arith::RemSIOp::create(ob, l, out[1], idx(ob, ws[1]));
     }
     Value validH, validW;
     Value oh =
@@ -210,7 +210,7 @@ Value lowerQConvGradWeight(Lowering &L, nn::QConv2dGradWeightOp op) {
       auto idx = [&](int64_t v) -> Value {
         return arith::ConstantIndexOp::create(ob, l, v);
       };
-      Value group = arith::DivUIOp::create(ob, l, out[0], idx(ws[0] / g));
+      Value group = arith::DivSIOp::create(ob, l, out[0], idx(ws[0] / g));
       xc = arith::AddIOp::create(
           ob, l, arith::MulIOp::create(ob, l, group, idx(ws[1])), out[1]);
     }

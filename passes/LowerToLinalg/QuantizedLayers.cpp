@@ -464,7 +464,7 @@ Value lowerQConv(Lowering &L, nn::QConv2dOp op) {
                               ValueRange red) -> Value {
     Value xc = red[0];
     if (g > 1) {
-      Value group = arith::DivUIOp::create(
+      Value group = arith::DivSIOp::create(
           ob, l, out[1], arith::ConstantIndexOp::create(ob, l, ws[0] / g));
       xc = affineIndex(ob, l, group, ws[1], red[0], 1);
     }

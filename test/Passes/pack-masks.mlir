@@ -128,3 +128,15 @@ func.func @int8(%x: tensor<1x40xf32>, %dy: tensor<1x40xf32>) -> (tensor<1x40xf32
   %d2 = nn.quantize_grad %dy, %x {mcutrain.backward, quant_type = !quant.uniform<i8:f32:1, {0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5, 0.25}>} : (tensor<1x40xf32>, tensor<1x40xf32>) -> tensor<1x40xf32>
   return %d0, %d1, %d2 : tensor<1x40xf32>, tensor<1x40xf32>, tensor<1x40xf32>
 }
+
+// A signed int8 output whose fused ReLU bound is its zero point -128: the
+// mask keeps the negative bound (it was read as 2^64 - 128, so every
+// element's gradient was dropped; found by bench/difftest.py, seed 73).
+// CHECK-LABEL: func.func @int8_signed
+// CHECK: %[[Q:.*]] = nn.quantize %arg0
+// CHECK-NEXT: nn.pack_mask %[[Q]] {hi = 1.270000e+02 : f64, lo = -1.280000e+02 : f64} : (tensor<1x40xi8>) -> tensor<2xi32>
+func.func @int8_signed(%x: tensor<1x40xf32>, %dy: tensor<1x40xf32>) -> tensor<1x40xf32> {
+  %q = nn.quantize %x {quant_type = !quant.uniform<i8:f32, 0.5:-128>} : (tensor<1x40xf32>) -> tensor<1x40xi8>
+  %d = nn.qoutput_grad %dy, %q {mcutrain.backward, output_max = 127 : i64, output_min = -128 : i64, output_type = !quant.uniform<i8:f32, 0.5:-128>} : (tensor<1x40xf32>, tensor<1x40xi8>) -> tensor<1x40xf32>
+  return %d : tensor<1x40xf32>
+}

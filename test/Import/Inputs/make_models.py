@@ -455,6 +455,16 @@ def qlinear_models(out):
                                                 "s", "z"], ["y"],
                               name="qmm3")], "qmm3", [a, b], [y], mm),
          os.path.join(out, "qlinearmatmul_3d.onnx"))
+    # uint8 in, int8 out (y_zero_point's type), dequantized.
+    signed = [q if q.name != "y_zero" else const(np.array(-20, np.int8),
+                                                  "y_zero")
+              for q in qparams]
+    yf = helper.make_tensor_value_info("yf", TensorProto.FLOAT, None)
+    save(helper.make_graph([n("QLinearConv", inputs, ["y"], name="qconv_s"),
+                            n("DequantizeLinear", ["y", "y_scale", "y_zero"],
+                              ["yf"], name="dq_s")],
+                           "qlc_s", [x], [yf], signed),
+         os.path.join(out, "qlinearconv_signed_out.onnx"))
     ys = helper.make_tensor_value_info("ys", TensorProto.FLOAT, [])
     inputs[6] = "ys"
     save(helper.make_graph([n("QLinearConv", inputs, ["y"], name="qconv_rt")],
