@@ -170,10 +170,15 @@ LogicalResult GatherChannelsOp::verify() {
 }
 int64_t GatherChannelsOp::getMacs() { return 0; }
 
+/// `perAxisDim` for a value that may be quantized per axis along any
+/// dimension (an int8 parameter: a Conv's output channels, dimension 0; a
+/// Gemm weight's, 0 or 1 with transB).
+static constexpr int64_t kAnyDim = -2;
+
 /// An int8 `what` (operand, parameter) of element type `element` comes with
 /// the 8-bit !quant.uniform type it stores in attribute `attr` (per tensor,
-/// or per axis along `perAxisDim` if that is not negative); a float one
-/// with none.
+/// or per axis along `perAxisDim` if that is not -1); a float one with
+/// none.
 static LogicalResult verifyQuantElement(Operation *op, Type element,
                                         StringRef what, StringRef attr,
                                         int64_t perAxisDim,
@@ -193,9 +198,10 @@ static LogicalResult verifyQuantElement(Operation *op, Type element,
                              << " !quant.uniform whose storage is the " << what
                              << "'s element type";
   auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(q);
-  if (axis && perAxisDim < 0)
+  if (axis && perAxisDim == -1)
     return op->emitOpError() << attr << " must be per tensor";
-  if (axis && axis.getQuantizedDimension() != perAxisDim)
+  if (axis && perAxisDim != kAnyDim &&
+      axis.getQuantizedDimension() != perAxisDim)
     return op->emitOpError() << "a per-axis " << attr
                              << " must quantize dimension " << perAxisDim;
   return success();
@@ -209,7 +215,7 @@ static LogicalResult verifyQuantOperand(Operation *op, Value v, StringRef attr,
 
 LogicalResult DgsuImportanceOp::verify() {
   if (failed(verifyQuantOperand(*this, getInput(), "input_type", -1)) ||
-      failed(verifyQuantOperand(*this, getWeight(), "weight_type", 0)))
+      failed(verifyQuantOperand(*this, getWeight(), "weight_type", kAnyDim)))
     return failure();
   int64_t axis = getWeightAxis();
   auto w = cast<ShapedType>(getWeight().getType());
@@ -271,7 +277,7 @@ LogicalResult UpdateOp::verify() {
 /// type's storage; any other is f32.
 template <typename Op>
 static LogicalResult verifyParameterElement(Op op, Type element) {
-  return verifyQuantElement(op, element, "parameter", "weight_type", 0,
+  return verifyQuantElement(op, element, "parameter", "weight_type", kAnyDim,
                             /*allowInt32=*/true);
 }
 

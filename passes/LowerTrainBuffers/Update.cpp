@@ -511,16 +511,23 @@ SmallVector<Value> int8Element(OpBuilder &ob, Location l, const StepScalars &s,
   return next;
 }
 
-/// An int8 parameter's scales and zero points (per output channel,
-/// dimension 0) as constant vectors.
+/// The dimension an int8 parameter's scales run along (0 per tensor).
+int64_t quantizedDim(BufferUpdateOp op) {
+  auto axis = dyn_cast<quant::UniformQuantizedPerAxisType>(*op.getWeightType());
+  return axis ? axis.getQuantizedDimension() : 0;
+}
+
+/// An int8 parameter's scales and zero points (per output channel: along
+/// quantizedDim) as constant vectors.
 std::pair<Value, Value> int8Params(OpBuilder &b, BufferUpdateOp op,
                                    ArrayRef<int64_t> shape) {
   auto q = cast<quant::QuantizedType>(*op.getWeightType());
+  int64_t dim = quantizedDim(op);
   SmallVector<float> scales, zeros;
   int64_t stride = 1;
-  for (int64_t d : shape.drop_front())
+  for (int64_t d : shape.drop_front(dim + 1))
     stride *= d;
-  for (int64_t c = 0; c < shape[0]; ++c) {
+  for (int64_t c = 0; c < shape[dim]; ++c) {
     auto [scale, zero] = nn::quantParamsAt(q, shape, c * stride);
     scales.push_back(scale);
     zeros.push_back(zero);
@@ -539,7 +546,8 @@ void int8Update(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
   auto [scaleVec, zeroVec] = int8Params(b, op, shape);
   unsigned rank = shape.size();
   AffineMap id = b.getMultiDimIdentityMap(rank);
-  AffineMap channel = AffineMap::get(rank, 0, b.getAffineDimExpr(0));
+  AffineMap channel =
+      AffineMap::get(rank, 0, b.getAffineDimExpr(quantizedDim(op)));
   SmallVector<Value> ins{op.getGrad()};
   SmallVector<AffineMap> indexing{id};
   if (Value outer = op.getOuter()) {
@@ -606,8 +614,9 @@ void sparseUpdate(OpBuilder &b, BufferUpdateOp op, const StepScalars &s,
   SmallVector<Value> updated;
   if (op.getWeightTypeAttr()) {
     // An int8 parameter's scale and zero point: its output channel's.
-    Value scale = memref::LoadOp::create(b, loc, int8.first, ValueRange{at[0]});
-    Value zero = memref::LoadOp::create(b, loc, int8.second, ValueRange{at[0]});
+    Value channel = at[quantizedDim(op)];
+    Value scale = memref::LoadOp::create(b, loc, int8.first, channel);
+    Value zero = memref::LoadOp::create(b, loc, int8.second, channel);
     updated = int8Element(b, loc, s, op, g, scale, zero, old[0],
                           ArrayRef(old).drop_front());
   } else {

@@ -282,3 +282,35 @@ module {
     return
   }
 }
+
+// -----
+
+// A Gemm weight [K, N] (transB = 0, QLinearMatMul's) quantized per column,
+// dimension 1: the dense update's scale and zero point follow the column
+// (the indexing map (d0, d1) -> (d1)), and so does a sparse update's (the
+// loaded scale is at the column index). Found by bench/difftest.py: the
+// verifier required dimension 0.
+// CHECK: #[[COL:.*]] = affine_map<(d0, d1) -> (d1)>
+module {
+  memref.global "public" @w : memref<3x2xi8>
+  memref.global "public" @mcutrain_learning_rate : memref<f32> = dense<1.0e-01>
+  memref.global "private" @mcutrain_skip_step : memref<1xi32>
+  memref.global "private" @mcutrain_dynamic_macs : memref<1xi64>
+  // CHECK-DAG: memref.global "private" constant @w__quant_scales : memref<2xf32> = dense<[5.000000e-01, 2.500000e-01]>
+  // CHECK-LABEL: func.func @int8_per_column
+  // CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[COL]], #[[COL]], #{{.*}}]
+  // CHECK-LABEL: func.func @int8_per_column_sparse
+  // CHECK: %[[S:.*]] = memref.get_global @w__quant_scales
+  // CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: %[[C:.*]] = memref.load %arg1[%[[I]]] : memref<2xi32>
+  // CHECK: memref.load %[[S]][%[[J]]] : memref<2xf32>
+  func.func @int8_per_column(%g: memref<3x2xf32>) {
+    train.buffer.update @w, %g <sgd, lr = 0.1> {weight_type = !quant.uniform<i8:f32:1, {0.5,0.25}>} : memref<3x2xf32>
+    return
+  }
+  func.func @int8_per_column_sparse(%g: memref<2x2xf32>, %c: memref<2xi32>) {
+    train.buffer.update @w, %g channels(%c : memref<2xi32>) <sgd, lr = 0.1> {channel_axis = 0 : i64, weight_type = !quant.uniform<i8:f32:1, {0.5,0.25}>} : memref<2x2xf32>
+    return
+  }
+}
