@@ -36,6 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "test", "fuzz"))
 import generator  # noqa: E402
 import harness  # noqa: E402
+import int8_models  # noqa: E402
 import plan_check  # noqa: E402
 
 STEPS = 5
@@ -48,6 +49,9 @@ EXPECTED_REFUSALS = [
     "parameterised layers",
     "no Conv or Gemm layer in the backward pass",
     "selects no parameter", "no gradient reaches it",
+    # int8: sparse updates select channels of int8 weights, not of
+    # --weight-update fp32-master copies.
+    "is an fp32 master weight",
 ]
 
 
@@ -93,6 +97,11 @@ class Case:
         self.mse = options["loss"] == "mse"
         # "ok", or "refusal: <text the compiler's error must contain>".
         self.expect = "ok"
+        self.int8 = False  # an int8 model: test/e2e/int8_training.py
+
+    @staticmethod
+    def from_seed(seed):
+        return Case.from_recipe(int8_models.recipe(seed))
 
     @staticmethod
     def from_recipe(recipe):
@@ -101,6 +110,7 @@ class Case:
         options["loss"] = recipe.loss
         case = Case(recipe.seed, model, options, vocab)
         case.steps = applied
+        case.int8 = getattr(recipe, "int8", False)
         return case
 
     @staticmethod
@@ -112,6 +122,7 @@ class Case:
                     name=os.path.basename(os.path.normpath(path)))
         case.steps = []
         case.expect = meta.get("expect", "ok")
+        case.int8 = meta.get("int8", False)
         return case
 
     def save(self, path, note):
@@ -120,7 +131,8 @@ class Case:
         onnx.save(self.model, os.path.join(path, "model.onnx"))
         with open(os.path.join(path, "case.json"), "w") as f:
             json.dump({"seed": self.seed, "options": self.options,
-                       "vocab": self.vocab, "note": note}, f, indent=1)
+                       "vocab": self.vocab, "int8": self.int8,
+                       "note": note}, f, indent=1)
             f.write("\n")
 
 
@@ -195,6 +207,8 @@ def compare_case(case, d, mcutrain, optimised_share, res):
     problems = plan_check.check(report)
     if problems:
         return "mismatch", "arena plan: " + "; ".join(problems[:5])
+    if case.int8:
+        return compare_int8(case, d, mcutrain, optimised_share, res)
     xs, ys = make_samples(case)
     xs.tofile(os.path.join(d, "x.bin"))
     ys.tofile(os.path.join(d, "y.bin"))
@@ -218,6 +232,42 @@ def compare_case(case, d, mcutrain, optimised_share, res):
     if failed:
         return "mismatch", "; ".join(failed)
     return "ok", ""
+
+
+INT8_ORACLE = os.path.join(ROOT, "test", "e2e", "int8_training.py")
+# Options int8_training.py takes itself; the others pass through --flag.
+INT8_ORACLE_OPTIONS = ("optimizer", "lr", "weight-update", "qas",
+                       "sparsity")
+
+
+def compare_int8(case, d, mcutrain, optimised_share, res):
+    """An int8 model against test/e2e/int8_training.py's reference of the
+    same arithmetic (int8 forward exact, float32 backward, int8 updates in
+    integer units): float gradients and parameters within 1e-4, int8 weights
+    and int32 biases equal after one step and after the last, losses within
+    1e-3 (run-time sparsity: the first step, then finite losses)."""
+    xs, _ = make_samples(case)
+    np.savez(os.path.join(d, "ref.npz"), input=xs[:, 0])
+    optimised = random.Random(case.seed + 11).random() < optimised_share
+    res["build"] = "optimised" if optimised else "sanitized"
+    o = case.options
+    cmd = [sys.executable, INT8_ORACLE, "model.onnx", "ref.npz", "int8",
+           "--mcutrain", mcutrain, "--steps", str(STEPS),
+           "--fuzz"]
+    cmd += [x for k in INT8_ORACLE_OPTIONS if k in o
+            for x in (f"--{k}", str(o[k]))]
+    cmd += [f"--flag=--{k}={v}" for k, v in o.items()
+            if k not in INT8_ORACLE_OPTIONS + ("loss",)]
+    if not optimised:
+        cmd.append("--sanitize")
+    r = subprocess.run(cmd, cwd=d, capture_output=True, text=True,
+                       timeout=900)
+    log = r.stdout + r.stderr
+    if r.returncode == 0 and log.rstrip().endswith("PASSED"):
+        return "ok", ""
+    failed = [l for l in log.splitlines() if l.startswith("FAIL")]
+    return "mismatch", "int8 oracle: " + "; ".join(failed)[:500] + "\n" + \
+        log.strip()[-1500:]
 
 
 def load_params(path, sizes):
@@ -384,8 +434,17 @@ def worker(args):
     import torch
     torch.set_num_threads(1)
     t = time.time()
-    case = (Case.from_dir(source) if isinstance(source, str) else
-            Case.from_recipe(generator.Recipe(source)))
+    try:
+        case = (Case.from_dir(source) if isinstance(source, str) else
+                Case.from_seed(source))
+    except Exception as e:  # a generator crash is reported, not fatal
+        import traceback
+        return {"seed": source if isinstance(source, int) else -1,
+                "name": str(source), "ops": [], "ops_set": [], "steps": [],
+                "options": {}, "checks": {}, "status": "mismatch",
+                "seconds": time.time() - t,
+                "detail": f"generator error: {e!r}\n" +
+                traceback.format_exc()}
     r = run_case(case, workdir, mcutrain, share, keep)
     r["seconds"] = time.time() - t
     return r
@@ -399,6 +458,9 @@ def parse_args():
                     help="run saved cases (folders with model.onnx and "
                     "case.json, e.g. test/fuzz/regressions/*) instead of "
                     "generated models")
+    ap.add_argument("--kind", choices=["all", "float", "int8"], default="all",
+                    help="run only the float or the int8 models among the "
+                    "seeds (about 1 in 7 is int8: test/fuzz/int8_models.py)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build",
                                                       "difftest"))
@@ -431,7 +493,9 @@ def report_mismatch(r, workdir):
 def main():
     args = parse_args()
     os.makedirs(args.workdir, exist_ok=True)
-    sources = args.cases or [args.seed + i for i in range(args.models)]
+    sources = args.cases or [
+        s for s in range(args.seed, args.seed + args.models)
+        if args.kind == "all" or int8_models.is_int8(s) == (args.kind == "int8")]
     jobs = [(s, args.workdir, args.mcutrain, args.optimised_share, args.keep)
             for s in sources]
     start = time.time()

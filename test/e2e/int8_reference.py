@@ -14,6 +14,7 @@ else runs in float32 with mcutrain's QuantizeLinear (x * f32(1/scale),
 ties to even). Writes predict()'s outputs for REF.npz's inputs.
 """
 import argparse
+import copy
 import math
 import sys
 
@@ -37,6 +38,58 @@ def fixed_point(m):
     if shift > MAX_SHIFT:
         q, shift = math.floor(math.ldexp(m, MAX_SHIFT) + 0.5), MAX_SHIFT
     return q, shift
+
+
+def integer_ops_to_qdq(model):
+    """ONNX's integer layer ops as the QDQ graph of the same arithmetic:
+    QLinearConv / QLinearMatMul become DequantizeLinear, Conv / Gemm (named
+    as the node) and QuantizeLinear, which the evaluator fuses back into an
+    int8 layer; an int32 bias stays an int32 input of the Conv (the layer
+    adds it as b * M: Evaluator.int_layer). ConvInteger / MatMulInteger stay
+    (Evaluator.float_node sums them exactly)."""
+    model = copy.deepcopy(model)
+    nodes = []
+    for n in model.graph.node:
+        if n.op_type not in ("QLinearConv", "QLinearMatMul"):
+            nodes.append(n)
+            continue
+        x, xs, xz, w, ws, wz, ys, yz = n.input[:8]
+        out = n.output[0]
+        conv = n.op_type == "QLinearConv"
+        bias = [n.input[8]] if conv and len(n.input) > 8 and n.input[8] \
+            else []
+        nodes += [
+            helper.make_node("DequantizeLinear", [x, xs, xz], [out + "~x"]),
+            helper.make_node("DequantizeLinear", [w, ws, wz], [out + "~w"],
+                             axis=0 if conv else 1),
+            helper.make_node("Conv" if conv else "Gemm",
+                             [out + "~x", out + "~w"] + bias, [out + "~y"],
+                             name=n.name, **attrs(n)),
+            helper.make_node("QuantizeLinear", [out + "~y", ys, yz], [out])]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
+def integer_sum(node, x, w, x_zero, w_zero):
+    """ConvInteger / MatMulInteger: the exact int32 sums (float64 holds
+    them), as float32 (exact below 2^24)."""
+    xd = x.detach().double()
+    if x_zero is not None:
+        xd = xd - float(x_zero)
+    wd = w.double()
+    if w_zero is not None:
+        # Per output channel: ConvInteger's axis 0, MatMulInteger's columns.
+        conv = node.op_type == "ConvInteger"
+        wd = wd - w_zero.double().reshape(
+            [-1] + [1] * (w.dim() - 1) if conv else [-1])
+    if node.op_type == "MatMulInteger":
+        return (xd @ wd).float()
+    a = attrs(node)
+    p = a.get("pads", [0, 0, 0, 0])
+    xd = F.pad(xd, (p[1], p[3], p[0], p[2]))
+    return F.conv2d(xd, wd, None, a.get("strides", [1, 1]), 0,
+                    a.get("dilations", [1, 1]), a.get("group", 1)).float()
 
 
 class Graph:
@@ -181,7 +234,10 @@ class Evaluator:
         shift = torch.tensor([s for _, s in fp], dtype=torch.int64)
         total = acc * along(mult, 1, acc.dim())
         bias = self.value(node.input[2]) if len(node.input) > 2 else None
-        if bias is not None:
+        if bias is not None and bias.dtype == torch.int32:
+            # QLinearConv's int32 bias: b * M, as starting the sum from b.
+            total = total + along(bias.long() * mult, 1, acc.dim())
+        elif bias is not None:
             factor = torch.tensor([np.float32(math.ldexp(1.0 / ys, s))
                                    for _, s in fp], dtype=torch.float32)
             b64 = torch.round(bias.float() * factor)
@@ -243,6 +299,11 @@ class Evaluator:
             self.ints[node.output[0]] = y
         elif t == "DequantizeLinear":
             y = dequantize(ins[0].float(), qparams(g, node))
+        elif t in ("ConvInteger", "MatMulInteger"):
+            x_zero = ins[2] if len(ins) > 2 else None
+            w_zero = ins[3] if len(ins) > 3 else None
+            y = integer_sum(node, ins[0], ins[1], x_zero, w_zero)
+            self.ints[node.output[0]] = y
         elif t in ("Identity", "Constant"):
             y = ins[0] if t == "Identity" else g.const(node.output[0])
         elif t == "Conv":
@@ -307,7 +368,7 @@ def main():
     ap.add_argument("reference")
     ap.add_argument("out")
     args = ap.parse_args()
-    ev = Evaluator(Graph(onnx.load(args.model)))
+    ev = Evaluator(Graph(integer_ops_to_qdq(onnx.load(args.model))))
     xs = np.load(args.reference)["input"].astype(np.float32)
     with torch.no_grad():
         ys = [ev.run(x[None]).numpy() for x in xs]

@@ -61,10 +61,11 @@ def candidates(recipe):
 
 
 def shrink(result, workdir, run, make_case, outdir, budget=200):
-    """Shrinks the failure `result` (of generator.Recipe(result['seed']))
-    and saves the smallest failing case under outdir/seed-N."""
-    import generator
-    recipe = generator.Recipe(result["seed"])
+    """Shrinks the failure `result` (of int8_models.recipe(result['seed']):
+    a float or an int8 recipe) and saves the smallest failing case under
+    outdir/seed-N."""
+    import int8_models
+    recipe = int8_models.recipe(result["seed"])
     want = category(result)
     tries = 0
     progress = True
