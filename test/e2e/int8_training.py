@@ -253,6 +253,19 @@ class TrainingEvaluator(ref.Evaluator):
         self.weight_layers = {}  # initializer name -> its Conv/Gemm node
         self.layer_order = []  # the int8 layers (ids: names may be empty)
         self.tinyprop = tinyprop  # (s_min, s_max, zeta, tau) or None
+        self.live = self.live_nodes()
+
+    def live_nodes(self):
+        """The ids of the nodes the output depends on (a layer whose
+        result nothing reads is not in the backward pass, nor in TinyProp's
+        depth count)."""
+        live, todo = set(), [self.g.output]
+        while todo:
+            node = self.g.producer.get(todo.pop())
+            if node is not None and id(node) not in live:
+                live.add(id(node))
+                todo += [i for i in node.input if i]
+        return live
 
     def kept_errors(self, node, n):
         """TinyProp's k for the first step, or None (dense)."""
@@ -280,7 +293,7 @@ class TrainingEvaluator(ref.Evaluator):
         wsource = self.g.source(dqw.input[0])
         self.weight_layers[wsource.input[0] if wsource else dqw.input[0]] = \
             node
-        if id(node) not in self.layer_order:
+        if id(node) not in self.layer_order and id(node) in self.live:
             self.layer_order.append(id(node))
         bias = self.bias(layer.bias_name) if layer.bias_name else None
         y = IntLayer.apply(x, w, bias, layer)
