@@ -269,7 +269,7 @@ class TrainingEvaluator(ref.Evaluator):
 
     def kept_errors(self, node, n):
         """TinyProp's k for the first step, or None (dense)."""
-        if self.tinyprop is None:
+        if self.tinyprop is None or id(node) not in self.layer_order:
             return None
         _, s_max, zeta, _ = self.tinyprop
         depth = len(self.layer_order) - 1 - self.layer_order.index(id(node))
@@ -293,7 +293,11 @@ class TrainingEvaluator(ref.Evaluator):
         wsource = self.g.source(dqw.input[0])
         self.weight_layers[wsource.input[0] if wsource else dqw.input[0]] = \
             node
-        if id(node) not in self.layer_order and id(node) in self.live:
+        # TinyProp's layers: the live ones but an int8 Gemm without
+        # transB (its backward stays dense, with the compiler's warning).
+        selectable = node.op_type != "Gemm" or ref.attrs(node).get("transB")
+        if id(node) not in self.layer_order and id(node) in self.live and \
+                selectable:
             self.layer_order.append(id(node))
         bias = self.bias(layer.bias_name) if layer.bias_name else None
         y = IntLayer.apply(x, w, bias, layer)
@@ -693,9 +697,10 @@ def main():
             if kind != "dgsu":  # DGSU: dgsu_step_check
                 differ = p1[n] != ev.leaves[n].detach()
                 flips1 += int(differ.sum())
-                for raw in opt.raw[n][differ].tolist()[:4]:
-                    print(f"     {n}: package {p1[n][differ][0]:.0f}, "
-                          f"reference {raw:.6f} before rounding")
+                for c, raw in list(zip(p1[n][differ].tolist(),
+                                       opt.raw[n][differ].tolist()))[:4]:
+                    print(f"     {n}: package {c:.0f}, reference {raw:.6f} "
+                          f"before rounding")
         elif n not in run_time:
             d = float((p1[n] - ev.leaves[n].detach()).abs().max())
             worst[f"step1 {n}"] = d / max(
