@@ -290,7 +290,9 @@ LogicalResult writeChosen(MLIRContext &ctx, StringRef onnxPath,
   final.training.trainable = chosen.trainable;
   final.training.sparsity = chosen.sparsity;
   std::optional<BuiltPackage> pkg;
-  if (chosen.pkg.recompute == "all")
+  // A trial under --recompute auto that fitted only recomputing everything
+  // settles how many it takes; one the user asked to recompute all is kept.
+  if (chosen.pkg.recompute == "all" && opts.training.recompute == "auto")
     pkg = recomputeToFit(ctx, onnxPath, final);
   else if (!opts.measureOriginalSchedule)
     pkg = std::move(chosen.pkg);

@@ -44,8 +44,8 @@ def candidates(recipe):
                     getattr(recipe, field) - 1)
             yield f"{field} {getattr(r, field)}", r
     for key in list(recipe.options):
-        if key in ("lr", "optimizer") or (key == "trainable" and
-                                          recipe.options[key] == "all"):
+        if key in ("lr", "optimizer", "momentum") or (
+                key == "trainable" and recipe.options[key] == "all"):
             continue
         r = copy.deepcopy(recipe)
         del r.options[key]
