@@ -380,6 +380,11 @@ def step_pool(b):
         # inside the input or its begin padding; ONNX's formula agrees then.
         if ceil and (o - 1) * s[i] >= x.shape[2 + i] + p[i]:
             return False
+        # A window that reads padding only (dilated taps straddling a
+        # short input) has no maximum: -inf, NaN downstream in both.
+        if any(all(not 0 <= w * s[i] - p[i] + j * d[i] < x.shape[2 + i]
+                   for j in range(k[i])) for w in range(o)):
+            return False
         out.append(o)
     attrs = dict(kernel_shape=k, strides=s, pads=p)
     if ceil:
