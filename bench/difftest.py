@@ -458,6 +458,9 @@ def parse_args():
                     help="run saved cases (folders with model.onnx and "
                     "case.json, e.g. test/fuzz/regressions/*) instead of "
                     "generated models")
+    ap.add_argument("--seed-list", metavar="FILE",
+                    help="run the seeds listed in FILE (whitespace-"
+                    "separated) instead of --seed .. --seed + --models - 1")
     ap.add_argument("--kind", choices=["all", "float", "int8"], default="all",
                     help="run only the float or the int8 models among the "
                     "seeds (about 1 in 7 is int8: test/fuzz/int8_models.py)")
@@ -493,8 +496,10 @@ def report_mismatch(r, workdir):
 def main():
     args = parse_args()
     os.makedirs(args.workdir, exist_ok=True)
+    seeds = [int(v) for v in open(args.seed_list).read().split()] \
+        if args.seed_list else range(args.seed, args.seed + args.models)
     sources = args.cases or [
-        s for s in range(args.seed, args.seed + args.models)
+        s for s in seeds
         if args.kind == "all" or int8_models.is_int8(s) == (args.kind == "int8")]
     jobs = [(s, args.workdir, args.mcutrain, args.optimised_share, args.keep)
             for s in sources]
