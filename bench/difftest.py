@@ -189,6 +189,14 @@ def run_case(case, workdir, mcutrain, optimised_share=0.15, keep=False):
     return res
 
 
+def optimised_build(case, optimised_share, res):
+    """Whether this case's package is built -O2 -march=native (a share of
+    them, by seed) rather than under ASan/UBSan; recorded in res."""
+    optimised = random.Random(case.seed + 11).random() < optimised_share
+    res["build"] = "optimised" if optimised else "sanitized"
+    return optimised
+
+
 def compare_case(case, d, mcutrain, optimised_share, res):
     import reference
     rc, log, cmd = compile_model(mcutrain, d, case.options)
@@ -214,8 +222,7 @@ def compare_case(case, d, mcutrain, optimised_share, res):
     ys.tofile(os.path.join(d, "y.bin"))
     harness.write_harness(os.path.join(d, "harness.cpp"), "net", STEPS,
                           bool(case.vocab), case.mse)
-    optimised = random.Random(case.seed + 11).random() < optimised_share
-    res["build"] = "optimised" if optimised else "sanitized"
+    optimised = optimised_build(case, optimised_share, res)
     ok, log = harness.build(d, "net", optimised)
     if not ok:
         return "mismatch", "harness build failed:\n" + log[-2000:]
@@ -248,8 +255,7 @@ def compare_int8(case, d, mcutrain, optimised_share, res):
     1e-3 (run-time sparsity: the first step, then finite losses)."""
     xs, _ = make_samples(case)
     np.savez(os.path.join(d, "ref.npz"), input=xs[:, 0])
-    optimised = random.Random(case.seed + 11).random() < optimised_share
-    res["build"] = "optimised" if optimised else "sanitized"
+    optimised = optimised_build(case, optimised_share, res)
     o = case.options
     cmd = [sys.executable, INT8_ORACLE, "model.onnx", "ref.npz", "int8",
            "--mcutrain", mcutrain, "--steps", str(STEPS),
