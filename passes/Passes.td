@@ -162,7 +162,10 @@ def SparsifyPass : Pass<"mcutrain-sparsify", "mlir::ModuleOp"> {
     Option<"sparsity", "sparsity", "std::string", "\"none\"",
            "Sparse updates: none; static:RATIO (every trainable Conv/Gemm "
            "weight updates its RATIO x C input channels of largest L2 "
-           "norm) or static:NAME=RATIO,... (ONNX names or globs); "
+           "norm) or static:NAME=RATIO,... (ONNX names or globs; "
+           "op:Conv / op:Gemm for every weight of that layer kind; the "
+           "first match decides, e.g. static:op:Conv=0.1 keeps the "
+           "classifier dense); "
            "dgsu:RATIO or dgsu:NAME=RATIO,... (channels chosen each step "
            "at run time); tinyprop[:SMIN,SMAX,ZETA] (each layer "
            "back-propagates only its top-k output errors, k adapted to "

@@ -27,6 +27,7 @@
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/GlobPattern.h"
 
 #include <cmath>
@@ -42,25 +43,37 @@ using namespace mcutrain;
 namespace {
 
 /// `R` or `PATTERN=R,PATTERN=R` after `static:`/`dgsu:` (ONNX initializer
-/// names or globs): the channel ratio of each trainable weight (1 = dense).
+/// names or globs, or `op:Conv` / `op:Gemm` for every weight of that layer
+/// kind: a BatchNorm-folded export names its conv weights onnx::Conv_N):
+/// the channel ratio of each trainable weight (1 = dense).
 struct ChannelSpec {
+  enum class Kind { Name, Conv, Gemm };
   struct Entry {
     std::string text;
     llvm::GlobPattern glob;
     float ratio;
+    Kind kind = Kind::Name;
     bool used = false;
   };
   float all = 1.0f;
   SmallVector<Entry> byName;
-  float ratioFor(StringRef name, bool &named) {
+  /// The first entry matching the weight `name` (a convolution's if
+  /// `conv`, else a Gemm's), or null (`all`).
+  Entry *entryFor(StringRef name, bool conv) {
     for (Entry &e : byName)
-      if (e.glob.match(name)) {
-        e.used = named = true;
-        return e.ratio;
-      }
-    return all;
+      if (e.kind == Kind::Name ? e.glob.match(name)
+                               : (e.kind == Kind::Conv) == conv)
+        return &e;
+    return nullptr;
   }
 };
+
+/// A pattern without glob characters names one weight exactly: one it
+/// cannot apply to is an error, where a glob (`conv*` also matches the
+/// convolutions' biases) skips it.
+bool isExactName(StringRef pattern) {
+  return pattern.find_first_of("*?[{\\") == StringRef::npos;
+}
 
 FailureOr<float> parseRatio(StringRef text, Location loc) {
   double r;
@@ -94,7 +107,16 @@ FailureOr<ChannelSpec> parseChannelSpec(StringRef spec, Location loc) {
                  << "--sparsity: pattern '" << name << "' is malformed",
              failure();
     }
-    s.byName.push_back({name.trim().str(), std::move(*glob), *r});
+    ChannelSpec::Kind kind = ChannelSpec::Kind::Name;
+    if (StringRef kindName = name.trim(); kindName.consume_front("op:")) {
+      if (kindName != "Conv" && kindName != "Gemm")
+        return emitError(loc) << "--sparsity: '" << name.trim()
+                              << "' is not a layer kind (op:Conv, op:Gemm)",
+               failure();
+      kind = kindName == "Conv" ? ChannelSpec::Kind::Conv
+                                : ChannelSpec::Kind::Gemm;
+    }
+    s.byName.push_back({name.trim().str(), std::move(*glob), *r, kind});
   }
   return s;
 }
@@ -208,6 +230,7 @@ struct SelectableGrad {
   Value input;
   unsigned inputOperand = 0;
   int64_t weightAxis = 1;
+  bool conv = false; // a convolution's weight (else a Gemm's)
   bool depthwise = false;
   bool grouped = false; // a grouped convolution: no channel selection
   TypeAttr inputType;   // an int8 layer's input: its quantization
@@ -216,6 +239,7 @@ struct SelectableGrad {
 /// A (float or int8) convolution's weight gradient.
 template <typename GradOp> SelectableGrad convGrad(GradOp conv) {
   SelectableGrad g;
+  g.conv = true;
   auto ws = conv.getWeightGrad().getType().getShape();
   g.depthwise = (int64_t)conv.getGroup() == ws[0] && ws[1] == 1 &&
                 conv.getInput().getType().getDimSize(1) == ws[0];
@@ -435,12 +459,48 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     for (train::UpdateOp upd : updates)
       if (failed(sparsify(module, upd, *parsed)))
         return signalPassFailure();
-    for (const ChannelSpec::Entry &e : parsed->byName)
-      if (!e.used) {
-        emitError(loc) << "--sparsity pattern '" << e.text
-                       << "' matches no trainable weight";
-        return signalPassFailure();
+    for (const ChannelSpec::Entry &e : parsed->byName) {
+      if (e.used)
+        continue;
+      // Frozen by --trainable (or by --update auto's trial of a smaller
+      // trainable set): said, not refused.
+      if (matchesFrozen(module, e)) {
+        emitWarning(loc) << "--sparsity pattern '" << e.text
+                         << "' selects nothing: the weights it matches are "
+                            "frozen";
+        continue;
       }
+      emitError(loc) << "--sparsity pattern '" << e.text
+                     << "' matches no Conv (group 1) or Gemm weight";
+      return signalPassFailure();
+    }
+  }
+
+  /// Whether an entry no trainable weight used matches a frozen parameter
+  /// of the model (op:Conv / op:Gemm: one a layer of that kind reads).
+  static bool matchesFrozen(ModuleOp module, const ChannelSpec::Entry &e) {
+    llvm::StringSet<> trained;
+    module.walk([&](train::UpdateOp u) { trained.insert(u.getParam()); });
+    auto frozen = [&](Value v) {
+      auto load = v.getDefiningOp<ml_program::GlobalLoadOp>();
+      return load &&
+             !trained.contains(load.getGlobal().getLeafReference().getValue());
+    };
+    bool found = false;
+    module.walk([&](Operation *op) {
+      bool kind = e.kind == ChannelSpec::Kind::Conv
+                      ? isa<nn::Conv2dOp, nn::QConv2dOp>(op)
+                      : isa<nn::GemmOp, nn::QGemmOp>(op);
+      if (e.kind != ChannelSpec::Kind::Name && kind)
+        found |= llvm::any_of(op->getOperands(), frozen);
+      if (auto g = dyn_cast<ml_program::GlobalOp>(op);
+          g && e.kind == ChannelSpec::Kind::Name &&
+          !trained.contains(g.getSymName())) {
+        auto name = g->getAttrOfType<StringAttr>("onnx.name");
+        found |= e.glob.match(name ? name.getValue() : g.getSymName());
+      }
+    });
+    return found;
   }
 
   /// The output error of forward layer `layer` and the ops derive-backward
@@ -625,20 +685,26 @@ struct SparsifyPass : public mcutrain::impl::SparsifyPassBase<SparsifyPass> {
     std::optional<SelectableGrad> grad = selectableGrad(producer);
     if (grad && grad->grouped)
       return success(); // grouped: no channel selection
-    bool named = false;
-    float ratio = spec.ratioFor(name, named);
+    ChannelSpec::Entry *entry = spec.entryFor(name, grad && grad->conv);
+    if (entry && entry->kind != ChannelSpec::Kind::Name && !grad)
+      entry = nullptr; // op:Conv/op:Gemm name selectable weights only
+    float ratio = entry ? entry->ratio : spec.all;
+    bool named = entry && entry->kind == ChannelSpec::Kind::Name &&
+                 isExactName(entry->text);
+    if (entry && grad)
+      entry->used = true;
     if (ratio < 1.0f && isa_and_nonnull<nn::QuantizeGradOp>(producer))
       return upd.emitError("--sparsity selects the channels of int8 weights "
-                           "updated in place (--weight-update int8); @")
-                 << upd.getParam()
-                 << " is an fp32 master weight (--weight-update fp32-master)",
+                           "updated in place (--weight-update int8); '")
+                 << name
+                 << "' is an fp32 master weight (--weight-update fp32-master)",
              failure();
     if (ratio >= 1.0f || (!grad && !named))
       return success(); // static:RATIO applies to the weights it can select
     if (!grad)
-      return upd.emitError("--sparsity cannot select channels of @")
-                 << upd.getParam()
-                 << " (its gradient is not that of a Conv with group 1 or a "
+      return upd.emitError("--sparsity cannot select channels of '")
+                 << name
+                 << "' (its gradient is not that of a Conv with group 1 or a "
                     "Gemm)",
              failure();
     auto value = dyn_cast_or_null<DenseElementsAttr>(global.getValueAttr());

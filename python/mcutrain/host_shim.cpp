@@ -15,17 +15,18 @@ namespace {
 template <class A, class B> A firstArg(void (*)(A, B));
 // The element type of predict's input (float today; int8 inputs would
 // change it, and the Python side checks this size).
-using Input = std::remove_const_t<
-    std::remove_pointer_t<decltype(firstArg(&m::predict))>>;
+using Input =
+    std::remove_const_t<std::remove_pointer_t<decltype(firstArg(&m::predict))>>;
 
 #ifndef MCUTRAIN_INFERENCE_ONLY
 // train_step's pointer form takes class labels (int32) or, for an MSE loss,
 // a float target.
 template <class T, class = void> struct TakesTarget : std::false_type {};
 template <class T>
-struct TakesTarget<T, std::void_t<decltype(m::train_step(
-                          std::declval<const Input *>(),
-                          std::declval<const T *>()))>> : std::true_type {};
+struct TakesTarget<
+    T, std::void_t<decltype(m::train_step(std::declval<const Input *>(),
+                                          std::declval<const T *>()))>>
+    : std::true_type {};
 using Target =
     std::conditional_t<TakesTarget<float>::value, float, std::int32_t>;
 #endif
@@ -35,16 +36,24 @@ using Target =
 
 EXPORT std::uint64_t mt_constant(int which) {
   switch (which) {
-  case 0: return m::kBatch;
-  case 1: return m::kInputSize;
-  case 2: return m::kOutputSize;
-  case 3: return sizeof(Input);
-  case 4: return std::is_floating_point_v<Input> ? 1 : 0;
-  case 6: return m::kNumTrainableParams;
+  case 0:
+    return m::kBatch;
+  case 1:
+    return m::kInputSize;
+  case 2:
+    return m::kOutputSize;
+  case 3:
+    return sizeof(Input);
+  case 4:
+    return std::is_floating_point_v<Input> ? 1 : 0;
+  case 6:
+    return m::kNumTrainableParams;
 #ifndef MCUTRAIN_INFERENCE_ONLY
-  case 5: return std::is_same_v<Target, float> ? 1 : 0;
+  case 5:
+    return std::is_same_v<Target, float> ? 1 : 0;
 #endif
-  default: return 0;
+  default:
+    return 0;
   }
 }
 
@@ -73,8 +82,15 @@ struct MtStepStats {
 EXPORT void mt_last_step(MtStepStats *out, float *layer_ratios,
                          std::uint32_t max_layers) {
   const mcutrain::StepStats &s = m::last_step();
-  *out = {s.loss, s.backprop_ratio, s.macs, s.steps, s.skipped_steps,
-          s.skipped, s.rejected_input, s.non_finite, 0,
+  *out = {s.loss,
+          s.backprop_ratio,
+          s.macs,
+          s.steps,
+          s.skipped_steps,
+          s.skipped,
+          s.rejected_input,
+          s.non_finite,
+          0,
           static_cast<std::uint32_t>(s.num_sparse_layers)};
   for (std::uint32_t i = 0; i < s.num_sparse_layers && i < max_layers; ++i)
     layer_ratios[i] = s.layer_ratios[i];
@@ -91,7 +107,7 @@ EXPORT const char *mt_param(std::uint32_t i, std::uint64_t *size, int *kind,
   const mcutrain::ParamInfo &p = m::kTrainableParams[i];
   *size = p.size;
   *kind = p.data ? 0 : p.int8_data ? 1 : 2;
-  *data = p.data ? static_cast<void *>(p.data)
+  *data = p.data        ? static_cast<void *>(p.data)
           : p.int8_data ? static_cast<void *>(p.int8_data)
                         : static_cast<void *>(p.int32_data);
   return p.name;

@@ -40,7 +40,7 @@
 // TP: train.topk_error %{{.*}} {depth = 1
 // TP: train.sparse_conv2d_grad_weight {{.*}}quant_type = !quant.uniform<u8:f32, 1.000000e-01:128>{{.*}} : (tensor<1x2x3x3xf32>, tensor<1x4x3x3xi8>
 
-// MASTER: error: --sparsity selects the channels of int8 weights updated in place (--weight-update int8); @w1 is an fp32 master weight (--weight-update fp32-master)
+// MASTER: error: --sparsity selects the channels of int8 weights updated in place (--weight-update int8); '{{.*}}' is an fp32 master weight (--weight-update fp32-master)
 
 module {
   ml_program.global private @w1(dense<[[[[0.1]], [[0.01]], [[0.01]], [[0.01]]], [[[1.0]], [[10.0]], [[1.0]], [[1.0]]]]> : tensor<2x4x1x1xf32>) : tensor<2x4x1x1xf32> {onnx.name = "conv1.weight"}

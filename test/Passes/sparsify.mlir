@@ -1,6 +1,12 @@
 // RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:0.5" | FileCheck %s
 // RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:conv.weight=0.25" | FileCheck %s --check-prefix=NAMED
 // RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=dgsu:conv.weight=0.5" | FileCheck %s --check-prefix=DGSU
+// RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=dgsu:conv*=0.5" | FileCheck %s --check-prefix=GLOB
+// RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=dgsu:op:Conv=0.5" | FileCheck %s --check-prefix=GLOB
+// RUN: mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:op:Gemm=1,op:Conv=0.5" | FileCheck %s --check-prefix=OPORDER
+// RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:op:Relu=0.5" 2>&1 | FileCheck %s --check-prefix=OPKIND
+// RUN: mcutrain-opt %s --mcutrain-derive-backward="trainable=fc.weight" --mcutrain-sparsify="sparsity=static:conv.weight=0.5,op:Conv=0.5" 2>&1 | FileCheck %s --check-prefix=FROZEN
+// RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:*.bias=0.5" 2>&1 | FileCheck %s --check-prefix=GLOBBIAS
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:1.5" 2>&1 | FileCheck %s --check-prefix=RATIO
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:nothing*=0.5" 2>&1 | FileCheck %s --check-prefix=NOMATCH
 // RUN: not mcutrain-opt %s --mcutrain-derive-backward --mcutrain-sparsify="sparsity=static:conv.bias=0.5" 2>&1 | FileCheck %s --check-prefix=BIAS
@@ -42,9 +48,27 @@
 // DGSU: train.dgsu_importance %arg0, %{{.*}} {decay = 0.899999976 : f32, importance = @cw__dgsu_importance, weight_axis = 1 : i64}
 // DGSU: train.update @cw, %{{.*}} channels(%[[SEL]] : tensor<2xi32>)
 
+// A glob skips the weights it cannot select (conv* also matches conv.bias),
+// but must select at least one; op:Conv selects every convolution weight
+// whatever its name (GLOB), op:Gemm every Gemm weight; the first matching
+// entry decides (op:Gemm=1 first: the Gemm weight stays dense).
+// GLOB: train.update @cw, %{{.*}} channels(
+// GLOB: train.update @cb, %{{.*}} <sgd, lr
+// GLOB: train.update @fw, %{{.*}} <sgd, lr
+// OPORDER: train.update @cw, %{{.*}} channels(
+// OPORDER: train.update @cb, %{{.*}} <sgd, lr
+// OPORDER: train.update @fw, %{{.*}} <sgd, lr
+// OPKIND: --sparsity: 'op:Relu' is not a layer kind (op:Conv, op:Gemm)
+// A pattern matching only frozen weights (--trainable, or a trial of
+// --update auto) is said, not refused.
+// FROZEN: warning: --sparsity pattern 'conv.weight' selects nothing: the weights it matches are frozen
+// FROZEN: warning: --sparsity pattern 'op:Conv' selects nothing: the weights it matches are frozen
+// FROZEN: train.update @fw
+// GLOBBIAS: --sparsity pattern '*.bias' matches no Conv (group 1) or Gemm weight
+
 // RATIO: --sparsity: ratio '1.5' must be a number in (0, 1]
-// NOMATCH: --sparsity pattern 'nothing*' matches no trainable weight
-// BIAS: --sparsity cannot select channels of @cb
+// NOMATCH: --sparsity pattern 'nothing*' matches no Conv (group 1) or Gemm weight
+// BIAS: --sparsity cannot select channels of 'conv.bias' (its gradient is not that of a Conv with group 1 or a Gemm)
 // KIND: --sparsity 'dense-ish' is not supported
 
 module {
