@@ -233,7 +233,29 @@ def check_errors(work, compiler):
     a.reset()
     failures += check(all(np.array_equal(a.parameters()[k], before[k])
                           for k in before), "reset() restores the flash image")
-    return failures
+    return failures + check_int8(work, compiler, x)
+
+
+def check_int8(work, compiler, x):
+    """An int8 package (examples/quantize's QDQ LeNet-5): parameters() gives
+    the int8 weights as int8 arrays, and training moves them."""
+    onnx_path = os.path.join(work, "lenet5_int8.onnx")
+    run(["/usr/bin/python3", os.path.join(ROOT, "examples", "quantize",
+                                          "quantize.py"), "lenet5", onnx_path,
+         "--calibration", "20"])
+    pkg = mcutrain.Package(mcutrain.compile(
+        onnx_path, None, os.path.join(work, "l5q"), mcutrain=compiler,
+        optimizer="momentum", momentum=0.9, lr=0.05))
+    before = pkg.parameters()
+    kinds = sorted({str(v.dtype) for v in before.values()})
+    for label in (1, 2, 3):
+        pkg.train_step(x, label)
+    after = pkg.parameters()
+    moved = [k for k in before if before[k].dtype == np.int8 and
+             not np.array_equal(before[k], after[k])]
+    return check("int8" in kinds and moved,
+                 f"int8 package: parameter kinds {kinds}, int8 weights moved "
+                 f"by 3 steps: {len(moved)}")
 
 
 def main():
