@@ -54,13 +54,24 @@ def _digest(paths, extra):
     return h.hexdigest()
 
 
+def _cache_root():
+    root = os.environ.get("MCUTRAIN_CACHE")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+            os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "mcutrain")
+    return os.path.join(root, "host-sim")
+
+
 class Package:
     """A compiled package (mcutrain.compile's or `mcutrain compile`'s output
     folder) run on the host.
 
     The package's C++ and a small C interface (host_shim.cpp) are built with
-    `cxx` and `cxxflags` into `build_dir` (default OUT_DIR/host-sim; rebuilt
-    only when the sources or flags change), and every Package object loads a
+    `cxx` and `cxxflags` into `build_dir` (default: a folder named by the
+    sources' and flags' digest under $MCUTRAIN_CACHE, else
+    $XDG_CACHE_HOME/mcutrain or ~/.cache/mcutrain, so an unchanged package is
+    never rebuilt, even when recompiled), and every Package object loads a
     copy of its own: two objects are two independent devices. Construction
     calls init() (parameters from their flash image).
     """
@@ -80,8 +91,7 @@ class Package:
         self.output_shape = tuple(self.report["output_shape"])
         self.batch = self.report.get("batch", self.input_shape[0])
         self.loss_kind = self.report.get("loss")
-        lib = self._build(cxx, list(cxxflags), build_dir or
-                          os.path.join(self.out_dir, "host-sim"))
+        lib = self._build(cxx, list(cxxflags), build_dir)
         self._lib = self._load(lib)
         self.input_size = self._lib.mt_constant(1)
         self.output_size = self._lib.mt_constant(2)
@@ -103,6 +113,7 @@ class Package:
         if not self.training:
             cmd.append("-DMCUTRAIN_INFERENCE_ONLY=1")
         stamp = _digest(sources + headers, cmd)
+        build_dir = build_dir or os.path.join(_cache_root(), stamp[:24])
         lib = os.path.join(build_dir, f"lib{self.name}_host.so")
         stamp_path = lib + ".sha256"
         if os.path.exists(lib) and os.path.exists(stamp_path):
