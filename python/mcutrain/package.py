@@ -112,7 +112,10 @@ class Package:
             f'-DMCUTRAIN_MODEL_HEADER="{self.name}.h"']
         if not self.training:
             cmd.append("-DMCUTRAIN_INFERENCE_ONLY=1")
-        stamp = _digest(sources + headers, cmd)
+        # The package's folder is not part of the key: the same generated
+        # files compiled elsewhere share the build.
+        stamp = _digest(sources + headers,
+                        [a.replace(self.out_dir, "<package>") for a in cmd])
         build_dir = build_dir or os.path.join(_cache_root(), stamp[:24])
         lib = os.path.join(build_dir, f"lib{self.name}_host.so")
         stamp_path = lib + ".sha256"
