@@ -13,9 +13,10 @@
 // channels change each step, so all of its weight counts), then the one
 // needing least RAM, dense before sparse; report.json's `update_auto`
 // lists every candidate. Static rather than DGSU: at the same ratio DGSU
-// saves the same features plus its run-time selection's buffers, and
-// fine-tuned worse (docs/sparse_experiment.md). Otherwise the fits are the
-// error's suggestions.
+// saves the same features plus its run-time selection's buffers (and with
+// the classifier trained densely the two fine-tune alike,
+// docs/sparse_experiment.md). Otherwise the fits are the error's
+// suggestions.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Package/PackageParts.h"
