@@ -17,9 +17,8 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "python"))  # mcutrain, for the callers
 sys.path.insert(0, os.path.join(ROOT, "examples", "fashion-mnist"))
-import mcutrain  # noqa: E402
 import model as demo  # noqa: E402
 import pretrained  # noqa: E402
 
@@ -77,7 +76,7 @@ def finetune(pkg, data, eval_every=0, eval_images=500):
     images once in order; returns accuracy before/after on the test images,
     the mean MACs per step the generated code did, skipped steps and the
     accuracy curve [(steps, accuracy on the first eval_images test
-    images)] every eval_every steps."""
+    images)] every eval_every steps, and every step's loss."""
     tx, ty, sx, sy = data
     before = accuracy(pkg, sx, sy)
     curve = [(0, accuracy(pkg, sx[:eval_images], sy[:eval_images]))] \
@@ -94,4 +93,4 @@ def finetune(pkg, data, eval_every=0, eval_images=500):
     return {"acc_before": before, "acc_after": accuracy(pkg, sx, sy),
             "step_macs": macs / len(tx), "skipped": skipped,
             "steps": len(tx), "curve": curve,
-            "final_loss": float(np.nanmean(losses[-200:]))}
+            "final_loss": float(np.nanmean(losses[-200:])), "losses": losses}

@@ -100,14 +100,11 @@ def device_finetune(onnx_path, opts, pkg_dir, data, args):
     chosen = next((str(w.message) for w in said
                    if "--update auto" in str(w.message)), "")
     pkg = mcutrain.Package(pkg_dir, cxxflags=args.cxxflags.split())
-    tx, ty, sx, sy = data
-    before = finetune.accuracy(pkg, sx, sy)
-    losses = [pkg.train_step(tx[i], ty[i]) for i in range(len(tx))]
+    res = finetune.finetune(pkg, data)
     with open(os.path.join(pkg_dir, "report.json")) as f:
         report = json.load(f)
-    return (before, finetune.accuracy(pkg, sx, sy), windows(losses,
-                                                            args.window),
-            report, chosen)
+    return (res["acc_before"], res["acc_after"],
+            windows(res["losses"], args.window), report, chosen)
 
 
 def main():

@@ -179,7 +179,6 @@ def check_errors(work, compiler):
     failures = 0
     # A refused model: the compiler's diagnostic names the node; nothing is
     # written.
-    import onnx
     from onnx import TensorProto, helper
     node = helper.make_node("Hardmax", ["input"], ["output"],
                             name="my_hardmax")
